@@ -1,0 +1,127 @@
+import MartletCore
+
+/// Identity's policy table: the secure-RBAC defaults. `admin` implies `member` implies `reader`,
+/// so a rule naming `reader` admits all three. Admins (any scope) and system readers manage and
+/// read identity; every user reads itself, changes its own password and owns its credentials.
+enum IdentityPolicy {
+    static let admin = PolicyRule.role("admin")
+    static let systemReader = PolicyRule.systemRole("reader")
+    static let reader = admin || systemReader
+    static let selfUser = PolicyRule.isUser("user_id")
+    /// Set by handlers that load the resource: the user who owns it.
+    static let owner = PolicyRule.isUser("owner_id")
+    static let tokenProject = PolicyRule.isTokenProject("project_id")
+    /// The caller's token is scoped to this domain or to a project in it.
+    static let tokenDomain = PolicyRule { req in
+        guard let id = req.target["domain_id"] else { return false }
+        switch req.auth.scope {
+        case .domain(let d, _): return d == id
+        case .project(_, _, let d, _): return d == id
+        default: return false
+        }
+    }
+    static let authenticated = PolicyRule.anyone
+
+    static let table = Policy([
+        "identity:validate_token": reader || owner || .role("service"),
+        "identity:revoke_token": admin || owner,
+        "identity:get_auth_catalog": authenticated,
+        "identity:get_auth_projects": authenticated,
+        "identity:get_auth_domains": authenticated,
+        "identity:get_auth_system": authenticated,
+
+        "identity:list_domains": reader,
+        "identity:get_domain": reader || tokenDomain,
+        "identity:create_domain": admin,
+        "identity:update_domain": admin,
+        "identity:delete_domain": admin,
+
+        "identity:list_projects": reader,
+        "identity:get_project": reader || tokenProject,
+        "identity:create_project": admin,
+        "identity:update_project": admin,
+        "identity:delete_project": admin,
+        "identity:list_project_tags": reader || tokenProject,
+        "identity:get_project_tag": reader || tokenProject,
+        "identity:update_project_tags": admin,
+        "identity:create_project_tag": admin,
+        "identity:delete_project_tags": admin,
+        "identity:delete_project_tag": admin,
+
+        "identity:list_users": reader,
+        "identity:get_user": reader || selfUser,
+        "identity:create_user": admin,
+        "identity:update_user": admin,
+        "identity:delete_user": admin,
+        "identity:change_password": selfUser,
+        "identity:list_projects_for_user": reader || selfUser,
+        "identity:list_groups_for_user": reader || selfUser,
+
+        "identity:list_groups": reader,
+        "identity:get_group": reader,
+        "identity:create_group": admin,
+        "identity:update_group": admin,
+        "identity:delete_group": admin,
+        "identity:list_users_in_group": reader,
+        "identity:check_user_in_group": reader,
+        "identity:add_user_to_group": admin,
+        "identity:remove_user_from_group": admin,
+
+        "identity:list_roles": reader,
+        "identity:get_role": reader,
+        "identity:create_role": admin,
+        "identity:update_role": admin,
+        "identity:delete_role": admin,
+        "identity:list_implied_roles": reader,
+        "identity:get_implied_role": reader,
+        "identity:create_implied_role": admin,
+        "identity:delete_implied_role": admin,
+        "identity:list_role_inference_rules": reader,
+
+        "identity:list_grants": reader,
+        "identity:check_grant": reader,
+        "identity:create_grant": admin,
+        "identity:revoke_grant": admin,
+        "identity:list_system_grants": reader,
+        "identity:check_system_grant": reader,
+        "identity:create_system_grant": admin,
+        "identity:revoke_system_grant": admin,
+        "identity:list_role_assignments": reader,
+
+        "identity:list_application_credentials": reader || selfUser,
+        "identity:get_application_credential": reader || selfUser,
+        "identity:create_application_credential": selfUser,
+        "identity:delete_application_credential": admin || selfUser,
+
+        "identity:list_credentials": authenticated,
+        "identity:get_credential": reader || owner,
+        "identity:create_credential": admin || owner,
+        "identity:update_credential": admin || owner,
+        "identity:delete_credential": admin || owner,
+        "identity:ec2_list_credentials": reader || selfUser,
+        "identity:ec2_get_credential": reader || selfUser,
+        "identity:ec2_create_credential": admin || selfUser,
+        "identity:ec2_delete_credential": admin || selfUser,
+
+        "identity:list_regions": authenticated,
+        "identity:get_region": authenticated,
+        "identity:create_region": admin,
+        "identity:update_region": admin,
+        "identity:delete_region": admin,
+        "identity:list_services": reader,
+        "identity:get_service": reader,
+        "identity:create_service": admin,
+        "identity:update_service": admin,
+        "identity:delete_service": admin,
+        "identity:list_endpoints": reader,
+        "identity:get_endpoint": reader,
+        "identity:create_endpoint": admin,
+        "identity:update_endpoint": admin,
+        "identity:delete_endpoint": admin,
+        "identity:list_policies": reader,
+        "identity:get_policy": reader,
+        "identity:create_policy": admin,
+        "identity:update_policy": admin,
+        "identity:delete_policy": admin,
+    ])
+}

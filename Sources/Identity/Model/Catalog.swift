@@ -1,0 +1,178 @@
+import Foundation
+import MartletCore
+import SQLKit
+
+struct Region: Sendable {
+    var id: String
+    var description: String
+    var parentRegionID: String?
+    var extra: [String: JSON]
+
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        description = try row.string("description")
+        parentRegionID = try row.optionalString("parent_region_id")
+        extra = try row.extras()
+    }
+
+    init(id: String, description: String, parentRegionID: String?, extra: [String: JSON]) {
+        self.id = id; self.description = description; self.parentRegionID = parentRegionID; self.extra = extra
+    }
+
+    func json(_ store: IdentityStore) -> JSON {
+        JSON.object(extra).merging([
+            "id": .string(id), "description": .string(description), "parent_region_id": JSON(parentRegionID),
+            "links": store.link("regions", id),
+        ])
+    }
+}
+
+/// A catalog service; `name` and `description` live in `extra`, as in Keystone.
+struct CatalogService: Sendable {
+    var id: String
+    var type: String
+    var enabled: Bool
+    var extra: [String: JSON]
+
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        type = try row.string("type")
+        enabled = try row.bool("enabled")
+        extra = try row.extras()
+    }
+
+    init(id: String, type: String, enabled: Bool, extra: [String: JSON]) {
+        self.id = id; self.type = type; self.enabled = enabled; self.extra = extra
+    }
+
+    var name: String? { extra["name"]?.stringValue }
+
+    func json(_ store: IdentityStore) -> JSON {
+        JSON.object(extra).merging(["id": .string(id), "type": .string(type), "enabled": .bool(enabled), "links": store.link("services", id)])
+    }
+}
+
+struct Endpoint: Sendable {
+    static let interfaces: Set<String> = ["public", "internal", "admin"]
+
+    var id: String
+    var serviceID: String
+    var interface: String
+    var regionID: String?
+    var url: String
+    var enabled: Bool
+    var extra: [String: JSON]
+
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        serviceID = try row.string("service_id")
+        interface = try row.string("interface")
+        regionID = try row.optionalString("region_id")
+        url = try row.string("url")
+        enabled = try row.bool("enabled")
+        extra = try row.extras()
+    }
+
+    init(id: String, serviceID: String, interface: String, regionID: String?, url: String, enabled: Bool, extra: [String: JSON]) {
+        self.id = id; self.serviceID = serviceID; self.interface = interface; self.regionID = regionID
+        self.url = url; self.enabled = enabled; self.extra = extra
+    }
+
+    func json(_ store: IdentityStore) -> JSON {
+        JSON.object(extra).merging([
+            "id": .string(id), "service_id": .string(serviceID), "interface": .string(interface),
+            "region_id": JSON(regionID), "region": JSON(regionID), "url": .string(url), "enabled": .bool(enabled),
+            "links": store.link("endpoints", id),
+        ])
+    }
+}
+
+extension IdentityStore {
+    func region(_ id: String, in db: any SQLDatabase) async throws -> Region? {
+        try await db.raw("SELECT id, description, parent_region_id, extra FROM identity_regions WHERE id = \(bind: id)").first().map(Region.init(row:))
+    }
+
+    func allRegions() async throws -> [Region] {
+        try await read { try await $0.raw("SELECT id, description, parent_region_id, extra FROM identity_regions ORDER BY id").all().map(Region.init(row:)) }
+    }
+
+    func insert(_ r: Region, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO identity_regions (id, description, parent_region_id, extra)
+            VALUES (\(bind: r.id), \(bind: r.description), \(bind: r.parentRegionID), \(bind: r.extra.columnText))
+            """).run()
+    }
+
+    func update(_ r: Region, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE identity_regions SET description = \(bind: r.description), parent_region_id = \(bind: r.parentRegionID),
+              extra = \(bind: r.extra.columnText) WHERE id = \(bind: r.id)
+            """).run()
+    }
+
+    func service(_ id: String, in db: any SQLDatabase) async throws -> CatalogService? {
+        try await db.raw("SELECT id, type, enabled, extra FROM identity_services WHERE id = \(bind: id)").first().map(CatalogService.init(row:))
+    }
+
+    func allServices() async throws -> [CatalogService] {
+        try await read { try await $0.raw("SELECT id, type, enabled, extra FROM identity_services ORDER BY type").all().map(CatalogService.init(row:)) }
+    }
+
+    func insert(_ s: CatalogService, in db: any SQLDatabase) async throws {
+        try await db.raw("INSERT INTO identity_services (id, type, enabled, extra) VALUES (\(bind: s.id), \(bind: s.type), \(bind: s.enabled), \(bind: s.extra.columnText))").run()
+    }
+
+    func update(_ s: CatalogService, in db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE identity_services SET type = \(bind: s.type), enabled = \(bind: s.enabled), extra = \(bind: s.extra.columnText) WHERE id = \(bind: s.id)").run()
+    }
+
+    func endpoint(_ id: String, in db: any SQLDatabase) async throws -> Endpoint? {
+        try await db.raw("SELECT id, service_id, interface, region_id, url, enabled, extra FROM identity_endpoints WHERE id = \(bind: id)")
+            .first().map(Endpoint.init(row:))
+    }
+
+    func allEndpoints(in db: any SQLDatabase) async throws -> [Endpoint] {
+        try await db.raw("SELECT id, service_id, interface, region_id, url, enabled, extra FROM identity_endpoints ORDER BY id").all().map(Endpoint.init(row:))
+    }
+
+    func insert(_ e: Endpoint, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO identity_endpoints (id, service_id, interface, region_id, url, enabled, extra)
+            VALUES (\(bind: e.id), \(bind: e.serviceID), \(bind: e.interface), \(bind: e.regionID), \(bind: e.url), \(bind: e.enabled), \(bind: e.extra.columnText))
+            """).run()
+    }
+
+    func update(_ e: Endpoint, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE identity_endpoints SET service_id = \(bind: e.serviceID), interface = \(bind: e.interface), region_id = \(bind: e.regionID),
+              url = \(bind: e.url), enabled = \(bind: e.enabled), extra = \(bind: e.extra.columnText) WHERE id = \(bind: e.id)
+            """).run()
+    }
+
+    /// The token catalog: enabled services with their enabled endpoints.
+    func catalog(in db: any SQLDatabase) async throws -> JSON {
+        let rows = try await db.raw("""
+            SELECT s.id AS sid, s.type, s.extra AS sextra, e.id AS eid, e.interface, e.region_id, e.url
+            FROM identity_services s JOIN identity_endpoints e ON e.service_id = s.id
+            WHERE s.enabled = \(bind: true) AND e.enabled = \(bind: true) ORDER BY s.type, e.interface
+            """).all()
+        var order: [String] = []
+        var services: [String: (type: String, name: String, endpoints: [JSON])] = [:]
+        for row in rows {
+            let sid = try row.string("sid")
+            if services[sid] == nil {
+                order.append(sid)
+                services[sid] = (try row.string("type"), try row.extras("sextra")["name"]?.stringValue ?? "", [])
+            }
+            let region = try row.optionalString("region_id")
+            services[sid]!.endpoints.append([
+                "id": .string(try row.string("eid")), "interface": .string(try row.string("interface")),
+                "region": JSON(region), "region_id": JSON(region), "url": .string(try row.string("url")),
+            ])
+        }
+        return .array(order.map { sid in
+            let s = services[sid]!
+            return ["id": .string(sid), "type": .string(s.type), "name": .string(s.name), "endpoints": .array(s.endpoints)]
+        })
+    }
+}

@@ -1,0 +1,99 @@
+import MartletStore
+
+/// Identity's tables. Domains are projects with `is_domain` (as in Keystone), under a root sentinel.
+enum IdentitySchema {
+    static let migrations: [Migration] = [
+        Migration("identity-0001", [
+            """
+            CREATE TABLE identity_projects (
+              id TEXT PRIMARY KEY, name TEXT NOT NULL, domain_id TEXT NOT NULL, parent_id TEXT,
+              is_domain BOOLEAN NOT NULL, description TEXT NOT NULL DEFAULT '', enabled BOOLEAN NOT NULL,
+              extra TEXT NOT NULL DEFAULT '{}', UNIQUE (domain_id, name))
+            """,
+            "CREATE INDEX identity_projects_parent ON identity_projects (parent_id)",
+            """
+            CREATE TABLE identity_project_tags (
+              project_id TEXT NOT NULL REFERENCES identity_projects (id) ON DELETE CASCADE,
+              tag TEXT NOT NULL, PRIMARY KEY (project_id, tag))
+            """,
+            """
+            CREATE TABLE identity_users (
+              id TEXT PRIMARY KEY, domain_id TEXT NOT NULL, name TEXT NOT NULL, enabled BOOLEAN NOT NULL,
+              default_project_id TEXT, password_hash TEXT, password_changed_at DOUBLE PRECISION,
+              extra TEXT NOT NULL DEFAULT '{}', created_at DOUBLE PRECISION NOT NULL, UNIQUE (domain_id, name))
+            """,
+            """
+            CREATE TABLE identity_groups (
+              id TEXT PRIMARY KEY, domain_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+              extra TEXT NOT NULL DEFAULT '{}', UNIQUE (domain_id, name))
+            """,
+            """
+            CREATE TABLE identity_group_members (
+              group_id TEXT NOT NULL REFERENCES identity_groups (id) ON DELETE CASCADE,
+              user_id TEXT NOT NULL REFERENCES identity_users (id) ON DELETE CASCADE, PRIMARY KEY (group_id, user_id))
+            """,
+            "CREATE INDEX identity_group_members_user ON identity_group_members (user_id)",
+            """
+            CREATE TABLE identity_roles (
+              id TEXT PRIMARY KEY, name TEXT NOT NULL, domain_id TEXT NOT NULL DEFAULT '',
+              description TEXT NOT NULL DEFAULT '', extra TEXT NOT NULL DEFAULT '{}', UNIQUE (name, domain_id))
+            """,
+            """
+            CREATE TABLE identity_implied_roles (
+              prior_role_id TEXT NOT NULL REFERENCES identity_roles (id) ON DELETE CASCADE,
+              implied_role_id TEXT NOT NULL REFERENCES identity_roles (id) ON DELETE CASCADE,
+              PRIMARY KEY (prior_role_id, implied_role_id))
+            """,
+            """
+            CREATE TABLE identity_assignments (
+              actor_type TEXT NOT NULL, actor_id TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL,
+              role_id TEXT NOT NULL REFERENCES identity_roles (id) ON DELETE CASCADE, inherited BOOLEAN NOT NULL,
+              PRIMARY KEY (actor_type, actor_id, target_type, target_id, role_id, inherited))
+            """,
+            "CREATE INDEX identity_assignments_target ON identity_assignments (target_type, target_id)",
+            "CREATE INDEX identity_assignments_actor ON identity_assignments (actor_id)",
+            """
+            CREATE TABLE identity_revocations (
+              id TEXT PRIMARY KEY, audit_id TEXT, user_id TEXT, project_id TEXT,
+              issued_before DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL)
+            """,
+            "CREATE INDEX identity_revocations_audit ON identity_revocations (audit_id)",
+            "CREATE INDEX identity_revocations_user ON identity_revocations (user_id)",
+            "CREATE INDEX identity_revocations_project ON identity_revocations (project_id)",
+        ]),
+        Migration("identity-0002", [
+            """
+            CREATE TABLE identity_regions (
+              id TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', parent_region_id TEXT,
+              extra TEXT NOT NULL DEFAULT '{}')
+            """,
+            """
+            CREATE TABLE identity_services (
+              id TEXT PRIMARY KEY, type TEXT NOT NULL, enabled BOOLEAN NOT NULL, extra TEXT NOT NULL DEFAULT '{}')
+            """,
+            """
+            CREATE TABLE identity_endpoints (
+              id TEXT PRIMARY KEY, service_id TEXT NOT NULL REFERENCES identity_services (id) ON DELETE CASCADE,
+              interface TEXT NOT NULL, region_id TEXT, url TEXT NOT NULL, enabled BOOLEAN NOT NULL,
+              extra TEXT NOT NULL DEFAULT '{}')
+            """,
+            """
+            CREATE TABLE identity_app_credentials (
+              id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES identity_users (id) ON DELETE CASCADE,
+              project_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT, secret_hash TEXT NOT NULL,
+              expires_at DOUBLE PRECISION, unrestricted BOOLEAN NOT NULL, roles TEXT NOT NULL,
+              created_at DOUBLE PRECISION NOT NULL, UNIQUE (user_id, name))
+            """,
+            """
+            CREATE TABLE identity_credentials (
+              id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES identity_users (id) ON DELETE CASCADE,
+              project_id TEXT, type TEXT NOT NULL, blob TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}')
+            """,
+            "CREATE INDEX identity_credentials_user ON identity_credentials (user_id)",
+            """
+            CREATE TABLE identity_policies (
+              id TEXT PRIMARY KEY, type TEXT NOT NULL, blob TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}')
+            """,
+        ]),
+    ]
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Hummingbird
+import MartletCore
+import SQLKit
+
+/// `/v3/auth/*`: issuing, validating and revoking tokens, and what a token may reach.
+struct AuthRoutes {
+    let service: IdentityService
+    var store: IdentityStore { service.store }
+    var tokens: TokenProvider { service.tokens }
+
+    func register(_ r: IdentityRouter) {
+        r.post("/v3/auth/tokens", rule: nil) { try await issue($0) }
+        r.get("/v3/auth/tokens", rule: "identity:validate_token", loadsTarget: true) { try await check($0, body: true) }
+        r.head("/v3/auth/tokens", rule: "identity:validate_token", loadsTarget: true) { try await check($0, body: false) }
+        r.delete("/v3/auth/tokens", rule: "identity:revoke_token", loadsTarget: true) { call in
+            let subject = try await subjectToken(call)
+            try call.authorize(["owner_id": subject.auth.userID])
+            try await store.db.transaction { db in
+                for auditID in subject.payload.auditIDs.prefix(1) { try await store.revoke(auditID: auditID, in: db) }
+            }
+            return .empty()
+        }
+        r.get("/v3/auth/catalog", rule: "identity:get_auth_catalog") { call in
+            guard call.auth.scope != .unscoped else {
+                throw APIError.forbidden("A project-scoped token is required to produce a service catalog.")
+            }
+            let catalog = try await store.read { try await store.catalog(in: $0) }
+            return .json(.ok, ["catalog": catalog, "links": store.collectionLinks("auth/catalog")])
+        }
+        r.get("/v3/auth/projects", rule: "identity:get_auth_projects") { call in
+            let ids = Set(try await store.read { try await store.projectIDs(ofUser: call.auth.userID, in: $0) })
+            let projects = try await store.allProjects().filter { ids.contains($0.id) && $0.enabled && !$0.isDomain }
+            return .json(.ok, ["projects": .array(projects.map { $0.json(store) }), "links": store.collectionLinks("auth/projects")])
+        }
+        r.get("/v3/auth/domains", rule: "identity:get_auth_domains") { call in
+            let ids = Set(try await store.read { try await store.domainIDs(ofUser: call.auth.userID, in: $0) })
+            let domains = try await store.allProjects().filter { ids.contains($0.id) && $0.enabled && $0.isDomain }
+            return .json(.ok, ["domains": .array(domains.map { $0.json(store) }), "links": store.collectionLinks("auth/domains")])
+        }
+        r.get("/v3/auth/system", rule: "identity:get_auth_system") { call in
+            let roles = try await store.read { try await store.effectiveRoles(userID: call.auth.userID, targetType: .system, targetID: "all", in: $0) }
+            return .json(.ok, ["system": roles.isEmpty ? [] : [["all": true]], "links": store.collectionLinks("auth/system")])
+        }
+    }
+
+    private func subjectToken(_ call: Call) async throws -> ValidatedToken {
+        guard let token = call.request.header("X-Subject-Token"), !token.isEmpty else {
+            throw APIError.badRequest("The X-Subject-Token header is required.")
+        }
+        return try await tokens.validated(token)
+    }
+
+    private func check(_ call: Call, body: Bool) async throws -> Response {
+        let subject = try await subjectToken(call)
+        try call.authorize(["owner_id": subject.auth.userID])
+        let headers: HTTPFields = [.subjectToken: call.request.header("X-Subject-Token")!]
+        guard body else { return .empty(.ok, headers: headers) }
+        let catalog = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : nil
+        return .json(.ok, tokens.render(subject, catalog: catalog), headers: headers)
+    }
+
+    // MARK: Issuing
+
+    private func issue(_ call: Call) async throws -> Response {
+        let root = try JSONFields(try await call.body(), path: "")
+        guard let auth = try root.object("auth") else { throw APIError.badRequest("Invalid input for field 'auth': the field is required.") }
+        guard let identity = try auth.object("identity") else { throw APIError.badRequest("Invalid input for field 'auth.identity': the field is required.") }
+        guard let methods = try identity.strings("methods"), !methods.isEmpty else {
+            throw APIError.badRequest("Invalid input for field 'auth.identity.methods': a non-empty list of methods is required.")
+        }
+        let payload: TokenPayload
+        if methods.contains("application_credential") {
+            guard let fields = try identity.object("application_credential") else { throw Self.badAuth("application_credential") }
+            if auth.has("scope") { throw APIError.forbidden("Application credentials cannot request a scope.") }
+            payload = try await applicationCredentialPayload(fields, methods: methods)
+        } else if methods.contains("password") {
+            guard let fields = try identity.object("password") else { throw Self.badAuth("password") }
+            let user = try await passwordUser(fields)
+            payload = try await scopedPayload(userID: user.id, defaultProject: user.defaultProjectID, methods: methods, auth: auth)
+        } else if methods.contains("token") {
+            guard let fields = try identity.object("token") else { throw Self.badAuth("token") }
+            let token = try fields.requiredString("id")
+            let parent: ValidatedToken
+            do { parent = try await tokens.validated(token) } catch { throw APIError.unauthorized("The token used to authenticate is not valid.") }
+            if parent.applicationCredential != nil { throw APIError.forbidden("A token created with an application credential cannot be rescoped.") }
+            payload = try await scopedPayload(userID: parent.auth.userID, defaultProject: nil, methods: parent.payload.methods,
+                                              auth: auth, expiresAt: parent.payload.expiresAt, parentAuditID: parent.payload.auditIDs.first)
+        } else {
+            throw APIError.unauthorized("Attempted to authenticate with an unsupported method.")
+        }
+        let (token, validated) = try await tokens.issue(payload)
+        let catalog = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : nil
+        return .json(.created, tokens.render(validated, catalog: catalog), headers: [.subjectToken: token])
+    }
+
+    static func badAuth(_ method: String) -> APIError {
+        .badRequest("Invalid input for field 'auth.identity.\(method)': the field is required for method \(method).")
+    }
+
+    static let authFailed = APIError.unauthorized("The request you have made requires authentication.")
+
+    /// Finds the user named in `{"user": {"id"}}` or `{"user": {"name", "domain": {"id"|"name"}}}`.
+    private func namedUser(_ user: JSONFields) async throws -> User? {
+        if let id = try user.string("id", minLength: 1, maxLength: 64) {
+            return try await store.read { try await store.user(id, in: $0) }
+        }
+        let name = try user.requiredString("name", maxLength: 255)
+        guard let domainFields = try user.object("domain") else {
+            throw APIError.badRequest("Invalid input for field 'user.domain': a user named without an id needs its domain.")
+        }
+        return try await store.read { db in
+            guard let domain = try await domainNamed(domainFields, in: db) else { return nil }
+            return try await store.user(named: name, domainID: domain.id, in: db)
+        }
+    }
+
+    private func domainNamed(_ fields: JSONFields, in db: any SQLDatabase) async throws -> Project? {
+        if let id = try fields.string("id", minLength: 1, maxLength: 64) {
+            guard let d = try await store.project(id, in: db), d.isDomain else { return nil }
+            return d
+        }
+        return try await store.domain(named: try fields.requiredString("name", maxLength: 64), in: db)
+    }
+
+    private func passwordUser(_ fields: JSONFields) async throws -> User {
+        guard let userFields = try fields.object("user") else { throw APIError.badRequest("Invalid input for field 'password.user': the field is required.") }
+        let password = try userFields.string("password", maxLength: 4096) ?? ""
+        guard let user = try await namedUser(userFields), user.enabled, let hash = user.passwordHash,
+              try await service.passwords.verify(password, hash: hash) else { throw Self.authFailed }
+        return user
+    }
+
+    private func applicationCredentialPayload(_ fields: JSONFields, methods: [String]) async throws -> TokenPayload {
+        let secret = try fields.requiredString("secret", maxLength: 4096)
+        let credential: ApplicationCredential?
+        if let id = try fields.string("id", minLength: 1, maxLength: 64) {
+            credential = try await store.read { try await store.applicationCredential(id, in: $0) }
+        } else {
+            let name = try fields.requiredString("name", maxLength: 255)
+            guard let userFields = try fields.object("user"), let user = try await namedUser(userFields) else { throw Self.authFailed }
+            credential = try await store.read { try await store.applicationCredential(named: name, userID: user.id, in: $0) }
+        }
+        guard let credential, !credential.isExpired, try await service.passwords.verify(secret, hash: credential.secretHash) else {
+            throw Self.authFailed
+        }
+        return tokens.newPayload(userID: credential.userID, methods: ["application_credential"], projectID: credential.projectID,
+                                 expiresAt: credential.expiresAt, applicationCredentialID: credential.id)
+    }
+
+    /// The payload for the scope the request asks for (or the user's default project).
+    private func scopedPayload(userID: String, defaultProject: String?, methods: [String], auth: JSONFields,
+                               expiresAt: Double? = nil, parentAuditID: String? = nil) async throws -> TokenPayload {
+        func payload(project: String? = nil, domain: String? = nil, system: Bool = false) -> TokenPayload {
+            tokens.newPayload(userID: userID, methods: methods, projectID: project, domainID: domain, system: system,
+                              expiresAt: expiresAt, parentAuditID: parentAuditID)
+        }
+        guard let scopeValue = auth.members["scope"] else {
+            if let defaultProject {
+                let roles = try await store.read { try await store.effectiveRoles(userID: userID, targetType: .project, targetID: defaultProject, in: $0) }
+                if !roles.isEmpty, let p = try await store.project(defaultProject), p.enabled { return payload(project: defaultProject) }
+            }
+            return payload()
+        }
+        if scopeValue == .string("unscoped") { return payload() }
+        let scope = try JSONFields(scopeValue, path: "auth.scope")
+        if let project = try scope.object("project") {
+            let found: Project? = try await store.read { db in
+                if let id = try project.string("id", minLength: 1, maxLength: 64) { return try await store.project(id, in: db) }
+                let name = try project.requiredString("name", maxLength: 64)
+                guard let domainFields = try project.object("domain") else {
+                    throw APIError.badRequest("Invalid input for field 'auth.scope.project.domain': a project named without an id needs its domain.")
+                }
+                guard let domain = try await domainNamed(domainFields, in: db) else { return nil }
+                return try await store.project(named: name, domainID: domain.id, in: db)
+            }
+            guard let found, !found.isDomain else { throw APIError.unauthorized("Could not find the requested project.") }
+            return payload(project: found.id)
+        }
+        if let domain = try scope.object("domain") {
+            guard let found = try await store.read({ try await domainNamed(domain, in: $0) }) else {
+                throw APIError.unauthorized("Could not find the requested domain.")
+            }
+            return payload(domain: found.id)
+        }
+        if let system = try scope.object("system") {
+            guard try system.bool("all") == true else { throw APIError.badRequest("Invalid input for field 'auth.scope.system': only {\"all\": true} is supported.") }
+            return payload(system: true)
+        }
+        if scope.has("OS-TRUST:trust") { throw APIError.forbidden("Trusts are not supported.") }
+        throw APIError.badRequest("Invalid input for field 'auth.scope': expected project, domain or system.")
+    }
+}

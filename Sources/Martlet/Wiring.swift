@@ -1,0 +1,95 @@
+import Foundation
+import Identity
+import Logging
+import MartletCore
+import MartletStore
+
+/// Assembles the services from the configuration. The one place that knows every target.
+struct Wiring {
+    let config: MartletConfig
+    let logger: Logger
+    let database: Database
+    let identity: IdentityService
+
+    var services: [any APIService] { [identity] }
+
+    static let migrations: [Migration] = IdentityService.migrations
+
+    static func open(_ options: ConfigOptions) async throws -> Wiring {
+        let config = try options.load()
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "martlet")
+        try FileManager.default.createDirectory(at: config.dataURL, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let database = try Database.open(url: config.database, dataDir: config.dataURL, logger: Logger(label: "martlet.store"))
+        return Wiring(config: config, logger: logger, database: database,
+                      identity: try IdentityService(database: database, config: config))
+    }
+
+    /// Bootstraps the cloud and, when the admin password is known, writes the client files.
+    static func bootstrap(_ w: Wiring) async throws {
+        let entries = w.services.map { (type: $0.catalogType, name: $0.catalogName, path: "/" + $0.pathPrefix) }
+        let result = try await w.identity.bootstrap(adminPassword: w.config.adminPassword, services: entries)
+        let password = result.generatedPassword ?? w.config.adminPassword
+        let files = ClientFiles(config: w.config)
+        if let password, result.createdAdmin || !files.exist {
+            try files.write(password: password)
+            if let generated = result.generatedPassword {
+                print("admin password (shown once): \(generated)")
+            }
+            print("""
+                wrote \(files.cloudsYAML.path) and \(files.openrc.path):
+                  export OS_CLIENT_CONFIG_FILE=\(files.cloudsYAML.path) OS_CLOUD=martlet   # then: openstack token issue
+                  or: source \(files.openrc.path)
+                """)
+        }
+    }
+}
+
+/// `clouds.yaml` (cloud `martlet`) and `openrc` for the admin, written 0600 into the data folder.
+struct ClientFiles {
+    let config: MartletConfig
+    var cloudsYAML: URL { config.dataURL.appendingPathComponent("clouds.yaml") }
+    var openrc: URL { config.dataURL.appendingPathComponent("openrc") }
+    var exist: Bool { FileManager.default.fileExists(atPath: cloudsYAML.path) && FileManager.default.fileExists(atPath: openrc.path) }
+
+    func write(password: String) throws {
+        let authURL = "\(config.resolvedPublicURL)/identity/v3"
+        let quoted = "'" + password.replacingOccurrences(of: "'", with: "''") + "'"
+        let yaml = """
+            clouds:
+              martlet:
+                auth:
+                  auth_url: \(authURL)
+                  username: admin
+                  password: \(quoted)
+                  project_name: admin
+                  user_domain_name: Default
+                  project_domain_name: Default
+                region_name: RegionOne
+                identity_api_version: 3
+                interface: public
+
+            """
+        let shellQuoted = "'" + password.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        let rc = """
+            export OS_AUTH_URL=\(authURL)
+            export OS_USERNAME=admin
+            export OS_PASSWORD=\(shellQuoted)
+            export OS_PROJECT_NAME=admin
+            export OS_USER_DOMAIN_NAME=Default
+            export OS_PROJECT_DOMAIN_NAME=Default
+            export OS_REGION_NAME=RegionOne
+            export OS_IDENTITY_API_VERSION=3
+
+            """
+        for (url, text) in [(cloudsYAML, yaml), (openrc, rc)] {
+            FileManager.default.createFile(atPath: url.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Hummingbird
+
+/// A failure the client is told about. Each service renders it in its own OpenStack fault format.
+public struct APIError: Error, Sendable {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+    }
+
+    public static func badRequest(_ message: String) -> APIError { .init(.badRequest, message) }
+    public static func unauthorized(_ message: String = "The request you have made requires authentication.") -> APIError {
+        .init(.unauthorized, message)
+    }
+    public static func forbidden(_ message: String = "You are not authorized to perform the requested action.") -> APIError {
+        .init(.forbidden, message)
+    }
+    public static func notFound(_ message: String) -> APIError { .init(.notFound, message) }
+    public static func conflict(_ message: String) -> APIError { .init(.conflict, message) }
+    public static func tooLarge(_ message: String = "Request is too large.") -> APIError { .init(.contentTooLarge, message) }
+    public static func notImplemented(_ message: String) -> APIError { .init(.notImplemented, message) }
+    public static func internalError() -> APIError {
+        .init(.internalServerError, "An unexpected error prevented the server from fulfilling your request.")
+    }
+
+    /// Converts whatever a handler threw into an APIError, never leaking internals.
+    public static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let e as APIError: return e
+        case let e as HTTPError:
+            switch e.status {
+            case .contentTooLarge: return .tooLarge()
+            case .notFound: return .notFound(e.body ?? "The resource could not be found.")
+            case .methodNotAllowed: return .init(.methodNotAllowed, "The method is not allowed for the requested URL.")
+            default:
+                if e.status.code < 500 { return .init(e.status, e.body ?? e.status.reasonPhrase) }
+                return .internalError()
+            }
+        default: return .internalError()
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import TOMLKit
+
+/// Martlet's settings. Each is read from, in rising precedence: its default, the TOML file
+/// (`--config`, else `<data-dir>/martlet.toml` when present), `MARTLET_<NAME>` environment
+/// variables, then command-line flags.
+public struct MartletConfig: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 5000
+    public var dataDir = "./martlet-data"
+    /// `postgres://user:pass@host:port/db`; nil is the embedded SQLite file in the data folder.
+    public var database: String?
+    /// The base URL clients reach this server at (catalog endpoints); default `http://host:port`.
+    public var publicURL: String?
+    public var tokenLifetime = 3600
+    public var bcryptCost = 12
+    /// How many token keys are kept: the primary plus retired ones still accepted.
+    public var maxActiveKeys = 3
+    public var adminPassword: String?
+    public var logLevel = "info"
+
+    public init() {}
+
+    public var resolvedPublicURL: String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        let shownHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+        return "http://\(shownHost.contains(":") ? "[\(shownHost)]" : shownHost):\(port)"
+    }
+
+    public var dataURL: URL { URL(fileURLWithPath: dataDir, isDirectory: true) }
+
+    /// The keys every layer may set; TOML and environment names derive from them.
+    public static let keys = ["host", "port", "data_dir", "database", "public_url", "token_lifetime",
+                              "bcrypt_cost", "max_active_keys", "admin_password", "log_level"]
+
+    /// Applies one layer of `key = value` settings, validating each.
+    public mutating func apply(_ layer: [String: String], source: String) throws {
+        func int(_ key: String, _ value: String, _ range: ClosedRange<Int>) throws -> Int {
+            guard let n = Int(value), range.contains(n) else {
+                throw ConfigError("\(source): \(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(value)'")
+            }
+            return n
+        }
+        for (key, value) in layer {
+            switch key {
+            case "host": host = value
+            case "port": port = try int(key, value, 0...65535)
+            case "data_dir": dataDir = value
+            case "database": database = value.isEmpty ? nil : value
+            case "public_url": publicURL = value.isEmpty ? nil : value
+            case "token_lifetime": tokenLifetime = try int(key, value, 60...(366 * 86400))
+            case "bcrypt_cost": bcryptCost = try int(key, value, 4...31)
+            case "max_active_keys": maxActiveKeys = try int(key, value, 2...100)
+            case "admin_password": adminPassword = value
+            case "log_level":
+                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
+                    throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")
+                }
+                logLevel = value
+            default: throw ConfigError("\(source): unknown setting '\(key)'")
+            }
+        }
+    }
+
+    /// The layer of `MARTLET_*` environment variables.
+    public static func environmentLayer(_ environment: [String: String]) -> [String: String] {
+        var layer: [String: String] = [:]
+        for key in keys {
+            if let value = environment["MARTLET_" + key.uppercased()] { layer[key] = value }
+        }
+        return layer
+    }
+
+    /// The layer of a TOML file: top-level `key = value` pairs.
+    public static func fileLayer(path: String) throws -> [String: String] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError("cannot read config file \(path): \(error.localizedDescription)")
+        }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch {
+            throw ConfigError("config file \(path) is not valid TOML: \(error)")
+        }
+        var layer: [String: String] = [:]
+        for (key, value) in table {
+            if let s = value.string { layer[key] = s }
+            else if let i = value.int { layer[key] = String(i) }
+            else if let b = value.bool { layer[key] = String(b) }
+            else { throw ConfigError("config file \(path): '\(key)' must be a string or a number") }
+        }
+        return layer
+    }
+
+    /// Resolves the full configuration from every layer.
+    public static func load(configFile: String?, flags: [String: String], environment: [String: String]) throws -> MartletConfig {
+        let env = environmentLayer(environment)
+        var config = MartletConfig()
+        // The data folder decides where the default config file is, so find it first.
+        let dataDir = flags["data_dir"] ?? env["data_dir"] ?? config.dataDir
+        let file = configFile ?? environment["MARTLET_CONFIG"]
+            ?? { let p = (dataDir as NSString).appendingPathComponent("martlet.toml"); return FileManager.default.fileExists(atPath: p) ? p : nil }()
+        if let file { try config.apply(try fileLayer(path: file), source: file) }
+        try config.apply(env, source: "environment")
+        try config.apply(flags, source: "command line")
+        return config
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

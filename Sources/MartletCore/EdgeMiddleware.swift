@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import HTTPTypes
+
+extension HTTPField.Name {
+    public static let openstackRequestID = HTTPField.Name("x-openstack-request-id")!
+    public static let authToken = HTTPField.Name("X-Auth-Token")!
+    public static let subjectToken = HTTPField.Name("X-Subject-Token")!
+}
+
+/// The edge of every request: request ID, access log, metrics, and turning any error into the
+/// owning service's fault body (so nothing escapes as a bare 500).
+public struct EdgeMiddleware: RouterMiddleware {
+    public typealias Context = MartletContext
+
+    let formats: [String: any FaultFormat]
+    let fallback: any FaultFormat
+    let metrics: PrometheusCollectorRegistry
+
+    public init(services: [any APIService], fallback: any FaultFormat, metrics: PrometheusCollectorRegistry) {
+        self.formats = Dictionary(services.map { ($0.pathPrefix, $0.faultFormat) }, uniquingKeysWith: { a, _ in a })
+        self.fallback = fallback
+        self.metrics = metrics
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let service = Self.service(of: request.uri.path)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let apiError = APIError.from(error)
+            if apiError.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            let format = formats[service] ?? fallback
+            var headers = apiError.headers
+            headers.append(contentsOf: format.headers(for: apiError))
+            response = Response.json(apiError.status, format.render(apiError), headers: headers)
+        }
+        response.headers[.openstackRequestID] = context.requestID
+        let route = context.endpointPath ?? "unmatched"
+        let labels = [("service", service.isEmpty ? "root" : service), ("route", route), ("status", String(response.status.code))]
+        metrics.makeCounter(descriptor: .init(metricName: "martlet_http_requests_total", helpText: "HTTP requests served"), labels: labels).increment()
+        metrics.makeDurationHistogram(
+            descriptor: .init(metricName: "martlet_http_request_duration_seconds", helpText: "HTTP request latency"),
+            labels: Array(labels.prefix(2)),
+            buckets: Self.buckets
+        ).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        context.logger.debug("\(request.method) \(request.uri.path) \(response.status.code)")
+        return response
+    }
+
+    static let buckets: [Duration] = [.microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+
+    static func service(of path: String) -> String {
+        path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true).first.map(String.init) ?? ""
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (s, atto) = components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}
+
+/// Validates `X-Auth-Token` when present and records the outcome for handlers to use.
+public struct AuthMiddleware: RouterMiddleware {
+    public typealias Context = MartletContext
+    let validator: any TokenValidator
+
+    public init(validator: any TokenValidator) { self.validator = validator }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let token = request.header("X-Auth-Token"), !token.isEmpty {
+            do {
+                context.authResult = .success(try await validator.validate(token: token))
+            } catch let error as APIError {
+                context.authResult = .failure(error.status == .notFound ? .unauthorized() : error)
+            }
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Builds the one router every service hangs off, with the operational endpoints.
+public enum APIRouter {
+    public static func make(services: [any APIService], validator: any TokenValidator,
+                            fallbackFaults: any FaultFormat, metrics: PrometheusCollectorRegistry) -> Router<MartletContext> {
+        let router = Router(context: MartletContext.self)
+        router.middlewares.add(EdgeMiddleware(services: services, fallback: fallbackFaults, metrics: metrics))
+        router.middlewares.add(AuthMiddleware(validator: validator))
+        router.get("/healthz") { _, _ -> Response in Response.json(.ok, ["status": "ok"]) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        }
+        for service in services {
+            service.addRoutes(to: router.group(RouterPath(service.pathPrefix)))
+        }
+        return router
+    }
+}

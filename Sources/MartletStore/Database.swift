@@ -1,0 +1,172 @@
+import AsyncKit
+import Foundation
+import Synchronization
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import SQLKit
+import SQLiteKit
+
+/// The one database every service stores its rows in: the embedded SQLite file by default, or a
+/// shared PostgreSQL server. Services write portable SQL through SQLKit; this type hides the rest.
+public final class Database: Sendable {
+    public enum Kind: Sendable { case sqlite, postgres }
+
+    /// async-kit's pools guard their state with a lock but do not declare it.
+    enum Pool: @unchecked Sendable {
+        case sqlite(EventLoopGroupConnectionPool<SQLiteSource>)
+        case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>)
+    }
+
+    public let kind: Kind
+    let pool: Pool
+    /// SQLite has one writer at a time; queueing writers here avoids busy-waiting on its lock.
+    let writeLock = AsyncLock()
+    let logger: Logger
+
+    init(kind: Kind, pool: Pool, logger: Logger) {
+        self.kind = kind
+        self.pool = pool
+        self.logger = logger
+    }
+
+    /// Opens `postgres://…` when given, else `<dataDir>/martlet.sqlite`.
+    public static func open(url: String?, dataDir: URL, logger: Logger) throws -> Database {
+        let group = MultiThreadedEventLoopGroup.singleton
+        if let url, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            let config: SQLPostgresConfiguration
+            do { config = try SQLPostgresConfiguration(url: url) } catch {
+                throw StoreError.configuration("cannot parse the database URL: \(error)")
+            }
+            let pool = EventLoopGroupConnectionPool(
+                source: PostgresConnectionSource(sqlConfiguration: config),
+                maxConnectionsPerEventLoop: 4, pruneInterval: .seconds(60), logger: logger, on: group)
+            return Database(kind: .postgres, pool: .postgres(pool), logger: logger)
+        }
+        if let url, !url.isEmpty, !url.hasPrefix("sqlite://") {
+            throw StoreError.configuration("unsupported database URL '\(url)': use postgres://… or leave it unset for SQLite")
+        }
+        let path = url.map { String($0.dropFirst("sqlite://".count)) }
+            ?? dataDir.appendingPathComponent("martlet.sqlite").path
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        let pool = EventLoopGroupConnectionPool(
+            source: SQLiteSource(path: path), maxConnectionsPerEventLoop: 2,
+            pruneInterval: .seconds(60), logger: logger, on: group)
+        return Database(kind: .sqlite, pool: .sqlite(pool), logger: logger)
+    }
+
+    /// Runs `body` on a pooled connection (reads, or single statements that need no transaction).
+    public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        switch pool {
+        case .sqlite(let pool):
+            let connection = try await pool.requestConnection(logger: logger).get()
+            defer { pool.releaseConnection(connection, logger: logger) }
+            return try await body(connection.sql())
+        case .postgres(let pool):
+            let connection = try await pool.requestConnection(logger: logger).get()
+            defer { pool.releaseConnection(connection, logger: logger) }
+            return try await body(connection.sql())
+        }
+    }
+
+    /// Runs `body` in one transaction: all of its writes land, or none do.
+    public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        switch kind {
+        case .sqlite:
+            return try await writeLock.withLock {
+                try await read { db in try await Self.inTransaction(db, begin: "BEGIN IMMEDIATE", body) }
+            }
+        case .postgres:
+            return try await read { db in try await Self.inTransaction(db, begin: "BEGIN", body) }
+        }
+    }
+
+    static func inTransaction<T>(_ db: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await db.raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    public func shutdown() async {
+        switch pool {
+        case .sqlite(let pool): try? await pool.shutdownAsync()
+        case .postgres(let pool): try? await pool.shutdownAsync()
+        }
+    }
+
+    /// Whether `error` is a unique-constraint violation (a duplicate), on either engine.
+    public static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let pg = error as? PSQLError { return pg.serverInfo?[.sqlState] == "23505" }
+        return String(describing: error).contains("UNIQUE constraint failed")
+    }
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case configuration(String)
+    case migration(String)
+
+    public var description: String {
+        switch self {
+        case .configuration(let m), .migration(let m): return m
+        }
+    }
+}
+
+/// Opens SQLite connections set up for a server: WAL, a busy timeout for other processes
+/// (`martlet admin …`), and foreign keys.
+struct SQLiteSource: ConnectionPoolSource {
+    let path: String
+
+    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
+        SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop)
+            .flatMap { connection in
+                let pragmas = ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 10000",
+                               "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"]
+                return pragmas.reduce(eventLoop.makeSucceededVoidFuture()) { future, pragma in
+                    future.flatMap { connection.query(pragma).map { _ in } }
+                }.map { connection }
+            }
+    }
+}
+
+/// A FIFO lock usable across suspension points.
+final class AsyncLock: Sendable {
+    private struct State {
+        var locked = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    func withLock<T>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { state -> Bool in
+                if state.locked { state.waiters.append(continuation); return false }
+                state.locked = true
+                return true
+            }
+            if acquired { continuation.resume() }
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty { state.locked = false; return nil }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}
