@@ -64,15 +64,29 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "MartletTestSupport",
+            dependencies: [
+                "MartletStore", "MartletCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/MartletTestSupport"
+        ),
+        .testTarget(
+            name: "MartletCoreTests",
+            dependencies: ["MartletCore"]
+        ),
         .testTarget(
             name: "MartletStoreTests",
-            dependencies: ["MartletStore", "MartletCore"]
+            dependencies: ["MartletStore", "MartletCore", "MartletTestSupport", .product(name: "SQLKit", package: "sql-kit")]
         ),
         .testTarget(
             name: "IdentityTests",
             dependencies: [
-                "Identity", "MartletCore", "MartletStore",
+                "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
     ],

@@ -53,6 +53,8 @@ public final class IdentityService: APIService {
         CredentialRoutes(service: self).register(router)
         CatalogRoutes(service: self).register(router)
         PolicyRoutes(service: self).register(router)
+        DocumentRoutes(service: self).register(router)
+        DomainConfigRoutes(service: self).register(router)
     }
 
     /// New users and groups land in the caller's domain when the request names none.

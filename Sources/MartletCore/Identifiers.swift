@@ -12,11 +12,11 @@ public enum Identifier {
 
 public enum Timestamp {
     /// `2026-11-22T21:17:44.123456Z`: Keystone's token time format.
-    public static func microseconds(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        let whole = floor(seconds)
-        let micros = Int(((seconds - whole) * 1_000_000).rounded(.down))
-        return iso(Date(timeIntervalSince1970: whole)).dropLast() + "." + String(format: "%06d", micros) + "Z"
+    public static func microseconds(_ date: Date, zone: Bool = true) -> String {
+        // Round to the nearest microsecond: a stored Double is a hair off the time a client sent.
+        let total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let whole = Double(total / 1_000_000), micros = total % 1_000_000
+        return iso(Date(timeIntervalSince1970: whole)).dropLast() + "." + String(format: "%06d", micros) + (zone ? "Z" : "")
     }
 
     /// `2026-11-22T21:17:44Z`

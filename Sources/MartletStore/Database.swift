@@ -35,10 +35,17 @@ public final class Database: Sendable {
     public static func open(url: String?, dataDir: URL, logger: Logger) throws -> Database {
         let group = MultiThreadedEventLoopGroup.singleton
         if let url, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            let config: SQLPostgresConfiguration
-            do { config = try SQLPostgresConfiguration(url: url) } catch {
+            // `?search_path=schema` keeps Martlet's tables in a schema of their own.
+            var components = URLComponents(string: url)
+            let searchPath = components?.queryItems?.first { $0.name == "search_path" }?.value
+            let otherItems = components?.queryItems?.filter { $0.name != "search_path" }
+            components?.queryItems = otherItems
+            if components?.queryItems?.isEmpty == true { components?.queryItems = nil }
+            var config: SQLPostgresConfiguration
+            do { config = try SQLPostgresConfiguration(url: components?.string ?? url) } catch {
                 throw StoreError.configuration("cannot parse the database URL: \(error)")
             }
+            if let searchPath { config.searchPath = [searchPath] }
             let pool = EventLoopGroupConnectionPool(
                 source: PostgresConnectionSource(sqlConfiguration: config),
                 maxConnectionsPerEventLoop: 4, pruneInterval: .seconds(60), logger: logger, on: group)

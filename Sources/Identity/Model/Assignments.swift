@@ -95,7 +95,7 @@ extension IdentityStore {
               UNION
               SELECT i.implied_role_id FROM identity_implied_roles i JOIN effective e ON i.prior_role_id = e.role_id
             )
-            SELECT id, name FROM identity_roles WHERE id IN (SELECT role_id FROM effective) ORDER BY name
+            SELECT id, name FROM identity_roles WHERE id IN (SELECT role_id FROM effective) AND domain_id = '' ORDER BY name
             """).all().map { AuthContext.Role(id: try $0.string("id"), name: try $0.string("name")) }
     }
 }

@@ -45,7 +45,8 @@ struct ApplicationCredential: Sendable {
         [
             "id": .string(id), "name": .string(name), "description": JSON(description), "user_id": .string(userID),
             "project_id": .string(projectID),
-            "expires_at": expiresAt.map { .string(Timestamp.microseconds(Date(timeIntervalSince1970: $0))) } ?? nil,
+            // Keystone shows this one without a zone suffix.
+            "expires_at": expiresAt.map { .string(Timestamp.microseconds(Date(timeIntervalSince1970: $0), zone: false)) } ?? nil,
             "unrestricted": .bool(unrestricted), "system": nil, "access_rules": [],
             "roles": .array(roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": nil] }),
             "links": ["self": .string("\(store.linkBase)/users/\(userID)/application_credentials/\(id)")],

@@ -95,5 +95,12 @@ enum IdentitySchema {
               id TEXT PRIMARY KEY, type TEXT NOT NULL, blob TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}')
             """,
         ]),
+        Migration("identity-0003", [
+            // Small resources that are stored and served whole: endpoint groups, OAuth consumers, domain configs.
+            """
+            CREATE TABLE identity_documents (
+              kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id))
+            """,
+        ]),
     ]
 }

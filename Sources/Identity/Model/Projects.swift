@@ -71,7 +71,8 @@ extension IdentityStore {
     }
 
     func requireProject(_ id: String) async throws -> Project {
-        guard let p = try await project(id), !p.isDomain else { throw APIError.notFound("Could not find project: \(id).") }
+        // Domains are projects too, reachable through the projects API.
+        guard let p = try await project(id) else { throw APIError.notFound("Could not find project: \(id).") }
         return p
     }
 

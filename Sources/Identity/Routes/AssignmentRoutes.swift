@@ -112,7 +112,9 @@ struct AssignmentRoutes {
                     }
                 }
             }
-            rows = expanded
+            // Domain-specific roles only ever stand for the global roles they imply.
+            let domainRoles = Set(try await store.allRoles().filter { !$0.domainID.isEmpty }.map(\.id))
+            rows = expanded.filter { !domainRoles.contains($0.assignment.roleID) }
         }
         rows = rows.filter { row in
             let a = row.assignment

@@ -84,7 +84,8 @@ struct AuthRoutes {
             let parent: ValidatedToken
             do { parent = try await tokens.validated(token) } catch { throw APIError.unauthorized("The token used to authenticate is not valid.") }
             if parent.applicationCredential != nil { throw APIError.forbidden("A token created with an application credential cannot be rescoped.") }
-            payload = try await scopedPayload(userID: parent.auth.userID, defaultProject: nil, methods: parent.payload.methods,
+            let inherited = parent.payload.methods + (parent.payload.methods.contains("token") ? [] : ["token"])
+            payload = try await scopedPayload(userID: parent.auth.userID, defaultProject: nil, methods: inherited,
                                               auth: auth, expiresAt: parent.payload.expiresAt, parentAuditID: parent.payload.auditIDs.first)
         } else {
             throw APIError.unauthorized("Attempted to authenticate with an unsupported method.")

@@ -148,8 +148,15 @@ struct CatalogRoutes {
         guard e.url.hasPrefix("http://") || e.url.hasPrefix("https://") || e.url.contains("$(") || e.url.contains("%(") else {
             throw APIError.badRequest("Invalid input for field 'endpoint.url': expected an http or https URL.")
         }
-        let regionID = try f.string("region_id", maxLength: 255, nullable: true) ?? f.string("region", maxLength: 255, nullable: true)
+        let legacyRegion = try f.string("region", maxLength: 255, nullable: true)
+        let regionID = try f.string("region_id", maxLength: 255, nullable: true) ?? legacyRegion
         if f.has("region_id") || f.has("region") { e.regionID = regionID }
+        // The legacy `region` attribute names a region Keystone creates on the fly.
+        if let legacyRegion, !f.has("region_id"), try await store.read({ try await store.region(legacyRegion, in: $0) }) == nil {
+            try await store.write(conflict: "Region \(legacyRegion) already exists.") {
+                try await store.insert(Region(id: legacyRegion, description: "", parentRegionID: nil, extra: [:]), in: $0)
+            }
+        }
         let endpoint = e
         try await store.read { db in
             guard try await store.service(endpoint.serviceID, in: db) != nil else {

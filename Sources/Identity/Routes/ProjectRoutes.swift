@@ -110,6 +110,11 @@ struct ProjectRoutes {
         }
         r.delete("/v3/projects/:project_id", rule: "identity:delete_project") { call in
             let project = try await store.requireProject(try call.param("project_id"))
+            if project.isDomain {
+                guard !project.enabled else { throw APIError.forbidden("Cannot delete a domain that is enabled, please disable it first.") }
+                try await store.db.transaction { try await store.deleteDomain(project.id, in: $0) }
+                return .empty()
+            }
             try await store.db.transaction { db in
                 if try await store.hasChildren(project.id, in: db) {
                     throw APIError.forbidden("Cannot delete the project \(project.id) since it is not a leaf in the hierarchy.")
@@ -149,8 +154,8 @@ struct ProjectRoutes {
                 guard project.tags.count <= Self.tagLimit else { throw APIError.badRequest("A project may have at most \(Self.tagLimit) tags.") }
                 try await store.db.transaction { try await store.replaceTags(project.id, project.tags, in: $0) }
             }
-            return .json(.created, ["tags": JSON(project.tags.sorted())],
-                         headers: [.location: "\(store.linkBase)/projects/\(project.id)/tags/\(tag)"])
+            // Keystone answers 201 with an empty body, as the API guidelines for tags say.
+            return .empty(.created, headers: [.location: "\(store.linkBase)/projects/\(project.id)/tags/\(tag)"])
         }
         r.delete("/v3/projects/:project_id/tags/:tag", rule: "identity:delete_project_tag") { call in
             var project = try await store.requireProject(try call.param("project_id"))

@@ -67,7 +67,10 @@ struct RoleRoutes {
         }
         r.put("/v3/roles/:role_id/implies/:implied_role_id", rule: "identity:create_implied_role") { call in
             let (prior, implied) = try await rolePair(call)
-            if implied.name == "admin" { throw APIError.forbidden("The admin role cannot be implied by another role.") }
+            if implied.name == "admin" && implied.domainID.isEmpty { throw APIError.forbidden("The admin role cannot be implied by another role.") }
+            if prior.domainID.isEmpty && !implied.domainID.isEmpty {
+                throw APIError.forbidden("A global role cannot imply a domain-specific role.")
+            }
             try await store.db.transaction { db in
                 if try await !store.inferenceExists(prior: prior.id, implied: implied.id, in: db) {
                     try await store.addInference(prior: prior.id, implied: implied.id, in: db)

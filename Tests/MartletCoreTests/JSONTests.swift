@@ -1,0 +1,25 @@
+import MartletCore
+import Testing
+
+@Suite struct JSONTests {
+    @Test func roundTripsAndEscapes() throws {
+        let value: JSON = ["a": "quote\" back\\ nl\n tab\t ctl\u{01} é", "n": 3, "f": 1.5, "b": false, "z": nil, "l": [1, "x"]]
+        let text = value.text
+        #expect(text.contains(#""quote\" back\\ nl\n tab\t ctl\u0001 é""#))
+        #expect(try JSON.parse(Array(text.utf8)) == value)
+    }
+
+    @Test func rejectsWhatIsNotJSON() {
+        #expect(throws: APIError.self) { try JSON.parse(Array("{\"a\": ".utf8)) }
+        #expect(throws: APIError.self) { try JSON.parse([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]) }
+    }
+
+    @Test func fieldErrorsNameTheField() throws {
+        let body = try JSON.parse(Array(#"{"user": {"name": 5, "enabled": "yes", "domain": {"id": []}}}"#.utf8))
+        let user = try JSONFields.body(body, wrapper: "user")
+        #expect { try user.string("name") } throws: { ($0 as? APIError)?.message.contains("'user.name'") == true }
+        #expect { try user.bool("enabled") } throws: { ($0 as? APIError)?.message.contains("'user.enabled'") == true }
+        #expect { try user.object("domain")?.string("id") } throws: { ($0 as? APIError)?.message.contains("'user.domain.id'") == true }
+        #expect { try JSONFields.body(body, wrapper: "project") } throws: { ($0 as? APIError)?.status == .badRequest }
+    }
+}

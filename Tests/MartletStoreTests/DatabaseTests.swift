@@ -1,0 +1,83 @@
+import Foundation
+import MartletStore
+import MartletTestSupport
+import SQLKit
+import Testing
+
+@Suite struct DatabaseTests {
+    static let v1 = Migration("test-0001", ["CREATE TABLE widgets (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, enabled BOOLEAN NOT NULL)"])
+    static let v2 = Migration("test-0002", ["ALTER TABLE widgets ADD COLUMN size DOUBLE PRECISION", "CREATE INDEX widgets_size ON widgets (size)"])
+
+    @Test(arguments: TestBackend.available)
+    func migrationsApplyOnceAndUpgradeInPlace(_ backend: TestBackend) async throws {
+        let t = try await TestDatabase.make(backend)
+        defer { Task { await t.close() } }
+        #expect(try await t.database.migrate([Self.v1]) == ["test-0001"])
+        try await t.database.transaction { db in
+            try await db.raw("INSERT INTO widgets (id, name, enabled) VALUES ('a', 'first', \(bind: true))").run()
+        }
+        // A database from the older version upgrades in place and keeps its rows.
+        #expect(try await t.database.migrate([Self.v1, Self.v2]) == ["test-0002"])
+        #expect(try await t.database.migrate([Self.v1, Self.v2]) == [])
+        let row = try await t.database.read { try await $0.raw("SELECT name, enabled, size FROM widgets WHERE id = 'a'").first() }
+        #expect(try row?.decode(column: "name", as: String.self) == "first")
+        #expect(try row?.decode(column: "enabled", as: Bool.self) == true)
+        #expect(try row?.decode(column: "size", as: Double?.self) == nil)
+        #expect(try await t.database.appliedMigrations() == ["test-0001", "test-0002"])
+    }
+
+    @Test(arguments: TestBackend.available)
+    func failedTransactionLeavesNothing(_ backend: TestBackend) async throws {
+        let t = try await TestDatabase.make(backend)
+        defer { Task { await t.close() } }
+        try await t.database.migrate([Self.v1])
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await t.database.transaction { db in
+                try await db.raw("INSERT INTO widgets (id, name, enabled) VALUES ('b', 'second', \(bind: false))").run()
+                throw Boom()
+            }
+        }
+        let count = try await t.database.read { try await $0.raw("SELECT COUNT(*) AS n FROM widgets").first()?.decode(column: "n", as: Int.self) }
+        #expect(count == 0)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func duplicatesAreRecognised(_ backend: TestBackend) async throws {
+        let t = try await TestDatabase.make(backend)
+        defer { Task { await t.close() } }
+        try await t.database.migrate([Self.v1])
+        try await t.database.transaction { try await $0.raw("INSERT INTO widgets (id, name, enabled) VALUES ('a', 'x', \(bind: true))").run() }
+        do {
+            try await t.database.transaction { try await $0.raw("INSERT INTO widgets (id, name, enabled) VALUES ('b', 'x', \(bind: true))").run() }
+            Issue.record("a duplicate name was accepted")
+        } catch {
+            #expect(Database.isUniqueViolation(error))
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func concurrentWritersAllLand(_ backend: TestBackend) async throws {
+        let t = try await TestDatabase.make(backend)
+        defer { Task { await t.close() } }
+        try await t.database.migrate([Self.v1])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    try await t.database.transaction { db in
+                        try await db.raw("INSERT INTO widgets (id, name, enabled) VALUES (\(bind: "w\(i)"), \(bind: "n\(i)"), \(bind: true))").run()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let count = try await t.database.read { try await $0.raw("SELECT COUNT(*) AS n FROM widgets").first()?.decode(column: "n", as: Int.self) }
+        #expect(count == 40)
+    }
+
+    @Test func rejectsUnknownDatabaseURLs() {
+        #expect(throws: StoreError.self) {
+            _ = try Database.open(url: "mysql://x", dataDir: FileManager.default.temporaryDirectory, logger: .init(label: "t"))
+        }
+    }
+}
