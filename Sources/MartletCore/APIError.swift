@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// A failure the client is told about. Each service renders it in its own OpenStack fault format.
 public struct APIError: Error, Sendable {
@@ -31,6 +32,7 @@ public struct APIError: Error, Sendable {
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let e as APIError: return e
+        case is NIOTooManyBytesError: return .tooLarge()
         case let e as HTTPError:
             switch e.status {
             case .contentTooLarge: return .tooLarge()

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct JSONTests {
     @Test func roundTripsAndEscapes() throws {
-        let value: JSON = ["a": "quote\" back\\ nl\n tab\t ctl\u{01} é", "n": 3, "f": 1.5, "b": false, "z": nil, "l": [1, "x"]]
+        let value: JSON = ["a": "quote\" back\\ nl\n tab\t ctl\u{01} é", "n": 3, "f": .double(1.5), "b": false, "z": nil, "l": [1, "x"]]
         let text = value.text
         #expect(text.contains(#""quote\" back\\ nl\n tab\t ctl\u0001 é""#))
         #expect(try JSON.parse(Array(text.utf8)) == value)

@@ -56,7 +56,7 @@ struct AuthRoutes {
         try call.authorize(["owner_id": subject.auth.userID])
         let headers: HTTPFields = [.subjectToken: call.request.header("X-Subject-Token")!]
         guard body else { return .empty(.ok, headers: headers) }
-        let catalog = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : nil
+        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : .none
         return .json(.ok, tokens.render(subject, catalog: catalog), headers: headers)
     }
 
@@ -91,7 +91,7 @@ struct AuthRoutes {
             throw APIError.unauthorized("Attempted to authenticate with an unsupported method.")
         }
         let (token, validated) = try await tokens.issue(payload)
-        let catalog = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : nil
+        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : .none
         return .json(.created, tokens.render(validated, catalog: catalog), headers: [.subjectToken: token])
     }
 
