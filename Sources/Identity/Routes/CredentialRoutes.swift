@@ -148,7 +148,7 @@ struct CredentialRoutes {
         let f = try JSONFields.body(try await call.body(), wrapper: "application_credential")
         let name = try f.requiredString("name", maxLength: 255)
         var roles = call.auth.roles
-        if let requested = try f.objects("roles") {
+        if let requested = try f.objects("roles"), !requested.isEmpty {
             roles = try requested.map { item in
                 let id = try item.string("id"), name = try item.string("name")
                 guard let match = call.auth.roles.first(where: { $0.id == id || $0.name == name }) else {
