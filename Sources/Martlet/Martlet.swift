@@ -53,9 +53,7 @@ struct Admin: ParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let context = try await Wiring.open(options)
-            try await context.database.migrate(Wiring.migrations)
-            try await Wiring.bootstrap(context)
+            let context = try await Wiring.prepare(options)
             await context.database.shutdown()
         }
     }

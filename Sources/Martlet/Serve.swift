@@ -13,10 +13,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        let context = try await Wiring.open(options)
+        let context = try await Wiring.prepare(options)
         let logger = context.logger
-        try await context.database.migrate(Wiring.migrations)
-        try await Wiring.bootstrap(context)
         try? await context.identity.pruneRevocations(maxTokenLifetime: context.config.tokenLifetime)
 
         let router = APIRouter.make(services: context.services, validator: context.identity.validator,

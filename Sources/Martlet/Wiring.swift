@@ -30,6 +30,14 @@ struct Wiring {
                       identity: try IdentityService(database: database, config: config))
     }
 
+    /// Opens the database, brings its schema up to date and bootstraps the cloud.
+    static func prepare(_ options: ConfigOptions) async throws -> Wiring {
+        let wiring = try await open(options)
+        try await wiring.database.migrate(migrations)
+        try await bootstrap(wiring)
+        return wiring
+    }
+
     /// Bootstraps the cloud and, when the admin password is known, writes the client files.
     static func bootstrap(_ w: Wiring) async throws {
         let entries = w.services.map { (type: $0.catalogType, name: $0.catalogName, path: "/" + $0.pathPrefix) }

@@ -14,11 +14,17 @@ struct Assignment: Sendable, Hashable {
     var targetID: String
     var roleID: String
 
-    init(actorType: ActorType, actorID: String, targetType: TargetType, targetID: String, roleID: String) {
-        self.actorType = actorType; self.actorID = actorID; self.targetType = targetType
-        self.targetID = targetID; self.roleID = roleID
+    /// The API path of this grant, used for `links.assignment`.
+    func path(roleID: String? = nil) -> String {
+        let role = roleID ?? self.roleID
+        switch targetType {
+        case .system: return "system/\(actorType.rawValue)s/\(actorID)/roles/\(role)"
+        default: return "\(targetType.rawValue)s/\(targetID)/\(actorType.rawValue)s/\(actorID)/roles/\(role)"
+        }
     }
+}
 
+extension Assignment {
     init(row: any SQLRow) throws {
         guard let actor = ActorType(rawValue: try row.string("actor_type")),
               let target = TargetType(rawValue: try row.string("target_type")) else {
@@ -29,15 +35,6 @@ struct Assignment: Sendable, Hashable {
         targetType = target
         targetID = try row.string("target_id")
         roleID = try row.string("role_id")
-    }
-
-    /// The API path of this grant, used for `links.assignment`.
-    func path(roleID: String? = nil) -> String {
-        let role = roleID ?? self.roleID
-        switch targetType {
-        case .system: return "system/\(actorType.rawValue)s/\(actorID)/roles/\(role)"
-        default: return "\(targetType.rawValue)s/\(targetID)/\(actorType.rawValue)s/\(actorID)/roles/\(role)"
-        }
     }
 }
 

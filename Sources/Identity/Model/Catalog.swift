@@ -8,22 +8,20 @@ struct Region: Sendable {
     var parentRegionID: String?
     var extra: [String: JSON]
 
-    init(row: any SQLRow) throws {
-        id = try row.string("id")
-        description = try row.string("description")
-        parentRegionID = try row.optionalString("parent_region_id")
-        extra = try row.extras()
-    }
-
-    init(id: String, description: String, parentRegionID: String?, extra: [String: JSON]) {
-        self.id = id; self.description = description; self.parentRegionID = parentRegionID; self.extra = extra
-    }
-
     func json(_ store: IdentityStore) -> JSON {
         JSON.object(extra).merging([
             "id": .string(id), "description": .string(description), "parent_region_id": JSON(parentRegionID),
             "links": store.link("regions", id),
         ])
+    }
+}
+
+extension Region {
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        description = try row.string("description")
+        parentRegionID = try row.optionalString("parent_region_id")
+        extra = try row.extras()
     }
 }
 
@@ -34,21 +32,19 @@ struct CatalogService: Sendable {
     var enabled: Bool
     var extra: [String: JSON]
 
+    var name: String? { extra["name"]?.stringValue }
+
+    func json(_ store: IdentityStore) -> JSON {
+        JSON.object(extra).merging(["id": .string(id), "type": .string(type), "enabled": .bool(enabled), "links": store.link("services", id)])
+    }
+}
+
+extension CatalogService {
     init(row: any SQLRow) throws {
         id = try row.string("id")
         type = try row.string("type")
         enabled = try row.bool("enabled")
         extra = try row.extras()
-    }
-
-    init(id: String, type: String, enabled: Bool, extra: [String: JSON]) {
-        self.id = id; self.type = type; self.enabled = enabled; self.extra = extra
-    }
-
-    var name: String? { extra["name"]?.stringValue }
-
-    func json(_ store: IdentityStore) -> JSON {
-        JSON.object(extra).merging(["id": .string(id), "type": .string(type), "enabled": .bool(enabled), "links": store.link("services", id)])
     }
 }
 
@@ -63,6 +59,16 @@ struct Endpoint: Sendable {
     var enabled: Bool
     var extra: [String: JSON]
 
+    func json(_ store: IdentityStore) -> JSON {
+        JSON.object(extra).merging([
+            "id": .string(id), "service_id": .string(serviceID), "interface": .string(interface),
+            "region_id": JSON(regionID), "region": JSON(regionID), "url": .string(url), "enabled": .bool(enabled),
+            "links": store.link("endpoints", id),
+        ])
+    }
+}
+
+extension Endpoint {
     init(row: any SQLRow) throws {
         id = try row.string("id")
         serviceID = try row.string("service_id")
@@ -71,19 +77,6 @@ struct Endpoint: Sendable {
         url = try row.string("url")
         enabled = try row.bool("enabled")
         extra = try row.extras()
-    }
-
-    init(id: String, serviceID: String, interface: String, regionID: String?, url: String, enabled: Bool, extra: [String: JSON]) {
-        self.id = id; self.serviceID = serviceID; self.interface = interface; self.regionID = regionID
-        self.url = url; self.enabled = enabled; self.extra = extra
-    }
-
-    func json(_ store: IdentityStore) -> JSON {
-        JSON.object(extra).merging([
-            "id": .string(id), "service_id": .string(serviceID), "interface": .string(interface),
-            "region_id": JSON(regionID), "region": JSON(regionID), "url": .string(url), "enabled": .bool(enabled),
-            "links": store.link("endpoints", id),
-        ])
     }
 }
 

@@ -13,6 +13,22 @@ struct ApplicationCredential: Sendable {
     var unrestricted: Bool
     var roles: [AuthContext.Role]
 
+    var isExpired: Bool { expiresAt.map { $0 <= Date().timeIntervalSince1970 } ?? false }
+
+    func json(_ store: IdentityStore) -> JSON {
+        [
+            "id": .string(id), "name": .string(name), "description": JSON(description), "user_id": .string(userID),
+            "project_id": .string(projectID),
+            // Keystone shows this one without a zone suffix.
+            "expires_at": expiresAt.map { .string(Timestamp.microseconds(Date(timeIntervalSince1970: $0), zone: false)) } ?? nil,
+            "unrestricted": .bool(unrestricted), "system": nil, "access_rules": [],
+            "roles": .array(roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": nil] }),
+            "links": ["self": .string("\(store.linkBase)/users/\(userID)/application_credentials/\(id)")],
+        ]
+    }
+}
+
+extension ApplicationCredential {
     init(row: any SQLRow) throws {
         id = try row.string("id")
         userID = try row.string("user_id")
@@ -32,26 +48,6 @@ struct ApplicationCredential: Sendable {
             roles = []
         }
     }
-
-    init(id: String, userID: String, projectID: String, name: String, description: String?, secretHash: String,
-         expiresAt: Double?, unrestricted: Bool, roles: [AuthContext.Role]) {
-        self.id = id; self.userID = userID; self.projectID = projectID; self.name = name; self.description = description
-        self.secretHash = secretHash; self.expiresAt = expiresAt; self.unrestricted = unrestricted; self.roles = roles
-    }
-
-    var isExpired: Bool { expiresAt.map { $0 <= Date().timeIntervalSince1970 } ?? false }
-
-    func json(_ store: IdentityStore) -> JSON {
-        [
-            "id": .string(id), "name": .string(name), "description": JSON(description), "user_id": .string(userID),
-            "project_id": .string(projectID),
-            // Keystone shows this one without a zone suffix.
-            "expires_at": expiresAt.map { .string(Timestamp.microseconds(Date(timeIntervalSince1970: $0), zone: false)) } ?? nil,
-            "unrestricted": .bool(unrestricted), "system": nil, "access_rules": [],
-            "roles": .array(roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": nil] }),
-            "links": ["self": .string("\(store.linkBase)/users/\(userID)/application_credentials/\(id)")],
-        ]
-    }
 }
 
 /// A `/v3/credentials` entry; EC2 credentials are the ones of type `ec2`, keyed by their access key.
@@ -62,19 +58,6 @@ struct Credential: Sendable {
     var type: String
     var blob: String
     var extra: [String: JSON]
-
-    init(row: any SQLRow) throws {
-        id = try row.string("id")
-        userID = try row.string("user_id")
-        projectID = try row.optionalString("project_id")
-        type = try row.string("type")
-        blob = try row.string("blob")
-        extra = try row.extras()
-    }
-
-    init(id: String, userID: String, projectID: String?, type: String, blob: String, extra: [String: JSON]) {
-        self.id = id; self.userID = userID; self.projectID = projectID; self.type = type; self.blob = blob; self.extra = extra
-    }
 
     func json(_ store: IdentityStore) -> JSON {
         JSON.object(extra).merging([
@@ -95,6 +78,17 @@ struct Credential: Sendable {
     }
 }
 
+extension Credential {
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        userID = try row.string("user_id")
+        projectID = try row.optionalString("project_id")
+        type = try row.string("type")
+        blob = try row.string("blob")
+        extra = try row.extras()
+    }
+}
+
 /// A `/v3/policies` blob (stored and returned; Martlet's own policy is in code).
 struct PolicyBlob: Sendable {
     var id: String
@@ -102,19 +96,17 @@ struct PolicyBlob: Sendable {
     var blob: String
     var extra: [String: JSON]
 
+    func json(_ store: IdentityStore) -> JSON {
+        JSON.object(extra).merging(["id": .string(id), "type": .string(type), "blob": .string(blob), "links": store.link("policies", id)])
+    }
+}
+
+extension PolicyBlob {
     init(row: any SQLRow) throws {
         id = try row.string("id")
         type = try row.string("type")
         blob = try row.string("blob")
         extra = try row.extras()
-    }
-
-    init(id: String, type: String, blob: String, extra: [String: JSON]) {
-        self.id = id; self.type = type; self.blob = blob; self.extra = extra
-    }
-
-    func json(_ store: IdentityStore) -> JSON {
-        JSON.object(extra).merging(["id": .string(id), "type": .string(type), "blob": .string(blob), "links": store.link("policies", id)])
     }
 }
 

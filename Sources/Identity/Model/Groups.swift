@@ -9,23 +9,21 @@ struct Group: Sendable {
     var description: String
     var extra: [String: JSON]
 
+    func json(_ store: IdentityStore) -> JSON {
+        JSON.object(extra).merging([
+            "id": .string(id), "name": .string(name), "domain_id": .string(domainID),
+            "description": .string(description), "links": store.link("groups", id),
+        ])
+    }
+}
+
+extension Group {
     init(row: any SQLRow) throws {
         id = try row.string("id")
         domainID = try row.string("domain_id")
         name = try row.string("name")
         description = try row.string("description")
         extra = try row.extras()
-    }
-
-    init(id: String, domainID: String, name: String, description: String, extra: [String: JSON]) {
-        self.id = id; self.domainID = domainID; self.name = name; self.description = description; self.extra = extra
-    }
-
-    func json(_ store: IdentityStore) -> JSON {
-        JSON.object(extra).merging([
-            "id": .string(id), "name": .string(name), "domain_id": .string(domainID),
-            "description": .string(description), "links": store.link("groups", id),
-        ])
     }
 }
 

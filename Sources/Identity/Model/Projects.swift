@@ -16,25 +16,6 @@ struct Project: Sendable {
     var extra: [String: JSON]
     var tags: [String]
 
-    init(row: any SQLRow, tags: [String]) throws {
-        id = try row.string("id")
-        name = try row.string("name")
-        domainID = try row.string("domain_id")
-        parentID = try row.optionalString("parent_id")
-        isDomain = try row.bool("is_domain")
-        description = try row.string("description")
-        enabled = try row.bool("enabled")
-        extra = try row.extras()
-        self.tags = tags
-    }
-
-    init(id: String, name: String, domainID: String, parentID: String?, isDomain: Bool,
-         description: String, enabled: Bool, extra: [String: JSON], tags: [String]) {
-        self.id = id; self.name = name; self.domainID = domainID; self.parentID = parentID
-        self.isDomain = isDomain; self.description = description; self.enabled = enabled
-        self.extra = extra; self.tags = tags
-    }
-
     /// Domains render in the domains API's shape, projects in the projects API's.
     func json(_ store: IdentityStore) -> JSON {
         guard isDomain else { return projectJSON(store) }
@@ -51,6 +32,20 @@ struct Project: Sendable {
             "parent_id": JSON(parentID), "is_domain": .bool(isDomain), "description": .string(description),
             "enabled": .bool(enabled), "tags": JSON(tags), "options": [:], "links": store.link("projects", id),
         ])
+    }
+}
+
+extension Project {
+    init(row: any SQLRow, tags: [String]) throws {
+        id = try row.string("id")
+        name = try row.string("name")
+        domainID = try row.string("domain_id")
+        parentID = try row.optionalString("parent_id")
+        isDomain = try row.bool("is_domain")
+        description = try row.string("description")
+        enabled = try row.bool("enabled")
+        extra = try row.extras()
+        self.tags = tags
     }
 }
 

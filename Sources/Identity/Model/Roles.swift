@@ -10,18 +10,6 @@ struct Role: Sendable {
     var description: String
     var extra: [String: JSON]
 
-    init(row: any SQLRow) throws {
-        id = try row.string("id")
-        name = try row.string("name")
-        domainID = try row.string("domain_id")
-        description = try row.string("description")
-        extra = try row.extras()
-    }
-
-    init(id: String, name: String, domainID: String, description: String, extra: [String: JSON]) {
-        self.id = id; self.name = name; self.domainID = domainID; self.description = description; self.extra = extra
-    }
-
     func json(_ store: IdentityStore) -> JSON {
         JSON.object(extra).merging([
             "id": .string(id), "name": .string(name), "domain_id": domainID.isEmpty ? nil : .string(domainID),
@@ -32,6 +20,16 @@ struct Role: Sendable {
     /// The short form used inside role inferences.
     func summaryJSON(_ store: IdentityStore) -> JSON {
         ["id": .string(id), "name": .string(name), "links": store.link("roles", id)]
+    }
+}
+
+extension Role {
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        name = try row.string("name")
+        domainID = try row.string("domain_id")
+        description = try row.string("description")
+        extra = try row.extras()
     }
 }
 

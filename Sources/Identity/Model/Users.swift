@@ -11,6 +11,17 @@ struct User: Sendable {
     var passwordHash: String?
     var extra: [String: JSON]
 
+    func json(_ store: IdentityStore) -> JSON {
+        var fields: [String: JSON] = [
+            "id": .string(id), "name": .string(name), "domain_id": .string(domainID), "enabled": .bool(enabled),
+            "password_expires_at": nil, "options": [:], "links": store.link("users", id),
+        ]
+        if let defaultProjectID { fields["default_project_id"] = .string(defaultProjectID) }
+        return JSON.object(extra).merging(fields)
+    }
+}
+
+extension User {
     init(row: any SQLRow) throws {
         id = try row.string("id")
         domainID = try row.string("domain_id")
@@ -19,20 +30,6 @@ struct User: Sendable {
         defaultProjectID = try row.optionalString("default_project_id")
         passwordHash = try row.optionalString("password_hash")
         extra = try row.extras()
-    }
-
-    init(id: String, domainID: String, name: String, enabled: Bool, defaultProjectID: String?, passwordHash: String?, extra: [String: JSON]) {
-        self.id = id; self.domainID = domainID; self.name = name; self.enabled = enabled
-        self.defaultProjectID = defaultProjectID; self.passwordHash = passwordHash; self.extra = extra
-    }
-
-    func json(_ store: IdentityStore) -> JSON {
-        var fields: [String: JSON] = [
-            "id": .string(id), "name": .string(name), "domain_id": .string(domainID), "enabled": .bool(enabled),
-            "password_expires_at": nil, "options": [:], "links": store.link("users", id),
-        ]
-        if let defaultProjectID { fields["default_project_id"] = .string(defaultProjectID) }
-        return JSON.object(extra).merging(fields)
     }
 }
 
@@ -90,19 +87,11 @@ extension IdentityStore {
     }
 
     /// The projects the user holds any role on, directly or through a group.
-    func projectIDs(ofUser userID: String, in db: any SQLDatabase) async throws -> [String] {
+    /// The projects (or domains) the user holds any role on, directly or through a group.
+    func targetIDs(ofUser userID: String, type: Assignment.TargetType, in db: any SQLDatabase) async throws -> [String] {
         try await db.raw("""
             SELECT DISTINCT a.target_id FROM identity_assignments a
-            WHERE a.target_type = 'project' AND a.inherited = \(bind: false) AND (
-              (a.actor_type = 'user' AND a.actor_id = \(bind: userID)) OR
-              (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM identity_group_members WHERE user_id = \(bind: userID))))
-            """).all().map { try $0.string("target_id") }
-    }
-
-    func domainIDs(ofUser userID: String, in db: any SQLDatabase) async throws -> [String] {
-        try await db.raw("""
-            SELECT DISTINCT a.target_id FROM identity_assignments a
-            WHERE a.target_type = 'domain' AND a.inherited = \(bind: false) AND (
+            WHERE a.target_type = \(bind: type.rawValue) AND a.inherited = \(bind: false) AND (
               (a.actor_type = 'user' AND a.actor_id = \(bind: userID)) OR
               (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM identity_group_members WHERE user_id = \(bind: userID))))
             """).all().map { try $0.string("target_id") }

@@ -29,12 +29,12 @@ struct AuthRoutes {
             return .json(.ok, ["catalog": catalog, "links": store.collectionLinks("auth/catalog")])
         }
         r.get("/v3/auth/projects", rule: "identity:get_auth_projects") { call in
-            let ids = Set(try await store.read { try await store.projectIDs(ofUser: call.auth.userID, in: $0) })
+            let ids = Set(try await store.read { try await store.targetIDs(ofUser: call.auth.userID, type: .project, in: $0) })
             let projects = try await store.allProjects().filter { ids.contains($0.id) && $0.enabled && !$0.isDomain }
             return .json(.ok, ["projects": .array(projects.map { $0.json(store) }), "links": store.collectionLinks("auth/projects")])
         }
         r.get("/v3/auth/domains", rule: "identity:get_auth_domains") { call in
-            let ids = Set(try await store.read { try await store.domainIDs(ofUser: call.auth.userID, in: $0) })
+            let ids = Set(try await store.read { try await store.targetIDs(ofUser: call.auth.userID, type: .domain, in: $0) })
             let domains = try await store.allProjects().filter { ids.contains($0.id) && $0.enabled && $0.isDomain }
             return .json(.ok, ["domains": .array(domains.map { $0.json(store) }), "links": store.collectionLinks("auth/domains")])
         }

@@ -84,7 +84,7 @@ struct UserRoutes {
         }
         r.get("/v3/users/:user_id/projects", rule: "identity:list_projects_for_user") { call in
             let user = try await store.requireUser(try call.param("user_id"))
-            let ids = Set(try await store.read { try await store.projectIDs(ofUser: user.id, in: $0) })
+            let ids = Set(try await store.read { try await store.targetIDs(ofUser: user.id, type: .project, in: $0) })
             let projects = try await store.allProjects().filter { ids.contains($0.id) && !$0.isDomain }
             return .json(.ok, ["projects": .array(projects.map { $0.projectJSON(store) }), "links": store.collectionLinks("users/\(user.id)/projects")])
         }
