@@ -40,7 +40,6 @@ struct Admin: ParsableCommand {
 
         func run() async throws {
             let context = try await Wiring.open(options)
-            defer { Task { await context.database.shutdown() } }
             let applied = try await context.database.migrate(Wiring.migrations)
             print(applied.isEmpty ? "database is up to date" : "applied: \(applied.joined(separator: ", "))")
             await context.database.shutdown()

@@ -47,15 +47,20 @@ struct Wiring {
         if let password, result.createdAdmin || !files.exist {
             try files.write(password: password)
             if let generated = result.generatedPassword {
-                print("admin password (shown once): \(generated)")
+                say("admin password (shown once): \(generated)")
             }
-            print("""
+            say("""
                 wrote \(files.cloudsYAML.path) and \(files.openrc.path):
                   export OS_CLIENT_CONFIG_FILE=\(files.cloudsYAML.path) OS_CLOUD=martlet   # then: openstack token issue
                   or: source \(files.openrc.path)
                 """)
         }
     }
+}
+
+/// Writes to stdout at once (print is block-buffered when stdout is a file or pipe).
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
 
 /// `clouds.yaml` (cloud `martlet`) and `openrc` for the admin, written 0600 into the data folder.

@@ -58,6 +58,10 @@ public final class Database: Sendable {
             ?? dataDir.appendingPathComponent("martlet.sqlite").path
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
+        // The file holds password hashes: owner-only, and SQLite gives its -wal and -shm files the same mode.
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         let pool = EventLoopGroupConnectionPool(
             source: SQLiteSource(path: path), maxConnectionsPerEventLoop: 2,
             pruneInterval: .seconds(60), logger: logger, on: group)
