@@ -123,8 +123,12 @@ class MartletServer:
         log = open(self.log_path, "a")
         log.write(f"\n===== start #{self.starts}: {' '.join(self.command())}\n")
         log.flush()
+        # Settings come from the flags only: no MARTLET_* variable of the
+        # caller's (MARTLET_DATABASE, MARTLET_PORT, ...) may change them.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MARTLET_", "OS_"))}
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=str(self.data_dir.parent))
+                                     stdin=subprocess.DEVNULL, cwd=str(self.data_dir.parent),
+                                     env=env)
         log.close()
         deadline = time.monotonic() + timeout
         last_err: Any = None
@@ -145,18 +149,20 @@ class MartletServer:
         raise RuntimeError(f"martlet serve not ready after {timeout}s ({last_err}):\n{self.log_tail()}")
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, wait; returns the exit code (killed after `timeout`: -9)."""
+        """SIGTERM, wait; returns the exit code (killed after `timeout`: -9),
+        or None when the server was not running."""
         if self.proc is None:
             return None
         proc, self.proc = self.proc, None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                return -9
+        if proc.poll() is not None:
+            return None  # had already died (reported by _server_alive)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return -9
         return proc.returncode
 
     def restart(self) -> int | None:
@@ -382,6 +388,16 @@ def martlet(tmp_path_factory) -> MartletServer:
         server.start()
     except RuntimeError as e:
         pytest.exit(str(e), returncode=3)
+    if database:
+        # The server really is on PostgreSQL (it made its tables there).
+        r = subprocess.run(
+            ["psql", "-X", "-At", database, "-c",
+             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        if r.returncode != 0 or int(r.stdout.strip() or 0) == 0:
+            server.stop()
+            pytest.exit(f"martlet serve --database left no tables in PostgreSQL: {r.stdout}{r.stderr}",
+                        returncode=3)
     print(f"\nmartlet serve on {server.base_url}, data dir {data_dir}, "
           f"database {'PostgreSQL' if database else 'SQLite'}")
     yield server
@@ -430,5 +446,7 @@ def member(identity, clouds):
 def _server_alive(request, martlet):
     yield
     if martlet.proc is not None and martlet.proc.poll() is not None:
-        pytest.fail(f"martlet serve died during {request.node.name} "
-                    f"(exit {martlet.proc.returncode}):\n{martlet.log_tail()}")
+        # Every later test would fail the same way: stop here, saying why.
+        pytest.exit(f"martlet serve died during {request.node.name} "
+                    f"(exit {martlet.proc.returncode}); last lines of its log:\n"
+                    f"{martlet.log_tail()}", returncode=1)

@@ -22,7 +22,7 @@ def test_discovery(conn, martlet):
     assert data is not None
     assert data.url.rstrip("/") == martlet.auth_url, data.url
     assert data.api_version[0] == 3, data.api_version
-    assert conn.identity.get_api_major_version() == (3, 0)
+    assert conn.identity.get_api_major_version()[0] == 3
     assert conn.session.get_endpoint(service_type="identity", interface="public") \
         .startswith(martlet.identity_url)
     assert conn.current_project_id == conn.identity.find_project("admin").id
@@ -46,7 +46,7 @@ def test_projects(conn):
     assert conn.identity.find_project(created.id) is None
 
 
-def test_users(conn):
+def test_users(conn, clouds, monkeypatch):
     domain = conn.identity.find_domain("Default")
     assert domain is not None
     project = conn.identity.create_project(name=uniq("sdk-home"), domain_id=domain.id)
@@ -72,11 +72,11 @@ def test_users(conn):
     assert [(a.role["id"], a.scope["project"]["id"]) for a in assignments] == \
         [(member.id, project.id)]
 
-    auth_url = conn.config.get_auth_args()["auth_url"]
-    as_user = openstack.connect(auth_url=auth_url, username=name, password="sdk-secret",
-                                user_domain_name="Default", project_name=project.name,
-                                project_domain_name="Default", region_name="RegionOne",
-                                identity_api_version="3")
+    # (Through a clouds.yaml entry: openstack.connect(username=...) would
+    # merge in the only cloud of OS_CLIENT_CONFIG_FILE, the admin's.)
+    path = clouds.write(sdkuser=clouds.password_cloud(name, "sdk-secret", project.name))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    as_user = openstack.connect(cloud="sdkuser")
     try:
         assert as_user.current_user_id == user.id
         assert as_user.current_project_id == project.id

@@ -25,7 +25,7 @@ def test_objects_and_tokens_survive_restart(osc, identity, clouds, martlet):
                         "--disable", uniq("keep-disabled"))
 
     user_cfg = clouds.write(keeper=clouds.password_cloud(uname, password, pname))
-    cred = osc.json("application", "credential", "create", uniq("keep-cred"),
+    cred = osc.json("application", "credential", "create", "--role", "member", uniq("keep-cred"),
                     cloud="keeper", config=user_cfg)
     cred_cfg = clouds.write(keepcred=clouds.appcred_cloud(cred["ID"], cred["Secret"]))
 
