@@ -43,7 +43,7 @@ public final class IdentityService: APIService {
     public var routes: [RouteSpec] { recorder.all }
 
     public func addRoutes(to group: RouterGroup<MartletContext>) {
-        let router = IdentityRouter(group: group, policy: IdentityPolicy.table, recorder: recorder)
+        let router = PolicyRouter(group: group, policy: IdentityPolicy.table, recorder: recorder)
         VersionRoutes(publicURL: publicURL).register(group)
         AuthRoutes(service: self).register(router)
         ProjectRoutes(service: self).register(router)

@@ -7,7 +7,7 @@ struct AssignmentRoutes {
     let service: IdentityService
     var store: IdentityStore { service.store }
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         for target in [Assignment.TargetType.project, .domain] {
             for actor in [Assignment.ActorType.user, .group] {
                 let base = "/v3/\(target.rawValue)s/:\(target.rawValue)_id/\(actor.rawValue)s/:\(actor.rawValue)_id/roles"
@@ -22,7 +22,7 @@ struct AssignmentRoutes {
         }
     }
 
-    private func registerGrants(_ r: IdentityRouter, base: String, target: Assignment.TargetType, actor: Assignment.ActorType, suffix: String) {
+    private func registerGrants(_ r: PolicyRouter, base: String, target: Assignment.TargetType, actor: Assignment.ActorType, suffix: String) {
         r.get(base, rule: "identity:list_\(suffix)grants") { call in
             let a = try await assignment(call, target: target, actor: actor, roleID: nil)
             let roles = try await store.grantedRoles(actorType: actor, actorID: a.actorID, targetType: target, targetID: a.targetID)
@@ -53,7 +53,7 @@ struct AssignmentRoutes {
     }
 
     /// The assignment named by the path, after checking that each of its parts exists.
-    private func assignment(_ call: Call, target: Assignment.TargetType, actor: Assignment.ActorType, roleID: String?) async throws -> Assignment {
+    private func assignment(_ call: APICall, target: Assignment.TargetType, actor: Assignment.ActorType, roleID: String?) async throws -> Assignment {
         let actorID = try call.param("\(actor.rawValue)_id")
         let targetID = target == .system ? "all" : try call.param("\(target.rawValue)_id")
         try await store.read { db in
@@ -79,7 +79,7 @@ struct AssignmentRoutes {
         var priorRoleID: String?
     }
 
-    private func roleAssignments(_ call: Call) async throws -> [JSON] {
+    private func roleAssignments(_ call: APICall) async throws -> [JSON] {
         let q = call.queryItems
         let effective = q["effective"] != nil && queryBool(q["effective"]) != false
         let includeNames = q["include_names"] != nil && queryBool(q["include_names"]) != false

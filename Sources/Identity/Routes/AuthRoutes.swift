@@ -9,7 +9,7 @@ struct AuthRoutes {
     var store: IdentityStore { service.store }
     var tokens: TokenProvider { service.tokens }
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         r.post("/v3/auth/tokens", rule: nil) { try await issue($0) }
         r.get("/v3/auth/tokens", rule: "identity:validate_token", loadsTarget: true) { try await check($0, body: true) }
         r.head("/v3/auth/tokens", rule: "identity:validate_token", loadsTarget: true) { try await check($0, body: false) }
@@ -44,14 +44,14 @@ struct AuthRoutes {
         }
     }
 
-    private func subjectToken(_ call: Call) async throws -> ValidatedToken {
+    private func subjectToken(_ call: APICall) async throws -> ValidatedToken {
         guard let token = call.request.header("X-Subject-Token"), !token.isEmpty else {
             throw APIError.badRequest("The X-Subject-Token header is required.")
         }
         return try await tokens.validated(token)
     }
 
-    private func check(_ call: Call, body: Bool) async throws -> Response {
+    private func check(_ call: APICall, body: Bool) async throws -> Response {
         let subject = try await subjectToken(call)
         try call.authorize(["owner_id": subject.auth.userID])
         let headers: HTTPFields = [.subjectToken: call.request.header("X-Subject-Token")!]
@@ -62,7 +62,7 @@ struct AuthRoutes {
 
     // MARK: Issuing
 
-    private func issue(_ call: Call) async throws -> Response {
+    private func issue(_ call: APICall) async throws -> Response {
         let root = try JSONFields(try await call.body(), path: "")
         guard let auth = try root.object("auth") else { throw APIError.badRequest("Invalid input for field 'auth': the field is required.") }
         guard let identity = try auth.object("identity") else { throw APIError.badRequest("Invalid input for field 'auth.identity': the field is required.") }

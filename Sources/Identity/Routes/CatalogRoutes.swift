@@ -7,7 +7,7 @@ struct CatalogRoutes {
     let service: IdentityService
     var store: IdentityStore { service.store }
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         r.get("/v3/regions", rule: "identity:list_regions") { call in
             let parent = call.query("parent_region_id")
             let regions = try await store.allRegions().filter { parent == nil || $0.parentRegionID == parent }
@@ -122,7 +122,7 @@ struct CatalogRoutes {
 
     static let endpointKnown: Set<String> = ["id", "service_id", "interface", "region", "region_id", "url", "enabled", "links"]
 
-    private func createRegion(_ call: Call, id: String?) async throws -> Response {
+    private func createRegion(_ call: APICall, id: String?) async throws -> Response {
         let f = try JSONFields.body(try await call.body(), wrapper: "region")
         let bodyID = try f.string("id", minLength: 1, maxLength: 255)
         if let id, let bodyID, id != bodyID { throw APIError.badRequest("Invalid input for field 'region.id': it differs from the URL.") }

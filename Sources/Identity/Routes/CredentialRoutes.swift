@@ -7,7 +7,7 @@ struct CredentialRoutes {
     let service: IdentityService
     var store: IdentityStore { service.store }
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         let appCreds = "/v3/users/:user_id/application_credentials"
         r.get(appCreds, rule: "identity:list_application_credentials") { call in
             let user = try await store.requireUser(try call.param("user_id"))
@@ -107,7 +107,7 @@ struct CredentialRoutes {
         PasswordHasher(cost: 4).hashRandomSecret(access).dropFirst(PasswordHasher.sha256Prefix.count).description
     }
 
-    private func ec2Credential(_ call: Call) async throws -> Credential {
+    private func ec2Credential(_ call: APICall) async throws -> Credential {
         let access = try call.param("access")
         guard let credential = try await store.read({ try await store.credential(Self.ec2ID(access), in: $0) }),
               credential.userID == (try call.param("user_id")), credential.type == "ec2" else {
@@ -116,7 +116,7 @@ struct CredentialRoutes {
         return credential
     }
 
-    private func ownedCredential(_ call: Call) async throws -> Credential {
+    private func ownedCredential(_ call: APICall) async throws -> Credential {
         let id = try call.param("credential_id")
         let credential = try await store.read { try await store.credential(id, in: $0) }
         // Someone else's credential is "not found" to a caller who may not see it.
@@ -127,7 +127,7 @@ struct CredentialRoutes {
         return credential
     }
 
-    private func applicationCredential(_ call: Call) async throws -> ApplicationCredential {
+    private func applicationCredential(_ call: APICall) async throws -> ApplicationCredential {
         let id = try call.param("credential_id")
         let userID = try call.param("user_id")
         guard let credential = try await store.read({ try await store.applicationCredential(id, in: $0) }), credential.userID == userID else {
@@ -136,7 +136,7 @@ struct CredentialRoutes {
         return credential
     }
 
-    private func createApplicationCredential(_ call: Call) async throws -> Response {
+    private func createApplicationCredential(_ call: APICall) async throws -> Response {
         let user = try await store.requireUser(try call.param("user_id"))
         guard let projectID = call.auth.projectID else {
             throw APIError.forbidden("Application credentials must be created with a project-scoped token.")

@@ -22,22 +22,22 @@ struct DocumentRoutes {
     static let consumers = Kind(kind: .consumer, path: "/v3/OS-OAUTH1/consumers", singular: "consumer",
                                 plural: "consumers", rulePrefix: "consumer", secret: "secret")
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         for kind in [Self.endpointGroups, Self.consumers] { register(r, kind) }
     }
 
-    private func register(_ r: IdentityRouter, _ k: Kind) {
+    private func register(_ r: PolicyRouter, _ k: Kind) {
         let link = { @Sendable (id: String) -> JSON in ["self": .string("\(store.linkBase)\(k.path.dropFirst(3))/\(id)")] }
         @Sendable func render(_ id: String, _ body: [String: JSON]) -> JSON {
             JSON.object(body).merging(["id": .string(id), "links": link(id)])
         }
-        @Sendable func load(_ call: Call) async throws -> (String, [String: JSON]) {
+        @Sendable func load(_ call: APICall) async throws -> (String, [String: JSON]) {
             let id = try call.param("id")
             guard var body = try await store.document(k.kind, id) else { throw APIError.notFound("Could not find \(k.singular): \(id).") }
             if let secret = k.secret { body[secret] = nil }
             return (id, body)
         }
-        @Sendable func fields(_ call: Call) async throws -> [String: JSON] {
+        @Sendable func fields(_ call: APICall) async throws -> [String: JSON] {
             let f = try JSONFields.body(try await call.body(), wrapper: k.singular)
             _ = try f.string("name", maxLength: 255)
             _ = try f.string("description", nullable: true)
@@ -93,7 +93,7 @@ struct DomainConfigRoutes {
         "ldap": ["url": "ldap://localhost", "user": nil, "suffix": "cn=example,cn=com", "user_tree_dn": nil, "group_tree_dn": nil],
     ]
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         r.get("/v3/domains/config/default", rule: "identity:get_domain_config_default") { _ in
             .json(.ok, ["config": .object(Self.defaults)])
         }
@@ -188,7 +188,7 @@ struct DomainConfigRoutes {
         }
     }
 
-    private func config(_ call: Call) async throws -> [String: JSON] {
+    private func config(_ call: APICall) async throws -> [String: JSON] {
         let domain = try await store.requireDomain(try call.param("domain_id"))
         guard let config = try await store.document(.domainConfig, domain.id) else {
             throw APIError.notFound("Could not find domain config for domain \(domain.id).")

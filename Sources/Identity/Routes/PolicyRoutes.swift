@@ -7,7 +7,7 @@ struct PolicyRoutes {
     let service: IdentityService
     var store: IdentityStore { service.store }
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         r.get("/v3/policies", rule: "identity:list_policies") { call in
             let type = call.query("type")
             let list = try await store.allPolicyBlobs().filter { type == nil || $0.type == type }
@@ -40,7 +40,7 @@ struct PolicyRoutes {
         }
     }
 
-    private func policy(_ call: Call) async throws -> PolicyBlob {
+    private func policy(_ call: APICall) async throws -> PolicyBlob {
         let id = try call.param("policy_id")
         guard let p = try await store.read({ try await store.policyBlob(id, in: $0) }) else { throw APIError.notFound("Could not find policy: \(id).") }
         return p

@@ -9,7 +9,7 @@ struct ProjectRoutes {
 
     static let tagLimit = 80
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         r.get("/v3/domains", rule: "identity:list_domains") { call in
             let names = NameFilter(query: call.queryItems)
             let enabled = queryBool(call.query("enabled"))
@@ -197,7 +197,7 @@ struct ProjectRoutes {
         }
     }
 
-    private func newProject(_ call: Call) async throws -> Project {
+    private func newProject(_ call: APICall) async throws -> Project {
         let f = try JSONFields.body(try await call.body(), wrapper: "project")
         let name = try f.requiredString("name", maxLength: 64)
         let isDomain = try f.bool("is_domain") ?? false
@@ -231,7 +231,7 @@ struct ProjectRoutes {
             tags: try tags(f) ?? [])
     }
 
-    private func filteredProjects(_ call: Call) async throws -> [Project] {
+    private func filteredProjects(_ call: APICall) async throws -> [Project] {
         let q = call.queryItems
         let names = NameFilter(query: q)
         let isDomain = queryBool(q["is_domain"]) ?? false

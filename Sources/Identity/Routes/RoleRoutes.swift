@@ -10,7 +10,7 @@ struct RoleRoutes {
 
     static let known: Set<String> = ["id", "name", "domain_id", "description", "options", "links"]
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         r.get("/v3/roles", rule: "identity:list_roles") { call in
             let names = NameFilter(query: call.queryItems)
             let domainID = call.query("domain_id") ?? ""
@@ -109,14 +109,14 @@ struct RoleRoutes {
         }
     }
 
-    private func rolePair(_ call: Call) async throws -> (Role, Role) {
+    private func rolePair(_ call: APICall) async throws -> (Role, Role) {
         try await store.read { db in
             (try await store.requireRole(try call.param("role_id"), in: db),
              try await store.requireRole(try call.param("implied_role_id"), in: db))
         }
     }
 
-    private func existingInference(_ call: Call) async throws -> (Role, Role) {
+    private func existingInference(_ call: APICall) async throws -> (Role, Role) {
         let (prior, implied) = try await rolePair(call)
         guard try await store.read({ try await store.inferenceExists(prior: prior.id, implied: implied.id, in: $0) }) else {
             throw APIError.notFound("Role \(prior.id) does not imply \(implied.id).")

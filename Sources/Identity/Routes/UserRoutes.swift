@@ -10,7 +10,7 @@ struct UserRoutes {
     static let userKnown: Set<String> = ["id", "name", "domain_id", "enabled", "password", "default_project_id", "options", "links", "password_expires_at"]
     static let groupKnown: Set<String> = ["id", "name", "domain_id", "description", "links"]
 
-    func register(_ r: IdentityRouter) {
+    func register(_ r: PolicyRouter) {
         r.get("/v3/users", rule: "identity:list_users") { call in
             let names = NameFilter(query: call.queryItems)
             let enabled = queryBool(call.query("enabled"))
