@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(
             name: "Martlet",
             dependencies: [
-                "MartletCore", "MartletStore", "Identity",
+                "MartletCore", "MartletStore", "Identity", "Image",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,6 +66,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Image",
+            dependencies: [
+                "MartletCore", "MartletStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "MartletTestSupport",
             dependencies: [
                 "MartletStore", "MartletCore",
@@ -81,6 +92,14 @@ let package = Package(
         .testTarget(
             name: "MartletStoreTests",
             dependencies: ["MartletStore", "MartletCore", "MartletTestSupport", .product(name: "SQLKit", package: "sql-kit")]
+        ),
+        .testTarget(
+            name: "ImageTests",
+            dependencies: [
+                "Image", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .testTarget(
             name: "IdentityTests",

@@ -2,7 +2,7 @@ import Hummingbird
 import MartletCore
 
 /// Keystone's fault body.
-public struct KeystoneFaults: FaultFormat {
+public struct KeystoneFaults: JSONFaultFormat {
     /// `http://host:port/identity`, named in `WWW-Authenticate` so clients know where to log in.
     let identityURL: String
 

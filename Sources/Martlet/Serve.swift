@@ -16,6 +16,10 @@ struct Serve: AsyncParsableCommand {
         let context = try await Wiring.prepare(options)
         let logger = context.logger
         try? await context.identity.pruneRevocations(maxTokenLifetime: context.config.tokenLifetime)
+        let recovered = try await context.image.recover()
+        if recovered != (0, 0) {
+            logger.notice("image store recovered", metadata: ["uploads_requeued": "\(recovered.requeued)", "orphans_removed": "\(recovered.orphansRemoved)"])
+        }
 
         let router = APIRouter.make(services: context.services, validator: context.identity.validator,
                                     fallbackFaults: context.identity.faultFormat, metrics: PrometheusCollectorRegistry())

@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import Image
 import Logging
 import MartletCore
 import MartletStore
@@ -10,10 +11,11 @@ struct Wiring {
     let logger: Logger
     let database: Database
     let identity: IdentityService
+    let image: ImageService
 
-    var services: [any APIService] { [identity] }
+    var services: [any APIService] { [identity, image] }
 
-    static let migrations: [Migration] = IdentityService.migrations
+    static let migrations: [Migration] = IdentityService.migrations + ImageService.migrations
 
     static func open(_ options: ConfigOptions) async throws -> Wiring {
         let config = try options.load()
@@ -27,7 +29,8 @@ struct Wiring {
         try FileManager.default.createDirectory(at: config.dataURL, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = try Database.open(url: config.database, dataDir: config.dataURL, logger: Logger(label: "martlet.store"))
         return Wiring(config: config, logger: logger, database: database,
-                      identity: try IdentityService(database: database, config: config))
+                      identity: try IdentityService(database: database, config: config),
+                      image: try ImageService(database: database, config: config))
     }
 
     /// Opens the database, brings its schema up to date and bootstraps the cloud.

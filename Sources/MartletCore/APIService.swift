@@ -2,13 +2,26 @@ import Hummingbird
 
 /// How a service renders an `APIError` in its OpenStack fault format.
 public protocol FaultFormat: Sendable {
-    func render(_ error: APIError) -> JSON
+    func response(for error: APIError) -> Response
     /// Headers the service adds to a fault (Keystone's `WWW-Authenticate` on 401).
     func headers(for error: APIError) -> HTTPFields
 }
 
 extension FaultFormat {
     public func headers(for error: APIError) -> HTTPFields { [:] }
+}
+
+/// Services whose faults are a JSON document.
+public protocol JSONFaultFormat: FaultFormat {
+    func render(_ error: APIError) -> JSON
+}
+
+extension JSONFaultFormat {
+    public func response(for error: APIError) -> Response {
+        var headers = error.headers
+        headers.append(contentsOf: self.headers(for: error))
+        return .json(error.status, render(error), headers: headers)
+    }
 }
 
 /// One OpenStack API served under a path prefix of the single listener (`/identity`, `/compute`, …).

@@ -17,6 +17,10 @@ public struct MartletConfig: Sendable, Equatable {
     /// How many token keys are kept: the primary plus retired ones still accepted.
     public var maxActiveKeys = 3
     public var adminPassword: String?
+    /// Images a project may own; -1 is unlimited.
+    public var imageCountQuota = -1
+    /// Bytes of image data a project may store; -1 is unlimited.
+    public var imageSizeQuota: Int64 = -1
     public var logLevel = "info"
 
     public init() {}
@@ -31,7 +35,8 @@ public struct MartletConfig: Sendable, Equatable {
 
     /// The keys every layer may set; TOML and environment names derive from them.
     public static let keys = ["host", "port", "data_dir", "database", "public_url", "token_lifetime",
-                              "bcrypt_cost", "max_active_keys", "admin_password", "log_level"]
+                              "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
+                              "image_count_quota", "image_size_quota"]
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -52,6 +57,8 @@ public struct MartletConfig: Sendable, Equatable {
             case "bcrypt_cost": bcryptCost = try int(key, value, 4...31)
             case "max_active_keys": maxActiveKeys = try int(key, value, 2...100)
             case "admin_password": adminPassword = value
+            case "image_count_quota": imageCountQuota = try int(key, value, -1...Int.max)
+            case "image_size_quota": imageSizeQuota = Int64(try int(key, value, -1...Int.max))
             case "log_level":
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                     throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")

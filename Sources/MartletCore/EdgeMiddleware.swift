@@ -37,9 +37,7 @@ public struct EdgeMiddleware: RouterMiddleware {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
             }
             let format = formats[service] ?? fallback
-            var headers = apiError.headers
-            headers.append(contentsOf: format.headers(for: apiError))
-            response = Response.json(apiError.status, format.render(apiError), headers: headers)
+            response = format.response(for: apiError)
         }
         response.headers[.openstackRequestID] = context.requestID
         let route = context.endpointPath ?? "unmatched"
