@@ -38,6 +38,10 @@ enum ImagePolicy {
         "image:delete_member": manage,
         "image:modify_member": admin || sharedWith,
         "image:get_info": reader,
+        "image:get_metadef": reader,
+        "image:manage_metadef": admin,
+        "image:get_tasks": reader,
+        "image:add_task": admin,
         "image:get_schema": PolicyRule.anyone,
     ])
 }

@@ -68,4 +68,41 @@ enum ImageSchemas {
         "properties": ["members": ["type": "array", "items": member], "schema": ["type": "string"]],
         "links": [["rel": "describedby", "href": "{schema}"]],
     ]
+
+    /// Schemas of the metadata-definition documents, by the name in `/v2/schemas/metadefs/<name>`.
+    static let metadefs: [String: JSON] = {
+        let string: JSON = ["type": "string"]
+        let stamp: JSON = ["type": "string", "readOnly": true, "format": "date-time"]
+        let namespace: JSON = ["name": "namespace", "properties": [
+            "namespace": ["type": "string", "maxLength": 80], "display_name": ["type": "string", "maxLength": 80],
+            "description": ["type": "string", "maxLength": 500], "visibility": ["type": "string", "enum": ["public", "private"]],
+            "protected": ["type": "boolean"], "owner": ["type": "string", "maxLength": 255],
+            "resource_type_associations": ["type": "array"], "properties": ["type": "object"], "objects": ["type": "array"],
+            "tags": ["type": "array"], "created_at": stamp, "updated_at": stamp, "self": string, "schema": string,
+        ], "required": ["namespace"]]
+        let association: JSON = ["name": "resource_type_association", "properties": [
+            "name": ["type": "string", "maxLength": 80], "prefix": ["type": "string", "maxLength": 80],
+            "properties_target": ["type": "string", "maxLength": 80], "created_at": stamp, "updated_at": stamp,
+        ], "required": ["name"]]
+        let object: JSON = ["name": "object", "properties": [
+            "name": ["type": "string", "maxLength": 80], "description": string, "required": ["type": "array"],
+            "properties": ["type": "object"], "created_at": stamp, "updated_at": stamp, "self": string, "schema": string,
+        ], "required": ["name"]]
+        let property: JSON = ["name": "property", "properties": [
+            "name": ["type": "string", "maxLength": 80], "title": string, "description": string,
+            "type": ["type": "string", "enum": ["array", "boolean", "integer", "number", "object", "string"]],
+            "enum": ["type": "array"], "default": [:], "readonly": ["type": "boolean"],
+        ], "required": ["type", "title"]]
+        let tag: JSON = ["name": "tag", "properties": ["name": ["type": "string", "maxLength": 80], "created_at": stamp, "updated_at": stamp], "required": ["name"]]
+        func list(_ name: String, _ key: String, _ item: JSON) -> JSON {
+            ["name": .string(name), "properties": [.init(stringLiteral: key): ["type": "array", "items": item], "first": string, "next": string, "schema": string]]
+        }
+        return [
+            "namespace": namespace, "namespaces": list("namespaces", "namespaces", namespace),
+            "resource_type": association, "resource_types": list("resource_type_associations", "resource_type_associations", association),
+            "object": object, "objects": list("objects", "objects", object),
+            "property": property, "properties": ["name": "properties", "properties": ["properties": ["type": "object", "additionalProperties": property]]],
+            "tag": tag, "tags": list("tags", "tags", tag),
+        ]
+    }()
 }

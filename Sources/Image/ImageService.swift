@@ -40,6 +40,7 @@ public final class ImageService: APIService {
         ImageRoutes(service: self).register(router)
         ImageDataRoutes(service: self).register(router)
         MemberRoutes(service: self).register(router)
+        MetadefRoutes(service: self).register(router)
     }
 
     /// Makes the database and the stored data agree after a crash: uploads cut off mid-way go back

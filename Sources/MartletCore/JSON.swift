@@ -41,6 +41,12 @@ extension JSON {
         return nil
     }
 
+    /// The elements of an array; empty for anything else.
+    public var array: [JSON] {
+        if case .array(let a) = self { return a }
+        return []
+    }
+
     public var objectValue: [String: JSON]? {
         if case .object(let o) = self { return o }
         return nil

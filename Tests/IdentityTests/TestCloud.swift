@@ -104,7 +104,3 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-extension JSON {
-    var array: [JSON] { if case .array(let a) = self { return a } else { return [] } }
-}

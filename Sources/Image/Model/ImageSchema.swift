@@ -28,5 +28,9 @@ enum ImageSchema {
             """,
             "CREATE INDEX image_members_member ON image_members (member_id)",
         ]),
+        Migration("image-0002", [
+            // A metadata-definition namespace is kept whole, with its objects, properties, tags and associations.
+            "CREATE TABLE image_metadef_namespaces (namespace TEXT PRIMARY KEY, owner TEXT, body TEXT NOT NULL)",
+        ]),
     ]
 }

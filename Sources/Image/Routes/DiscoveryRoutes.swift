@@ -27,7 +27,17 @@ struct DiscoveryRoutes {
         r.get("/v2/schemas/images", rule: "image:get_schema") { _ in .json(.ok, ImageSchemas.images) }
         r.get("/v2/schemas/member", rule: "image:get_schema") { _ in .json(.ok, ImageSchemas.member) }
         r.get("/v2/schemas/members", rule: "image:get_schema") { _ in .json(.ok, ImageSchemas.members) }
+        r.get("/v2/schemas/metadefs/:name", rule: "image:get_schema") { call in
+            let name = try call.param("name")
+            guard let schema = ImageSchemas.metadefs[name] else { throw APIError.notFound("No schema named metadefs/\(name).") }
+            return .json(.ok, schema)
+        }
 
+        // The tasks API is deprecated in Glance; image import replaces it.
+        r.get("/v2/tasks", rule: "image:get_tasks") { _ in .json(.ok, ["tasks": [], "first": "/v2/tasks", "schema": "/v2/schemas/tasks"]) }
+        r.post("/v2/tasks", rule: "image:add_task") { _ in
+            throw APIError.badRequest("Tasks are not supported; use image import (/v2/images/{id}/import, methods in /v2/info/import).")
+        }
         r.get("/v2/info/import", rule: "image:get_info") { _ in
             .json(.ok, ["import-methods": ["description": "Import methods available.", "type": "array", "value": ["glance-direct"]]])
         }

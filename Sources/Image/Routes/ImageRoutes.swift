@@ -10,6 +10,8 @@ struct ImageRoutes {
     func register(_ r: PolicyRouter) {
         r.post("/v2/images", rule: "image:add_image") { try await create($0) }
         r.get("/v2/images", rule: "image:get_images") { call in
+            // `/v2/images/` is a show with an empty ID, not the list.
+            if call.request.uri.path.hasSuffix("/") { throw ImageService.notFound("") }
             let page = try await ImageListing(call: call, repo: repo).page()
             return .json(.ok, page)
         }
@@ -208,8 +210,10 @@ struct ImageEdit {
 
     /// One JSON-patch operation: `add`, `replace` or `remove` on `/attribute`.
     mutating func apply(_ op: JSONFields) throws {
-        let kind = try op.requiredString("op")
-        let path = try op.requiredString("path")
+        // Two spellings: {"op": "replace", "path": "/name"} and Glance's older {"replace": "/name"}.
+        let short = ["add", "replace", "remove"].first { op.has($0) }
+        let kind = try short ?? op.requiredString("op")
+        let path = try op.requiredString(short ?? "path")
         guard path.hasPrefix("/"), path.count > 1 else { throw APIError.badRequest("Invalid JSON pointer '\(path)': it must name an attribute, as in /name.") }
         let key = String(path.dropFirst()).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
         if key.contains("/") { throw APIError.badRequest("Nested paths such as '\(path)' are not supported.") }
