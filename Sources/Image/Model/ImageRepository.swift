@@ -150,4 +150,17 @@ struct ImageRepository: Sendable {
     func deleteMember(imageID: String, memberID: String, in db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM image_members WHERE image_id = \(bind: imageID) AND member_id = \(bind: memberID)").run()
     }
+
+    // MARK: Import tasks
+
+    func addTask(imageID: String, body: JSON, in db: any SQLDatabase) async throws {
+        try await db.raw("INSERT INTO image_tasks (id, image_id, body, created_at) VALUES (\(bind: body["id"]?.stringValue ?? Identifier.uuid()), \(bind: imageID), \(bind: body.text), \(bind: now()))").run()
+    }
+
+    func tasks(imageID: String) async throws -> [JSON] {
+        try await db.read { db in
+            try await db.raw("SELECT body FROM image_tasks WHERE image_id = \(bind: imageID) ORDER BY created_at").all()
+                .compactMap { try? JSON.parse(Array(try $0.decode(column: "body", as: String.self).utf8)) }
+        }
+    }
 }

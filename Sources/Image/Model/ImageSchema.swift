@@ -31,6 +31,12 @@ enum ImageSchema {
         Migration("image-0002", [
             // A metadata-definition namespace is kept whole, with its objects, properties, tags and associations.
             "CREATE TABLE image_metadef_namespaces (namespace TEXT PRIMARY KEY, owner TEXT, body TEXT NOT NULL)",
+            // The record of each import, shown by `GET /v2/images/{id}/tasks`.
+            """
+            CREATE TABLE image_tasks (
+              id TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES image_images (id) ON DELETE CASCADE,
+              body TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)
+            """,
         ]),
     ]
 }

@@ -35,14 +35,33 @@ struct ImageDataRoutes {
             guard try await repo.db.transaction({ try await repo.transition(image.id, from: ["uploading"], to: "importing", in: $0) }) else {
                 throw APIError.conflict("Image \(image.id) has no staged data to import (status \(image.status)).")
             }
+            let started = Timestamp.iso(Date())
+            var task: [String: JSON] = [
+                "id": .string(Identifier.uuid()), "type": "api_image_import", "image_id": .string(image.id),
+                "request_id": .string(call.context.requestID), "user_id": .string(call.auth.userID), "owner": JSON(call.auth.projectID),
+                "input": ["image_id": .string(image.id), "import_req": ["method": ["name": "glance-direct"]], "backend": ["file"]],
+                "created_at": .string(started), "schema": "/v2/schemas/task",
+            ]
             do {
                 let digest = try await service.data.promote(stagedID: image.id)
                 try await finish(image.id, digest, status: "active")
+                task.merge(["status": "success", "message": "", "result": ["image_id": .string(image.id)]]) { _, new in new }
             } catch {
                 _ = try? await repo.db.transaction { try await repo.transition(image.id, from: ["importing"], to: "uploading", in: $0) }
+                task.merge(["status": "failure", "message": .string("Import failed: \(APIError.from(error).message)"), "result": nil,
+                            "updated_at": .string(Timestamp.iso(Date()))]) { _, new in new }
+                let record = JSON.object(task)
+                try? await repo.db.transaction { try await repo.addTask(imageID: image.id, body: record, in: $0) }
                 throw error
             }
+            task["updated_at"] = .string(Timestamp.iso(Date()))
+            let record = JSON.object(task)
+            try await repo.db.transaction { try await repo.addTask(imageID: image.id, body: record, in: $0) }
             return .empty(.accepted)
+        }
+        r.get("/v2/images/:image_id/tasks", rule: "image:get_image", loadsTarget: true) { call in
+            let (image, _) = try await service.visibleImage(call)
+            return .json(.ok, ["tasks": .array(try await repo.tasks(imageID: image.id))])
         }
         r.get("/v2/images/:image_id/file", rule: "image:download_image", loadsTarget: true) { try await download($0) }
     }
