@@ -79,7 +79,9 @@ let package = Package(
         .target(
             name: "MartletTestSupport",
             dependencies: [
-                "MartletStore", "MartletCore",
+                "MartletStore", "MartletCore", "Identity",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,58 +5,64 @@ import HTTPTypes
 import Identity
 import MartletCore
 import MartletStore
-import MartletTestSupport
 import Prometheus
 
-/// A bootstrapped Identity service on a fresh database, served over real HTTP on loopback.
-struct TestCloud {
-    static let adminPassword = "admin-secret"
-    let database: TestDatabase
-    let config: MartletConfig
-    let identity: IdentityService
+/// A bootstrapped cloud on a fresh database — Identity plus whatever services a test adds —
+/// served over real HTTP on loopback.
+public struct TestCloud: Sendable {
+    public static let adminPassword = "admin-secret"
+    public let database: TestDatabase
+    public let config: MartletConfig
+    public let identity: IdentityService
+    public let services: [any APIService]
 
-    static func make(_ backend: TestBackend = .sqlite, configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
+    public static func make(_ backend: TestBackend = .sqlite, migrations: [Migration] = [],
+                            configure: (inout MartletConfig) -> Void = { _ in },
+                            services: (Database, MartletConfig) throws -> [any APIService] = { _, _ in [] }) async throws -> TestCloud {
         let database = try await TestDatabase.make(backend)
         var config = MartletConfig()
         config.dataDir = database.dataDir.path
         config.bcryptCost = 4
         config.publicURL = "http://127.0.0.1:5000"
         configure(&config)
-        try await database.database.migrate(IdentityService.migrations)
+        try await database.database.migrate(IdentityService.migrations + migrations)
         let identity = try IdentityService(database: database.database, config: config)
-        _ = try await identity.bootstrap(adminPassword: adminPassword, services: [("identity", "keystone", "/identity")])
-        return TestCloud(database: database, config: config, identity: identity)
+        let extra = try services(database.database, config)
+        let entries = ([identity] + extra).map { (type: $0.catalogType, name: $0.catalogName, path: "/" + $0.pathPrefix) }
+        _ = try await identity.bootstrap(adminPassword: adminPassword, services: entries)
+        return TestCloud(database: database, config: config, identity: identity, services: extra)
     }
 
     /// A second service instance over the same data, as after a restart.
-    func restarted() throws -> IdentityService { try IdentityService(database: database.database, config: config) }
+    public func restarted() throws -> IdentityService { try IdentityService(database: database.database, config: config) }
 
-    func serve<T>(_ identity: IdentityService? = nil, _ body: @Sendable (Client) async throws -> T) async throws -> T {
+    public func serve<T>(_ identity: IdentityService? = nil, _ body: @Sendable (Client) async throws -> T) async throws -> T {
         let service = identity ?? self.identity
-        let router = APIRouter.make(services: [service], validator: service.validator,
+        let router = APIRouter.make(services: [service] + services, validator: service.validator,
                                     fallbackFaults: service.faultFormat, metrics: PrometheusCollectorRegistry())
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return try await app.test(.live) { try await body(Client(http: $0)) }
     }
 
-    func close() async { await database.close() }
+    public func close() async { await database.close() }
 }
 
-struct Reply {
-    let status: HTTPResponse.Status
-    let headers: HTTPFields
-    let body: JSON?
+public struct Reply: Sendable {
+    public let status: HTTPResponse.Status
+    public let headers: HTTPFields
+    public let body: JSON?
+    public let bytes: [UInt8]
 
-    subscript(_ key: String) -> JSON? { body?[key] }
+    public subscript(_ key: String) -> JSON? { body?[key] }
 
-    func header(_ name: String) -> String? { HTTPField.Name(name).flatMap { headers[$0] } }
+    public func header(_ name: String) -> String? { HTTPField.Name(name).flatMap { headers[$0] } }
 }
 
-struct Client: Sendable {
-    let http: any TestClientProtocol
+public struct Client: Sendable {
+    public let http: any TestClientProtocol
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: JSON? = nil,
+    public func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: JSON? = nil,
               raw: [UInt8]? = nil, headers extra: [String: String] = [:]) async throws -> Reply {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let token { headers[.authToken] = token }
@@ -64,10 +70,10 @@ struct Client: Sendable {
         let bytes = raw ?? json.map { $0.serialized() }
         let response = try await http.execute(uri: path, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) })
         let body = response.body.readableBytes > 0 ? try? JSON.parse(response.body.readableBytesView) : nil
-        return Reply(status: response.status, headers: response.headers, body: body)
+        return Reply(status: response.status, headers: response.headers, body: body, bytes: Array(response.body.readableBytesView))
     }
 
-    static func passwordAuth(user: String, password: String, project: String? = "admin", domain: String = "Default") -> JSON {
+    public static func passwordAuth(user: String, password: String, project: String? = "admin", domain: String = "Default") -> JSON {
         var auth: [String: JSON] = [
             "identity": ["methods": ["password"], "password": ["user": ["name": .string(user), "domain": ["name": .string(domain)], "password": .string(password)]]],
         ]
@@ -76,7 +82,7 @@ struct Client: Sendable {
     }
 
     /// Issues a token; fails the test unless it is a 201 with X-Subject-Token.
-    func token(_ user: String = "admin", _ password: String = TestCloud.adminPassword, project: String? = "admin") async throws -> String {
+    public func token(_ user: String = "admin", _ password: String = TestCloud.adminPassword, project: String? = "admin") async throws -> String {
         let reply = try await call(.post, "/identity/v3/auth/tokens", json: Self.passwordAuth(user: user, password: password, project: project))
         guard reply.status == .created, let token = reply.header("X-Subject-Token") else {
             throw TestFailure("token for \(user) failed: \(reply.status) \(reply.body?.text ?? "")")
@@ -85,7 +91,7 @@ struct Client: Sendable {
     }
 
     /// Creates a user with `role` on a new project; returns (user id, project id, project name).
-    func makeMember(admin: String, name: String = "u-" + Identifier.hex().prefix(8), password: String = "pw", role: String = "member") async throws -> (user: String, project: String, projectName: String) {
+    public func makeMember(admin: String, name: String = "u-" + Identifier.hex().prefix(8), password: String = "pw", role: String = "member") async throws -> (user: String, project: String, projectName: String) {
         let projectName = "p-" + Identifier.hex().prefix(8)
         let project = try await call(.post, "/identity/v3/projects", token: admin, json: ["project": ["name": .string(projectName)]])
         let user = try await call(.post, "/identity/v3/users", token: admin, json: ["user": ["name": .string(name), "password": .string(password)]])
@@ -100,7 +106,7 @@ struct Client: Sendable {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
