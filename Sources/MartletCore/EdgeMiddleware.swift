@@ -42,9 +42,9 @@ public struct EdgeMiddleware: RouterMiddleware {
         response.headers[.openstackRequestID] = context.requestID
         let route = context.endpointPath ?? "unmatched"
         let labels = [("service", service.isEmpty ? "root" : service), ("route", route), ("status", String(response.status.code))]
-        metrics.makeCounter(descriptor: .init(metricName: "martlet_http_requests_total", helpText: "HTTP requests served"), labels: labels).increment()
+        metrics.makeCounter(descriptor: .init(namespace: "martlet", metricName: "http_requests", unitName: "total", helpText: "HTTP requests served"), labels: labels).increment()
         metrics.makeDurationHistogram(
-            descriptor: .init(metricName: "martlet_http_request_duration_seconds", helpText: "HTTP request latency"),
+            descriptor: .init(namespace: "martlet", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency"),
             labels: Array(labels.prefix(2)),
             buckets: Self.buckets
         ).recordNanoseconds((ContinuousClock.now - start).nanoseconds)

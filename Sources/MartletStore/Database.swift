@@ -60,7 +60,7 @@ public final class Database: Sendable {
                                                 withIntermediateDirectories: true)
         // The file holds password hashes: owner-only, and SQLite gives its -wal and -shm files the same mode.
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         let pool = EventLoopGroupConnectionPool(
             source: SQLiteSource(path: path), maxConnectionsPerEventLoop: 2,

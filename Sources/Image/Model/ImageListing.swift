@@ -33,6 +33,10 @@ struct ImageListing {
 
         var conditions: [SQLQueryString] = []
         if let visibility, visibility != "all" { conditions.append("visibility = \(bind: visibility)") }
+        // Exact matches on indexed-style columns narrow the rows read; the in-memory filters below still apply.
+        for column in ["name", "status", "owner", "disk_format", "container_format"] {
+            if let raw = q[column], !raw.hasPrefix("in:") { conditions.append("\(unsafeRaw: column) = \(bind: raw)") }
+        }
         let memberships = try await access.project.asyncMap { try await repo.memberships(of: $0) } ?? [:]
         var filters: [(ImageRecord) -> Bool] = []
         for key in ["name", "status", "owner", "disk_format", "container_format", "id", "checksum", "os_hash_value", "protected", "min_disk", "min_ram"] {

@@ -59,9 +59,24 @@ struct ImageRecord: Sendable {
         return .object(fields)
     }
 
-    /// The value of an attribute by its API name, as listing filters and sorting see it.
+    /// The value of an attribute by its API name, as listing filters and sorting see it
+    /// (without rendering the whole image: listings call this thousands of times).
     func value(of key: String) -> JSON? {
-        json()[key]
+        switch key {
+        case "id": return .string(id)
+        case "name": return JSON(name)
+        case "status": return .string(status)
+        case "visibility": return .string(visibility)
+        case "owner": return JSON(owner)
+        case "disk_format": return JSON(diskFormat)
+        case "container_format": return JSON(containerFormat)
+        case "checksum": return JSON(checksum)
+        case "os_hash_value": return JSON(osHashValue)
+        case "protected": return .bool(protected)
+        case "min_disk": return .int(Int64(minDisk))
+        case "min_ram": return .int(Int64(minRam))
+        default: return properties[key].map { .string($0) } ?? json()[key]
+        }
     }
 }
 
