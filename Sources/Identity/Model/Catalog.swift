@@ -103,6 +103,24 @@ extension IdentityStore {
             """).run()
     }
 
+    func hasChildRegions(_ id: String, in db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("SELECT id FROM identity_regions WHERE parent_region_id = \(bind: id) LIMIT 1").first() != nil
+    }
+
+    func deleteRegion(_ id: String, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM identity_regions WHERE id = \(bind: id)").run()
+    }
+
+    /// Removes a service with its endpoints.
+    func deleteService(_ id: String, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM identity_endpoints WHERE service_id = \(bind: id)").run()
+        try await db.raw("DELETE FROM identity_services WHERE id = \(bind: id)").run()
+    }
+
+    func deleteEndpoint(_ id: String, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM identity_endpoints WHERE id = \(bind: id)").run()
+    }
+
     func service(_ id: String, in db: any SQLDatabase) async throws -> CatalogService? {
         try await db.raw("SELECT id, type, enabled, extra FROM identity_services WHERE id = \(bind: id)").first().map(CatalogService.init(row:))
     }

@@ -191,4 +191,8 @@ extension IdentityStore {
             try await db.raw("UPDATE identity_policies SET type = \(bind: p.type), blob = \(bind: p.blob), extra = \(bind: p.extra.columnText) WHERE id = \(bind: p.id)").run()
         }
     }
+
+    func deletePolicyBlob(_ id: String, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM identity_policies WHERE id = \(bind: id)").run()
+    }
 }

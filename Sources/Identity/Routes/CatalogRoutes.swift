@@ -36,10 +36,10 @@ struct CatalogRoutes {
         r.delete("/v3/regions/:region_id", rule: "identity:delete_region") { call in
             let region = try await region(try call.param("region_id"))
             try await store.db.transaction { db in
-                if try await db.raw("SELECT id FROM identity_regions WHERE parent_region_id = \(bind: region.id) LIMIT 1").first() != nil {
+                if try await store.hasChildRegions(region.id, in: db) {
                     throw APIError.forbidden("Cannot delete region \(region.id): it has child regions.")
                 }
-                try await db.raw("DELETE FROM identity_regions WHERE id = \(bind: region.id)").run()
+                try await store.deleteRegion(region.id, in: db)
             }
             return .empty()
         }
@@ -71,10 +71,7 @@ struct CatalogRoutes {
         }
         r.delete("/v3/services/:service_id", rule: "identity:delete_service") { call in
             let s = try await catalogService(try call.param("service_id"))
-            try await store.db.transaction { db in
-                try await db.raw("DELETE FROM identity_endpoints WHERE service_id = \(bind: s.id)").run()
-                try await db.raw("DELETE FROM identity_services WHERE id = \(bind: s.id)").run()
-            }
+            try await store.db.transaction { try await store.deleteService(s.id, in: $0) }
             return .empty()
         }
 
@@ -115,7 +112,7 @@ struct CatalogRoutes {
         }
         r.delete("/v3/endpoints/:endpoint_id", rule: "identity:delete_endpoint") { call in
             let e = try await endpoint(try call.param("endpoint_id"))
-            try await store.db.transaction { try await $0.raw("DELETE FROM identity_endpoints WHERE id = \(bind: e.id)").run() }
+            try await store.db.transaction { try await store.deleteEndpoint(e.id, in: $0) }
             return .empty()
         }
     }

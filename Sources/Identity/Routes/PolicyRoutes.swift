@@ -35,7 +35,7 @@ struct PolicyRoutes {
         }
         r.delete("/v3/policies/:policy_id", rule: "identity:delete_policy") { call in
             let p = try await policy(call)
-            try await store.db.transaction { try await $0.raw("DELETE FROM identity_policies WHERE id = \(bind: p.id)").run() }
+            try await store.db.transaction { try await store.deletePolicyBlob(p.id, in: $0) }
             return .empty()
         }
     }
