@@ -2,15 +2,22 @@ import Foundation
 import MartletCore
 import SQLKit
 
-/// `GET /v2/images`: visibility rules, filters, sorting and marker pagination as Glance does them.
+/// `GET /v2/images`: visibility rules, filters, sorting and marker pagination as Glance does them,
+/// all in one SQL query that reads a page of rows, however many images there are.
 struct ImageListing {
     let call: APICall
     let repo: ImageRepository
 
     static let defaultLimit = 25
     static let maxLimit = 1000
-    static let sortKeys: Set<String> = ["name", "status", "container_format", "disk_format", "size", "id", "created_at",
-                                        "updated_at", "min_disk", "min_ram", "visibility", "owner", "virtual_size", "protected"]
+    /// Sort keys and the SQL that orders by them (nulls as the lowest value, on both engines).
+    static let sortExpressions: [String: String] = [
+        "name": "COALESCE(name, '')", "status": "status", "container_format": "COALESCE(container_format, '')",
+        "disk_format": "COALESCE(disk_format, '')", "size": "COALESCE(size, -1)", "id": "id", "created_at": "created_at",
+        "updated_at": "updated_at", "min_disk": "min_disk", "min_ram": "min_ram", "visibility": "visibility",
+        "owner": "COALESCE(owner, '')", "virtual_size": "COALESCE(virtual_size, -1)",
+        "protected": "CASE WHEN protected THEN 1 ELSE 0 END",
+    ]
     /// Query parameters with a meaning of their own; any other names a custom property to match.
     static let reserved: Set<String> = ["limit", "marker", "sort_key", "sort_dir", "sort", "visibility", "member_status", "tag",
                                         "os_hidden", "name", "status", "owner", "disk_format", "container_format", "size_min",
@@ -20,80 +27,27 @@ struct ImageListing {
         let q = call.queryItems
         let access = ImageAccess(auth: call.auth)
         let limit = try Self.limit(q["limit"])
-        let sort = try Self.sortOrder(q)
-        let visibility = q["visibility"]
-        if let visibility, visibility != "all", !ImageRecord.visibilities.contains(visibility) {
-            throw APIError.badRequest("Invalid visibility value: \(visibility).")
-        }
-        let memberStatus = q["member_status"] ?? "accepted"
-        guard memberStatus == "all" || ImageMember.statuses.contains(memberStatus) else {
-            throw APIError.badRequest("Invalid member_status value: \(memberStatus).")
-        }
-        let hidden = q["os_hidden"].map { $0.lowercased() == "true" } ?? false
+        let order = try Self.sortOrder(q)
+        var conditions = [try visibilityCondition(q, access)]
+        conditions += try filterConditions(q)
 
-        var conditions: [SQLQueryString] = []
-        if let visibility, visibility != "all" { conditions.append("visibility = \(bind: visibility)") }
-        // Exact matches on indexed-style columns narrow the rows read; the in-memory filters below still apply.
-        for column in ["name", "status", "owner", "disk_format", "container_format"] {
-            if let raw = q[column], !raw.hasPrefix("in:") { conditions.append("\(unsafeRaw: column) = \(bind: raw)") }
-        }
-        let memberships = try await access.project.asyncMap { try await repo.memberships(of: $0) } ?? [:]
-        var filters: [(ImageRecord) -> Bool] = []
-        for key in ["name", "status", "owner", "disk_format", "container_format", "id", "checksum", "os_hash_value", "protected", "min_disk", "min_ram"] {
-            guard let raw = q[key] else { continue }
-            let wanted = raw.hasPrefix("in:") ? Set(Self.splitList(String(raw.dropFirst(3)))) : [raw]
-            filters.append { image in
-                guard let value = image.value(of: key) else { return false }
-                return wanted.contains(Self.text(value))
-            }
-        }
-        for (key, limitValue, compare) in [("size_min", q["size_min"], { (a: Int64, b: Int64) in a >= b }), ("size_max", q["size_max"], { $0 <= $1 })] {
-            guard let limitValue else { continue }
-            guard let bound = Int64(limitValue) else { throw APIError.badRequest("Invalid value for \(key): \(limitValue).") }
-            filters.append { image in image.size.map { compare($0, bound) } ?? false }
-        }
-        for key in ["created_at", "updated_at"] {
-            guard let raw = q[key] else { continue }
-            let (op, text) = raw.contains(":") && !raw.hasPrefix("20") ? (String(raw.prefix { $0 != ":" }), String(raw.drop { $0 != ":" }.dropFirst())) : ("eq", raw)
-            guard let date = Timestamp.parse(text)?.timeIntervalSince1970 else {
-                throw APIError.badRequest("Invalid value for \(key): \(raw); expected [operator:]ISO-8601 time.")
-            }
-            let test: (Double) -> Bool
-            switch op {
-            case "gt": test = { $0 > date }
-            case "gte": test = { $0 >= date }
-            case "lt": test = { $0 < date }
-            case "lte": test = { $0 <= date }
-            case "eq": test = { abs($0 - date) < 1 }
-            case "neq": test = { abs($0 - date) >= 1 }
-            default: throw APIError.badRequest("Invalid operator '\(op)' for \(key): use gt, gte, lt, lte, eq or neq.")
-            }
-            filters.append { image in test(key == "created_at" ? image.createdAt.rounded(.down) : image.updatedAt.rounded(.down)) }
-        }
-        let tags = call.queryAll("tag")
-        if !tags.isEmpty { filters.append { image in Set(tags).isSubset(of: image.tags) } }
-        for (key, value) in q where !Self.reserved.contains(key) {
-            filters.append { $0.properties[key] == value }
-        }
-
-        let images = try await repo.candidates(project: access.project, admin: access.isAdmin, where: conditions).filter { image in
-            guard image.osHidden == hidden else { return false }
-            guard listable(image, access: access, visibility: visibility, memberships: memberships, memberStatus: memberStatus) else { return false }
-            return filters.allSatisfy { $0(image) }
-        }.sorted { a, b in Self.precedes(a, b, sort) }
-
-        var start = images.startIndex
         if let marker = q["marker"] {
-            guard let index = images.firstIndex(where: { $0.id == marker }) else {
+            let membership = try await access.project.asyncMap { try await repo.member(imageID: marker, memberID: $0)?.status }
+            guard let image = try await repo.image(marker), access.canSee(image, membership: membership) else {
                 throw APIError.badRequest("Marker \(marker) not found.")
             }
-            start = images.index(after: index)
+            conditions.append(Self.after(image, order))
         }
-        let pageItems = Array(images[start...].prefix(limit))
+        var condition = conditions[0]
+        for next in conditions.dropFirst() { condition += " AND " as SQLQueryString; condition += next }
+        let expressions = order.map { (expression: Self.sortExpressions[$0.key]!, ascending: $0.ascending) }
+        let images = try await repo.db.read { try await repo.images(where: condition, order: expressions, limit: limit + 1, in: $0) }
+
+        let pageItems = Array(images.prefix(limit))
         var body: [String: JSON] = [
             "images": .array(pageItems.map { $0.json() }), "first": "/v2/images", "schema": "/v2/schemas/images",
         ]
-        if pageItems.count == limit, let last = pageItems.last, start + limit < images.count {
+        if images.count > limit, let last = pageItems.last {
             var params = q.filter { $0.key != "marker" }
             params["marker"] = last.id
             params["limit"] = String(limit)
@@ -103,19 +57,118 @@ struct ImageListing {
         return .object(body)
     }
 
-    /// Which images a listing shows, by the visibility asked for.
-    private func listable(_ image: ImageRecord, access: ImageAccess, visibility: String?, memberships: [String: String], memberStatus: String) -> Bool {
-        let own = access.project != nil && image.owner == access.project
-        let membership = memberships[image.id]
-        let sharedWithMe = membership != nil && (memberStatus == "all" || membership == memberStatus)
-        switch visibility ?? "default" {
-        case "community", "public": return true
-        case "all": return access.isAdmin || own || image.visibility == "public" || image.visibility == "community" || (image.visibility == "shared" && sharedWithMe)
-        case "private": return access.isAdmin || own
-        case "shared": return access.isAdmin || own || sharedWithMe
+    /// Which images a listing shows, by the visibility asked for: by default public ones, the
+    /// project's own and those shared with it and accepted; community images only on request.
+    private func visibilityCondition(_ q: [String: String], _ access: ImageAccess) throws -> SQLQueryString {
+        let visibility = q["visibility"]
+        if let visibility, visibility != "all", !ImageRecord.visibilities.contains(visibility) {
+            throw APIError.badRequest("Invalid visibility value: \(visibility).")
+        }
+        let memberStatus = q["member_status"] ?? "accepted"
+        guard memberStatus == "all" || ImageMember.statuses.contains(memberStatus) else {
+            throw APIError.badRequest("Invalid member_status value: \(memberStatus).")
+        }
+        let project = access.project ?? ""
+        let own: SQLQueryString = access.isAdmin ? "1 = 1" : "owner = \(bind: project)"
+        var shared: SQLQueryString = "(visibility = 'shared' AND id IN (SELECT image_id FROM image_members WHERE member_id = \(bind: project)"
+        if memberStatus != "all" { shared += " AND status = \(bind: memberStatus)" as SQLQueryString }
+        shared += "))" as SQLQueryString
+        switch visibility {
+        case "public": return "visibility = 'public'"
+        case "community": return "visibility = 'community'"
+        case "private": return "visibility = 'private' AND (" + own + ")"
+        case "shared": return "visibility = 'shared' AND (" + own + " OR " + shared + ")"
+        case "all": return "(visibility IN ('public', 'community') OR " + own + " OR " + shared + ")"
         default:
-            if image.visibility == "community" { return own }
-            return access.isAdmin || own || image.visibility == "public" || (image.visibility == "shared" && sharedWithMe)
+            if access.isAdmin { return "(visibility <> 'community' OR owner = \(bind: project))" }
+            return "(visibility = 'public' OR owner = \(bind: project) OR " + shared + ")"
+        }
+    }
+
+    private func filterConditions(_ q: [String: String]) throws -> [SQLQueryString] {
+        var conditions: [SQLQueryString] = ["os_hidden = \(bind: (q["os_hidden"]?.lowercased() ?? "false") == "true")"]
+        for column in ["name", "status", "owner", "disk_format", "container_format", "id", "checksum", "os_hash_value"] {
+            guard let raw = q[column] else { continue }
+            let values = raw.hasPrefix("in:") ? Self.splitList(String(raw.dropFirst(3))) : [raw]
+            conditions.append("\(unsafeRaw: column) IN " + ImageRepository.list(values))
+        }
+        for column in ["min_disk", "min_ram"] {
+            guard let raw = q[column] else { continue }
+            guard let n = Int(raw) else { throw APIError.badRequest("Invalid value for \(column): \(raw).") }
+            conditions.append("\(unsafeRaw: column) = \(bind: n)")
+        }
+        if let raw = q["protected"] {
+            guard raw == "true" || raw == "false" else { throw APIError.badRequest("Invalid value for protected: \(raw).") }
+            conditions.append("protected = \(bind: raw == "true")")
+        }
+        for (key, op) in [("size_min", ">="), ("size_max", "<=")] {
+            guard let raw = q[key] else { continue }
+            guard let bound = Int64(raw) else { throw APIError.badRequest("Invalid value for \(key): \(raw).") }
+            conditions.append("size \(unsafeRaw: op) \(bind: bound)")
+        }
+        for column in ["created_at", "updated_at"] {
+            guard let raw = q[column] else { continue }
+            conditions.append(try Self.timeCondition(column, raw))
+        }
+        for tag in call.queryAll("tag") {
+            conditions.append("id IN (SELECT image_id FROM image_tags WHERE tag = \(bind: tag))")
+        }
+        for (key, value) in q where !Self.reserved.contains(key) {
+            conditions.append("id IN (SELECT image_id FROM image_properties WHERE name = \(bind: key) AND value = \(bind: value))")
+        }
+        return conditions
+    }
+
+    /// `[operator:]time` on a column of epoch seconds, compared at whole seconds as Glance stores them.
+    static func timeCondition(_ column: String, _ raw: String) throws -> SQLQueryString {
+        let hasOperator = raw.contains(":") && raw.first?.isLetter == true
+        let op = hasOperator ? String(raw.prefix { $0 != ":" }) : "eq"
+        let text = hasOperator ? String(raw.drop { $0 != ":" }.dropFirst()) : raw
+        guard let time = Timestamp.parse(text)?.timeIntervalSince1970.rounded(.down) else {
+            throw APIError.badRequest("Invalid value for \(column): \(raw); expected [operator:]ISO-8601 time.")
+        }
+        let next = time + 1
+        switch op {
+        case "gt": return "\(unsafeRaw: column) >= \(bind: next)"
+        case "gte": return "\(unsafeRaw: column) >= \(bind: time)"
+        case "lt": return "\(unsafeRaw: column) < \(bind: time)"
+        case "lte": return "\(unsafeRaw: column) < \(bind: next)"
+        case "eq": return "(\(unsafeRaw: column) >= \(bind: time) AND \(unsafeRaw: column) < \(bind: next))"
+        case "neq": return "(\(unsafeRaw: column) < \(bind: time) OR \(unsafeRaw: column) >= \(bind: next))"
+        default: throw APIError.badRequest("Invalid operator '\(op)' for \(column): use gt, gte, lt, lte, eq or neq.")
+        }
+    }
+
+    /// Rows that come after `marker` in `order`: keyset pagination, so a page costs the same wherever it is.
+    static func after(_ marker: ImageRecord, _ order: [(key: String, ascending: Bool)]) -> SQLQueryString {
+        var clauses: [SQLQueryString] = []
+        for (i, current) in order.enumerated() {
+            var clause: SQLQueryString = "("
+            for earlier in order.prefix(i) {
+                clause += "\(unsafeRaw: sortExpressions[earlier.key]!) = " + sortValue(marker, earlier.key) + " AND "
+            }
+            clause += "\(unsafeRaw: sortExpressions[current.key]!) \(unsafeRaw: current.ascending ? ">" : "<") " + sortValue(marker, current.key) + ")"
+            clauses.append(clause)
+        }
+        var condition: SQLQueryString = "("
+        for (i, clause) in clauses.enumerated() {
+            if i > 0 { condition += " OR " as SQLQueryString }
+            condition += clause
+        }
+        return condition + ")"
+    }
+
+    /// The marker's value of a sort key, bound the way `sortExpressions` computes it.
+    static func sortValue(_ image: ImageRecord, _ key: String) -> SQLQueryString {
+        switch key {
+        case "size": return "\(bind: image.size ?? -1)"
+        case "virtual_size": return "\(bind: image.virtualSize ?? -1)"
+        case "created_at": return "\(bind: image.createdAt)"
+        case "updated_at": return "\(bind: image.updatedAt)"
+        case "min_disk": return "\(bind: image.minDisk)"
+        case "min_ram": return "\(bind: image.minRam)"
+        case "protected": return "\(bind: image.protected ? 1 : 0)"
+        default: return "\(bind: image.value(of: key)?.stringValue ?? "")"
         }
     }
 
@@ -125,7 +178,7 @@ struct ImageListing {
         return min(n, maxLimit)
     }
 
-    /// `sort=key:dir,…`, or `sort_key`/`sort_dir` (repeatable); default newest first.
+    /// `sort=key:dir,…`, or `sort_key`/`sort_dir` (repeatable); default newest first; `id` breaks ties.
     static func sortOrder(_ q: [String: String]) throws -> [(key: String, ascending: Bool)] {
         var order: [(String, Bool)] = []
         if let sort = q["sort"] {
@@ -145,48 +198,9 @@ struct ImageListing {
                 order.append((key, dir == "asc"))
             }
         }
-        for (key, _) in order where !sortKeys.contains(key) { throw APIError.badRequest("Invalid sort key: \(key).") }
-        if !order.contains(where: { $0.0 == "id" }) { order.append(("id", false)) }
+        for (key, _) in order where sortExpressions[key] == nil { throw APIError.badRequest("Invalid sort key: \(key).") }
+        if !order.contains(where: { $0.0 == "id" }) { order.append(("id", order.last?.1 ?? false)) }
         return order
-    }
-
-    static func precedes(_ a: ImageRecord, _ b: ImageRecord, _ order: [(key: String, ascending: Bool)]) -> Bool {
-        for (key, ascending) in order {
-            let x = sortValue(a, key), y = sortValue(b, key)
-            if x == y { continue }
-            return ascending ? x < y : y < x
-        }
-        return false
-    }
-
-    /// Comparable form of an attribute: numbers compare as numbers, nulls first.
-    static func sortValue(_ image: ImageRecord, _ key: String) -> SortValue {
-        switch key {
-        case "created_at": return .number(image.createdAt)
-        case "updated_at": return .number(image.updatedAt)
-        case "size": return image.size.map { .number(Double($0)) } ?? .null
-        case "virtual_size": return image.virtualSize.map { .number(Double($0)) } ?? .null
-        case "min_disk": return .number(Double(image.minDisk))
-        case "min_ram": return .number(Double(image.minRam))
-        default:
-            guard let value = image.value(of: key), value != .null else { return .null }
-            return .text(text(value))
-        }
-    }
-
-    enum SortValue: Comparable {
-        case null
-        case number(Double)
-        case text(String)
-    }
-
-    static func text(_ value: JSON) -> String {
-        switch value {
-        case .string(let s): return s
-        case .bool(let b): return b ? "true" : "false"
-        case .int(let i): return String(i)
-        default: return value.text
-        }
     }
 
     static func splitList(_ text: String) -> [String] {

@@ -83,10 +83,10 @@ struct ImageRecord: Sendable {
 extension ImageRecord {
     static let columns = """
         id, name, status, visibility, owner, disk_format, container_format, size, virtual_size, checksum,
-        os_hash_algo, os_hash_value, min_disk, min_ram, protected, os_hidden, properties, created_at, updated_at
+        os_hash_algo, os_hash_value, min_disk, min_ram, protected, os_hidden, created_at, updated_at
         """
 
-    init(row: any SQLRow, tags: [String]) throws {
+    init(row: any SQLRow, tags: [String], properties: [String: String]) throws {
         id = try row.decode(column: "id", as: String.self)
         name = try row.decode(column: "name", as: String?.self)
         status = try row.decode(column: "status", as: String.self)
@@ -103,8 +103,7 @@ extension ImageRecord {
         minRam = try row.decode(column: "min_ram", as: Int.self)
         protected = try row.decode(column: "protected", as: Bool.self)
         osHidden = try row.decode(column: "os_hidden", as: Bool.self)
-        let text = try row.decode(column: "properties", as: String.self)
-        properties = ((try? JSON.parse(Array(text.utf8)))?.objectValue ?? [:]).compactMapValues(\.stringValue)
+        self.properties = properties
         createdAt = try row.decode(column: "created_at", as: Double.self)
         updatedAt = try row.decode(column: "updated_at", as: Double.self)
         self.tags = tags

@@ -14,34 +14,41 @@ struct ImageRepository: Sendable {
     }
 
     func image(_ id: String, in db: any SQLDatabase) async throws -> ImageRecord? {
-        guard let row = try await db.raw("SELECT \(unsafeRaw: ImageRecord.columns) FROM image_images WHERE id = \(bind: id)").first() else {
-            return nil
-        }
-        let tags = try await db.raw("SELECT tag FROM image_tags WHERE image_id = \(bind: id)").all().map { try $0.decode(column: "tag", as: String.self) }
-        return try ImageRecord(row: row, tags: tags)
+        try await images(where: "id = \(bind: id)", order: [], limit: 1, in: db).first
     }
 
-    /// Images that may be visible to `project` (or all, for admins), narrowed by `where` SQL; callers filter further.
-    func candidates(project: String?, admin: Bool, where conditions: [SQLQueryString]) async throws -> [ImageRecord] {
-        try await db.read { db in
-            var query: SQLQueryString = "SELECT \(unsafeRaw: ImageRecord.columns) FROM image_images WHERE 1 = 1"
-            if !admin {
-                let project = project ?? ""
-                query += """
-                     AND (visibility IN ('public', 'community') OR owner = \(bind: project)
-                      OR id IN (SELECT image_id FROM image_members WHERE member_id = \(bind: project)))
-                    """
-            }
-            for condition in conditions { query += " AND " as SQLQueryString; query += condition }
-            let rows = try await db.raw(query).all()
-            var tags: [String: [String]] = [:]
-            if !rows.isEmpty {
-                for row in try await db.raw("SELECT image_id, tag FROM image_tags").all() {
-                    tags[try row.decode(column: "image_id", as: String.self), default: []].append(try row.decode(column: "tag", as: String.self))
-                }
-            }
-            return try rows.map { row in try ImageRecord(row: row, tags: tags[try row.decode(column: "id", as: String.self)] ?? []) }
+    /// Images matching `condition`, in `order` (SQL expressions), at most `limit`, with their tags and properties.
+    func images(where condition: SQLQueryString, order: [(expression: String, ascending: Bool)], limit: Int,
+                in db: any SQLDatabase) async throws -> [ImageRecord] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: ImageRecord.columns) FROM image_images WHERE "
+        query += condition
+        if !order.isEmpty {
+            query += " ORDER BY \(unsafeRaw: order.map { "\($0.expression) \($0.ascending ? "ASC" : "DESC")" }.joined(separator: ", "))" as SQLQueryString
         }
+        query += " LIMIT \(unsafeRaw: String(limit))" as SQLQueryString
+        let rows = try await db.raw(query).all()
+        guard !rows.isEmpty else { return [] }
+        let ids = try rows.map { try $0.decode(column: "id", as: String.self) }
+        var tags: [String: [String]] = [:]
+        for row in try await db.raw("SELECT image_id, tag FROM image_tags WHERE image_id IN \(Self.list(ids))").all() {
+            tags[try row.decode(column: "image_id", as: String.self), default: []].append(try row.decode(column: "tag", as: String.self))
+        }
+        var properties: [String: [String: String]] = [:]
+        for row in try await db.raw("SELECT image_id, name, value FROM image_properties WHERE image_id IN \(Self.list(ids))").all() {
+            properties[try row.decode(column: "image_id", as: String.self), default: [:]][try row.decode(column: "name", as: String.self)] =
+                try row.decode(column: "value", as: String.self)
+        }
+        return try zip(rows, ids).map { row, id in try ImageRecord(row: row, tags: tags[id] ?? [], properties: properties[id] ?? [:]) }
+    }
+
+    /// `(?, ?, …)` with each value bound.
+    static func list(_ values: [String]) -> SQLQueryString {
+        var list: SQLQueryString = "("
+        for (i, value) in values.enumerated() {
+            if i > 0 { list += ", " as SQLQueryString }
+            list += "\(bind: value)" as SQLQueryString
+        }
+        return list + ")"
     }
 
     func insert(_ i: ImageRecord, in db: any SQLDatabase) async throws {
@@ -50,9 +57,9 @@ struct ImageRepository: Sendable {
               \(bind: i.id), \(bind: i.name), \(bind: i.status), \(bind: i.visibility), \(bind: i.owner), \(bind: i.diskFormat),
               \(bind: i.containerFormat), \(bind: i.size), \(bind: i.virtualSize), \(bind: i.checksum), \(bind: i.osHashAlgo),
               \(bind: i.osHashValue), \(bind: i.minDisk), \(bind: i.minRam), \(bind: i.protected), \(bind: i.osHidden),
-              \(bind: Self.propertiesText(i)), \(bind: i.createdAt), \(bind: i.updatedAt))
+              \(bind: i.createdAt), \(bind: i.updatedAt))
             """).run()
-        try await replaceTags(i, in: db)
+        try await replaceTagsAndProperties(i, in: db)
     }
 
     func update(_ i: ImageRecord, in db: any SQLDatabase) async throws {
@@ -62,10 +69,10 @@ struct ImageRepository: Sendable {
               size = \(bind: i.size), virtual_size = \(bind: i.virtualSize), checksum = \(bind: i.checksum),
               os_hash_algo = \(bind: i.osHashAlgo), os_hash_value = \(bind: i.osHashValue), min_disk = \(bind: i.minDisk),
               min_ram = \(bind: i.minRam), protected = \(bind: i.protected), os_hidden = \(bind: i.osHidden),
-              properties = \(bind: Self.propertiesText(i)), updated_at = \(bind: i.updatedAt)
+              updated_at = \(bind: i.updatedAt)
             WHERE id = \(bind: i.id)
             """).run()
-        try await replaceTags(i, in: db)
+        try await replaceTagsAndProperties(i, in: db)
     }
 
     /// Moves an image from one status to another only if it is still in `from`: two uploads cannot both win.
@@ -76,14 +83,14 @@ struct ImageRepository: Sendable {
         return true
     }
 
-    static func propertiesText(_ i: ImageRecord) -> String {
-        JSON.object(i.properties.mapValues { .string($0) }).text
-    }
-
-    private func replaceTags(_ i: ImageRecord, in db: any SQLDatabase) async throws {
+    private func replaceTagsAndProperties(_ i: ImageRecord, in db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM image_tags WHERE image_id = \(bind: i.id)").run()
         for tag in Set(i.tags) {
             try await db.raw("INSERT INTO image_tags (image_id, tag) VALUES (\(bind: i.id), \(bind: tag))").run()
+        }
+        try await db.raw("DELETE FROM image_properties WHERE image_id = \(bind: i.id)").run()
+        for (name, value) in i.properties {
+            try await db.raw("INSERT INTO image_properties (image_id, name, value) VALUES (\(bind: i.id), \(bind: name), \(bind: value))").run()
         }
     }
 

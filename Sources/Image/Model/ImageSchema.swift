@@ -9,17 +9,24 @@ enum ImageSchema {
               id TEXT PRIMARY KEY, name TEXT, status TEXT NOT NULL, visibility TEXT NOT NULL, owner TEXT,
               disk_format TEXT, container_format TEXT, size BIGINT, virtual_size BIGINT, checksum TEXT,
               os_hash_algo TEXT, os_hash_value TEXT, min_disk INTEGER NOT NULL, min_ram INTEGER NOT NULL,
-              protected BOOLEAN NOT NULL, os_hidden BOOLEAN NOT NULL, properties TEXT NOT NULL,
+              protected BOOLEAN NOT NULL, os_hidden BOOLEAN NOT NULL,
               created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL)
             """,
             "CREATE INDEX image_images_owner ON image_images (owner)",
             "CREATE INDEX image_images_visibility ON image_images (visibility, created_at)",
             "CREATE INDEX image_images_created ON image_images (created_at, id)",
             """
+            CREATE TABLE image_properties (
+              image_id TEXT NOT NULL REFERENCES image_images (id) ON DELETE CASCADE, name TEXT NOT NULL, value TEXT NOT NULL,
+              PRIMARY KEY (image_id, name))
+            """,
+            "CREATE INDEX image_properties_match ON image_properties (name, value)",
+            """
             CREATE TABLE image_tags (
               image_id TEXT NOT NULL REFERENCES image_images (id) ON DELETE CASCADE, tag TEXT NOT NULL,
               PRIMARY KEY (image_id, tag))
             """,
+            "CREATE INDEX image_tags_tag ON image_tags (tag)",
             """
             CREATE TABLE image_members (
               image_id TEXT NOT NULL REFERENCES image_images (id) ON DELETE CASCADE, member_id TEXT NOT NULL,
