@@ -42,6 +42,13 @@ public enum ImageDataError: Error {
 public struct FileImageDataStore: ImageDataStore {
     let root: FilePath
     let fileSystem = FileSystem.shared
+    static let blockSize = 1 << 20
+
+    static func hashed<H: HashFunction>(_ hash: H, _ data: ByteBuffer) -> H {
+        var hash = hash
+        data.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
+        return hash
+    }
 
     public init(directory: URL) throws {
         root = FilePath(directory.path)
@@ -65,17 +72,32 @@ public struct FileImageDataStore: ImageDataStore {
             let digest = try await fileSystem.withFileHandle(
                 forWritingAt: temporary, options: .newFile(replaceExisting: false, permissions: [.ownerReadWrite])
             ) { handle -> ImageDigest in
-                var hasher = Hasher()
+                // Chunks are gathered into 1 MiB blocks; each block is written while MD5 and SHA-512
+                // run on it side by side, so hashing does not hold the upload to one core.
+                var md5 = Insecure.MD5(), sha512 = SHA512()
+                var block = ByteBuffer()
+                block.reserveCapacity(Self.blockSize)
                 var offset: Int64 = 0
-                for try await chunk in body {
-                    let next = offset + Int64(chunk.readableBytes)
-                    if let limit, next > limit { throw ImageDataError.tooLarge(limit: limit) }
-                    hasher.update(chunk)
-                    try await handle.write(contentsOf: chunk.readableBytesView, toAbsoluteOffset: offset)
-                    offset = next
+                var finished = false
+                var iterator = body.makeAsyncIterator()
+                while !finished {
+                    while block.readableBytes < Self.blockSize {
+                        guard var chunk = try await iterator.next() else { finished = true; break }
+                        if let limit, offset + Int64(block.readableBytes + chunk.readableBytes) > limit { throw ImageDataError.tooLarge(limit: limit) }
+                        block.writeBuffer(&chunk)
+                    }
+                    guard block.readableBytes > 0 else { break }
+                    let data = block, at = offset, md5Before = md5, shaBefore = sha512
+                    async let written = handle.write(contentsOf: data.readableBytesView, toAbsoluteOffset: at)
+                    async let nextMD5 = Self.hashed(md5Before, data)
+                    async let nextSHA = Self.hashed(shaBefore, data)
+                    (md5, sha512) = await (nextMD5, nextSHA)
+                    _ = try await written
+                    offset += Int64(data.readableBytes)
+                    block.clear()
                 }
                 try await handle.synchronize()
-                return hasher.finish(size: offset)
+                return ImageDigest(size: offset, md5: md5.finalize().hex, sha512: sha512.finalize().hex)
             }
             try await replace(path(key), with: temporary)
             return digest
@@ -114,7 +136,7 @@ public struct FileImageDataStore: ImageDataStore {
         let fileSystem = self.fileSystem
         return ResponseBody(contentLength: Int(range.count)) { writer in
             try await fileSystem.withFileHandle(forReadingAt: path) { handle in
-                for try await chunk in handle.readChunks(in: range, chunkLength: .kibibytes(256)) {
+                for try await chunk in handle.readChunks(in: range, chunkLength: .mebibytes(1)) {
                     try await writer.write(chunk)
                 }
             }
