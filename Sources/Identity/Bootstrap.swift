@@ -18,7 +18,7 @@ extension IdentityService {
         let generated = existingAdmin == nil && adminPassword == nil ? TokenCodec.newAuditID() : nil
         let hash = existingAdmin == nil ? try await passwords.hash(adminPassword ?? generated!) : nil
         let publicURL = self.publicURL
-        try await store.db.transaction { db in
+        try await store.transaction { db in
             if try await store.project(Self.defaultDomainID, in: db) == nil {
                 try await store.insert(Project(id: Self.defaultDomainID, name: "Default", domainID: Project.rootDomainID, parentID: nil,
                                                isDomain: true, description: "The default domain", enabled: true, extra: [:], tags: []), in: db)

@@ -25,7 +25,8 @@ public final class IdentityService: APIService {
         publicURL = config.resolvedPublicURL
         store = IdentityStore(db: database, linkBase: "\(publicURL)/identity/v3")
         let keys = try TokenKeys(directory: Self.keyDirectory(config), maxActive: config.maxActiveKeys)
-        tokens = TokenProvider(store: store, codec: TokenCodec(keys: keys), lifetime: TimeInterval(config.tokenLifetime))
+        tokens = TokenProvider(store: store, codec: TokenCodec(keys: keys), lifetime: TimeInterval(config.tokenLifetime),
+                               cache: ValidationCache(ttl: .seconds(config.validationCacheSeconds)))
         passwords = PasswordHasher(cost: UInt8(config.bcryptCost))
         faultFormat = KeystoneFaults(identityURL: "\(publicURL)/identity")
     }

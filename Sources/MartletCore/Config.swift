@@ -16,6 +16,9 @@ public struct MartletConfig: Sendable, Equatable {
     public var bcryptCost = 12
     /// How many token keys are kept: the primary plus retired ones still accepted.
     public var maxActiveKeys = 3
+    /// How long a validated token may be reused without reading the database again; writes in this
+    /// process clear it at once, so this only bounds how late another process's changes are seen. 0 disables.
+    public var validationCacheSeconds = 5
     public var adminPassword: String?
     /// Images a project may own; -1 is unlimited.
     public var imageCountQuota = -1
@@ -36,7 +39,7 @@ public struct MartletConfig: Sendable, Equatable {
     /// The keys every layer may set; TOML and environment names derive from them.
     public static let keys = ["host", "port", "data_dir", "database", "public_url", "token_lifetime",
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
-                              "image_count_quota", "image_size_quota"]
+                              "image_count_quota", "image_size_quota", "validation_cache_seconds"]
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -57,6 +60,7 @@ public struct MartletConfig: Sendable, Equatable {
             case "bcrypt_cost": bcryptCost = try int(key, value, 4...31)
             case "max_active_keys": maxActiveKeys = try int(key, value, 2...100)
             case "admin_password": adminPassword = value
+            case "validation_cache_seconds": validationCacheSeconds = try int(key, value, 0...3600)
             case "image_count_quota": imageCountQuota = try int(key, value, -1...Int.max)
             case "image_size_quota": imageSizeQuota = Int64(try int(key, value, -1...Int.max))
             case "log_level":

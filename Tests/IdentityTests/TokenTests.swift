@@ -215,4 +215,20 @@ import Testing
             #expect(try await c.call(.get, "/identity/v3/projects/\(projectID)", token: token)["project"]?["name"] == "kept")
         }
     }
+
+    @Test func anotherProcessesRevocationIsSeenWithinTheCacheLifetime() async throws {
+        let cloud = try await TestCloud.make { $0.validationCacheSeconds = 1 }
+        defer { Task { await cloud.close() } }
+        let token = try await cloud.serve { try await $0.token() }
+        // A second service over the same database stands for a second API process.
+        let other = try cloud.restarted()
+        _ = try await other.tokens.validated(token)
+        _ = try await cloud.identity.tokens.validated(token)
+        let payload = try await cloud.identity.tokens.validated(token).payload
+        try await cloud.identity.store.transaction { try await cloud.identity.store.revoke(auditID: payload.auditIDs[0], in: $0) }
+        // This process sees its own write at once; the other within its cache lifetime.
+        await #expect(throws: APIError.self) { try await cloud.identity.tokens.validated(token) }
+        try await Task.sleep(for: .milliseconds(1100))
+        await #expect(throws: APIError.self) { try await other.tokens.validated(token) }
+    }
 }

@@ -160,6 +160,15 @@ extension IdentityStore {
             """).run()
     }
 
+    /// The token catalog, from the cache while no identity write has happened since it was read.
+    func catalog() async throws -> JSON {
+        let generation = changes.current
+        if let cached = catalogCache.value("catalog", generation: generation) { return cached }
+        let catalog: JSON = try await read { db in try await self.catalog(in: db) }
+        catalogCache.store(catalog, for: "catalog", generation: generation)
+        return catalog
+    }
+
     /// The token catalog: enabled services with their enabled endpoints.
     func catalog(in db: any SQLDatabase) async throws -> JSON {
         let rows = try await db.raw("""

@@ -25,14 +25,14 @@ extension IdentityStore {
     }
 
     func putDocument(_ kind: DocumentKind, _ id: String, _ body: [String: JSON]) async throws {
-        try await db.transaction { db in
+        try await transaction { db in
             try await db.raw("DELETE FROM identity_documents WHERE kind = \(bind: kind.rawValue) AND id = \(bind: id)").run()
             try await db.raw("INSERT INTO identity_documents (kind, id, body) VALUES (\(bind: kind.rawValue), \(bind: id), \(bind: body.columnText))").run()
         }
     }
 
     func deleteDocument(_ kind: DocumentKind, _ id: String) async throws {
-        try await db.transaction { db in
+        try await transaction { db in
             try await db.raw("DELETE FROM identity_documents WHERE kind = \(bind: kind.rawValue) AND id = \(bind: id)").run()
         }
     }

@@ -35,7 +35,7 @@ extension IdentityStore {
     /// Events older than the longest token lifetime can match nothing any more.
     func pruneRevocations(olderThan seconds: Double) async throws {
         let cutoff = now() - seconds
-        try await db.transaction { db in
+        try await transaction { db in
             try await db.raw("DELETE FROM identity_revocations WHERE created_at < \(bind: cutoff)").run()
         }
     }

@@ -35,12 +35,12 @@ struct AssignmentRoutes {
         }
         r.put("\(base)/:role_id", rule: "identity:create_\(suffix)grant") { call in
             let a = try await assignment(call, target: target, actor: actor, roleID: try call.param("role_id"))
-            try await store.db.transaction { try await store.grant(a, in: $0) }
+            try await store.transaction { try await store.grant(a, in: $0) }
             return .empty()
         }
         r.delete("\(base)/:role_id", rule: "identity:revoke_\(suffix)grant") { call in
             let a = try await assignment(call, target: target, actor: actor, roleID: try call.param("role_id"))
-            try await store.db.transaction { db in
+            try await store.transaction { db in
                 guard try await store.grantExists(a, in: db) else { throw Self.noGrant(a) }
                 try await store.revokeGrant(a, in: db)
             }

@@ -16,7 +16,7 @@ struct AuthRoutes {
         r.delete("/v3/auth/tokens", rule: "identity:revoke_token", loadsTarget: true) { call in
             let subject = try await subjectToken(call)
             try call.authorize(["owner_id": subject.auth.userID])
-            try await store.db.transaction { db in
+            try await store.transaction { db in
                 for auditID in subject.payload.auditIDs.prefix(1) { try await store.revoke(auditID: auditID, in: db) }
             }
             return .empty()
@@ -25,7 +25,7 @@ struct AuthRoutes {
             guard call.auth.scope != .unscoped else {
                 throw APIError.forbidden("A project-scoped token is required to produce a service catalog.")
             }
-            let catalog = try await store.read { try await store.catalog(in: $0) }
+            let catalog = try await store.catalog()
             return .json(.ok, ["catalog": catalog, "links": store.collectionLinks("auth/catalog")])
         }
         r.get("/v3/auth/projects", rule: "identity:get_auth_projects") { call in
@@ -56,7 +56,7 @@ struct AuthRoutes {
         try call.authorize(["owner_id": subject.auth.userID])
         let headers: HTTPFields = [.subjectToken: call.request.header("X-Subject-Token")!]
         guard body else { return .empty(.ok, headers: headers) }
-        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : .none
+        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog() : .none
         return .json(.ok, tokens.render(subject, catalog: catalog), headers: headers)
     }
 
@@ -91,7 +91,7 @@ struct AuthRoutes {
             throw APIError.unauthorized("Attempted to authenticate with an unsupported method.")
         }
         let (token, validated) = try await tokens.issue(payload)
-        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.read { try await store.catalog(in: $0) } : .none
+        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog() : .none
         return .json(.created, tokens.render(validated, catalog: catalog), headers: [.subjectToken: token])
     }
 

@@ -30,12 +30,12 @@ struct CatalogRoutes {
                 region.parentRegionID = try await parentRegion(f, own: region.id)
             }
             for (key, value) in f.extras(excluding: ["id", "description", "parent_region_id", "links"]) { region.extra[key] = value }
-            try await store.db.transaction { try await store.update(region, in: $0) }
+            try await store.transaction { try await store.update(region, in: $0) }
             return .json(.ok, ["region": region.json(store)])
         }
         r.delete("/v3/regions/:region_id", rule: "identity:delete_region") { call in
             let region = try await region(try call.param("region_id"))
-            try await store.db.transaction { db in
+            try await store.transaction { db in
                 if try await store.hasChildRegions(region.id, in: db) {
                     throw APIError.forbidden("Cannot delete region \(region.id): it has child regions.")
                 }
@@ -54,7 +54,7 @@ struct CatalogRoutes {
             let s = CatalogService(id: Identifier.hex(), type: try f.requiredString("type", maxLength: 255), enabled: try f.bool("enabled") ?? true,
                                    extra: f.extras(excluding: ["id", "type", "enabled", "links"]))
             if let name = s.extra["name"], name.stringValue == nil, name != .null { throw APIError.badRequest("Invalid input for field 'service.name': expected a string.") }
-            try await store.db.transaction { try await store.insert(s, in: $0) }
+            try await store.transaction { try await store.insert(s, in: $0) }
             return .json(.created, ["service": s.json(store)])
         }
         r.get("/v3/services/:service_id", rule: "identity:get_service") { call in
@@ -66,12 +66,12 @@ struct CatalogRoutes {
             if let type = try f.string("type", minLength: 1, maxLength: 255) { s.type = type }
             if let enabled = try f.bool("enabled") { s.enabled = enabled }
             for (key, value) in f.extras(excluding: ["id", "type", "enabled", "links"]) { s.extra[key] = value }
-            try await store.db.transaction { try await store.update(s, in: $0) }
+            try await store.transaction { try await store.update(s, in: $0) }
             return .json(.ok, ["service": s.json(store)])
         }
         r.delete("/v3/services/:service_id", rule: "identity:delete_service") { call in
             let s = try await catalogService(try call.param("service_id"))
-            try await store.db.transaction { try await store.deleteService(s.id, in: $0) }
+            try await store.transaction { try await store.deleteService(s.id, in: $0) }
             return .empty()
         }
 
@@ -91,7 +91,7 @@ struct CatalogRoutes {
                              extra: f.extras(excluding: Self.endpointKnown))
             try await checkEndpoint(&e, f)
             let endpoint = e
-            try await store.db.transaction { try await store.insert(endpoint, in: $0) }
+            try await store.transaction { try await store.insert(endpoint, in: $0) }
             return .json(.created, ["endpoint": endpoint.json(store)])
         }
         r.get("/v3/endpoints/:endpoint_id", rule: "identity:get_endpoint") { call in
@@ -107,12 +107,12 @@ struct CatalogRoutes {
             for (key, value) in f.extras(excluding: Self.endpointKnown) { e.extra[key] = value }
             try await checkEndpoint(&e, f)
             let endpoint = e
-            try await store.db.transaction { try await store.update(endpoint, in: $0) }
+            try await store.transaction { try await store.update(endpoint, in: $0) }
             return .json(.ok, ["endpoint": endpoint.json(store)])
         }
         r.delete("/v3/endpoints/:endpoint_id", rule: "identity:delete_endpoint") { call in
             let e = try await endpoint(try call.param("endpoint_id"))
-            try await store.db.transaction { try await store.deleteEndpoint(e.id, in: $0) }
+            try await store.transaction { try await store.deleteEndpoint(e.id, in: $0) }
             return .empty()
         }
     }

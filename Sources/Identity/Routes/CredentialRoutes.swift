@@ -23,7 +23,7 @@ struct CredentialRoutes {
         }
         r.delete("\(appCreds)/:credential_id", rule: "identity:delete_application_credential") { call in
             let credential = try await applicationCredential(call)
-            try await store.db.transaction { try await store.deleteApplicationCredential(credential.id, in: $0) }
+            try await store.transaction { try await store.deleteApplicationCredential(credential.id, in: $0) }
             return .empty()
         }
 
@@ -66,12 +66,12 @@ struct CredentialRoutes {
             if let type = try f.string("type", minLength: 1, maxLength: 255) { credential.type = type }
             if let blob = try f.string("blob", maxLength: 65536) { credential.blob = blob }
             for (key, value) in f.extras(excluding: ["id", "user_id", "project_id", "type", "blob", "links"]) { credential.extra[key] = value }
-            try await store.db.transaction { try await store.update(credential, in: $0) }
+            try await store.transaction { try await store.update(credential, in: $0) }
             return .json(.ok, ["credential": credential.json(store)])
         }
         r.delete("/v3/credentials/:credential_id", rule: "identity:delete_credential", loadsTarget: true) { call in
             let credential = try await ownedCredential(call)
-            try await store.db.transaction { try await store.deleteCredential(credential.id, in: $0) }
+            try await store.transaction { try await store.deleteCredential(credential.id, in: $0) }
             return .empty()
         }
 
@@ -89,7 +89,7 @@ struct CredentialRoutes {
             let access = Identifier.hex(), secret = Identifier.hex()
             let blob = JSON.object(["access": .string(access), "secret": .string(secret), "trust_id": nil]).text
             let credential = Credential(id: Self.ec2ID(access), userID: user.id, projectID: projectID, type: "ec2", blob: blob, extra: [:])
-            try await store.db.transaction { try await store.insert(credential, in: $0) }
+            try await store.transaction { try await store.insert(credential, in: $0) }
             return .json(.created, ["credential": credential.ec2JSON(store)])
         }
         r.get("\(ec2)/:access", rule: "identity:ec2_get_credential") { call in
@@ -97,7 +97,7 @@ struct CredentialRoutes {
         }
         r.delete("\(ec2)/:access", rule: "identity:ec2_delete_credential") { call in
             let credential = try await ec2Credential(call)
-            try await store.db.transaction { try await store.deleteCredential(credential.id, in: $0) }
+            try await store.transaction { try await store.deleteCredential(credential.id, in: $0) }
             return .empty()
         }
     }

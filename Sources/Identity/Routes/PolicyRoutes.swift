@@ -17,7 +17,7 @@ struct PolicyRoutes {
             let f = try JSONFields.body(try await call.body(), wrapper: "policy")
             let p = PolicyBlob(id: Identifier.hex(), type: try f.requiredString("type", maxLength: 255), blob: try f.requiredString("blob", minLength: 0, maxLength: 65536),
                                extra: f.extras(excluding: ["id", "type", "blob", "links"]))
-            try await store.db.transaction { try await store.upsert(p, in: $0, new: true) }
+            try await store.transaction { try await store.upsert(p, in: $0, new: true) }
             return .json(.created, ["policy": p.json(store)])
         }
         r.get("/v3/policies/:policy_id", rule: "identity:get_policy") { call in
@@ -30,12 +30,12 @@ struct PolicyRoutes {
             if let blob = try f.string("blob", maxLength: 65536) { p.blob = blob }
             for (key, value) in f.extras(excluding: ["id", "type", "blob", "links"]) { p.extra[key] = value }
             let updated = p
-            try await store.db.transaction { try await store.upsert(updated, in: $0, new: false) }
+            try await store.transaction { try await store.upsert(updated, in: $0, new: false) }
             return .json(.ok, ["policy": updated.json(store)])
         }
         r.delete("/v3/policies/:policy_id", rule: "identity:delete_policy") { call in
             let p = try await policy(call)
-            try await store.db.transaction { try await store.deletePolicyBlob(p.id, in: $0) }
+            try await store.transaction { try await store.deletePolicyBlob(p.id, in: $0) }
             return .empty()
         }
     }

@@ -49,7 +49,7 @@ struct ProjectRoutes {
             guard !domain.enabled else {
                 throw APIError.forbidden("Cannot delete a domain that is enabled, please disable it first.")
             }
-            try await store.db.transaction { try await store.deleteDomain(domain.id, in: $0) }
+            try await store.transaction { try await store.deleteDomain(domain.id, in: $0) }
             return .empty()
         }
 
@@ -112,10 +112,10 @@ struct ProjectRoutes {
             let project = try await store.requireProject(try call.param("project_id"))
             if project.isDomain {
                 guard !project.enabled else { throw APIError.forbidden("Cannot delete a domain that is enabled, please disable it first.") }
-                try await store.db.transaction { try await store.deleteDomain(project.id, in: $0) }
+                try await store.transaction { try await store.deleteDomain(project.id, in: $0) }
                 return .empty()
             }
-            try await store.db.transaction { db in
+            try await store.transaction { db in
                 if try await store.hasChildren(project.id, in: db) {
                     throw APIError.forbidden("Cannot delete the project \(project.id) since it is not a leaf in the hierarchy.")
                 }
@@ -131,12 +131,12 @@ struct ProjectRoutes {
             var project = try await store.requireProject(try call.param("project_id"))
             let f = try JSONFields(try await call.body(), path: "")
             project.tags = try f.require("tags", try tags(f))
-            try await store.db.transaction { try await store.replaceTags(project.id, project.tags, in: $0) }
+            try await store.transaction { try await store.replaceTags(project.id, project.tags, in: $0) }
             return .json(.ok, ["tags": JSON(project.tags)])
         }
         r.delete("/v3/projects/:project_id/tags", rule: "identity:delete_project_tags") { call in
             let project = try await store.requireProject(try call.param("project_id"))
-            try await store.db.transaction { try await store.replaceTags(project.id, [], in: $0) }
+            try await store.transaction { try await store.replaceTags(project.id, [], in: $0) }
             return .empty()
         }
         r.getAndHead("/v3/projects/:project_id/tags/:tag", rule: "identity:get_project_tag") { call in
@@ -152,7 +152,7 @@ struct ProjectRoutes {
             if !project.tags.contains(tag) {
                 project.tags.append(tag)
                 guard project.tags.count <= Self.tagLimit else { throw APIError.badRequest("A project may have at most \(Self.tagLimit) tags.") }
-                try await store.db.transaction { try await store.replaceTags(project.id, project.tags, in: $0) }
+                try await store.transaction { try await store.replaceTags(project.id, project.tags, in: $0) }
             }
             // Keystone answers 201 with an empty body, as the API guidelines for tags say.
             return .empty(.created, headers: [.location: "\(store.linkBase)/projects/\(project.id)/tags/\(tag)"])
@@ -162,7 +162,7 @@ struct ProjectRoutes {
             let tag = try call.param("tag")
             guard project.tags.contains(tag) else { throw APIError.notFound("Tag \(tag) not found on project \(project.id).") }
             project.tags.removeAll { $0 == tag }
-            try await store.db.transaction { try await store.replaceTags(project.id, project.tags, in: $0) }
+            try await store.transaction { try await store.replaceTags(project.id, project.tags, in: $0) }
             return .empty()
         }
     }

@@ -47,7 +47,7 @@ struct RoleRoutes {
         }
         r.delete("/v3/roles/:role_id", rule: "identity:delete_role") { call in
             let role = try await store.requireRole(try call.param("role_id"))
-            try await store.db.transaction { try await store.deleteRole(role.id, in: $0) }
+            try await store.transaction { try await store.deleteRole(role.id, in: $0) }
             return .empty()
         }
 
@@ -71,7 +71,7 @@ struct RoleRoutes {
             if prior.domainID.isEmpty && !implied.domainID.isEmpty {
                 throw APIError.forbidden("A global role cannot imply a domain-specific role.")
             }
-            try await store.db.transaction { db in
+            try await store.transaction { db in
                 if try await !store.inferenceExists(prior: prior.id, implied: implied.id, in: db) {
                     try await store.addInference(prior: prior.id, implied: implied.id, in: db)
                 }
@@ -88,7 +88,7 @@ struct RoleRoutes {
         }
         r.delete("/v3/roles/:role_id/implies/:implied_role_id", rule: "identity:delete_implied_role") { call in
             let (prior, implied) = try await existingInference(call)
-            try await store.db.transaction { try await store.removeInference(prior: prior.id, implied: implied.id, in: $0) }
+            try await store.transaction { try await store.removeInference(prior: prior.id, implied: implied.id, in: $0) }
             return .empty()
         }
         r.get("/v3/role_inferences", rule: "identity:list_role_inference_rules") { _ in

@@ -62,7 +62,7 @@ struct UserRoutes {
         }
         r.delete("/v3/users/:user_id", rule: "identity:delete_user") { call in
             let user = try await store.requireUser(try call.param("user_id"))
-            try await store.db.transaction { try await store.deleteUser(user.id, in: $0) }
+            try await store.transaction { try await store.deleteUser(user.id, in: $0) }
             return .empty()
         }
         r.post("/v3/users/:user_id/password", rule: "identity:change_password") { call in
@@ -74,7 +74,7 @@ struct UserRoutes {
                 throw APIError.unauthorized("The original password is not correct.")
             }
             let newHash = try await service.passwords.hash(password)
-            try await store.db.transaction { try await store.setPassword(userID: user.id, hash: newHash, in: $0) }
+            try await store.transaction { try await store.setPassword(userID: user.id, hash: newHash, in: $0) }
             return .empty()
         }
         r.get("/v3/users/:user_id/groups", rule: "identity:list_groups_for_user") { call in
@@ -125,7 +125,7 @@ struct UserRoutes {
         }
         r.delete("/v3/groups/:group_id", rule: "identity:delete_group") { call in
             let group = try await store.requireGroup(try call.param("group_id"))
-            try await store.db.transaction { try await store.deleteGroup(group.id, in: $0) }
+            try await store.transaction { try await store.deleteGroup(group.id, in: $0) }
             return .empty()
         }
         r.get("/v3/groups/:group_id/users", rule: "identity:list_users_in_group") { call in
@@ -144,7 +144,7 @@ struct UserRoutes {
         r.put("/v3/groups/:group_id/users/:user_id", rule: "identity:add_user_to_group") { call in
             let group = try await store.requireGroup(try call.param("group_id"))
             let user = try await store.requireUser(try call.param("user_id"))
-            try await store.db.transaction { try await store.addMember(userID: user.id, groupID: group.id, in: $0) }
+            try await store.transaction { try await store.addMember(userID: user.id, groupID: group.id, in: $0) }
             return .empty()
         }
         r.delete("/v3/groups/:group_id/users/:user_id", rule: "identity:remove_user_from_group") { call in
@@ -153,7 +153,7 @@ struct UserRoutes {
             guard try await store.isMember(userID: user.id, groupID: group.id) else {
                 throw APIError.notFound("User \(user.id) is not a member of group \(group.id).")
             }
-            try await store.db.transaction { try await store.removeMember(userID: user.id, groupID: group.id, in: $0) }
+            try await store.transaction { try await store.removeMember(userID: user.id, groupID: group.id, in: $0) }
             return .empty()
         }
     }

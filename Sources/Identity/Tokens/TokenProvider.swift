@@ -15,6 +15,7 @@ struct TokenProvider: TokenValidator {
     let store: IdentityStore
     let codec: TokenCodec
     let lifetime: TimeInterval
+    let cache: ValidationCache<ValidatedToken>
 
     static let notFound = APIError.notFound("Failed to validate token")
 
@@ -23,14 +24,20 @@ struct TokenProvider: TokenValidator {
     }
 
     func validated(_ token: String) async throws -> ValidatedToken {
+        let generation = store.changes.current
+        if let hit = cache.value(token, generation: generation), hit.payload.expiresAt > Date().timeIntervalSince1970 {
+            return hit
+        }
         guard let payload = codec.open(token), payload.expiresAt > Date().timeIntervalSince1970 else { throw Self.notFound }
-        return try await store.read { db in
+        let validated = try await store.read { db in
             if try await store.isRevoked(payload, in: db) { throw Self.notFound }
             switch try await resolve(payload, in: db) {
             case .success(let token): return token
             case .failure: throw Self.notFound
             }
         }
+        cache.store(validated, for: token, generation: generation)
+        return validated
     }
 
     /// Seals a new token for `payload` after checking the user may hold it; returns it resolved.
