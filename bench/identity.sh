@@ -26,7 +26,7 @@
 #   BENCH_STARTS=5            timed martlet starts           BENCH_KEYSTONE_STARTS=3  timed keystone starts
 #   BENCH_IDLE_WAIT=2         seconds between "up" and the idle RSS reading
 #   BENCH_SKIP_BUILD=1        do not build; use the existing binary
-#   BENCH_BUILD_DIR=.build    SwiftPM scratch path (relative to the repo root or absolute);
+#   BENCH_BUILD_DIR=.build-static  SwiftPM scratch path (relative to the repo root or absolute);
 #                             the binary is BENCH_BUILD_DIR/release/martlet
 #   BENCH_MARTLET_BIN=PATH    use this binary (implies no build)
 #   BENCH_SKIP_MARTLET=1 / BENCH_SKIP_KEYSTONE=1   measure only one side
@@ -64,7 +64,7 @@ M_PW=${BENCH_ADMIN_PASSWORD:-bench-admin-pw}
 K_PW=${BENCH_KEYSTONE_ADMIN_PASSWORD:-anchor-admin-pw}
 K_STATE=${BENCH_KEYSTONE_STATE:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet-anchors/keystone-bench-state}
 K_VENV=${KEYSTONE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet-anchors/keystone-venv}
-BUILD_DIR=${BENCH_BUILD_DIR:-.build}
+BUILD_DIR=${BENCH_BUILD_DIR:-.build-static}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -93,6 +93,18 @@ ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a)
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { tr ' ' '\n' | grep . | sort -g | head -n 1; }
+# CPU accounting around each measured load, so that figures taken while something
+# else ran can be recognised: the server's CPU time per request (little affected by
+# other load) and the cores used by everything except the server and wrk.
+CLK_TCK=$(getconf CLK_TCK)
+SERVER_PIDS=()
+proc_ticks() { local s=0 p f; for p in "$@"; do
+    f=$(cat "/proc/$p/stat" 2>/dev/null) || continue; f=${f##*) }     # fields after "(comm) "
+    set -- $f; s=$((s + ${12} + ${13})); done; echo "$s"; }            # utime + stime
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }   # user nice system irq softirq
+# children's CPU seconds from the output of the `times` builtin (which must run in this
+# shell, not in a $(...) subshell: it is redirected to a file)
+times_children() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
 rss_kib() { local s=0 r; for p in "$@"; do r=$(ps -o rss= -p "$p" 2>/dev/null | tr -d ' '); s=$((s + ${r:-0})); done; echo "$s"; }
 
 free_port() {
@@ -235,10 +247,20 @@ one_load() {
     WRK_BODY=$body wrk "${args[@]}" -d"${WARMUP}s" "$url" > "$OUT/$srv-$name.warmup.txt" 2>&1 || true
   fi
   log "$srv $name: wrk ${SECONDS_}s $url"
+  local t0=$EPOCHREALTIME b0 s0 c0 b1 s1 c1 t1
+  b0=$(busy_ticks); s0=$(proc_ticks "${SERVER_PIDS[@]}"); times > "$OUT/times.0"
   WRK_BODY=$body wrk "${args[@]}" -d"${SECONDS_}s" "$url" > "$OUT/$srv-$name.wrk.txt" 2>&1 \
     || { flag "$srv $name: wrk failed: $(tail -n 3 "$OUT/$srv-$name.wrk.txt" | tr '\n' ' ')"; return 0; }
+  t1=$EPOCHREALTIME; b1=$(busy_ticks); s1=$(proc_ticks "${SERVER_PIDS[@]}"); times > "$OUT/times.1"
+  c0=$(times_children "$OUT/times.0"); c1=$(times_children "$OUT/times.1")
   parse_wrk "$OUT/$srv-$name.wrk.txt" "$p"
-  log "$srv $name: ${R[$p.rps]:-?} req/s, p50 ${R[$p.p50_ms]:-?} ms, p99 ${R[$p.p99_ms]:-?} ms, non-2xx ${R[$p.non2xx]}, socket errors c/r/w/t ${R[$p.err_connect]}/${R[$p.err_read]}/${R[$p.err_write]}/${R[$p.err_timeout]}"
+  put "$p.server_cpu_cores" "$(awk -v s=$((s1 - s0)) -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", s / hz / (b - a) }')"
+  put "$p.wrk_cpu_cores" "$(awk -v c0="$c0" -v c1="$c1" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (c1 - c0) / (b - a) }')"
+  put "$p.other_cpu_cores" "$(awk -v t=$((b1 - b0)) -v s=$((s1 - s0)) -v hz="$CLK_TCK" -v c0="$c0" -v c1="$c1" -v a="$t0" -v b="$t1" \
+      'BEGIN { o = ((t - s) / hz - (c1 - c0)) / (b - a); printf "%.2f", (o < 0 ? 0 : o) }')"
+  [ -z "${R[$p.requests]:-}" ] || [ "${R[$p.requests]}" = 0 ] || \
+    put "$p.server_cpu_ms_per_req" "$(awk -v s=$((s1 - s0)) -v hz="$CLK_TCK" -v n="${R[$p.requests]}" 'BEGIN { printf "%.3f", s / hz * 1000 / n }')"
+  log "$srv $name: ${R[$p.rps]:-?} req/s, p50 ${R[$p.p50_ms]:-?} ms, p99 ${R[$p.p99_ms]:-?} ms, server CPU ${R[$p.server_cpu_ms_per_req]:-?} ms/req, cores server/wrk/others ${R[$p.server_cpu_cores]}/${R[$p.wrk_cpu_cores]}/${R[$p.other_cpu_cores]}, non-2xx ${R[$p.non2xx]}, socket errors c/r/w/t ${R[$p.err_connect]}/${R[$p.err_read]}/${R[$p.err_write]}/${R[$p.err_timeout]}"
   [ "${R[$p.non2xx]}" = 0 ] || flag "$srv $name: ${R[$p.non2xx]} non-2xx responses of ${R[$p.requests]:-?}"
   [ "${R[$p.err_timeout]}" = 0 ] || flag "$srv $name: ${R[$p.err_timeout]} requests timed out (> $WRK_TIMEOUT), not in the latency figures"
   [ "${R[$p.err_connect]}" = 0 ] || flag "$srv $name: ${R[$p.err_connect]} connect errors"
@@ -293,9 +315,11 @@ run_loads() {
 }
 
 # ---- martlet -----------------------------------------------------------------
+MARTLET_ENV_UNSET=()            # MARTLET_* settings from the caller's environment would change what is measured
+for e in $(compgen -e | grep '^MARTLET_' || true); do MARTLET_ENV_UNSET+=(-u "$e"); done
 martlet_start() {  # martlet_start LOGTAG: starts in the background, sets MPID and T_START
   T_START=$EPOCHREALTIME
-  "$BIN" serve --host 127.0.0.1 --port "$MPORT" --data-dir "$MDATA" \
+  env "${MARTLET_ENV_UNSET[@]}" "$BIN" serve --host 127.0.0.1 --port "$MPORT" --data-dir "$MDATA" \
     --admin-password "$M_PW" --bcrypt-cost "$COST" >> "$OUT/martlet.log" 2>&1 &
   MPID=$!
 }
@@ -306,9 +330,9 @@ bench_martlet() {
   else
     BIN=$BUILD_DIR/release/martlet
     if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-      log "building: swift build -c release --product martlet --scratch-path $BUILD_DIR"
+      log "building: swift build -c release --static-swift-stdlib --product martlet --scratch-path $BUILD_DIR"
       local t0=$EPOCHREALTIME
-      (cd "$REPO" && swift build -c release --product martlet --scratch-path "$BUILD_DIR") > "$OUT/build.log" 2>&1 \
+      (cd "$REPO" && swift build -c release --static-swift-stdlib --product martlet --scratch-path "$BUILD_DIR") > "$OUT/build.log" 2>&1 \
         || { tail -n 30 "$OUT/build.log" >&2; die "release build failed (log $OUT/build.log)"; }
       put martlet.build_s "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')"
     fi
@@ -354,6 +378,7 @@ bench_martlet() {
   put martlet.idle_rss_kib "$(rss_kib "$MPID" $(pgrep -P "$MPID" || true))"
   log "martlet idle RSS: ${R[martlet.idle_rss_kib]} KiB"
 
+  SERVER_PIDS=("$MPID")
   run_loads martlet "http://127.0.0.1:$MPORT/identity" "$M_PW"
 
   put martlet.rss_after_load_kib "$(rss_kib "$MPID" $(pgrep -P "$MPID" || true))"
@@ -421,6 +446,8 @@ bench_keystone() {
   put keystone.idle_rss_kib "$(( ${R[keystone.idle_rss_uwsgi_master_kib]} + ${R[keystone.idle_rss_uwsgi_workers_kib]} + ${R[keystone.idle_rss_memcached_kib]} ))"
   log "keystone idle RSS: ${R[keystone.idle_rss_kib]} KiB (master ${R[keystone.idle_rss_uwsgi_master_kib]}, workers ${R[keystone.idle_rss_uwsgi_workers_kib]}, memcached ${R[keystone.idle_rss_memcached_kib]})"
 
+  # shellcheck disable=SC2206
+  SERVER_PIDS=("$upid" $workers "$mpid")
   run_loads keystone "http://127.0.0.1:$KPORT" "$K_PW"
 
   # shellcheck disable=SC2046
@@ -471,7 +498,7 @@ row "start -> first 200, best (ms) [1]" "$(fmt "$(v martlet.start_ms_best)")" "$
 row "start -> first 200, server only, median (ms) [2]" "$(fmt "$M_START")" "$(fmt "$K_USTART")" "$(ratio "$K_USTART" "$M_START")"
 row "first start, empty data dir (ms)" "$(fmt "$(v martlet.bootstrap_start_ms)")" ""
 row "idle RSS (MiB)" "$(mib "$M_RSS")" "$(mib "$K_RSS")" "$(ratio "$K_RSS" "$M_RSS")" \
-    "< 40 MB: $(verdict 'x * 1024 < 40000000' "$M_RSS")"
+    "< 40 MB$([ -z "$M_RSS" ] || awk -v k="$M_RSS" 'BEGIN { printf " (%.1f MB)", k * 1024 / 1e6 }'): $(verdict 'x * 1024 < 40000000' "$M_RSS")"
 row "RSS after the loads (MiB)" "$(mib "$(v martlet.rss_after_load_kib)")" "$(mib "$(v keystone.rss_after_load_kib)")" \
     "$(ratio "$(v keystone.rss_after_load_kib)" "$(v martlet.rss_after_load_kib)")"
 declare -A TITLE=([validate]="token validate" [projects]="GET /v3/projects" \
@@ -485,6 +512,8 @@ for l in $LOADS; do
     mq=$(v "martlet.loads.$l.${q}_ms"); kq=$(v "keystone.loads.$l.${q}_ms")
     row "  $q latency (ms)" "$(fmt "$mq" 2)" "$(fmt "$kq" 2)" "$(ratio "$kq" "$mq")"
   done
+  mq=$(v "martlet.loads.$l.server_cpu_ms_per_req"); kq=$(v "keystone.loads.$l.server_cpu_ms_per_req")
+  row "  server CPU per request (ms) [3]" "$(fmt "$mq" 2)" "$(fmt "$kq" 2)" "$(ratio "$kq" "$mq")"
 done
 row "bcrypt cost (admin password hash)" "$(v martlet.bcrypt_cost)" "$(v keystone.bcrypt_cost_admin)"
 
@@ -493,6 +522,7 @@ row "bcrypt cost (admin password hash)" "$(v martlet.bcrypt_cost)" "$(v keystone
   echo "Identity benchmark $(v date) - $(v host.nproc) cores ($(v host.cpu)), wrk $(v params.wrk)"
   [ -z "$(v martlet.binary)" ] || echo "martlet: $(v martlet.version) ($(v martlet.git)), $(v martlet.binary)"
   [ -z "$(v keystone.version)" ] || echo "keystone: $(v keystone.version), anchor bench mode (uWSGI $(v keystone.workers) workers x 1 thread, memcached), state $K_STATE"
+  echo "1-min load average before each phase: martlet $(v host.loadavg_before_martlet), keystone $(v host.loadavg_before_keystone) (above ~0.7 something else was running: figures are noisy)"
   echo "ratio: martlet/keystone for throughput, keystone/martlet for latency, RSS and start-up (> 1 = martlet better)"
   echo
   printf '%-50s | %10s | %10s | %8s | %s\n' metric martlet keystone ratio target
@@ -504,13 +534,16 @@ row "bcrypt cost (admin password hash)" "$(v martlet.bcrypt_cost)" "$(v keystone
   echo "[1] martlet: \`martlet serve\` on a bootstrapped data dir (migrations + bootstrap check included);"
   echo "    keystone: the anchor's start.sh (db_sync + bootstrap on the existing db, then uWSGI), as its README measures it"
   echo "[2] keystone: from start.sh launching uWSGI to the first 200 (martlet: same figure as [1])"
+  echo "[3] user+system CPU of the server processes (keystone: uWSGI master+workers+memcached) during the load / requests;"
+  echo "    barely affected by other load on the machine, unlike req/s and latency"
   echo
-  echo "Responses (non-2xx / socket errors connect,read,write,timeout):"
+  echo "Responses (non-2xx / socket errors connect,read,write,timeout) and CPU cores used during each load by server/wrk/everything else:"
   for s in martlet keystone; do
     for l in $LOADS; do
       [ -n "$(v "$s.loads.$l.preflight_status")" ] || continue
       if [ -z "$(v "$s.loads.$l.requests")" ]; then echo "  $s $l: not measured (preflight $(v "$s.loads.$l.preflight_status"))"; continue; fi
-      echo "  $s $l: $(v "$s.loads.$l.requests") requests, non-2xx $(v "$s.loads.$l.non2xx"), socket errors $(v "$s.loads.$l.err_connect"),$(v "$s.loads.$l.err_read"),$(v "$s.loads.$l.err_write"),$(v "$s.loads.$l.err_timeout")"
+      echo "  $s $l: $(v "$s.loads.$l.requests") requests, non-2xx $(v "$s.loads.$l.non2xx"), socket errors $(v "$s.loads.$l.err_connect"),$(v "$s.loads.$l.err_read"),$(v "$s.loads.$l.err_write"),$(v "$s.loads.$l.err_timeout"); cores $(v "$s.loads.$l.server_cpu_cores")/$(v "$s.loads.$l.wrk_cpu_cores")/$(v "$s.loads.$l.other_cpu_cores")"
+      awk -v o="$(v "$s.loads.$l.other_cpu_cores")" 'BEGIN { exit !(o > 0.25) }' && echo "    ^ other processes used $(v "$s.loads.$l.other_cpu_cores") cores during this load: its req/s and latency are understated"
     done
   done
   [ -z "$(v keystone.version)" ] || echo "  (keystone's uWSGI closes every connection: wrk counts each as a read error; they are not failures)"

@@ -42,7 +42,7 @@
 #   BENCH_SKIP_TRANSFER=1 / BENCH_SKIP_LIST=1   skip a phase
 #   BENCH_BCRYPT_COST=4        martlet --bcrypt-cost
 #   BENCH_SKIP_BUILD=1         do not build; use the existing binary
-#   BENCH_BUILD_DIR=.build-release  SwiftPM scratch path (relative to the repo root or absolute);
+#   BENCH_BUILD_DIR=.build-static   SwiftPM scratch path (relative to the repo root or absolute);
 #                              the binary is BENCH_BUILD_DIR/release/martlet
 #   BENCH_MARTLET_BIN=PATH     use this binary (implies no build)
 #   BENCH_PORT                 loopback port (default: a free random port)
@@ -76,7 +76,7 @@ LIST_LOADS=${BENCH_LIST_LOADS:-first tag disk_format marker}
 COST=${BENCH_BCRYPT_COST:-4}
 M_PW=${BENCH_ADMIN_PASSWORD:-bench-admin-pw}
 TMPBASE=${BENCH_TMPDIR:-/tmp}
-BUILD_DIR=${BENCH_BUILD_DIR:-.build-release}
+BUILD_DIR=${BENCH_BUILD_DIR:-.build-static}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
 
 # targets of issue 3
@@ -224,9 +224,9 @@ if [ -n "${BENCH_MARTLET_BIN:-}" ]; then
 else
   BIN=$BUILD_DIR/release/martlet
   if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    log "building: swift build -c release --product martlet --scratch-path $BUILD_DIR"
+    log "building: swift build -c release --static-swift-stdlib --product martlet --scratch-path $BUILD_DIR"
     t0=$EPOCHREALTIME
-    (cd "$REPO" && swift build -c release --product martlet --scratch-path "$BUILD_DIR") > "$OUT/build.log" 2>&1 \
+    (cd "$REPO" && swift build -c release --static-swift-stdlib --product martlet --scratch-path "$BUILD_DIR") > "$OUT/build.log" 2>&1 \
       || { tail -n 30 "$OUT/build.log" >&2; die "release build failed (log $OUT/build.log)"; }
     put martlet.build_s "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')"
   fi
