@@ -11,8 +11,8 @@ struct ImageDataRoutes {
 
     func register(_ r: PolicyRouter) {
         r.put("/v2/images/:image_id/file", rule: "image:upload_image", loadsTarget: true) { call in
-            try requireOctetStream(call)
             let (image, _) = try await service.visibleImage(call)
+            try requireOctetStream(call)
             guard image.diskFormat != nil, image.containerFormat != nil else {
                 throw APIError.badRequest("Properties disk_format, container_format must be set prior to saving data.")
             }
@@ -20,8 +20,8 @@ struct ImageDataRoutes {
             return .empty()
         }
         r.put("/v2/images/:image_id/stage", rule: "image:stage_image", loadsTarget: true) { call in
-            try requireOctetStream(call)
             let (image, _) = try await service.visibleImage(call)
+            try requireOctetStream(call)
             try await receive(call, image: image, into: .staging(image.id), from: ["queued"], during: "uploading", after: "uploading")
             return .empty()
         }

@@ -114,11 +114,11 @@ struct ImageRoutes {
     static let patchMediaTypes = ["application/openstack-images-v2.1-json-patch", "application/openstack-images-v2.0-json-patch"]
 
     private func patch(_ call: APICall) async throws -> Response {
+        let (image, _) = try await service.visibleImage(call)
         let contentType = call.request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         guard Self.patchMediaTypes.contains(contentType) else {
             throw APIError(.unsupportedMediaType, "Unsupported Content-Type; use \(Self.patchMediaTypes[0]).")
         }
-        let (image, _) = try await service.visibleImage(call)
         guard case .array(let operations) = try await call.body() else {
             throw APIError.badRequest("A JSON patch is an array of operations.")
         }
