@@ -87,8 +87,7 @@ put()   { R[$1]=$2; printf '%s\tn\t%s\n' "$1" "$2" >> "$TSV"; }   # number
 put_s() { R[$1]=$2; printf '%s\ts\t%s\n' "$1" "$2" >> "$TSV"; }   # string
 
 # ---- small helpers ---------------------------------------------------------
-exec {SLEEP_FD}<> <(:)          # a pipe nobody writes: read -t on it sleeps without forking
-nap() { read -r -t "$1" -u "$SLEEP_FD" _ || true; }
+. "$LIB/common.sh"
 ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -105,41 +104,9 @@ busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; 
 # children's CPU seconds from the output of the `times` builtin (which must run in this
 # shell, not in a $(...) subshell: it is redirected to a file)
 times_children() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
-rss_kib() { local s=0 r; for p in "$@"; do r=$(ps -o rss= -p "$p" 2>/dev/null | tr -d ' '); s=$((s + ${r:-0})); done; echo "$s"; }
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-)
-    [ "$p" != "${MPORT:-}" ] || continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
-# probe PORT PATH: true when GET PATH answers 200.  Pure bash (/dev/tcp), no
-# fork, so the start-up poll has ~5 ms resolution (one curl process costs
-# ~20 ms on this machine).  A request that connects waits (up to 30 s) for its
-# answer, so a server that accepts before it can serve is timed correctly.
-probe() {
-  local status=""
-  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$2" "$1" >&3 2>/dev/null || { exec 3<&-; return 1; }
-  IFS=' ' read -r -t 30 _ status _ <&3 || true
-  exec 3<&-
-  [ "$status" = 200 ]
-}
 
-# wait_200 PORT PATH TIMEOUT_S [PID]: poll every 5 ms; fails if PID dies or on timeout
-wait_200() {
-  local port=$1 path=$2 limit=$3 pid=${4:-} t0=$EPOCHREALTIME
-  while :; do
-    probe "$port" "$path" && return 0
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then probe "$port" "$path"; return; fi
-    (( ${EPOCHREALTIME/./} - ${t0/./} > limit * 1000000 )) && return 1   # no fork in this loop
-    nap 0.005
-  done
-}
 
 load_busy() {  # warn when something else is eating the CPU before a measurement
   local la; la=$(cut -d' ' -f1 /proc/loadavg)
@@ -344,7 +311,7 @@ bench_martlet() {
   put_s martlet.version "$("$BIN" version 2>/dev/null | head -n 1 || true)"
   put_s martlet.git "$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo 'no commit')"
 
-  MPORT=${BENCH_PORT:-$(free_port)} || die "no free port"
+  MPORT=${BENCH_PORT:-$(free_port "${MPORT:-}")} || die "no free port"
   MDATA=$(mktemp -d /tmp/martlet-bench-data.XXXXXX)
   put martlet.port "$MPORT"
   put martlet.bcrypt_cost "$COST"
@@ -389,7 +356,7 @@ bench_martlet() {
 # ---- keystone ----------------------------------------------------------------
 bench_keystone() {
   [ -x "$KS_START" ] || die "no keystone anchor at $KS_START (set SHARED_DIR)"
-  KPORT=${BENCH_KEYSTONE_PORT:-$(free_port)} || die "no free port"
+  KPORT=${BENCH_KEYSTONE_PORT:-$(free_port "${MPORT:-}")} || die "no free port"
   put keystone.port "$KPORT"
   put_s keystone.state "$K_STATE"
   KS_TOUCHED=1
@@ -522,7 +489,10 @@ row "bcrypt cost (admin password hash)" "$(v martlet.bcrypt_cost)" "$(v keystone
   echo "Identity benchmark $(v date) - $(v host.nproc) cores ($(v host.cpu)), wrk $(v params.wrk)"
   [ -z "$(v martlet.binary)" ] || echo "martlet: $(v martlet.version) ($(v martlet.git)), $(v martlet.binary)"
   [ -z "$(v keystone.version)" ] || echo "keystone: $(v keystone.version), anchor bench mode (uWSGI $(v keystone.workers) workers x 1 thread, memcached), state $K_STATE"
-  echo "1-min load average before each phase: martlet $(v host.loadavg_before_martlet), keystone $(v host.loadavg_before_keystone) (above ~0.7 something else was running: figures are noisy)"
+  for s in martlet keystone; do
+    o=$(for l in $LOADS; do v "$s.loads.$l.other_cpu_cores"; echo; done | sort -g | tail -n 1)
+    [ -z "$o" ] || echo "$s: other processes used up to $o cores during its loads$(awk -v o="$o" 'BEGIN { if (o > 0.25) print " -- figures understated, see below" }')"
+  done
   echo "ratio: martlet/keystone for throughput, keystone/martlet for latency, RSS and start-up (> 1 = martlet better)"
   echo
   printf '%-50s | %10s | %10s | %8s | %s\n' metric martlet keystone ratio target

@@ -109,40 +109,11 @@ put()   { R[$1]=$2; printf '%s\tn\t%s\n' "$1" "$2" >> "$TSV"; }   # number
 put_s() { R[$1]=$2; printf '%s\ts\t%s\n' "$1" "$2" >> "$TSV"; }   # string
 
 # ---- small helpers ---------------------------------------------------------
-exec {SLEEP_FD}<> <(:)          # a pipe nobody writes: read -t on it sleeps without forking
-nap() { read -r -t "$1" -u "$SLEEP_FD" _ || true; }
-rss_kib() { local s=0 r; for p in "$@"; do r=$(ps -o rss= -p "$p" 2>/dev/null | tr -d ' '); s=$((s + ${r:-0})); done; echo "$s"; }
+. "$LIB/common.sh"
 PAGE_KIB=$(( $(getconf PAGESIZE) / 1024 ))
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6 }'; }   # bytes, seconds -> MB/s
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-)
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
-# probe PORT PATH: true when GET PATH answers 200 (pure bash, no fork)
-probe() {
-  local status=""
-  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$2" "$1" >&3 2>/dev/null || { exec 3<&-; return 1; }
-  IFS=' ' read -r -t 30 _ status _ <&3 || true
-  exec 3<&-
-  [ "$status" = 200 ]
-}
-# wait_200 PORT PATH TIMEOUT_S PID: poll every 20 ms; fails if PID dies or on timeout
-wait_200() {
-  local port=$1 path=$2 limit=$3 pid=$4 t0=$EPOCHREALTIME
-  while :; do
-    probe "$port" "$path" && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    (( ${EPOCHREALTIME/./} - ${t0/./} > limit * 1000000 )) && return 1
-    nap 0.02
-  done
-}
 
 load_busy() {  # warn when something else is eating the CPU before a measurement
   local la; la=$(cut -d' ' -f1 /proc/loadavg)
