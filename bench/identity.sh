@@ -47,6 +47,7 @@ export LC_ALL=C
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LIB=$REPO/bench/lib
+. "$LIB/common.sh"
 SHARED_DIR=${SHARED_DIR:-$REPO/../shared}
 KS_START=$SHARED_DIR/anchors/keystone/start.sh
 
@@ -67,10 +68,7 @@ K_VENV=${KEYSTONE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet-anchors/keystone
 BUILD_DIR=${BENCH_BUILD_DIR:-.build-static}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 FLAGS=()                       # problems to repeat at the end (non-2xx, failed preflight, ...)
-flag() { FLAGS+=("$*"); log "FLAG: $*"; }
 
 for v in SECONDS_ WARMUP THREADS CONNS COST STARTS KS_STARTS IDLE_WAIT; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
@@ -83,11 +81,8 @@ mkdir -p "$OUT"
 case "$(cd "$OUT" && pwd)/" in "$REPO"/*) die "BENCH_OUT must be outside the repository" ;; esac
 TSV=$OUT/results.tsv; : > "$TSV"
 declare -A R=()
-put()   { R[$1]=$2; printf '%s\tn\t%s\n' "$1" "$2" >> "$TSV"; }   # number
-put_s() { R[$1]=$2; printf '%s\ts\t%s\n' "$1" "$2" >> "$TSV"; }   # string
 
 # ---- small helpers ---------------------------------------------------------
-. "$LIB/common.sh"
 ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -108,14 +103,6 @@ times_children() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); pr
 
 
 
-load_busy() {  # warn when something else is eating the CPU before a measurement
-  local la; la=$(cut -d' ' -f1 /proc/loadavg)
-  put "host.loadavg_before_$1" "$la"
-  local others; others=$(pgrep -fa 'swift-build|swift-frontend|swift-test|uwsgi|tempest' | head -3 || true)
-  if [ -n "$others" ]; then log "WARNING: other heavy processes are running (figures will be noisy): $(echo "$others" | cut -c1-80 | tr '\n' ';')"; fi
-  awk -v l="$la" 'BEGIN { exit !(l > 0.7) }' && log "WARNING: 1-min load average is $la before the $1 phase"
-  return 0
-}
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""; KS_BG=""; KS_TOUCHED=0
@@ -174,24 +161,6 @@ put_s results_dir "$OUT"
 
 # ---- the loads (same for both servers) --------------------------------------
 # parse_wrk FILE PREFIX: req/s, latency percentiles (ms), counts, errors
-parse_wrk() {
-  local f=$1 p=$2 k v
-  while read -r k v; do
-    [ -n "$v" ] && put "$p.$k" "$v"
-  done < <(awk '
-    function ms(s,  n, u) { n = s + 0; u = s; sub(/^[0-9.]+/, "", u)
-      if (u == "us") return n / 1000; if (u == "ms") return n; if (u == "s") return n * 1000
-      if (u == "m") return n * 60000; if (u == "h") return n * 3600000; return n }
-    /^ +50%/ { print "p50_ms", ms($2) } /^ +75%/ { print "p75_ms", ms($2) }
-    /^ +90%/ { print "p90_ms", ms($2) } /^ +99%/ { print "p99_ms", ms($2) }
-    /^ +Latency +[0-9]/ { print "mean_ms", ms($2); print "max_ms", ms($4) }
-    / requests in / { print "requests", $1 }
-    /^Requests\/sec:/ { print "rps", $2 }
-    /Socket errors:/ { gsub(",", ""); print "err_connect", $4; print "err_read", $6; print "err_write", $8; print "err_timeout", $10 }
-    /Non-2xx or 3xx responses:/ { print "non2xx", $5 }' "$f")
-  [ -n "${R[$p.non2xx]:-}" ] || put "$p.non2xx" 0
-  for k in err_connect err_read err_write err_timeout; do [ -n "${R[$p.$k]:-}" ] || put "$p.$k" 0; done
-}
 
 # one_load SRV NAME URL BODY|"" HEADER...: preflight with curl, warm-up, measured wrk run
 one_load() {
@@ -442,16 +411,9 @@ PY
 [ "${BENCH_SKIP_KEYSTONE:-0}" = 1 ] || bench_keystone
 
 # ---- report ------------------------------------------------------------------
-v() { printf '%s' "${R[$1]:-}"; }
 ratio() {  # ratio NUM DEN -> "12.3x" or ""
   [ -n "$1" ] && [ -n "$2" ] || return 0
   awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) exit; r = a / b; printf (r >= 100 ? "%.0fx" : (r >= 10 ? "%.1fx" : "%.2fx")), r }'
-}
-fmt() { [ -n "$1" ] && awk -v x="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, x }'; return 0; }
-mib() { [ -n "$1" ] && awk -v x="$1" 'BEGIN { printf "%.1f", x / 1024 }'; return 0; }
-verdict() {  # verdict "cond-awk-expr" value
-  [ -n "$2" ] || { echo "n/a"; return; }
-  awk -v x="$2" "BEGIN { exit !($1) }" && echo "MET" || echo "NOT MET"
 }
 ROWS=()
 row() { ROWS+=("$1|${2:--}|${3:--}|${4:--}|${5:-}"); }

@@ -60,6 +60,7 @@ export LC_ALL=C
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LIB=$REPO/bench/lib
+. "$LIB/common.sh"
 
 SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 DD_PASSES=${BENCH_DD_PASSES:-2}
@@ -84,10 +85,7 @@ T_FRACTION=0.80           # upload/download >= 80% of dd
 T_RSS_GROWTH_MB=64        # peak RSS growth during a transfer < 64 MB (10^6 bytes)
 T_LIST_P99_MS=20          # p99 per page of 25 < 20 ms
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 FLAGS=()                       # problems to repeat at the end
-flag() { FLAGS+=("$*"); log "FLAG: $*"; }
 
 for v in SIZE_MIB DD_PASSES IDLE_WAIT NIMAGES CREATE_CONC LIST_SECONDS WARMUP LTHREADS LCONNS COST; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
@@ -105,24 +103,13 @@ mkdir -p "$OUT"
 case "$(cd "$OUT" && pwd)/" in "$REPO"/*) die "BENCH_OUT must be outside the repository" ;; esac
 TSV=$OUT/results.tsv; : > "$TSV"
 declare -A R=()
-put()   { R[$1]=$2; printf '%s\tn\t%s\n' "$1" "$2" >> "$TSV"; }   # number
-put_s() { R[$1]=$2; printf '%s\ts\t%s\n' "$1" "$2" >> "$TSV"; }   # string
 
 # ---- small helpers ---------------------------------------------------------
-. "$LIB/common.sh"
 PAGE_KIB=$(( $(getconf PAGESIZE) / 1024 ))
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6 }'; }   # bytes, seconds -> MB/s
 
 
 
-load_busy() {  # warn when something else is eating the CPU before a measurement
-  local la; la=$(cut -d' ' -f1 /proc/loadavg)
-  put "host.loadavg_before_$1" "$la"
-  local others; others=$(pgrep -fa 'swift-build|swift-frontend|swift-test|uwsgi|tempest|pytest|bin/openstack ' | head -3 || true)
-  if [ -n "$others" ]; then log "WARNING: other heavy processes are running (figures will be noisy): $(echo "$others" | cut -c1-80 | tr '\n' ';')"; fi
-  awk -v l="$la" 'BEGIN { exit !(l > 0.7) }' && log "WARNING: 1-min load average is $la before the $1 phase"
-  return 0
-}
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""; WORK=""; SAMPLER=""
@@ -444,24 +431,6 @@ bench_transfer() {
 }
 
 # ---- 4. listing --------------------------------------------------------------------
-parse_wrk() {  # parse_wrk FILE PREFIX
-  local f=$1 p=$2 k v
-  while read -r k v; do
-    [ -n "$v" ] && put "$p.$k" "$v"
-  done < <(awk '
-    function ms(s,  n, u) { n = s + 0; u = s; sub(/^[0-9.]+/, "", u)
-      if (u == "us") return n / 1000; if (u == "ms") return n; if (u == "s") return n * 1000
-      if (u == "m") return n * 60000; if (u == "h") return n * 3600000; return n }
-    /^ +50%/ { print "p50_ms", ms($2) } /^ +75%/ { print "p75_ms", ms($2) }
-    /^ +90%/ { print "p90_ms", ms($2) } /^ +99%/ { print "p99_ms", ms($2) }
-    /^ +Latency +[0-9]/ { print "mean_ms", ms($2); print "max_ms", ms($4) }
-    / requests in / { print "requests", $1 }
-    /^Requests\/sec:/ { print "rps", $2 }
-    /Socket errors:/ { gsub(",", ""); print "err_connect", $4; print "err_read", $6; print "err_write", $8; print "err_timeout", $10 }
-    /Non-2xx or 3xx responses:/ { print "non2xx", $5 }' "$f")
-  [ -n "${R[$p.non2xx]:-}" ] || put "$p.non2xx" 0
-  for k in err_connect err_read err_write err_timeout; do [ -n "${R[$p.$k]:-}" ] || put "$p.$k" 0; done
-}
 
 list_load() {  # list_load NAME QUERY
   local name=$1 query=$2 url="$IMG/v2/images?$2" p="list.$1" code n
@@ -551,14 +520,7 @@ martlet_stop
 grep -qiE 'critical|fatal|panic' "$OUT/martlet.log" && flag "martlet's log has critical/fatal lines (see $OUT/martlet.log)"
 
 # ---- 5. report -------------------------------------------------------------------------
-v() { printf '%s' "${R[$1]:-}"; }
-fmt() { [ -n "$1" ] && awk -v x="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, x }'; return 0; }
-mib() { [ -n "$1" ] && awk -v x="$1" 'BEGIN { printf "%.1f", x / 1024 }'; return 0; }
 frac() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'; return 0; }
-verdict() {  # verdict "cond-awk-expr" value
-  [ -n "$2" ] || { echo "n/a"; return; }
-  awk -v x="$2" "BEGIN { exit !($1) }" && echo "MET" || echo "NOT MET"
-}
 ROWS=()
 row() { ROWS+=("$1|${2:--}|${3:-}|${4:-}"); }
 

@@ -1,5 +1,46 @@
 # bench/lib/common.sh - helpers the benchmark scripts share (sourced, not run).
 
+# R holds the results by name, each also appended to $TSV (n: number, s: string);
+# FLAGS collects the problems that make a run exit 2.
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+flag() { FLAGS+=("$*"); log "FLAG: $*"; }
+put()   { R[$1]=$2; printf '%s\tn\t%s\n' "$1" "$2" >> "$TSV"; }   # number
+put_s() { R[$1]=$2; printf '%s\ts\t%s\n' "$1" "$2" >> "$TSV"; }   # string
+v() { printf '%s' "${R[$1]:-}"; }
+fmt() { [ -n "$1" ] && awk -v x="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, x }'; return 0; }
+mib() { [ -n "$1" ] && awk -v x="$1" 'BEGIN { printf "%.1f", x / 1024 }'; return 0; }
+verdict() {  # verdict "cond-awk-expr" value
+  [ -n "$2" ] || { echo "n/a"; return; }
+  awk -v x="$2" "BEGIN { exit !($1) }" && echo "MET" || echo "NOT MET"
+}
+parse_wrk() {
+  local f=$1 p=$2 k v
+  while read -r k v; do
+    [ -n "$v" ] && put "$p.$k" "$v"
+  done < <(awk '
+    function ms(s,  n, u) { n = s + 0; u = s; sub(/^[0-9.]+/, "", u)
+      if (u == "us") return n / 1000; if (u == "ms") return n; if (u == "s") return n * 1000
+      if (u == "m") return n * 60000; if (u == "h") return n * 3600000; return n }
+    /^ +50%/ { print "p50_ms", ms($2) } /^ +75%/ { print "p75_ms", ms($2) }
+    /^ +90%/ { print "p90_ms", ms($2) } /^ +99%/ { print "p99_ms", ms($2) }
+    /^ +Latency +[0-9]/ { print "mean_ms", ms($2); print "max_ms", ms($4) }
+    / requests in / { print "requests", $1 }
+    /^Requests\/sec:/ { print "rps", $2 }
+    /Socket errors:/ { gsub(",", ""); print "err_connect", $4; print "err_read", $6; print "err_write", $8; print "err_timeout", $10 }
+    /Non-2xx or 3xx responses:/ { print "non2xx", $5 }' "$f")
+  [ -n "${R[$p.non2xx]:-}" ] || put "$p.non2xx" 0
+  for k in err_connect err_read err_write err_timeout; do [ -n "${R[$p.$k]:-}" ] || put "$p.$k" 0; done
+}
+load_busy() {  # warn when something else is eating the CPU before a measurement
+  local la; la=$(cut -d' ' -f1 /proc/loadavg)
+  put "host.loadavg_before_$1" "$la"
+  local others; others=$(pgrep -fa 'swift-build|swift-frontend|swift-test|uwsgi|tempest|pytest|bin/openstack ' | head -3 || true)
+  if [ -n "$others" ]; then log "WARNING: other heavy processes are running (figures will be noisy): $(echo "$others" | cut -c1-80 | tr '\n' ';')"; fi
+  awk -v l="$la" 'BEGIN { exit !(l > 0.7) }' && log "WARNING: 1-min load average is $la before the $1 phase"
+  return 0
+}
+
 exec {SLEEP_FD}<> <(:)          # a pipe nobody writes: read -t on it sleeps without forking
 nap() { read -r -t "$1" -u "$SLEEP_FD" _ || true; }
 
