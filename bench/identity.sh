@@ -160,7 +160,6 @@ put params.bcrypt_cost "$COST"
 put_s results_dir "$OUT"
 
 # ---- the loads (same for both servers) --------------------------------------
-# parse_wrk FILE PREFIX: req/s, latency percentiles (ms), counts, errors
 
 # one_load SRV NAME URL BODY|"" HEADER...: preflight with curl, warm-up, measured wrk run
 one_load() {
