@@ -58,12 +58,6 @@ public struct JSONFields: Sendable {
         try require(key, try string(key, minLength: minLength, maxLength: maxLength))
     }
 
-    /// A string field whose JSON `null` is meaningful ("clear it"): `.some(nil)`.
-    public func nullableString(_ key: String, maxLength: Int? = nil) throws -> String?? {
-        guard has(key) else { return nil }
-        return .some(try string(key, maxLength: maxLength, nullable: true))
-    }
-
     public func bool(_ key: String) throws -> Bool? {
         guard let value = members[key] else { return nil }
         guard case .bool(let b) = value else { throw invalid(key, "expected a boolean") }

@@ -132,17 +132,6 @@ struct ImageRepository: Sendable {
         }
     }
 
-    /// Membership status of `project` for every image shared with it.
-    func memberships(of project: String) async throws -> [String: String] {
-        try await db.read { db in
-            var result: [String: String] = [:]
-            for row in try await db.raw("SELECT image_id, status FROM image_members WHERE member_id = \(bind: project)").all() {
-                result[try row.decode(column: "image_id", as: String.self)] = try row.decode(column: "status", as: String.self)
-            }
-            return result
-        }
-    }
-
     func save(_ m: ImageMember, new: Bool, in db: any SQLDatabase) async throws {
         if new {
             try await db.raw("""
