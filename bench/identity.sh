@@ -88,7 +88,7 @@ ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { tr ' ' '\n' | grep . | sort -g | head -n 1; }
 # CPU accounting around each measured load, so that figures taken while something
-# else ran can be recognised: the server's CPU time per request (little affected by
+# else ran can be recognised: the server's CPU time per request (less affected by
 # other load) and the cores used by everything except the server and wrk.
 CLK_TCK=$(getconf CLK_TCK)
 SERVER_PIDS=()
@@ -466,7 +466,7 @@ row "bcrypt cost (admin password hash)" "$(v martlet.bcrypt_cost)" "$(v keystone
   echo "    keystone: the anchor's start.sh (db_sync + bootstrap on the existing db, then uWSGI), as its README measures it"
   echo "[2] keystone: from start.sh launching uWSGI to the first 200 (martlet: same figure as [1])"
   echo "[3] user+system CPU of the server processes (keystone: uWSGI master+workers+memcached) during the load / requests;"
-  echo "    barely affected by other load on the machine, unlike req/s and latency"
+  echo "    less affected by other load on the machine than req/s and latency (not immune: shared caches, the hypervisor)"
   echo
   echo "Responses (non-2xx / socket errors connect,read,write,timeout) and CPU cores used during each load by server/wrk/everything else:"
   for s in martlet keystone; do
