@@ -260,24 +260,7 @@ martlet_start() {  # martlet_start LOGTAG: starts in the background, sets MPID a
 }
 
 bench_martlet() {
-  if [ -n "${BENCH_MARTLET_BIN:-}" ]; then
-    BIN=$BENCH_MARTLET_BIN
-  else
-    BIN=$BUILD_DIR/release/martlet
-    if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-      log "building: swift build -c release --static-swift-stdlib --product martlet --scratch-path $BUILD_DIR"
-      local t0=$EPOCHREALTIME
-      (cd "$REPO" && swift build -c release --static-swift-stdlib --product martlet --scratch-path "$BUILD_DIR") > "$OUT/build.log" 2>&1 \
-        || { tail -n 30 "$OUT/build.log" >&2; die "release build failed (log $OUT/build.log)"; }
-      put martlet.build_s "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')"
-    fi
-  fi
-  [ -x "$BIN" ] || die "no martlet binary at $BIN (build it, or set BENCH_BUILD_DIR / BENCH_MARTLET_BIN)"
-  BIN=$(readlink -f "$BIN")
-  put_s martlet.binary "$BIN"
-  put martlet.binary_bytes "$(stat -c %s "$BIN")"
-  put_s martlet.version "$("$BIN" version 2>/dev/null | head -n 1 || true)"
-  put_s martlet.git "$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo 'no commit')"
+  martlet_binary
 
   MPORT=${BENCH_PORT:-$(free_port "${MPORT:-}")} || die "no free port"
   MDATA=$(mktemp -d /tmp/martlet-bench-data.XXXXXX)

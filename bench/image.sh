@@ -177,24 +177,7 @@ put params.rss_interval_s "$RSS_INTERVAL"
 put_s results_dir "$OUT"
 
 # ---- the binary ----------------------------------------------------------------
-if [ -n "${BENCH_MARTLET_BIN:-}" ]; then
-  BIN=$BENCH_MARTLET_BIN
-else
-  BIN=$BUILD_DIR/release/martlet
-  if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    log "building: swift build -c release --static-swift-stdlib --product martlet --scratch-path $BUILD_DIR"
-    t0=$EPOCHREALTIME
-    (cd "$REPO" && swift build -c release --static-swift-stdlib --product martlet --scratch-path "$BUILD_DIR") > "$OUT/build.log" 2>&1 \
-      || { tail -n 30 "$OUT/build.log" >&2; die "release build failed (log $OUT/build.log)"; }
-    put martlet.build_s "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')"
-  fi
-fi
-[ -x "$BIN" ] || die "no martlet binary at $BIN (build it, or set BENCH_BUILD_DIR / BENCH_MARTLET_BIN)"
-BIN=$(readlink -f "$BIN")
-put_s martlet.binary "$BIN"
-put_s martlet.binary_mtime "$(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
-put_s martlet.version "$("$BIN" version 2>/dev/null | head -n 1 || true)"
-put_s martlet.git "$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo 'no commit')"
+martlet_binary
 
 # ---- scratch space: data dir, source file and dd file on one filesystem --------
 MDATA=$(mktemp -d "$TMPBASE/martlet-bench-data.XXXXXX")
