@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(
             name: "Martlet",
             dependencies: [
-                "MartletCore", "MartletStore", "Identity", "Image",
+                "MartletCore", "MartletStore", "Identity", "Image", "Network",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,6 +77,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Network",
+            dependencies: [
+                "MartletCore", "MartletStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "MartletTestSupport",
             dependencies: [
                 "MartletStore", "MartletCore", "Identity",
@@ -101,6 +111,13 @@ let package = Package(
                 "Image", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
+            name: "NetworkTests",
+            dependencies: [
+                "Network", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(

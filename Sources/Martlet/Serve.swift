@@ -20,6 +20,7 @@ struct Serve: AsyncParsableCommand {
         if recovered != (0, 0) {
             logger.notice("image store recovered", metadata: ["uploads_requeued": "\(recovered.requeued)", "orphans_removed": "\(recovered.orphansRemoved)"])
         }
+        try await context.network.converge()
 
         let router = APIRouter.make(services: context.services, validator: context.identity.validator,
                                     fallbackFaults: context.identity.faultFormat, metrics: PrometheusCollectorRegistry())

@@ -3,6 +3,7 @@ import Identity
 import Image
 import Logging
 import MartletCore
+import Network
 import MartletStore
 
 /// Assembles the services from the configuration. The one place that knows every target.
@@ -12,10 +13,11 @@ struct Wiring {
     let database: Database
     let identity: IdentityService
     let image: ImageService
+    let network: NetworkService
 
-    var services: [any APIService] { [identity, image] }
+    var services: [any APIService] { [identity, image, network] }
 
-    static let migrations: [Migration] = IdentityService.migrations + ImageService.migrations
+    static let migrations: [Migration] = IdentityService.migrations + ImageService.migrations + NetworkService.migrations
 
     static func open(_ options: ConfigOptions) async throws -> Wiring {
         let config = try options.load()
@@ -30,7 +32,8 @@ struct Wiring {
         let database = try Database.open(url: config.database, dataDir: config.dataURL, logger: Logger(label: "martlet.store"))
         return Wiring(config: config, logger: logger, database: database,
                       identity: try IdentityService(database: database, config: config),
-                      image: try ImageService(database: database, config: config))
+                      image: try ImageService(database: database, config: config),
+                      network: try NetworkService(database: database, config: config))
     }
 
     /// Opens the database, brings its schema up to date and bootstraps the cloud.

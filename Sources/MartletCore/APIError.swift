@@ -6,11 +6,14 @@ public struct APIError: Error, Sendable {
     public var status: HTTPResponse.Status
     public var message: String
     public var headers: HTTPFields
+    /// A machine-readable name for the failure, for fault formats that carry one (Neutron's `type`).
+    public var type: String?
 
-    public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:], type: String? = nil) {
         self.status = status
         self.message = message
         self.headers = headers
+        self.type = type
     }
 
     public static func badRequest(_ message: String) -> APIError { .init(.badRequest, message) }

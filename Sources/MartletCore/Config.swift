@@ -25,6 +25,16 @@ public struct MartletConfig: Sendable, Equatable {
     /// Bytes of image data a project may store; -1 is unlimited.
     public var imageSizeQuota: Int64 = -1
     public var logLevel = "info"
+    /// Segment type of networks projects create: `vxlan`, `vlan` or `local`.
+    public var networkTenantType = "vxlan"
+    /// VXLAN ids tenant networks take, `first:last[,first:last…]`.
+    public var networkVXLANRanges = "1:1000"
+    /// VLANs per physical network, `physnet:first:last[,…]`.
+    public var networkVLANRanges = "physnet1:1000:2999"
+    /// Physical networks flat provider networks may use, comma-separated; `*` for any.
+    public var networkFlatNetworks = "*"
+    /// Port MAC addresses keep this address's first three bytes.
+    public var networkBaseMAC = "fa:16:3e:00:00:00"
 
     public init() {}
 
@@ -39,7 +49,9 @@ public struct MartletConfig: Sendable, Equatable {
     /// The keys every layer may set; TOML and environment names derive from them.
     public static let keys = ["host", "port", "data_dir", "database", "public_url", "token_lifetime",
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
-                              "image_count_quota", "image_size_quota", "validation_cache_seconds"]
+                              "image_count_quota", "image_size_quota", "validation_cache_seconds",
+                              "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
+                              "network_flat_networks", "network_base_mac"]
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -63,6 +75,15 @@ public struct MartletConfig: Sendable, Equatable {
             case "validation_cache_seconds": validationCacheSeconds = try int(key, value, 0...3600)
             case "image_count_quota": imageCountQuota = try int(key, value, -1...Int.max)
             case "image_size_quota": imageSizeQuota = Int64(try int(key, value, -1...Int.max))
+            case "network_tenant_type":
+                guard ["vxlan", "vlan", "local"].contains(value) else {
+                    throw ConfigError("\(source): network_tenant_type must be vxlan, vlan or local")
+                }
+                networkTenantType = value
+            case "network_vxlan_ranges": networkVXLANRanges = value
+            case "network_vlan_ranges": networkVLANRanges = value
+            case "network_flat_networks": networkFlatNetworks = value
+            case "network_base_mac": networkBaseMAC = value
             case "log_level":
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                     throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")

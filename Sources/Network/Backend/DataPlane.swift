@@ -1,0 +1,153 @@
+import Logging
+import MartletCore
+import SQLKit
+
+/// Tells the backend the desired state of what a transaction touched, read fresh from the
+/// database, so the order and repetition of events do not matter.
+struct DataPlane: Sendable {
+    let store: NetworkStore
+    let backend: any NetworkBackend
+    let logger: Logger
+
+    func apply(_ events: [DataPlaneEvent]) async {
+        for event in events {
+            do {
+                try await apply(event)
+            } catch {
+                // The database stays the truth; the next converge replays it.
+                logger.error("data plane: \(event) failed: \(error)")
+            }
+        }
+    }
+
+    private func apply(_ event: DataPlaneEvent) async throws {
+        switch event {
+        case .network(let id):
+            guard let plan = try await store.db.read({ db in try await networkPlan(id, db) }) else { return try await backend.removeNetwork(id: id) }
+            try await backend.apply(network: plan)
+        case .networkDeleted(let id):
+            try await backend.removeNetwork(id: id)
+        case .port(let id):
+            guard let port = try await store.db.read({ db in try await store.get(.ports, id, in: db) }) else { return try await backend.removePort(id: id) }
+            let host = port["binding:host_id"]?.stringValue ?? ""
+            guard !host.isEmpty else { return try await backend.removePort(id: id) }
+            _ = try await backend.apply(port: Self.portPlan(port, host: host))
+        case .portDeleted(let id):
+            try await backend.removePort(id: id)
+        case .router(let id):
+            guard let plan = try await store.db.read({ db in try await routerPlan(id, db) }) else { return try await backend.removeRouter(id: id) }
+            try await backend.apply(router: plan)
+        case .routerDeleted(let id):
+            try await backend.removeRouter(id: id)
+        case .securityGroup(let id):
+            if let plan = try await store.db.read({ db in try await securityGroupPlan(id, db) }) {
+                try await backend.apply(securityGroup: plan)
+            }
+        }
+    }
+
+    private func networkPlan(_ id: String, _ db: any SQLDatabase) async throws -> NetworkPlan? {
+        guard let network = try await store.get(.networks, id, in: db) else { return nil }
+        let subnets = try await store.rows(.subnets, where: "network_id = \(bind: id)", in: db)
+        let dhcpSubnets = Set(subnets.filter { $0["enable_dhcp"] == true }.compactMap { $0["id"]?.stringValue })
+        var hosts: [DHCPHost] = []
+        // DHCP answers the ports bound to hosts: the ones a machine will ask for.
+        for port in try await store.rows(.ports, where: "network_id = \(bind: id) AND host_id <> ''", in: db) {
+            for ip in port["fixed_ips"]?.array ?? [] where dhcpSubnets.contains(ip["subnet_id"]?.stringValue ?? "") {
+                hosts.append(DHCPHost(mac: port["mac_address"]?.stringValue ?? "", ip: ip["ip_address"]?.stringValue ?? "",
+                                      portID: port["id"]?.stringValue ?? ""))
+            }
+        }
+        return NetworkPlan(
+            id: id, networkType: network["provider:network_type"]?.stringValue ?? "local",
+            physicalNetwork: network["provider:physical_network"]?.stringValue,
+            segmentationID: network["provider:segmentation_id"]?.intValue.map(Int.init),
+            mtu: Int(network["mtu"]?.intValue ?? 1500), adminStateUp: network["admin_state_up"] != false,
+            subnets: subnets.map { s in
+                SubnetPlan(id: s["id"]?.stringValue ?? "", cidr: s["cidr"]?.stringValue ?? "", gatewayIP: s["gateway_ip"]?.stringValue,
+                           allocationPools: Subnets.pools(s).map { $0.start.description...$0.end.description },
+                           enableDHCP: s["enable_dhcp"] == true,
+                           dnsNameservers: (s["dns_nameservers"]?.array ?? []).compactMap(\.stringValue),
+                           hostRoutes: Self.routes(s["host_routes"]), ipv6RAMode: s["ipv6_ra_mode"]?.stringValue,
+                           ipv6AddressMode: s["ipv6_address_mode"]?.stringValue)
+            },
+            dhcpHosts: hosts)
+    }
+
+    static func portPlan(_ port: Doc, host: String) -> PortPlan {
+        PortPlan(
+            id: port["id"]?.stringValue ?? "", networkID: port["network_id"]?.stringValue ?? "", host: host,
+            macAddress: port["mac_address"]?.stringValue ?? "",
+            fixedIPs: (port["fixed_ips"]?.array ?? []).compactMap { $0["ip_address"]?.stringValue },
+            adminStateUp: port["admin_state_up"] != false, deviceOwner: port["device_owner"]?.stringValue ?? "",
+            portSecurityEnabled: port["port_security_enabled"] != false,
+            securityGroupIDs: (port["security_groups"]?.array ?? []).compactMap(\.stringValue),
+            allowedAddressPairs: (port["allowed_address_pairs"]?.array ?? []).map {
+                AddressPair(ipAddress: $0["ip_address"]?.stringValue ?? "", macAddress: $0["mac_address"]?.stringValue ?? "")
+            })
+    }
+
+    static func routes(_ value: JSON?) -> [Route] {
+        (value?.array ?? []).map { Route(destination: $0["destination"]?.stringValue ?? "", nexthop: $0["nexthop"]?.stringValue ?? "") }
+    }
+
+    private func routerPlan(_ id: String, _ db: any SQLDatabase) async throws -> RouterPlan? {
+        guard let router = try await store.get(.routers, id, in: db) else { return nil }
+        let ports = try await store.rows(.ports, where: "device_id = \(bind: id)", in: db)
+        var gateway: RouterPlan.Gateway?
+        var interfaces: [RouterPlan.Interface] = []
+        for port in ports {
+            let addresses = (port["fixed_ips"]?.array ?? []).compactMap { $0["ip_address"]?.stringValue }
+            switch port["device_owner"]?.stringValue {
+            case "network:router_gateway":
+                gateway = .init(networkID: port["network_id"]?.stringValue ?? "", portID: port["id"]?.stringValue ?? "",
+                                macAddress: port["mac_address"]?.stringValue ?? "", addresses: addresses,
+                                enableSNAT: router["external_gateway_info"]?["enable_snat"] != false)
+            case "network:router_interface":
+                var withPrefix: [String] = []
+                for ip in port["fixed_ips"]?.array ?? [] {
+                    let subnet = try await store.get(.subnets, ip["subnet_id"]?.stringValue ?? "", in: db)
+                    let prefix = CIDR(subnet?["cidr"]?.stringValue ?? "")?.prefix ?? 32
+                    withPrefix.append("\(ip["ip_address"]?.stringValue ?? "")/\(prefix)")
+                }
+                interfaces.append(.init(portID: port["id"]?.stringValue ?? "", networkID: port["network_id"]?.stringValue ?? "",
+                                        macAddress: port["mac_address"]?.stringValue ?? "", addresses: withPrefix))
+            default: break
+            }
+        }
+        let fips = try await store.rows(.floatingIPs, where: "router_id = \(bind: id)", in: db)
+        var forwards: [RouterPlan.PortForward] = []
+        for fip in fips {
+            for pf in try await store.rows(.portForwardings, where: "floatingip_id = \(bind: fip["id"]?.stringValue ?? "")", in: db) {
+                forwards.append(.init(floatingIP: fip["floating_ip_address"]?.stringValue ?? "", proto: pf["protocol"]?.stringValue ?? "tcp",
+                                      externalPort: Int(pf["external_port"]?.intValue ?? 0), internalIP: pf["internal_ip_address"]?.stringValue ?? "",
+                                      internalPort: Int(pf["internal_port"]?.intValue ?? 0)))
+            }
+        }
+        return RouterPlan(
+            id: id, adminStateUp: router["admin_state_up"] != false, gateway: gateway, interfaces: interfaces,
+            routes: Self.routes(router["routes"]),
+            floatingIPs: fips.compactMap { fip in
+                guard let fixed = fip["fixed_ip_address"]?.stringValue, let port = fip["port_id"]?.stringValue else { return nil }
+                return .init(floatingIP: fip["floating_ip_address"]?.stringValue ?? "", fixedIP: fixed, portID: port)
+            },
+            portForwardings: forwards)
+    }
+
+    private func securityGroupPlan(_ id: String, _ db: any SQLDatabase) async throws -> SecurityGroupPlan? {
+        guard let group = try await store.get(.securityGroups, id, in: db) else { return nil }
+        let rules = try await store.rows(.securityGroupRules, where: "security_group_id = \(bind: id)", in: db)
+        let members = try await store.rows(.ports, where: "doc LIKE \(bind: "%" + id + "%")", in: db)
+            .filter { $0["security_groups"]?.array.contains(.string(id)) == true }
+            .flatMap { ($0["fixed_ips"]?.array ?? []).compactMap { $0["ip_address"]?.stringValue } }
+        return SecurityGroupPlan(
+            id: id, stateful: group["stateful"] != false,
+            rules: rules.map { r in
+                .init(id: r["id"]?.stringValue ?? "", direction: r["direction"]?.stringValue ?? "ingress",
+                      ethertype: r["ethertype"]?.stringValue ?? "IPv4", proto: r["protocol"]?.stringValue,
+                      portRangeMin: r["port_range_min"]?.intValue.map(Int.init), portRangeMax: r["port_range_max"]?.intValue.map(Int.init),
+                      remoteIPPrefix: r["remote_ip_prefix"]?.stringValue, remoteGroupID: r["remote_group_id"]?.stringValue)
+            },
+            memberAddresses: members)
+    }
+}

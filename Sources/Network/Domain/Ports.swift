@@ -1,0 +1,238 @@
+import MartletCore
+import MartletStore
+import SQLKit
+
+/// Ports: a MAC address and fixed IPs on a network, the security groups that filter them, and
+/// (for admins) the binding to a host.
+struct Ports: ResourceKind {
+    let table = ResourceTable.ports
+    let quotaResource: String? = "port"
+
+    static let bindingAdminOnly = ["binding:host_id", "binding:profile"]
+    static let updatable: Set<String> = ["name", "description", "admin_state_up", "device_id", "device_owner", "fixed_ips",
+                                         "security_groups", "allowed_address_pairs", "port_security_enabled", "mac_address",
+                                         "binding:host_id", "binding:profile", "binding:vnic_type", "extra_dhcp_opts",
+                                         "propagate_uplink_status", "dns_name", "qos_policy_id"]
+    static let vnicTypes: Set<String> = ["normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic", "vdpa", "remote-managed"]
+    /// Ports the Network service makes for routers and floating IPs: deleted only through their owner.
+    static let serviceOwners: Set<String> = ["network:router_interface", "network:router_gateway", "network:floatingip",
+                                             "network:router_interface_distributed", "network:ha_router_replicated_interface"]
+
+    func create(_ body: Body, _ change: Change) async throws -> Doc {
+        try body.only(Self.updatable.union(["network_id", "project_id", "tenant_id", "tags"]))
+        guard let networkID = try body.uuid("network_id") else { throw NetFault.invalid("network_id", "'None' is not a valid UUID") }
+        let network = try await Networks.usable(networkID, change)
+        let caller = change.caller
+        for key in Self.bindingAdminOnly where body.has(key) && !caller.isAdmin {
+            throw NetFault.policy("rule:create_port and rule:create_port:\(key)")
+        }
+        let project = try change.owner(body)
+        try await change.checkQuota("port", project: project, table: table)
+        let id = Identifier.uuid()
+        let mac = try await macAddress(try body.string("mac_address"), networkID: networkID, change)
+        let owner = try body.string("device_owner") ?? ""
+        let requests = try body.array("fixed_ips").map(IPAM.parseRequests)
+        let fixedIPs = try await IPAM(change: change).assign(portID: id, networkID: networkID, mac: mac, requests: requests)
+        let portSecurity = try body.bool("port_security_enabled") ?? (network["port_security_enabled"]?.boolValue ?? true)
+        let groups = try await securityGroups(try body.strings("security_groups"), project: project, portSecurity: portSecurity,
+                                              deviceOwner: owner, change)
+        let pairs = try Self.addressPairs(try body.array("allowed_address_pairs") ?? [], mac: mac)
+        if !pairs.isEmpty && !portSecurity {
+            throw NetFault.conflict("Port Security must be enabled in order to have allowed address pairs on a port.", type: "AddressPairAndPortSecurityRequired")
+        }
+        let host = try body.string("binding:host_id") ?? ""
+        let vnic = try Self.vnicType(body) ?? "normal"
+        var doc: Doc = [
+            "id": .string(id), "project_id": .string(project), "tenant_id": .string(project), "network_id": .string(networkID),
+            "name": .string(try body.string("name") ?? ""), "description": .string(try body.string("description") ?? ""),
+            "admin_state_up": .bool(try body.bool("admin_state_up") ?? true), "status": "DOWN",
+            "mac_address": .string(mac), "fixed_ips": .array(fixedIPs),
+            "device_id": .string(try body.string("device_id") ?? ""), "device_owner": .string(owner),
+            "security_groups": JSON(groups), "port_security_enabled": .bool(portSecurity),
+            "allowed_address_pairs": .array(pairs), "extra_dhcp_opts": .array(try body.array("extra_dhcp_opts") ?? []),
+            "binding:vnic_type": .string(vnic), "ip_allocation": "immediate",
+            "propagate_uplink_status": .bool(try body.bool("propagate_uplink_status") ?? false),
+            "tags": .array(try Tags.from(body)),
+        ]
+        Self.bind(&doc, host: host, profile: body.members["binding:profile"] ?? [:], backend: change.service.backend)
+        doc["status"] = Self.status(doc)
+        change.note(.port(id))
+        if !host.isEmpty { change.note(.network(networkID)) }
+        return try await change.insert(table, doc)
+    }
+
+    func update(_ current: Doc, _ body: Body, _ change: Change) async throws -> Doc {
+        try body.only(Self.updatable)
+        let caller = change.caller
+        for key in Self.bindingAdminOnly + ["mac_address"] where body.has(key) && !caller.isAdmin {
+            throw NetFault.policy("rule:update_port and rule:update_port:\(key)")
+        }
+        var doc = current
+        let id = current["id"]?.stringValue ?? "", networkID = current["network_id"]?.stringValue ?? ""
+        let project = current["project_id"]?.stringValue ?? ""
+        if let mac = try body.string("mac_address"), mac != current["mac_address"]?.stringValue {
+            if current["binding:vif_type"]?.stringValue != "unbound" {
+                throw NetFault.conflict("Port \(id) is bound; its MAC address cannot change.", type: "PortBound")
+            }
+            doc["mac_address"] = .string(try await macAddress(mac, networkID: networkID, change))
+        }
+        if let list = try body.array("fixed_ips") {
+            let held = (current["fixed_ips"]?.array ?? []).map { (subnet: $0["subnet_id"]?.stringValue ?? "", ip: $0["ip_address"]?.stringValue ?? "") }
+            let requests = try IPAM.parseRequests(list)
+            let kept = held.filter { h in requests.contains { $0.ip?.description == h.ip && ($0.subnetID == nil || $0.subnetID == h.subnet) } }
+            try await change.store.release(portID: id, keeping: kept, in: change.db)
+            doc["fixed_ips"] = .array(try await IPAM(change: change).assign(
+                portID: id, networkID: networkID, mac: doc["mac_address"]?.stringValue ?? "", requests: requests, keeping: kept))
+        }
+        for key in ["name", "description", "device_id", "device_owner"] where body.has(key) { doc[key] = .string(try body.string(key) ?? "") }
+        for key in ["admin_state_up", "propagate_uplink_status"] { if let v = try body.bool(key) { doc[key] = .bool(v) } }
+        let portSecurity = try body.bool("port_security_enabled") ?? (current["port_security_enabled"]?.boolValue ?? true)
+        doc["port_security_enabled"] = .bool(portSecurity)
+        if body.has("security_groups") {
+            doc["security_groups"] = JSON(try await securityGroups(try body.strings("security_groups") ?? [], project: project,
+                                                                   portSecurity: portSecurity, deviceOwner: "", change))
+        }
+        if !portSecurity && !(doc["security_groups"]?.array.isEmpty ?? true) {
+            throw NetFault.conflict("Port has security group associated. Cannot disable port security or ip address until security group is removed", type: "PortSecurityAndIPRequiredForSecurityGroups")
+        }
+        if let pairs = try body.array("allowed_address_pairs") {
+            doc["allowed_address_pairs"] = .array(try Self.addressPairs(pairs, mac: doc["mac_address"]?.stringValue ?? ""))
+        }
+        if !portSecurity && !(doc["allowed_address_pairs"]?.array.isEmpty ?? true) {
+            throw NetFault.conflict("Port Security must be enabled in order to have allowed address pairs on a port.", type: "AddressPairAndPortSecurityRequired")
+        }
+        if let opts = try body.array("extra_dhcp_opts") { doc["extra_dhcp_opts"] = .array(opts) }
+        if let vnic = try Self.vnicType(body) { doc["binding:vnic_type"] = .string(vnic) }
+        if body.has("binding:host_id") || body.has("binding:profile") {
+            Self.bind(&doc, host: try body.string("binding:host_id") ?? (body.has("binding:host_id") ? "" : current["binding:host_id"]?.stringValue ?? ""),
+                      profile: body.members["binding:profile"] ?? current["binding:profile"] ?? [:], backend: change.service.backend)
+        }
+        doc["status"] = Self.status(doc)
+        change.note(.port(id))
+        if doc["binding:host_id"] != "" || current["binding:host_id"] != "" { change.note(.network(networkID)) }
+        return doc
+    }
+
+    func delete(_ current: Doc, _ change: Change) async throws {
+        let owner = current["device_owner"]?.stringValue ?? ""
+        if Self.serviceOwners.contains(owner) {
+            throw NetFault.conflict("Port \(current["id"]?.stringValue ?? "") cannot be deleted directly via the port API: has device owner \(owner).", type: "ServicePortInUse")
+        }
+        try await Self.remove(current, change)
+    }
+
+    /// Deletes a port with what hangs off it: its addresses, and the association of floating IPs.
+    static func remove(_ port: Doc, _ change: Change) async throws {
+        let id = port["id"]?.stringValue ?? ""
+        for fip in try await change.rows(ResourceTable.floatingIPs, "port_id = \(bind: id)") {
+            try await FloatingIPs.disassociate(fip, change)
+        }
+        try await change.store.release(portID: id, in: change.db)
+        try await change.delete(ResourceTable.ports, id)
+        change.note(.portDeleted(id))
+        if port["binding:host_id"] != "" { change.note(.network(port["network_id"]?.stringValue ?? "")) }
+    }
+
+    /// A network-owned port (router interface or gateway, floating IP, DHCP) made by the service itself.
+    static func createServicePort(network: String, owner: String, deviceID: String, project: String,
+                                  requests: [IPAM.Request]?, _ change: Change) async throws -> Doc {
+        let id = Identifier.uuid()
+        let mac = try await Ports().macAddress(nil, networkID: network, change)
+        let fixed = try await IPAM(change: change).assign(portID: id, networkID: network, mac: mac, requests: requests)
+        var doc: Doc = [
+            "id": .string(id), "project_id": .string(project), "tenant_id": .string(project), "network_id": .string(network),
+            "name": "", "description": "", "admin_state_up": true, "status": "ACTIVE", "mac_address": .string(mac),
+            "fixed_ips": .array(fixed), "device_id": .string(deviceID), "device_owner": .string(owner),
+            "security_groups": [], "port_security_enabled": false, "allowed_address_pairs": [], "extra_dhcp_opts": [],
+            "binding:vnic_type": "normal", "ip_allocation": "immediate", "propagate_uplink_status": false, "tags": [],
+        ]
+        bind(&doc, host: "", profile: [:], backend: change.service.backend)
+        change.note(.port(id))
+        return try await change.insert(ResourceTable.ports, doc)
+    }
+
+    static func bind(_ doc: inout Doc, host: String, profile: JSON, backend: any NetworkBackend) {
+        doc["binding:host_id"] = .string(host)
+        doc["binding:profile"] = profile == .null ? [:] : profile
+        doc["binding:vif_type"] = .string(host.isEmpty ? "unbound" : backend.vifType(host: host))
+        doc["binding:vif_details"] = host.isEmpty ? [:] : ["port_filter": true, "connectivity": "l2"]
+    }
+
+    /// Service ports are up as soon as they exist; others once bound to a host and administratively up.
+    static func status(_ doc: Doc) -> JSON {
+        if serviceOwners.contains(doc["device_owner"]?.stringValue ?? "") { return "ACTIVE" }
+        let bound = !(doc["binding:host_id"]?.stringValue ?? "").isEmpty
+        return bound && doc["admin_state_up"] != false ? "ACTIVE" : "DOWN"
+    }
+
+    static func vnicType(_ body: Body) throws -> String? {
+        guard let vnic = try body.string("binding:vnic_type") else { return nil }
+        guard vnicTypes.contains(vnic) else { throw NetFault.invalid("binding:vnic_type", "'\(vnic)' is not in \(vnicTypes.sorted())") }
+        return vnic
+    }
+
+    func macAddress(_ requested: String?, networkID: String, _ change: Change) async throws -> String {
+        if let requested {
+            guard let mac = MACAddress.normalized(requested) else { throw NetFault.invalid("mac_address", "'\(requested)' is not a valid MAC address") }
+            if try await change.store.count(table, where: "network_id = \(bind: networkID) AND mac_address = \(bind: mac)", in: change.db) > 0 {
+                throw NetFault.conflict("Unable to complete operation for network \(networkID). The mac address \(mac) is in use.", type: "MacAddressInUse")
+            }
+            return mac
+        }
+        for _ in 0..<16 {
+            let mac = MACAddress.random(base: change.service.settings.baseMAC)
+            if try await change.store.count(table, where: "network_id = \(bind: networkID) AND mac_address = \(bind: mac)", in: change.db) == 0 {
+                return mac
+            }
+        }
+        throw APIError(.serviceUnavailable, "Unable to generate unique mac on network \(networkID).", type: "MacAddressGenerationFailure")
+    }
+
+    /// The groups a port gets: those named (which must exist and be the port's project's), else the
+    /// project's default group when port security is on.
+    private func securityGroups(_ named: [String]?, project: String, portSecurity: Bool, deviceOwner: String,
+                                _ change: Change) async throws -> [String] {
+        guard let named else {
+            if !portSecurity || deviceOwner.hasPrefix("network:") { return [] }
+            return [try await SecurityGroups.ensureDefault(project: project, change)]
+        }
+        if !named.isEmpty && !portSecurity {
+            throw NetFault.badRequest("Port security must be enabled and port must have an IP address in order to use security groups.", type: "PortSecurityAndIPRequiredForSecurityGroups")
+        }
+        var ids: [String] = []
+        for id in named where !ids.contains(id) {
+            guard Body.isUUID(id), let group = try await change.get(ResourceTable.securityGroups, id),
+                  change.caller.isAdmin || group["project_id"]?.stringValue == project || group["shared"] == true else {
+                throw NetFault.notFound(ResourceTable.securityGroups, id)
+            }
+            ids.append(id)
+        }
+        return ids
+    }
+
+    static func addressPairs(_ list: [JSON], mac: String) throws -> [JSON] {
+        if list.count > 10 { throw NetFault.badRequest("Exceeded maximum amount of allowed address pairs 10", type: "AllowedAddressPairExhausted") }
+        var pairs: [JSON] = []
+        for item in list {
+            guard let object = item.objectValue, let ip = object["ip_address"]?.stringValue else {
+                throw NetFault.badRequest("AllowedAddressPair must contain ip_address", type: "AllowedAddressPairsMissingIP")
+            }
+            let unknown = Set(object.keys).subtracting(["ip_address", "mac_address"])
+            if !unknown.isEmpty { throw NetFault.badRequest("Unrecognized attribute(s) '\(unknown.sorted().joined(separator: ", "))'") }
+            guard IPAddress(ip) != nil || CIDR(ip, strict: false) != nil else {
+                throw NetFault.invalid("allowed_address_pairs", "'\(ip)' is not a valid IP address or CIDR")
+            }
+            var pairMAC = mac
+            if let given = object["mac_address"], given != .null {
+                guard let text = given.stringValue, let normalized = MACAddress.normalized(text) else {
+                    throw NetFault.invalid("allowed_address_pairs", "'\(given.text)' is not a valid MAC address")
+                }
+                pairMAC = normalized
+            }
+            let pair: JSON = ["ip_address": .string(ip), "mac_address": .string(pairMAC)]
+            if pairs.contains(pair) { throw NetFault.badRequest("Request contains duplicate address pair: mac_address \(pairMAC) ip_address \(ip).", type: "DuplicateAddressPairInRequest") }
+            pairs.append(pair)
+        }
+        return pairs
+    }
+}

@@ -1,0 +1,139 @@
+import MartletCore
+import SQLKit
+
+/// Subnet pools: prefixes that subnets are carved from, by prefix length.
+struct SubnetPools: ResourceKind {
+    let table = ResourceTable.subnetPools
+    let quotaResource: String? = "subnetpool"
+
+    func visibility(_ caller: Caller) -> SQLQueryString {
+        "(project_id = \(bind: caller.projectID) OR shared = 'true')"
+    }
+
+    func create(_ body: Body, _ change: Change) async throws -> Doc {
+        try body.only(["name", "description", "prefixes", "default_prefixlen", "min_prefixlen", "max_prefixlen", "shared",
+                       "is_default", "default_quota", "address_scope_id", "project_id", "tenant_id", "tags"])
+        for key in ["shared", "is_default"] where body.has(key) && !change.caller.isAdmin {
+            throw NetFault.policy("rule:create_subnetpool and rule:create_subnetpool:\(key)")
+        }
+        let project = try change.owner(body)
+        try await change.checkQuota("subnetpool", project: project, table: table)
+        guard let texts = try body.strings("prefixes"), !texts.isEmpty else { throw NetFault.invalid("prefixes", "at least one prefix is required") }
+        let prefixes = try texts.map { try Subnets.parseCIDR($0, attribute: "prefixes") }
+        let version = prefixes[0].version
+        if prefixes.contains(where: { $0.version != version }) {
+            throw NetFault.badRequest("Illegal subnetpool prefixes: Cannot mix IPv4 and IPv6 prefixes in a subnet pool.", type: "IllegalSubnetPoolPrefixes")
+        }
+        let bits = version == 4 ? 32 : 128
+        let minLen = try body.int("min_prefixlen") ?? (version == 4 ? 8 : 64)
+        let maxLen = try body.int("max_prefixlen") ?? bits
+        let defaultLen = try body.int("default_prefixlen") ?? minLen
+        guard (0...bits).contains(minLen), (0...bits).contains(maxLen), minLen <= defaultLen, defaultLen <= maxLen else {
+            throw NetFault.badRequest("Illegal prefix bounds: min_prefixlen \(minLen) <= default_prefixlen \(defaultLen) <= max_prefixlen \(maxLen) within 0–\(bits) is required.", type: "IllegalSubnetPoolPrefixBounds")
+        }
+        let doc: Doc = [
+            "id": .string(Identifier.uuid()), "project_id": .string(project), "tenant_id": .string(project),
+            "name": .string(try body.string("name") ?? ""), "description": .string(try body.string("description") ?? ""),
+            "prefixes": JSON(Self.merge(prefixes).map(\.description)), "ip_version": .int(Int64(version)),
+            "min_prefixlen": .int(Int64(minLen)), "max_prefixlen": .int(Int64(maxLen)), "default_prefixlen": .int(Int64(defaultLen)),
+            "shared": .bool(try body.bool("shared") ?? false), "is_default": .bool(try body.bool("is_default") ?? false),
+            "default_quota": try body.int("default_quota").map { .int(Int64($0)) } ?? .null,
+            "address_scope_id": JSON(try body.string("address_scope_id")), "tags": .array(try Tags.from(body)),
+        ]
+        return try await change.insert(table, doc)
+    }
+
+    func update(_ current: Doc, _ body: Body, _ change: Change) async throws -> Doc {
+        try body.only(["name", "description", "prefixes", "default_prefixlen", "min_prefixlen", "max_prefixlen", "is_default", "default_quota"])
+        var doc = current
+        for key in ["name", "description"] where body.has(key) { doc[key] = .string(try body.string(key) ?? "") }
+        if let texts = try body.strings("prefixes") {
+            let old = (current["prefixes"]?.array ?? []).compactMap { CIDR($0.stringValue ?? "") }
+            let new = try texts.map { try Subnets.parseCIDR($0, attribute: "prefixes") }
+            // Prefixes may only grow: every old one must stay covered.
+            guard old.allSatisfy({ o in new.contains { $0.contains(o) } }) else {
+                throw NetFault.badRequest("Illegal update to prefixes: prefixes of a subnet pool may only be added to.", type: "IllegalSubnetPoolPrefixUpdate")
+            }
+            doc["prefixes"] = JSON(Self.merge(new).map(\.description))
+        }
+        for key in ["default_prefixlen", "min_prefixlen", "max_prefixlen", "default_quota"] {
+            if let value = try body.int(key) { doc[key] = .int(Int64(value)) }
+        }
+        if let isDefault = try body.bool("is_default") {
+            if !change.caller.isAdmin { throw NetFault.policy("rule:update_subnetpool and rule:update_subnetpool:is_default") }
+            doc["is_default"] = .bool(isDefault)
+        }
+        return doc
+    }
+
+    func delete(_ current: Doc, _ change: Change) async throws {
+        let id = current["id"]?.stringValue ?? ""
+        if try await change.store.count(ResourceTable.subnets, where: "subnetpool_id = \(bind: id)", in: change.db) > 0 {
+            throw NetFault.conflict("Unable to complete operation on subnetpool \(id). Subnet pool has existing allocations.", type: "SubnetPoolInUse")
+        }
+        try await change.delete(table, id)
+    }
+
+    /// Drops prefixes covered by others, keeping the list sorted.
+    static func merge(_ prefixes: [CIDR]) -> [CIDR] {
+        let sorted = prefixes.sorted { ($0.network, $0.prefix) < ($1.network, $1.prefix) }
+        return sorted.filter { p in !sorted.contains { $0 != p && $0.contains(p) } }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+
+    static func usable(_ id: String, _ change: Change) async throws -> Doc {
+        guard let pool = try await change.get(ResourceTable.subnetPools, id), change.caller.owns(pool) || pool["shared"] == true else {
+            throw NetFault.notFound(ResourceTable.subnetPools, id)
+        }
+        return pool
+    }
+
+    static func defaultPool(version: Int, _ change: Change) async throws -> Doc? {
+        try await change.rows(ResourceTable.subnetPools, "1 = 1").first {
+            $0["is_default"] == true && $0["ip_version"]?.intValue == Int64(version)
+        }
+    }
+
+    /// A prefix for a new subnet: the one asked for if it is free and inside the pool, else the
+    /// first free prefix of the requested length.
+    static func allocate(from pool: Doc, cidr: String?, prefixlen: Int?, _ change: Change) async throws -> CIDR {
+        let poolID = pool["id"]?.stringValue ?? ""
+        try await change.store.lock("subnetpool:\(poolID)", in: change.db)
+        let prefixes = (pool["prefixes"]?.array ?? []).compactMap { CIDR($0.stringValue ?? "") }
+        let used = try await change.rows(ResourceTable.subnets, "subnetpool_id = \(bind: poolID)").compactMap { CIDR($0["cidr"]?.stringValue ?? "") }
+        let minLen = Int(pool["min_prefixlen"]?.intValue ?? 0), maxLen = Int(pool["max_prefixlen"]?.intValue ?? 32)
+        if let cidr {
+            let wanted = try Subnets.parseCIDR(cidr)
+            guard prefixes.contains(where: { $0.contains(wanted) }) else {
+                throw NetFault.badRequest("Invalid input for operation: Cidr \(wanted) is not within the subnet pool \(poolID).", type: "InvalidInput")
+            }
+            guard (minLen...maxLen).contains(wanted.prefix) else {
+                throw NetFault.badRequest("Unsupported prefix length: \(wanted.prefix) is outside \(minLen)–\(maxLen).", type: "InvalidInput")
+            }
+            if used.contains(where: { $0.overlaps(wanted) }) {
+                throw NetFault.conflict("Unable to allocate subnet with prefix \(wanted): it overlaps a subnet already allocated from the pool.", type: "SubnetAllocationError")
+            }
+            return wanted
+        }
+        let length = prefixlen ?? Int(pool["default_prefixlen"]?.intValue ?? Int64(minLen))
+        guard (minLen...maxLen).contains(length) else {
+            throw NetFault.badRequest("Unsupported prefix length: \(length) is outside \(minLen)–\(maxLen).", type: "InvalidInput")
+        }
+        for prefix in prefixes where prefix.prefix <= length {
+            let step = UInt128(1) << UInt128(prefix.network.bits - length)
+            var candidate = prefix.network
+            while prefix.contains(candidate) {
+                let block = CIDR(network: candidate, prefix: length)
+                if let blocker = used.first(where: { $0.overlaps(block) }) {
+                    // Skip past the blocking subnet in one step.
+                    let next = max(blocker.last.value &+ 1, candidate.value &+ step)
+                    let aligned = (next &+ step &- 1) / step * step
+                    if aligned <= candidate.value { break }
+                    candidate = IPAddress(aligned, version: candidate.version)
+                    continue
+                }
+                return block
+            }
+        }
+        throw NetFault.conflict("Unable to allocate subnet with prefix length \(length), subnet pool \(poolID) has no free prefix of that length.", type: "SubnetAllocationError")
+    }
+}

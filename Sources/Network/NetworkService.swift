@@ -1,0 +1,94 @@
+import Foundation
+import Hummingbird
+import Logging
+import MartletCore
+import MartletStore
+import SQLKit
+
+/// The Networking v2.0 API (Neutron) under `/network`, with the data plane behind `NetworkBackend`.
+public final class NetworkService: APIService {
+    public let pathPrefix = "network"
+    public let catalogType = "network"
+    public let catalogName = "neutron"
+    public let faultFormat: any FaultFormat = NeutronFaults()
+    public static let migrations = NetworkSchema.migrations
+
+    let store: NetworkStore
+    let settings: NetworkSettings
+    let segments: Segments
+    let quotas: NetworkQuotas
+    public let backend: any NetworkBackend
+    let dataPlane: DataPlane
+    let publicURL: String
+    let recorder = RouteRecorder()
+
+    public var routes: [RouteSpec] { recorder.all }
+
+    static let kinds: [any ResourceKind] = [Networks(), Subnets(), Ports(), Routers(), FloatingIPs(), SecurityGroups(),
+                                            SecurityGroupRules(), SubnetPools()]
+
+    public init(database: Database, config: MartletConfig, backend: any NetworkBackend = FakeNetworkBackend(),
+                logger: Logger = Logger(label: "martlet.network")) throws {
+        store = NetworkStore(db: database)
+        settings = try NetworkSettings(config)
+        segments = Segments(settings: settings)
+        quotas = NetworkQuotas(store: store)
+        self.backend = backend
+        dataPlane = DataPlane(store: store, backend: backend, logger: logger)
+        publicURL = config.resolvedPublicURL
+    }
+
+    public func addRoutes(to group: RouterGroup<MartletContext>) {
+        let router = PolicyRouter(group: group, policy: NetworkPolicy.table, recorder: recorder)
+        DiscoveryRoutes(service: self).register(group, router)
+        for kind in Self.kinds { ResourceRoutes(service: self, kind: kind).register(router) }
+        RouterRoutes(service: self).register(router)
+        QuotaRoutes(service: self).register(router)
+    }
+
+    func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await store.db.read(body)
+    }
+
+    /// Runs one write transaction for the caller, then tells the data plane what changed.
+    @discardableResult
+    func change<T: Sendable>(_ call: APICall, _ body: (Change) async throws -> T) async throws -> T {
+        try await change(caller: Caller(call.auth), body)
+    }
+
+    @discardableResult
+    func change<T: Sendable>(caller: Caller, _ body: (Change) async throws -> T) async throws -> T {
+        let (result, events) = try await store.db.transaction { db in
+            let change = Change(db: db, service: self, caller: caller)
+            do {
+                let result = try await body(change)
+                return (result, change.touched)
+            } catch where Database.isUniqueViolation(error) {
+                throw NetFault.conflict("The request conflicts with a concurrent change; retry it.", type: "Conflict")
+            }
+        }
+        await dataPlane.apply(events)
+        return result
+    }
+
+    func expands(_ kind: any ResourceKind) -> Bool { kind.table.member == "security_group" }
+
+    /// Adds what a kind shows but keeps elsewhere (a security group's rules).
+    func expand(_ kind: any ResourceKind, _ docs: [Doc]) async throws -> [Doc] {
+        guard expands(kind) else { return docs }
+        return try await read { db in try await SecurityGroups.expand(docs, db, store) }
+    }
+
+    /// Brings the data plane up to the database after a start: every network, bound port and router.
+    public func converge() async throws {
+        let events: [DataPlaneEvent] = try await read { db in
+            var events: [DataPlaneEvent] = []
+            for row in try await store.raw(.networks, where: "1 = 1", order: "id", limit: nil, in: db) { events.append(.network(row.id)) }
+            for row in try await store.raw(.securityGroups, where: "1 = 1", order: "id", limit: nil, in: db) { events.append(.securityGroup(row.id)) }
+            for row in try await store.raw(.ports, where: "host_id <> ''", order: "id", limit: nil, in: db) { events.append(.port(row.id)) }
+            for row in try await store.raw(.routers, where: "1 = 1", order: "id", limit: nil, in: db) { events.append(.router(row.id)) }
+            return events
+        }
+        await dataPlane.apply(events)
+    }
+}

@@ -1,0 +1,173 @@
+import Hummingbird
+import MartletCore
+import SQLKit
+
+/// Router interface actions and floating-IP port forwardings.
+struct RouterRoutes {
+    let service: NetworkService
+
+    func register(_ r: PolicyRouter) {
+        let routers = ResourceRoutes(service: service, kind: Routers())
+        for (action, rule) in [("add_router_interface", "add_router_interface"), ("remove_router_interface", "remove_router_interface")] {
+            r.put("/v2.0/routers/:id/\(action)", rule: rule, loadsTarget: true) { call in
+                let body = try await call.body()
+                let info = try await service.change(call) { change in
+                    let router = try await routers.visible(call, in: change.db)
+                    try call.authorize(["project_id": router["project_id"]?.stringValue ?? ""])
+                    return action == "add_router_interface"
+                        ? try await Routers.addInterface(router, body, change)
+                        : try await Routers.removeInterface(router, body, change)
+                }
+                return .json(.ok, .object(info))
+            }
+        }
+
+        let fips = ResourceRoutes(service: service, kind: FloatingIPs())
+        let table = ResourceTable.portForwardings
+        let base = "/v2.0/floatingips/:id/port_forwardings"
+        r.get(base, rule: "get_floatingip", loadsTarget: true) { call in
+            let docs = try await service.read { db in
+                let fip = try await fips.visible(call, in: db)
+                try call.authorize(["project_id": fip["project_id"]?.stringValue ?? ""])
+                return try await service.store.rows(table, where: "floatingip_id = \(bind: fip["id"]?.stringValue ?? "")", in: db)
+            }
+            let query = try ListQuery(call.request, table: table)
+            return .json(.ok, [table.collection: .array(query.sorted(docs.filter(query.matches)).map { .object(Self.shown(query.project($0))) })])
+        }
+        r.post(base, rule: "update_floatingip", loadsTarget: true) { call in
+            let body = try ResourceRoutes.resource(try await call.body(), table)
+            let doc = try await service.change(call) { change in
+                let fip = try await fips.visible(call, in: change.db)
+                try call.authorize(["project_id": fip["project_id"]?.stringValue ?? ""])
+                return try await PortForwardings().create(fip, Body(body, resource: table.member), change)
+            }
+            return .json(.created, [table.member: .object(Self.shown(doc))])
+        }
+        r.get("\(base)/:pf_id", rule: "get_floatingip", loadsTarget: true) { call in
+            let doc = try await service.read { db in try await forwarding(call, fips, in: db) }
+            return .json(.ok, [table.member: .object(Self.shown(doc))])
+        }
+        r.put("\(base)/:pf_id", rule: "update_floatingip", loadsTarget: true) { call in
+            let body = Body(try ResourceRoutes.resource(try await call.body(), table), resource: table.member)
+            let doc = try await service.change(call) { change in
+                var doc = try await forwarding(call, fips, in: change.db)
+                try body.only(["description", "internal_port", "external_port"])
+                if body.has("description") { doc["description"] = .string(try body.string("description") ?? "") }
+                for key in ["internal_port", "external_port"] {
+                    if let port = try body.int(key) {
+                        guard (1...65535).contains(port) else { throw NetFault.invalid(key, "'\(port)' is not a port from 1 to 65535") }
+                        doc[key] = .int(Int64(port))
+                    }
+                }
+                change.note(.router(try await change.get(.floatingIPs, doc["floatingip_id"]?.stringValue ?? "")?["router_id"]?.stringValue ?? ""))
+                return try await change.update(table, doc)
+            }
+            return .json(.ok, [table.member: .object(Self.shown(doc))])
+        }
+        r.delete("\(base)/:pf_id", rule: "update_floatingip", loadsTarget: true) { call in
+            try await service.change(call) { change in
+                let doc = try await forwarding(call, fips, in: change.db)
+                let fipID = doc["floatingip_id"]?.stringValue ?? ""
+                try await change.delete(table, doc["id"]?.stringValue ?? "")
+                if var fip = try await change.get(.floatingIPs, fipID), let router = fip["router_id"]?.stringValue {
+                    change.note(.router(router))
+                    if fip["port_id"] == .null, try await change.store.count(table, where: "floatingip_id = \(bind: fipID)", in: change.db) == 0 {
+                        fip["router_id"] = .null
+                        try await change.update(.floatingIPs, fip)
+                    }
+                }
+            }
+            return .empty()
+        }
+    }
+
+    private func forwarding(_ call: APICall, _ fips: ResourceRoutes, in db: any SQLDatabase) async throws -> Doc {
+        let fip = try await fips.visible(call, in: db)
+        try call.authorize(["project_id": fip["project_id"]?.stringValue ?? ""])
+        let id = try call.param("pf_id")
+        guard let doc = try await service.store.get(.portForwardings, id, in: db), doc["floatingip_id"] == fip["id"] else {
+            throw NetFault.notFound(.portForwardings, id)
+        }
+        return doc
+    }
+
+    /// Port forwardings are shown without the standard attributes and owner they are stored with.
+    static func shown(_ doc: Doc) -> Doc {
+        doc.filter { !["project_id", "created_at", "updated_at", "revision_number", "floatingip_id"].contains($0.key) }
+    }
+}
+
+/// `/v2.0/quotas`: Neutron's defaults, per-project overrides and usage.
+struct QuotaRoutes {
+    let service: NetworkService
+
+    func register(_ r: PolicyRouter) {
+        let quotas = service.quotas
+        r.get("/v2.0/quotas", rule: "update_quota") { call in
+            let overrides = try await service.read { db in try await service.store.quotaOverrides(project: nil, in: db) }
+            return .json(.ok, ["quotas": .array(overrides.keys.sorted().map { project in
+                var entry = NetworkQuotas.defaults.merging(overrides[project] ?? [:]) { _, new in new }.mapValues { JSON.int(Int64($0)) }
+                entry["project_id"] = .string(project)
+                entry["tenant_id"] = .string(project)
+                return .object(entry)
+            })])
+        }
+        for suffix in ["", "/default", "/details", "/details.json", "/default.json"] {
+            r.get("/v2.0/quotas/:project_id\(suffix)", rule: "get_quota", loadsTarget: true) { call in
+                let project = try call.param("project_id")
+                if project == "tenant" || project == "project", suffix.isEmpty {
+                    try call.authorize(["project_id": call.auth.projectID ?? ""])
+                    return .json(.ok, [project: ["\(project)_id": .string(call.auth.projectID ?? "")]])
+                }
+                try call.authorize(["project_id": project])
+                if suffix.hasPrefix("/default") {
+                    return .json(.ok, ["quota": .object(NetworkQuotas.defaults.mapValues { .int(Int64($0)) })])
+                }
+                let limits = try await service.read { db in try await quotas.limits(project: project, in: db) }
+                guard suffix.hasPrefix("/details") else {
+                    return .json(.ok, ["quota": .object(limits.mapValues { .int(Int64($0)) })])
+                }
+                var details: [String: JSON] = [:]
+                for (resource, limit) in limits {
+                    let used = try await NetworkQuotas.tables[resource].asyncMap { table in
+                        try await service.read { db in try await service.store.count(table, where: "project_id = \(bind: project)", in: db) }
+                    } ?? 0
+                    details[resource] = ["limit": .int(Int64(limit)), "used": .int(Int64(used)), "reserved": 0]
+                }
+                return .json(.ok, ["quota": .object(details)])
+            }
+        }
+        r.put("/v2.0/quotas/:project_id", rule: "update_quota") { call in
+            let project = try call.param("project_id")
+            guard let body = try await call.body()["quota"]?.objectValue else { throw NetFault.badRequest("Resource body required: the request must carry 'quota'.") }
+            let fields = Body(body, resource: "quota")
+            try fields.only(Set(NetworkQuotas.defaults.keys).union(["check_limit", "force"]))
+            var values: [String: Int] = [:]
+            for resource in NetworkQuotas.defaults.keys where fields.has(resource) {
+                guard let limit = try fields.int(resource), limit >= -1 else {
+                    throw NetFault.invalid(resource, "'\(body[resource]!.text)' is not an integer of -1 or more")
+                }
+                values[resource] = limit
+            }
+            let limits = try await service.change(call) { change in
+                for (resource, limit) in values {
+                    try await change.store.setQuota(project: project, resource: resource, limit: limit, in: change.db)
+                }
+                return try await quotas.limits(project: project, in: change.db)
+            }
+            return .json(.ok, ["quota": .object(limits.mapValues { .int(Int64($0)) })])
+        }
+        r.delete("/v2.0/quotas/:project_id", rule: "delete_quota") { call in
+            let project = try call.param("project_id")
+            try await service.change(call) { change in try await change.store.resetQuotas(project: project, in: change.db) }
+            return .empty()
+        }
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
