@@ -65,7 +65,7 @@ struct DataPlane: Sendable {
             mtu: Int(network["mtu"]?.intValue ?? 1500), adminStateUp: network["admin_state_up"] != false,
             subnets: subnets.map { s in
                 SubnetPlan(id: s["id"]?.stringValue ?? "", cidr: s["cidr"]?.stringValue ?? "", gatewayIP: s["gateway_ip"]?.stringValue,
-                           allocationPools: Subnets.pools(s).map { $0.start.description...$0.end.description },
+                           allocationPools: Subnets.pools(s).map { Pool(start: $0.start.description, end: $0.end.description) },
                            enableDHCP: s["enable_dhcp"] == true,
                            dnsNameservers: (s["dns_nameservers"]?.array ?? []).compactMap(\.stringValue),
                            hostRoutes: Self.routes(s["host_routes"]), ipv6RAMode: s["ipv6_ra_mode"]?.stringValue,

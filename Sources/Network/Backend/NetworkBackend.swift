@@ -31,12 +31,18 @@ public struct SubnetPlan: Sendable, Equatable {
     public var id: String
     public var cidr: String
     public var gatewayIP: String?
-    public var allocationPools: [ClosedRange<String>]
+    public var allocationPools: [Pool]
     public var enableDHCP: Bool
     public var dnsNameservers: [String]
     public var hostRoutes: [Route]
     public var ipv6RAMode: String?
     public var ipv6AddressMode: String?
+}
+
+/// An inclusive range of addresses DHCP may hand out.
+public struct Pool: Sendable, Equatable {
+    public var start: String
+    public var end: String
 }
 
 public struct DHCPHost: Sendable, Equatable {

@@ -10,12 +10,10 @@ struct SecurityGroups: ResourceKind {
         try body.only(["name", "description", "stateful", "project_id", "tenant_id", "tags", "shared"])
         let project = try change.owner(body)
         let name = try body.string("name") ?? ""
-        if name == "default" {
-            if try await change.store.defaultSecurityGroup(project: project, in: change.db) != nil {
-                throw NetFault.conflict("Default security group already exists.", type: "SecurityGroupDefaultAlreadyExists")
-            }
-        }
         _ = try await Self.ensureDefault(project: project, change)
+        if name == "default" {
+            throw NetFault.conflict("Default security group already exists.", type: "SecurityGroupDefaultAlreadyExists")
+        }
         try await change.checkQuota("security_group", project: project, table: table)
         return try await Self.make(project: project, name: name, description: try body.string("description") ?? "",
                                    stateful: try body.bool("stateful") ?? true, tags: try Tags.from(body), isDefault: false, change)
@@ -142,7 +140,7 @@ struct SecurityGroupRules: ResourceKind {
             }
             prefix = cidr.description
         }
-        let remoteGroup = try body.uuid("remote_group_id")
+        let remoteGroup = try body.string("remote_group_id")
         if prefix != nil && remoteGroup != nil {
             throw NetFault.badRequest("Only remote_ip_prefix or remote_group_id may be provided.", type: "SecurityGroupRemoteGroupAndRemoteIpPrefix")
         }

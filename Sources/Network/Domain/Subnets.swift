@@ -114,11 +114,13 @@ struct Subnets: ResourceKind {
         let networkID = current["network_id"]?.stringValue ?? ""
         for (ip, portID) in try await change.store.allocations(subnetID: id, in: change.db) {
             guard var port = try await change.get(ResourceTable.ports, portID) else { continue }
-            guard port["device_owner"]?.stringValue == "network:dhcp" else {
+            // SLAAC addresses follow the subnet: they go with it, as DHCP ports' addresses do.
+            guard port["device_owner"]?.stringValue == "network:dhcp" || Self.isAutoAddress(current) else {
                 throw NetFault.conflict("Unable to complete operation on subnet \(id): One or more ports have an IP allocation from this subnet.", type: "SubnetInUse")
             }
             port["fixed_ips"] = .array(port["fixed_ips"]?.array.filter { $0["ip_address"]?.stringValue != ip } ?? [])
             try await change.update(ResourceTable.ports, port)
+            change.note(.port(portID))
         }
         try await change.db.raw("DELETE FROM net_ip_allocations WHERE subnet_id = \(bind: id)").run()
         try await change.delete(table, id)

@@ -9,6 +9,8 @@ typealias Doc = [String: JSON]
 struct ResourceTable: Sendable {
     let collection: String
     let member: String
+    /// The URL path under `/v2.0` (Neutron spells some with dashes: `security-groups`).
+    let path: String
     let table: String
     /// Attribute name → column name, besides `id` and `project_id`.
     let columns: [String: String]
@@ -17,10 +19,11 @@ struct ResourceTable: Sendable {
     /// Every attribute a client may name in a filter, `fields` or a sort key.
     let attributes: Set<String>
 
-    init(collection: String, member: String, columns: [String: String] = [:], privateAttributes: Set<String> = [],
+    init(collection: String, member: String, path: String? = nil, columns: [String: String] = [:], privateAttributes: Set<String> = [],
          attributes: [String]) {
         self.collection = collection
         self.member = member
+        self.path = path ?? collection
         self.table = "net_" + collection
         self.columns = columns.merging(["id": "id", "project_id": "project_id", "tenant_id": "project_id"]) { a, _ in a }
         self.privateAttributes = privateAttributes
@@ -81,12 +84,12 @@ extension ResourceTable {
                      "port_details", "port_forwardings", "qos_policy_id"])
 
     static let securityGroups = ResourceTable(
-        collection: "security_groups", member: "security_group",
+        collection: "security_groups", member: "security_group", path: "security-groups",
         columns: ["name": "name"],
         attributes: ["security_group_rules", "stateful", "shared"])
 
     static let securityGroupRules = ResourceTable(
-        collection: "security_group_rules", member: "security_group_rule",
+        collection: "security_group_rules", member: "security_group_rule", path: "security-group-rules",
         columns: ["security_group_id": "security_group_id", "remote_group_id": "remote_group_id"],
         attributes: ["security_group_id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
                      "remote_ip_prefix", "remote_group_id", "remote_address_group_id", "normalized_cidr", "belongs_to_default_sg"])

@@ -58,7 +58,7 @@ struct DiscoveryRoutes {
             let names = NetworkService.kinds.map(\.table)
             return .json(.ok, ["resources": .array(names.map { t in
                 ["name": .string(t.member), "collection": .string(t.collection),
-                 "links": [["href": .string("\(base)/v2.0/\(t.collection)"), "rel": "self"]]]
+                 "links": [["href": .string("\(base)/v2.0/\(t.path)"), "rel": "self"]]]
             })])
         }
         r.get("/v2.0/extensions", rule: "get_extension") { _ in

@@ -156,7 +156,7 @@ struct ListQuery {
             var items = passThrough.map { ($0.0, $0.1) } + [("limit", String(limit)), ("marker", marker)]
             if reverse { items.append(("page_reverse", "True")) }
             let query = items.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
-            return .string("\(baseURL)/\(table.collection)?\(query)")
+            return .string("\(baseURL)/\(table.path)?\(query)")
         }
         var links: [JSON] = []
         let (next, previous) = pageReverse ? (hasMore ? first : nil, marker != nil ? last : nil) : (hasMore ? last : nil, marker != nil ? first : nil)

@@ -12,7 +12,7 @@ struct ResourceRoutes {
     var store: NetworkStore { service.store }
 
     func register(_ r: PolicyRouter) {
-        let base = "/v2.0/\(table.collection)"
+        let base = "/v2.0/\(table.path)"
         let member = table.member
         r.get(base, rule: "get_\(member)") { call in try await list(call) }
         r.post(base, rule: "create_\(member)") { call in try await create(call) }
