@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(
             name: "Martlet",
             dependencies: [
-                "MartletCore", "MartletStore", "Identity", "Image", "Network",
+                "MartletCore", "MartletStore", "Identity", "Image", "Networking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,7 +77,7 @@ let package = Package(
             ]
         ),
         .target(
-            name: "Network",
+            name: "Networking",
             dependencies: [
                 "MartletCore", "MartletStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -114,9 +114,9 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "NetworkTests",
+            name: "NetworkingTests",
             dependencies: [
-                "Network", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                "Networking", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

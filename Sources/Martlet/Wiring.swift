@@ -3,7 +3,7 @@ import Identity
 import Image
 import Logging
 import MartletCore
-import Network
+import Networking
 import MartletStore
 
 /// Assembles the services from the configuration. The one place that knows every target.

@@ -23,10 +23,11 @@ struct ResourceRoutes {
             return .json(.ok, [member: .object(try ListQuery(call.request, table: table).project(Caller(call.auth).view(shown[0], table)))])
         }
         r.put("\(base)/:id", rule: "update_\(member)", loadsTarget: true) { call in
-            let body = try Self.resource(try await call.body(), table)
+            let json = try await call.body()
             let doc = try await service.change(call) { change in
                 let current = try await visible(call, in: change.db)
                 try call.authorize(target(current))
+                let body = try Self.resource(json, table)
                 try Self.checkRevision(call.request, current)
                 let updated = try await kind.update(current, Body(body, resource: member), change)
                 return updated == current ? current : try await change.update(table, updated)
@@ -171,9 +172,10 @@ struct ResourceRoutes {
         }
         r.put(tags, rule: "update_\(member)", loadsTarget: true) { call in
             let json = try await call.body()
-            guard let list = json["tags"], case .array = list else { throw NetFault.badRequest("Invalid input for tags: a list is required.") }
-            let values = try Tags.validate(try Body(["tags": list], resource: "tags").strings("tags") ?? [])
-            try await editTags(call) { _ in values }
+            let values = try await editTags(call) { _ in
+                guard let list = json["tags"], case .array = list else { throw NetFault.badRequest("Invalid input for tags: a list is required.") }
+                return try Tags.validate(try Body(["tags": list], resource: "tags").strings("tags") ?? [])
+            }
             return .json(.ok, ["tags": JSON(values)])
         }
         r.delete(tags, rule: "update_\(member)", loadsTarget: true) { call in
@@ -195,15 +197,18 @@ struct ResourceRoutes {
         }
     }
 
-    private func editTags(_ call: APICall, _ edit: @escaping ([String]) throws -> [String]) async throws {
+    /// Changes a resource's tags (after the caller's right to is checked); returns the new tags.
+    @discardableResult
+    private func editTags(_ call: APICall, _ edit: @escaping ([String]) throws -> [String]) async throws -> [String] {
         try await service.change(call) { change in
             var doc = try await visible(call, in: change.db)
             try call.authorize(target(doc))
             let current = (doc["tags"]?.array ?? []).compactMap(\.stringValue)
             let updated = try edit(current)
-            guard updated != current else { return }
+            guard updated != current else { return updated }
             doc["tags"] = JSON(updated)
             try await change.update(table, doc)
+            return updated
         }
     }
 }

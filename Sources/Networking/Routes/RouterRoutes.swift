@@ -35,10 +35,11 @@ struct RouterRoutes {
             return .json(.ok, [table.collection: .array(query.sorted(docs.filter(query.matches)).map { .object(Self.shown(query.project($0))) })])
         }
         r.post(base, rule: "update_floatingip", loadsTarget: true) { call in
-            let body = try ResourceRoutes.resource(try await call.body(), table)
+            let json = try await call.body()
             let doc = try await service.change(call) { change in
                 let fip = try await fips.visible(call, in: change.db)
                 try call.authorize(["project_id": fip["project_id"]?.stringValue ?? ""])
+                let body = try ResourceRoutes.resource(json, table)
                 return try await PortForwardings().create(fip, Body(body, resource: table.member), change)
             }
             return .json(.created, [table.member: .object(Self.shown(doc))])
@@ -48,9 +49,10 @@ struct RouterRoutes {
             return .json(.ok, [table.member: .object(Self.shown(doc))])
         }
         r.put("\(base)/:pf_id", rule: "update_floatingip", loadsTarget: true) { call in
-            let body = Body(try ResourceRoutes.resource(try await call.body(), table), resource: table.member)
+            let json = try await call.body()
             let doc = try await service.change(call) { change in
                 var doc = try await forwarding(call, fips, in: change.db)
+                let body = Body(try ResourceRoutes.resource(json, table), resource: table.member)
                 try body.only(["description", "internal_port", "external_port"])
                 if body.has("description") { doc["description"] = .string(try body.string("description") ?? "") }
                 for key in ["internal_port", "external_port"] {
