@@ -225,7 +225,7 @@ bench_create() {
   c1=$(cpu_ticks); t1=$EPOCHREALTIME
   printf '%s\n' "$j" > "$OUT/create.json"
   local k
-  for k in created errors seconds per_s p50_ms p90_ms p99_ms max_ms reconnects client_cpu_s client_cpu_cores; do
+  for k in created errors seconds per_s first_tenth_per_s last_tenth_per_s p50_ms p90_ms p99_ms max_ms reconnects client_cpu_s client_cpu_cores; do
     put "create.$k" "$(jq -r ".$k // empty" <<< "$j" 2>/dev/null || true)"
   done
   put_s create.errors_by_status "$(jq -c '.errors_by_status // {}' <<< "$j" 2>/dev/null || true)"
@@ -330,6 +330,7 @@ put rss.idle_start_kib "$(rss_kib "$MPID")"
 bench_create
 verify
 bench_lookup
+put rss.after_lookup_kib "$(rss_kib "$MPID")"
 bench_list
 put rss.end_kib "$(rss_kib "$MPID")"
 put_s rss.end_hwm_kib "$(awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status" 2>/dev/null || true)"
@@ -344,6 +345,7 @@ row() { ROWS+=("$1|${2:--}|${3:-}|${4:-}"); }
 
 row "create $NPORTS ports, $CREATE_CONC connections (s, wall clock)" "$(fmt "$(v create.seconds)" 2)"
 row "  create rate (ports/s)" "$(fmt "$(v create.per_s)" 0)"
+row "  rate over the first / last tenth (ports/s)" "$(fmt "$(v create.first_tenth_per_s)" 0) / $(fmt "$(v create.last_tenth_per_s)" 0)"
 row "  per request p50 / p99 / max (ms)" "$(fmt "$(v create.p50_ms)" 1) / $(fmt "$(v create.p99_ms)" 1) / $(fmt "$(v create.max_ms)" 1)"
 row "  errors (by status)" "$(v create.errors)" "0" "$( [ "$(v create.errors)" = 0 ] && [ "$(v create.created)" = "$NPORTS" ] && echo MET || echo "NOT MET")"
 row "  CPU: server / load client (cores, of $(v host.nproc)) [1]" "$(v create.server_cpu_cores) / $(v create.client_cpu_cores)"
@@ -357,8 +359,8 @@ row "GET ports, all $(v verify.ports), $LIST_REQS sequential: median (ms)" "$(fm
 row "  max (ms)" "$(fmt "$(v list.max_ms)" 1)" "< $T_LIST_MS ms" "$(verdict "x < $T_LIST_MS" "$(v list.max_ms)")"
 row "  min / time to first byte, median (ms)" "$(fmt "$(v list.min_ms)" 1) / $(fmt "$(v list.ttfb_median_ms)" 1)"
 row "  response size (MB)" "$(awk -v b="$(v list.bytes)" 'BEGIN { if (b > 0) printf "%.2f", b / 1e6 }')" "($(v list.bytes) bytes)"
-row "RSS: idle at start / after creates / end (MiB)" \
-    "$(mib "$(v rss.idle_start_kib)") / $(mib "$(v rss.after_create_kib)") / $(mib "$(v rss.end_kib)")" "(peak $(mib "$(v rss.end_hwm_kib)"))"
+row "RSS: idle at start / after creates (MiB)" "$(mib "$(v rss.idle_start_kib)") / $(mib "$(v rss.after_create_kib)")"
+row "  after the lookups / after the listings = end (MiB)" "$(mib "$(v rss.after_lookup_kib)") / $(mib "$(v rss.end_kib)")" "(peak $(mib "$(v rss.end_hwm_kib)"))"
 
 {
   echo

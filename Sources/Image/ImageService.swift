@@ -79,10 +79,3 @@ public final class ImageService: APIService {
 
     static func notFound(_ id: String) -> APIError { .notFound("No image found with ID \(id)") }
 }
-
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
-}

@@ -166,3 +166,4 @@ extension JSON {
         out.append(UInt8(ascii: "\""))
     }
 }
+

@@ -7,8 +7,8 @@
       connections, one request in flight on each.  Port i (0-based) gets
       device_id PREFIX-%05d % (i // PER_DEVICE).  Prints one JSON object:
       created, errors (by status), seconds (wall clock, first send to last
-      answer), per_s, latency p50/p99/max (ms), the client's own CPU seconds,
-      reconnects.
+      answer), per_s, the rate over the first and the last tenth of the answers,
+      latency p50/p90/p99/max (ms), the client's own CPU seconds, reconnects.
 
   port-fill.py check --file LISTING.json --network NET_ID --count N [--prefix bench-dev]
       Reads a GET /v2.0/ports answer and prints {"ports": all, "on_network": ...,
@@ -141,6 +141,7 @@ def create(args):
     pending = [request_bytes(i) for i in range(args.count)]
     nxt = 0
     lat = []
+    finished = []          # answer times, to compare the rate at the start and at the end
     errors = {}
     first_errors = []
     reconnects = 0
@@ -211,7 +212,9 @@ def create(args):
             if got is None:
                 continue
             status, body, close = got
-            lat.append((time.perf_counter() - c.t0) * 1000)
+            done_at = time.perf_counter()
+            lat.append((done_at - c.t0) * 1000)
+            finished.append(done_at)
             if status != 201:
                 errors[status] = errors.get(status, 0) + 1
                 if len(first_errors) < 5:
@@ -240,6 +243,14 @@ def create(args):
            "max_ms": round(lat[-1], 2) if lat else None, "reconnects": reconnects,
            "client_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3)}
     out["client_cpu_cores"] = round(out["client_cpu_s"] / dt, 3) if dt else None
+    # the rate over the first and the last tenth of the answers: a store or IPAM that slows
+    # down as ports accumulate shows as last_tenth_per_s well below first_tenth_per_s
+    tenth = len(finished) // 10
+    if tenth >= 2:
+        first = finished[tenth - 1] - t_start
+        last = finished[-1] - finished[-tenth - 1]
+        out["first_tenth_per_s"] = round(tenth / first, 1) if first > 0 else None
+        out["last_tenth_per_s"] = round(tenth / last, 1) if last > 0 else None
     print(json.dumps(out))
     return 1 if n_err or len(lat) != args.count else 0
 
