@@ -152,6 +152,18 @@ import Testing
             #expect(inUse.status == .conflict)
             let cleared = try await c.call(.put, "/network/v2.0/floatingips/\(fipID)", token: admin, json: ["floatingip": ["port_id": nil]])
             #expect(cleared["floatingip"]?["port_id"] == .null && cleared["floatingip"]?["status"] == "DOWN")
+            // Port forwardings need the floating IP free of a port, and reach the router's plan.
+            let forward: JSON = ["port_forwarding": ["protocol": "tcp", "internal_port_id": portID, "internal_port": 22, "external_port": 2222,
+                                                     "internal_ip_address": port["fixed_ips"]!.array[0]["ip_address"]!]]
+            let pf = try await c.call(.post, "/network/v2.0/floatingips/\(fipID)/port_forwardings", token: admin, json: forward)
+            #expect(pf.status == .created && pf["port_forwarding"]?["external_port"] == 2222)
+            #expect(try await c.call(.post, "/network/v2.0/floatingips/\(fipID)/port_forwardings", token: admin, json: forward).status == .badRequest)
+            #expect(cloud.fakeBackend.snapshot.routers[routerID]?.portForwardings.first?.internalPort == 22)
+            #expect(try await c.call(.put, "/network/v2.0/floatingips/\(fipID)", token: admin, json: ["floatingip": ["port_id": portID]]).status == .conflict)
+            let pfID = try #require(pf["port_forwarding"]?["id"]?.stringValue)
+            #expect(try await c.call(.get, "/network/v2.0/floatingips/\(fipID)/port_forwardings", token: admin)["port_forwardings"]?.array.count == 1)
+            #expect(try await c.call(.delete, "/network/v2.0/floatingips/\(fipID)/port_forwardings/\(pfID)", token: admin).status == .noContent)
+            #expect(cloud.fakeBackend.snapshot.routers[routerID]?.portForwardings.isEmpty == true)
             #expect(try await c.call(.put, "/network/v2.0/routers/\(routerID)/remove_router_interface", token: admin, json: ["subnet_id": .string(subnet)]).status == .ok)
             #expect(try await c.call(.get, "/network/v2.0/ports?device_id=\(routerID)&device_owner=network:router_interface", token: admin)["ports"]?.array.isEmpty == true)
             #expect(try await c.call(.delete, "/network/v2.0/floatingips/\(fipID)", token: admin).status == .noContent)
