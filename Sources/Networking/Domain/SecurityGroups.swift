@@ -149,8 +149,9 @@ struct SecurityGroupRules: ResourceKind {
         }
         for existing in try await change.rows(table, "security_group_id = \(bind: groupID)") {
             if existing["direction"]?.stringValue == direction, existing["ethertype"]?.stringValue == ethertype,
-               existing["protocol"]?.stringValue == proto, existing["port_range_min"]?.intValue.map(Int.init) == low,
-               existing["port_range_max"]?.intValue.map(Int.init) == high, existing["remote_ip_prefix"]?.stringValue == prefix,
+               Self.protocolNumber(existing["protocol"]?.stringValue) == Self.protocolNumber(proto),
+               existing["port_range_min"]?.intValue.map(Int.init) == low, existing["port_range_max"]?.intValue.map(Int.init) == high,
+               Self.prefixKey(existing["remote_ip_prefix"]?.stringValue) == Self.prefixKey(prefix),
                existing["remote_group_id"]?.stringValue == remoteGroup {
                 throw NetFault.conflict("Security group rule already exists. Rule id is \(existing["id"]?.stringValue ?? "").", type: "SecurityGroupRuleExists")
             }
@@ -188,6 +189,17 @@ struct SecurityGroupRules: ResourceKind {
             "normalized_cidr": JSON(prefix), "belongs_to_default_sg": .bool(isDefault),
         ]
         return try await change.insert(ResourceTable.securityGroupRules, doc)
+    }
+
+    /// Duplicates are found as Neutron finds them: `tcp` and `6` are one protocol.
+    static func protocolNumber(_ proto: String?) -> Int? {
+        guard let proto else { return nil }
+        return protocols[proto] ?? Int(proto)
+    }
+
+    /// …and a prefix of every address is the same as none.
+    static func prefixKey(_ prefix: String?) -> String? {
+        prefix == "0.0.0.0/0" || prefix == "::/0" ? nil : prefix
     }
 
     /// The protocol as Neutron stores it: a known name, or a number 0–255 as text; nil for any.
