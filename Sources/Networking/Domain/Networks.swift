@@ -88,12 +88,23 @@ struct Networks: ResourceKind {
             if let value = try body.bool(key) { doc[key] = .bool(value) }
         }
         if let hints = try body.strings("availability_zone_hints") { doc["availability_zone_hints"] = JSON(hints) }
+        if doc["router:external"] != current["router:external"] {
+            // Subnets show whether their network is external.
+            for var subnet in try await change.rows(ResourceTable.subnets, "network_id = \(bind: id)") {
+                subnet["router:external"] = doc["router:external"]
+                try await change.update(ResourceTable.subnets, subnet)
+            }
+        }
         change.note(.network(id))
         return doc
     }
 
     func delete(_ current: Doc, _ change: Change) async throws {
         let id = current["id"]?.stringValue ?? ""
+        // Floating IPs go with their external network, as in Neutron.
+        for fip in try await change.rows(ResourceTable.floatingIPs, "floating_network_id = \(bind: id)") {
+            try await FloatingIPs().delete(fip, change)
+        }
         let ports = try await change.rows(ResourceTable.ports, "network_id = \(bind: id)")
         if ports.contains(where: { $0["device_owner"]?.stringValue != "network:dhcp" }) {
             throw NetFault.conflict("Unable to complete operation on network \(id). There are one or more ports still in use on the network.", type: "NetworkInUse")

@@ -79,6 +79,7 @@ struct Subnets: ResourceKind {
             "host_routes": .array(try Self.hostRoutes(body, version: v) ?? []),
             "ipv6_ra_mode": JSON(raMode), "ipv6_address_mode": JSON(addressMode), "subnetpool_id": JSON(poolID),
             "service_types": JSON(try body.strings("service_types") ?? []), "segment_id": nil,
+            "router:external": network["router:external"] ?? false,
             "tags": .array(try Tags.from(body)),
         ]
         let stored = try await change.insert(table, doc)

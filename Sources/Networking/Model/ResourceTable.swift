@@ -57,7 +57,8 @@ extension ResourceTable {
         collection: "subnets", member: "subnet",
         columns: ["name": "name", "network_id": "network_id", "subnetpool_id": "subnetpool_id", "cidr": "cidr"],
         attributes: ["network_id", "ip_version", "cidr", "gateway_ip", "allocation_pools", "enable_dhcp", "dns_nameservers",
-                     "host_routes", "ipv6_ra_mode", "ipv6_address_mode", "subnetpool_id", "service_types", "segment_id"])
+                     "host_routes", "ipv6_ra_mode", "ipv6_address_mode", "subnetpool_id", "service_types", "segment_id",
+                     "router:external"])
 
     static let ports = ResourceTable(
         collection: "ports", member: "port",

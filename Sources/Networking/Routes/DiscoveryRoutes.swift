@@ -41,6 +41,7 @@ struct DiscoveryRoutes {
         ("standard-attr-tag", "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", "Enables to set tag on resources with standard attribute."),
         ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
         ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
+        ("subnet-external-network", "Subnet External Network", "Informs if the subnet is associated to an external network."),
         ("tag", "Tag support", "Enables to set tag on resources."),
     ]
 

@@ -26,7 +26,8 @@ struct ListQuery {
         var grouped: [String: [String]] = [:], order: [String] = []
         var sortKeys: [String] = [], sortDirs: [String] = []
         for (rawKey, rawValue) in request.uri.queryParameters {
-            let key = String(rawKey), value = String(rawValue)
+            // Values arrive decoded, keys not (`router%3Aexternal`).
+            let key = String(rawKey).removingPercentEncoding ?? String(rawKey), value = String(rawValue)
             switch key {
             case "fields": fields.append(value)
             case "sort_key": sortKeys.append(value)
