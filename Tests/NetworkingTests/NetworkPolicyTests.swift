@@ -67,9 +67,15 @@ import Testing
                             "\(route.method) \(route.path) (\(rule)) let another project through: \(reply.status)")
                 }
             }
+            // A network's owner sees the ports others make on it, and cannot change them.
+            let olaShared = try await c.create("networks", "network", admin, ["name": "olas", "shared": true, "project_id": .string(a.project)])
+            let guest = try await c.create("ports", "port", per, ["network_id": olaShared["id"]!])
+            let guestID = guest["id"]!.stringValue!
+            #expect(try await c.call(.get, "/network/v2.0/ports?network_id=\(olaShared["id"]!.stringValue!)", token: ola)["ports"]?.array.map { $0["id"] } == [.string(guestID)])
+            #expect(try await c.call(.put, "/network/v2.0/ports/\(guestID)", token: ola, json: ["port": ["name": "mine"]]).status == .forbidden)
             // The owner's things are untouched and invisible to the other project.
             #expect(try await c.call(.get, "/network/v2.0/networks/\(net)", token: ola)["network"]?["revision_number"] == 2)
-            #expect(try await c.call(.get, "/network/v2.0/ports", token: per)["ports"]?.array.count == 1)
+            #expect(try await c.call(.get, "/network/v2.0/ports", token: per)["ports"]?.array.count == 2)
             #expect(try await c.call(.get, "/network/v2.0/routers/\(router["id"]!.stringValue!)", token: per).status == .notFound)
         }
     }

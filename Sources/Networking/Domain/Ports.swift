@@ -18,6 +18,11 @@ struct Ports: ResourceKind {
     static let serviceOwners: Set<String> = ["network:router_interface", "network:router_gateway", "network:floatingip",
                                              "network:router_interface_distributed", "network:ha_router_replicated_interface"]
 
+    /// A project sees its own ports and the ports others made on its networks.
+    func visibility(_ caller: Caller) -> SQLQueryString {
+        "(project_id = \(bind: caller.projectID) OR network_id IN (SELECT id FROM net_networks WHERE project_id = \(bind: caller.projectID)))"
+    }
+
     func create(_ body: Body, _ change: Change) async throws -> Doc {
         try body.only(Self.updatable.union(["network_id", "project_id", "tenant_id", "tags"]))
         guard let networkID = try body.uuid("network_id") else { throw NetFault.invalid("network_id", "'None' is not a valid UUID") }
