@@ -1,0 +1,170 @@
+import MartletCore
+import SQLKit
+
+/// What Compute asks of Networking, in process: ports for a server, bound to its host, and
+/// released when the server goes.
+public protocol PortAllocator: Sendable {
+    /// Makes (or adopts) one port per request for the server and binds them to its host.
+    /// All or nothing: on any failure no port is made, adopted or bound.
+    func allocate(_ requests: [PortRequest], for server: PortConsumer) async throws -> [AllocatedPort]
+    /// The server's ports, in the order they were allocated.
+    func ports(deviceID: String) async throws -> [AllocatedPort]
+    /// Moves the server's ports to another host (resize, migration).
+    func rebind(deviceID: String, host: String) async throws
+    /// Deletes the server's ports named in `deleting` (those made for it) and detaches the others
+    /// (those the user brought), unbinding them.
+    func release(deviceID: String, deleting: Set<String>) async throws
+}
+
+/// One network interface a server asks for: a network (optionally with a fixed IP) or an existing port.
+public struct PortRequest: Sendable, Equatable {
+    public var networkID: String?
+    public var portID: String?
+    public var fixedIP: String?
+    /// Group ids or names; nil means the project's default group.
+    public var securityGroups: [String]?
+
+    public init(networkID: String? = nil, portID: String? = nil, fixedIP: String? = nil, securityGroups: [String]? = nil) {
+        self.networkID = networkID
+        self.portID = portID
+        self.fixedIP = fixedIP
+        self.securityGroups = securityGroups
+    }
+}
+
+/// The server a port is for.
+public struct PortConsumer: Sendable, Equatable {
+    public var deviceID: String
+    public var projectID: String
+    public var host: String
+    public var availabilityZone: String
+
+    public init(deviceID: String, projectID: String, host: String, availabilityZone: String = "nova") {
+        self.deviceID = deviceID
+        self.projectID = projectID
+        self.host = host
+        self.availabilityZone = availabilityZone
+    }
+}
+
+/// A bound port as a hypervisor and the server's `addresses` need it.
+public struct AllocatedPort: Sendable, Equatable {
+    public var id: String
+    public var networkID: String
+    public var networkName: String
+    public var macAddress: String
+    public var fixedIPs: [(subnetID: String, address: String)]
+    public var mtu: Int
+    public var vifType: String
+
+    public static func == (a: AllocatedPort, b: AllocatedPort) -> Bool {
+        a.id == b.id && a.networkID == b.networkID && a.macAddress == b.macAddress && a.mtu == b.mtu
+            && a.vifType == b.vifType && a.fixedIPs.map { [$0.subnetID, $0.address] } == b.fixedIPs.map { [$0.subnetID, $0.address] }
+    }
+}
+
+extension NetworkService: PortAllocator {
+    public func allocate(_ requests: [PortRequest], for server: PortConsumer) async throws -> [AllocatedPort] {
+        let member = Caller(isAdmin: false, projectID: server.projectID)
+        let ids = try await change(caller: member) { change in
+            var ids: [String] = []
+            for request in requests {
+                var port: Doc
+                if let portID = request.portID {
+                    guard let found = try await change.get(.ports, portID), member.owns(found) else { throw NetFault.notFound(.ports, portID) }
+                    if !(found["device_id"]?.stringValue ?? "").isEmpty {
+                        throw NetFault.conflict("Port \(portID) is still in use.", type: "PortInUse")
+                    }
+                    port = found
+                } else if let networkID = request.networkID {
+                    var body: [String: JSON] = ["network_id": .string(networkID)]
+                    if let ip = request.fixedIP { body["fixed_ips"] = [["ip_address": .string(ip)]] }
+                    if let groups = request.securityGroups {
+                        body["security_groups"] = JSON(try await Self.groupIDs(groups, project: server.projectID, change))
+                    }
+                    port = try await Ports().create(Body(body, resource: "port"), change)
+                } else {
+                    throw NetFault.badRequest("A port request names a network or a port.")
+                }
+                port["device_id"] = .string(server.deviceID)
+                port["device_owner"] = .string("compute:\(server.availabilityZone)")
+                Ports.bind(&port, host: server.host, profile: port["binding:profile"] ?? [:], backend: backend)
+                port["status"] = Ports.status(port)
+                try await change.update(.ports, port)
+                change.note(.port(port["id"]?.stringValue ?? ""))
+                change.note(.network(port["network_id"]?.stringValue ?? ""))
+                ids.append(port["id"]?.stringValue ?? "")
+            }
+            return ids
+        }
+        return try await read { db in try await ports(ids, db) }
+    }
+
+    public func ports(deviceID: String) async throws -> [AllocatedPort] {
+        try await read { db in
+            let ids = try await store.raw(.ports, where: "device_id = \(bind: deviceID)", order: "id", limit: nil, in: db).map(\.id)
+            return try await ports(ids, db)
+        }
+    }
+
+    public func rebind(deviceID: String, host: String) async throws {
+        try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
+            for var port in try await change.rows(.ports, "device_id = \(bind: deviceID)") {
+                Ports.bind(&port, host: host, profile: port["binding:profile"] ?? [:], backend: backend)
+                port["status"] = Ports.status(port)
+                try await change.update(.ports, port)
+                change.note(.port(port["id"]?.stringValue ?? ""))
+                change.note(.network(port["network_id"]?.stringValue ?? ""))
+            }
+        }
+    }
+
+    public func release(deviceID: String, deleting: Set<String>) async throws {
+        try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
+            for var port in try await change.rows(.ports, "device_id = \(bind: deviceID)") {
+                if deleting.contains(port["id"]?.stringValue ?? "") {
+                    try await Ports.remove(port, change)
+                    continue
+                }
+                port["device_id"] = ""
+                port["device_owner"] = ""
+                Ports.bind(&port, host: "", profile: [:], backend: backend)
+                port["status"] = Ports.status(port)
+                try await change.update(.ports, port)
+                change.note(.port(port["id"]?.stringValue ?? ""))
+                change.note(.network(port["network_id"]?.stringValue ?? ""))
+            }
+        }
+    }
+
+    private func ports(_ ids: [String], _ db: any SQLDatabase) async throws -> [AllocatedPort] {
+        var result: [AllocatedPort] = []
+        for id in ids {
+            guard let port = try await store.get(.ports, id, in: db) else { continue }
+            let network = try await store.get(.networks, port["network_id"]?.stringValue ?? "", in: db)
+            result.append(AllocatedPort(
+                id: id, networkID: port["network_id"]?.stringValue ?? "", networkName: network?["name"]?.stringValue ?? "",
+                macAddress: port["mac_address"]?.stringValue ?? "",
+                fixedIPs: (port["fixed_ips"]?.array ?? []).map { ($0["subnet_id"]?.stringValue ?? "", $0["ip_address"]?.stringValue ?? "") },
+                mtu: Int(network?["mtu"]?.intValue ?? 1500), vifType: port["binding:vif_type"]?.stringValue ?? "unbound"))
+        }
+        return result
+    }
+
+    /// Security groups named by id or by name within the project.
+    private static func groupIDs(_ names: [String], project: String, _ change: Change) async throws -> [String] {
+        var ids: [String] = []
+        for name in names {
+            if Body.isUUID(name), try await change.get(.securityGroups, name) != nil { ids.append(name); continue }
+            if name == "default" { ids.append(try await SecurityGroups.ensureDefault(project: project, change)); continue }
+            let matches = try await change.rows(.securityGroups, "project_id = \(bind: project) AND name = \(bind: name)")
+            guard matches.count == 1, let id = matches[0]["id"]?.stringValue else {
+                throw APIError(matches.isEmpty ? .notFound : .conflict,
+                               matches.isEmpty ? "Security group \(name) not found." : "Multiple security groups are named \(name); use an id.",
+                               type: matches.isEmpty ? "SecurityGroupNotFound" : "Conflict")
+            }
+            ids.append(id)
+        }
+        return ids
+    }
+}

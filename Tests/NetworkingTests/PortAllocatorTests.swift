@@ -1,0 +1,51 @@
+import Foundation
+import MartletCore
+import MartletTestSupport
+@testable import Networking
+import Testing
+
+@Suite struct PortAllocatorTests {
+    @Test func serversGetBoundPortsAllOrNothingAndGiveThemBack() async throws {
+        let cloud = try await networkCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let m = try await c.makeMember(admin: admin, name: "vm", password: "pw")
+            let member = try await c.token("vm", "pw", project: m.projectName)
+            let (net, subnet) = try await c.networkWithSubnet(member)
+            let brought = try await c.create("ports", "port", member, ["network_id": .string(net), "name": "mine"])
+            let broughtID = brought["id"]!.stringValue!
+            let (foreignNet, _) = try await c.networkWithSubnet(admin, cidr: "10.8.0.0/24")
+            let allocator: any PortAllocator = cloud.network
+            let server = PortConsumer(deviceID: UUID().uuidString.lowercased(), projectID: m.project, host: "host-1")
+
+            // Another project's private network, or an address already held, and nothing is made.
+            await #expect(throws: APIError.self) {
+                _ = try await allocator.allocate([PortRequest(networkID: net), PortRequest(networkID: foreignNet)], for: server)
+            }
+            await #expect(throws: APIError.self) {
+                _ = try await allocator.allocate([PortRequest(networkID: net), PortRequest(networkID: net, fixedIP: brought["fixed_ips"]!.array[0]["ip_address"]!.stringValue!)], for: server)
+            }
+            #expect(try await c.call(.get, "/network/v2.0/ports", token: member)["ports"]?.array.count == 1)
+
+            let ports = try await allocator.allocate([PortRequest(networkID: net, fixedIP: "10.0.0.77"), PortRequest(portID: broughtID)], for: server)
+            #expect(ports.count == 2 && ports[0].fixedIPs.first?.address == "10.0.0.77" && ports[0].fixedIPs.first?.subnetID == subnet)
+            #expect(ports.allSatisfy { $0.vifType == "bridge" && $0.mtu == 1450 && $0.networkID == net })
+            let shown = try await c.call(.get, "/network/v2.0/ports/\(ports[0].id)", token: admin)["port"]
+            #expect(shown?["binding:host_id"] == "host-1" && shown?["status"] == "ACTIVE" && shown?["device_owner"] == "compute:nova")
+            #expect(cloud.fakeBackend.snapshot.ports[broughtID]?.host == "host-1")
+            #expect(Set(cloud.fakeBackend.snapshot.networks[net]?.dhcpHosts.map(\.ip) ?? []) == Set(ports.flatMap { $0.fixedIPs.map(\.address) }))
+            #expect(Set(try await allocator.ports(deviceID: server.deviceID).map(\.id)) == Set(ports.map(\.id)))
+
+            try await allocator.rebind(deviceID: server.deviceID, host: "host-2")
+            #expect(cloud.fakeBackend.snapshot.ports[ports[0].id]?.host == "host-2")
+
+            try await allocator.release(deviceID: server.deviceID, deleting: [ports[0].id])
+            #expect(try await c.call(.get, "/network/v2.0/ports/\(ports[0].id)", token: member).status == .notFound)
+            let kept = try await c.call(.get, "/network/v2.0/ports/\(broughtID)", token: admin)["port"]
+            #expect(kept?["device_id"] == "" && kept?["binding:host_id"] == "" && kept?["status"] == "DOWN")
+            #expect(cloud.fakeBackend.snapshot.ports.isEmpty)
+            #expect(try await allocator.ports(deviceID: server.deviceID).isEmpty)
+        }
+    }
+}
