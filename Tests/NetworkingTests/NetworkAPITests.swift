@@ -36,6 +36,9 @@ import Testing
             #expect(missing.status == .notFound && missing.faultType == "NetworkNotFound")
             #expect(try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(UUID().uuidString.lowercased())]]).status == .notFound)
             #expect(try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(net), "mac_address": "zz"]]).status == .badRequest)
+            #expect(try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(net), "binding:profile": "str"]]).status == .badRequest)
+            #expect(try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(net), "extra_dhcp_opts": [1]]]).status == .badRequest)
+            #expect(try await subnetReply(["cidr": "::/0", "ip_version": 6]).status == .badRequest)
             let rule = try await c.call(.post, "/network/v2.0/security-group-rules", token: admin, json: ["security_group_rule": [
                 "security_group_id": .string(UUID().uuidString.lowercased()), "direction": "ingress"]])
             #expect(rule.status == .notFound)

@@ -54,12 +54,12 @@ struct Ports: ResourceKind {
             "mac_address": .string(mac), "fixed_ips": .array(fixedIPs),
             "device_id": .string(try body.string("device_id") ?? ""), "device_owner": .string(owner),
             "security_groups": JSON(groups), "port_security_enabled": .bool(portSecurity),
-            "allowed_address_pairs": .array(pairs), "extra_dhcp_opts": .array(try body.array("extra_dhcp_opts") ?? []),
+            "allowed_address_pairs": .array(pairs), "extra_dhcp_opts": .array(try Self.dhcpOptions(body) ?? []),
             "binding:vnic_type": .string(vnic), "ip_allocation": "immediate",
             "propagate_uplink_status": .bool(try body.bool("propagate_uplink_status") ?? false),
             "tags": .array(try Tags.from(body)),
         ]
-        Self.bind(&doc, host: host, profile: body.members["binding:profile"] ?? [:], backend: change.service.backend)
+        Self.bind(&doc, host: host, profile: try Self.profile(body) ?? [:], backend: change.service.backend)
         doc["status"] = Self.status(doc)
         change.note(.port(id))
         if !host.isEmpty { change.note(.network(networkID)) }
@@ -106,11 +106,11 @@ struct Ports: ResourceKind {
         if !portSecurity && !(doc["allowed_address_pairs"]?.array.isEmpty ?? true) {
             throw NetFault.conflict("Port Security must be enabled in order to have allowed address pairs on a port.", type: "AddressPairAndPortSecurityRequired")
         }
-        if let opts = try body.array("extra_dhcp_opts") { doc["extra_dhcp_opts"] = .array(opts) }
+        if let opts = try Self.dhcpOptions(body) { doc["extra_dhcp_opts"] = .array(opts) }
         if let vnic = try Self.vnicType(body) { doc["binding:vnic_type"] = .string(vnic) }
         if body.has("binding:host_id") || body.has("binding:profile") {
             Self.bind(&doc, host: try body.string("binding:host_id") ?? (body.has("binding:host_id") ? "" : current["binding:host_id"]?.stringValue ?? ""),
-                      profile: body.members["binding:profile"] ?? current["binding:profile"] ?? [:], backend: change.service.backend)
+                      profile: try Self.profile(body) ?? current["binding:profile"] ?? [:], backend: change.service.backend)
         }
         doc["status"] = Self.status(doc)
         change.note(.port(id))
@@ -168,6 +168,29 @@ struct Ports: ResourceKind {
         if serviceOwners.contains(doc["device_owner"]?.stringValue ?? "") { return "ACTIVE" }
         let bound = !(doc["binding:host_id"]?.stringValue ?? "").isEmpty
         return bound && doc["admin_state_up"] != false ? "ACTIVE" : "DOWN"
+    }
+
+    static func profile(_ body: Body) throws -> JSON? {
+        switch body.members["binding:profile"] {
+        case nil, .null?: return nil
+        case .object(let profile)?: return .object(profile)
+        case let other?: throw NetFault.invalid("binding:profile", "'\(other.text)' is not a dictionary")
+        }
+    }
+
+    /// `extra_dhcp_opts`: `{opt_name, opt_value[, ip_version]}` objects, as DHCP will be told them.
+    static func dhcpOptions(_ body: Body) throws -> [JSON]? {
+        try body.array("extra_dhcp_opts")?.map { item in
+            guard let option = item.objectValue, let name = option["opt_name"]?.stringValue, !name.isEmpty,
+                  Set(option.keys).isSubset(of: ["opt_name", "opt_value", "ip_version"]) else {
+                throw NetFault.invalid("extra_dhcp_opts", "'\(item.text)' is not {opt_name, opt_value[, ip_version]}")
+            }
+            switch option["opt_value"] {
+            case .string?, .null?, nil: break
+            default: throw NetFault.invalid("extra_dhcp_opts", "the value of \(name) must be a string")
+            }
+            return item
+        }
     }
 
     static func vnicType(_ body: Body) throws -> String? {

@@ -45,7 +45,7 @@ struct Subnets: ResourceKind {
             if v != cidr.version { throw NetFault.badRequest("Invalid input for operation: Cannot use IPv\(cidr.version) address \(text) in an IPv\(v) subnet.", type: "InvalidInput") }
         }
         let v = cidr.version
-        if v == 4 && cidr.prefix == 0 { throw NetFault.invalid("cidr", "'\(cidr)' is not a valid IP subnet.") }
+        if cidr.prefix == 0 { throw NetFault.invalid("cidr", "'\(cidr)' is not a valid IP subnet.") }
         for other in try await change.rows(table, "network_id = \(bind: networkID)") {
             if let o = CIDR(other["cidr"]?.stringValue ?? ""), o.overlaps(cidr) {
                 throw NetFault.badRequest("Invalid input for operation: Requested subnet with cidr: \(cidr) for network: \(networkID) overlaps with another subnet.", type: "InvalidInput")
