@@ -71,7 +71,7 @@ public final class ImageService: APIService {
         let id = try call.param("image_id")
         let access = ImageAccess(auth: call.auth)
         guard let image = try await repo.image(id) else { throw Self.notFound(id) }
-        let member = try await access.project.asyncMap { try await repo.member(imageID: id, memberID: $0)?.status }
+        let member = try await access.project.asyncFlatMap { try await repo.member(imageID: id, memberID: $0)?.status }
         guard access.canSee(image, membership: member) else { throw Self.notFound(id) }
         try call.authorize(["owner": image.owner ?? ""])
         return (image, member)

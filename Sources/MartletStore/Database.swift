@@ -2,6 +2,7 @@ import AsyncKit
 import Foundation
 import Synchronization
 import Logging
+import MartletCore
 import NIOCore
 import NIOPosix
 import PostgresKit
@@ -113,6 +114,13 @@ public final class Database: Sendable {
         }
     }
 
+    /// Whether `error` is PostgreSQL giving up on a transaction that met another one (deadlock or
+    /// serialization failure): the request may simply be retried.
+    public static func isConcurrencyFailure(_ error: any Error) -> Bool {
+        guard let pg = error as? PSQLError, let state = pg.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
+    }
+
     /// Whether `error` is a unique-constraint violation (a duplicate), on either engine.
     public static func isUniqueViolation(_ error: any Error) -> Bool {
         if let pg = error as? PSQLError { return pg.serverInfo?[.sqlState] == "23505" }
@@ -145,39 +153,5 @@ struct SQLiteSource: ConnectionPoolSource {
                     future.flatMap { connection.query(pragma).map { _ in } }
                 }.map { connection }
             }
-    }
-}
-
-/// A FIFO lock usable across suspension points.
-final class AsyncLock: Sendable {
-    private struct State {
-        var locked = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state = Mutex(State())
-
-    func withLock<T>(_ body: () async throws -> T) async throws -> T {
-        await acquire()
-        defer { release() }
-        return try await body()
-    }
-
-    private func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state -> Bool in
-                if state.locked { state.waiters.append(continuation); return false }
-                state.locked = true
-                return true
-            }
-            if acquired { continuation.resume() }
-        }
-    }
-
-    private func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty { state.locked = false; return nil }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
     }
 }

@@ -18,6 +18,7 @@ enum NetworkPolicy {
         var rules: [String: PolicyRule] = [
             "get_extension": reader || admin,
             "get_quota": admin || PolicyRule { req in reader.allows(req) && req.target["project_id"] == req.auth.projectID },
+            "get_quotas": admin,
             "update_quota": admin,
             "delete_quota": admin,
             "add_router_interface": manage,

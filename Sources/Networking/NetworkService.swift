@@ -63,20 +63,12 @@ public final class NetworkService: APIService {
             do {
                 let result = try await body(change)
                 return (result, change.touched)
-            } catch where Database.isUniqueViolation(error) {
+            } catch where Database.isUniqueViolation(error) || Database.isConcurrencyFailure(error) {
                 throw NetFault.conflict("The request conflicts with a concurrent change; retry it.", type: "Conflict")
             }
         }
         await dataPlane.apply(events)
         return result
-    }
-
-    func expands(_ kind: any ResourceKind) -> Bool { kind.table.member == "security_group" }
-
-    /// Adds what a kind shows but keeps elsewhere (a security group's rules).
-    func expand(_ kind: any ResourceKind, _ docs: [Doc]) async throws -> [Doc] {
-        guard expands(kind) else { return docs }
-        return try await read { db in try await SecurityGroups.expand(docs, db, store) }
     }
 
     /// Brings the data plane up to the database after a start: every network, bound port and router.

@@ -7,7 +7,7 @@ public protocol PortAllocator: Sendable {
     /// Makes (or adopts) one port per request for the server and binds them to its host.
     /// All or nothing: on any failure no port is made, adopted or bound.
     func allocate(_ requests: [PortRequest], for server: PortConsumer) async throws -> [AllocatedPort]
-    /// The server's ports, in the order they were allocated.
+    /// The server's ports, by id (Compute keeps the order of its interfaces).
     func ports(deviceID: String) async throws -> [AllocatedPort]
     /// Moves the server's ports to another host (resize, migration).
     func rebind(deviceID: String, host: String) async throws

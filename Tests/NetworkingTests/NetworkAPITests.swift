@@ -91,6 +91,7 @@ import Testing
             #expect(try await names("not-tags-any=red,blue").isEmpty)
             #expect(try await names("sort_key=name&sort_dir=desc&limit=2") == ["net-4", "net-3"])
             #expect(try await c.call(.get, "/network/v2.0/networks?colour=red", token: admin).status == .badRequest)
+            #expect(try await c.call(.get, "/network/v2.0/networks?limit=9223372036854775807", token: admin)["networks"]?.array.count == 5)
             let fields = try await c.call(.get, "/network/v2.0/networks/\(ids[0])?fields=id&fields=name", token: admin)
             #expect(fields["network"]?.objectValue.map { Set($0.keys) } == ["id", "name"])
             var seen: [String] = []
@@ -236,6 +237,11 @@ import Testing
             let full = try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": ["network_id": net["id"]!, "subnetpool_id": pool["id"]!]])
             #expect(full.status == .conflict)
             #expect(try await c.call(.delete, "/network/v2.0/subnetpools/\(pool["id"]!.stringValue!)", token: admin).status == .conflict)
+            let poolPath = "/network/v2.0/subnetpools/\(pool["id"]!.stringValue!)"
+            #expect(try await c.call(.put, poolPath, token: admin, json: ["subnetpool": ["min_prefixlen": 30]]).status == .badRequest)
+            #expect(try await c.call(.put, poolPath, token: admin, json: ["subnetpool": ["max_prefixlen": 500]]).status == .badRequest)
+            #expect(try await c.call(.post, "/network/v2.0/subnetpools", token: admin, json: ["subnetpool": ["prefixes": ["::/0"], "min_prefixlen": 0]]).status == .badRequest)
+            #expect(try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": ["network_id": net["id"]!, "subnetpool_id": pool["id"]!, "prefixlen": 500]]).status == .badRequest)
         }
     }
 }

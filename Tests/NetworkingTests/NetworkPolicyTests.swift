@@ -73,6 +73,16 @@ import Testing
             let guestID = guest["id"]!.stringValue!
             #expect(try await c.call(.get, "/network/v2.0/ports?network_id=\(olaShared["id"]!.stringValue!)", token: ola)["ports"]?.array.map { $0["id"] } == [.string(guestID)])
             #expect(try await c.call(.put, "/network/v2.0/ports/\(guestID)", token: ola, json: ["port": ["name": "mine"]]).status == .forbidden)
+            // A guest on a shared network may not squat addresses, switch off filtering or pose as a router.
+            let olaRouter = try await c.create("routers", "router", ola, ["name": "olar"])
+            for extra: [String: JSON] in [["mac_address": "fa:16:3e:aa:bb:cc"], ["port_security_enabled": false],
+                                          ["allowed_address_pairs": [["ip_address": "0.0.0.0/0"]]],
+                                          ["fixed_ips": [["ip_address": "10.0.0.1"]]], ["device_owner": "network:router_interface", "device_id": olaRouter["id"]!]] {
+                let body = JSON.object(["network_id": olaShared["id"]!].merging(extra) { _, new in new })
+                #expect(try await c.call(.post, "/network/v2.0/ports", token: per, json: ["port": body]).status == .forbidden, "\(extra.keys)")
+                #expect(try await c.call(.put, "/network/v2.0/ports/\(guestID)", token: per, json: ["port": .object(extra)]).status == .forbidden, "\(extra.keys)")
+            }
+            #expect(try await c.call(.delete, "/network/v2.0/routers/\(olaRouter["id"]!.stringValue!)", token: ola).status == .noContent)
             // The owner's things are untouched and invisible to the other project.
             #expect(try await c.call(.get, "/network/v2.0/networks/\(net)", token: ola)["network"]?["revision_number"] == 2)
             #expect(try await c.call(.get, "/network/v2.0/ports", token: per)["ports"]?.array.count == 2)

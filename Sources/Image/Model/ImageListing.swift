@@ -32,7 +32,7 @@ struct ImageListing {
         conditions += try filterConditions(q)
 
         if let marker = q["marker"] {
-            let membership = try await access.project.asyncMap { try await repo.member(imageID: marker, memberID: $0)?.status }
+            let membership = try await access.project.asyncFlatMap { try await repo.member(imageID: marker, memberID: $0)?.status }
             guard let image = try await repo.image(marker), access.canSee(image, membership: membership) else {
                 throw APIError.badRequest("Marker \(marker) not found.")
             }

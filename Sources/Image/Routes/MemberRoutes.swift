@@ -73,7 +73,7 @@ struct MemberRoutes {
         let memberID = try call.param("member_id")
         let access = ImageAccess(auth: call.auth)
         guard let image = try await repo.image(id) else { throw ImageService.notFound(id) }
-        let mine = try await access.project.asyncMap { try await repo.member(imageID: id, memberID: $0)?.status }
+        let mine = try await access.project.asyncFlatMap { try await repo.member(imageID: id, memberID: $0)?.status }
         guard access.canSee(image, membership: mine) else { throw ImageService.notFound(id) }
         guard let member = try await repo.member(imageID: id, memberID: memberID),
               access.isAdmin || image.owner == access.project || memberID == access.project else {

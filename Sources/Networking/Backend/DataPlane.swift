@@ -3,16 +3,18 @@ import MartletCore
 import SQLKit
 
 /// Tells the backend the desired state of what a transaction touched, read fresh from the
-/// database, so the order and repetition of events do not matter.
+/// database, so the order and repetition of events do not matter. One event at a time: a plan
+/// read later is applied later, so an older one never overwrites it.
 struct DataPlane: Sendable {
     let store: NetworkStore
     let backend: any NetworkBackend
     let logger: Logger
+    let serial = AsyncLock()
 
     func apply(_ events: [DataPlaneEvent]) async {
         for event in events {
             do {
-                try await apply(event)
+                try await serial.withLock { try await apply(event) }
             } catch {
                 // The database stays the truth; the next converge replays it.
                 logger.error("data plane: \(event) failed: \(error)")
@@ -31,7 +33,7 @@ struct DataPlane: Sendable {
             guard let port = try await store.db.read({ db in try await store.get(.ports, id, in: db) }) else { return try await backend.removePort(id: id) }
             let host = port["binding:host_id"]?.stringValue ?? ""
             guard !host.isEmpty else { return try await backend.removePort(id: id) }
-            _ = try await backend.apply(port: Self.portPlan(port, host: host))
+            try await backend.apply(port: Self.portPlan(port, host: host))
         case .portDeleted(let id):
             try await backend.removePort(id: id)
         case .router(let id):
@@ -40,9 +42,8 @@ struct DataPlane: Sendable {
         case .routerDeleted(let id):
             try await backend.removeRouter(id: id)
         case .securityGroup(let id):
-            if let plan = try await store.db.read({ db in try await securityGroupPlan(id, db) }) {
-                try await backend.apply(securityGroup: plan)
-            }
+            guard let plan = try await store.db.read({ db in try await securityGroupPlan(id, db) }) else { return try await backend.removeSecurityGroup(id: id) }
+            try await backend.apply(securityGroup: plan)
         }
     }
 
@@ -137,9 +138,6 @@ struct DataPlane: Sendable {
     private func securityGroupPlan(_ id: String, _ db: any SQLDatabase) async throws -> SecurityGroupPlan? {
         guard let group = try await store.get(.securityGroups, id, in: db) else { return nil }
         let rules = try await store.rows(.securityGroupRules, where: "security_group_id = \(bind: id)", in: db)
-        let members = try await store.rows(.ports, where: "doc LIKE \(bind: "%" + id + "%")", in: db)
-            .filter { $0["security_groups"]?.array.contains(.string(id)) == true }
-            .flatMap { ($0["fixed_ips"]?.array ?? []).compactMap { $0["ip_address"]?.stringValue } }
         return SecurityGroupPlan(
             id: id, stateful: group["stateful"] != false,
             rules: rules.map { r in
@@ -147,7 +145,6 @@ struct DataPlane: Sendable {
                       ethertype: r["ethertype"]?.stringValue ?? "IPv4", proto: r["protocol"]?.stringValue,
                       portRangeMin: r["port_range_min"]?.intValue.map(Int.init), portRangeMax: r["port_range_max"]?.intValue.map(Int.init),
                       remoteIPPrefix: r["remote_ip_prefix"]?.stringValue, remoteGroupID: r["remote_group_id"]?.stringValue)
-            },
-            memberAddresses: members)
+            })
     }
 }

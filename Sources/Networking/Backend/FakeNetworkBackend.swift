@@ -19,14 +19,12 @@ public final class FakeNetworkBackend: NetworkBackend {
     public func vifType(host: String) -> String { "bridge" }
     public func apply(network: NetworkPlan) async throws { state.withLock { $0.networks[network.id] = network } }
     public func removeNetwork(id: String) async throws { _ = state.withLock { $0.networks.removeValue(forKey: id) } }
-    public func apply(port: PortPlan) async throws -> Bool {
-        state.withLock { $0.ports[port.id] = port }
-        return port.adminStateUp
-    }
+    public func apply(port: PortPlan) async throws { state.withLock { $0.ports[port.id] = port } }
     public func removePort(id: String) async throws { _ = state.withLock { $0.ports.removeValue(forKey: id) } }
     public func apply(router: RouterPlan) async throws { state.withLock { $0.routers[router.id] = router } }
     public func removeRouter(id: String) async throws { _ = state.withLock { $0.routers.removeValue(forKey: id) } }
     public func apply(securityGroup: SecurityGroupPlan) async throws {
         state.withLock { $0.securityGroups[securityGroup.id] = securityGroup }
     }
+    public func removeSecurityGroup(id: String) async throws { _ = state.withLock { $0.securityGroups.removeValue(forKey: id) } }
 }

@@ -6,12 +6,13 @@ public protocol NetworkBackend: Sendable {
     func vifType(host: String) -> String
     func apply(network: NetworkPlan) async throws
     func removeNetwork(id: String) async throws
-    /// Wires a port bound to a host. Returns whether it is up (the port then shows `ACTIVE`).
-    func apply(port: PortPlan) async throws -> Bool
+    /// Wires a port bound to a host.
+    func apply(port: PortPlan) async throws
     func removePort(id: String) async throws
     func apply(router: RouterPlan) async throws
     func removeRouter(id: String) async throws
     func apply(securityGroup: SecurityGroupPlan) async throws
+    func removeSecurityGroup(id: String) async throws
 }
 
 /// A network as the data plane builds it: the L2 segment and, per subnet, what DHCP hands out.
@@ -117,12 +118,12 @@ public struct RouterPlan: Sendable, Equatable {
     }
 }
 
-/// A security group's rules, and the addresses of its member ports that `remote_group_id` rules name.
+/// A security group's rules. Its members are the bound ports whose `PortPlan` names it; their
+/// addresses are what a `remote_group_id` rule admits.
 public struct SecurityGroupPlan: Sendable, Equatable {
     public var id: String
     public var stateful: Bool
     public var rules: [Rule]
-    public var memberAddresses: [String]
 
     public struct Rule: Sendable, Equatable {
         public var id: String

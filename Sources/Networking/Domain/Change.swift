@@ -48,7 +48,7 @@ final class Change {
         if !touched.contains(event) { touched.append(event) }
     }
 
-    func get(_ table: ResourceTable, _ id: String) async throws -> Doc? { try await store.get(table, id, in: db) }
+    func get(_ table: ResourceTable, _ id: String) async throws -> Doc? { try await store.get(table, id, forUpdate: true, in: db) }
 
     /// The resource, or Neutron's 404 for it.
     func require(_ table: ResourceTable, _ id: String) async throws -> Doc {
@@ -57,7 +57,7 @@ final class Change {
     }
 
     func rows(_ table: ResourceTable, _ condition: SQLQueryString) async throws -> [Doc] {
-        try await store.rows(table, where: condition, in: db)
+        try await store.rows(table, where: condition, forUpdate: true, in: db)
     }
 
     @discardableResult

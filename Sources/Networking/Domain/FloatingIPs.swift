@@ -4,16 +4,12 @@ import SQLKit
 /// Floating IPs: addresses on an external network, NATed by a router to a port's fixed IP.
 struct FloatingIPs: ResourceKind {
     let table = ResourceTable.floatingIPs
-    let quotaResource: String? = "floatingip"
 
     func create(_ body: Body, _ change: Change) async throws -> Doc {
         try body.only(["floating_network_id", "floating_ip_address", "subnet_id", "port_id", "fixed_ip_address",
                        "description", "project_id", "tenant_id", "tags", "qos_policy_id", "dns_name", "dns_domain"])
         guard let networkID = try body.uuid("floating_network_id") else { throw NetFault.invalid("floating_network_id", "'None' is not a valid UUID") }
-        guard let network = try await change.get(ResourceTable.networks, networkID),
-              change.caller.owns(network) || network["shared"] == true || network["router:external"] == true else {
-            throw NetFault.notFound(ResourceTable.networks, networkID)
-        }
+        let network = try await Networks.usable(networkID, change, external: true)
         guard network["router:external"] == true else {
             throw NetFault.badRequest("Bad floatingip request: Network \(networkID) is not a valid external network.", type: "BadRequest")
         }
@@ -42,6 +38,26 @@ struct FloatingIPs: ResourceKind {
             try await Self.associate(&doc, portID: portID, fixedIP: try body.string("fixed_ip_address"), change)
         }
         return try await change.insert(table, doc)
+    }
+
+    let expands = true
+
+    /// `port_details` is read from the port when shown, so it follows the port's changes.
+    func expand(_ docs: [Doc], _ db: any SQLDatabase, _ store: NetworkStore) async throws -> [Doc] {
+        let ids = docs.compactMap { $0["port_id"]?.stringValue }
+        guard !ids.isEmpty else { return docs }
+        var ports: [String: Doc] = [:]
+        for port in try await store.rows(.ports, where: "id IN \(NetworkStore.list(ids))", in: db) { ports[port["id"]?.stringValue ?? ""] = port }
+        return docs.map { doc in
+            guard let port = doc["port_id"]?.stringValue.flatMap({ ports[$0] }) else { return doc }
+            var doc = doc
+            doc["port_details"] = [
+                "name": port["name"] ?? "", "network_id": port["network_id"] ?? "", "mac_address": port["mac_address"] ?? "",
+                "admin_state_up": port["admin_state_up"] ?? true, "status": port["status"] ?? "DOWN",
+                "device_id": port["device_id"] ?? "", "device_owner": port["device_owner"] ?? "",
+            ]
+            return doc
+        }
     }
 
     func update(_ current: Doc, _ body: Body, _ change: Change) async throws -> Doc {
@@ -105,18 +121,15 @@ struct FloatingIPs: ResourceKind {
         doc["fixed_ip_address"] = .string(address)
         doc["router_id"] = .string(router)
         doc["status"] = "ACTIVE"
-        doc["port_details"] = [
-            "name": port["name"] ?? "", "network_id": port["network_id"] ?? "", "mac_address": port["mac_address"] ?? "",
-            "admin_state_up": port["admin_state_up"] ?? true, "status": port["status"] ?? "DOWN",
-            "device_id": port["device_id"] ?? "", "device_owner": port["device_owner"] ?? "",
-        ]
         change.note(.router(router))
     }
 
     /// A router with an interface on the subnet and its gateway on the external network.
     static func routerBetween(subnetID: String, externalNetwork: String, _ change: Change) async throws -> String? {
-        let interfaces = try await change.rows(ResourceTable.ports, "device_owner = 'network:router_interface' AND doc LIKE \(bind: "%" + subnetID + "%")")
-        for port in interfaces where (port["fixed_ips"]?.array ?? []).contains(where: { $0["subnet_id"]?.stringValue == subnetID }) {
+        let interfaces = try await change.rows(ResourceTable.ports, """
+            device_owner = 'network:router_interface' AND id IN (SELECT port_id FROM net_ip_allocations WHERE subnet_id = \(bind: subnetID))
+            """)
+        for port in interfaces {
             let routerID = port["device_id"]?.stringValue ?? ""
             let gateways = try await change.rows(ResourceTable.ports, "device_id = \(bind: routerID) AND device_owner = 'network:router_gateway' AND network_id = \(bind: externalNetwork)")
             if !gateways.isEmpty { return routerID }

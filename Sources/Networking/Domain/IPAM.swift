@@ -128,17 +128,26 @@ struct IPAM {
         let total = pools.reduce(UInt128(0)) { $0 &+ $1.size }
         var candidate = Self.successor(of: try await store.ipamCursor(subnetID: subnetID, in: change.db).flatMap(IPAddress.init), in: pools)
         var tries: UInt128 = 0
-        // Point lookups find a free address at once in all but crowded pools; huge (IPv6) pools
-        // are never scanned whole.
-        let pointLookups: UInt128 = total > 65_536 ? 65_536 : min(total, 64)
-        while tries < pointLookups {
+        // Point lookups find a free address at once in all but crowded pools.
+        while tries < min(total, 64) {
             if try await !store.isAllocated(subnetID: subnetID, ip: candidate.description, in: change.db) {
                 return try await hold(candidate, subnetID: subnetID, networkID: networkID, portID: portID)
             }
             candidate = Self.successor(of: candidate, in: pools)
             tries += 1
         }
-        guard total > 64 && total <= 65_536 else { throw Self.exhausted(networkID) }
+        guard total > 64 else { throw Self.exhausted(networkID) }
+        if total > 65_536 {
+            // Huge (IPv6) pools are never scanned: random addresses in them are almost all free.
+            for _ in 0..<256 {
+                let pool = pools.randomElement()!
+                let ip = pool.start.adding(UInt128.random(in: 0...(pool.end.value - pool.start.value)))
+                if try await !store.isAllocated(subnetID: subnetID, ip: ip.description, in: change.db) {
+                    return try await hold(ip, subnetID: subnetID, networkID: networkID, portID: portID)
+                }
+            }
+            throw Self.exhausted(networkID)
+        }
         // Crowded: read every held address once and scan the pools.
         let used = Set(try await store.allocations(subnetID: subnetID, in: change.db).map(\.ip))
         for pool in pools {

@@ -4,7 +4,6 @@ import SQLKit
 /// Networks: L2 segments, their provider attributes and the tenant segment pool.
 struct Networks: ResourceKind {
     let table = ResourceTable.networks
-    let quotaResource: String? = "network"
 
     static let adminOnly = ["shared", "router:external", "provider:network_type", "provider:physical_network",
                             "provider:segmentation_id", "is_default"]

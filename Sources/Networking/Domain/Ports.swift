@@ -6,7 +6,6 @@ import SQLKit
 /// (for admins) the binding to a host.
 struct Ports: ResourceKind {
     let table = ResourceTable.ports
-    let quotaResource: String? = "port"
 
     static let bindingAdminOnly = ["binding:host_id", "binding:profile"]
     static let updatable: Set<String> = ["name", "description", "admin_state_up", "device_id", "device_owner", "fixed_ips",
@@ -32,6 +31,9 @@ struct Ports: ResourceKind {
             throw NetFault.policy("rule:create_port and rule:create_port:\(key)")
         }
         let project = try change.owner(body)
+        try Self.checkNetworkOwnerFields(body, network, change, action: "create_port")
+        // The default group before the quota: every path takes those two locks in this order.
+        _ = try await SecurityGroups.ensureDefault(project: project, change)
         try await change.checkQuota("port", project: project, table: table)
         let id = Identifier.uuid()
         let mac = try await macAddress(try body.string("mac_address"), networkID: networkID, change)
@@ -61,6 +63,7 @@ struct Ports: ResourceKind {
         ]
         Self.bind(&doc, host: host, profile: try Self.profile(body) ?? [:], backend: change.service.backend)
         doc["status"] = Self.status(doc)
+        try await Self.checkServiceOwner(doc, change)
         change.note(.port(id))
         if !host.isEmpty { change.note(.network(networkID)) }
         return try await change.insert(table, doc)
@@ -75,6 +78,9 @@ struct Ports: ResourceKind {
         var doc = current
         let id = current["id"]?.stringValue ?? "", networkID = current["network_id"]?.stringValue ?? ""
         let project = current["project_id"]?.stringValue ?? ""
+        if let network = try await change.get(.networks, networkID) {
+            try Self.checkNetworkOwnerFields(body, network, change, action: "update_port")
+        }
         if let mac = try body.string("mac_address"), mac != current["mac_address"]?.stringValue {
             if current["binding:vif_type"]?.stringValue != "unbound" {
                 throw NetFault.conflict("Port \(id) is bound; its MAC address cannot change.", type: "PortBound")
@@ -113,14 +119,42 @@ struct Ports: ResourceKind {
                       profile: try Self.profile(body) ?? current["binding:profile"] ?? [:], backend: change.service.backend)
         }
         doc["status"] = Self.status(doc)
+        try await Self.checkServiceOwner(doc, change)
         change.note(.port(id))
         if doc["binding:host_id"] != "" || current["binding:host_id"] != "" { change.note(.network(networkID)) }
         return doc
     }
 
+    /// Addresses, MACs, anti-spoofing and service owners are for the network's owner (and admins):
+    /// a guest on a shared network must not squat a gateway or switch off filtering.
+    static func checkNetworkOwnerFields(_ body: Body, _ network: Doc, _ change: Change, action: String) throws {
+        guard !change.caller.isAdmin, network["project_id"]?.stringValue != change.caller.projectID else { return }
+        for key in ["mac_address", "port_security_enabled", "allowed_address_pairs"] where body.has(key) {
+            throw NetFault.policy("rule:\(action) and rule:\(action):\(key)")
+        }
+        if let ips = try body.array("fixed_ips"), ips.contains(where: { $0["ip_address"] != nil }) {
+            throw NetFault.policy("rule:\(action) and rule:\(action):fixed_ips:ip_address")
+        }
+        if try body.string("device_owner")?.hasPrefix("network:") == true {
+            throw NetFault.policy("rule:\(action) and rule:\(action):device_owner")
+        }
+    }
+
+    /// A port that claims to belong to a router or floating IP must name one its project owns.
+    static func checkServiceOwner(_ doc: Doc, _ change: Change) async throws {
+        let owner = doc["device_owner"]?.stringValue ?? "", device = doc["device_id"]?.stringValue ?? ""
+        guard !change.caller.isAdmin, serviceOwners.contains(owner), !device.isEmpty else { return }
+        let table: ResourceTable = owner == "network:floatingip" ? .floatingIPs : .routers
+        guard let target = try await change.get(table, device), change.caller.owns(target) else {
+            throw NetFault.policy("rule:create_port and rule:create_port:device_owner")
+        }
+    }
+
     func delete(_ current: Doc, _ change: Change) async throws {
         let owner = current["device_owner"]?.stringValue ?? ""
-        if Self.serviceOwners.contains(owner) {
+        let device = current["device_id"]?.stringValue ?? ""
+        let ownerTable: ResourceTable = owner == "network:floatingip" ? .floatingIPs : .routers
+        if Self.serviceOwners.contains(owner), try await change.get(ownerTable, device) != nil {
             throw NetFault.conflict("Port \(current["id"]?.stringValue ?? "") cannot be deleted directly via the port API: has device owner \(owner).", type: "ServicePortInUse")
         }
         try await Self.remove(current, change)

@@ -5,8 +5,8 @@ import SQLKit
 /// besides storing the document, and what a delete must refuse or clean up.
 protocol ResourceKind: Sendable {
     var table: ResourceTable { get }
-    /// The quota that counts this kind, if any.
-    var quotaResource: String? { get }
+    /// Whether documents are shown with attributes kept elsewhere (see `expand`).
+    var expands: Bool { get }
     /// Which rows a non-admin sees.
     func visibility(_ caller: Caller) -> SQLQueryString
     /// Validates `body` and returns the new document (already stored).
@@ -15,10 +15,14 @@ protocol ResourceKind: Sendable {
     func update(_ current: Doc, _ body: Body, _ change: Change) async throws -> Doc
     /// Refuses a delete that would break something, and removes what depends on the resource.
     func delete(_ current: Doc, _ change: Change) async throws
+    /// Adds what is shown but kept elsewhere: a security group's rules, a floating IP's port details.
+    func expand(_ docs: [Doc], _ db: any SQLDatabase, _ store: NetworkStore) async throws -> [Doc]
 }
 
 extension ResourceKind {
     func visibility(_ caller: Caller) -> SQLQueryString { "project_id = \(bind: caller.projectID)" }
+    var expands: Bool { false }
+    func expand(_ docs: [Doc], _ db: any SQLDatabase, _ store: NetworkStore) async throws -> [Doc] { docs }
 }
 
 /// Tags: strings on every resource, given on create or through `/tags`.

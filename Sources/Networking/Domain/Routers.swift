@@ -4,7 +4,6 @@ import SQLKit
 /// Routers: interfaces on subnets, a gateway on an external network with SNAT, static routes.
 struct Routers: ResourceKind {
     let table = ResourceTable.routers
-    let quotaResource: String? = "router"
     static let updatable: Set<String> = ["name", "description", "admin_state_up", "external_gateway_info", "routes",
                                          "distributed", "ha"]
 
@@ -87,10 +86,7 @@ struct Routers: ResourceKind {
         let unknown = Set(info.keys).subtracting(["network_id", "enable_snat", "external_fixed_ips", "qos_policy_id"])
         if !unknown.isEmpty { throw NetFault.invalid("external_gateway_info", "Unrecognized attribute(s) '\(unknown.sorted().joined(separator: ", "))'") }
         guard let networkID = networkValue.stringValue else { throw NetFault.invalid("external_gateway_info", "'\(networkValue.text)' is not a valid UUID") }
-        guard let network = try await change.get(ResourceTable.networks, networkID),
-              change.caller.owns(network) || network["shared"] == true || network["router:external"] == true else {
-            throw NetFault.notFound(ResourceTable.networks, networkID)
-        }
+        let network = try await Networks.usable(networkID, change, external: true)
         guard network["router:external"] == true else {
             throw NetFault.badRequest("Bad router request: Network \(networkID) is not an external network.", type: "BadRequest")
         }
@@ -100,12 +96,17 @@ struct Routers: ResourceKind {
         case .bool(let b)?: enableSNAT = b
         default: throw NetFault.invalid("external_gateway_info", "enable_snat must be a boolean")
         }
-        let requests = try info["external_fixed_ips"].flatMap { $0 == .null ? nil : try IPAM.parseRequests($0.array) }
+        var requests: [IPAM.Request]?
+        switch info["external_fixed_ips"] {
+        case nil, .null?: requests = nil
+        case .array(let list)?: requests = list.isEmpty ? nil : try IPAM.parseRequests(list)
+        case let other?: throw NetFault.invalid("external_gateway_info", "external_fixed_ips '\(other.text)' is not a list")
+        }
         var port: Doc
         if let old = existing.first, old["network_id"]?.stringValue == networkID, requests == nil {
             port = old
         } else {
-            if existing.first?.stringID != nil, existing.first?["network_id"]?.stringValue != networkID {
+            if let old = existing.first, old["network_id"]?.stringValue != networkID {
                 try await requireNoFloatingIPs(router, change)
             }
             for old in existing { try await Ports.remove(old, change) }
@@ -173,6 +174,9 @@ struct Routers: ResourceKind {
             if fixed.isEmpty { throw NetFault.badRequest("Bad router request: Router port must have at least one fixed IP.", type: "BadRequest") }
             for ip in fixed {
                 guard let sid = ip["subnet_id"]?.stringValue, let subnet = try await change.get(ResourceTable.subnets, sid) else { continue }
+                if attached.contains(where: { $0["id"]?.stringValue == sid }) {
+                    throw NetFault.badRequest("Bad router request: Router already has a port on subnet \(sid).", type: "BadRequest")
+                }
                 try checkNoOverlap(subnet, attached, routerID)
             }
             found["device_id"] = .string(routerID)
@@ -239,6 +243,13 @@ struct Routers: ResourceKind {
                 throw NetFault.conflict("Router interface for subnet \(subnets.first ?? "") on router \(routerID) cannot be deleted, as it is required by one or more floating IPs.", type: "RouterInterfaceInUseByFloatingIP")
             }
         }
+        var cidrs: [CIDR] = []
+        for id in subnets { if let cidr = CIDR(try await change.get(ResourceTable.subnets, id)?["cidr"]?.stringValue ?? "") { cidrs.append(cidr) } }
+        for route in router["routes"]?.array ?? [] {
+            if let hop = IPAddress(route["nexthop"]?.stringValue ?? ""), cidrs.contains(where: { $0.contains(hop) }) {
+                throw NetFault.conflict("Router interface for subnet \(subnets.first ?? "") on router \(routerID) cannot be deleted, as it is required by one or more routes.", type: "RouterInterfaceInUseByRoute")
+            }
+        }
         try await Ports.remove(port, change)
         change.note(.router(routerID))
         return interfaceInfo(router, port)
@@ -268,8 +279,4 @@ struct Routers: ResourceKind {
             "subnet_ids": JSON(subnets),
         ]
     }
-}
-
-extension Dictionary where Key == String, Value == JSON {
-    var stringID: String? { self["id"]?.stringValue }
 }

@@ -4,7 +4,6 @@ import SQLKit
 /// Security groups, each with its rules; every project has a `default` group made on first use.
 struct SecurityGroups: ResourceKind {
     let table = ResourceTable.securityGroups
-    let quotaResource: String? = "security_group"
 
     func create(_ body: Body, _ change: Change) async throws -> Doc {
         try body.only(["name", "description", "stateful", "project_id", "tenant_id", "tags", "shared"])
@@ -40,10 +39,13 @@ struct SecurityGroups: ResourceKind {
         if try await change.store.defaultSecurityGroup(project: project, in: change.db) == id, !change.caller.isAdmin {
             throw NetFault.conflict("Insufficient rights for removing default security group.", type: "SecurityGroupCannotRemoveDefault")
         }
-        // The few ports that name groups are found by scanning the project's ports' documents.
+        // Ports name their groups inside their documents: a text scan finds the candidates.
         let ports = try await change.rows(ResourceTable.ports, "doc LIKE \(bind: "%" + id + "%")")
         if ports.contains(where: { $0["security_groups"]?.array.contains(.string(id)) == true }) {
             throw NetFault.conflict("Security Group \(id) in use.", type: "SecurityGroupInUse")
+        }
+        for rule in try await change.rows(.securityGroupRules, "remote_group_id = \(bind: id)") {
+            change.note(.securityGroup(rule["security_group_id"]?.stringValue ?? ""))
         }
         try await change.db.raw("DELETE FROM net_security_group_rules WHERE security_group_id = \(bind: id) OR remote_group_id = \(bind: id)").run()
         try await change.store.removeDefaultSecurityGroup(groupID: id, in: change.db)
@@ -51,8 +53,10 @@ struct SecurityGroups: ResourceKind {
         change.note(.securityGroup(id))
     }
 
+    let expands = true
+
     /// Groups are shown with their rules.
-    static func expand(_ docs: [Doc], _ db: any SQLDatabase, _ store: NetworkStore) async throws -> [Doc] {
+    func expand(_ docs: [Doc], _ db: any SQLDatabase, _ store: NetworkStore) async throws -> [Doc] {
         guard !docs.isEmpty else { return [] }
         let ids = docs.compactMap { $0["id"]?.stringValue }
         var rules: [String: [JSON]] = [:]
@@ -105,7 +109,6 @@ struct SecurityGroups: ResourceKind {
 /// Security group rules: direction, ethertype, protocol and ports, and whom they admit.
 struct SecurityGroupRules: ResourceKind {
     let table = ResourceTable.securityGroupRules
-    let quotaResource: String? = "security_group_rule"
 
     static let protocols: [String: Int] = [
         "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2, "ip": 0, "ipip": 4,
@@ -144,8 +147,10 @@ struct SecurityGroupRules: ResourceKind {
         if prefix != nil && remoteGroup != nil {
             throw NetFault.badRequest("Only remote_ip_prefix or remote_group_id may be provided.", type: "SecurityGroupRemoteGroupAndRemoteIpPrefix")
         }
-        if let remoteGroup, try await change.get(ResourceTable.securityGroups, remoteGroup) == nil {
-            throw NetFault.notFound(ResourceTable.securityGroups, remoteGroup)
+        if let remoteGroup {
+            guard let remote = try await change.get(ResourceTable.securityGroups, remoteGroup), change.caller.owns(remote) else {
+                throw NetFault.notFound(ResourceTable.securityGroups, remoteGroup)
+            }
         }
         for existing in try await change.rows(table, "security_group_id = \(bind: groupID)") {
             if existing["direction"]?.stringValue == direction, existing["ethertype"]?.stringValue == ethertype,

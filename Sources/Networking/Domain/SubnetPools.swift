@@ -4,7 +4,6 @@ import SQLKit
 /// Subnet pools: prefixes that subnets are carved from, by prefix length.
 struct SubnetPools: ResourceKind {
     let table = ResourceTable.subnetPools
-    let quotaResource: String? = "subnetpool"
 
     func visibility(_ caller: Caller) -> SQLQueryString {
         "(project_id = \(bind: caller.projectID) OR shared = 'true')"
@@ -28,9 +27,7 @@ struct SubnetPools: ResourceKind {
         let minLen = try body.int("min_prefixlen") ?? (version == 4 ? 8 : 64)
         let maxLen = try body.int("max_prefixlen") ?? bits
         let defaultLen = try body.int("default_prefixlen") ?? minLen
-        guard (0...bits).contains(minLen), (0...bits).contains(maxLen), minLen <= defaultLen, defaultLen <= maxLen else {
-            throw NetFault.badRequest("Illegal prefix bounds: min_prefixlen \(minLen) <= default_prefixlen \(defaultLen) <= max_prefixlen \(maxLen) within 0–\(bits) is required.", type: "IllegalSubnetPoolPrefixBounds")
-        }
+        try Self.checkBounds(min: minLen, default: defaultLen, max: maxLen, bits: bits)
         let doc: Doc = [
             "id": .string(Identifier.uuid()), "project_id": .string(project), "tenant_id": .string(project),
             "name": .string(try body.string("name") ?? ""), "description": .string(try body.string("description") ?? ""),
@@ -59,6 +56,12 @@ struct SubnetPools: ResourceKind {
         for key in ["default_prefixlen", "min_prefixlen", "max_prefixlen", "default_quota"] {
             if let value = try body.int(key) { doc[key] = .int(Int64(value)) }
         }
+        let version = current["ip_version"]?.intValue ?? 4
+        if let prefixes = try body.strings("prefixes"), prefixes.contains(where: { CIDR($0)?.version != Int(version) }) {
+            throw NetFault.badRequest("Illegal subnetpool prefixes: all prefixes must be IPv\(version).", type: "IllegalSubnetPoolPrefixes")
+        }
+        try Self.checkBounds(min: Int(doc["min_prefixlen"]?.intValue ?? 0), default: Int(doc["default_prefixlen"]?.intValue ?? 0),
+                             max: Int(doc["max_prefixlen"]?.intValue ?? 0), bits: version == 4 ? 32 : 128)
         if let isDefault = try body.bool("is_default") {
             if !change.caller.isAdmin { throw NetFault.policy("rule:update_subnetpool and rule:update_subnetpool:is_default") }
             doc["is_default"] = .bool(isDefault)
@@ -72,6 +75,13 @@ struct SubnetPools: ResourceKind {
             throw NetFault.conflict("Unable to complete operation on subnetpool \(id). Subnet pool has existing allocations.", type: "SubnetPoolInUse")
         }
         try await change.delete(table, id)
+    }
+
+    /// 1 ≤ min ≤ default ≤ max ≤ the address size: a prefix of length 0 is every address, which no subnet may be.
+    static func checkBounds(min: Int, default defaultLen: Int, max: Int, bits: Int) throws {
+        guard 1 <= min, min <= defaultLen, defaultLen <= max, max <= bits else {
+            throw NetFault.badRequest("Illegal prefix bounds: 1 <= min_prefixlen \(min) <= default_prefixlen \(defaultLen) <= max_prefixlen \(max) <= \(bits) is required.", type: "IllegalSubnetPoolPrefixBounds")
+        }
     }
 
     /// Drops prefixes covered by others, keeping the list sorted.
@@ -100,7 +110,9 @@ struct SubnetPools: ResourceKind {
         try await change.store.lock("subnetpool:\(poolID)", in: change.db)
         let prefixes = (pool["prefixes"]?.array ?? []).compactMap { CIDR($0.stringValue ?? "") }
         let used = try await change.rows(ResourceTable.subnets, "subnetpool_id = \(bind: poolID)").compactMap { CIDR($0["cidr"]?.stringValue ?? "") }
-        let minLen = Int(pool["min_prefixlen"]?.intValue ?? 0), maxLen = Int(pool["max_prefixlen"]?.intValue ?? 32)
+        let bits = pool["ip_version"]?.intValue == 6 ? 128 : 32
+        let minLen = max(1, Int(pool["min_prefixlen"]?.intValue ?? 1)), maxLen = min(bits, Int(pool["max_prefixlen"]?.intValue ?? Int64(bits)))
+        guard minLen <= maxLen else { throw NetFault.badRequest("Subnet pool \(poolID) has no valid prefix length.", type: "InvalidInput") }
         if let cidr {
             let wanted = try Subnets.parseCIDR(cidr)
             guard prefixes.contains(where: { $0.contains(wanted) }) else {

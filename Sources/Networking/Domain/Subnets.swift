@@ -4,7 +4,6 @@ import SQLKit
 /// Subnets: CIDRs on a network with their gateway, pools, DHCP and IPv6 settings.
 struct Subnets: ResourceKind {
     let table = ResourceTable.subnets
-    let quotaResource: String? = "subnet"
     static let modes: Set<String> = ["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]
     static let updatable: Set<String> = ["name", "description", "gateway_ip", "allocation_pools", "dns_nameservers",
                                          "host_routes", "enable_dhcp", "service_types", "segment_id", "dns_publish_fixed_ip"]
@@ -92,7 +91,7 @@ struct Subnets: ResourceKind {
             throw NetFault.badRequest("Cannot update read-only attribute \(key)")
         }
         try body.only(Self.updatable)
-        guard let cidr = CIDR(current["cidr"]?.stringValue ?? "") else { return current }
+        let cidr = try Self.parseCIDR(current["cidr"]?.stringValue ?? "")
         var doc = current
         var gateway = (current["gateway_ip"]?.stringValue).flatMap(IPAddress.init)
         var pools = Self.pools(current)
@@ -115,8 +114,10 @@ struct Subnets: ResourceKind {
         let networkID = current["network_id"]?.stringValue ?? ""
         for (ip, portID) in try await change.store.allocations(subnetID: id, in: change.db) {
             guard var port = try await change.get(ResourceTable.ports, portID) else { continue }
-            // SLAAC addresses follow the subnet: they go with it, as DHCP ports' addresses do.
-            guard port["device_owner"]?.stringValue == "network:dhcp" || Self.isAutoAddress(current) else {
+            // SLAAC addresses follow the subnet: they go with it, as DHCP ports' addresses do; a
+            // router's do not.
+            let owner = port["device_owner"]?.stringValue ?? ""
+            guard owner == "network:dhcp" || (Self.isAutoAddress(current) && !owner.hasPrefix("network:router")) else {
                 throw NetFault.conflict("Unable to complete operation on subnet \(id): One or more ports have an IP allocation from this subnet.", type: "SubnetInUse")
             }
             port["fixed_ips"] = .array(port["fixed_ips"]?.array.filter { $0["ip_address"]?.stringValue != ip } ?? [])

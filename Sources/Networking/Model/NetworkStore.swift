@@ -14,20 +14,23 @@ struct NetworkStore: Sendable {
         let privateDoc: String?
     }
 
-    func get(_ table: ResourceTable, _ id: String, in db: any SQLDatabase) async throws -> Doc? {
-        try await rows(table, where: "id = \(bind: id)", in: db).first
+    func get(_ table: ResourceTable, _ id: String, forUpdate: Bool = false, in db: any SQLDatabase) async throws -> Doc? {
+        try await rows(table, where: "id = \(bind: id)", forUpdate: forUpdate, in: db).first
     }
 
-    func rows(_ table: ResourceTable, where condition: SQLQueryString, in db: any SQLDatabase) async throws -> [Doc] {
-        try await raw(table, where: condition, order: "id", limit: nil, in: db).map(Self.decode)
+    /// `forUpdate`: inside a write transaction, the rows stay locked until it ends (PostgreSQL;
+    /// SQLite runs one writer at a time anyway), so read-modify-write never loses an update.
+    func rows(_ table: ResourceTable, where condition: SQLQueryString, forUpdate: Bool = false, in db: any SQLDatabase) async throws -> [Doc] {
+        try await raw(table, where: condition, order: "id", limit: nil, forUpdate: forUpdate, in: db).map(Self.decode)
     }
 
-    func raw(_ table: ResourceTable, where condition: SQLQueryString, order: String, limit: Int?,
+    func raw(_ table: ResourceTable, where condition: SQLQueryString, order: String, limit: Int?, forUpdate: Bool = false,
              in db: any SQLDatabase) async throws -> [RawRow] {
         var query: SQLQueryString = "SELECT id, doc, private_doc FROM \(unsafeRaw: table.table) WHERE "
         query += condition
         query += " ORDER BY \(unsafeRaw: order)" as SQLQueryString
         if let limit { query += " LIMIT \(unsafeRaw: String(limit))" as SQLQueryString }
+        if forUpdate && self.db.kind == .postgres { query += " FOR UPDATE" }
         return try await db.raw(query).all().map { row in
             RawRow(id: try row.decode(column: "id", as: String.self), doc: try row.decode(column: "doc", as: String.self),
                    privateDoc: try row.decode(column: "private_doc", as: String?.self))

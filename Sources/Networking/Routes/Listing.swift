@@ -34,7 +34,7 @@ struct ListQuery {
             case "sort_dir": sortDirs.append(value)
             case "limit":
                 guard let n = Int(value), n >= 0 else { throw NetFault.badRequest("Limit must be an integer 0 or greater and not '\(value)'") }
-                limit = n == 0 ? nil : n
+                limit = n == 0 ? nil : min(n, 1_000_000)
             case "marker": marker = value
             case "page_reverse": pageReverse = ["true", "1"].contains(value.lowercased())
             case "tags": tagsAll += value.split(separator: ",").map(String.init)
@@ -70,10 +70,10 @@ struct ListQuery {
 
     /// Whether SQL alone answers the query: filters only on indexed columns, no projection or
     /// tag/address matching, and paging by id.
-    func isPlain(_ table: ResourceTable, expands: Bool) -> Bool {
+    func isPlain(_ table: ResourceTable, expands: Bool, admin: Bool) -> Bool {
         !expands && fields.isEmpty && fixedIPs.isEmpty && tagsAll.isEmpty && tagsAny.isEmpty && notTagsAll.isEmpty
             && notTagsAny.isEmpty && sorts.allSatisfy { $0.key == "id" }
-            && filters.allSatisfy { table.columns[$0.attribute] != nil }
+            && filters.allSatisfy { table.columns[$0.attribute] != nil && (admin || !table.privateAttributes.contains($0.attribute)) }
     }
 
     /// The SQL condition for the filters on indexed columns.

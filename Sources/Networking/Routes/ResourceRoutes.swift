@@ -19,25 +19,25 @@ struct ResourceRoutes {
         r.get("\(base)/:id", rule: "get_\(member)", loadsTarget: true) { call in
             let doc = try await service.read { db in try await visible(call, in: db) }
             try call.authorize(target(doc))
-            let shown = try await service.expand(kind, [doc])
+            let shown = try await service.read { db in try await kind.expand([doc], db, store) }
             return .json(.ok, [member: .object(try ListQuery(call.request, table: table).project(Caller(call.auth).view(shown[0], table)))])
         }
         r.put("\(base)/:id", rule: "update_\(member)", loadsTarget: true) { call in
             let json = try await call.body()
             let doc = try await service.change(call) { change in
-                let current = try await visible(call, in: change.db)
+                let current = try await visible(call, forUpdate: true, in: change.db)
                 try call.authorize(target(current))
                 let body = try Self.resource(json, table)
                 try Self.checkRevision(call.request, current)
                 let updated = try await kind.update(current, Body(body, resource: member), change)
                 return updated == current ? current : try await change.update(table, updated)
             }
-            let shown = try await service.expand(kind, [doc])
+            let shown = try await service.read { db in try await kind.expand([doc], db, store) }
             return .json(.ok, [member: .object(Caller(call.auth).view(shown[0], table))])
         }
         r.delete("\(base)/:id", rule: "delete_\(member)", loadsTarget: true) { call in
             try await service.change(call) { change in
-                let current = try await visible(call, in: change.db)
+                let current = try await visible(call, forUpdate: true, in: change.db)
                 try call.authorize(target(current))
                 try Self.checkRevision(call.request, current)
                 try await kind.delete(current, change)
@@ -49,13 +49,14 @@ struct ResourceRoutes {
 
     private func target(_ doc: Doc) -> [String: String] { ["project_id": doc["project_id"]?.stringValue ?? ""] }
 
-    /// The resource named by the path if the caller may see it; Neutron's 404 otherwise.
-    func visible(_ call: APICall, in db: any SQLDatabase) async throws -> Doc {
+    /// The resource named by the path if the caller may see it; Neutron's 404 otherwise. Inside a
+    /// write transaction (`forUpdate`) its row stays locked until the transaction ends.
+    func visible(_ call: APICall, forUpdate: Bool = false, in db: any SQLDatabase) async throws -> Doc {
         let id = try call.param("id")
         let caller = Caller(call.auth)
         var condition: SQLQueryString = "id = \(bind: id)"
         if !caller.isAdmin { condition += " AND " as SQLQueryString; condition += kind.visibility(caller) }
-        guard let doc = try await store.rows(table, where: condition, in: db).first else { throw NetFault.notFound(table, id) }
+        guard let doc = try await store.rows(table, where: condition, forUpdate: forUpdate, in: db).first else { throw NetFault.notFound(table, id) }
         return doc
     }
 
@@ -100,7 +101,7 @@ struct ResourceRoutes {
             return docs
         }
         let caller = Caller(call.auth)
-        let shown = try await service.expand(kind, docs).map { JSON.object(caller.view($0, table)) }
+        let shown = try await service.read { db in try await kind.expand(docs, db, store) }.map { JSON.object(caller.view($0, table)) }
         if json[table.collection] != nil { return .json(.created, [table.collection: .array(shown)]) }
         return .json(.created, [table.member: shown[0]])
     }
@@ -108,14 +109,15 @@ struct ResourceRoutes {
     private func list(_ call: APICall) async throws -> Response {
         let query = try ListQuery(call.request, table: table)
         let caller = Caller(call.auth)
-        if table.member == "security_group" && !caller.projectID.isEmpty {
+        if table.member == ResourceTable.securityGroups.member, !caller.projectID.isEmpty,
+           try await service.read({ db in try await store.defaultSecurityGroup(project: caller.projectID, in: db) }) == nil {
             // Neutron makes a project's default group the first time the project looks.
             try await service.change(call) { change in _ = try await SecurityGroups.ensureDefault(project: caller.projectID, change) }
         }
         var condition = query.columnCondition(table)
         if !caller.isAdmin { condition += " AND " as SQLQueryString; condition += kind.visibility(caller) }
         let baseURL = "\(service.publicURL)/network/v2.0"
-        if query.isPlain(table, expands: service.expands(kind)) {
+        if query.isPlain(table, expands: kind.expands, admin: caller.isAdmin) {
             let descending = (query.sorts.first.map { !$0.ascending } ?? false) != query.pageReverse
             if let marker = query.marker {
                 condition += " AND id \(unsafeRaw: descending ? "<" : ">") \(bind: marker)" as SQLQueryString
@@ -130,7 +132,7 @@ struct ResourceRoutes {
             return RawPage.response(table, rows: rows, admin: caller.isAdmin, links: links)
         }
         var docs = try await service.read { db in try await store.rows(table, where: condition, in: db) }
-        docs = try await service.expand(kind, docs)
+        docs = try await service.read { db in try await kind.expand(docs, db, store) }
         docs = query.sorted(docs.map { caller.view($0, table) }.filter(query.matches))
         if query.pageReverse { docs.reverse() }
         if let marker = query.marker {
@@ -201,7 +203,7 @@ struct ResourceRoutes {
     @discardableResult
     private func editTags(_ call: APICall, _ edit: @escaping ([String]) throws -> [String]) async throws -> [String] {
         try await service.change(call) { change in
-            var doc = try await visible(call, in: change.db)
+            var doc = try await visible(call, forUpdate: true, in: change.db)
             try call.authorize(target(doc))
             let current = (doc["tags"]?.array ?? []).compactMap(\.stringValue)
             let updated = try edit(current)

@@ -12,7 +12,7 @@ struct RouterRoutes {
             r.put("/v2.0/routers/:id/\(action)", rule: rule, loadsTarget: true) { call in
                 let body = try await call.body()
                 let info = try await service.change(call) { change in
-                    let router = try await routers.visible(call, in: change.db)
+                    let router = try await routers.visible(call, forUpdate: true, in: change.db)
                     try call.authorize(["project_id": router["project_id"]?.stringValue ?? ""])
                     return action == "add_router_interface"
                         ? try await Routers.addInterface(router, body, change)
@@ -37,7 +37,7 @@ struct RouterRoutes {
         r.post(base, rule: "update_floatingip", loadsTarget: true) { call in
             let json = try await call.body()
             let doc = try await service.change(call) { change in
-                let fip = try await fips.visible(call, in: change.db)
+                let fip = try await fips.visible(call, forUpdate: true, in: change.db)
                 try call.authorize(["project_id": fip["project_id"]?.stringValue ?? ""])
                 let body = try ResourceRoutes.resource(json, table)
                 return try await PortForwardings().create(fip, Body(body, resource: table.member), change)
@@ -61,7 +61,13 @@ struct RouterRoutes {
                         doc[key] = .int(Int64(port))
                     }
                 }
-                change.note(.router(try await change.get(.floatingIPs, doc["floatingip_id"]?.stringValue ?? "")?["router_id"]?.stringValue ?? ""))
+                let fipID = doc["floatingip_id"]?.stringValue ?? ""
+                for other in try await change.rows(table, "floatingip_id = \(bind: fipID)") where other["id"] != doc["id"] {
+                    if other["protocol"] == doc["protocol"], other["external_port"] == doc["external_port"] {
+                        throw NetFault.badRequest("Bad port_forwarding request: external port \(doc["external_port"]?.text ?? "") is already forwarded on floating IP \(fipID).", type: "BadRequest")
+                    }
+                }
+                if let router = try await change.get(.floatingIPs, fipID)?["router_id"]?.stringValue { change.note(.router(router)) }
                 return try await change.update(table, doc)
             }
             return .json(.ok, [table.member: .object(Self.shown(doc))])
@@ -96,73 +102,5 @@ struct RouterRoutes {
     /// Port forwardings are shown without the standard attributes and owner they are stored with.
     static func shown(_ doc: Doc) -> Doc {
         doc.filter { !["project_id", "created_at", "updated_at", "revision_number", "floatingip_id"].contains($0.key) }
-    }
-}
-
-/// `/v2.0/quotas`: Neutron's defaults, per-project overrides and usage.
-struct QuotaRoutes {
-    let service: NetworkService
-
-    func register(_ r: PolicyRouter) {
-        let quotas = service.quotas
-        r.get("/v2.0/quotas", rule: "update_quota") { call in
-            let overrides = try await service.read { db in try await service.store.quotaOverrides(project: nil, in: db) }
-            return .json(.ok, ["quotas": .array(overrides.keys.sorted().map { project in
-                var entry = NetworkQuotas.defaults.merging(overrides[project] ?? [:]) { _, new in new }.mapValues { JSON.int(Int64($0)) }
-                entry["project_id"] = .string(project)
-                entry["tenant_id"] = .string(project)
-                return .object(entry)
-            })])
-        }
-        for suffix in ["", "/default", "/details", "/details.json", "/default.json"] {
-            r.get("/v2.0/quotas/:project_id\(suffix)", rule: "get_quota", loadsTarget: true) { call in
-                let project = try call.param("project_id")
-                if project == "tenant" || project == "project", suffix.isEmpty {
-                    try call.authorize(["project_id": call.auth.projectID ?? ""])
-                    return .json(.ok, [project: ["\(project)_id": .string(call.auth.projectID ?? "")]])
-                }
-                try call.authorize(["project_id": project])
-                if suffix.hasPrefix("/default") {
-                    return .json(.ok, ["quota": .object(NetworkQuotas.defaults.mapValues { .int(Int64($0)) })])
-                }
-                let limits = try await service.read { db in try await quotas.limits(project: project, in: db) }
-                guard suffix.hasPrefix("/details") else {
-                    return .json(.ok, ["quota": .object(limits.mapValues { .int(Int64($0)) })])
-                }
-                var details: [String: JSON] = [:]
-                for (resource, limit) in limits {
-                    let used = try await NetworkQuotas.tables[resource].asyncMap { table in
-                        try await service.read { db in try await service.store.count(table, where: "project_id = \(bind: project)", in: db) }
-                    } ?? 0
-                    details[resource] = ["limit": .int(Int64(limit)), "used": .int(Int64(used)), "reserved": 0]
-                }
-                return .json(.ok, ["quota": .object(details)])
-            }
-        }
-        r.put("/v2.0/quotas/:project_id", rule: "update_quota") { call in
-            let project = try call.param("project_id")
-            guard let body = try await call.body()["quota"]?.objectValue else { throw NetFault.badRequest("Resource body required: the request must carry 'quota'.") }
-            let fields = Body(body, resource: "quota")
-            try fields.only(Set(NetworkQuotas.defaults.keys).union(["check_limit", "force"]))
-            var values: [String: Int] = [:]
-            for resource in NetworkQuotas.defaults.keys where fields.has(resource) {
-                guard let limit = try fields.int(resource), limit >= -1 else {
-                    throw NetFault.invalid(resource, "'\(body[resource]!.text)' is not an integer of -1 or more")
-                }
-                values[resource] = limit
-            }
-            let limits = try await service.change(call) { change in
-                for (resource, limit) in values {
-                    try await change.store.setQuota(project: project, resource: resource, limit: limit, in: change.db)
-                }
-                return try await quotas.limits(project: project, in: change.db)
-            }
-            return .json(.ok, ["quota": .object(limits.mapValues { .int(Int64($0)) })])
-        }
-        r.delete("/v2.0/quotas/:project_id", rule: "delete_quota") { call in
-            let project = try call.param("project_id")
-            try await service.change(call) { change in try await change.store.resetQuotas(project: project, in: change.db) }
-            return .empty()
-        }
     }
 }
