@@ -33,7 +33,7 @@ struct Ports: ResourceKind {
         let project = try change.owner(body)
         try Self.checkNetworkOwnerFields(body, network, change, action: "create_port")
         // The default group before the quota: every path takes those two locks in this order.
-        _ = try await SecurityGroups.ensureDefault(project: project, change)
+        let defaultGroup = try await SecurityGroups.ensureDefault(project: project, change)
         try await change.checkQuota("port", project: project, table: table)
         let id = Identifier.uuid()
         let mac = try await macAddress(try body.string("mac_address"), networkID: networkID, change)
@@ -41,8 +41,9 @@ struct Ports: ResourceKind {
         let requests = try body.array("fixed_ips").map(IPAM.parseRequests)
         let fixedIPs = try await IPAM(change: change).assign(portID: id, networkID: networkID, mac: mac, requests: requests)
         let portSecurity = try body.bool("port_security_enabled") ?? (network["port_security_enabled"]?.boolValue ?? true)
-        let groups = try await securityGroups(try body.strings("security_groups"), project: project, portSecurity: portSecurity,
-                                              deviceOwner: owner, change)
+        let named = try body.strings("security_groups")
+        let groups = named == nil && portSecurity && !owner.hasPrefix("network:")
+            ? [defaultGroup] : try await securityGroups(named ?? [], project: project, portSecurity: portSecurity, change)
         let pairs = try Self.addressPairs(try body.array("allowed_address_pairs") ?? [], mac: mac)
         if !pairs.isEmpty && !portSecurity {
             throw NetFault.conflict("Port Security must be enabled in order to have allowed address pairs on a port.", type: "AddressPairAndPortSecurityRequired")
@@ -64,8 +65,11 @@ struct Ports: ResourceKind {
         Self.bind(&doc, host: host, profile: try Self.profile(body) ?? [:], backend: change.service.backend)
         doc["status"] = Self.status(doc)
         try await Self.checkServiceOwner(doc, change)
-        change.note(.port(id))
-        if !host.isEmpty { change.note(.network(networkID)) }
+        // Only bound ports concern the data plane.
+        if !host.isEmpty {
+            change.note(.port(id))
+            change.note(.network(networkID))
+        }
         return try await change.insert(table, doc)
     }
 
@@ -101,7 +105,7 @@ struct Ports: ResourceKind {
         doc["port_security_enabled"] = .bool(portSecurity)
         if body.has("security_groups") {
             doc["security_groups"] = JSON(try await securityGroups(try body.strings("security_groups") ?? [], project: project,
-                                                                   portSecurity: portSecurity, deviceOwner: "", change))
+                                                                   portSecurity: portSecurity, change))
         }
         if !portSecurity && !(doc["security_groups"]?.array.isEmpty ?? true) {
             throw NetFault.conflict("Port has security group associated. Cannot disable port security or ip address until security group is removed", type: "PortSecurityAndIPRequiredForSecurityGroups")
@@ -250,14 +254,8 @@ struct Ports: ResourceKind {
         throw APIError(.serviceUnavailable, "Unable to generate unique mac on network \(networkID).", type: "MacAddressGenerationFailure")
     }
 
-    /// The groups a port gets: those named (which must exist and be the port's project's), else the
-    /// project's default group when port security is on.
-    private func securityGroups(_ named: [String]?, project: String, portSecurity: Bool, deviceOwner: String,
-                                _ change: Change) async throws -> [String] {
-        guard let named else {
-            if !portSecurity || deviceOwner.hasPrefix("network:") { return [] }
-            return [try await SecurityGroups.ensureDefault(project: project, change)]
-        }
+    /// The groups named for a port, which must exist and be the port's project's (or shared).
+    private func securityGroups(_ named: [String], project: String, portSecurity: Bool, _ change: Change) async throws -> [String] {
         if !named.isEmpty && !portSecurity {
             throw NetFault.badRequest("Port security must be enabled and port must have an IP address in order to use security groups.", type: "PortSecurityAndIPRequiredForSecurityGroups")
         }
