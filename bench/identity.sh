@@ -136,17 +136,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- tools -----------------------------------------------------------------
-need=()
-for t in wrk:wrk curl:curl jq:jq ps:procps memcached:memcached; do
-  command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]} (apt)"
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  { $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
-    || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; } \
-    || die "could not install ${need[*]}"
-fi
+need_tools wrk:wrk curl:curl jq:jq ps:procps memcached:memcached
 
 put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put host.nproc "$(nproc)"
@@ -250,8 +240,6 @@ run_loads() {
 }
 
 # ---- martlet -----------------------------------------------------------------
-MARTLET_ENV_UNSET=()            # MARTLET_* settings from the caller's environment would change what is measured
-for e in $(compgen -e | grep '^MARTLET_' || true); do MARTLET_ENV_UNSET+=(-u "$e"); done
 martlet_start() {  # martlet_start LOGTAG: starts in the background, sets MPID and T_START
   T_START=$EPOCHREALTIME
   env "${MARTLET_ENV_UNSET[@]}" "$BIN" serve --host 127.0.0.1 --port "$MPORT" --data-dir "$MDATA" \

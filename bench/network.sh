@@ -128,17 +128,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- tools -----------------------------------------------------------------
-need=()
-for t in wrk:wrk curl:curl jq:jq ps:procps python3:python3; do
-  command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]} (apt)"
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  { $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
-    || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; } \
-    || die "could not install ${need[*]}"
-fi
+need_tools wrk:wrk curl:curl jq:jq ps:procps python3:python3
 
 put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put host.nproc "$(nproc)"
@@ -160,22 +150,13 @@ martlet_binary
 MDATA=$(mktemp -d "$TMPBASE/martlet-bench-data.XXXXXX")
 
 # ---- martlet -----------------------------------------------------------------
-MARTLET_ENV_UNSET=()            # MARTLET_* settings from the caller's environment would change what is measured
-for e in $(compgen -e | grep '^MARTLET_' || true); do MARTLET_ENV_UNSET+=(-u "$e"); done
 MPORT=${BENCH_PORT:-$(free_port)} || die "no free port"
 BASE=http://127.0.0.1:$MPORT
 NET=$BASE/network
 put martlet.port "$MPORT"
 put martlet.bcrypt_cost "$COST"
 
-martlet_start() {
-  env "${MARTLET_ENV_UNSET[@]}" "$BIN" serve --host 127.0.0.1 --port "$MPORT" --data-dir "$MDATA" \
-    --admin-password "$M_PW" --bcrypt-cost "$COST" >> "$OUT/martlet.log" 2>&1 &
-  MPID=$!
-  wait_200 "$MPORT" /identity/v3 120 "$MPID" \
-    || { tail -n 30 "$OUT/martlet.log" >&2; die "martlet did not answer 200 on /identity/v3 (log $OUT/martlet.log)"; }
-  probe "$MPORT" /network || die "martlet answers, but not on /network: no Networking service in this binary?"
-}
+martlet_start() { start_martlet /network; }
 
 get_token() {
   local body code

@@ -450,3 +450,30 @@ def _server_alive(request, martlet):
         pytest.exit(f"martlet serve died during {request.node.name} "
                     f"(exit {martlet.proc.returncode}); last lines of its log:\n"
                     f"{martlet.log_tail()}", returncode=1)
+
+
+class ServiceAPI:
+    """Raw calls to one service (`/image`, `/network`, …) with `requests`, as admin unless given
+    a token; a path may also be a whole URL (a paging link)."""
+
+    prefix = ""
+
+    def __init__(self, martlet, identity):
+        self.martlet = martlet
+        self.identity = identity
+        self._admin: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.martlet.base_url}/{self.prefix}"
+
+    def admin_token(self) -> str:
+        if self._admin is None:
+            self._admin = self.identity.admin_token()
+        return self._admin
+
+    def request(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
+        headers = kw.pop("headers", {})
+        headers.setdefault("X-Auth-Token", token or self.admin_token())
+        url = path if path.startswith("http") else f"{self.url}{path}"
+        return requests.request(method, url, headers=headers, timeout=kw.pop("timeout", 60), **kw)

@@ -16,7 +16,7 @@ import openstack
 import pytest
 import requests
 
-from conftest import uniq
+from conftest import ServiceAPI, uniq
 
 MiB = 1 << 20
 
@@ -26,28 +26,10 @@ BIG: dict = {}
 
 # --- helpers ---------------------------------------------------------------------
 
-class ImageAPI:
-    """Raw Image v2 calls with `requests`, as admin unless given a token."""
+class ImageAPI(ServiceAPI):
+    """Raw Image v2 calls."""
 
-    def __init__(self, martlet, identity):
-        self.martlet = martlet
-        self.identity = identity
-        self._admin: str | None = None
-
-    @property
-    def url(self) -> str:
-        return f"{self.martlet.base_url}/image"
-
-    def admin_token(self) -> str:
-        if self._admin is None:
-            self._admin = self.identity.admin_token()
-        return self._admin
-
-    def request(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
-        headers = kw.pop("headers", {})
-        headers.setdefault("X-Auth-Token", token or self.admin_token())
-        return requests.request(method, f"{self.url}{path}", headers=headers,
-                                timeout=kw.pop("timeout", 60), **kw)
+    prefix = "image"
 
     def show(self, image_id: str, token: str | None = None) -> dict:
         r = self.request("GET", f"/v2/images/{image_id}", token)

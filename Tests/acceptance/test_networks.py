@@ -14,7 +14,7 @@ import openstack
 import pytest
 import requests
 
-from conftest import uniq
+from conftest import ServiceAPI, uniq
 
 
 # --- helpers ---------------------------------------------------------------------
@@ -57,28 +57,10 @@ def cleanup(osc):
     c.run()
 
 
-class NetworkAPI:
-    """Raw Networking v2.0 calls with `requests`, as admin unless given a token."""
+class NetworkAPI(ServiceAPI):
+    """Raw Networking v2.0 calls."""
 
-    def __init__(self, martlet, identity):
-        self.martlet = martlet
-        self.identity = identity
-        self._admin: str | None = None
-
-    @property
-    def url(self) -> str:
-        return f"{self.martlet.base_url}/network"
-
-    def admin_token(self) -> str:
-        if self._admin is None:
-            self._admin = self.identity.admin_token()
-        return self._admin
-
-    def request(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
-        headers = kw.pop("headers", {})
-        headers.setdefault("X-Auth-Token", token or self.admin_token())
-        url = path if path.startswith("http") else f"{self.url}{path}"
-        return requests.request(method, url, headers=headers, timeout=kw.pop("timeout", 60), **kw)
+    prefix = "network"
 
     def create(self, collection: str, member: str, token: str | None = None, **body) -> dict:
         r = self.request("POST", f"/v2.0/{collection}", token, json={member: body})

@@ -105,3 +105,30 @@ martlet_binary() {
   put_s martlet.version "$("$BIN" version 2>/dev/null | head -n 1 || true)"
   put_s martlet.git "$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo 'no commit')"
 }
+
+# need_tools CMD:PACKAGE...: installs (apt) the Debian packages of the commands that are missing
+need_tools() {
+  local t need=()
+  for t in "$@"; do command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}"); done
+  [ ${#need[@]} -gt 0 ] || return 0
+  log "installing ${need[*]} (apt)"
+  local SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  { $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; } \
+    || die "could not install ${need[*]}"
+}
+
+# MARTLET_* settings from the caller's environment would change what is measured: serve without them
+MARTLET_ENV_UNSET=()
+for e in $(compgen -e | grep '^MARTLET_' || true); do MARTLET_ENV_UNSET+=(-u "$e"); done
+
+# start_martlet PROBE_PATH: serves $BIN on $MPORT with $MDATA, $M_PW and $COST (log in $OUT/martlet.log),
+# sets MPID, and waits until Identity answers and PROBE_PATH (the service measured) does too
+start_martlet() {
+  env "${MARTLET_ENV_UNSET[@]}" "$BIN" serve --host 127.0.0.1 --port "$MPORT" --data-dir "$MDATA" \
+    --admin-password "$M_PW" --bcrypt-cost "$COST" >> "$OUT/martlet.log" 2>&1 &
+  MPID=$!
+  wait_200 "$MPORT" /identity/v3 120 "$MPID" \
+    || { tail -n 30 "$OUT/martlet.log" >&2; die "martlet did not answer 200 on /identity/v3 (log $OUT/martlet.log)"; }
+  probe "$MPORT" "$1" || die "martlet answers, but not on $1: is that service in this binary?"
+}

@@ -1,5 +1,6 @@
 import Foundation
 import MartletCore
+import MartletStore
 import SQLKit
 
 /// `GET /v2/images`: visibility rules, filters, sorting and marker pagination as Glance does them,
@@ -90,7 +91,7 @@ struct ImageListing {
         for column in ["name", "status", "owner", "disk_format", "container_format", "id", "checksum", "os_hash_value"] {
             guard let raw = q[column] else { continue }
             let values = raw.hasPrefix("in:") ? Self.splitList(String(raw.dropFirst(3))) : [raw]
-            conditions.append("\(unsafeRaw: column) IN " + ImageRepository.list(values))
+            conditions.append("\(unsafeRaw: column) IN " + SQLQueryString.list(values))
         }
         for column in ["min_disk", "min_ram"] {
             guard let raw = q[column] else { continue }

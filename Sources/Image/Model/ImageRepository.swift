@@ -30,25 +30,15 @@ struct ImageRepository: Sendable {
         guard !rows.isEmpty else { return [] }
         let ids = try rows.map { try $0.decode(column: "id", as: String.self) }
         var tags: [String: [String]] = [:]
-        for row in try await db.raw("SELECT image_id, tag FROM image_tags WHERE image_id IN \(Self.list(ids))").all() {
+        for row in try await db.raw("SELECT image_id, tag FROM image_tags WHERE image_id IN \(SQLQueryString.list(ids))").all() {
             tags[try row.decode(column: "image_id", as: String.self), default: []].append(try row.decode(column: "tag", as: String.self))
         }
         var properties: [String: [String: String]] = [:]
-        for row in try await db.raw("SELECT image_id, name, value FROM image_properties WHERE image_id IN \(Self.list(ids))").all() {
+        for row in try await db.raw("SELECT image_id, name, value FROM image_properties WHERE image_id IN \(SQLQueryString.list(ids))").all() {
             properties[try row.decode(column: "image_id", as: String.self), default: [:]][try row.decode(column: "name", as: String.self)] =
                 try row.decode(column: "value", as: String.self)
         }
         return try zip(rows, ids).map { row, id in try ImageRecord(row: row, tags: tags[id] ?? [], properties: properties[id] ?? [:]) }
-    }
-
-    /// `(?, ?, …)` with each value bound.
-    static func list(_ values: [String]) -> SQLQueryString {
-        var list: SQLQueryString = "("
-        for (i, value) in values.enumerated() {
-            if i > 0 { list += ", " as SQLQueryString }
-            list += "\(bind: value)" as SQLQueryString
-        }
-        return list + ")"
     }
 
     func insert(_ i: ImageRecord, in db: any SQLDatabase) async throws {

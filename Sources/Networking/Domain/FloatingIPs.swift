@@ -1,4 +1,5 @@
 import MartletCore
+import MartletStore
 import SQLKit
 
 /// Floating IPs: addresses on an external network, NATed by a router to a port's fixed IP.
@@ -47,7 +48,7 @@ struct FloatingIPs: ResourceKind {
         let ids = docs.compactMap { $0["port_id"]?.stringValue }
         guard !ids.isEmpty else { return docs }
         var ports: [String: Doc] = [:]
-        for port in try await store.rows(.ports, where: "id IN \(NetworkStore.list(ids))", in: db) { ports[port["id"]?.stringValue ?? ""] = port }
+        for port in try await store.rows(.ports, where: "id IN \(SQLQueryString.list(ids))", in: db) { ports[port["id"]?.stringValue ?? ""] = port }
         return docs.map { doc in
             guard let port = doc["port_id"]?.stringValue.flatMap({ ports[$0] }) else { return doc }
             var doc = doc

@@ -130,11 +130,7 @@ struct Routers: ResourceKind {
         let cidrs = try await Self.interfaceSubnets(router, change).compactMap { CIDR($0["cidr"]?.stringValue ?? "") }
         var result: [JSON] = []
         for item in list {
-            guard let object = item.objectValue, Set(object.keys) == ["destination", "nexthop"],
-                  let destination = CIDR(object["destination"]?.stringValue ?? "", strict: false),
-                  let nexthop = IPAddress(object["nexthop"]?.stringValue ?? "") else {
-                throw NetFault.invalid("routes", "Invalid data format for hostroute: '\(item.text)'")
-            }
+            let (destination, nexthop) = try Subnets.route(item, attribute: "routes")
             guard cidrs.contains(where: { $0.contains(nexthop) }) else {
                 throw NetFault.badRequest("Invalid format for routes: \(item.text), the nexthop is not connected with router", type: "InvalidRoutes")
             }

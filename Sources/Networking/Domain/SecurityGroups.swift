@@ -1,4 +1,5 @@
 import MartletCore
+import MartletStore
 import SQLKit
 
 /// Security groups, each with its rules; every project has a `default` group made on first use.
@@ -60,7 +61,7 @@ struct SecurityGroups: ResourceKind {
         guard !docs.isEmpty else { return [] }
         let ids = docs.compactMap { $0["id"]?.stringValue }
         var rules: [String: [JSON]] = [:]
-        for rule in try await store.rows(ResourceTable.securityGroupRules, where: "security_group_id IN \(NetworkStore.list(ids))", in: db) {
+        for rule in try await store.rows(ResourceTable.securityGroupRules, where: "security_group_id IN \(SQLQueryString.list(ids))", in: db) {
             rules[rule["security_group_id"]?.stringValue ?? "", default: []].append(.object(rule))
         }
         return docs.map { doc in

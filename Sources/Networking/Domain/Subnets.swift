@@ -250,11 +250,7 @@ struct Subnets: ResourceKind {
         if list.count > 20 { throw NetFault.badRequest("Unable to complete operation for the subnet. The number of host routes exceeds the limit 20.", type: "HostRoutesExhausted") }
         var routes: [JSON] = []
         for item in list {
-            guard let object = item.objectValue, Set(object.keys) == ["destination", "nexthop"],
-                  let destination = CIDR(object["destination"]?.stringValue ?? "", strict: false),
-                  let nexthop = IPAddress(object["nexthop"]?.stringValue ?? "") else {
-                throw NetFault.invalid("host_routes", "Invalid data format for hostroute: '\(item.text)'")
-            }
+            let (destination, nexthop) = try route(item, attribute: "host_routes")
             guard destination.version == version, nexthop.version == version else {
                 throw NetFault.badRequest("Invalid input for operation: host route \(item.text) does not match the subnet's IP version.", type: "InvalidInput")
             }
@@ -263,6 +259,16 @@ struct Subnets: ResourceKind {
             routes.append(route)
         }
         return routes
+    }
+
+    /// One `{"destination": CIDR, "nexthop": IP}` of host routes or router routes.
+    static func route(_ item: JSON, attribute: String) throws -> (destination: CIDR, nexthop: IPAddress) {
+        guard let object = item.objectValue, Set(object.keys) == ["destination", "nexthop"],
+              let destination = CIDR(object["destination"]?.stringValue ?? "", strict: false),
+              let nexthop = IPAddress(object["nexthop"]?.stringValue ?? "") else {
+            throw NetFault.invalid(attribute, "Invalid data format for hostroute: '\(item.text)'")
+        }
+        return (destination, nexthop)
     }
 
     /// Whether addresses on this subnet come from the MAC address (SLAAC) rather than the pools.

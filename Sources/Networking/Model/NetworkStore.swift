@@ -211,16 +211,6 @@ struct NetworkStore: Sendable {
     func removeDefaultSecurityGroup(groupID: String, in db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM net_default_security_groups WHERE security_group_id = \(bind: groupID)").run()
     }
-
-    /// `(?, ?, …)` with each value bound.
-    static func list(_ values: [String]) -> SQLQueryString {
-        var list: SQLQueryString = "("
-        for (i, value) in values.enumerated() {
-            if i > 0 { list += ", " as SQLQueryString }
-            list += "\(bind: value)" as SQLQueryString
-        }
-        return list + ")"
-    }
 }
 
 extension JSON {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MartletCore
 import NIOCore
+import MartletStore
 import SQLKit
 
 /// A `GET /v2.0/<collection>` query: filters on any attribute (repeated values mean OR), tags,
@@ -82,7 +83,7 @@ struct ListQuery {
         for (attribute, values) in filters {
             guard let column = table.columns[attribute] else { continue }
             let normalized = values.map { Self.booleans.contains(attribute) ? (["true", "1"].contains($0.lowercased()) ? "true" : "false") : $0 }
-            condition += " AND \(unsafeRaw: column) IN \(NetworkStore.list(normalized))" as SQLQueryString
+            condition += " AND \(unsafeRaw: column) IN \(SQLQueryString.list(normalized))" as SQLQueryString
         }
         return condition
     }
