@@ -83,7 +83,6 @@ TSV=$OUT/results.tsv; : > "$TSV"
 declare -A R=()
 
 # ---- small helpers ---------------------------------------------------------
-ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { tr ' ' '\n' | grep . | sort -g | head -n 1; }
@@ -110,20 +109,6 @@ ks() { KEYSTONE_STATE=$K_STATE KEYSTONE_VENV=$K_VENV KEYSTONE_MODE=bench KEYSTON
        KEYSTONE_BCRYPT_ROUNDS=$COST KEYSTONE_ADMIN_PASSWORD=$K_PW KEYSTONE_PROCESSES= KEYSTONE_THREADS= \
        "$KS_START" "$@"; }
 STOP_MS=""
-martlet_stop() {  # SIGTERM, wait (kill after 15 s); sets STOP_MS to the SIGTERM -> exit time
-  STOP_MS=""
-  [ -n "$MPID" ] || return 0
-  local t0=$EPOCHREALTIME i
-  kill -TERM "$MPID" 2>/dev/null || true
-  for i in $(seq 1 1500); do kill -0 "$MPID" 2>/dev/null || break; nap 0.01; done
-  if kill -0 "$MPID" 2>/dev/null; then
-    kill -KILL "$MPID" 2>/dev/null || true
-    flag "martlet did not exit within 15 s of SIGTERM (killed)"
-  fi
-  wait "$MPID" 2>/dev/null || true
-  MPID=""
-  STOP_MS=$(ms_since "$t0")
-}
 cleanup() {
   set +e
   [ -n "$MPID" ] && martlet_stop
@@ -467,12 +452,4 @@ for l in $LOADS; do
   r=$(ratio "$(v "martlet.loads.$l.rps")" "$(v "keystone.loads.$l.rps")"); [ -z "$r" ] || put "ratios.${l}_rps" "${r%x}"
   r=$(ratio "$(v "keystone.loads.$l.p99_ms")" "$(v "martlet.loads.$l.p99_ms")"); [ -z "$r" ] || put "ratios.${l}_p99" "${r%x}"
 done
-[ ${#FLAGS[@]} -eq 0 ] || put_s flags "$(printf '%s; ' "${FLAGS[@]}")"
-
-JSON=$OUT/identity-$(date -u +%Y%m%dT%H%M%SZ).json
-jq -Rn '[inputs | split("\t") | {k: (.[0] | split(".")), t: .[1], v: (.[2:] | join("\t"))}]
-        | reduce .[] as $x ({}; setpath($x.k; if $x.t == "n" then ($x.v | tonumber? // $x.v) else $x.v end))' \
-   < "$TSV" > "$JSON"
-echo
-echo "results: $JSON  (raw wrk output, logs and summary.txt in $OUT)"
-[ ${#FLAGS[@]} -eq 0 ] || exit 2
+write_results identity "raw wrk output, logs and summary.txt"

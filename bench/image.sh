@@ -113,18 +113,6 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6 
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""; WORK=""; SAMPLER=""
-martlet_stop() {  # SIGTERM, wait (kill after 15 s)
-  [ -n "$MPID" ] || return 0
-  local i
-  kill -TERM "$MPID" 2>/dev/null || true
-  for i in $(seq 1 1500); do kill -0 "$MPID" 2>/dev/null || break; nap 0.01; done
-  if kill -0 "$MPID" 2>/dev/null; then
-    kill -KILL "$MPID" 2>/dev/null || true
-    flag "martlet did not exit within 15 s of SIGTERM (killed)"
-  fi
-  wait "$MPID" 2>/dev/null || true
-  MPID=""
-}
 sampler_stop() {
   [ -n "$SAMPLER" ] || return 0
   kill -TERM "$SAMPLER" 2>/dev/null || true
@@ -587,12 +575,4 @@ done
 for l in $LIST_LOADS; do
   [ -z "$(v "list.$l.p99_ms")" ] || put_s "targets.list_p99_under_20ms_$l" "$(verdict "x < $T_LIST_P99_MS" "$(v "list.$l.p99_ms")")"
 done
-[ ${#FLAGS[@]} -eq 0 ] || put_s flags "$(printf '%s; ' "${FLAGS[@]}")"
-
-JSON=$OUT/image-$(date -u +%Y%m%dT%H%M%SZ).json
-jq -Rn '[inputs | split("\t") | {k: (.[0] | split(".")), t: .[1], v: (.[2:] | join("\t"))}]
-        | reduce .[] as $x ({}; setpath($x.k; if $x.t == "n" then ($x.v | tonumber? // $x.v) else $x.v end))' \
-   < "$TSV" > "$JSON"
-echo
-echo "results: $JSON  (RSS samples, wrk output, dd output, server log and summary.txt in $OUT)"
-[ ${#FLAGS[@]} -eq 0 ] || exit 2
+write_results image "RSS samples, wrk output, dd output, server log and summary.txt"

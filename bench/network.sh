@@ -104,18 +104,6 @@ cores() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$CLK_TCK" 'BEGIN 
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""
-martlet_stop() {  # SIGTERM, wait (kill after 15 s)
-  [ -n "$MPID" ] || return 0
-  local i
-  kill -TERM "$MPID" 2>/dev/null || true
-  for i in $(seq 1 1500); do kill -0 "$MPID" 2>/dev/null || break; nap 0.01; done
-  if kill -0 "$MPID" 2>/dev/null; then
-    kill -KILL "$MPID" 2>/dev/null || true
-    flag "martlet did not exit within 15 s of SIGTERM (killed)"
-  fi
-  wait "$MPID" 2>/dev/null || true
-  MPID=""
-}
 cleanup() {
   set +e
   [ -n "$MPID" ] && martlet_stop
@@ -376,12 +364,4 @@ put_s targets.distinct_ips "$( [ "$(v verify.ok)" = yes ] && echo MET || echo "N
 put_s targets.lookup_p99_under_5ms "$(verdict "x < $T_LOOKUP_P99_MS" "$(v lookup.p99_ms)")"
 put_s targets.list_median_under_300ms "$(verdict "x < $T_LIST_MS" "$(v list.median_ms)")"
 put_s targets.list_max_under_300ms "$(verdict "x < $T_LIST_MS" "$(v list.max_ms)")"
-[ ${#FLAGS[@]} -eq 0 ] || put_s flags "$(printf '%s; ' "${FLAGS[@]}")"
-
-JSON=$OUT/network-$(date -u +%Y%m%dT%H%M%SZ).json
-jq -Rn '[inputs | split("\t") | {k: (.[0] | split(".")), t: .[1], v: (.[2:] | join("\t"))}]
-        | reduce .[] as $x ({}; setpath($x.k; if $x.t == "n" then ($x.v | tonumber? // $x.v) else $x.v end))' \
-   < "$TSV" > "$JSON"
-echo
-echo "results: $JSON  (port-fill output, wrk output, the full listing, server log and summary.txt in $OUT)"
-[ ${#FLAGS[@]} -eq 0 ] || exit 2
+write_results network "port-fill output, wrk output, the full listing, server log and summary.txt"

@@ -132,3 +132,35 @@ start_martlet() {
     || { tail -n 30 "$OUT/martlet.log" >&2; die "martlet did not answer 200 on /identity/v3 (log $OUT/martlet.log)"; }
   probe "$MPORT" "$1" || die "martlet answers, but not on $1: is that service in this binary?"
 }
+
+# ms_since EPOCHREALTIME: milliseconds since then
+ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+
+# martlet_stop: SIGTERM to $MPID and wait (kill after 15 s); sets STOP_MS to the SIGTERM -> exit time
+martlet_stop() {
+  STOP_MS=""
+  [ -n "${MPID:-}" ] || return 0
+  local t0=$EPOCHREALTIME i
+  kill -TERM "$MPID" 2>/dev/null || true
+  for i in $(seq 1 1500); do kill -0 "$MPID" 2>/dev/null || break; nap 0.01; done
+  if kill -0 "$MPID" 2>/dev/null; then
+    kill -KILL "$MPID" 2>/dev/null || true
+    flag "martlet did not exit within 15 s of SIGTERM (killed)"
+  fi
+  wait "$MPID" 2>/dev/null || true
+  MPID=""
+  STOP_MS=$(ms_since "$t0")
+}
+
+# write_results NAME WHAT: the results table ($TSV) as $OUT/NAME-<time>.json, and where to find it;
+# exits 2 when something was flagged
+write_results() {
+  [ ${#FLAGS[@]} -eq 0 ] || put_s flags "$(printf '%s; ' "${FLAGS[@]}")"
+  local json=$OUT/$1-$(date -u +%Y%m%dT%H%M%SZ).json
+  jq -Rn '[inputs | split("\t") | {k: (.[0] | split(".")), t: .[1], v: (.[2:] | join("\t"))}]
+          | reduce .[] as $x ({}; setpath($x.k; if $x.t == "n" then ($x.v | tonumber? // $x.v) else $x.v end))' \
+     < "$TSV" > "$json"
+  echo
+  echo "results: $json  ($2 in $OUT)"
+  [ ${#FLAGS[@]} -eq 0 ] || exit 2
+}
