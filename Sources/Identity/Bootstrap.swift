@@ -13,7 +13,9 @@ extension IdentityService {
     /// Creates what a new cloud needs: domain `Default`, project and user `admin`, roles
     /// `admin` ⊃ `member` ⊃ `reader`, region `RegionOne`, and catalog entries for `services`.
     /// Running it again changes nothing (endpoints follow a changed public URL).
-    public func bootstrap(adminPassword: String?, services: [(type: String, name: String, path: String)]) async throws -> BootstrapResult {
+    /// `roles`: more roles the services act on (Swift's `ResellerAdmin`).
+    public func bootstrap(adminPassword: String?, services: [(type: String, name: String, path: String)],
+                          roles extraRoles: [String] = []) async throws -> BootstrapResult {
         let existingAdmin = try await store.read { try await store.user(named: "admin", domainID: Self.defaultDomainID, in: $0) }
         let generated = existingAdmin == nil && adminPassword == nil ? TokenCodec.newAuditID() : nil
         let hash = existingAdmin == nil ? try await passwords.hash(adminPassword ?? generated!) : nil
@@ -24,7 +26,7 @@ extension IdentityService {
                                                isDomain: true, description: "The default domain", enabled: true, extra: [:], tags: []), in: db)
             }
             var roleIDs: [String: String] = [:]
-            for name in ["admin", "member", "reader"] {
+            for name in ["admin", "member", "reader"] + extraRoles {
                 if let role = try await store.role(named: name, in: db) {
                     roleIDs[name] = role.id
                 } else {
@@ -69,7 +71,8 @@ extension IdentityService {
                     service = CatalogService(id: Identifier.hex(), type: entry.type, enabled: true, extra: ["name": .string(entry.name)])
                     try await store.insert(service, in: db)
                 }
-                let url = publicURL + entry.path
+                // A path hangs off the public URL; a whole URL (the S3 listener) is taken as it is.
+                let url = entry.path.hasPrefix("http") ? entry.path : publicURL + entry.path
                 for interface in ["public", "internal", "admin"] {
                     if var endpoint = endpoints.first(where: { $0.serviceID == service.id && $0.interface == interface && $0.regionID == "RegionOne" }) {
                         if endpoint.url != url {

@@ -1,15 +1,17 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Identity
 import Logging
 import MartletCore
 import MartletStore
 import Prometheus
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the all-in-one cloud: every API on one listener (bootstraps an empty data folder first).")
+        abstract: "Run the all-in-one cloud: every API on one listener, S3 on a second (bootstraps an empty data folder first).")
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
@@ -20,18 +22,43 @@ struct Serve: AsyncParsableCommand {
         if recovered != (0, 0) {
             logger.notice("image store recovered", metadata: ["uploads_requeued": "\(recovered.requeued)", "orphans_removed": "\(recovered.orphansRemoved)"])
         }
+        let objects = try await context.objectStorage.recover()
+        if objects != (0, 0) {
+            logger.notice("object store recovered", metadata: ["orphans_removed": "\(objects.orphansRemoved)", "objects_missing_data": "\(objects.missing)"])
+        }
         try await context.network.converge()
 
+        let metrics = PrometheusCollectorRegistry()
         let router = APIRouter.make(services: context.services, validator: context.identity.validator,
-                                    fallbackFaults: context.identity.faultFormat, metrics: PrometheusCollectorRegistry())
+                                    fallbackFaults: context.identity.faultFormat, metrics: metrics)
         let config = context.config
-        let app = Application(
-            router: router,
+        let http = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
+        var services: [any Service] = [Application(
+            router: router, server: http,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "martlet"),
             onServerRunning: { _ in logger.info("serving", metadata: ["url": "\(config.resolvedPublicURL)", "identity": "\(config.resolvedPublicURL)/identity/v3"]) },
-            logger: logger)
-        try await app.runService()
+            logger: logger)]
+        if let s3Port = config.resolvedS3Port {
+            let s3 = context.objectStorage.s3Router(validator: context.identity.validator)
+            services.append(Application(
+                router: s3, server: http,
+                configuration: .init(address: .hostname(config.host, port: s3Port), serverName: "martlet"),
+                onServerRunning: { _ in logger.info("serving S3", metadata: ["url": "\(config.resolvedS3URL ?? "")"]) },
+                logger: logger))
+        }
+        services.append(BackgroundTask { await context.objectStorage.reapExpiredObjects() })
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         await context.database.shutdown()
         logger.info("stopped")
+    }
+}
+
+/// A loop that runs for as long as the server does, cancelled on shutdown.
+struct BackgroundTask: Service {
+    let body: @Sendable () async -> Void
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await body() }
     }
 }

@@ -4,6 +4,7 @@ import Image
 import Logging
 import MartletCore
 import Networking
+import ObjectStorage
 import MartletStore
 
 /// Assembles the services from the configuration. The one place that knows every target.
@@ -14,10 +15,12 @@ struct Wiring {
     let identity: IdentityService
     let image: ImageService
     let network: NetworkService
+    let objectStorage: ObjectStorageService
 
-    var services: [any APIService] { [identity, image, network] }
+    var services: [any APIService] { [identity, image, network, objectStorage] }
 
     static let migrations: [Migration] = IdentityService.migrations + ImageService.migrations + NetworkService.migrations
+        + ObjectStorageService.migrations
 
     static func open(_ options: ConfigOptions) async throws -> Wiring {
         let config = try options.load()
@@ -30,10 +33,12 @@ struct Wiring {
         let logger = Logger(label: "martlet")
         try FileManager.default.createDirectory(at: config.dataURL, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = try Database.open(url: config.database, dataDir: config.dataURL, logger: Logger(label: "martlet.store"))
+        let identity = try IdentityService(database: database, config: config)
         return Wiring(config: config, logger: logger, database: database,
-                      identity: try IdentityService(database: database, config: config),
+                      identity: identity,
                       image: try ImageService(database: database, config: config),
-                      network: try NetworkService(database: database, config: config))
+                      network: try NetworkService(database: database, config: config),
+                      objectStorage: try ObjectStorageService(database: database, config: config, credentials: identity))
     }
 
     /// Opens the database, brings its schema up to date and bootstraps the cloud.
@@ -46,8 +51,10 @@ struct Wiring {
 
     /// Bootstraps the cloud and, when the admin password is known, writes the client files.
     static func bootstrap(_ w: Wiring) async throws {
-        let entries = w.services.map { (type: $0.catalogType, name: $0.catalogName, path: "/" + $0.pathPrefix) }
-        let result = try await w.identity.bootstrap(adminPassword: w.config.adminPassword, services: entries)
+        var entries = w.services.map { (type: $0.catalogType, name: $0.catalogName, path: $0.catalogPath) }
+        if let s3 = w.config.resolvedS3URL { entries.append((type: "s3", name: "s3", path: s3)) }
+        let result = try await w.identity.bootstrap(adminPassword: w.config.adminPassword, services: entries,
+                                                    roles: ObjectStorageService.roles)
         let password = result.generatedPassword ?? w.config.adminPassword
         let files = ClientFiles(config: w.config)
         if let password, result.createdAdmin || !files.exist {

@@ -32,5 +32,14 @@ public protocol APIService: Sendable {
     /// The catalog entry it is registered under: service type and name (`identity`, `keystone`).
     var catalogType: String { get }
     var catalogName: String { get }
+    /// The endpoint path in the catalog; `/<pathPrefix>` unless the API wants more (`$(project_id)s`).
+    var catalogPath: String { get }
     func addRoutes(to group: RouterGroup<MartletContext>)
+    /// Routes outside the prefix (Swift's `/info`, which clients look for at the root).
+    func addRootRoutes(to router: Router<MartletContext>)
+}
+
+extension APIService {
+    public var catalogPath: String { "/" + pathPrefix }
+    public func addRootRoutes(to router: Router<MartletContext>) {}
 }

@@ -35,6 +35,8 @@ public struct MartletConfig: Sendable, Equatable {
     public var networkFlatNetworks = "*"
     /// Port MAC addresses keep this address's first three bytes.
     public var networkBaseMAC = "fa:16:3e:00:00:00"
+    /// Port of the S3 listener (S3 clients want buckets at the root path); nil is `port + 1`, 0 turns it off.
+    public var s3Port: Int?
 
     public init() {}
 
@@ -44,6 +46,20 @@ public struct MartletConfig: Sendable, Equatable {
         return "http://\(shownHost.contains(":") ? "[\(shownHost)]" : shownHost):\(port)"
     }
 
+    /// The S3 listener's port, or nil when it is off.
+    public var resolvedS3Port: Int? {
+        let port = s3Port ?? (self.port == 0 ? 0 : self.port + 1)
+        return port == 0 ? nil : port
+    }
+
+    /// The base URL of the S3 listener: the public URL's host with the S3 port.
+    public var resolvedS3URL: String? {
+        guard let s3 = resolvedS3Port, var parts = URLComponents(string: resolvedPublicURL) else { return nil }
+        parts.port = s3
+        parts.path = ""
+        return parts.string
+    }
+
     public var dataURL: URL { URL(fileURLWithPath: dataDir, isDirectory: true) }
 
     /// The keys every layer may set; TOML and environment names derive from them.
@@ -51,7 +67,7 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "network_base_mac"]
+                              "network_flat_networks", "network_base_mac", "s3_port"]
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -84,6 +100,7 @@ public struct MartletConfig: Sendable, Equatable {
             case "network_vlan_ranges": networkVLANRanges = value
             case "network_flat_networks": networkFlatNetworks = value
             case "network_base_mac": networkBaseMAC = value
+            case "s3_port": s3Port = try int(key, value, 0...65535)
             case "log_level":
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                     throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")

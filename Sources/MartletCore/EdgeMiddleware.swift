@@ -39,7 +39,7 @@ public struct EdgeMiddleware: RouterMiddleware {
             let format = formats[service] ?? fallback
             response = format.response(for: apiError)
         }
-        response.headers[.openstackRequestID] = context.requestID
+        if response.headers[.openstackRequestID] == nil { response.headers[.openstackRequestID] = context.requestID }
         let route = context.endpointPath ?? "unmatched"
         let labels = [("service", service.isEmpty ? "root" : service), ("route", route), ("status", String(response.status.code))]
         metrics.makeCounter(descriptor: .init(namespace: "martlet", metricName: "http_requests", unitName: "total", helpText: "HTTP requests served"), labels: labels).increment()
@@ -101,6 +101,7 @@ public enum APIRouter {
         }
         for service in services {
             service.addRoutes(to: router.group(RouterPath(service.pathPrefix)))
+            service.addRootRoutes(to: router)
         }
         return router
     }

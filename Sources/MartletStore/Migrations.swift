@@ -6,6 +6,8 @@ import SQLKit
 public struct Migration: Sendable {
     /// Unique and stable, e.g. `identity-0001`.
     public let id: String
+    /// Plain SQL for both engines. `BYTEWISE_TEXT` stands for a text column that compares byte by
+    /// byte (UTF-8 order): `TEXT` on SQLite, `TEXT COLLATE "C"` on PostgreSQL.
     public let statements: [String]
 
     public init(_ id: String, _ statements: [String]) {
@@ -31,7 +33,8 @@ extension Database {
                 let exists = try await db.raw("SELECT id FROM martlet_migrations WHERE id = \(bind: migration.id)").first()
                 if exists != nil { return true }
                 for statement in migration.statements {
-                    do { try await db.raw(SQLQueryString(statement)).run() } catch {
+                    let sql = statement.replacingOccurrences(of: "BYTEWISE_TEXT", with: kind == .postgres ? "TEXT COLLATE \"C\"" : "TEXT")
+                    do { try await db.raw(SQLQueryString(sql)).run() } catch {
                         throw StoreError.migration("migration \(migration.id) failed: \(String(reflecting: error))")
                     }
                 }

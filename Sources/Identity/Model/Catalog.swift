@@ -196,3 +196,23 @@ extension IdentityStore {
         })
     }
 }
+
+enum Catalog {
+    /// The catalog as one caller sees it: `$(project_id)s` (and Keystone's other spellings) in
+    /// endpoint URLs becomes the token's project; without one, those endpoints are left out.
+    static func substituted(_ catalog: JSON, projectID: String?) -> JSON {
+        guard case .array(let services) = catalog else { return catalog }
+        let markers = ["$(project_id)s", "$(tenant_id)s", "%(project_id)s", "%(tenant_id)s"]
+        return .array(services.map { service in
+            guard case .object(var fields) = service, case .array(let endpoints)? = fields["endpoints"] else { return service }
+            fields["endpoints"] = .array(endpoints.compactMap { endpoint in
+                guard case .object(var e) = endpoint, var url = e["url"]?.stringValue, markers.contains(where: url.contains) else { return endpoint }
+                guard let projectID else { return nil }
+                for marker in markers { url = url.replacingOccurrences(of: marker, with: projectID) }
+                e["url"] = .string(url)
+                return .object(e)
+            })
+            return .object(fields)
+        })
+    }
+}

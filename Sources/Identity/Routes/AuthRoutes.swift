@@ -26,7 +26,7 @@ struct AuthRoutes {
                 throw APIError.forbidden("A project-scoped token is required to produce a service catalog.")
             }
             let catalog = try await store.catalog()
-            return .json(.ok, ["catalog": catalog, "links": store.collectionLinks("auth/catalog")])
+            return .json(.ok, ["catalog": Catalog.substituted(catalog, projectID: call.auth.projectID), "links": store.collectionLinks("auth/catalog")])
         }
         r.get("/v3/auth/projects", rule: "identity:get_auth_projects") { call in
             let ids = Set(try await store.read { try await store.targetIDs(ofUser: call.auth.userID, type: .project, in: $0) })

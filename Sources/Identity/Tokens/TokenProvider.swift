@@ -156,7 +156,7 @@ struct TokenProvider: TokenValidator {
         }
         if auth.scope != .unscoped {
             body["roles"] = .array(auth.roles.map { ["id": .string($0.id), "name": .string($0.name)] })
-            if let catalog { body["catalog"] = catalog }
+            if let catalog { body["catalog"] = Catalog.substituted(catalog, projectID: auth.projectID) }
         }
         if let credential = token.applicationCredential {
             body["application_credential"] = ["id": .string(credential.id), "name": .string(credential.name),

@@ -1,0 +1,160 @@
+import Foundation
+import MartletCore
+import SQLKit
+
+/// Microseconds since 1970, the catalogue's clock.
+typealias Micros = Int64
+
+extension Micros {
+    static func now() -> Micros { Micros((Date().timeIntervalSince1970 * 1_000_000).rounded()) }
+    var date: Date { Date(timeIntervalSince1970: Double(self) / 1_000_000) }
+    /// Swift's `X-Timestamp`: seconds with five decimals.
+    var xTimestamp: String { String(format: "%.5f", Double(self) / 1_000_000) }
+    /// Container listings' `last_modified`: ISO 8601 in UTC with microseconds and no zone.
+    var listingTime: String {
+        let seconds = self / 1_000_000, micros = self % 1_000_000
+        return Self.isoSeconds(seconds) + "." + String(format: "%06d", micros)
+    }
+    /// S3's `2024-01-01T00:00:00.000Z`.
+    var s3Time: String { Self.isoSeconds(self / 1_000_000) + "." + String(format: "%03d", (self % 1_000_000) / 1000) + "Z" }
+
+    static func isoSeconds(_ seconds: Int64) -> String {
+        var t = time_t(seconds), parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+}
+
+/// Stored headers: lowercase name to value, kept as a JSON object in a `meta` column.
+typealias Headers = [String: String]
+
+extension Headers {
+    init(metaText: String) {
+        self = [:]
+        guard case .object(let members)? = try? JSON.parse(Array(metaText.utf8)) else { return }
+        for (key, value) in members { if let text = value.stringValue { self[key] = text } }
+    }
+
+    var metaText: String { String(decoding: JSON.object(mapValues { .string($0) }).serialized(), as: UTF8.self) }
+}
+
+struct AccountRecord: Sendable {
+    var account: String
+    var created: Micros
+    var meta: Headers
+}
+
+struct ContainerRecord: Sendable {
+    var account: String
+    var name: String
+    var created: Micros
+    var modified: Micros
+    var meta: Headers
+    var objectCount: Int64
+    var bytesUsed: Int64
+
+    init(row: any SQLRow) throws {
+        account = try row.decode(column: "account", as: String.self)
+        name = try row.decode(column: "name", as: String.self)
+        created = try row.decode(column: "created", as: Int64.self)
+        modified = try row.decode(column: "modified", as: Int64.self)
+        meta = Headers(metaText: try row.decode(column: "meta", as: String.self))
+        objectCount = try row.decode(column: "object_count", as: Int64.self)
+        bytesUsed = try row.decode(column: "bytes_used", as: Int64.self)
+    }
+
+    init(account: String, name: String, now: Micros, meta: Headers) {
+        self.account = account
+        self.name = name
+        created = now
+        modified = now
+        self.meta = meta
+        objectCount = 0
+        bytesUsed = 0
+    }
+}
+
+struct ObjectRecord: Sendable {
+    var account: String
+    var container: String
+    var name: String
+    var size: Int64
+    /// MD5 hex of the bytes for a plain object; for large objects the ETag clients are shown, unquoted.
+    var etag: String
+    var contentType: String
+    var modified: Micros
+    var deleteAt: Int64?
+    /// The files holding the bytes, in order (several for an S3 multipart upload).
+    var files: [Piece]
+    /// A static large object's segment list (JSON, `SLOManifest`).
+    var manifest: String?
+    /// User metadata and the other stored headers (`content-disposition`, `x-object-manifest`, …).
+    var meta: Headers
+
+    static let columns = "account, container, name, size, etag, content_type, modified, delete_at, files, manifest, meta"
+
+    init(row: any SQLRow) throws {
+        account = try row.decode(column: "account", as: String.self)
+        container = try row.decode(column: "container", as: String.self)
+        name = try row.decode(column: "name", as: String.self)
+        size = try row.decode(column: "size", as: Int64.self)
+        etag = try row.decode(column: "etag", as: String.self)
+        contentType = try row.decode(column: "content_type", as: String.self)
+        modified = try row.decode(column: "modified", as: Int64.self)
+        deleteAt = try row.decode(column: "delete_at", as: Int64?.self)
+        files = Self.pieces(try row.decode(column: "files", as: String?.self))
+        manifest = try row.decode(column: "manifest", as: String?.self)
+        meta = Headers(metaText: try row.decode(column: "meta", as: String.self))
+    }
+
+    init(account: String, container: String, name: String, size: Int64, etag: String, contentType: String,
+         modified: Micros, deleteAt: Int64?, files: [Piece], manifest: String?, meta: Headers) {
+        self.account = account
+        self.container = container
+        self.name = name
+        self.size = size
+        self.etag = etag
+        self.contentType = contentType
+        self.modified = modified
+        self.deleteAt = deleteAt
+        self.files = files
+        self.manifest = manifest
+        self.meta = meta
+    }
+
+    /// `id:size,id:size`.
+    static func pieces(_ text: String?) -> [Piece] {
+        guard let text, !text.isEmpty else { return [] }
+        return text.split(separator: ",").compactMap { item in
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, let size = Int64(parts[1]) else { return nil }
+            return Piece(file: String(parts[0]), size: size)
+        }
+    }
+
+    var filesText: String? { files.isEmpty ? nil : files.map { "\($0.file):\($0.size)" }.joined(separator: ",") }
+
+    var isExpired: Bool { deleteAt.map { $0 <= Int64(Date().timeIntervalSince1970) } ?? false }
+    var isStaticLarge: Bool { manifest != nil }
+    var dynamicManifest: String? { meta["x-object-manifest"] }
+}
+
+/// One row of a container listing: what listings show, read without the rest of the object.
+struct ObjectEntry: Sendable {
+    var name: String
+    var size: Int64
+    var etag: String
+    var contentType: String
+    var modified: Micros
+    var deleteAt: Int64?
+
+    init(row: any SQLRow) throws {
+        name = try row.decode(column: "name", as: String.self)
+        size = try row.decode(column: "size", as: Int64.self)
+        etag = try row.decode(column: "etag", as: String.self)
+        contentType = try row.decode(column: "content_type", as: String.self)
+        modified = try row.decode(column: "modified", as: Int64.self)
+        deleteAt = try row.decode(column: "delete_at", as: Int64?.self)
+    }
+}

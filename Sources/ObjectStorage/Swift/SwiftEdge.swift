@@ -1,0 +1,51 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MartletCore
+
+extension HTTPField.Name {
+    static let transID = HTTPField.Name("X-Trans-Id")!
+    static let timestamp = HTTPField.Name("X-Timestamp")!
+    static let etag = HTTPField.Name("ETag")!
+}
+
+/// Swift's faults: a short plain-text body with the status (Swift clients show it as it is).
+struct SwiftFaults: FaultFormat {
+    func response(for error: APIError) -> Response {
+        var headers = error.headers
+        headers[.contentType] = "text/plain; charset=utf-8"
+        let text = error.message.hasSuffix("\n") ? error.message : error.message + "\n"
+        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// What every Swift response carries: a transaction ID (`tx` + 21 hex digits + `-` + the time
+/// in hex, as Swift makes them), a content type even when empty, and Swift's fault bodies.
+struct SwiftEdge: RouterMiddleware {
+    typealias Context = MartletContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = SwiftFaults().response(for: APIError.from(error))
+            if request.method == .head { response.body = .init() }
+        }
+        return Self.finish(response, request: request)
+    }
+
+    static func finish(_ response: Response, request: Request) -> Response {
+        var response = response
+        let id = transactionID()
+        response.headers[.transID] = id
+        response.headers[.openstackRequestID] = id
+        if response.headers[.contentType] == nil { response.headers[.contentType] = "text/html; charset=UTF-8" }
+        return response
+    }
+
+    static func transactionID() -> String {
+        let random = (0..<11).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined().prefix(21)
+        return "tx" + random + "-" + String(format: "%010x", Int(Date().timeIntervalSince1970))
+    }
+}
