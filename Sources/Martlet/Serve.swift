@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
             onServerRunning: { _ in logger.info("serving", metadata: ["url": "\(config.resolvedPublicURL)", "identity": "\(config.resolvedPublicURL)/identity/v3"]) },
             logger: logger)]
         if let s3Port = config.resolvedS3Port {
-            let s3 = context.objectStorage.s3Router(validator: context.identity.validator)
+            let s3 = context.objectStorage.s3Router()
             services.append(Application(
                 router: s3, server: http,
                 configuration: .init(address: .hostname(config.host, port: s3Port), serverName: "martlet"),

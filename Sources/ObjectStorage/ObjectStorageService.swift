@@ -21,6 +21,8 @@ public final class ObjectStorageService: APIService {
     let blobs: BlobStore
     let credentials: any CredentialAuthority
     let publicURL: String
+    /// The S3 listener's host name, under which `<bucket>.<host>` names a bucket.
+    let s3Host: String?
     let logger = Logger(label: "martlet.object-store")
 
     public init(database: Database, config: MartletConfig, credentials: any CredentialAuthority) throws {
@@ -28,6 +30,7 @@ public final class ObjectStorageService: APIService {
         blobs = try BlobStore(directory: config.dataURL.appendingPathComponent("objects", isDirectory: true))
         self.credentials = credentials
         publicURL = config.resolvedPublicURL
+        s3Host = config.resolvedS3URL.flatMap { URLComponents(string: $0)?.host }
     }
 
     public func addRoutes(to group: RouterGroup<MartletContext>) {
@@ -45,8 +48,8 @@ public final class ObjectStorageService: APIService {
     }
 
     /// The S3 listener's router: the same objects, S3's addressing, signatures and XML.
-    public func s3Router(validator: any TokenValidator) -> Router<MartletContext> {
-        S3Server(service: self).router()
+    public func s3Router() -> Router<MartletContext> {
+        S3Server(service: self, virtualHostSuffix: s3Host).router()
     }
 
     /// Makes the files and the catalogue agree after a crash: interrupted writes and files no

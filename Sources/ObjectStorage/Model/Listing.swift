@@ -37,7 +37,12 @@ struct Lister<Row: Sendable> {
         let prefixUpper = q.prefix.isEmpty ? nil : Names.successor(of: q.prefix).map { NameBound(name: $0, inclusive: false) }
         var lower: NameBound? = q.prefix.isEmpty ? nil : NameBound(name: q.prefix, inclusive: true)
         var upper = prefixUpper
-        let start = q.marker.flatMap { $0.isEmpty ? nil : NameBound(name: $0, inclusive: false) }
+        var start = q.marker.flatMap { $0.isEmpty ? nil : NameBound(name: $0, inclusive: false) }
+        // Resuming after a subdir: skip every name under it, not just the subdir itself.
+        if !q.reverse, let marker = q.marker, let d = q.delimiter, !d.isEmpty, marker.utf8.count > q.prefix.utf8.count,
+           marker.utf8.starts(with: q.prefix.utf8), marker.utf8.reversed().starts(with: d.utf8.reversed()), let next = Names.successor(of: marker) {
+            start = NameBound(name: next, inclusive: true)
+        }
         let end = q.endMarker.flatMap { $0.isEmpty ? nil : NameBound(name: $0, inclusive: false) }
         if q.reverse {
             upper = Names.tighterUpper(upper, start)

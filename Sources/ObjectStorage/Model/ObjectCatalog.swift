@@ -137,7 +137,9 @@ struct ObjectCatalog: Sendable {
 
     /// Stores the object row, replacing any before it, and moves the container's counters.
     /// `check` sees the container inside the transaction (quotas) and may throw to refuse.
-    func putObject(_ record: ObjectRecord, check: @Sendable (ContainerRecord, ObjectRecord?) throws -> Void = { _, _ in }) async throws -> PutOutcome {
+    /// `also` runs in the same transaction (a completed multipart upload drops its parts there).
+    func putObject(_ record: ObjectRecord, check: @Sendable (ContainerRecord, ObjectRecord?) throws -> Void = { _, _ in },
+                   also: @Sendable (any SQLDatabase) async throws -> Void = { _ in }) async throws -> PutOutcome {
         try await db.transaction { db in
             guard let container = try await container(record.account, record.container, in: db) else { return .noContainer }
             let old = try await object(record.account, record.container, record.name, in: db)
@@ -157,6 +159,7 @@ struct ObjectCatalog: Sendable {
                     """).run()
             }
             try await moveCounters(record.account, record.container, objects: old == nil ? 1 : 0, bytes: record.size - (old?.size ?? 0), in: db)
+            try await also(db)
             return .stored(replaced: old)
         }
     }

@@ -63,7 +63,7 @@ struct BulkRoutes {
             let object = ObjectRecord(account: call.account, container: parts[0], name: parts[1], size: written.size, etag: written.md5,
                                       contentType: "application/octet-stream", modified: Micros.now(), deleteAt: nil,
                                       files: written.piece.map { [$0] } ?? [], manifest: nil, meta: [:])
-            try await routes.store(object, call: call)
+            try await routes.store(object)
             report.created += 1
         }
         return report.response(call.request, kind: .extract)

@@ -131,7 +131,7 @@ struct LargeObjects {
         let object = ObjectRecord(account: call.account, container: container, name: name, size: total, etag: etag,
                                   contentType: call.header("Content-Type") ?? "application/octet-stream", modified: Micros.now(),
                                   deleteAt: try Metadata.deleteAt(call.request), files: [], manifest: SLOSegment.encode(segments), meta: meta)
-        try await ObjectRoutes(service: service).store(object, call: call)
+        try await ObjectRoutes(service: service).store(object)
         return Response(status: .created, headers: [.etag: "\"\(etag)\"", .lastModified: HTTPDate.format(object.modified.date),
                                                     .contentType: "text/html; charset=UTF-8"])
     }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MartletCore
+import SQLKit
 
 /// `/v1/AUTH_<project>/<container>/<object>`: bytes in and out (ranges, conditions, large
 /// objects), metadata, server-side copy and delete.
@@ -84,17 +85,17 @@ struct ObjectRoutes {
         let object = ObjectRecord(account: call.account, container: container, name: name, size: written.size, etag: written.md5,
                                   contentType: contentType, modified: Micros.now(), deleteAt: deleteAt,
                                   files: written.piece.map { [$0] } ?? [], manifest: nil, meta: meta)
-        try await store(object, call: call)
+        try await store(object)
         return Response(status: .created, headers: [.etag: object.etag, .lastModified: HTTPDate.format(object.modified.date),
                                                     .contentType: "text/html; charset=UTF-8"])
     }
 
     /// Commits a written object, keeping the version it replaces when the container asks for
     /// that, and frees the files of what it replaced. Its own files go if the commit fails.
-    func store(_ object: ObjectRecord, call: SwiftRequest) async throws {
+    func store(_ object: ObjectRecord, also: @Sendable (any SQLDatabase) async throws -> Void = { _ in }) async throws {
         let outcome: ObjectCatalog.PutOutcome
         do {
-            outcome = try await catalog.putObject(object) { container, old in try Quotas.checkCount(container, replacing: old) }
+            outcome = try await catalog.putObject(object, check: { container, old in try Quotas.checkCount(container, replacing: old) }, also: also)
         } catch {
             await blobs.delete(object.files.map(\.file))
             throw error
@@ -238,7 +239,7 @@ struct ObjectRoutes {
                                   size: written.size, etag: written.md5, contentType: requestedType ?? original.contentType,
                                   modified: Micros.now(), deleteAt: try Metadata.deleteAt(call.request),
                                   files: written.piece.map { [$0] } ?? [], manifest: nil, meta: meta)
-        try await store(object, call: call)
+        try await store(object)
         var headers: HTTPFields = [
             .etag: object.etag, .lastModified: HTTPDate.format(object.modified.date), .contentType: "text/html; charset=UTF-8",
             HTTPField.Name("X-Copied-From")!: Self.quoted(source.container) + "/" + Self.quoted(source.name),
