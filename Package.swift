@@ -135,6 +135,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "ObjectStorageTests",
+            dependencies: [
+                "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
             name: "IdentityTests",
             dependencies: [
                 "Identity", "MartletCore", "MartletStore", "MartletTestSupport",

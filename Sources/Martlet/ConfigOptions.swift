@@ -24,6 +24,8 @@ struct ConfigOptions: ParsableArguments {
     var maxActiveKeys: Int?
     @Option(name: .customLong("admin-password"), help: "Password for the bootstrap admin user; generated and printed when unset (env MARTLET_ADMIN_PASSWORD).")
     var adminPassword: String?
+    @Option(name: .customLong("s3-port"), help: "Port of the S3 listener; 0 turns it off (default: --port + 1; env MARTLET_S3_PORT).")
+    var s3Port: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info; env MARTLET_LOG_LEVEL).")
     var logLevel: String?
 
@@ -39,6 +41,7 @@ struct ConfigOptions: ParsableArguments {
         flags["max_active_keys"] = maxActiveKeys.map(String.init)
         flags["admin_password"] = adminPassword
         flags["log_level"] = logLevel
+        flags["s3_port"] = s3Port.map(String.init)
         do {
             return try MartletConfig.load(configFile: config, flags: flags, environment: ProcessInfo.processInfo.environment)
         } catch let error as ConfigError {

@@ -7,7 +7,7 @@ import MartletTestSupport
 
 /// A cloud with Identity and Image.
 func imageCloud(_ backend: TestBackend = .sqlite, configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
-    try await TestCloud.make(backend, migrations: ImageService.migrations, configure: configure) { db, config in
+    try await TestCloud.make(backend, migrations: ImageService.migrations, configure: configure) { db, config, _ in
         [try ImageService(database: db, config: config)]
     }
 }

@@ -16,9 +16,9 @@ public struct TestCloud: Sendable {
     public let identity: IdentityService
     public let services: [any APIService]
 
-    public static func make(_ backend: TestBackend = .sqlite, migrations: [Migration] = [],
+    public static func make(_ backend: TestBackend = .sqlite, migrations: [Migration] = [], roles: [String] = [],
                             configure: (inout MartletConfig) -> Void = { _ in },
-                            services: (Database, MartletConfig) throws -> [any APIService] = { _, _ in [] }) async throws -> TestCloud {
+                            services: (Database, MartletConfig, IdentityService) throws -> [any APIService] = { _, _, _ in [] }) async throws -> TestCloud {
         let database = try await TestDatabase.make(backend)
         var config = MartletConfig()
         config.dataDir = database.dataDir.path
@@ -27,9 +27,9 @@ public struct TestCloud: Sendable {
         configure(&config)
         try await database.database.migrate(IdentityService.migrations + migrations)
         let identity = try IdentityService(database: database.database, config: config)
-        let extra = try services(database.database, config)
-        let entries = ([identity] + extra).map { (type: $0.catalogType, name: $0.catalogName, path: "/" + $0.pathPrefix) }
-        _ = try await identity.bootstrap(adminPassword: adminPassword, services: entries)
+        let extra = try services(database.database, config, identity)
+        let entries = ([identity] + extra).map { (type: $0.catalogType, name: $0.catalogName, path: $0.catalogPath) }
+        _ = try await identity.bootstrap(adminPassword: adminPassword, services: entries, roles: roles)
         return TestCloud(database: database, config: config, identity: identity, services: extra)
     }
 
