@@ -6,6 +6,7 @@ import Identity
 import Logging
 import MartletCore
 import MartletStore
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -15,6 +16,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
+        // Every object write holds a blocking thread through its fsync: more threads than cores
+        // let concurrent uploads sync side by side.
+        NIOSingletons.blockingPoolThreadCountSuggestion = 16
         let context = try await Wiring.prepare(options)
         let logger = context.logger
         try? await context.identity.pruneRevocations(maxTokenLifetime: context.config.tokenLifetime)

@@ -148,14 +148,15 @@ struct ObjectCatalog: Sendable {
                 try await db.raw("""
                     UPDATE obj_objects SET size = \(bind: record.size), etag = \(bind: record.etag), content_type = \(bind: record.contentType),
                       modified = \(bind: record.modified), delete_at = \(bind: record.deleteAt), files = \(bind: record.filesText),
-                      manifest = \(bind: record.manifest), meta = \(bind: record.meta.metaText)
+                      manifest = \(bind: record.manifest), symlink = \(bind: record.symlink), meta = \(bind: record.meta.metaText)
                     WHERE account = \(bind: record.account) AND container = \(bind: record.container) AND name = \(bind: record.name)
                     """).run()
             } else {
                 try await db.raw("""
                     INSERT INTO obj_objects (\(unsafeRaw: ObjectRecord.columns)) VALUES (\(bind: record.account), \(bind: record.container),
                       \(bind: record.name), \(bind: record.size), \(bind: record.etag), \(bind: record.contentType), \(bind: record.modified),
-                      \(bind: record.deleteAt), \(bind: record.filesText), \(bind: record.manifest), \(bind: record.meta.metaText))
+                      \(bind: record.deleteAt), \(bind: record.filesText), \(bind: record.manifest), \(bind: record.symlink),
+                      \(bind: record.meta.metaText))
                     """).run()
             }
             try await moveCounters(record.account, record.container, objects: old == nil ? 1 : 0, bytes: record.size - (old?.size ?? 0), in: db)
@@ -203,7 +204,7 @@ struct ObjectCatalog: Sendable {
         let lister = Lister<ObjectEntry>(fetch: { lower, upper, descending, limit in
             try await db.read { db in
                 try await db.raw(Self.range("""
-                    SELECT name, size, etag, content_type, modified, delete_at FROM obj_objects
+                    SELECT name, size, etag, content_type, modified, delete_at, symlink FROM obj_objects
                     WHERE account = \(bind: account) AND container = \(bind: container) AND (delete_at IS NULL OR delete_at > \(bind: now))
                     """, lower, upper, descending, limit)).all().map(ObjectEntry.init(row:))
             }

@@ -2,7 +2,8 @@ import MartletStore
 
 /// The object store's catalogue: accounts, containers and objects. Names compare byte by byte,
 /// so the primary keys serve every listing (prefix, markers, delimiter, reverse) in UTF-8 order.
-/// Object bytes live in files named by generated IDs (`BlobStore`), listed in `files`.
+/// Object bytes live in files named by generated IDs (`BlobStore`), listed in `files`; a
+/// symlink names its target (`account/container/object`) in `symlink`.
 enum ObjectSchema {
     static let migrations: [Migration] = [
         Migration("object-0001", [
@@ -15,7 +16,7 @@ enum ObjectSchema {
             """
             CREATE TABLE obj_objects (account BYTEWISE_TEXT NOT NULL, container BYTEWISE_TEXT NOT NULL, name BYTEWISE_TEXT NOT NULL,
               size BIGINT NOT NULL, etag TEXT NOT NULL, content_type TEXT NOT NULL, modified BIGINT NOT NULL,
-              delete_at BIGINT, files TEXT, manifest TEXT, meta TEXT NOT NULL,
+              delete_at BIGINT, files TEXT, manifest TEXT, symlink TEXT, meta TEXT NOT NULL,
               PRIMARY KEY (account, container, name))
             """,
             "CREATE INDEX obj_objects_delete_at ON obj_objects (delete_at) WHERE delete_at IS NOT NULL",

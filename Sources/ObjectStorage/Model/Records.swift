@@ -87,12 +87,14 @@ struct ObjectRecord: Sendable {
     var deleteAt: Int64?
     /// The files holding the bytes, in order (several for an S3 multipart upload).
     var files: [Piece]
-    /// A static large object's segment list (JSON, `SLOManifest`).
+    /// A static large object's segment list (JSON, `SLOSegment`s).
     var manifest: String?
+    /// A symlink's target, `account/container/object`.
+    var symlink: String? = nil
     /// User metadata and the other stored headers (`content-disposition`, `x-object-manifest`, …).
     var meta: Headers
 
-    static let columns = "account, container, name, size, etag, content_type, modified, delete_at, files, manifest, meta"
+    static let columns = "account, container, name, size, etag, content_type, modified, delete_at, files, manifest, symlink, meta"
 
     init(row: any SQLRow) throws {
         account = try row.decode(column: "account", as: String.self)
@@ -105,6 +107,7 @@ struct ObjectRecord: Sendable {
         deleteAt = try row.decode(column: "delete_at", as: Int64?.self)
         files = Self.pieces(try row.decode(column: "files", as: String?.self))
         manifest = try row.decode(column: "manifest", as: String?.self)
+        symlink = try row.decode(column: "symlink", as: String?.self)
         meta = Headers(metaText: try row.decode(column: "meta", as: String.self))
     }
 
@@ -148,9 +151,11 @@ struct ObjectEntry: Sendable {
     var contentType: String
     var modified: Micros
     var deleteAt: Int64?
+    var symlink: String?
 
     init(row: any SQLRow) throws {
         name = try row.decode(column: "name", as: String.self)
+        symlink = try row.decode(column: "symlink", as: String?.self)
         size = try row.decode(column: "size", as: Int64.self)
         etag = try row.decode(column: "etag", as: String.self)
         contentType = try row.decode(column: "content_type", as: String.self)

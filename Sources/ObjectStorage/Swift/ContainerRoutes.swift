@@ -10,8 +10,11 @@ struct ContainerRoutes {
 
     func handle(_ call: SwiftRequest, _ name: String) async throws -> Response {
         if call.method == .put, call.has("extract-archive") { return try await BulkRoutes(service: service).extract(call, container: name) }
+        if FormPost.applies(call) { return try await FormPost(service: service).handle(call, container: name, prefix: "") }
         switch call.method {
-        case .get, .head: return try await show(call, name)
+        case .get, .head:
+            if let page = try await StaticWeb(service: service).page(call, name) { return page }
+            return try await show(call, name)
         case .put:
             guard call.owns else { throw call.access.denied }
             let fields = call.fields

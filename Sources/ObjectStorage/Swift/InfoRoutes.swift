@@ -71,7 +71,8 @@ struct InfoRoutes {
                         "incoming_allow_headers": [], "outgoing_remove_headers": ["x-object-meta-*"],
                         "outgoing_allow_headers": ["x-object-meta-public-*"], "allowed_digests": ["sha1", "sha256", "sha512"]],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
-            "account_quotas": [:], "container_quotas": [:], "crossdomain": [:],
+            "symlink": ["symloop_max": .int(Int64(Symlinks.maxHops)), "static_links": false],
+            "account_quotas": [:], "container_quotas": [:], "crossdomain": [:], "formpost": [:], "staticweb": [:],
         ]
         return .json(.ok, body, headers: [.contentType: "application/json; charset=utf-8"])
     }

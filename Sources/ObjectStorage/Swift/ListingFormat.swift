@@ -81,7 +81,12 @@ enum ListingFormat {
                     JSON.writeString(o.name, into: &out)
                     out.append(contentsOf: #","hash":"\#(o.etag)","bytes":\#(o.size),"content_type":"#.utf8)
                     JSON.writeString(o.contentType, into: &out)
-                    out.append(contentsOf: #","last_modified":"\#(o.modified.listingTime)"}"#.utf8)
+                    out.append(contentsOf: #","last_modified":"\#(o.modified.listingTime)""#.utf8)
+                    if let target = o.symlink {
+                        out.append(contentsOf: #","symlink_path":"#.utf8)
+                        JSON.writeString("/v1/" + target, into: &out)
+                    }
+                    out.append(UInt8(ascii: "}"))
                 }
             }
             out.append(UInt8(ascii: "]"))

@@ -13,6 +13,7 @@ struct ObjectRoutes {
     var large: LargeObjects { LargeObjects(service: service) }
 
     func handle(_ call: SwiftRequest, _ container: String, _ name: String) async throws -> Response {
+        if FormPost.applies(call) { return try await FormPost(service: service).handle(call, container: container, prefix: name) }
         if call.has("temp_url_sig") {
             try await TempURL(service: service).verify(call, container: container, object: name)
         } else {
@@ -61,6 +62,10 @@ struct ObjectRoutes {
     // MARK: PUT
 
     private func put(_ call: SwiftRequest, _ container: String, _ name: String) async throws -> Response {
+        let symlink = try Symlinks.target(call)
+        if symlink != nil, let length = call.header("Content-Length"), length != "0" {
+            throw APIError.badRequest("Symlink requests require a zero byte body")
+        }
         let fields = call.fields
         var meta = Metadata.object(fields)
         try Metadata.validate("object", meta)
@@ -82,9 +87,16 @@ struct ObjectRoutes {
             throw APIError(.unprocessableContent, "Unprocessable Entity")
         }
         let contentType = call.header("Content-Type").flatMap { $0.isEmpty ? nil : $0 } ?? "application/octet-stream"
-        let object = ObjectRecord(account: call.account, container: container, name: name, size: written.size, etag: written.md5,
-                                  contentType: contentType, modified: Micros.now(), deleteAt: deleteAt,
+        var object = ObjectRecord(account: call.account, container: container, name: name, size: written.size, etag: written.md5,
+                                  contentType: symlink == nil ? contentType : "application/symlink", modified: Micros.now(), deleteAt: deleteAt,
                                   files: written.piece.map { [$0] } ?? [], manifest: nil, meta: meta)
+        if let symlink {
+            guard written.size == 0 else {
+                await blobs.delete(object.files.map(\.file))
+                throw APIError.badRequest("Symlink requests require a zero byte body")
+            }
+            object.symlink = symlink
+        }
         try await store(object)
         return Response(status: .created, headers: [.etag: object.etag, .lastModified: HTTPDate.format(object.modified.date),
                                                     .contentType: "text/html; charset=UTF-8"])
@@ -113,13 +125,19 @@ struct ObjectRoutes {
 
     // MARK: GET / HEAD
 
-    private func get(_ call: SwiftRequest, _ container: String, _ name: String) async throws -> Response {
-        guard let object = try await catalog.object(call.account, container, name), !object.isExpired else {
+    func get(_ call: SwiftRequest, _ container: String, _ name: String) async throws -> Response {
+        guard let stored = try await catalog.object(call.account, container, name), !stored.isExpired else {
             throw APIError.notFound("Not Found")
         }
+        var object = stored
+        if stored.symlink != nil, call.query("symlink") != "get" { object = try await Symlinks(service: service).resolve(stored, call: call) }
         if object.isStaticLarge, call.query("multipart-manifest") == "get" { return try large.manifestResponse(call, object) }
         let body = try await large.body(of: object, call: call)
         var headers = headers(for: object, etag: body.etag, tempURL: call.has("temp_url_sig") ? call : nil)
+        Symlinks.headers(stored, into: &headers)
+        if stored.symlink != nil, object.symlink == nil {
+            headers[.contentLocation] = "/v1/\(object.account)/\(object.container)/\(object.name)"
+        }
         switch Conditions.evaluate(call.request, etag: body.etag, modified: object.modified.date) {
         case .notModified:
             headers[.contentLength] = "0"
@@ -220,9 +238,10 @@ struct ObjectRoutes {
             guard let record = try await catalog.container(source.account, source.container),
                   call.access.canRead(acl: record.meta["x-container-read"], listing: false) else { throw call.access.denied }
         }
-        guard let original = try await catalog.object(source.account, source.container, source.name), !original.isExpired else {
+        guard let stored = try await catalog.object(source.account, source.container, source.name), !stored.isExpired else {
             throw APIError.notFound("Not Found")
         }
+        let original = stored.symlink == nil ? stored : try await Symlinks(service: service).resolve(stored, call: call)
         guard let target = try await catalog.container(destination.account, destination.container) else { throw APIError.notFound("Not Found") }
         let fields = call.fields
         let fresh = ["true", "1", "yes", "on"].contains(call.header("X-Fresh-Metadata")?.lowercased() ?? "")
