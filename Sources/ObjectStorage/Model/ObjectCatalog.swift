@@ -23,7 +23,8 @@ struct ObjectCatalog: Sendable {
     func usage(_ account: String) async throws -> (containers: Int64, objects: Int64, bytes: Int64) {
         try await db.read { db in
             let row = try await db.raw("""
-                SELECT COUNT(*) AS n, COALESCE(SUM(object_count), 0) AS objects, COALESCE(SUM(bytes_used), 0) AS bytes
+                SELECT COUNT(*) AS n, CAST(COALESCE(SUM(object_count), 0) AS BIGINT) AS objects,
+                  CAST(COALESCE(SUM(bytes_used), 0) AS BIGINT) AS bytes
                 FROM obj_containers WHERE account = \(bind: account)
                 """).first()
             return (try row?.decode(column: "n", as: Int64.self) ?? 0, try row?.decode(column: "objects", as: Int64.self) ?? 0,
