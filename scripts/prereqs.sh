@@ -2,10 +2,12 @@
 # Installs what Martlet's test suite needs; safe to run again (it only does
 # what is missing).
 #
-#   - Debian packages: PostgreSQL (server + client), python3-venv, wrk, curl, jq
+#   - Debian packages: PostgreSQL (server + client), python3-venv, wrk, curl, jq,
+#     rclone
 #   - a Python virtualenv OUTSIDE the repository, at
 #       ${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}
-#     with python-openstackclient, openstacksdk, pytest (+ pytest-timeout)
+#     with python-openstackclient, openstacksdk, pytest (+ pytest-timeout), and the
+#     object storage clients: python-swiftclient (+ python-keystoneclient), boto3, awscli
 #
 # Prints the venv's path as the last line of output on success; quiet
 # otherwise (errors are shown).  Environment:
@@ -27,6 +29,7 @@ APT_PACKAGES=(
     wrk                 # HTTP load generator (bench/)
     curl
     jq
+    rclone              # Object Storage scenarios: sync to Swift and S3 remotes
     ca-certificates
     util-linux          # runuser: initdb refuses to run as root
     procps
@@ -70,7 +73,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 
 # --- Python virtualenv with the real OpenStack clients ------------------------
 VENV="${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}"
-PY_PACKAGES=(python-openstackclient openstacksdk requests PyYAML pytest pytest-timeout)
+PY_PACKAGES=(python-openstackclient openstacksdk requests PyYAML pytest pytest-timeout
+             python-swiftclient python-keystoneclient boto3 awscli)
 
 if [[ -n "${MARTLET_PYTHON:-}" ]]; then
     PYTHON="$MARTLET_PYTHON"
@@ -87,11 +91,12 @@ stamp="$VENV/.martlet-stamp"
 venv_ok() {
     [[ -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]] || return 1
     [[ -x "$VENV/bin/python" && -x "$VENV/bin/openstack" && -x "$VENV/bin/pytest" ]] || return 1
-    "$VENV/bin/python" -c 'import openstack, openstackclient, pytest, requests, yaml' 2>/dev/null
+    [[ -x "$VENV/bin/swift" && -x "$VENV/bin/aws" ]] || return 1
+    "$VENV/bin/python" -c 'import openstack, openstackclient, pytest, requests, yaml, swiftclient, keystoneclient, boto3' 2>/dev/null
 }
 
 if ! venv_ok; then
-    log "creating virtualenv at $VENV (python-openstackclient, openstacksdk, pytest)"
+    log "creating virtualenv at $VENV (python-openstackclient, openstacksdk, pytest, swiftclient, boto3, awscli)"
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     "$PYTHON" -m venv "$VENV" || die "could not create the virtualenv with $PYTHON"

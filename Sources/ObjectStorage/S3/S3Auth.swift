@@ -210,10 +210,17 @@ struct S3Auth: Sendable {
             guard Self.v2Subresources.contains(pair[0]) else { continue }
             sub.append(pair.count > 1 ? "\(pair[0])=\(pair[1].removingPercentEncoding ?? pair[1])" : pair[0])
         }
-        let canonicalResource = resource + (sub.isEmpty ? "" : "?" + sub.sorted().joined(separator: "&"))
-        let stringToSign = "\(request.method.rawValue)\n\(request.header("Content-MD5") ?? "")\n\(request.header("Content-Type") ?? "")\n\(date)\n\(amzText)\(canonicalResource)"
-        let expected = Data(HMAC<Insecure.SHA1>.authenticationCode(for: Data(stringToSign.utf8), using: SymmetricKey(data: Data(credential.secret.utf8)))).base64EncodedString()
-        guard Self.constantTimeEqual(expected, signature) else {
+        let query = sub.isEmpty ? "" : "?" + sub.sorted().joined(separator: "&")
+        // A bucket alone is signed as `/bucket` by the rules and as `/bucket/` by botocore: either will do.
+        let isBucket = resource.dropFirst().split(separator: "/", omittingEmptySubsequences: false).count == 1
+        let resources = [resource] + (isBucket ? [resource + "/"] : [])
+        let key = SymmetricKey(data: Data(credential.secret.utf8))
+        let matches = resources.contains { path in
+            let stringToSign = "\(request.method.rawValue)\n\(request.header("Content-MD5") ?? "")\n\(request.header("Content-Type") ?? "")\n\(date)\n\(amzText)\(path)\(query)"
+            let expected = Data(HMAC<Insecure.SHA1>.authenticationCode(for: Data(stringToSign.utf8), using: key)).base64EncodedString()
+            return Self.constantTimeEqual(expected, signature)
+        }
+        guard matches else {
             throw S3Error(.forbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
         }
         return S3Caller(account: "AUTH_" + credential.projectID, credential: credential)

@@ -138,7 +138,11 @@ struct LargeObjects {
 
     /// `GET ?multipart-manifest=get`: the stored segment list (`format=raw`: as it was PUT).
     func manifestResponse(_ call: SwiftRequest, _ object: ObjectRecord) throws -> Response {
-        let segments = try SLOSegment.decode(object.manifest ?? "[]")
+        // An S3 multipart object lists its parts, which have no names of their own.
+        let segments = try object.manifest.map(SLOSegment.decode) ?? object.files.enumerated().map { index, piece in
+            SLOSegment(name: "/\(object.container)/\(object.name)/part-\(index + 1)", hash: "", bytes: piece.size,
+                       contentType: object.contentType, lastModified: object.modified.listingTime, range: nil)
+        }
         let raw = call.query("format") == "raw"
         let json = JSON.array(segments.map { raw ? $0.putJSON : $0.json })
         var headers = ObjectRoutes(service: service).headers(for: object, etag: "\"\(object.etag)\"")

@@ -86,7 +86,8 @@ struct ObjectRoutes {
             await blobs.delete(written.piece.map { [$0.file] } ?? [])
             throw APIError(.unprocessableContent, "Unprocessable Entity")
         }
-        let contentType = call.header("Content-Type").flatMap { $0.isEmpty ? nil : $0 } ?? "application/octet-stream"
+        let contentType = ContentTypes.resolve(call.header("Content-Type"), detect: call.header("X-Detect-Content-Type")?.lowercased() == "true",
+                                               name: name)
         var object = ObjectRecord(account: call.account, container: container, name: name, size: written.size, etag: written.md5,
                                   contentType: symlink == nil ? contentType : "application/symlink", modified: Micros.now(), deleteAt: deleteAt,
                                   files: written.piece.map { [$0] } ?? [], manifest: nil, meta: meta)
@@ -131,7 +132,9 @@ struct ObjectRoutes {
         }
         var object = stored
         if stored.symlink != nil, call.query("symlink") != "get" { object = try await Symlinks(service: service).resolve(stored, call: call) }
-        if object.isStaticLarge, call.query("multipart-manifest") == "get" { return try large.manifestResponse(call, object) }
+        if object.isStaticLarge || object.files.count > 1, call.query("multipart-manifest") == "get" {
+            return try large.manifestResponse(call, object)
+        }
         let body = try await large.body(of: object, call: call)
         var headers = headers(for: object, etag: body.etag, tempURL: call.has("temp_url_sig") ? call : nil)
         Symlinks.headers(stored, into: &headers)
@@ -193,7 +196,8 @@ struct ObjectRoutes {
         ]
         Metadata.add(object.meta, to: &headers)
         if let deleteAt = object.deleteAt { headers[HTTPField.Name("X-Delete-At")!] = String(deleteAt) }
-        if object.isStaticLarge { headers[HTTPField.Name("X-Static-Large-Object")!] = "True" }
+        // An S3 multipart object is several files: to Swift clients it is a static large object.
+        if object.isStaticLarge || object.files.count > 1 { headers[HTTPField.Name("X-Static-Large-Object")!] = "True" }
         if let call = tempURL { TempURL.disposition(call, object: object.name, into: &headers) }
         return headers
     }
