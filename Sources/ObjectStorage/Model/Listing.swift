@@ -60,9 +60,8 @@ struct Lister<Row: Sendable> {
             if rows.isEmpty { break }
             for row in rows {
                 let name = self.name(row)
-                let bytes = Array(name.utf8)
-                guard bytes.starts(with: prefixBytes) else { break scan }
-                if let delimiter, let cut = Names.firstIndex(of: delimiter, in: bytes, from: prefixBytes.count) {
+                if !prefixBytes.isEmpty, !name.utf8.starts(with: prefixBytes) { break scan }
+                if let delimiter, case let bytes = Array(name.utf8), let cut = Names.firstIndex(of: delimiter, in: bytes, from: prefixBytes.count) {
                     let subdir = String(decoding: bytes[..<(cut + delimiter.count)], as: UTF8.self)
                     result.append(.subdir(subdir))
                     // Jump past every name under the subdir.

@@ -11,18 +11,26 @@ extension Micros {
     /// Swift's `X-Timestamp`: seconds with five decimals.
     var xTimestamp: String { String(format: "%.5f", Double(self) / 1_000_000) }
     /// Container listings' `last_modified`: ISO 8601 in UTC with microseconds and no zone.
-    var listingTime: String {
-        let seconds = self / 1_000_000, micros = self % 1_000_000
-        return Self.isoSeconds(seconds) + "." + String(format: "%06d", micros)
-    }
+    var listingTime: String { Self.iso(seconds: self / 1_000_000, fraction: self % 1_000_000, digits: 6) }
     /// S3's `2024-01-01T00:00:00.000Z`.
-    var s3Time: String { Self.isoSeconds(self / 1_000_000) + "." + String(format: "%03d", (self % 1_000_000) / 1000) + "Z" }
+    var s3Time: String { Self.iso(seconds: self / 1_000_000, fraction: (self % 1_000_000) / 1000, digits: 3) + "Z" }
 
-    static func isoSeconds(_ seconds: Int64) -> String {
-        var t = time_t(seconds), parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+    /// Written digit by digit: listings format thousands of these, and `String(format:)` is slow.
+    static func iso(seconds: Int64, fraction: Int64, digits: Int) -> String {
+        var t = time_t(seconds), p = tm()
+        gmtime_r(&t, &p)
+        var out = [UInt8]()
+        out.reserveCapacity(27)
+        func put(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = value
+            while divisor > 0 { out.append(UInt8(48 + v / divisor % 10)); v %= divisor; divisor /= 10 }
+        }
+        put(Int(p.tm_year) + 1900, 4); out.append(45); put(Int(p.tm_mon) + 1, 2); out.append(45); put(Int(p.tm_mday), 2)
+        out.append(84); put(Int(p.tm_hour), 2); out.append(58); put(Int(p.tm_min), 2); out.append(58); put(Int(p.tm_sec), 2)
+        out.append(46); put(Int(fraction), digits)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -29,7 +29,11 @@ struct SwiftEdge: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = SwiftFaults().response(for: APIError.from(error))
+            let apiError = APIError.from(error)
+            if apiError.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            response = SwiftFaults().response(for: apiError)
             if request.method == .head { response.body = .init() }
         }
         return Self.finish(response, request: request)
@@ -45,7 +49,11 @@ struct SwiftEdge: RouterMiddleware {
     }
 
     static func transactionID() -> String {
-        let random = (0..<11).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined().prefix(21)
-        return "tx" + random + "-" + String(format: "%010x", Int(Date().timeIntervalSince1970))
+        func hex(_ value: UInt64, _ width: Int) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        let random = hex(UInt64.random(in: 0..<(1 << 40)), 10) + hex(UInt64.random(in: 0..<(1 << 44)), 11)
+        return "tx" + random + "-" + hex(UInt64(Date().timeIntervalSince1970), 10)
     }
 }
