@@ -7,7 +7,9 @@ public struct Migration: Sendable {
     /// Unique and stable, e.g. `identity-0001`.
     public let id: String
     /// Plain SQL for both engines. `BYTEWISE_TEXT` stands for a text column that compares byte by
-    /// byte (UTF-8 order): `TEXT` on SQLite, `TEXT COLLATE "C"` on PostgreSQL.
+    /// byte (UTF-8 order): `TEXT` on SQLite, `TEXT COLLATE "C"` on PostgreSQL. `SQLITE_WITHOUT_ROWID`
+    /// after a table keeps its rows in primary-key order on SQLite (range scans read no second
+    /// b-tree) and means nothing on PostgreSQL.
     public let statements: [String]
 
     public init(_ id: String, _ statements: [String]) {
@@ -34,6 +36,7 @@ extension Database {
                 if exists != nil { return true }
                 for statement in migration.statements {
                     let sql = statement.replacingOccurrences(of: "BYTEWISE_TEXT", with: kind == .postgres ? "TEXT COLLATE \"C\"" : "TEXT")
+                        .replacingOccurrences(of: "SQLITE_WITHOUT_ROWID", with: kind == .postgres ? "" : "WITHOUT ROWID")
                     do { try await db.raw(SQLQueryString(sql)).run() } catch {
                         throw StoreError.migration("migration \(migration.id) failed: \(String(reflecting: error))")
                     }

@@ -149,15 +149,16 @@ struct ObjectCatalog: Sendable {
                 try await db.raw("""
                     UPDATE obj_objects SET size = \(bind: record.size), etag = \(bind: record.etag), content_type = \(bind: record.contentType),
                       modified = \(bind: record.modified), delete_at = \(bind: record.deleteAt), files = \(bind: record.filesText),
-                      manifest = \(bind: record.manifest), symlink = \(bind: record.symlink), meta = \(bind: record.meta.metaText)
+                      manifest = \(bind: record.manifest), symlink = \(bind: record.symlink), meta = \(bind: record.meta.metaText),
+                      listing = \(bind: record.listingJSON)
                     WHERE account = \(bind: record.account) AND container = \(bind: record.container) AND name = \(bind: record.name)
                     """).run()
             } else {
                 try await db.raw("""
-                    INSERT INTO obj_objects (\(unsafeRaw: ObjectRecord.columns)) VALUES (\(bind: record.account), \(bind: record.container),
+                    INSERT INTO obj_objects (\(unsafeRaw: ObjectRecord.columns), listing) VALUES (\(bind: record.account), \(bind: record.container),
                       \(bind: record.name), \(bind: record.size), \(bind: record.etag), \(bind: record.contentType), \(bind: record.modified),
                       \(bind: record.deleteAt), \(bind: record.filesText), \(bind: record.manifest), \(bind: record.symlink),
-                      \(bind: record.meta.metaText))
+                      \(bind: record.meta.metaText), \(bind: record.listingJSON))
                     """).run()
             }
             try await moveCounters(record.account, record.container, objects: old == nil ? 1 : 0, bytes: record.size - (old?.size ?? 0), in: db)
@@ -174,7 +175,7 @@ struct ObjectCatalog: Sendable {
             try change(&record)
             try await db.raw("""
                 UPDATE obj_objects SET content_type = \(bind: record.contentType), delete_at = \(bind: record.deleteAt),
-                  meta = \(bind: record.meta.metaText)
+                  meta = \(bind: record.meta.metaText), listing = \(bind: record.listingJSON)
                 WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)
                 """).run()
             return record
@@ -200,14 +201,16 @@ struct ObjectCatalog: Sendable {
             """).run()
     }
 
-    func listObjects(_ account: String, _ container: String, _ query: ListQuery) async throws -> [Listed<ObjectEntry>] {
+    /// A listing of live objects, each read as `Entry` (the columns it names, nothing more).
+    func listObjects<Entry: ListingEntry>(_ account: String, _ container: String, _ query: ListQuery,
+                                          as: Entry.Type = ObjectEntry.self) async throws -> [Listed<Entry>] {
         let now = Int64(Date().timeIntervalSince1970)
-        let lister = Lister<ObjectEntry>(fetch: { lower, upper, descending, limit in
+        let lister = Lister<Entry>(fetch: { lower, upper, descending, limit in
             try await db.read { db in
                 try await db.raw(Self.range("""
-                    SELECT name, size, etag, content_type, modified, delete_at, symlink FROM obj_objects
+                    SELECT \(unsafeRaw: Entry.columns) FROM obj_objects
                     WHERE account = \(bind: account) AND container = \(bind: container) AND (delete_at IS NULL OR delete_at > \(bind: now))
-                    """, lower, upper, descending, limit)).all().map(ObjectEntry.init(row:))
+                    """, lower, upper, descending, limit)).all().map(Entry.init(row:))
             }
         }, name: \.name)
         return try await lister.list(query)

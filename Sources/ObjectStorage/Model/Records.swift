@@ -11,16 +11,22 @@ extension Micros {
     /// Swift's `X-Timestamp`: seconds with five decimals.
     var xTimestamp: String { String(format: "%.5f", Double(self) / 1_000_000) }
     /// Container listings' `last_modified`: ISO 8601 in UTC with microseconds and no zone.
-    var listingTime: String { Self.iso(seconds: self / 1_000_000, fraction: self % 1_000_000, digits: 6) }
+    var listingTime: String {
+        var out: [UInt8] = []
+        appendISO(to: &out, digits: 6)
+        return String(decoding: out, as: UTF8.self)
+    }
     /// S3's `2024-01-01T00:00:00.000Z`.
-    var s3Time: String { Self.iso(seconds: self / 1_000_000, fraction: (self % 1_000_000) / 1000, digits: 3) + "Z" }
+    var s3Time: String {
+        var out: [UInt8] = []
+        appendISO(to: &out, digits: 3)
+        return String(decoding: out, as: UTF8.self) + "Z"
+    }
 
-    /// Written digit by digit: listings format thousands of these, and `String(format:)` is slow.
-    static func iso(seconds: Int64, fraction: Int64, digits: Int) -> String {
-        var t = time_t(seconds), p = tm()
+    /// Writes the time digit by digit: listings format thousands of these.
+    func appendISO(to out: inout [UInt8], digits: Int) {
+        var t = time_t(self / 1_000_000), p = tm()
         gmtime_r(&t, &p)
-        var out = [UInt8]()
-        out.reserveCapacity(27)
         func put(_ value: Int, _ width: Int) {
             var divisor = 1
             for _ in 1..<width { divisor *= 10 }
@@ -29,8 +35,8 @@ extension Micros {
         }
         put(Int(p.tm_year) + 1900, 4); out.append(45); put(Int(p.tm_mon) + 1, 2); out.append(45); put(Int(p.tm_mday), 2)
         out.append(84); put(Int(p.tm_hour), 2); out.append(58); put(Int(p.tm_min), 2); out.append(58); put(Int(p.tm_sec), 2)
-        out.append(46); put(Int(fraction), digits)
-        return String(decoding: out, as: UTF8.self)
+        out.append(46)
+        put(Int(self % 1_000_000) / (digits == 6 ? 1 : 1000), digits)
     }
 }
 
@@ -151,14 +157,21 @@ struct ObjectRecord: Sendable {
     var dynamicManifest: String? { meta["x-object-manifest"] }
 }
 
-/// One row of a container listing: what listings show, read without the rest of the object.
-struct ObjectEntry: Sendable {
+/// What a listing reads of each object.
+protocol ListingEntry: Sendable {
+    static var columns: String { get }
+    var name: String { get }
+    init(row: any SQLRow) throws
+}
+
+/// One row of a container listing, its fields apart (plain text, XML, S3).
+struct ObjectEntry: ListingEntry {
+    static let columns = "name, size, etag, content_type, modified, symlink"
     var name: String
     var size: Int64
     var etag: String
     var contentType: String
     var modified: Micros
-    var deleteAt: Int64?
     var symlink: String?
 
     init(row: any SQLRow) throws {
@@ -168,6 +181,42 @@ struct ObjectEntry: Sendable {
         etag = try row.decode(column: "etag", as: String.self)
         contentType = try row.decode(column: "content_type", as: String.self)
         modified = try row.decode(column: "modified", as: Int64.self)
-        deleteAt = try row.decode(column: "delete_at", as: Int64?.self)
+    }
+}
+
+/// One row of a JSON container listing, as rendered when the object was written.
+struct RenderedEntry: ListingEntry {
+    static let columns = "name, listing"
+    var name: String
+    var json: String
+
+    init(row: any SQLRow) throws {
+        name = try row.decode(column: "name", as: String.self)
+        json = try row.decode(column: "listing", as: String.self)
+    }
+}
+
+extension ObjectRecord {
+    /// `{"name", "hash", "bytes", "content_type", "last_modified"[, "symlink_path"]}`.
+    var listingJSON: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(160)
+        out.append(contentsOf: #"{"name":"#.utf8)
+        JSON.writeString(name, into: &out)
+        out.append(contentsOf: #","hash":""#.utf8)
+        out.append(contentsOf: etag.utf8)
+        out.append(contentsOf: #"","bytes":"#.utf8)
+        out.append(contentsOf: String(size).utf8)
+        out.append(contentsOf: #","content_type":"#.utf8)
+        JSON.writeString(contentType, into: &out)
+        out.append(contentsOf: #","last_modified":""#.utf8)
+        modified.appendISO(to: &out, digits: 6)
+        out.append(UInt8(ascii: "\""))
+        if let symlink {
+            out.append(contentsOf: #","symlink_path":"#.utf8)
+            JSON.writeString("/v1/" + symlink, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

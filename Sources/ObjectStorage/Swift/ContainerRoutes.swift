@@ -79,10 +79,20 @@ struct ContainerRoutes {
             query.delimiter = "/"
             objectsOnly = true
         }
-        var items = try await catalog.listObjects(call.account, name, query)
-        if objectsOnly { items = items.filter { if case .row = $0 { return true } else { return false } } }
         headers[.contentType] = format.contentType
-        if items.isEmpty && format == .plain { return Response(status: .noContent, headers: headers) }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: format.objects(items, container: name))))
+        let body: [UInt8]
+        if format == .json {
+            body = ListingFormat.json(Self.rowsOnly(try await catalog.listObjects(call.account, name, query, as: RenderedEntry.self), objectsOnly))
+        } else {
+            let items = Self.rowsOnly(try await catalog.listObjects(call.account, name, query), objectsOnly)
+            if items.isEmpty && format == .plain { return Response(status: .noContent, headers: headers) }
+            body = format.objects(items, container: name)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `path=` listings show objects only, not the subdirs below.
+    static func rowsOnly<Row>(_ items: [Listed<Row>], _ apply: Bool) -> [Listed<Row>] {
+        apply ? items.filter { if case .row = $0 { return true } else { return false } } : items
     }
 }

@@ -71,25 +71,7 @@ enum ListingFormat {
         case .plain:
             for item in items { out.append(contentsOf: Self.name(item, \.name).utf8); out.append(10) }
         case .json:
-            out.append(UInt8(ascii: "["))
-            for (i, item) in items.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                switch item {
-                case .subdir(let s): Self.subdirJSON(s, &out)
-                case .row(let o):
-                    out.append(contentsOf: #"{"name":"#.utf8)
-                    JSON.writeString(o.name, into: &out)
-                    out.append(contentsOf: #","hash":"\#(o.etag)","bytes":\#(o.size),"content_type":"#.utf8)
-                    JSON.writeString(o.contentType, into: &out)
-                    out.append(contentsOf: #","last_modified":"\#(o.modified.listingTime)""#.utf8)
-                    if let target = o.symlink {
-                        out.append(contentsOf: #","symlink_path":"#.utf8)
-                        JSON.writeString("/v1/" + target, into: &out)
-                    }
-                    out.append(UInt8(ascii: "}"))
-                }
-            }
-            out.append(UInt8(ascii: "]"))
+            preconditionFailure("JSON listings are rendered from RenderedEntry rows")
         case .xml:
             out.append(contentsOf: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"\(XML.escape(container))\">".utf8)
             for item in items {
@@ -109,6 +91,22 @@ enum ListingFormat {
         case .subdir(let s): return s
         case .row(let r): return r[keyPath: key]
         }
+    }
+
+    /// A JSON container listing: the stored entries joined, subdirs between them.
+    static func json(_ items: [Listed<RenderedEntry>]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(items.count * 170 + 2)
+        out.append(UInt8(ascii: "["))
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            switch item {
+            case .subdir(let s): subdirJSON(s, &out)
+            case .row(let entry): out.append(contentsOf: entry.json.utf8)
+            }
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
     }
 
     private static func subdirJSON(_ s: String, _ out: inout [UInt8]) {
