@@ -18,6 +18,7 @@ Environment:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -48,6 +49,21 @@ for _k in list(os.environ):
 def uniq(prefix: str) -> str:
     """A name no other test (or earlier run) uses."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def write_random(path: Path, size: int) -> tuple[str, str]:
+    """Writes `size` random bytes to `path` (making its folder); returns their (md5, sha512) hex."""
+    md5, sha = hashlib.md5(), hashlib.sha512()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = os.urandom(min(1 << 20, left))
+            md5.update(chunk)
+            sha.update(chunk)
+            f.write(chunk)
+            left -= len(chunk)
+    return md5.hexdigest(), sha.hexdigest()
 
 
 def free_port() -> int:

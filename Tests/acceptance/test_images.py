@@ -16,7 +16,7 @@ import openstack
 import pytest
 import requests
 
-from conftest import ServiceAPI, uniq
+from conftest import ServiceAPI, uniq, write_random
 
 MiB = 1 << 20
 
@@ -56,20 +56,6 @@ class ImageAPI(ServiceAPI):
 @pytest.fixture
 def images(martlet, identity) -> ImageAPI:
     return ImageAPI(martlet, identity)
-
-
-def write_random(path: Path, size: int) -> tuple[str, str]:
-    """Writes `size` random bytes to `path`; returns (md5, sha512) hex."""
-    md5, sha = hashlib.md5(), hashlib.sha512()
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = os.urandom(min(MiB, left))
-            md5.update(chunk)
-            sha.update(chunk)
-            f.write(chunk)
-            left -= len(chunk)
-    return md5.hexdigest(), sha.hexdigest()
 
 
 def hash_value(shown: dict) -> tuple[str | None, str | None]:

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import ServiceAPI, uniq
+from conftest import ServiceAPI, uniq, write_random
 
 MiB = 1 << 20
 
@@ -128,20 +128,6 @@ def stat_fields(text: str) -> dict[str, str]:
         if sep:
             fields[key] = value.strip()
     return fields
-
-
-def write_random(path: Path, size: int) -> str:
-    """Writes `size` random bytes to `path`; returns their MD5 hex."""
-    md5 = hashlib.md5()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = os.urandom(min(MiB, left))
-            md5.update(chunk)
-            f.write(chunk)
-            left -= len(chunk)
-    return md5.hexdigest()
 
 
 def segments_etag(path: Path, segment_size: int) -> str:
@@ -367,7 +353,7 @@ def test_swift_cli_upload_list_stat_post_download_delete(swift, swift_http, tmp_
 def test_swift_cli_large_objects_slo_and_dlo_60mb(swift, swift_http, tmp_path):
     size, segment = 60 * MiB, 10 * MiB
     src = tmp_path / "big.bin"
-    md5 = write_random(src, size)
+    md5, _ = write_random(src, size)
     expected_etag = f'"{segments_etag(src, segment)}"'
 
     for flag, container in (("--use-slo", uniq("slo")), ("--use-dlo", uniq("dlo"))):
