@@ -123,10 +123,7 @@ trap 'exit 143' TERM
 # ---- tools -----------------------------------------------------------------
 need_tools wrk:wrk curl:curl jq:jq ps:procps memcached:memcached
 
-put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put host.nproc "$(nproc)"
-put_s host.kernel "$(uname -r)"
-put_s host.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+record_host
 put_s params.wrk "-t$THREADS -c$CONNS -d${SECONDS_}s --latency --timeout $WRK_TIMEOUT (warm-up ${WARMUP}s)"
 put_s params.wrk_version "$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }')"
 put params.seconds "$SECONDS_"

@@ -113,12 +113,6 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6 
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""; WORK=""; SAMPLER=""
-sampler_stop() {
-  [ -n "$SAMPLER" ] || return 0
-  kill -TERM "$SAMPLER" 2>/dev/null || true
-  wait "$SAMPLER" 2>/dev/null || true
-  SAMPLER=""
-}
 cleanup() {
   set +e
   sampler_stop
@@ -141,11 +135,7 @@ trap 'exit 143' TERM
 need_tools wrk:wrk curl:curl jq:jq ps:procps python3:python3 dd:coreutils
 
 SIZE_BYTES=$((SIZE_MIB * 1048576))
-put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put host.nproc "$(nproc)"
-put_s host.kernel "$(uname -r)"
-put_s host.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-put host.mem_mib "$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+record_host
 put params.size_bytes "$SIZE_BYTES"
 put params.images "$NIMAGES"
 put_s params.wrk "-t$LTHREADS -c$LCONNS -d${LIST_SECONDS}s --latency --timeout $WRK_TIMEOUT (warm-up ${WARMUP}s)"

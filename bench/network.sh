@@ -118,11 +118,7 @@ trap 'exit 143' TERM
 # ---- tools -----------------------------------------------------------------
 need_tools wrk:wrk curl:curl jq:jq ps:procps python3:python3
 
-put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put host.nproc "$(nproc)"
-put_s host.kernel "$(uname -r)"
-put_s host.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-put host.mem_mib "$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+record_host
 put params.ports "$NPORTS"
 put params.create_concurrency "$CREATE_CONC"
 put params.ports_per_device "$PER_DEVICE"

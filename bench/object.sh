@@ -181,12 +181,6 @@ hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status" 2>/dev/null; }
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""; WORK=""; SAMPLER=""; ANCHOR_STARTED=0
-sampler_stop() {
-  [ -n "$SAMPLER" ] || return 0
-  kill -TERM "$SAMPLER" 2>/dev/null || true
-  wait "$SAMPLER" 2>/dev/null || true
-  SAMPLER=""
-}
 cleanup() {
   set +e
   sampler_stop
@@ -207,11 +201,7 @@ trap 'exit 143' TERM
 # ---- tools -----------------------------------------------------------------
 need_tools curl:curl jq:jq ps:procps python3:python3 md5sum:coreutils
 
-put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put host.nproc "$(nproc)"
-put_s host.kernel "$(uname -r)"
-put_s host.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-put host.mem_mib "$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+record_host
 OB_ARGS=(--sizes "$SIZES" -c "$CONC" -d "$DURATION" --max-ops "$MAX_OPS" --max-mb "$MAX_MB"
          --list-objects "$LIST_OBJECTS" --list-repeats "$LIST_REPEATS" --verify "$VERIFY")
 put_s params.objbench "${OB_ARGS[*]}"

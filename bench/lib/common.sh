@@ -164,3 +164,20 @@ write_results() {
   echo "results: $json  ($2 in $OUT)"
   [ ${#FLAGS[@]} -eq 0 ] || exit 2
 }
+
+# record_host: the date and the machine the figures were measured on
+record_host() {
+  put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  put host.nproc "$(nproc)"
+  put_s host.kernel "$(uname -r)"
+  put_s host.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  put host.mem_mib "$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+}
+
+# sampler_stop: stops the background RSS sampler $SAMPLER, if one runs
+sampler_stop() {
+  [ -n "${SAMPLER:-}" ] || return 0
+  kill -TERM "$SAMPLER" 2>/dev/null || true
+  wait "$SAMPLER" 2>/dev/null || true
+  SAMPLER=""
+}
