@@ -212,10 +212,12 @@ import Testing
         let root = URL(fileURLWithPath: cloud.config.dataDir).appendingPathComponent("objects")
         FileManager.default.createFile(atPath: root.appendingPathComponent("tmp/half").path, contents: Data("x".utf8))
         try FileManager.default.createDirectory(at: root.appendingPathComponent("ab"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root.appendingPathComponent("ab/ab0rphan").path, contents: Data("y".utf8))
+        let orphan = root.appendingPathComponent("ab/ab" + String(repeating: "0", count: 30)).path
+        FileManager.default.createFile(atPath: orphan, contents: Data("y".utf8))
         let recovered = try await cloud.objects.recover()
         #expect(recovered.orphansRemoved == 1 && recovered.missing == 0)
         #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("tmp/half").path))
+        #expect(!FileManager.default.fileExists(atPath: orphan))
         try await cloud.serve { client in
             let (token, account) = try await cloud.adminAccount(client)
             #expect(try await client.call(.get, "\(account)/keep/o", token: token).text == "kept")

@@ -113,6 +113,11 @@ struct BlobStore: Sendable {
         }
     }
 
+    /// Bytes already in memory (an archive member, a form field) as a new file.
+    func write(bytes: [UInt8]) async throws -> Written {
+        try await write(AsyncStream { $0.yield(ByteBuffer(bytes: bytes)); $0.finish() })
+    }
+
     func folderPath(_ file: String) -> FilePath { root.appending(String(file.prefix(2))) }
 
     /// Writes `data` to `temporary`, fsyncs it and publishes it (blocking; runs on the thread pool).
@@ -233,9 +238,12 @@ struct BlobStore: Sendable {
 
     static func newID() -> String { UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
 
+    /// Removes files by ID; anything that is not an ID this store made ("" for an empty part) is ignored.
     func delete(_ files: [String]) async {
-        for file in files { _ = try? await fileSystem.removeItem(at: path(file)) }
+        for file in files where Self.isID(file) { _ = try? await fileSystem.removeItem(at: path(file)) }
     }
+
+    static func isID(_ file: String) -> Bool { file.utf8.count == 32 && file.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } }
 
     /// Every stored file ID, after removing interrupted writes: for the start-up clean-up.
     func sweep() async throws -> Set<String> {

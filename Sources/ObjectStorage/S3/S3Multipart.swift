@@ -64,15 +64,11 @@ struct S3Multipart {
         } else {
             written = try await call.writeBody(service.blobs, limit: Limits.maxFileSize)
         }
-        var file = written.piece?.file
-        if file == nil {
-            // An empty part still needs a file to point at.
-            let empty = try await service.blobs.write(AsyncStream<ByteBuffer> { $0.yield(ByteBuffer()); $0.finish() })
-            file = empty.piece?.file ?? ""
-        }
-        let outcome = try await catalog.putPart(uploadID: upload.id, number: number, size: written.size, etag: written.md5, file: file!)
+        // An empty part has no file: "" names none, and the store never deletes it.
+        let file = written.piece?.file ?? ""
+        let outcome = try await catalog.putPart(uploadID: upload.id, number: number, size: written.size, etag: written.md5, file: file)
         guard outcome.exists else {
-            await service.blobs.delete([file!])
+            await service.blobs.delete([file])
             throw S3Error.noSuchUpload(upload.id)
         }
         if let replaced = outcome.replaced { await service.blobs.delete([replaced]) }

@@ -59,7 +59,7 @@ struct BulkRoutes {
             if try await catalog.container(call.account, parts[0]) == nil {
                 _ = try await catalog.putContainer(call.account, parts[0]) { _ in }
             }
-            let written = try await service.blobs.write(AsyncStream { c in c.yield(ByteBuffer(bytes: entry.data)); c.finish() })
+            let written = try await service.blobs.write(bytes: entry.data)
             let object = ObjectRecord(account: call.account, container: parts[0], name: parts[1], size: written.size, etag: written.md5,
                                       contentType: "application/octet-stream", modified: Micros.now(), deleteAt: nil,
                                       files: written.piece.map { [$0] } ?? [], manifest: nil, meta: [:])

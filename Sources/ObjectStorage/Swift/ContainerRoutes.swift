@@ -49,11 +49,8 @@ struct ContainerRoutes {
 
     private func show(_ call: SwiftRequest, _ name: String) async throws -> Response {
         let record = try await catalog.container(call.account, name)
-        if !call.owns {
-            guard let record, call.access.canRead(acl: record.meta["x-container-read"], listing: true) else {
-                if record == nil, call.access.auth != nil { throw call.access.denied }
-                throw call.access.denied
-            }
+        if !call.owns, !(record.map { call.access.canRead(acl: $0.meta["x-container-read"], listing: true) } ?? false) {
+            throw call.access.denied
         }
         guard let record else { throw APIError.notFound("Not Found") }
         var headers: HTTPFields = [

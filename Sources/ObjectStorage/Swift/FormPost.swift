@@ -31,7 +31,7 @@ struct FormPost {
             if files > Int(fields["max_file_count"] ?? "") ?? 0 { status = "400 Bad Request"; message = "max file count exceeded"; break }
             if part.data.count > Int(fields["max_file_size"] ?? "") ?? 0 { status = "400 Bad Request"; message = "max_file_size exceeded"; break }
             guard try await service.catalog.container(call.account, container) != nil else { throw APIError.notFound("Not Found") }
-            let written = try await service.blobs.write(AsyncStream { $0.yield(ByteBuffer(bytes: part.data)); $0.finish() })
+            let written = try await service.blobs.write(bytes: part.data)
             let object = ObjectRecord(account: call.account, container: container, name: prefix + filename, size: written.size,
                                       etag: written.md5, contentType: part.contentType ?? "application/octet-stream", modified: Micros.now(),
                                       deleteAt: fields["x_delete_at"].flatMap(Int64.init) ?? fields["x_delete_after"].flatMap(Int64.init).map { Int64(Date().timeIntervalSince1970) + $0 },

@@ -36,12 +36,7 @@ struct SwiftEdge: RouterMiddleware {
             response = SwiftFaults().response(for: apiError)
             if request.method == .head { response.body = .init() }
         }
-        return Self.finish(response, request: request)
-    }
-
-    static func finish(_ response: Response, request: Request) -> Response {
-        var response = response
-        let id = transactionID()
+        let id = Self.transactionID()
         response.headers[.transID] = id
         response.headers[.openstackRequestID] = id
         if response.headers[.contentType] == nil { response.headers[.contentType] = "text/html; charset=UTF-8" }
