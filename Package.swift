@@ -27,7 +27,7 @@ let package = Package(
         .executableTarget(
             name: "Martlet",
             dependencies: [
-                "MartletCore", "MartletStore", "Identity", "Image", "Networking", "ObjectStorage",
+                "MartletCore", "MartletStore", "Identity", "Image", "Networking", "ObjectStorage", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,6 +102,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Compute",
+            dependencies: [
+                "MartletCore", "MartletStore", "Image", "Networking",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "MartletTestSupport",
             dependencies: [
                 "MartletStore", "MartletCore", "Identity",
@@ -141,6 +152,13 @@ let package = Package(
                 "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "ComputeTests",
+            dependencies: [
+                "Compute", "Image", "Networking", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(

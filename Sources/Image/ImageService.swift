@@ -77,5 +77,25 @@ public final class ImageService: APIService {
         return (image, member)
     }
 
+    /// Records the data's size and hashes and activates the image; data of an image deleted meanwhile is dropped.
+    func finish(_ id: String, _ digest: ImageDigest, status: String) async throws {
+        let stillThere = try await repo.db.transaction { db -> Bool in
+            guard var image = try await repo.image(id, in: db) else { return false }
+            image.size = digest.size
+            image.virtualSize = nil
+            image.checksum = digest.md5
+            image.osHashAlgo = "sha512"
+            image.osHashValue = digest.sha512
+            image.status = status
+            image.updatedAt = repo.now()
+            try await repo.update(image, in: db)
+            return true
+        }
+        if !stillThere {
+            try? await data.delete(.image(id))
+            throw ImageService.notFound(id)
+        }
+    }
+
     static func notFound(_ id: String) -> APIError { .notFound("No image found with ID \(id)") }
 }

@@ -26,6 +26,10 @@ struct ConfigOptions: ParsableArguments {
     var adminPassword: String?
     @Option(name: .customLong("s3-port"), help: "Port of the S3 listener; 0 turns it off (default: --port + 1; env MARTLET_S3_PORT).")
     var s3Port: Int?
+    @Option(name: .customLong("fake-hosts"), help: "Hosts the fake hypervisor simulates (default 2; env MARTLET_FAKE_HOSTS).")
+    var fakeHosts: Int?
+    @Option(name: .customLong("fake-spawn-delay-ms"), help: "How long a fake boot takes, in milliseconds (default 0; env MARTLET_FAKE_SPAWN_DELAY_MS).")
+    var fakeSpawnDelayMS: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info; env MARTLET_LOG_LEVEL).")
     var logLevel: String?
 
@@ -42,6 +46,8 @@ struct ConfigOptions: ParsableArguments {
         flags["admin_password"] = adminPassword
         flags["log_level"] = logLevel
         flags["s3_port"] = s3Port.map(String.init)
+        flags["fake_hosts"] = fakeHosts.map(String.init)
+        flags["fake_spawn_delay_ms"] = fakeSpawnDelayMS.map(String.init)
         do {
             return try MartletConfig.load(configFile: config, flags: flags, environment: ProcessInfo.processInfo.environment)
         } catch let error as ConfigError {

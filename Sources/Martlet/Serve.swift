@@ -31,6 +31,7 @@ struct Serve: AsyncParsableCommand {
             logger.notice("object store recovered", metadata: ["orphans_removed": "\(objects.orphansRemoved)", "objects_missing_data": "\(objects.missing)"])
         }
         try await context.network.converge()
+        try await context.compute.start()
 
         let metrics = PrometheusCollectorRegistry()
         let router = APIRouter.make(services: context.services, validator: context.identity.validator,

@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import Identity
 import Image
@@ -16,11 +17,12 @@ struct Wiring {
     let image: ImageService
     let network: NetworkService
     let objectStorage: ObjectStorageService
+    let compute: ComputeService
 
-    var services: [any APIService] { [identity, image, network, objectStorage] }
+    var services: [any APIService] { [identity, compute, image, network, objectStorage] }
 
     static let migrations: [Migration] = IdentityService.migrations + ImageService.migrations + NetworkService.migrations
-        + ObjectStorageService.migrations
+        + ObjectStorageService.migrations + ComputeService.migrations
 
     static func open(_ options: ConfigOptions) async throws -> Wiring {
         let config = try options.load()
@@ -34,11 +36,12 @@ struct Wiring {
         try FileManager.default.createDirectory(at: config.dataURL, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = try Database.open(url: config.database, dataDir: config.dataURL, logger: Logger(label: "martlet.store"))
         let identity = try IdentityService(database: database, config: config)
+        let image = try ImageService(database: database, config: config)
+        let network = try NetworkService(database: database, config: config)
         return Wiring(config: config, logger: logger, database: database,
-                      identity: identity,
-                      image: try ImageService(database: database, config: config),
-                      network: try NetworkService(database: database, config: config),
-                      objectStorage: try ObjectStorageService(database: database, config: config, credentials: identity))
+                      identity: identity, image: image, network: network,
+                      objectStorage: try ObjectStorageService(database: database, config: config, credentials: identity),
+                      compute: ComputeService(database: database, config: config, ports: network, images: image))
     }
 
     /// Opens the database, brings its schema up to date and bootstraps the cloud.
@@ -54,7 +57,7 @@ struct Wiring {
         var entries = w.services.map { (type: $0.catalogType, name: $0.catalogName, path: $0.catalogPath) }
         if let s3 = w.config.resolvedS3URL { entries.append((type: "s3", name: "s3", path: s3)) }
         let result = try await w.identity.bootstrap(adminPassword: w.config.adminPassword, services: entries,
-                                                    roles: ObjectStorageService.roles)
+                                                    roles: ObjectStorageService.roles + ComputeService.roles)
         let password = result.generatedPassword ?? w.config.adminPassword
         let files = ClientFiles(config: w.config)
         if let password, result.createdAdmin || !files.exist {

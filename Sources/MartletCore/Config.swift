@@ -37,6 +37,19 @@ public struct MartletConfig: Sendable, Equatable {
     public var networkBaseMAC = "fa:16:3e:00:00:00"
     /// Port of the S3 listener (S3 clients want buckets at the root path); nil is `port + 1`, 0 turns it off.
     public var s3Port: Int?
+    /// The hypervisor driver; only `fake` so far.
+    public var computeDriver = "fake"
+    /// The fake driver's simulated hosts and what each offers (Nova's fake driver sizes).
+    public var fakeHosts = 2
+    public var fakeHostVCPUs = 1000
+    public var fakeHostMemoryMB = 800_000
+    public var fakeHostDiskGB = 600_000
+    /// How long a fake boot takes, so the BUILD state can be seen.
+    public var fakeSpawnDelayMS = 0
+    /// `spread` places servers on the emptiest host, `pack` on the fullest that fits.
+    public var schedulerWeigher = "spread"
+    /// Shared with the metadata proxy that signs `X-Instance-ID`; unset: only direct callers are answered.
+    public var metadataProxySecret: String?
 
     public init() {}
 
@@ -67,7 +80,9 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "network_base_mac", "s3_port"]
+                              "network_flat_networks", "network_base_mac", "s3_port", "compute_driver", "fake_hosts",
+                              "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
+                              "scheduler_weigher", "metadata_proxy_secret"]
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -101,6 +116,18 @@ public struct MartletConfig: Sendable, Equatable {
             case "network_flat_networks": networkFlatNetworks = value
             case "network_base_mac": networkBaseMAC = value
             case "s3_port": s3Port = try int(key, value, 0...65535)
+            case "compute_driver":
+                guard value == "fake" else { throw ConfigError("\(source): compute_driver must be fake (the qemu driver is not built yet)") }
+                computeDriver = value
+            case "fake_hosts": fakeHosts = try int(key, value, 1...1000)
+            case "fake_host_vcpus": fakeHostVCPUs = try int(key, value, 1...1_000_000)
+            case "fake_host_memory_mb": fakeHostMemoryMB = try int(key, value, 1...1_000_000_000)
+            case "fake_host_disk_gb": fakeHostDiskGB = try int(key, value, 1...1_000_000_000)
+            case "fake_spawn_delay_ms": fakeSpawnDelayMS = try int(key, value, 0...600_000)
+            case "scheduler_weigher":
+                guard ["spread", "pack"].contains(value) else { throw ConfigError("\(source): scheduler_weigher must be spread or pack") }
+                schedulerWeigher = value
+            case "metadata_proxy_secret": metadataProxySecret = value.isEmpty ? nil : value
             case "log_level":
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                     throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")

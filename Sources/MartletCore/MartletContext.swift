@@ -1,16 +1,23 @@
 import Foundation
 import Hummingbird
 import HTTPTypes
+import NIOCore
 
 /// The per-request context every Martlet route sees.
-public struct MartletContext: RequestContext {
+public struct MartletContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let requestID: String
     /// Set by `AuthMiddleware` when the request carries `X-Auth-Token`.
     public var authResult: Result<AuthContext, APIError>?
+    /// Set by `MicroversionMiddleware` for services with microversions.
+    public var microversion: Microversion?
+
+    /// The peer, for services that answer by where a request comes from (the metadata service).
+    public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
         self.requestID = "req-" + UUID().uuidString.lowercased()
     }
 

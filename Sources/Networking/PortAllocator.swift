@@ -14,6 +14,21 @@ public protocol PortAllocator: Sendable {
     /// Deletes the server's ports named in `deleting` (those made for it) and detaches the others
     /// (those the user brought), unbinding them.
     func release(deviceID: String, deleting: Set<String>) async throws
+    /// Releases one port of the server: deleted when `delete`, else detached.
+    func detach(portID: String, deviceID: String, delete: Bool) async throws
+    /// The networks a server of the project may join when it names none: its own and shared ones,
+    /// not external ones.
+    func availableNetworks(projectID: String) async throws -> [String]
+    /// Checks, without changing anything, that the requests name networks and free ports the
+    /// project may use: a create can then be refused before it is accepted.
+    func check(_ requests: [PortRequest], projectID: String) async throws
+}
+
+/// Why `check` refused a request.
+public enum PortRequestProblem: Error, Sendable {
+    case networkNotFound(String)
+    case portNotFound(String)
+    case portInUse(String)
 }
 
 /// One network interface a server asks for: a network (optionally with a fixed IP) or an existing port.
@@ -133,6 +148,48 @@ extension NetworkService: PortAllocator {
                 try await change.update(.ports, port)
                 change.note(.port(port["id"]?.stringValue ?? ""))
                 change.note(.network(port["network_id"]?.stringValue ?? ""))
+            }
+        }
+    }
+
+    public func detach(portID: String, deviceID: String, delete: Bool) async throws {
+        try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
+            guard var port = try await change.get(.ports, portID), port["device_id"]?.stringValue == deviceID else { return }
+            if delete {
+                try await Ports.remove(port, change)
+                return
+            }
+            port["device_id"] = ""
+            port["device_owner"] = ""
+            Ports.bind(&port, host: "", profile: [:], backend: backend)
+            port["status"] = Ports.status(port)
+            try await change.update(.ports, port)
+            change.note(.port(portID))
+            change.note(.network(port["network_id"]?.stringValue ?? ""))
+        }
+    }
+
+    public func availableNetworks(projectID: String) async throws -> [String] {
+        try await read { db in
+            try await store.raw(.networks, where: "(project_id = \(bind: projectID) OR shared = 'true') AND (external IS NULL OR external <> 'true')",
+                                order: "id", limit: nil, in: db).map(\.id)
+        }
+    }
+
+    public func check(_ requests: [PortRequest], projectID: String) async throws {
+        try await read { db in
+            for request in requests {
+                if let portID = request.portID {
+                    guard let port = try await store.get(.ports, portID, in: db), port["project_id"]?.stringValue == projectID else {
+                        throw PortRequestProblem.portNotFound(portID)
+                    }
+                    if !(port["device_id"]?.stringValue ?? "").isEmpty { throw PortRequestProblem.portInUse(portID) }
+                } else if let networkID = request.networkID {
+                    guard let network = try await store.get(.networks, networkID, in: db),
+                          network["project_id"]?.stringValue == projectID || network["shared"] == true else {
+                        throw PortRequestProblem.networkNotFound(networkID)
+                    }
+                }
             }
         }
     }

@@ -122,11 +122,12 @@ need_tools() {
 MARTLET_ENV_UNSET=()
 for e in $(compgen -e | grep '^MARTLET_' || true); do MARTLET_ENV_UNSET+=(-u "$e"); done
 
-# start_martlet PROBE_PATH: serves $BIN on $MPORT with $MDATA, $M_PW and $COST (log in $OUT/martlet.log),
+# start_martlet PROBE_PATH [SERVE-ARG...]: serves $BIN on $MPORT with $MDATA, $M_PW and $COST (log in
+# $OUT/martlet.log) plus any further arguments for `martlet serve` (bench/compute.sh: --fake-hosts 2),
 # sets MPID, and waits until Identity answers and PROBE_PATH (the service measured) does too
 start_martlet() {
   env "${MARTLET_ENV_UNSET[@]}" "$BIN" serve --host 127.0.0.1 --port "$MPORT" --data-dir "$MDATA" \
-    --admin-password "$M_PW" --bcrypt-cost "$COST" >> "$OUT/martlet.log" 2>&1 &
+    --admin-password "$M_PW" --bcrypt-cost "$COST" "${@:2}" >> "$OUT/martlet.log" 2>&1 &
   MPID=$!
   wait_200 "$MPORT" /identity/v3 120 "$MPID" \
     || { tail -n 30 "$OUT/martlet.log" >&2; die "martlet did not answer 200 on /identity/v3 (log $OUT/martlet.log)"; }

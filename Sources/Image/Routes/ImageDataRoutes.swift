@@ -44,7 +44,7 @@ struct ImageDataRoutes {
             ]
             do {
                 let digest = try await service.data.promote(stagedID: image.id)
-                try await finish(image.id, digest, status: "active")
+                try await service.finish(image.id, digest, status: "active")
                 task.merge(["status": "success", "message": "", "result": ["image_id": .string(image.id)]]) { _, new in new }
             } catch {
                 _ = try? await repo.db.transaction { try await repo.transition(image.id, from: ["importing"], to: "uploading", in: $0) }
@@ -87,7 +87,7 @@ struct ImageDataRoutes {
             }
             let digest = try await service.data.write(key, from: call.request.body, limit: limit)
             if case .image = key {
-                try await finish(image.id, digest, status: after)
+                try await service.finish(image.id, digest, status: after)
             } else {
                 _ = try await repo.db.transaction { try await repo.transition(image.id, from: [during], to: after, in: $0) }
             }
@@ -97,26 +97,6 @@ struct ImageDataRoutes {
                 throw APIError.tooLarge("Image storage quota exceeded: this upload would pass the project's limit (\(limit) bytes left).")
             }
             throw error
-        }
-    }
-
-    /// Records the data's size and hashes and activates the image; data of an image deleted meanwhile is dropped.
-    private func finish(_ id: String, _ digest: ImageDigest, status: String) async throws {
-        let stillThere = try await repo.db.transaction { db -> Bool in
-            guard var image = try await repo.image(id, in: db) else { return false }
-            image.size = digest.size
-            image.virtualSize = nil
-            image.checksum = digest.md5
-            image.osHashAlgo = "sha512"
-            image.osHashValue = digest.sha512
-            image.status = status
-            image.updatedAt = repo.now()
-            try await repo.update(image, in: db)
-            return true
-        }
-        if !stillThere {
-            try? await service.data.delete(.image(id))
-            throw ImageService.notFound(id)
         }
     }
 

@@ -1,0 +1,76 @@
+import MartletCore
+
+/// The Compute policy table, named as Nova names its rules. Which servers a caller sees is decided
+/// by project; these rules decide who may act.
+enum ComputePolicy {
+    static let admin = PolicyRule.role("admin")
+    /// A member of the project that owns the target (`target.project_id`; any project when none is loaded).
+    static let projectMember = PolicyRule { req in
+        req.auth.hasRole("member") && req.auth.projectID != nil
+            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
+    }
+    static let projectReader = PolicyRule { req in
+        (req.auth.hasRole("reader") || req.auth.hasRole("member")) && req.auth.projectID != nil
+            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
+    }
+    static let memberOrAdmin = admin || projectMember
+    static let readerOrAdmin = admin || projectReader
+    static let anyone = PolicyRule { $0.auth.projectID != nil || $0.auth.hasRole("admin") }
+    /// The keypair's user (`target.user_id`) or an admin.
+    static let keypairOwner = admin || PolicyRule.isUser("user_id")
+
+    static let table: Policy = {
+        var rules: [String: PolicyRule] = [
+            "os_compute_api:versions": .anyone,
+            "os_compute_api:flavors:index": anyone,
+            "os_compute_api:os-flavor-manage:create": admin,
+            "os_compute_api:os-flavor-manage:update": admin,
+            "os_compute_api:os-flavor-manage:delete": admin,
+            "os_compute_api:os-flavor-extra-specs:index": anyone,
+            "os_compute_api:os-flavor-extra-specs:manage": admin,
+            "os_compute_api:os-flavor-access": admin,
+            "os_compute_api:os-keypairs:index": keypairOwner,
+            "os_compute_api:os-keypairs:create": keypairOwner,
+            "os_compute_api:os-keypairs:show": keypairOwner,
+            "os_compute_api:os-keypairs:delete": keypairOwner,
+            "os_compute_api:limits": anyone,
+            "os_compute_api:os-availability-zone:list": anyone,
+            "os_compute_api:os-availability-zone:detail": admin,
+            "os_compute_api:os-quota-sets:show": readerOrAdmin,
+            "os_compute_api:os-quota-sets:update": admin,
+            "os_compute_api:os-quota-sets:delete": admin,
+            "os_compute_api:os-quota-sets:defaults": anyone,
+            "os_compute_api:os-hypervisors": admin,
+            "os_compute_api:os-services": admin,
+            "os_compute_api:os-aggregates": admin,
+            "os_compute_api:os-migrations:index": admin,
+            "os_compute_api:os-simple-tenant-usage:list": admin,
+            "os_compute_api:os-simple-tenant-usage:show": readerOrAdmin,
+            "os_compute_api:os-server-groups:index": readerOrAdmin,
+            "os_compute_api:os-server-groups:show": readerOrAdmin,
+            "os_compute_api:os-server-groups:create": memberOrAdmin,
+            "os_compute_api:os-server-groups:delete": memberOrAdmin,
+            "os_compute_api:servers:index": readerOrAdmin,
+            "os_compute_api:servers:show": readerOrAdmin,
+            "os_compute_api:servers:create": memberOrAdmin,
+            "os_compute_api:servers:update": memberOrAdmin,
+            "os_compute_api:servers:delete": memberOrAdmin,
+            "os_compute_api:servers:action": memberOrAdmin,
+            "os_compute_api:os-admin-actions": admin,
+            "os_compute_api:os-migrate-server": admin,
+            "os_compute_api:server-metadata:index": readerOrAdmin,
+            "os_compute_api:server-metadata:update": memberOrAdmin,
+            "os_compute_api:os-server-tags:index": readerOrAdmin,
+            "os_compute_api:os-server-tags:update": memberOrAdmin,
+            "os_compute_api:ips": readerOrAdmin,
+            "os_compute_api:os-attach-interfaces:list": readerOrAdmin,
+            "os_compute_api:os-attach-interfaces:manage": memberOrAdmin,
+            "os_compute_api:os-instance-actions:list": readerOrAdmin,
+            "os_compute_api:os-server-diagnostics": admin,
+            "os_compute_api:os-server-migrations": admin,
+            "os_compute_api:os-extended-server-attributes": admin,
+        ]
+        rules["os_compute_api:os-instance-actions:events"] = admin
+        return Policy(rules)
+    }()
+}

@@ -1,0 +1,139 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Image
+import Logging
+import MartletCore
+import MartletStore
+import Networking
+import SQLKit
+
+/// The Compute v2.1 API (Nova) under `/compute`, with placement and the scheduler inside it and the
+/// servers run by a `Hypervisor`.
+public final class ComputeService: APIService {
+    public let pathPrefix = "compute"
+    public let catalogType = "compute"
+    public let catalogName = "nova"
+    public let faultFormat: any FaultFormat = NovaFaults()
+    public static let migrations = ComputeSchema.migrations
+    /// Roles Nova's default policy names besides admin, member and reader.
+    public static let roles = ["manager", "service"]
+    /// The microversions served; `docs/compute-microversions.md` says what each one changes.
+    public static let versions = MicroversionRange(service: "compute", minimum: Microversion(2, 1), maximum: Microversion(2, 1),
+                                                   legacyHeader: "X-OpenStack-Nova-API-Version")
+
+    let db: Database
+    let servers: ServerStore
+    let flavors = FlavorStore()
+    let quotas = Quotas()
+    let actions = InstanceActions()
+    let placement: Placement
+    let scheduler: Scheduler
+    let hypervisor: any Hypervisor
+    let ports: any PortAllocator
+    let images: any ImageCatalog
+    let conductor: Conductor
+    let links: Links
+    let metadataSecret: String?
+    let logger: Logger
+    let recorder = RouteRecorder()
+
+    public var routes: [RouteSpec] { recorder.all }
+
+    public init(database: Database, config: MartletConfig, ports: any PortAllocator, images: any ImageCatalog,
+                hypervisor: (any Hypervisor)? = nil, logger: Logger = Logger(label: "martlet.compute")) {
+        db = database
+        servers = ServerStore(db: database)
+        placement = Placement(db: database)
+        scheduler = Scheduler(weigher: Scheduler.Weigher(rawValue: config.schedulerWeigher) ?? .spread)
+        self.hypervisor = hypervisor ?? FakeHypervisor(
+            hostCount: config.fakeHosts, vcpus: config.fakeHostVCPUs, memoryMB: config.fakeHostMemoryMB,
+            diskGB: config.fakeHostDiskGB, spawnDelay: .milliseconds(config.fakeSpawnDelayMS))
+        self.ports = ports
+        self.images = images
+        links = Links(base: config.resolvedPublicURL + "/compute")
+        metadataSecret = config.metadataProxySecret
+        self.logger = logger
+        conductor = Conductor(logger: logger)
+    }
+
+    public func addRoutes(to group: RouterGroup<MartletContext>) {
+        group.add(middleware: MicroversionMiddleware(Self.versions))
+        group.add(middleware: ComputeRequestID())
+        let router = PolicyRouter(group: group, policy: ComputePolicy.table, recorder: recorder)
+        VersionRoutes(service: self).register(group)
+        FlavorRoutes(service: self).register(router)
+        KeypairRoutes(service: self).register(router)
+        ServerRoutes(service: self).register(router)
+        ServerActionRoutes(service: self).register(router)
+        ServerDetailRoutes(service: self).register(router)
+        ServerGroupRoutes(service: self).register(router)
+        QuotaRoutes(service: self).register(router)
+        InfrastructureRoutes(service: self).register(router)
+    }
+
+    public func addRootRoutes(to router: Router<MartletContext>) {
+        MetadataRoutes(service: self).register(router)
+    }
+
+    /// Registers the hosts, adds the bootstrap flavors once, and resumes every unfinished build and
+    /// task, re-spawning what the database says runs: after a restart every server ends settled.
+    public func start() async throws {
+        try await placement.register(hypervisor.hosts)
+        try await db.transaction { db in
+            if try await db.raw("SELECT COUNT(*) AS n FROM cmp_flavors").first()?.decode(column: "n", as: Int.self) == 0 {
+                let now = Date().timeIntervalSince1970
+                for var flavor in Flavor.defaults {
+                    flavor.createdAt = now
+                    try await flavors.insert(flavor, in: db)
+                }
+            }
+        }
+        let local = Set(hypervisor.hosts.map(\.name))
+        let all = try await db.read { try await servers.list("host IS NOT NULL OR vm_state = 'building' OR task_state IS NOT NULL", limit: nil, in: $0) }
+        for server in all {
+            if server.vmState == .building || server.taskState != nil {
+                conductor.converge(server.id, self)
+            } else if let host = server.host, local.contains(host), await hypervisor.powerState(server.id, host: host) == nil {
+                try? await Workflows(service: self).respawn(server)
+            }
+        }
+    }
+
+    /// Waits until the conductor has nothing left to do (tests and the benchmark use it).
+    public func settle() async { await conductor.idle() }
+
+    var architectures: [String: String] {
+        Dictionary(hypervisor.hosts.map { ($0.name, $0.cpuArchitecture) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The server named by the path if the caller's project owns it or the caller is an admin (else 404),
+    /// checked against the route's rule.
+    func visibleServer(_ call: APICall, _ name: String = "server_id") async throws -> Server {
+        let id = try call.param(name)
+        guard let server = try await servers.get(id), call.auth.hasRole("admin") || server.projectID == call.auth.projectID else {
+            throw ComputeFault.serverNotFound(id)
+        }
+        try call.authorize(["project_id": server.projectID])
+        return server
+    }
+
+    func version(_ call: APICall) -> Microversion { call.context.microversion ?? Self.versions.minimum }
+}
+
+/// Nova names the request ID twice: `x-compute-request-id` as well as `x-openstack-request-id`.
+struct ComputeRequestID: RouterMiddleware {
+    typealias Context = MartletContext
+    static let header = HTTPField.Name("x-compute-request-id")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            var response = try await next(request, context)
+            response.headers[Self.header] = context.requestID
+            return response
+        } catch var fault as APIError {
+            fault.headers[Self.header] = context.requestID
+            throw fault
+        }
+    }
+}

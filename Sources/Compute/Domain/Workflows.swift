@@ -1,0 +1,398 @@
+import Foundation
+import Image
+import MartletCore
+import Networking
+import SQLKit
+
+/// The conductor's steps. `converge` reads what the server's states ask for and does the next
+/// thing; each step commits before the next begins and can be repeated, so a restart anywhere
+/// resumes where it stopped.
+struct Workflows: Sendable {
+    let service: ComputeService
+    var servers: ServerStore { service.servers }
+    var hypervisor: any Hypervisor { service.hypervisor }
+    var placement: Placement { service.placement }
+
+    struct NoValidHost: Error {}
+
+    func converge(_ id: String) async {
+        guard let server = try? await servers.get(id) else { return }
+        do {
+            switch (server.vmState, server.taskState) {
+            case (_, "deleting"): try await delete(server)
+            case (.building, _): try await build(server)
+            case (_, "powering-off"): try await power(server, .stop, to: .stopped, .shutdown)
+            case (_, "powering-on"): try await power(server, .start, to: .active, .running)
+            case (_, "rebooting"): try await power(server, .softReboot, to: .active, .running)
+            case (_, "rebooting_hard"): try await power(server, .hardReboot, to: .active, .running)
+            case (_, "pausing"): try await power(server, .pause, to: .paused, .paused)
+            case (_, "unpausing"): try await power(server, .unpause, to: .active, .running)
+            case (_, "suspending"): try await power(server, .suspend, to: .suspended, .suspended)
+            case (_, "resuming"): try await power(server, .resume, to: .active, .running)
+            case (_, "rescuing"): try await power(server, .rescue, to: .rescued, .running)
+            case (_, "unrescuing"): try await power(server, .unrescue, to: .active, .running)
+            case (_, "rebuilding"): try await rebuild(server)
+            case (_, "resize_prep"), (_, "migrating"): try await move(server)
+            case (_, "resize_confirming"): try await confirmMove(server)
+            case (_, "resize_reverting"): try await revertMove(server)
+            case (_, "image_snapshot"): try await snapshot(server)
+            case (_, "shelving"): try await shelve(server)
+            case (_, "unshelving"): try await unshelve(server)
+            default: return
+            }
+        } catch {
+            await fail(id, error)
+        }
+    }
+
+    // MARK: Build
+
+    private func build(_ server: Server) async throws {
+        var server = server
+        if server.host == nil {
+            server = try await schedule(server, excluding: [])
+        }
+        guard let host = server.host else { return }
+        if case .list(let requested) = server.networks, !requested.isEmpty, server.addresses.isEmpty {
+            server = try await plugPorts(server, requested, host: host)
+        }
+        try await hypervisor.spawn(spec(server, host: host, powerOn: true))
+        try await settle(server.id) { s in
+            s.vmState = .active
+            s.powerState = .running
+            s.taskState = nil
+            s.launchedAt = Date().timeIntervalSince1970
+        }
+    }
+
+    /// Picks a host and claims the flavor on it in one transaction.
+    private func schedule(_ server: Server, excluding: Set<String>, flavor: FlavorSnapshot? = nil, allowSame: String? = nil) async throws -> Server {
+        try await service.db.transaction { db in
+            try await placement.lock(db)
+            guard var s = try await servers.get(server.id, in: db) else { throw APIError.notFound("gone") }
+            let hosts = try await placement.hosts(architectures: service.architectures, in: db)
+            var request = try await schedulingRequest(s, flavor: flavor ?? s.flavor, in: db)
+            request.excluded = excluding
+            var ranked = service.scheduler.rank(hosts, for: request)
+            if ranked.isEmpty, let allowSame {
+                request.excluded.remove(allowSame)
+                ranked = service.scheduler.rank(hosts, for: request)
+            }
+            guard let chosen = ranked.first else { throw NoValidHost() }
+            try await placement.claim(s.id, host: chosen.name, flavor ?? s.flavor, in: db)
+            s.host = chosen.name
+            s.availabilityZone = chosen.zone
+            try await servers.update(s, in: db)
+            return s
+        }
+    }
+
+    private func schedulingRequest(_ s: Server, flavor: FlavorSnapshot, in db: any SQLDatabase) async throws -> Scheduler.Request {
+        var zone = s.requestedZone, forced: String?
+        if let z = zone, let colon = z.firstIndex(of: ":") {
+            forced = String(z[z.index(after: colon)...]).split(separator: ":").first.map(String.init)
+            zone = z[..<colon].isEmpty ? nil : String(z[..<colon])
+        }
+        var request = Scheduler.Request(vcpus: flavor.vcpus, memoryMB: flavor.ram, diskGB: flavor.disk + flavor.ephemeral,
+                                        zone: zone, forcedHost: forced ?? s.moveTarget, architecture: nil, groupPolicy: nil,
+                                        groupHosts: [], maxServersPerHost: nil, sameHost: nil, differentHost: [], excluded: [])
+        if let group = try await ServerGroups().group(ofServer: s.id, in: db) {
+            request.groupPolicy = group.policy
+            request.maxServersPerHost = group.rules["max_server_per_host"].flatMap { Int($0) }
+            request.groupHosts = try await hosts(of: group.members.filter { $0 != s.id }, in: db)
+        }
+        if let same = s.schedulerHints["same_host"] { request.sameHost = Set(try await hosts(of: same, in: db)) }
+        if let different = s.schedulerHints["different_host"] { request.differentHost = Set(try await hosts(of: different, in: db)) }
+        if let arch = try await imageArchitecture(s) { request.architecture = arch }
+        return request
+    }
+
+    private func imageArchitecture(_ s: Server) async throws -> String? {
+        guard !s.imageRef.isEmpty, let image = try await service.images.bootImage(id: s.imageRef, projectID: nil, isAdmin: true) else { return nil }
+        return image.properties["architecture"] ?? image.properties["hw_architecture"]
+    }
+
+    private func hosts(of ids: [String], in db: any SQLDatabase) async throws -> [String] {
+        var hosts: [String] = []
+        for id in ids { if let host = try await servers.get(id, in: db)?.host { hosts.append(host) } }
+        return hosts
+    }
+
+    /// Makes and binds the server's ports (all or none), and records its addresses.
+    private func plugPorts(_ server: Server, _ requested: [RequestedNetwork], host: String) async throws -> Server {
+        var allocated = try await service.ports.ports(deviceID: server.id)
+        var owned = server.ownedPorts
+        if allocated.isEmpty {
+            let requests = requested.map { PortRequest(networkID: $0.networkID, portID: $0.portID, fixedIP: $0.fixedIP,
+                                                       securityGroups: $0.portID == nil ? server.securityGroups : nil) }
+            let consumer = PortConsumer(deviceID: server.id, projectID: server.projectID, host: host,
+                                        availabilityZone: server.availabilityZone ?? "nova")
+            allocated = try await service.ports.allocate(requests, for: consumer)
+            let brought = Set(requested.compactMap(\.portID))
+            owned = allocated.map(\.id).filter { !brought.contains($0) }
+        }
+        let addresses = Self.addresses(allocated)
+        let made = owned
+        return try await settle(server.id) { s in
+            s.addresses = addresses
+            s.ownedPorts = made
+        }
+    }
+
+    static func addresses(_ ports: [AllocatedPort]) -> [ServerAddress] {
+        ports.flatMap { port in
+            port.fixedIPs.map { ip in
+                ServerAddress(network: port.networkName.isEmpty ? port.networkID : port.networkName, address: ip.address,
+                              version: ip.address.contains(":") ? 6 : 4, mac: port.macAddress, type: "fixed", portID: port.id)
+            }
+        }
+    }
+
+    func spec(_ s: Server, host: String, powerOn: Bool, imageRef: String? = nil) -> InstanceSpec {
+        var seen = Set<String>()
+        let ports = s.addresses.filter { seen.insert($0.portID).inserted }.map { InstancePort(id: $0.portID, mac: $0.mac, mtu: 1500) }
+        return InstanceSpec(id: s.id, name: s.name, host: host, vcpus: s.flavor.vcpus, memoryMB: s.flavor.ram, diskGB: s.flavor.disk,
+                            imageID: imageRef ?? s.imageRef, ports: ports, userData: s.userData, keyData: s.keyData, powerOn: powerOn)
+    }
+
+    /// Puts a settled server back on its host after the hypervisor lost it (the fake one forgets on restart).
+    func respawn(_ s: Server) async throws {
+        guard let host = s.host, ![.building, .shelvedOffloaded, .error].contains(s.vmState) else { return }
+        try await hypervisor.spawn(spec(s, host: host, powerOn: false))
+        switch s.vmState {
+        case .active, .rescued, .resized: try await hypervisor.setPower(s.id, host: host, .start)
+        case .paused: try await hypervisor.setPower(s.id, host: host, .pause)
+        case .suspended: try await hypervisor.setPower(s.id, host: host, .suspend)
+        default: break
+        }
+    }
+
+    private func present(_ s: Server) async throws -> String {
+        guard let host = s.host else { throw APIError.conflict("Instance \(s.id) has no host.") }
+        if await hypervisor.powerState(s.id, host: host) == nil { try await respawn(s) }
+        return host
+    }
+
+    // MARK: Tasks
+
+    private func power(_ s: Server, _ action: PowerAction, to state: VMState, _ power: PowerState) async throws {
+        let host = try await present(s)
+        try await hypervisor.setPower(s.id, host: host, action)
+        try await settle(s.id) { s in
+            s.vmState = state
+            s.powerState = power
+            s.taskState = nil
+        }
+    }
+
+    private func rebuild(_ s: Server) async throws {
+        let host = try await present(s)
+        let wasStopped = s.vmState == .stopped
+        try await hypervisor.destroy(s.id, host: host)
+        try await hypervisor.spawn(spec(s, host: host, powerOn: !wasStopped))
+        try await settle(s.id) { s in
+            s.vmState = wasStopped ? .stopped : .active
+            s.powerState = wasStopped ? .shutdown : .running
+            s.taskState = nil
+            s.launchedAt = Date().timeIntervalSince1970
+        }
+    }
+
+    /// Resize, cold and live migration: claim on a new host, keep the old claim under the migration,
+    /// then move the server. Resize and cold migration wait in VERIFY_RESIZE for confirm or revert.
+    private func move(_ s: Server) async throws {
+        guard let migration = s.migrationID, let source = s.moveSource else { throw APIError.conflict("No move in progress.") }
+        var s = s
+        if s.host == source {
+            _ = try await present(s)
+            try await service.db.transaction { db in
+                try await placement.lock(db)
+                try await placement.transfer(from: s.id, to: migration, in: db)
+                try await Migrations().setStatus(migration, "pre-migrating", in: db)
+            }
+            let sameHostAllowed = s.moveKind == "resize" ? source : nil
+            do {
+                s = try await schedule(s, excluding: [source], allowSame: sameHostAllowed)
+            } catch {
+                try await service.db.transaction { db in
+                    try await placement.release(s.id, in: db)
+                    try await placement.transfer(from: migration, to: s.id, in: db)
+                    try await Migrations().setStatus(migration, "error", in: db)
+                }
+                throw error
+            }
+            try await service.db.transaction { db in try await Migrations().setDestination(migration, s.host ?? "", in: db) }
+        }
+        guard let destination = s.host else { return }
+        let running = s.previousVMState != .stopped
+        if destination != source { try await hypervisor.destroy(s.id, host: source) }
+        try await hypervisor.spawn(spec(s, host: destination, powerOn: running))
+        try await service.ports.rebind(deviceID: s.id, host: destination)
+        if s.moveKind == "live-migration" {
+            try await service.db.transaction { db in
+                try await placement.release(migration, in: db)
+                try await Migrations().setStatus(migration, "completed", in: db)
+            }
+            try await settle(s.id) { s in
+                s.vmState = s.previousVMState ?? .active
+                s.taskState = nil
+                s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
+            }
+            return
+        }
+        try await service.db.transaction { db in try await Migrations().setStatus(migration, "finished", in: db) }
+        try await settle(s.id) { s in
+            s.vmState = .resized
+            s.powerState = running ? .running : .shutdown
+            s.taskState = nil
+        }
+    }
+
+    private func confirmMove(_ s: Server) async throws {
+        try await service.db.transaction { db in
+            if let migration = s.migrationID {
+                try await placement.release(migration, in: db)
+                try await Migrations().setStatus(migration, "confirmed", in: db)
+            }
+        }
+        try await settle(s.id) { s in
+            s.vmState = s.previousVMState ?? .active
+            s.taskState = nil
+            s.oldFlavor = nil
+            s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
+        }
+    }
+
+    private func revertMove(_ s: Server) async throws {
+        guard let migration = s.migrationID, let source = s.moveSource else { throw APIError.conflict("No move to revert.") }
+        var back = s
+        back.flavor = s.oldFlavor ?? s.flavor
+        let running = s.previousVMState != .stopped
+        if let destination = s.host, destination != source { try await hypervisor.destroy(s.id, host: destination) }
+        try await hypervisor.spawn(spec(back, host: source, powerOn: running))
+        try await service.ports.rebind(deviceID: s.id, host: source)
+        try await service.db.transaction { db in
+            try await placement.lock(db)
+            try await placement.release(s.id, in: db)
+            try await placement.transfer(from: migration, to: s.id, in: db)
+            try await Migrations().setStatus(migration, "reverted", in: db)
+        }
+        try await settle(s.id) { s in
+            s.flavor = s.oldFlavor ?? s.flavor
+            s.oldFlavor = nil
+            s.host = source
+            s.vmState = s.previousVMState ?? .active
+            s.powerState = running ? .running : .shutdown
+            s.taskState = nil
+            s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
+        }
+    }
+
+    private func snapshot(_ s: Server) async throws {
+        let host = try await present(s)
+        if let image = s.pendingImage {
+            do {
+                try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host))
+            } catch {
+                try? await service.images.deleteImage(id: image)
+                throw error
+            }
+        }
+        try await settle(s.id) { s in
+            s.taskState = nil
+            s.pendingImage = nil
+        }
+    }
+
+    /// Shelving keeps a snapshot and frees the host at once (Nova with `shelved_offload_time = 0`).
+    private func shelve(_ s: Server) async throws {
+        let host = try await present(s)
+        if let image = s.pendingImage {
+            try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host))
+        }
+        try await hypervisor.destroy(s.id, host: host)
+        try await service.db.transaction { db in try await placement.release(s.id, in: db) }
+        try await settle(s.id) { s in
+            s.vmState = .shelvedOffloaded
+            s.powerState = .shutdown
+            s.taskState = nil
+            s.host = nil
+        }
+    }
+
+    private func unshelve(_ s: Server) async throws {
+        var s = s
+        if s.host == nil { s = try await schedule(s, excluding: []) }
+        guard let host = s.host else { return }
+        try await service.ports.rebind(deviceID: s.id, host: host)
+        try await hypervisor.spawn(spec(s, host: host, powerOn: true, imageRef: s.pendingImage))
+        if let image = s.pendingImage { try? await service.images.deleteImage(id: image) }
+        try await settle(s.id) { s in
+            s.vmState = .active
+            s.powerState = .running
+            s.taskState = nil
+            s.pendingImage = nil
+        }
+    }
+
+    private func delete(_ s: Server) async throws {
+        if let host = s.host { try await hypervisor.destroy(s.id, host: host) }
+        if let source = s.moveSource, source != s.host { try await hypervisor.destroy(s.id, host: source) }
+        try await service.ports.release(deviceID: s.id, deleting: Set(s.ownedPorts))
+        try await service.db.transaction { db in
+            try await placement.release(s.id, in: db)
+            if let migration = s.migrationID { try await placement.release(migration, in: db) }
+            try await servers.delete(s.id, in: db)
+        }
+        if let image = s.pendingImage, s.vmState == .shelvedOffloaded { try? await service.images.deleteImage(id: image) }
+    }
+
+    // MARK: Bookkeeping
+
+    /// Applies `change` to the stored server in one transaction and closes its open action event.
+    @discardableResult
+    func settle(_ id: String, error: String? = nil, _ change: @Sendable (inout Server) -> Void) async throws -> Server {
+        try await service.db.transaction { db in
+            guard var s = try await servers.get(id, in: db) else { throw APIError.notFound("Instance \(id) could not be found.") }
+            change(&s)
+            try await servers.update(s, in: db)
+            if s.taskState == nil || error != nil {
+                try await service.actions.finish(server: id, host: s.host, error: error, in: db)
+            }
+            return s
+        }
+    }
+
+    /// A step failed: a build ends in ERROR with its claims and ports released; other tasks end
+    /// with the task cleared and the fault recorded.
+    private func fail(_ id: String, _ error: any Error) async {
+        let message: String
+        switch error {
+        case is NoValidHost: message = "No valid host was found. There are not enough hosts available."
+        case let e as APIError: message = e.message
+        default: message = String(describing: error)
+        }
+        service.logger.warning("server task failed", metadata: ["server": "\(id)", "error": "\(message)"])
+        guard let server = try? await servers.get(id) else { return }
+        if server.vmState == .building {
+            try? await service.ports.release(deviceID: id, deleting: Set(server.ownedPorts))
+            if let host = server.host { try? await hypervisor.destroy(id, host: host) }
+        }
+        _ = try? await service.db.transaction { db in
+            guard var s = try await servers.get(id, in: db) else { return }
+            if s.vmState == .building {
+                try await placement.release(id, in: db)
+                s.host = nil
+                s.ownedPorts = []
+                s.addresses = []
+            }
+            if s.taskState != "deleting" {
+                s.vmState = .error
+                s.taskState = nil
+            }
+            s.fault = Fault(code: 500, message: message, details: nil, created: Date().timeIntervalSince1970)
+            try await servers.update(s, in: db)
+            try await service.actions.finish(server: id, host: s.host, error: message, in: db)
+        }
+    }
+}

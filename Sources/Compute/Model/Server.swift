@@ -1,0 +1,168 @@
+import Foundation
+import MartletCore
+
+/// A server as stored: everything the API shows and the conductor needs. `vmState` and `taskState`
+/// are Nova's; the API's `status` is derived from them.
+struct Server: Codable, Sendable, Equatable {
+    var id: String
+    var projectID: String
+    var userID: String
+    var name: String
+    var description: String?
+    var hostname: String
+    var vmState: VMState
+    var taskState: String?
+    var powerState: PowerState
+    var host: String?
+    /// The zone asked for at create (nil: any), and the host's zone once scheduled.
+    var requestedZone: String?
+    var availabilityZone: String?
+    var flavor: FlavorSnapshot
+    /// The flavor before a resize, kept until it is confirmed or reverted.
+    var oldFlavor: FlavorSnapshot?
+    var imageRef: String
+    var keyName: String?
+    var keyData: String?
+    var userData: String?
+    var metadata: [String: String]
+    var tags: [String]
+    var securityGroups: [String]
+    var networks: NetworkRequest
+    /// Ports made for the server (deleted with it); ports the user brought are only detached.
+    var ownedPorts: [String]
+    var addresses: [ServerAddress]
+    var configDrive: Bool
+    var locked: Bool
+    var lockedReason: String?
+    var lockedBy: String?
+    var accessIPv4: String
+    var accessIPv6: String
+    var reservationID: String
+    var launchIndex: Int
+    var schedulerHints: [String: [String]]
+    var createdAt: Double
+    var updatedAt: Double
+    var launchedAt: Double?
+    var fault: Fault?
+    /// The state to go back to after `rescue`/`shelve`-style detours and for `revertResize`.
+    var previousVMState: VMState?
+    var rescueImageRef: String?
+    /// A move in progress: its migration record, kind (`resize`, `migration`, `live-migration`) and hosts.
+    var migrationID: String?
+    var moveKind: String?
+    var moveSource: String?
+    /// The host an admin asked a migration to go to.
+    var moveTarget: String?
+    /// The image a snapshot or shelve is filling.
+    var pendingImage: String?
+    var trustedCertificates: [String]?
+
+    var status: String { Self.status(vmState: vmState, taskState: taskState) }
+
+    /// Nova's `status` from the states (nova/api/openstack/common.py).
+    static func status(vmState: VMState, taskState: String?) -> String {
+        switch (vmState, taskState) {
+        case (.building, _): return "BUILD"
+        case (.active, "rebooting"), (.active, "reboot_pending"), (.active, "reboot_started"): return "REBOOT"
+        case (.active, "rebooting_hard"), (.active, "reboot_pending_hard"), (.active, "reboot_started_hard"): return "HARD_REBOOT"
+        case (.active, "rebuilding"), (.active, "rebuild_block_device_mapping"), (.active, "rebuild_spawning"),
+             (.stopped, "rebuilding"), (.stopped, "rebuild_spawning"): return "REBUILD"
+        case (.active, "resize_prep"), (.active, "resize_migrating"), (.active, "resize_migrated"), (.active, "resize_finish"),
+             (.stopped, "resize_prep"), (.stopped, "resize_migrating"), (.stopped, "resize_migrated"), (.stopped, "resize_finish"):
+            return "RESIZE"
+        case (.active, "migrating"): return "MIGRATING"
+        case (.resized, "resize_reverting"): return "REVERT_RESIZE"
+        case (.active, "deleting"), (.stopped, "deleting"), (.error, "deleting"), (.paused, "deleting"),
+             (.suspended, "deleting"), (.shelvedOffloaded, "deleting"), (.rescued, "deleting"): return vmState.status
+        default: return vmState.status
+        }
+    }
+}
+
+enum VMState: String, Codable, Sendable {
+    case building, active, stopped, paused, suspended, rescued, resized, shelved
+    case shelvedOffloaded = "shelved_offloaded"
+    case error, deleted
+
+    var status: String {
+        switch self {
+        case .building: return "BUILD"
+        case .active: return "ACTIVE"
+        case .stopped: return "SHUTOFF"
+        case .paused: return "PAUSED"
+        case .suspended: return "SUSPENDED"
+        case .rescued: return "RESCUE"
+        case .resized: return "VERIFY_RESIZE"
+        case .shelved: return "SHELVED"
+        case .shelvedOffloaded: return "SHELVED_OFFLOADED"
+        case .error: return "ERROR"
+        case .deleted: return "DELETED"
+        }
+    }
+
+    /// The vm_state a `status` filter names (several statuses share one state).
+    static func forStatus(_ status: String) -> VMState? {
+        switch status.uppercased() {
+        case "BUILD": return .building
+        case "ACTIVE", "REBOOT", "HARD_REBOOT", "REBUILD", "RESIZE", "MIGRATING", "PASSWORD": return .active
+        case "SHUTOFF": return .stopped
+        case "PAUSED": return .paused
+        case "SUSPENDED": return .suspended
+        case "RESCUE": return .rescued
+        case "VERIFY_RESIZE", "REVERT_RESIZE": return .resized
+        case "SHELVED": return .shelved
+        case "SHELVED_OFFLOADED": return .shelvedOffloaded
+        case "ERROR": return .error
+        case "DELETED": return .deleted
+        default: return nil
+        }
+    }
+}
+
+/// Nova's power states, as `OS-EXT-STS:power_state` numbers them.
+public enum PowerState: Int, Codable, Sendable {
+    case noState = 0, running = 1, paused = 3, shutdown = 4, crashed = 6, suspended = 7
+}
+
+/// The flavor a server was built with, copied so later flavor changes do not touch it.
+struct FlavorSnapshot: Codable, Sendable, Equatable {
+    var id: String
+    var name: String
+    var vcpus: Int
+    var ram: Int
+    var disk: Int
+    var ephemeral: Int
+    var swap: Int
+    var extraSpecs: [String: String]
+}
+
+/// One address of a server, as `addresses` shows it.
+struct ServerAddress: Codable, Sendable, Equatable {
+    var network: String
+    var address: String
+    var version: Int
+    var mac: String
+    var type: String
+    var portID: String
+}
+
+struct Fault: Codable, Sendable, Equatable {
+    var code: Int
+    var message: String
+    var details: String?
+    var created: Double
+}
+
+/// The `networks` of a create request.
+enum NetworkRequest: Codable, Sendable, Equatable {
+    case auto
+    case noNetworks
+    case list([RequestedNetwork])
+}
+
+struct RequestedNetwork: Codable, Sendable, Equatable {
+    var networkID: String? = nil
+    var portID: String? = nil
+    var fixedIP: String? = nil
+    var tag: String? = nil
+}

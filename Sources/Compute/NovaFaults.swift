@@ -1,0 +1,53 @@
+import Hummingbird
+import MartletCore
+
+/// Nova's fault body: `{"itemNotFound": {"code": 404, "message": "…"}}`, the key named by the status.
+public struct NovaFaults: JSONFaultFormat {
+    public init() {}
+
+    public func render(_ error: APIError) -> JSON {
+        [Self.name(error.status): ["code": JSON(Int(error.status.code)), "message": .string(error.message)]]
+    }
+
+    static func name(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: return "badRequest"
+        case 401: return "unauthorized"
+        case 403: return "forbidden"
+        case 404: return "itemNotFound"
+        case 405: return "badMethod"
+        case 406: return "notAcceptable"
+        case 409: return "conflictingRequest"
+        case 413, 429: return "overLimit"
+        case 415: return "badMediaType"
+        case 501: return "notImplemented"
+        case 503: return "serviceUnavailable"
+        default: return "computeFault"
+        }
+    }
+}
+
+/// The failures Compute names, worded as Nova words them.
+enum ComputeFault {
+    static func serverNotFound(_ id: String) -> APIError { .notFound("Instance \(id) could not be found.") }
+    static func flavorNotFound(_ id: String) -> APIError { .notFound("Flavor \(id) could not be found.") }
+    static func keypairNotFound(_ name: String, user: String) -> APIError {
+        .notFound("Keypair \(name) not found for user \(user)")
+    }
+
+    /// 409 for an action the server's state does not allow.
+    static func invalidState(_ server: Server, action: String) -> APIError {
+        if let task = server.taskState {
+            return .conflict("Cannot '\(action)' instance \(server.id) while it is in task_state \(task)")
+        }
+        return .conflict("Cannot '\(action)' instance \(server.id) while it is in vm_state \(server.vmState.rawValue)")
+    }
+
+    static func locked(_ server: Server) -> APIError {
+        .conflict("Instance \(server.id) is locked")
+    }
+
+    static func quotaExceeded(_ resource: String, requested: Int, used: Int, allowed: Int) -> APIError {
+        .forbidden("Quota exceeded for \(resource): Requested \(requested), but already used \(used) of \(allowed) \(resource)")
+    }
+}

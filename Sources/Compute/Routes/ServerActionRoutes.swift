@@ -1,0 +1,317 @@
+import Foundation
+import Hummingbird
+import Image
+import MartletCore
+import SQLKit
+
+/// `POST /servers/{id}/action`: one action per request. Each checks the server's state, records the
+/// task and the instance action in one transaction, answers, and leaves the work to the conductor.
+struct ServerActionRoutes {
+    let service: ComputeService
+
+    func register(_ r: PolicyRouter) {
+        r.post("/v2.1/servers/:server_id/action", rule: "os_compute_api:servers:action", loadsTarget: true) { try await act($0) }
+    }
+
+    private func act(_ call: APICall) async throws -> Response {
+        let server = try await service.visibleServer(call)
+        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first else {
+            throw APIError.badRequest("An action body names exactly one action.")
+        }
+        let v = service.version(call)
+        let isAdmin = call.auth.hasRole("admin")
+        func args() throws -> JSONFields {
+            if value == .null { return try JSONFields([:], path: name) }
+            return try JSONFields(value, path: name)
+        }
+        func adminOnly() throws {
+            guard isAdmin else { throw APIError.forbidden("Policy doesn't allow os_compute_api:os-admin-actions to be performed.") }
+        }
+        if server.locked && !isAdmin && !["lock", "unlock", "os-getConsoleOutput", "unlock"].contains(name) {
+            throw ComputeFault.locked(server)
+        }
+        switch name {
+        case "os-start": try await begin(server, call, "start", from: [.stopped], task: "powering-on")
+        case "os-stop": try await begin(server, call, "stop", from: [.active, .error, .rescued], task: "powering-off")
+        case "reboot":
+            let type = try args().string("type")?.uppercased()
+            guard let type, ["SOFT", "HARD"].contains(type) else { throw APIError.badRequest("Invalid input for field/attribute type: SOFT or HARD.") }
+            if type == "SOFT" {
+                try await begin(server, call, "reboot", from: [.active], task: "rebooting")
+            } else {
+                try await begin(server, call, "reboot", from: [.active, .stopped, .paused, .suspended, .error], task: "rebooting_hard",
+                                overriding: ["rebooting", "reboot_pending", "reboot_started"])
+            }
+        case "pause": try await begin(server, call, "pause", from: [.active], task: "pausing")
+        case "unpause": try await begin(server, call, "unpause", from: [.paused], task: "unpausing")
+        case "suspend": try await begin(server, call, "suspend", from: [.active], task: "suspending")
+        case "resume": try await begin(server, call, "resume", from: [.suspended], task: "resuming")
+        case "lock":
+            let reason = v >= Microversion(2, 73) ? try args().string("locked_reason", maxLength: 255) : nil
+            try await change(server, call, "lock") { s in s.locked = true; s.lockedReason = reason; s.lockedBy = isAdmin ? "admin" : "owner" }
+            return .empty(.accepted)
+        case "unlock":
+            if server.locked && server.lockedBy == "admin" && !isAdmin {
+                throw APIError.forbidden("Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override to be performed.")
+            }
+            try await change(server, call, "unlock") { s in s.locked = false; s.lockedReason = nil; s.lockedBy = nil }
+            return .empty(.accepted)
+        case "rescue":
+            let f = try args()
+            _ = try f.string("adminPass")
+            let image = try f.string("rescue_image_ref")
+            try await begin(server, call, "rescue", from: [.active, .stopped, .error], task: "rescuing") { s in
+                s.previousVMState = s.vmState
+                s.rescueImageRef = image
+            }
+            // No password is set in the guest, so none is returned (Nova's `enable_instance_password = False`).
+            return .json(.ok, [:])
+        case "unrescue": try await begin(server, call, "unrescue", from: [.rescued], task: "unrescuing")
+        case "resize": return try await resize(server, call, try args())
+        case "confirmResize":
+            try await begin(server, call, "confirmResize", from: [.resized], task: "resize_confirming")
+            return .empty(.noContent)
+        case "revertResize": try await begin(server, call, "revertResize", from: [.resized], task: "resize_reverting")
+        case "migrate":
+            try adminOnly()
+            let f = try args()
+            let host = v >= Microversion(2, 56) ? try f.string("host", nullable: true) : nil
+            try await startMove(server, call, kind: "migration", flavor: nil, target: host)
+        case "os-migrateLive":
+            try adminOnly()
+            let f = try args()
+            let host = try f.string("host", nullable: true)
+            try await startMove(server, call, kind: "live-migration", flavor: nil, target: host)
+        case "rebuild": return try await rebuild(server, call, try args())
+        case "createImage": return try await createImage(server, call, try args())
+        case "shelve":
+            let image = try await service.images.createSnapshot(
+                name: server.name + "-shelved", projectID: server.projectID,
+                properties: ["image_type": "snapshot", "instance_uuid": server.id], minDisk: server.flavor.disk, minRam: 0,
+                diskFormat: "raw", containerFormat: "bare")
+            do {
+                try await begin(server, call, "shelve", from: [.active, .stopped, .paused, .suspended], task: "shelving") { s in
+                    s.pendingImage = image.id
+                }
+            } catch {
+                try? await service.images.deleteImage(id: image.id)
+                throw error
+            }
+        case "shelveOffload":
+            guard [.shelved, .shelvedOffloaded].contains(server.vmState) else { throw ComputeFault.invalidState(server, action: name) }
+        case "unshelve":
+            let f = try? args()
+            let zone = try f?.string("availability_zone", nullable: true)
+            try await begin(server, call, "unshelve", from: [.shelved, .shelvedOffloaded], task: "unshelving") { s in
+                if let zone { s.requestedZone = zone }
+            }
+        case "os-getConsoleOutput":
+            let f = try args()
+            var length: Int?
+            switch f.members["length"] {
+            case .int(let n)?: length = Int(n)
+            case .string(let s)?: guard let n = Int(s) else { throw APIError.badRequest("Invalid input for field/attribute length.") }; length = n
+            case .null?, nil: length = nil
+            default: throw APIError.badRequest("Invalid input for field/attribute length.")
+            }
+            if let l = length, l < -1 { throw APIError.badRequest("Invalid input for field/attribute length. Value: \(l).") }
+            guard let host = server.host, [.active, .paused, .rescued, .resized, .stopped, .suspended].contains(server.vmState) else {
+                throw APIError.conflict("Instance \(server.id) is not ready to give its console output.")
+            }
+            let output = try await service.hypervisor.consoleOutput(server.id, host: host)
+            var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+            if let length, length >= 0 { lines = Array(lines.suffix(length)) }
+            return .json(.ok, ["output": .string(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"))])
+        case "addSecurityGroup", "removeSecurityGroup":
+            let group = try args().requiredString("name", maxLength: 255)
+            let adding = name == "addSecurityGroup"
+            if !adding && !server.securityGroups.contains(group) {
+                throw APIError.notFound("Security group \(group) not found on instance \(server.id).")
+            }
+            if adding && server.securityGroups.contains(group) {
+                throw APIError.badRequest("Security group \(group) is already associated with the instance \(server.id)")
+            }
+            try await change(server, call, name) { s in
+                if adding { s.securityGroups.append(group) } else { s.securityGroups.removeAll { $0 == group } }
+            }
+        case "os-resetState":
+            try adminOnly()
+            let state = try args().requiredString("state")
+            guard let target = ["active": VMState.active, "error": .error][state] else {
+                throw APIError.badRequest("Invalid input for field/attribute state. Value: \(state). It must be 'active' or 'error'.")
+            }
+            try await change(server, call, "resetState") { s in s.vmState = target; s.taskState = nil }
+        case "forceDelete":
+            try await delete(server, call, force: true)
+        case "restore":
+            throw ComputeFault.invalidState(server, action: name)
+        case "changePassword":
+            _ = try args().requiredString("adminPass")
+            guard server.vmState == .active else { throw ComputeFault.invalidState(server, action: name) }
+        case "trigger_crash_dump":
+            guard v >= Microversion(2, 17) else { throw APIError.badRequest("There is no such action: \(name)") }
+            guard server.vmState == .active else { throw ComputeFault.invalidState(server, action: name) }
+        case "os-resetNetwork", "injectNetworkInfo":
+            try adminOnly()
+        default:
+            throw APIError.badRequest("There is no such action: \(name)")
+        }
+        return .empty(.accepted)
+    }
+
+    /// Moves the server into a task when its state allows, recording the action; the conductor does the rest.
+    private func begin(_ server: Server, _ call: APICall, _ action: String, from states: Set<VMState>, task: String,
+                       overriding: Set<String> = [], _ adjust: @Sendable (inout Server) throws -> Void = { _ in }) async throws {
+        try await service.db.transaction { db in
+            guard var s = try await service.servers.get(server.id, in: db) else { throw ComputeFault.serverNotFound(server.id) }
+            guard states.contains(s.vmState), s.taskState == nil || overriding.contains(s.taskState ?? "") else {
+                throw ComputeFault.invalidState(s, action: action)
+            }
+            try adjust(&s)
+            s.taskState = task
+            try await service.servers.update(s, in: db)
+            try await service.actions.start(action, server: s.id, requestID: call.context.requestID, userID: call.auth.userID,
+                                            projectID: s.projectID, in: db)
+        }
+        service.conductor.converge(server.id, service)
+    }
+
+    /// Changes the server at once (no conductor work), recording the action.
+    private func change(_ server: Server, _ call: APICall, _ action: String, _ apply: @Sendable (inout Server) -> Void) async throws {
+        try await service.db.transaction { db in
+            guard var s = try await service.servers.get(server.id, in: db) else { throw ComputeFault.serverNotFound(server.id) }
+            apply(&s)
+            try await service.servers.update(s, in: db)
+            try await service.actions.start(action, server: s.id, requestID: call.context.requestID, userID: call.auth.userID,
+                                            projectID: s.projectID, in: db)
+            try await service.actions.finish(server: s.id, host: s.host, error: nil, in: db)
+        }
+    }
+
+    func delete(_ server: Server, _ call: APICall, force: Bool) async throws {
+        if server.locked && !call.auth.hasRole("admin") { throw ComputeFault.locked(server) }
+        try await service.db.transaction { db in
+            guard var s = try await service.servers.get(server.id, in: db) else { throw ComputeFault.serverNotFound(server.id) }
+            if s.taskState == "deleting" { return }
+            s.taskState = "deleting"
+            try await service.servers.update(s, in: db)
+            try await service.actions.start("delete", server: s.id, requestID: call.context.requestID, userID: call.auth.userID,
+                                            projectID: s.projectID, in: db)
+        }
+        service.conductor.converge(server.id, service)
+    }
+
+    private func resize(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {
+        let flavorRef = try ServerInput.reference(f, "flavorRef", required: true) ?? ""
+        let flavor = try await service.db.read { db -> Flavor in
+            guard let flavor = try await service.flavors.get(flavorRef, in: db),
+                  try await service.flavors.visible(flavor, project: server.projectID, isAdmin: call.auth.hasRole("admin"), in: db) else {
+                throw APIError.badRequest("Unable to find flavor \(flavorRef).")
+            }
+            return flavor
+        }
+        if flavor.id == server.flavor.id { throw APIError.badRequest("When resizing, instances must change flavor!") }
+        if flavor.disk < server.flavor.disk { throw APIError.badRequest("Resize error: Unable to resize disk down.") }
+        try await startMove(server, call, kind: "resize", flavor: flavor, target: nil)
+        return .empty(.accepted)
+    }
+
+    /// Starts a resize or migration: quota for the bigger flavor, a migration record, the task.
+    private func startMove(_ server: Server, _ call: APICall, kind: String, flavor: Flavor?, target: String?) async throws {
+        let action = kind == "resize" ? "resize" : kind == "migration" ? "migrate" : "live-migration"
+        let allowed: Set<VMState> = kind == "live-migration" ? [.active, .paused] : [.active, .stopped]
+        try await service.db.transaction { db in
+            try await service.placement.lock(db)
+            guard var s = try await service.servers.get(server.id, in: db) else { throw ComputeFault.serverNotFound(server.id) }
+            guard allowed.contains(s.vmState), s.taskState == nil else { throw ComputeFault.invalidState(s, action: action) }
+            if let target, try await service.placement.providers(in: db).contains(where: { $0.host == target }) == false {
+                throw APIError.badRequest("Compute host \(target) could not be found.")
+            }
+            if let target, target == s.host { throw APIError.badRequest("The target host can't be the same one.") }
+            if let flavor {
+                let limits = try await service.quotas.limits(s.projectID, in: db)
+                let used = try await service.servers.usage(project: s.projectID, in: db)
+                for (resource, grow, inUse) in [("cores", flavor.vcpus - s.flavor.vcpus, used.cores), ("ram", flavor.ram - s.flavor.ram, used.ram)] {
+                    if grow > 0, let limit = limits[resource], limit >= 0, inUse + grow > limit {
+                        throw ComputeFault.quotaExceeded(resource, requested: grow, used: inUse, allowed: limit)
+                    }
+                }
+            }
+            s.oldFlavor = s.flavor
+            if let flavor { s.flavor = flavor.snapshot }
+            s.previousVMState = s.vmState
+            s.moveKind = kind
+            s.moveSource = s.host
+            s.moveTarget = target
+            s.migrationID = try await Migrations().create(server: s, kind: kind, in: db)
+            s.taskState = kind == "live-migration" ? "migrating" : "resize_prep"
+            try await service.servers.update(s, in: db)
+            try await service.actions.start(action, server: s.id, requestID: call.context.requestID, userID: call.auth.userID,
+                                            projectID: s.projectID, in: db)
+        }
+        service.conductor.converge(server.id, service)
+    }
+
+    private func rebuild(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {
+        let v = service.version(call)
+        let imageRef = try ServerInput.reference(f, "imageRef", required: true) ?? ""
+        guard UUID(uuidString: imageRef) != nil,
+              let image = try await service.images.bootImage(id: imageRef, projectID: server.projectID, isAdmin: call.auth.hasRole("admin")) else {
+            throw APIError.badRequest("Cannot find requested image \(imageRef).")
+        }
+        guard image.status == "active" else { throw APIError.badRequest("Image \(imageRef) is not active.") }
+        if image.minRam > server.flavor.ram { throw APIError.badRequest("Flavor's memory is too small for requested image.") }
+        let name = try f.string("name", minLength: 1, maxLength: 255).map { try ServerInput.validName($0) }
+        let metadata = f.has("metadata") ? try ServerInput.metadata(f, "metadata") : nil
+        let v4 = try f.string("accessIPv4", nullable: true).map { try ServerInput.address($0, version: 4, field: "accessIPv4") }
+        let v6 = try f.string("accessIPv6", nullable: true).map { try ServerInput.address($0, version: 6, field: "accessIPv6") }
+        let description = v >= Microversion(2, 19) && f.has("description") ? Optional(try f.string("description", maxLength: 255, nullable: true)) : nil
+        let userData = v >= Microversion(2, 57) && f.has("user_data") ? Optional(try f.string("user_data", nullable: true)) : nil
+        _ = try f.string("adminPass")
+        try await begin(server, call, "rebuild", from: [.active, .stopped, .error], task: "rebuilding") { s in
+            s.imageRef = imageRef
+            if let name { s.name = name }
+            if let metadata { s.metadata = metadata }
+            if let v4 { s.accessIPv4 = v4 }
+            if let v6 { s.accessIPv6 = v6 }
+            if let description { s.description = description }
+            if let userData { s.userData = userData }
+        }
+        guard let updated = try await service.servers.get(server.id) else { throw ComputeFault.serverNotFound(server.id) }
+        let routes = ServerRoutes(service: service)
+        return .json(.accepted, ["server": v >= Microversion(2, 75) ? try await routes.show(updated, call) : routes.view(call).basic(updated)])
+    }
+
+    private func createImage(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {
+        let name = try f.requiredString("name", minLength: 1, maxLength: 255)
+        let metadata = try ServerInput.metadata(f, "metadata")
+        guard [.active, .stopped, .paused, .suspended].contains(server.vmState), server.taskState == nil else {
+            throw ComputeFault.invalidState(server, action: "createImage")
+        }
+        var properties = metadata
+        properties["image_type"] = "snapshot"
+        properties["instance_uuid"] = server.id
+        properties["user_id"] = call.auth.userID
+        if !server.imageRef.isEmpty { properties["base_image_ref"] = server.imageRef }
+        if let source = try await service.images.bootImage(id: server.imageRef, projectID: nil, isAdmin: true) {
+            for (key, value) in source.properties where properties[key] == nil && !["image_type", "instance_uuid", "base_image_ref"].contains(key) {
+                properties[key] = value
+            }
+        }
+        let image = try await service.images.createSnapshot(
+            name: name, projectID: server.projectID, properties: properties, minDisk: server.flavor.disk, minRam: 0,
+            diskFormat: "raw", containerFormat: "bare")
+        do {
+            try await begin(server, call, "createImage", from: [.active, .stopped, .paused, .suspended], task: "image_snapshot") { s in
+                s.pendingImage = image.id
+            }
+        } catch {
+            try? await service.images.deleteImage(id: image.id)
+            throw error
+        }
+        if service.version(call) >= Microversion(2, 45) { return .json(.accepted, ["image_id": .string(image.id)]) }
+        let base = service.links.base.replacingOccurrences(of: "/compute", with: "/image")
+        return .empty(.accepted, headers: [.location: "\(base)/v2/images/\(image.id)"])
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import MartletCore
+
+/// A server create request, validated as Nova's schema for the microversion validates it.
+struct ServerInput {
+    var name: String
+    var imageRef: String?
+    var flavorRef: String
+    var networks: NetworkRequest?
+    var keyName: String?
+    var userData: String?
+    var metadata: [String: String] = [:]
+    var securityGroups: [String] = ["default"]
+    var zone: String?
+    var configDrive = false
+    var minCount = 1
+    var maxCount = 1
+    var returnReservationID = false
+    var description: String?
+    var tags: [String] = []
+    var hostname: String?
+    var accessIPv4: String?
+    var accessIPv6: String?
+    var adminPass: String?
+    var trustedCertificates: [String]?
+    var hints: [String: [String]] = [:]
+
+    init(_ root: JSONFields, version v: Microversion) throws {
+        if let extra = root.members.keys.first(where: { !["server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"].contains($0) }) {
+            throw APIError.badRequest("Invalid input for field/attribute \(extra). Additional properties are not allowed ('\(extra)' was unexpected)")
+        }
+        guard let f = try root.object("server") else { throw APIError.badRequest("Invalid input for field 'server': the field is required.") }
+        var known: Set<String> = ["name", "imageRef", "flavorRef", "networks", "key_name", "user_data", "metadata", "security_groups",
+                                  "availability_zone", "config_drive", "min_count", "max_count", "return_reservation_id",
+                                  "OS-DCF:diskConfig", "accessIPv4", "accessIPv6", "adminPass", "block_device_mapping_v2",
+                                  "block_device_mapping"]
+        if v < Microversion(2, 57) { known.insert("personality") }
+        if v >= Microversion(2, 19) { known.insert("description") }
+        if v >= Microversion(2, 52) { known.insert("tags") }
+        if v >= Microversion(2, 63) { known.insert("trusted_image_certificates") }
+        if v >= Microversion(2, 74) { known.formUnion(["host", "hypervisor_hostname"]) }
+        if v >= Microversion(2, 90) { known.insert("hostname") }
+        if let extra = f.members.keys.first(where: { !known.contains($0) }) {
+            throw APIError.badRequest("Invalid input for field/attribute server. Value: \(extra). Additional properties are not allowed ('\(extra)' was unexpected)")
+        }
+        name = try Self.validName(try f.requiredString("name", minLength: 1, maxLength: 255))
+        flavorRef = try Self.reference(f, "flavorRef", required: true) ?? ""
+        imageRef = try Self.reference(f, "imageRef", required: false)
+        if imageRef == "" { imageRef = nil }
+        if let image = imageRef, UUID(uuidString: image) == nil {
+            throw APIError.badRequest("Invalid input for field/attribute imageRef. Value: \(image). '\(image)' is not a 'uuid'")
+        }
+        if let bdms = try f.objects("block_device_mapping_v2") {
+            for bdm in bdms {
+                let source = try bdm.string("source_type") ?? "image"
+                if source != "image" {
+                    throw APIError.badRequest("Block device mappings with source_type '\(source)' need the Block Storage service, which this cloud does not offer yet.")
+                }
+                if imageRef == nil, let uuid = try bdm.string("uuid") { imageRef = uuid }
+            }
+        }
+        if imageRef == nil { throw APIError.badRequest("Missing imageRef attribute") }
+        if let raw = f.members["networks"] {
+            switch raw {
+            case .string("auto") where v >= Microversion(2, 37): networks = .auto
+            case .string("none") where v >= Microversion(2, 37): networks = .noNetworks
+            case .array:
+                var items: [RequestedNetwork] = []
+                for item in try f.objects("networks") ?? [] {
+                    var n = RequestedNetwork()
+                    n.networkID = try item.string("uuid")
+                    n.portID = try item.string("port", nullable: true)
+                    n.fixedIP = try item.string("fixed_ip").map { try Self.address($0, version: nil, field: "fixed_ip") }
+                    n.tag = try item.string("tag")
+                    if let id = n.networkID, UUID(uuidString: id) == nil {
+                        throw APIError.badRequest("Bad networks format: network uuid is not in proper format (\(id))")
+                    }
+                    if let id = n.portID, UUID(uuidString: id) == nil {
+                        throw APIError.badRequest("Invalid input for field/attribute port. Value: \(id). '\(id)' is not a 'uuid'")
+                    }
+                    if n.networkID == nil && n.portID == nil { throw APIError.badRequest("Bad networks format: each item needs a uuid or a port.") }
+                    items.append(n)
+                }
+                if Set(items.compactMap(\.portID)).count != items.compactMap(\.portID).count {
+                    throw APIError.badRequest("Duplicate port requested.")
+                }
+                networks = .list(items)
+            default:
+                throw APIError.badRequest("Invalid input for field/attribute networks: expected a list\(v >= Microversion(2, 37) ? ", 'auto' or 'none'" : "").")
+            }
+        } else if v >= Microversion(2, 37) {
+            throw APIError.badRequest("Invalid input for field/attribute server. Value: networks. 'networks' is a required property")
+        }
+        keyName = try f.string("key_name", minLength: 1, maxLength: 255, nullable: true)
+        if let data = try f.string("user_data", nullable: true) {
+            guard data.utf8.count <= 65535 else { throw APIError.badRequest("User data too large. User data must be no larger than 65535 bytes once base64 encoded.") }
+            guard Data(base64Encoded: data, options: .ignoreUnknownCharacters) != nil,
+                  data.allSatisfy({ $0.isLetter || $0.isNumber || "+/=\n\r".contains($0) }) else {
+                throw APIError.badRequest("User data needs to be valid base 64.")
+            }
+            userData = data
+        }
+        metadata = try Self.metadata(f, "metadata")
+        if let groups = try f.objects("security_groups") {
+            securityGroups = try groups.map { try $0.requiredString("name", maxLength: 255) }
+            if securityGroups.isEmpty { securityGroups = ["default"] }
+        }
+        zone = try f.string("availability_zone", minLength: 1, maxLength: 255, nullable: true)
+        if let drive = f.members["config_drive"] {
+            switch drive {
+            case .bool(let b): configDrive = b
+            case .string(let s): configDrive = ["true", "1", "yes", "on"].contains(s.lowercased())
+            case .null: break
+            default: throw APIError.badRequest("Invalid input for field/attribute config_drive.")
+            }
+        }
+        minCount = try Self.count(f, "min_count") ?? 1
+        maxCount = try Self.count(f, "max_count") ?? minCount
+        if minCount > maxCount { throw APIError.badRequest("min_count must be <= max_count") }
+        if let r = f.members["return_reservation_id"] {
+            switch r {
+            case .bool(let b): returnReservationID = b
+            case .string(let s): returnReservationID = ["true", "1", "yes", "on"].contains(s.lowercased())
+            default: throw APIError.badRequest("Invalid input for field/attribute return_reservation_id.")
+            }
+        }
+        description = try f.string("description", maxLength: 255, nullable: true)
+        if let t = try f.strings("tags") { tags = try Self.tags(t) }
+        if let h = try f.string("hostname", minLength: 1, maxLength: 63) {
+            guard h.range(of: "^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$", options: .regularExpression) != nil else {
+                throw APIError.badRequest("Invalid input for field/attribute hostname. Value: \(h). It is not a valid hostname.")
+            }
+            hostname = h
+        }
+        accessIPv4 = try f.string("accessIPv4", nullable: true).map { try Self.address($0, version: 4, field: "accessIPv4") }
+        accessIPv6 = try f.string("accessIPv6", nullable: true).map { try Self.address($0, version: 6, field: "accessIPv6") }
+        adminPass = try f.string("adminPass")
+        trustedCertificates = try f.strings("trusted_image_certificates")
+        if let d = try f.string("OS-DCF:diskConfig"), !["AUTO", "MANUAL"].contains(d) {
+            throw APIError.badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: \(d).")
+        }
+        if let personality = try f.array("personality"), personality.count > 5 {
+            throw APIError.forbidden("Quota exceeded, too many injected files (limit 5).")
+        }
+        for key in ["os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"] {
+            guard let h = try root.object(key) else { continue }
+            for (name, value) in h.members {
+                switch value {
+                case .string(let s): hints[name] = [s]
+                case .array(let a): hints[name] = a.compactMap(\.stringValue)
+                default: hints[name] = [value.text]
+                }
+            }
+        }
+        if let group = hints["group"]?.first, UUID(uuidString: group) == nil {
+            throw APIError.badRequest("Invalid input for field/attribute group. Value: \(group). '\(group)' is not a 'uuid'")
+        }
+    }
+
+    /// `flavorRef`/`imageRef`: an id, or a URL ending in one.
+    static func reference(_ f: JSONFields, _ key: String, required: Bool) throws -> String? {
+        guard let value = f.members[key] else {
+            if required { throw APIError.badRequest("Invalid input for field/attribute server. Value: \(key). '\(key)' is a required property") }
+            return nil
+        }
+        let text: String
+        switch value {
+        case .string(let s): text = s
+        case .int(let i): text = String(i)
+        default: throw APIError.badRequest("Invalid input for field/attribute \(key): expected a string or an integer.")
+        }
+        if required && text.isEmpty { throw APIError.badRequest("Invalid input for field/attribute \(key): must not be empty.") }
+        return text.split(separator: "/").last.map(String.init) ?? text
+    }
+
+    static func validName(_ name: String) throws -> String {
+        if name.trimmingCharacters(in: .whitespaces).isEmpty || name.first?.isWhitespace == true || name.last?.isWhitespace == true {
+            throw APIError.badRequest("Invalid input for field/attribute name. Value: \(name). '\(name)' does not match the name pattern: no leading or trailing spaces.")
+        }
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw APIError.badRequest("Invalid input for field/attribute name: control characters are not allowed.")
+        }
+        return name
+    }
+
+    static func count(_ f: JSONFields, _ key: String) throws -> Int? {
+        guard let value = f.members[key] else { return nil }
+        let n: Int?
+        switch value {
+        case .int(let i): n = Int(i)
+        case .string(let s): n = Int(s)
+        default: n = nil
+        }
+        guard let n, n >= 1 else { throw APIError.badRequest("Invalid input for field/attribute \(key). Value: \(value.text). It must be an integer of at least 1.") }
+        return n
+    }
+
+    static func metadata(_ f: JSONFields, _ key: String) throws -> [String: String] {
+        guard let m = try f.object(key) else { return [:] }
+        return try validMetadata(m.members)
+    }
+
+    static func validMetadata(_ members: [String: JSON]) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for (k, value) in members {
+            guard case .string(let s) = value else { throw APIError.badRequest("Invalid input for field/attribute metadata: values must be strings.") }
+            guard !k.isEmpty, k.count <= 255 else { throw APIError.badRequest("Invalid input for field/attribute metadata: keys are 1 to 255 characters.") }
+            guard s.count <= 255 else { throw APIError.badRequest("Invalid input for field/attribute metadata: values are at most 255 characters.") }
+            result[k] = s
+        }
+        return result
+    }
+
+    static func tags(_ tags: [String]) throws -> [String] {
+        guard tags.count <= 50 else { throw APIError.badRequest("Invalid input for field/attribute tags: at most 50 tags.") }
+        for tag in tags where tag.isEmpty || tag.count > 60 || tag.contains(",") || tag.contains("/") {
+            throw APIError.badRequest("Invalid input for field/attribute tags. Value: \(tag). Tags are 1 to 60 characters without ',' or '/'.")
+        }
+        var seen = Set<String>()
+        return tags.filter { seen.insert($0).inserted }
+    }
+
+    static func address(_ text: String, version: Int?, field: String) throws -> String {
+        let isV4 = text.split(separator: ".").count == 4 && text.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        let isV6 = text.contains(":") && text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        let ok = version == 4 ? isV4 : version == 6 ? isV6 : (isV4 || isV6)
+        guard ok else { throw APIError.badRequest("Invalid input for field/attribute \(field). Value: \(text). '\(text)' is not a '\(version == 6 ? "ipv6" : "ipv4")'") }
+        return text
+    }
+
+    /// Nova's default hostname: the name made DNS-safe.
+    static func hostname(_ name: String) -> String {
+        let lowered = name.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }
+        let trimmed = String(lowered).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        return trimmed.isEmpty ? "server" : String(trimmed.prefix(63))
+    }
+}

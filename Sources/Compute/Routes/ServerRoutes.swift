@@ -1,0 +1,282 @@
+import Foundation
+import Hummingbird
+import Image
+import MartletCore
+import Networking
+import SQLKit
+
+/// `/servers`: create, list, show, update and delete.
+struct ServerRoutes {
+    let service: ComputeService
+
+    func register(_ r: PolicyRouter) {
+        r.post("/v2.1/servers", rule: "os_compute_api:servers:create") { try await create($0) }
+        r.get("/v2.1/servers", rule: "os_compute_api:servers:index") { try await list($0, detail: false) }
+        r.get("/v2.1/servers/detail", rule: "os_compute_api:servers:index") { try await list($0, detail: true) }
+        r.get("/v2.1/servers/:server_id", rule: "os_compute_api:servers:show", loadsTarget: true) { call in
+            let server = try await service.visibleServer(call)
+            return .json(.ok, ["server": try await show(server, call)])
+        }
+        r.put("/v2.1/servers/:server_id", rule: "os_compute_api:servers:update", loadsTarget: true) { try await update($0) }
+        r.delete("/v2.1/servers/:server_id", rule: "os_compute_api:servers:delete", loadsTarget: true) { call in
+            let server = try await service.visibleServer(call)
+            try await ServerActionRoutes(service: service).delete(server, call, force: false)
+            return .empty(.noContent)
+        }
+    }
+
+    func view(_ call: APICall) -> ServerView {
+        ServerView(links: service.links, version: service.version(call), isAdmin: call.auth.hasRole("admin"))
+    }
+
+    func show(_ server: Server, _ call: APICall) async throws -> JSON {
+        var view = view(call)
+        var groups: [String]?
+        if view.version >= Microversion(2, 71) {
+            groups = try await service.db.read { try await ServerGroups().group(ofServer: server.id, in: $0) }.map { [$0.id] } ?? []
+        }
+        if view.version >= Microversion(2, 98), !server.imageRef.isEmpty,
+           let image = try await service.images.bootImage(id: server.imageRef, projectID: nil, isAdmin: true) {
+            view.imageProperties[server.imageRef] = image.properties
+        }
+        return view.detail(server, groups: groups)
+    }
+
+    // MARK: List
+
+    private func list(_ call: APICall, detail: Bool) async throws -> Response {
+        let isAdmin = call.auth.hasRole("admin")
+        let q = call.queryItems
+        var condition: SQLQueryString = "1 = 1"
+        let allTenants = isAdmin && q["all_tenants"].map { $0.isEmpty || !["0", "false", "False"].contains($0) } == true
+        if let project = q["project_id"] ?? q["tenant_id"], isAdmin, allTenants || q["project_id"] != nil {
+            condition += " AND project_id = \(bind: project)" as SQLQueryString
+        } else if !allTenants {
+            condition += " AND project_id = \(bind: call.auth.projectID ?? "")" as SQLQueryString
+        }
+        if let status = q["status"] {
+            guard let state = VMState.forStatus(status) else { return .json(.ok, detail || true ? ["servers": []] : ["servers": []]) }
+            condition += " AND vm_state = \(bind: state.rawValue)" as SQLQueryString
+        }
+        if isAdmin, let host = q["host"] { condition += " AND host = \(bind: host)" as SQLQueryString }
+        if let since = q["changes-since"] {
+            guard let date = Timestamp.parse(since) else { throw APIError.badRequest("Invalid filter field: changes-since.") }
+            condition += " AND updated_at >= \(bind: date.timeIntervalSince1970)" as SQLQueryString
+        }
+        if let before = q["changes-before"] {
+            guard let date = Timestamp.parse(before) else { throw APIError.badRequest("Invalid filter field: changes-before.") }
+            condition += " AND updated_at <= \(bind: date.timeIntervalSince1970)" as SQLQueryString
+        }
+        var limit: Int?
+        if let text = q["limit"] {
+            guard let n = Int(text), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
+            limit = n
+        }
+        if let marker = q["marker"] {
+            guard let m = try await service.servers.get(marker) else { throw APIError.badRequest("marker [\(marker)] not found") }
+            condition += " AND (created_at < \(bind: m.createdAt) OR (created_at = \(bind: m.createdAt) AND id < \(bind: m.id)))" as SQLQueryString
+        }
+        let filters = try ListFilters(q, version: service.version(call), isAdmin: isAdmin)
+        let pageLimit = min(limit ?? 1000, 1000)
+        let sqlLimit = filters.isEmpty ? pageLimit : nil
+        let rows = try await service.db.read { try await service.servers.list(condition, limit: sqlLimit, in: $0) }
+        let page = Array(rows.lazy.filter { filters.matches($0) }.prefix(pageLimit))
+        let view = view(call)
+        var body: [String: JSON] = ["servers": .array(page.map { detail ? view.detail($0) : view.summary($0) })]
+        if page.count == pageLimit, let last = page.last {
+            body["servers_links"] = service.links.next("servers", path: detail ? "servers/detail" : "servers", marker: last.id, query: q)
+        }
+        return .json(.ok, .object(body))
+    }
+
+    /// The filters a listing applies after SQL: those that read the document.
+    struct ListFilters {
+        var name: NSRegularExpression?
+        var image, flavor, ip, ip6: String?
+        var locked: Bool?
+        var tags, tagsAny, notTags, notTagsAny: [String]?
+        var isEmpty: Bool { name == nil && image == nil && flavor == nil && ip == nil && ip6 == nil && locked == nil
+            && tags == nil && tagsAny == nil && notTags == nil && notTagsAny == nil }
+
+        init(_ q: [String: String], version: Microversion, isAdmin: Bool) throws {
+            if let n = q["name"] {
+                name = try? NSRegularExpression(pattern: n)
+                if name == nil { name = try NSRegularExpression(pattern: NSRegularExpression.escapedPattern(for: n)) }
+            }
+            image = q["image"].map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+            flavor = q["flavor"].map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+            ip = q["ip"]
+            ip6 = q["ip6"]
+            if let l = q["locked"], version >= Microversion(2, 73) {
+                guard let b = ["true": true, "false": false, "1": true, "0": false][l.lowercased()] else {
+                    throw APIError.badRequest("Invalid value for locked: \(l)")
+                }
+                locked = b
+            }
+            func list(_ key: String) -> [String]? { q[key].map { $0.split(separator: ",").map(String.init) } }
+            if version >= Microversion(2, 26) {
+                tags = list("tags"); tagsAny = list("tags-any"); notTags = list("not-tags"); notTagsAny = list("not-tags-any")
+            }
+        }
+
+        func matches(_ s: Server) -> Bool {
+            if let name, name.firstMatch(in: s.name, range: NSRange(s.name.startIndex..., in: s.name)) == nil { return false }
+            if let image, s.imageRef != image { return false }
+            if let flavor, s.flavor.id != flavor { return false }
+            if let ip, !s.addresses.contains(where: { $0.version == 4 && $0.address.range(of: ip, options: .regularExpression) != nil }) { return false }
+            if let ip6, !s.addresses.contains(where: { $0.version == 6 && $0.address.range(of: ip6, options: .regularExpression) != nil }) { return false }
+            if let locked, s.locked != locked { return false }
+            let have = Set(s.tags)
+            if let tags, !Set(tags).isSubset(of: have) { return false }
+            if let tagsAny, have.isDisjoint(with: tagsAny) { return false }
+            if let notTags, Set(notTags).isSubset(of: have) { return false }
+            if let notTagsAny, !have.isDisjoint(with: notTagsAny) { return false }
+            return true
+        }
+    }
+
+    // MARK: Update
+
+    private func update(_ call: APICall) async throws -> Response {
+        let current = try await service.visibleServer(call)
+        let v = service.version(call)
+        let f = try JSONFields.body(try await call.body(), wrapper: "server")
+        var allowed: Set<String> = ["name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"]
+        if v >= Microversion(2, 19) { allowed.insert("description") }
+        if v >= Microversion(2, 90) { allowed.insert("hostname") }
+        if let unknown = f.members.keys.first(where: { !allowed.contains($0) }) {
+            throw APIError.badRequest("Invalid input for field/attribute server. Value: \(unknown). Additional properties are not allowed ('\(unknown)' was unexpected)")
+        }
+        let name = try f.string("name", minLength: 1, maxLength: 255).map { try ServerInput.validName($0) }
+        let description = f.has("description") ? Optional(try f.string("description", maxLength: 255, nullable: true)) : nil
+        let v4 = try f.string("accessIPv4").map { try ServerInput.address($0, version: 4, field: "accessIPv4") }
+        let v6 = try f.string("accessIPv6").map { try ServerInput.address($0, version: 6, field: "accessIPv6") }
+        let hostname = try f.string("hostname", minLength: 1, maxLength: 63)
+        let updated = try await service.db.transaction { db -> Server in
+            guard var s = try await service.servers.get(current.id, in: db) else { throw ComputeFault.serverNotFound(current.id) }
+            if let name { s.name = name }
+            if let description { s.description = description }
+            if let v4 { s.accessIPv4 = v4 }
+            if let v6 { s.accessIPv6 = v6 }
+            if let hostname { s.hostname = hostname }
+            try await service.servers.update(s, in: db)
+            return s
+        }
+        return .json(.ok, ["server": v >= Microversion(2, 75) ? try await show(updated, call) : view(call).basic(updated)])
+    }
+
+    // MARK: Create
+
+    private func create(_ call: APICall) async throws -> Response {
+        let v = service.version(call)
+        let root = try JSONFields(try await call.body(), path: "")
+        let input = try ServerInput(root, version: v)
+        let isAdmin = call.auth.hasRole("admin")
+        guard let projectID = call.auth.projectID else { throw APIError.forbidden("Servers belong to a project: use a project-scoped token.") }
+        if input.zone?.contains(":") == true && !isAdmin {
+            throw APIError.forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.")
+        }
+        // What the request names must exist before it is accepted.
+        let flavor = try await service.db.read { db -> Flavor in
+            guard let flavor = try await service.flavors.get(input.flavorRef, in: db),
+                  try await service.flavors.visible(flavor, project: projectID, isAdmin: isAdmin, in: db) else {
+                throw APIError.badRequest("Flavor \(input.flavorRef) could not be found.")
+            }
+            if flavor.disabled { throw APIError.badRequest("Flavor \(input.flavorRef) is disabled.") }
+            return flavor
+        }
+        if let imageRef = input.imageRef {
+            guard let image = try await service.images.bootImage(id: imageRef, projectID: projectID, isAdmin: isAdmin) else {
+                throw APIError.badRequest("Image \(imageRef) could not be found.")
+            }
+            guard image.status == "active" else { throw APIError.badRequest("Image \(imageRef) is not active.") }
+            if image.minRam > flavor.ram { throw APIError.badRequest("Flavor's memory is too small for requested image.") }
+            if image.minDisk > flavor.disk && flavor.disk > 0 { throw APIError.badRequest("Flavor's disk is too small for requested image.") }
+            if let size = image.size, flavor.disk > 0, size > Int64(flavor.disk) << 30 {
+                throw APIError.badRequest("Flavor's disk is too small for requested image. Flavor disk is \(Int64(flavor.disk) << 30) bytes, image is \(size) bytes.")
+            }
+        }
+        var keyData: String?
+        if let keyName = input.keyName {
+            keyData = try await service.db.read { try await KeypairStore().get(user: call.auth.userID, name: keyName, in: $0)?.publicKey }
+            guard keyData != nil else { throw APIError.badRequest("Invalid key_name provided.") }
+        }
+        let networks = try await resolveNetworks(input.networks, projectID: projectID, version: v)
+        if case .list(let requested) = networks {
+            let requests = requested.map { PortRequest(networkID: $0.networkID, portID: $0.portID, fixedIP: $0.fixedIP) }
+            do { try await service.ports.check(requests, projectID: projectID) } catch let problem as PortRequestProblem {
+                switch problem {
+                case .networkNotFound(let id): throw APIError.badRequest("Network \(id) could not be found.")
+                case .portNotFound(let id): throw APIError.badRequest("Port \(id) could not be found.")
+                case .portInUse(let id): throw APIError.conflict("Port \(id) is still in use.")
+                }
+            }
+            if input.maxCount > 1, requested.contains(where: { $0.portID != nil }) {
+                throw APIError.badRequest("Multiple instances cannot be created with a port: each port serves one server.")
+            }
+        }
+        let now = Date().timeIntervalSince1970
+        let reservation = "r-" + Identifier.hex().prefix(8)
+        let base = Server(
+            id: "", projectID: projectID, userID: call.auth.userID, name: input.name, description: input.description,
+            hostname: input.hostname ?? ServerInput.hostname(input.name), vmState: .building, taskState: "scheduling",
+            powerState: .noState, host: nil, requestedZone: input.zone, availabilityZone: nil, flavor: flavor.snapshot,
+            oldFlavor: nil, imageRef: input.imageRef ?? "", keyName: input.keyName, keyData: keyData, userData: input.userData,
+            metadata: input.metadata, tags: input.tags, securityGroups: input.securityGroups, networks: networks, ownedPorts: [],
+            addresses: [], configDrive: input.configDrive, locked: false, lockedReason: nil, lockedBy: nil,
+            accessIPv4: input.accessIPv4 ?? "", accessIPv6: input.accessIPv6 ?? "", reservationID: reservation, launchIndex: 0,
+            schedulerHints: input.hints, createdAt: now, updatedAt: now, launchedAt: nil, fault: nil,
+            previousVMState: nil, rescueImageRef: nil, trustedCertificates: input.trustedCertificates)
+        let made = try await service.db.transaction { db -> [Server] in
+            try await service.placement.lock(db)
+            let count = try await service.quotas.fit(project: projectID, minimum: input.minCount, wanted: input.maxCount,
+                                                     vcpus: flavor.vcpus, ram: flavor.ram, store: service.servers, in: db)
+            var group: ServerGroup?
+            if let groupID = input.hints["group"]?.first {
+                guard let g = try await ServerGroups().get(groupID, in: db), isAdmin || g.projectID == projectID else {
+                    throw APIError.badRequest("Invalid server group \(groupID): not found.")
+                }
+                try await service.quotas.check("server_group_members", project: projectID, used: g.members.count, adding: count, in: db)
+                group = g
+            }
+            var made: [Server] = []
+            for index in 0..<count {
+                var s = base
+                s.id = Identifier.uuid()
+                s.launchIndex = index
+                if count > 1 {
+                    s.name = "\(input.name)-\(index + 1)"
+                    s.hostname = input.hostname ?? ServerInput.hostname(s.name)
+                }
+                s.createdAt = now + Double(index) * 1e-6
+                try await service.servers.insert(s, in: db)
+                if let group { try await ServerGroups().addMember(group.id, server: s.id, in: db) }
+                try await service.actions.start("create", server: s.id, requestID: call.context.requestID, userID: s.userID,
+                                                projectID: s.projectID, in: db)
+                made.append(s)
+            }
+            return made
+        }
+        for server in made { service.conductor.converge(server.id, service) }
+        if input.returnReservationID { return .json(.accepted, ["reservation_id": .string(reservation)]) }
+        let first = made[0]
+        var body: [String: JSON] = ["id": .string(first.id), "links": service.links.json("servers", first.id),
+                                    "OS-DCF:diskConfig": "MANUAL",
+                                    "security_groups": .array(first.securityGroups.map { ["name": .string($0)] })]
+        return .json(.accepted, ["server": .object(body)], headers: [.location: "\(service.links.base)/v2.1/servers/\(first.id)"])
+    }
+
+    /// Turns `auto`, `none` or an omitted `networks` into what the server joins.
+    private func resolveNetworks(_ asked: NetworkRequest?, projectID: String, version: Microversion) async throws -> NetworkRequest {
+        switch asked {
+        case .list(let items): return .list(items)
+        case .noNetworks?: return .noNetworks
+        case .auto?, nil:
+            let available = try await service.ports.availableNetworks(projectID: projectID)
+            if available.count > 1 {
+                throw APIError.conflict("Multiple possible networks found, use a Network ID to be more specific.")
+            }
+            return available.isEmpty ? .noNetworks : .list([RequestedNetwork(networkID: available[0])])
+        }
+    }
+}

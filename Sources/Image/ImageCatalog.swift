@@ -1,0 +1,88 @@
+import Foundation
+import MartletCore
+import NIOCore
+
+/// What Compute asks of Image, in process: the image a server boots from, and snapshots of servers.
+public protocol ImageCatalog: Sendable {
+    /// The image if the project may see it (admins see every image); nil otherwise.
+    func bootImage(id: String, projectID: String?, isAdmin: Bool) async throws -> BootImage?
+    /// Registers a `queued` image owned by `projectID`; its data comes later through `finishSnapshot`.
+    func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
+                        diskFormat: String, containerFormat: String) async throws -> BootImage
+    /// Stores the snapshot's bytes and makes it `active`.
+    func finishSnapshot(id: String, data: [UInt8]) async throws
+    /// Removes an image (a snapshot whose server failed to produce it).
+    func deleteImage(id: String) async throws
+}
+
+/// An image as a hypervisor and the server's `image` field need it.
+public struct BootImage: Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    public var status: String
+    public var minDisk: Int
+    public var minRam: Int
+    public var size: Int64?
+    public var diskFormat: String?
+    public var containerFormat: String?
+    public var properties: [String: String]
+}
+
+extension ImageService: ImageCatalog {
+    public func bootImage(id: String, projectID: String?, isAdmin: Bool) async throws -> BootImage? {
+        guard let image = try await repo.image(id) else { return nil }
+        let membership = try await projectID.asyncFlatMap { try await repo.member(imageID: id, memberID: $0)?.status }
+        let visible = isAdmin || image.visibility == "public" || image.visibility == "community"
+            || (projectID != nil && image.owner == projectID) || (image.visibility == "shared" && membership == "accepted")
+        return visible ? image.bootImage : nil
+    }
+
+    public func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
+                               diskFormat: String, containerFormat: String) async throws -> BootImage {
+        let now = repo.now()
+        let image = ImageRecord(
+            id: Identifier.uuid(), name: name, status: "queued", visibility: "private", owner: projectID,
+            diskFormat: diskFormat, containerFormat: containerFormat, size: nil, virtualSize: nil, checksum: nil,
+            osHashAlgo: nil, osHashValue: nil, minDisk: minDisk, minRam: minRam, protected: false, osHidden: false,
+            properties: properties, createdAt: now, updatedAt: now, tags: [])
+        try await repo.db.transaction { db in try await repo.insert(image, in: db) }
+        return image.bootImage
+    }
+
+    public func finishSnapshot(id: String, data bytes: [UInt8]) async throws {
+        guard try await repo.db.transaction({ try await repo.transition(id, from: ["queued"], to: "saving", in: $0) }) else {
+            throw APIError.conflict("Image \(id) is no longer waiting for its data.")
+        }
+        let digest = try await data.write(.image(id), from: OneBuffer(ByteBuffer(bytes: bytes)), limit: nil)
+        try await finish(id, digest, status: "active")
+    }
+
+    public func deleteImage(id: String) async throws {
+        try await repo.db.transaction { db in try await repo.delete(id, in: db) }
+        try? await data.delete(.image(id))
+    }
+}
+
+extension ImageRecord {
+    var bootImage: BootImage {
+        BootImage(id: id, name: name, status: status, minDisk: minDisk, minRam: minRam, size: size, diskFormat: diskFormat,
+                  containerFormat: containerFormat, properties: properties)
+    }
+}
+
+/// A body of one buffer, for data made in process.
+struct OneBuffer: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let buffer: ByteBuffer
+    init(_ buffer: ByteBuffer) { self.buffer = buffer }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var buffer: ByteBuffer?
+        mutating func next() async throws -> ByteBuffer? {
+            defer { buffer = nil }
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+}
