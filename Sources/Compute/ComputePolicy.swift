@@ -71,6 +71,14 @@ enum ComputePolicy {
             "os_compute_api:os-extended-server-attributes": admin,
         ]
         rules["os_compute_api:os-instance-actions:events"] = admin
+        rules["os_compute_api:os-hosts"] = admin
+        rules["os_compute_api:images"] = anyone
+        rules["os_compute_api:os-security-groups"] = readerOrAdmin
+        rules["os_compute_api:os-networks:view"] = readerOrAdmin
+        rules["os_compute_api:os-instance-usage-audit-log"] = admin
+        rules["os_compute_api:extensions"] = anyone
+        rules["os_compute_api:os-server-password"] = memberOrAdmin
+        rules["os_compute_api:os-server-external-events:create"] = admin || .role("service")
         return Policy(rules)
     }()
 }

@@ -14,6 +14,8 @@ public final class ComputeService: APIService {
     public let pathPrefix = "compute"
     public let catalogType = "compute"
     public let catalogName = "nova"
+    /// Clients expect the versioned endpoint in the catalog, as DevStack registers it.
+    public let catalogPath = "/compute/v2.1"
     public let faultFormat: any FaultFormat = NovaFaults()
     public static let migrations = ComputeSchema.migrations
     /// Roles Nova's default policy names besides admin, member and reader.
@@ -31,6 +33,8 @@ public final class ComputeService: APIService {
     let scheduler: Scheduler
     let hypervisor: any Hypervisor
     let ports: any PortAllocator
+    /// Neutron's resources for the proxy APIs (`os-security-groups`, `os-networks`).
+    let networks: any NetworkResources
     let images: any ImageCatalog
     let conductor: Conductor
     let links: Links
@@ -40,7 +44,7 @@ public final class ComputeService: APIService {
 
     public var routes: [RouteSpec] { recorder.all }
 
-    public init(database: Database, config: MartletConfig, ports: any PortAllocator, images: any ImageCatalog,
+    public init(database: Database, config: MartletConfig, ports: any PortAllocator & NetworkResources, images: any ImageCatalog,
                 hypervisor: (any Hypervisor)? = nil, logger: Logger = Logger(label: "martlet.compute")) {
         db = database
         servers = ServerStore(db: database)
@@ -50,6 +54,7 @@ public final class ComputeService: APIService {
             hostCount: config.fakeHosts, vcpus: config.fakeHostVCPUs, memoryMB: config.fakeHostMemoryMB,
             diskGB: config.fakeHostDiskGB, spawnDelay: .milliseconds(config.fakeSpawnDelayMS))
         self.ports = ports
+        networks = ports
         self.images = images
         links = Links(base: config.resolvedPublicURL + "/compute")
         metadataSecret = config.metadataProxySecret
@@ -70,6 +75,9 @@ public final class ComputeService: APIService {
         ServerGroupRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)
         InfrastructureRoutes(service: self).register(router)
+        HostRoutes(service: self).register(router)
+        ImageProxyRoutes(service: self).register(router)
+        NetworkProxyRoutes(service: self).register(router)
     }
 
     public func addRootRoutes(to router: Router<MartletContext>) {

@@ -1,6 +1,7 @@
 import Foundation
 import MartletCore
 import NIOCore
+import SQLKit
 
 /// What Compute asks of Image, in process: the image a server boots from, and snapshots of servers.
 public protocol ImageCatalog: Sendable {
@@ -13,6 +14,10 @@ public protocol ImageCatalog: Sendable {
     func finishSnapshot(id: String, data: [UInt8]) async throws
     /// Removes an image (a snapshot whose server failed to produce it).
     func deleteImage(id: String) async throws
+    /// Every image the project may see, newest first (Compute's `/images` proxy, before 2.36).
+    func visibleImages(projectID: String?, isAdmin: Bool) async throws -> [BootImage]
+    /// Replaces an image's custom properties with what `edit` makes of them; the image as it is then.
+    func editProperties(id: String, _ edit: @Sendable ([String: String]) throws -> [String: String]) async throws -> BootImage?
 }
 
 /// An image as a hypervisor and the server's `image` field need it.
@@ -26,6 +31,9 @@ public struct BootImage: Sendable, Equatable {
     public var diskFormat: String?
     public var containerFormat: String?
     public var properties: [String: String]
+    public var owner: String?
+    public var createdAt: Double
+    public var updatedAt: Double
 }
 
 extension ImageService: ImageCatalog {
@@ -35,6 +43,34 @@ extension ImageService: ImageCatalog {
         let visible = isAdmin || image.visibility == "public" || image.visibility == "community"
             || (projectID != nil && image.owner == projectID) || (image.visibility == "shared" && membership == "accepted")
         return visible ? image.bootImage : nil
+    }
+
+    public func visibleImages(projectID: String?, isAdmin: Bool) async throws -> [BootImage] {
+        try await repo.db.read { db in
+            var condition: SQLQueryString = "1 = 1"
+            if !isAdmin {
+                let project = projectID ?? ""
+                condition = """
+                    (visibility IN ('public', 'community') OR owner = \(bind: project) OR (visibility = 'shared' AND id IN
+                    (SELECT image_id FROM image_members WHERE member_id = \(bind: project) AND status = 'accepted')))
+                    """
+            }
+            return try await repo.images(where: condition, order: [("created_at", false), ("id", false)], limit: 100_000, in: db).map(\.bootImage)
+        }
+    }
+
+    public func editProperties(id: String, _ edit: @Sendable ([String: String]) throws -> [String: String]) async throws -> BootImage? {
+        try await repo.db.transaction { db in
+            guard var image = try await repo.image(id, in: db) else { return nil }
+            let edited = try edit(image.properties)
+            if let reserved = edited.keys.first(where: { ImageRecord.coreAttributes.contains($0) }) {
+                throw APIError.badRequest("Attribute '\(reserved)' is reserved.")
+            }
+            image.properties = edited
+            image.updatedAt = repo.now()
+            try await repo.update(image, in: db)
+            return image.bootImage
+        }
     }
 
     public func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
@@ -66,7 +102,7 @@ extension ImageService: ImageCatalog {
 extension ImageRecord {
     var bootImage: BootImage {
         BootImage(id: id, name: name, status: status, minDisk: minDisk, minRam: minRam, size: size, diskFormat: diskFormat,
-                  containerFormat: containerFormat, properties: properties)
+                  containerFormat: containerFormat, properties: properties, owner: owner, createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 

@@ -5,3 +5,12 @@ extension Optional {
         return try await transform(value)
     }
 }
+
+extension Sequence {
+    /// `map` with an async transform, in order.
+    public func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}

@@ -22,6 +22,8 @@ public protocol PortAllocator: Sendable {
     /// Checks, without changing anything, that the requests name networks and free ports the
     /// project may use: a create can then be refused before it is accepted.
     func check(_ requests: [PortRequest], projectID: String) async throws
+    /// The security groups (by name or id) the project may put its ports in; the first unknown one is thrown.
+    func checkSecurityGroups(_ names: [String], projectID: String) async throws
 }
 
 /// Why `check` refused a request.
@@ -29,6 +31,7 @@ public enum PortRequestProblem: Error, Sendable {
     case networkNotFound(String)
     case portNotFound(String)
     case portInUse(String)
+    case securityGroupNotFound(String)
 }
 
 /// One network interface a server asks for: a network (optionally with a fixed IP) or an existing port.
@@ -190,6 +193,18 @@ extension NetworkService: PortAllocator {
                         throw PortRequestProblem.networkNotFound(networkID)
                     }
                 }
+            }
+        }
+    }
+
+    public func checkSecurityGroups(_ names: [String], projectID: String) async throws {
+        try await read { db in
+            for name in names where name != "default" {
+                let byID = Body.isUUID(name) ? try await store.get(.securityGroups, name, in: db) : nil
+                if let group = byID, group["project_id"]?.stringValue == projectID || group["shared"] == true { continue }
+                let named = try await store.raw(.securityGroups, where: "project_id = \(bind: projectID) AND name = \(bind: name)",
+                                                order: "id", limit: 1, in: db)
+                if named.isEmpty { throw PortRequestProblem.securityGroupNotFound(name) }
             }
         }
     }

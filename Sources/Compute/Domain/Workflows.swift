@@ -354,7 +354,10 @@ struct Workflows: Sendable {
     func settle(_ id: String, error: String? = nil, _ change: @Sendable (inout Server) -> Void) async throws -> Server {
         try await service.db.transaction { db in
             guard var s = try await servers.get(id, in: db) else { throw APIError.notFound("Instance \(id) could not be found.") }
+            // A delete asked for meanwhile outlives the step that finishes here.
+            let deleting = s.taskState == "deleting"
             change(&s)
+            if deleting { s.taskState = "deleting" }
             try await servers.update(s, in: db)
             if s.taskState == nil || error != nil {
                 try await service.actions.finish(server: id, host: s.host, error: error, in: db)

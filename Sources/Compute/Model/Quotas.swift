@@ -14,10 +14,13 @@ struct Quotas: Sendable {
     ]
     static let resources = Set(defaults.map(\.0))
 
-    /// The resources a microversion shows: 2.36 drops the network proxies, 2.57 the injected files.
-    static func shown(_ v: Microversion) -> [String] {
-        defaults.map(\.0).filter { name in
-            if v >= Microversion(2, 36) && ["floating_ips", "fixed_ips", "security_groups", "security_group_rules"].contains(name) { return false }
+    /// The resources a microversion shows: 2.36 drops the network proxies (2.50 for quota classes, which
+    /// gain the server-group ones then), 2.57 the injected files.
+    static func shown(_ v: Microversion, classSet: Bool = false) -> [String] {
+        let network = ["floating_ips", "fixed_ips", "security_groups", "security_group_rules"]
+        return defaults.map(\.0).filter { name in
+            if classSet && v < Microversion(2, 50) && name.hasPrefix("server_group") { return false }
+            if v >= Microversion(2, classSet ? 50 : 36) && network.contains(name) { return false }
             if v >= Microversion(2, 57) && name.hasPrefix("injected_file") { return false }
             return true
         }

@@ -190,23 +190,23 @@ struct FlavorRoutes {
     // MARK: Extra specs
 
     private func registerExtraSpecs(_ r: PolicyRouter) {
-        r.get("/v2.1/flavors/:flavor_id/os-extra-specs", rule: "os_compute_api:os-flavor-extra-specs:index") { call in
+        r.get("/v2.1/flavors/:flavor_id/os-extra_specs", rule: "os_compute_api:os-flavor-extra-specs:index") { call in
             .json(.ok, ["extra_specs": .object(try await visible(call).extraSpecs.mapValues { .string($0) })])
         }
-        r.get("/v2.1/flavors/:flavor_id/os-extra-specs/:key", rule: "os_compute_api:os-flavor-extra-specs:index") { call in
+        r.get("/v2.1/flavors/:flavor_id/os-extra_specs/:key", rule: "os_compute_api:os-flavor-extra-specs:index") { call in
             let key = try call.param("key")
             guard let value = try await visible(call).extraSpecs[key] else {
                 throw APIError.notFound("Flavor \(try call.param("flavor_id")) has no extra specs with key \(key).")
             }
             return .json(.ok, .object([key: .string(value)]))
         }
-        r.post("/v2.1/flavors/:flavor_id/os-extra-specs", rule: "os_compute_api:os-flavor-extra-specs:manage") { call in
+        r.post("/v2.1/flavors/:flavor_id/os-extra_specs", rule: "os_compute_api:os-flavor-extra-specs:manage") { call in
             let f = try JSONFields.body(try await call.body(), wrapper: "extra_specs")
             let specs = try Self.specs(f.members)
             try await editSpecs(call) { $0.merge(specs) { _, new in new } }
             return .json(.ok, ["extra_specs": .object(specs.mapValues { .string($0) })])
         }
-        r.put("/v2.1/flavors/:flavor_id/os-extra-specs/:key", rule: "os_compute_api:os-flavor-extra-specs:manage") { call in
+        r.put("/v2.1/flavors/:flavor_id/os-extra_specs/:key", rule: "os_compute_api:os-flavor-extra-specs:manage") { call in
             let key = try call.param("key")
             guard case .object(let body) = try await call.body() else { throw APIError.badRequest("The request body must be an object.") }
             guard body.count == 1 else { throw APIError.badRequest("Request body contains too many items") }
@@ -215,7 +215,7 @@ struct FlavorRoutes {
             try await editSpecs(call) { $0.merge(specs) { _, new in new } }
             return .json(.ok, .object(specs.mapValues { .string($0) }))
         }
-        r.delete("/v2.1/flavors/:flavor_id/os-extra-specs/:key", rule: "os_compute_api:os-flavor-extra-specs:manage") { call in
+        r.delete("/v2.1/flavors/:flavor_id/os-extra_specs/:key", rule: "os_compute_api:os-flavor-extra-specs:manage") { call in
             let key = try call.param("key")
             try await editSpecs(call) { specs in
                 guard specs.removeValue(forKey: key) != nil else {

@@ -48,6 +48,8 @@ struct InfrastructureRoutes {
             return .json(.ok, ["migrations": .array(list.map { $0.json(v) })])
         }
         r.get("/v2.1/os-simple-tenant-usage", rule: "os_compute_api:os-simple-tenant-usage:list") { call in
+            // `os-simple-tenant-usage/` names an empty project, not the list.
+            if call.request.uri.path.hasSuffix("/") { throw APIError.notFound("The resource could not be found.") }
             let usages = try await usage(call, project: nil)
             return .json(.ok, ["tenant_usages": .array(usages)])
         }
@@ -74,6 +76,7 @@ struct InfrastructureRoutes {
         r.get("/v2.1/os-hypervisors", rule: "os_compute_api:os-hypervisors") { call in try await hypervisors(call, detail: false) }
         r.get("/v2.1/os-hypervisors/detail", rule: "os_compute_api:os-hypervisors") { call in try await hypervisors(call, detail: true) }
         r.get("/v2.1/os-hypervisors/statistics", rule: "os_compute_api:os-hypervisors") { call in
+            guard service.version(call) < Microversion(2, 88) else { throw APIError.notFound("The resource could not be found.") }
             let (providers, usage) = try await service.db.read { db in (try await service.placement.providers(in: db), try await service.placement.usage(in: db)) }
             var totals: [String: Int] = [:]
             for p in providers {
@@ -97,6 +100,7 @@ struct InfrastructureRoutes {
             return .json(.ok, ["hypervisor": body])
         }
         r.get("/v2.1/os-hypervisors/:id/uptime", rule: "os_compute_api:os-hypervisors") { call in
+            guard service.version(call) < Microversion(2, 88) else { throw APIError.notFound("The resource could not be found.") }
             let (p, u) = try await hypervisor(call)
             let body = try await hypervisorJSON(p, u, call, detail: false).merging(["uptime": " 06:00:00 up 1 day,  1 user,  load average: 0.00, 0.00, 0.00"])
             return .json(.ok, ["hypervisor": body])
@@ -141,7 +145,12 @@ struct InfrastructureRoutes {
             }
             list.append(body)
         }
-        return .json(.ok, ["hypervisors": .array(list)])
+        var result: [String: JSON] = ["hypervisors": .array(list)]
+        if v >= Microversion(2, 33), let limit = call.query("limit").flatMap(Int.init), limit > 0, chosen.count == limit, let last = chosen.last {
+            result["hypervisors_links"] = service.links.next("os-hypervisors", path: detail ? "os-hypervisors/detail" : "os-hypervisors",
+                                                             marker: v >= Microversion(2, 53) ? last.uuid : String(last.hypervisorID), query: call.queryItems)
+        }
+        return .json(.ok, .object(result))
     }
 
     private func hypervisor(_ call: APICall) async throws -> (Placement.Provider, (vcpus: Int, memoryMB: Int, diskGB: Int, consumers: Int)) {
@@ -179,12 +188,19 @@ struct InfrastructureRoutes {
                 "local_gb": JSON(p.diskGB), "local_gb_used": JSON(u.diskGB), "free_ram_mb": JSON(p.memoryMB - u.memoryMB),
                 "free_disk_gb": JSON(p.diskGB - u.diskGB), "current_workload": 0, "running_vms": JSON(u.consumers),
                 "disk_available_least": JSON(p.diskGB - u.diskGB),
-                "cpu_info": .string(#"{"arch": "\#(resources?.cpuArchitecture ?? "x86_64")", "model": "fake", "vendor": "fake", "topology": {"cores": 1, "threads": 1, "sockets": \#(p.vcpus)}, "features": []}"#),
+                "cpu_info": cpuInfo(resources?.cpuArchitecture ?? "x86_64", sockets: p.vcpus, v),
             ]) { _, new in new }
         } else {
             body["uptime"] = nil as JSON
         }
         return .object(body)
+    }
+
+    /// A string before 2.28, an object since.
+    private func cpuInfo(_ arch: String, sockets: Int, _ v: Microversion) -> JSON {
+        let info: JSON = ["arch": .string(arch), "model": "fake", "vendor": "fake", "features": [],
+                          "topology": ["cores": 1, "threads": 1, "sockets": JSON(sockets)]]
+        return v >= Microversion(2, 28) ? info : .string(info.text)
     }
 
     // MARK: Services

@@ -12,6 +12,7 @@ struct KeypairRoutes {
             let user = try owner(call)
             let v = service.version(call)
             var keys = try await service.db.read { try await store.list(user: user, in: $0) }
+            var links: JSON?
             if v >= Microversion(2, 35) {
                 if let marker = call.query("marker") {
                     guard let index = keys.firstIndex(where: { $0.name == marker }) else { throw APIError.badRequest("marker [\(marker)] not found") }
@@ -19,10 +20,15 @@ struct KeypairRoutes {
                 }
                 if let l = call.query("limit") {
                     guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
+                    if keys.count > n, n > 0 {
+                        links = service.links.next("os-keypairs", path: "os-keypairs", marker: keys[n - 1].name, query: call.queryItems)
+                    }
                     keys = Array(keys.prefix(n))
                 }
             }
-            return .json(.ok, ["keypairs": .array(keys.map { ["keypair": $0.json(v, full: false)] })])
+            var body: [String: JSON] = ["keypairs": .array(keys.map { ["keypair": $0.json(v, full: false)] })]
+            if let links { body["keypairs_links"] = links }
+            return .json(.ok, .object(body))
         }
         r.get("/v2.1/os-keypairs/:name", rule: "os_compute_api:os-keypairs:show", loadsTarget: true) { call in
             let user = try owner(call)

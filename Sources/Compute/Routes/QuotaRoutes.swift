@@ -32,30 +32,31 @@ struct QuotaRoutes {
         }
         r.get("/v2.1/os-quota-class-sets/:class", rule: "os_compute_api:os-quota-sets:defaults") { call in
             let limits = try await service.db.read { try await quotas.limits(Quotas.defaultClass, in: $0) }
-            return .json(.ok, ["quota_class_set": quotaSet(limits, service.version(call), id: try call.param("class"))])
+            return .json(.ok, ["quota_class_set": quotaSet(limits, service.version(call), id: try call.param("class"), classSet: true)])
         }
         r.put("/v2.1/os-quota-class-sets/:class", rule: "os_compute_api:os-quota-sets:update") { call in
             guard try call.param("class") == "default" else { throw APIError.badRequest("Only the 'default' quota class can be changed.") }
-            let values = try limits(try JSONFields.body(try await call.body(), wrapper: "quota_class_set"), version: service.version(call), allowForce: false)
+            let values = try limits(try JSONFields.body(try await call.body(), wrapper: "quota_class_set"), version: service.version(call),
+                                    allowForce: false, classSet: true)
             let limits = try await service.db.transaction { db in
                 try await quotas.set(Quotas.defaultClass, values, in: db)
                 return try await quotas.limits(Quotas.defaultClass, in: db)
             }
-            return .json(.ok, ["quota_class_set": quotaSet(limits, service.version(call), id: nil)])
+            return .json(.ok, ["quota_class_set": quotaSet(limits, service.version(call), id: nil, classSet: true)])
         }
         r.get("/v2.1/limits", rule: "os_compute_api:limits") { try await limitsView($0) }
     }
 
-    private func quotaSet(_ limits: [String: Int], _ v: Microversion, id: String?) -> JSON {
+    private func quotaSet(_ limits: [String: Int], _ v: Microversion, id: String?, classSet: Bool = false) -> JSON {
         var body: [String: JSON] = [:]
-        for resource in Quotas.shown(v) { body[resource] = JSON(limits[resource] ?? -1) }
+        for resource in Quotas.shown(v, classSet: classSet) { body[resource] = JSON(limits[resource] ?? -1) }
         if let id { body["id"] = .string(id) }
         return .object(body)
     }
 
-    private func limits(_ f: JSONFields, version v: Microversion, allowForce: Bool) throws -> [String: Int] {
+    private func limits(_ f: JSONFields, version v: Microversion, allowForce: Bool, classSet: Bool = false) throws -> [String: Int] {
         var values: [String: Int] = [:]
-        let shown = Set(Quotas.shown(v))
+        let shown = Set(Quotas.shown(v, classSet: classSet))
         for (key, value) in f.members {
             if key == "force" && allowForce { continue }
             guard shown.contains(key) else {
@@ -110,11 +111,12 @@ struct QuotaRoutes {
         var absolute: [String: JSON] = [
             "maxTotalInstances": JSON(limits["instances"] ?? -1), "maxTotalCores": JSON(limits["cores"] ?? -1),
             "maxTotalRAMSize": JSON(limits["ram"] ?? -1), "maxTotalKeypairs": JSON(limits["key_pairs"] ?? -1),
-            "maxServerMeta": JSON(limits["metadata_items"] ?? -1), "maxImageMeta": JSON(limits["metadata_items"] ?? -1),
+            "maxServerMeta": JSON(limits["metadata_items"] ?? -1),
             "maxServerGroups": JSON(limits["server_groups"] ?? -1), "maxServerGroupMembers": JSON(limits["server_group_members"] ?? -1),
             "totalInstancesUsed": JSON(used["instances"] ?? 0), "totalCoresUsed": JSON(used["cores"] ?? 0),
             "totalRAMUsed": JSON(used["ram"] ?? 0), "totalServerGroupsUsed": JSON(used["server_groups"] ?? 0),
         ]
+        if v < Microversion(2, 39) { absolute["maxImageMeta"] = JSON(limits["metadata_items"] ?? -1) }
         if v < Microversion(2, 36) {
             absolute.merge(["maxTotalFloatingIps": JSON(limits["floating_ips"] ?? -1), "maxSecurityGroups": JSON(limits["security_groups"] ?? -1),
                             "maxSecurityGroupRules": JSON(limits["security_group_rules"] ?? -1), "totalFloatingIpsUsed": 0,

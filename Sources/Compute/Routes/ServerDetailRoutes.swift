@@ -12,6 +12,31 @@ struct ServerDetailRoutes {
         registerMetadata(r)
         registerTags(r)
         registerInterfaces(r)
+        r.get("/v2.1/servers/:server_id/os-server-password", rule: "os_compute_api:os-server-password", loadsTarget: true) { call in
+            _ = try await service.visibleServer(call)
+            return .json(.ok, ["password": ""])
+        }
+        r.delete("/v2.1/servers/:server_id/os-server-password", rule: "os_compute_api:os-server-password", loadsTarget: true) { call in
+            _ = try await service.visibleServer(call)
+            return .empty(.noContent)
+        }
+        r.post("/v2.1/os-server-external-events", rule: "os_compute_api:os-server-external-events:create") { call in
+            let events = try JSONFields(try await call.body(), path: "").objects("events") ?? []
+            guard !events.isEmpty else { throw APIError.badRequest("Invalid input for field/attribute events: at least one event is required.") }
+            var results: [JSON] = []
+            for event in events {
+                let name = try event.requiredString("name")
+                let server = try event.requiredString("server_uuid")
+                var result: [String: JSON] = ["name": .string(name), "server_uuid": .string(server)]
+                for key in ["tag", "status"] { if let value = try event.string(key) { result[key] = .string(value) } }
+                if result["status"] == nil { result["status"] = "completed" }
+                let exists = try await service.servers.get(server).map { $0.host != nil } ?? false
+                result["code"] = exists ? 200 : 404
+                results.append(.object(result))
+            }
+            let found = results.contains { $0["code"] == 200 }
+            return .json(found ? .ok : .notFound, ["events": .array(results)])
+        }
         r.get("/v2.1/servers/:server_id/ips", rule: "os_compute_api:ips", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
             return .json(.ok, ["addresses": .object(Self.plainAddresses(server))])
@@ -205,11 +230,7 @@ struct ServerDetailRoutes {
                 request.networkID = available[0]
             }
             do { try await service.ports.check([request], projectID: server.projectID) } catch let problem as PortRequestProblem {
-                switch problem {
-                case .networkNotFound(let id): throw APIError.notFound("Network \(id) could not be found.")
-                case .portNotFound(let id): throw APIError.notFound("Port \(id) could not be found.")
-                case .portInUse(let id): throw APIError.conflict("Port \(id) is still in use.")
-                }
+                throw ServerRoutes.fault(problem, missing: .notFound)
             }
             let before = Set(try await service.ports.ports(deviceID: server.id).map(\.id))
             request.securityGroups = portID == nil ? server.securityGroups : nil

@@ -220,12 +220,16 @@ struct ServerInput {
         return tags.filter { seen.insert($0).inserted }
     }
 
+    /// A valid address of the version, in canonical form (`::babe:dc0c:1602`, as Nova stores it).
     static func address(_ text: String, version: Int?, field: String) throws -> String {
-        let isV4 = text.split(separator: ".").count == 4 && text.split(separator: ".").allSatisfy { UInt8($0) != nil }
-        let isV6 = text.contains(":") && text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
-        let ok = version == 4 ? isV4 : version == 6 ? isV6 : (isV4 || isV6)
-        guard ok else { throw APIError.badRequest("Invalid input for field/attribute \(field). Value: \(text). '\(text)' is not a '\(version == 6 ? "ipv6" : "ipv4")'") }
-        return text
+        for family in version == 4 ? [AF_INET] : version == 6 ? [AF_INET6] : [AF_INET, AF_INET6] {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            guard inet_pton(family, text, &bytes) == 1 else { continue }
+            var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            guard inet_ntop(family, bytes, &out, socklen_t(out.count)) != nil else { continue }
+            return String(cString: out)
+        }
+        throw APIError.badRequest("Invalid input for field/attribute \(field). Value: \(text). '\(text)' is not a '\(version == 6 ? "ipv6" : "ipv4")'")
     }
 
     /// Nova's default hostname: the name made DNS-safe.

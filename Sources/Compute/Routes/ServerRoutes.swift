@@ -204,12 +204,11 @@ struct ServerRoutes {
         let networks = try await resolveNetworks(input.networks, projectID: projectID, version: v)
         if case .list(let requested) = networks {
             let requests = requested.map { PortRequest(networkID: $0.networkID, portID: $0.portID, fixedIP: $0.fixedIP) }
-            do { try await service.ports.check(requests, projectID: projectID) } catch let problem as PortRequestProblem {
-                switch problem {
-                case .networkNotFound(let id): throw APIError.badRequest("Network \(id) could not be found.")
-                case .portNotFound(let id): throw APIError.badRequest("Port \(id) could not be found.")
-                case .portInUse(let id): throw APIError.conflict("Port \(id) is still in use.")
-                }
+            do {
+                try await service.ports.check(requests, projectID: projectID)
+                try await service.ports.checkSecurityGroups(input.securityGroups, projectID: projectID)
+            } catch let problem as PortRequestProblem {
+                throw Self.fault(problem, missing: .badRequest)
             }
             if input.maxCount > 1, requested.contains(where: { $0.portID != nil }) {
                 throw APIError.badRequest("Multiple instances cannot be created with a port: each port serves one server.")
@@ -229,6 +228,9 @@ struct ServerRoutes {
             previousVMState: nil, rescueImageRef: nil, trustedCertificates: input.trustedCertificates)
         let made = try await service.db.transaction { db -> [Server] in
             try await service.placement.lock(db)
+            if let limit = try await service.quotas.limits(projectID, in: db)["metadata_items"], limit >= 0, input.metadata.count > limit {
+                throw APIError.forbidden("Quota exceeded for metadata_items: Requested \(input.metadata.count), but already used 0 of \(limit) metadata_items")
+            }
             let count = try await service.quotas.fit(project: projectID, minimum: input.minCount, wanted: input.maxCount,
                                                      vcpus: flavor.vcpus, ram: flavor.ram, store: service.servers, in: db)
             var group: ServerGroup?
@@ -264,6 +266,16 @@ struct ServerRoutes {
                                     "OS-DCF:diskConfig": "MANUAL",
                                     "security_groups": .array(first.securityGroups.map { ["name": .string($0)] })]
         return .json(.accepted, ["server": .object(body)], headers: [.location: "\(service.links.base)/v2.1/servers/\(first.id)"])
+    }
+
+    /// The fault for a request Networking refused: what is missing is `missing` (400 at create, 404 on attach).
+    static func fault(_ problem: PortRequestProblem, missing: HTTPResponse.Status) -> APIError {
+        switch problem {
+        case .networkNotFound(let id): return APIError(missing, "Network \(id) could not be found.")
+        case .portNotFound(let id): return APIError(missing, "Port \(id) could not be found.")
+        case .portInUse(let id): return .conflict("Port \(id) is still in use.")
+        case .securityGroupNotFound(let name): return APIError(missing, "Security group \(name) not found.")
+        }
     }
 
     /// Turns `auto`, `none` or an omitted `networks` into what the server joins.

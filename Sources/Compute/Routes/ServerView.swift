@@ -29,11 +29,11 @@ struct ServerView {
             "config_drive": .string(s.configDrive ? "True" : ""), "key_name": JSON(s.keyName),
             "OS-SRV-USG:launched_at": s.launchedAt.map { .string(NovaTime.precise($0)) } ?? nil,
             "OS-SRV-USG:terminated_at": nil,
-            "security_groups": .array(s.securityGroups.map { ["name": .string($0)] }),
             "OS-EXT-STS:task_state": JSON(s.taskState), "OS-EXT-STS:vm_state": .string(s.vmState.rawValue),
             "OS-EXT-STS:power_state": JSON(s.powerState.rawValue),
             "os-extended-volumes:volumes_attached": [],
         ]
+        if !s.securityGroups.isEmpty { b["security_groups"] = .array(s.securityGroups.map { ["name": .string($0)] }) }
         b["image"] = s.imageRef.isEmpty ? "" : image(s)
         b["flavor"] = flavor(s)
         if ["ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"].contains(s.status) {
