@@ -73,6 +73,8 @@ enum ComputePolicy {
         rules["os_compute_api:os-instance-actions:events"] = admin
         rules["os_compute_api:os-hosts"] = admin
         rules["os_compute_api:images"] = anyone
+        rules["os_compute_api:os-remote-consoles"] = memberOrAdmin
+        rules["os_compute_api:os-console-auth-tokens"] = admin
         rules["os_compute_api:os-security-groups"] = readerOrAdmin
         rules["os_compute_api:os-networks:view"] = readerOrAdmin
         rules["os_compute_api:os-instance-usage-audit-log"] = admin

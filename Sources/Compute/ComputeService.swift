@@ -21,7 +21,7 @@ public final class ComputeService: APIService {
     /// Roles Nova's default policy names besides admin, member and reader.
     public static let roles = ["manager", "service"]
     /// The microversions served; `docs/compute-microversions.md` says what each one changes.
-    public static let versions = MicroversionRange(service: "compute", minimum: Microversion(2, 1), maximum: Microversion(2, 1),
+    public static let versions = MicroversionRange(service: "compute", minimum: Microversion(2, 1), maximum: Microversion(2, 85),
                                                    legacyHeader: "X-OpenStack-Nova-API-Version")
 
     let db: Database
@@ -37,6 +37,7 @@ public final class ComputeService: APIService {
     let networks: any NetworkResources
     let images: any ImageCatalog
     let conductor: Conductor
+    let consoles = ConsoleTokens()
     let links: Links
     let metadataSecret: String?
     let logger: Logger
@@ -78,6 +79,7 @@ public final class ComputeService: APIService {
         HostRoutes(service: self).register(router)
         ImageProxyRoutes(service: self).register(router)
         NetworkProxyRoutes(service: self).register(router)
+        ConsoleRoutes(service: self).register(router)
     }
 
     public func addRootRoutes(to router: Router<MartletContext>) {
@@ -127,6 +129,12 @@ public final class ComputeService: APIService {
     }
 
     func version(_ call: APICall) -> Microversion { call.context.microversion ?? Self.versions.minimum }
+
+    /// Since 2.75 a query parameter the API does not know is a 400, not ignored.
+    func checkQuery(_ call: APICall, allowed: Set<String>) throws {
+        guard version(call) >= Microversion(2, 75), let unknown = call.queryItems.keys.first(where: { !allowed.contains($0) }) else { return }
+        throw APIError.badRequest("Invalid input for query parameters \(unknown). Additional properties are not allowed ('\(unknown)' was unexpected)")
+    }
 }
 
 /// Nova names the request ID twice: `x-compute-request-id` as well as `x-openstack-request-id`.

@@ -31,6 +31,7 @@ struct Workflows: Sendable {
             case (_, "resuming"): try await power(server, .resume, to: .active, .running)
             case (_, "rescuing"): try await power(server, .rescue, to: .rescued, .running)
             case (_, "unrescuing"): try await power(server, .unrescue, to: .active, .running)
+            case (_, "rebuilding") where server.moveKind == "evacuation": try await evacuate(server)
             case (_, "rebuilding"): try await rebuild(server)
             case (_, "resize_prep"), (_, "migrating"): try await move(server)
             case (_, "resize_confirming"): try await confirmMove(server)
@@ -133,9 +134,13 @@ struct Workflows: Sendable {
         }
         let addresses = Self.addresses(allocated)
         let made = owned
+        var tags: [String: String] = [:]
+        for (request, port) in zip(requested, allocated) { if let tag = request.tag { tags[port.id] = tag } }
+        let tagged = tags
         return try await settle(server.id) { s in
             s.addresses = addresses
             s.ownedPorts = made
+            if !tagged.isEmpty { s.interfaceTags = tagged }
         }
     }
 
@@ -245,6 +250,34 @@ struct Workflows: Sendable {
             s.vmState = .resized
             s.powerState = running ? .running : .shutdown
             s.taskState = nil
+        }
+    }
+
+    /// Rebuilds a server of a down host on another one; its old claim goes with the migration.
+    private func evacuate(_ s: Server) async throws {
+        guard let migration = s.migrationID, let source = s.moveSource else { throw APIError.conflict("No evacuation in progress.") }
+        var s = s
+        if s.host == source {
+            try await service.db.transaction { db in
+                try await placement.lock(db)
+                try await placement.transfer(from: s.id, to: migration, in: db)
+            }
+            s = try await schedule(s, excluding: [source])
+        }
+        guard let destination = s.host else { return }
+        let running = s.previousVMState != .stopped
+        try await hypervisor.spawn(spec(s, host: destination, powerOn: running))
+        try await service.ports.rebind(deviceID: s.id, host: destination)
+        try await service.db.transaction { db in
+            try await placement.release(migration, in: db)
+            try await Migrations().setStatus(migration, "done", in: db)
+            try await Migrations().setDestination(migration, destination, in: db)
+        }
+        try await settle(s.id) { s in
+            s.vmState = running ? .active : .stopped
+            s.powerState = running ? .running : .shutdown
+            s.taskState = nil
+            s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
         }
     }
 

@@ -11,6 +11,7 @@ struct InstanceActions: Sendable {
         var finishTime: Double?
         var result: String?
         var host: String?
+        var details: String? = nil
     }
 
     func start(_ action: String, server: String, requestID: String, userID: String, projectID: String, in db: any SQLDatabase) async throws {
@@ -34,6 +35,7 @@ struct InstanceActions: Sendable {
         events[open].finishTime = now
         events[open].result = error == nil ? "Success" : "Error"
         events[open].host = host
+        events[open].details = error
         try await db.raw("""
             UPDATE cmp_instance_actions SET events = \(bind: try Self.encode(events)), updated_at = \(bind: now),
             message = \(bind: error.map { _ in "Error" }) WHERE id = \(bind: try row.decode(column: "id", as: String.self))
@@ -60,6 +62,7 @@ struct InstanceActions: Sendable {
                         "finish_time": e.finishTime.map { .string(NovaTime.precise($0)) } ?? nil, "result": JSON(e.result),
                     ]
                     if admin { event["traceback"] = nil as JSON }
+                    if v >= Microversion(2, 84) { event["details"] = JSON(e.details) }
                     if v >= Microversion(2, 62) {
                         if admin { event["host"] = JSON(e.host) }
                         event["hostId"] = .string(e.host.map { ServerView.hostID(project: projectID, host: $0) } ?? "")

@@ -55,6 +55,8 @@ struct Server: Codable, Sendable, Equatable {
     var moveTarget: String?
     /// The image a snapshot or shelve is filling.
     var pendingImage: String?
+    /// Device tags of interfaces (2.32 on create, 2.49 on attach), by port id.
+    var interfaceTags: [String: String]?
     var trustedCertificates: [String]?
 
     var status: String { Self.status(vmState: vmState, taskState: taskState) }

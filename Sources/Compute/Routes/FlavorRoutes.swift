@@ -54,6 +54,7 @@ struct FlavorRoutes {
     }
 
     private func list(_ call: APICall, detail: Bool) async throws -> Response {
+        try service.checkQuery(call, allowed: ["is_public", "minRam", "minDisk", "limit", "marker", "sort_key", "sort_dir"])
         let q = call.queryItems
         let isAdmin = call.auth.hasRole("admin")
         var isPublic: Bool? = true
@@ -222,7 +223,7 @@ struct FlavorRoutes {
                     throw APIError.notFound("Flavor \((try? call.param("flavor_id")) ?? "") has no extra specs with key \(key).")
                 }
             }
-            return .empty(.accepted)
+            return .empty(.ok)
         }
     }
 

@@ -10,7 +10,7 @@ struct HostRoutes {
     func register(_ r: PolicyRouter) {
         r.get("/v2.1/os-hosts", rule: "os_compute_api:os-hosts") { call in
             try requireLegacy(call)
-            let zone = call.query("zone")
+            let zone = call.query("zone").flatMap { $0.isEmpty ? nil : $0 }
             var hosts: [JSON] = [["host_name": "martlet", "service": "scheduler", "zone": "internal"],
                                  ["host_name": "martlet", "service": "conductor", "zone": "internal"]]
             for (host, hostZone) in try await zones().sorted(by: { $0.key < $1.key }) {

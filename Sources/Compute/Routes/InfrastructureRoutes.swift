@@ -44,8 +44,37 @@ struct InfrastructureRoutes {
             if let status = call.query("status") { condition += " AND status = \(bind: status)" as SQLQueryString }
             if let server = call.query("instance_uuid") { condition += " AND server_id = \(bind: server)" as SQLQueryString }
             if let kind = call.query("migration_type"), v >= Microversion(2, 23) { condition += " AND kind = \(bind: kind)" as SQLQueryString }
-            let list = try await service.db.read { try await Migrations().list(condition, in: $0) }
-            return .json(.ok, ["migrations": .array(list.map { $0.json(v) })])
+            if v >= Microversion(2, 80) {
+                if let user = call.query("user_id") { condition += " AND user_id = \(bind: user)" as SQLQueryString }
+                if let project = call.query("project_id") { condition += " AND project_id = \(bind: project)" as SQLQueryString }
+            }
+            var list = try await service.db.read { try await Migrations().list(condition, in: $0) }
+            var links: JSON?
+            if v >= Microversion(2, 59) {
+                var allowed: Set<String> = ["host", "status", "instance_uuid", "migration_type", "source_compute", "hidden", "limit", "marker",
+                                            "changes-since", "changes-before"]
+                if v >= Microversion(2, 80) { allowed.formUnion(["user_id", "project_id"]) }
+                if let unknown = call.queryItems.keys.first(where: { !allowed.contains($0) }) {
+                    throw APIError.badRequest("Invalid input for query parameters \(unknown). Additional properties are not allowed ('\(unknown)' was unexpected)")
+                }
+                for (key, after) in [("changes-since", true), ("changes-before", false)] where key == "changes-since" || v >= Microversion(2, 66) {
+                    guard let text = call.query(key) else { continue }
+                    guard let date = Timestamp.parse(text)?.timeIntervalSince1970 else { throw APIError.badRequest("Invalid \(key) value \(text).") }
+                    list = list.filter { after ? $0.updatedAt >= date : $0.updatedAt <= date }
+                }
+                if let marker = call.query("marker") {
+                    guard let index = list.firstIndex(where: { $0.uuid == marker }) else { throw APIError.badRequest("Marker \(marker) could not be found.") }
+                    list = Array(list[(index + 1)...])
+                }
+                if let l = call.query("limit") {
+                    guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
+                    if list.count > n, n > 0 { links = service.links.next("os-migrations", path: "os-migrations", marker: list[n - 1].uuid, query: call.queryItems) }
+                    list = Array(list.prefix(n))
+                }
+            }
+            var body: [String: JSON] = ["migrations": .array(list.map { $0.json(v) })]
+            if let links { body["migrations_links"] = links }
+            return .json(.ok, .object(body))
         }
         r.get("/v2.1/os-simple-tenant-usage", rule: "os_compute_api:os-simple-tenant-usage:list") { call in
             // `os-simple-tenant-usage/` names an empty project, not the list.
@@ -244,7 +273,23 @@ struct InfrastructureRoutes {
             return .json(.ok, ["service": body])
         }
         r.delete("/v2.1/os-services/:id", rule: "os_compute_api:os-services") { call in
-            throw APIError.conflict("The compute service of a host the driver reports cannot be deleted.")
+            let id = try call.param("id")
+            let v = service.version(call)
+            try await service.db.transaction { db in
+                let providers = try await service.placement.providers(in: db)
+                guard let p = providers.first(where: { v >= Microversion(2, 53) ? $0.uuid == id : String($0.hypervisorID + 2) == id }) else {
+                    throw APIError.notFound("Service \(id) could not be found.")
+                }
+                guard try await service.servers.list("host = \(bind: p.host)", limit: 1, in: db).isEmpty else {
+                    throw APIError.conflict("Unable to delete compute service that is hosting instances. Migrate or delete the instances first.")
+                }
+                guard try await aggregates.all(in: db).allSatisfy({ !$0.hosts.contains(p.host) }) else {
+                    throw APIError.conflict("Unable to delete compute service that is in an aggregate. Remove the host from the aggregate first.")
+                }
+                // The driver registers the host again when the service next starts.
+                try await db.raw("DELETE FROM cmp_providers WHERE host = \(bind: p.host)").run()
+            }
+            return .empty(.noContent)
         }
     }
 
@@ -339,6 +384,20 @@ struct InfrastructureRoutes {
             guard a.hosts.isEmpty else { throw APIError.badRequest("Cannot remove aggregate \(a.id): it still has hosts.") }
             try await service.db.transaction { db in try await aggregates.delete(a.id, in: db) }
             return .empty(.ok)
+        }
+        r.post("/v2.1/os-aggregates/:id/images", rule: "os_compute_api:os-aggregates") { call in
+            guard service.version(call) >= Microversion(2, 81) else { throw APIError.notFound("The resource could not be found.") }
+            _ = try await aggregate(call)
+            let wanted = try JSONFields(try await call.body(), path: "").objects("cache") ?? []
+            guard !wanted.isEmpty else { throw APIError.badRequest("Invalid input for field/attribute cache: at least one image is required.") }
+            for item in wanted {
+                let id = try item.requiredString("id")
+                guard try await service.images.bootImage(id: id, projectID: nil, isAdmin: true) != nil else {
+                    throw APIError.badRequest("Image \(id) could not be found.")
+                }
+            }
+            // Every host keeps images through the Image service's own store: nothing to pre-load.
+            return .empty(.accepted)
         }
         r.post("/v2.1/os-aggregates/:id/action", rule: "os_compute_api:os-aggregates") { call in
             guard case .object(let members) = try await call.body(), members.count == 1, let (action, value) = members.first else {

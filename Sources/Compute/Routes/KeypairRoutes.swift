@@ -9,6 +9,7 @@ struct KeypairRoutes {
 
     func register(_ r: PolicyRouter) {
         r.get("/v2.1/os-keypairs", rule: "os_compute_api:os-keypairs:index", loadsTarget: true) { call in
+            try service.checkQuery(call, allowed: ["user_id", "limit", "marker"])
             let user = try owner(call)
             let v = service.version(call)
             var keys = try await service.db.read { try await store.list(user: user, in: $0) }

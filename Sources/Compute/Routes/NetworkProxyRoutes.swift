@@ -37,6 +37,15 @@ struct NetworkProxyRoutes {
         r.delete("/v2.1/os-security-groups/:id", rule: "os_compute_api:os-security-groups") { call in
             let who = try caller(call)
             let id = try call.param("id")
+            // A server that names the group holds it, with or without ports.
+            let group = try await proxied { try await networks.show("security_groups", id, as: who) }
+            let names = Set([id, group["name"]?.stringValue ?? id])
+            let users = try await service.db.read {
+                try await service.servers.list("project_id = \(bind: group["project_id"]?.stringValue ?? "")", limit: nil, in: $0)
+            }
+            if users.contains(where: { !names.isDisjoint(with: $0.securityGroups) }) {
+                throw APIError.badRequest("Security group \(id) is in use by a server.")
+            }
             try await proxied { try await networks.delete("security_groups", id, as: who) }
             return .empty(.accepted)
         }
@@ -44,6 +53,7 @@ struct NetworkProxyRoutes {
             let who = try caller(call)
             let f = try JSONFields.body(try await call.body(), wrapper: "security_group_rule")
             let parent = try f.requiredString("parent_group_id")
+            guard UUID(uuidString: parent) != nil else { throw APIError.badRequest("Invalid parent_group_id \(parent): not a security group id.") }
             var body: [String: JSON] = ["security_group_id": .string(parent), "direction": "ingress", "ethertype": "IPv4"]
             let proto = try f.string("ip_protocol", nullable: true)?.lowercased()
             if let proto {
@@ -61,8 +71,8 @@ struct NetworkProxyRoutes {
             }
             if let group = try f.string("group_id", nullable: true) { body["remote_group_id"] = .string(group) }
             else if let cidr = try f.string("cidr", nullable: true) {
-                guard cidr.contains("/") else { throw APIError.badRequest("Invalid CIDR \(cidr).") }
-                body["remote_ip_prefix"] = .string(cidr)
+                let network = try Self.network(cidr)
+                body["remote_ip_prefix"] = .string(network)
                 if cidr.contains(":") { body["ethertype"] = "IPv6" }
             } else { body["remote_ip_prefix"] = "0.0.0.0/0" }
             _ = try await proxied(missing: .notFound) { try await networks.show("security_groups", parent, as: who) }
@@ -84,6 +94,16 @@ struct NetworkProxyRoutes {
             }
             var groups: [JSON] = []
             for id in ids { groups.append(try await group(try await networks.show("security_groups", id, as: NetworkCaller(isAdmin: true, projectID: "")), who)) }
+            if ids.isEmpty {
+                // A server without ports keeps the groups it asked for by name.
+                let owner = NetworkCaller(isAdmin: false, projectID: server.projectID)
+                let all = try await networks.list("security_groups", as: owner, matching: [:])
+                for name in server.securityGroups {
+                    if let found = all.first(where: { $0["name"]?.stringValue == name || $0["id"]?.stringValue == name }) {
+                        groups.append(try await group(found, who))
+                    }
+                }
+            }
             return .json(.ok, ["security_groups": .array(groups)])
         }
         for path in ["os-networks", "os-tenant-networks"] {
@@ -121,10 +141,24 @@ struct NetworkProxyRoutes {
     private func groupBody(_ json: JSON) throws -> [String: JSON] {
         let f = try JSONFields.body(json, wrapper: "security_group")
         let name = try f.requiredString("name", minLength: 1, maxLength: 255)
-        guard name.trimmingCharacters(in: .whitespaces) == name else { throw APIError.badRequest("Security group name cannot have leading or trailing spaces.") }
         let description = try f.string("description", maxLength: 255) ?? ""
         if name == "default" { throw APIError.badRequest("Security group name 'default' is reserved.") }
         return ["name": .string(name), "description": .string(description)]
+    }
+
+    /// A CIDR with its host bits cleared (`10.2.3.124/24` → `10.2.3.0/24`), as Nova answered it.
+    static func network(_ cidr: String) throws -> String {
+        let parts = cidr.split(separator: "/")
+        let v6 = cidr.contains(":")
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard parts.count == 2, let length = Int(parts[1]), length >= 0, length <= (v6 ? 128 : 32),
+              inet_pton(v6 ? AF_INET6 : AF_INET, String(parts[0]), &bytes) == 1 else {
+            throw APIError.badRequest("Invalid CIDR \(cidr).")
+        }
+        for bit in length..<(v6 ? 128 : 32) { bytes[bit / 8] &= ~(UInt8(0x80) >> UInt8(bit % 8)) }
+        var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(v6 ? AF_INET6 : AF_INET, bytes, &out, socklen_t(out.count)) != nil else { throw APIError.badRequest("Invalid CIDR \(cidr).") }
+        return String(cString: out) + "/\(length)"
     }
 
     static func port(_ f: JSONFields, _ key: String, icmp: Bool) throws -> Int? {

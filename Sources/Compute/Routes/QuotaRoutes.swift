@@ -77,6 +77,7 @@ struct QuotaRoutes {
     }
 
     private func show(_ call: APICall, detail: Bool) async throws -> Response {
+        try service.checkQuery(call, allowed: ["user_id"])
         let project = try call.param("project_id")
         let isAdmin = call.auth.hasRole("admin")
         guard isAdmin || project == call.auth.projectID else {
@@ -103,6 +104,7 @@ struct QuotaRoutes {
     }
 
     private func limitsView(_ call: APICall) async throws -> Response {
+        try service.checkQuery(call, allowed: ["tenant_id"])
         let v = service.version(call)
         var project = call.auth.projectID ?? ""
         if let asked = call.query("tenant_id"), call.auth.hasRole("admin") { project = asked }

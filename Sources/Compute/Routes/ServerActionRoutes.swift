@@ -81,7 +81,27 @@ struct ServerActionRoutes {
             try adminOnly()
             let f = try args()
             let host = try f.string("host", nullable: true)
+            guard f.has("block_migration") else { throw APIError.badRequest("Invalid input for field/attribute os-migrateLive. 'block_migration' is a required property") }
+            if v >= Microversion(2, 25) && f.has("disk_over_commit") {
+                throw APIError.badRequest("Invalid input for field/attribute os-migrateLive. Additional properties are not allowed ('disk_over_commit' was unexpected)")
+            }
+            if f.has("force") && (v < Microversion(2, 30) || v >= Microversion(2, 68)) {
+                throw APIError.badRequest("Invalid input for field/attribute os-migrateLive. Additional properties are not allowed ('force' was unexpected)")
+            }
             try await startMove(server, call, kind: "live-migration", flavor: nil, target: host)
+        case "evacuate":
+            try adminOnly()
+            let f = try args()
+            if v >= Microversion(2, 14) && f.has("onSharedStorage") { throw APIError.badRequest("Additional properties are not allowed ('onSharedStorage' was unexpected)") }
+            if f.has("force") && (v < Microversion(2, 29) || v >= Microversion(2, 68)) { throw APIError.badRequest("Additional properties are not allowed ('force' was unexpected)") }
+            let host = try f.string("host", nullable: true)
+            let source = try await service.db.read { try await service.placement.providers(in: $0) }.first { $0.host == server.host }
+            guard let source, source.forcedDown else {
+                throw APIError.badRequest("Compute service of \(server.host ?? "its host") is still in use: only servers of a host that is down can be evacuated.")
+            }
+            try await startMove(server, call, kind: "evacuation", flavor: nil, target: host)
+            // Before 2.14 the answer carried the admin password; no password is set here.
+            return v >= Microversion(2, 14) ? .empty(.ok) : .json(.ok, [:])
         case "rebuild": return try await rebuild(server, call, try args())
         case "createImage": return try await createImage(server, call, try args())
         case "shelve":
@@ -101,9 +121,12 @@ struct ServerActionRoutes {
             guard [.shelved, .shelvedOffloaded].contains(server.vmState) else { throw ComputeFault.invalidState(server, action: name) }
         case "unshelve":
             let f = try? args()
-            let zone = try f?.string("availability_zone", nullable: true)
+            let zone = v >= Microversion(2, 77) ? try f?.string("availability_zone", nullable: true) : nil
+            let host = v >= Microversion(2, 91) ? try f?.string("host", nullable: true) : nil
+            if host != nil { try adminOnly() }
             try await begin(server, call, "unshelve", from: [.shelved, .shelvedOffloaded], task: "unshelving") { s in
                 if let zone { s.requestedZone = zone }
+                s.moveTarget = host
             }
         case "os-getConsoleOutput":
             let f = try args()
@@ -152,6 +175,12 @@ struct ServerActionRoutes {
         case "trigger_crash_dump":
             guard v >= Microversion(2, 17) else { throw APIError.badRequest("There is no such action: \(name)") }
             guard server.vmState == .active else { throw ComputeFault.invalidState(server, action: name) }
+        case "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole":
+            let type = try args().requiredString("type")
+            let allowed = ["os-getVNCConsole": ["novnc", "xvpvnc"], "os-getSPICEConsole": ["spice-html5"],
+                           "os-getRDPConsole": ["rdp-html5"], "os-getSerialConsole": ["serial"]][name] ?? []
+            guard allowed.contains(type) else { throw APIError.badRequest("Invalid console type \(type).") }
+            return .json(.ok, try await ConsoleRoutes(service: service).legacy(server, action: name, type: type))
         case "os-resetNetwork", "injectNetworkInfo":
             try adminOnly()
         default:
@@ -219,8 +248,8 @@ struct ServerActionRoutes {
 
     /// Starts a resize or migration: quota for the bigger flavor, a migration record, the task.
     private func startMove(_ server: Server, _ call: APICall, kind: String, flavor: Flavor?, target: String?) async throws {
-        let action = kind == "resize" ? "resize" : kind == "migration" ? "migrate" : "live-migration"
-        let allowed: Set<VMState> = kind == "live-migration" ? [.active, .paused] : [.active, .stopped]
+        let action = kind == "resize" ? "resize" : kind == "migration" ? "migrate" : kind == "evacuation" ? "evacuate" : "live-migration"
+        let allowed: Set<VMState> = kind == "live-migration" ? [.active, .paused] : kind == "evacuation" ? [.active, .stopped, .error] : [.active, .stopped]
         try await service.db.transaction { db in
             try await service.placement.lock(db)
             guard var s = try await service.servers.get(server.id, in: db) else { throw ComputeFault.serverNotFound(server.id) }
@@ -240,12 +269,13 @@ struct ServerActionRoutes {
             }
             s.oldFlavor = s.flavor
             if let flavor { s.flavor = flavor.snapshot }
-            s.previousVMState = s.vmState
+            // Since 2.95 an evacuated server arrives stopped.
+            s.previousVMState = kind == "evacuation" && service.version(call) >= Microversion(2, 95) ? .stopped : s.vmState
             s.moveKind = kind
             s.moveSource = s.host
             s.moveTarget = target
             s.migrationID = try await Migrations().create(server: s, kind: kind, in: db)
-            s.taskState = kind == "live-migration" ? "migrating" : "resize_prep"
+            s.taskState = kind == "live-migration" ? "migrating" : kind == "evacuation" ? "rebuilding" : "resize_prep"
             try await service.servers.update(s, in: db)
             try await service.actions.start(action, server: s.id, requestID: call.context.requestID, userID: call.auth.userID,
                                             projectID: s.projectID, in: db)
@@ -268,6 +298,19 @@ struct ServerActionRoutes {
         let v6 = try f.string("accessIPv6", nullable: true).map { try ServerInput.address($0, version: 6, field: "accessIPv6") }
         let description = v >= Microversion(2, 19) && f.has("description") ? Optional(try f.string("description", maxLength: 255, nullable: true)) : nil
         let userData = v >= Microversion(2, 57) && f.has("user_data") ? Optional(try f.string("user_data", nullable: true)) : nil
+        var key: (name: String?, data: String?)?
+        if v >= Microversion(2, 54), f.has("key_name") {
+            if let name = try f.string("key_name", minLength: 1, maxLength: 255, nullable: true) {
+                guard let pair = try await service.db.read({ try await KeypairStore().get(user: call.auth.userID, name: name, in: $0) }) else {
+                    throw APIError.badRequest("Invalid key_name provided.")
+                }
+                key = (name, pair.publicKey)
+            } else {
+                key = (nil, nil)
+            }
+        }
+        let newKey = key
+        let hostname = v >= Microversion(2, 90) ? try f.string("hostname", minLength: 1, maxLength: 255).map { try ServerInput.validHostname($0, version: v) } : nil
         _ = try f.string("adminPass")
         try await begin(server, call, "rebuild", from: [.active, .stopped, .error], task: "rebuilding") { s in
             s.imageRef = imageRef
@@ -277,6 +320,8 @@ struct ServerActionRoutes {
             if let v6 { s.accessIPv6 = v6 }
             if let description { s.description = description }
             if let userData { s.userData = userData }
+            if let newKey { s.keyName = newKey.name; s.keyData = newKey.data }
+            if let hostname { s.hostname = hostname }
         }
         guard let updated = try await service.servers.get(server.id) else { throw ComputeFault.serverNotFound(server.id) }
         let routes = ServerRoutes(service: service)

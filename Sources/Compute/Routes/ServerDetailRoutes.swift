@@ -48,16 +48,30 @@ struct ServerDetailRoutes {
             return .json(.ok, .object([network: list]))
         }
         r.get("/v2.1/servers/:server_id/os-instance-actions", rule: "os_compute_api:os-instance-actions:list", loadsTarget: true) { call in
-            let server = try await service.visibleServer(call)
             let v = service.version(call)
-            let list = try await service.db.read { try await service.actions.list(server: server.id, in: $0) }
+            var list = try await actionsOf(call)
+            if v >= Microversion(2, 58) {
+                try service.checkQuery(call, allowed: ["limit", "marker", "changes-since", "changes-before"])
+                for (key, after) in [("changes-since", true), ("changes-before", false)] where key == "changes-since" || v >= Microversion(2, 66) {
+                    guard let text = call.query(key) else { continue }
+                    guard let date = Timestamp.parse(text)?.timeIntervalSince1970 else { throw APIError.badRequest("Invalid \(key) value \(text).") }
+                    list = list.filter { after ? $0.updatedAt >= date : $0.updatedAt <= date }
+                }
+                if let marker = call.query("marker") {
+                    guard let index = list.firstIndex(where: { $0.requestID == marker }) else { throw APIError.badRequest("Marker \(marker) could not be found.") }
+                    list = Array(list[(index + 1)...])
+                }
+                if let l = call.query("limit") {
+                    guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
+                    list = Array(list.prefix(n))
+                }
+            }
             return .json(.ok, ["instanceActions": .array(list.map { $0.json(v, events: false, admin: false) })])
         }
         r.get("/v2.1/servers/:server_id/os-instance-actions/:request_id", rule: "os_compute_api:os-instance-actions:list", loadsTarget: true) { call in
-            let server = try await service.visibleServer(call)
             let v = service.version(call)
             let requestID = try call.param("request_id")
-            let list = try await service.db.read { try await service.actions.list(server: server.id, in: $0) }
+            let list = try await actionsOf(call)
             guard let action = list.first(where: { $0.requestID == requestID }) else {
                 throw APIError.notFound("Action \(requestID) could not be found.")
             }
@@ -70,7 +84,52 @@ struct ServerDetailRoutes {
                 throw APIError.conflict("Cannot 'get_diagnostics' instance \(server.id) while it is in vm_state \(server.vmState.rawValue)")
             }
             let values = try await service.hypervisor.diagnostics(server.id, host: host)
-            return .json(.ok, .object(values.mapValues { Int($0).map { JSON($0) } ?? .string($0) }))
+            guard service.version(call) >= Microversion(2, 48) else {
+                return .json(.ok, .object(values.mapValues { Int($0).map { JSON($0) } ?? .string($0) }))
+            }
+            // 2.48's common format, with the values Nova's own fake driver reports (its `driver` must be one Nova knows).
+            let state: String = switch server.powerState {
+            case .running: "running"
+            case .paused: "paused"
+            case .shutdown: "shutdown"
+            case .crashed: "crashed"
+            case .suspended: "suspended"
+            case .noState: "pending"
+            }
+            let ports = try await service.ports.ports(deviceID: server.id)
+            return .json(.ok, [
+                "state": .string(state), "driver": "libvirt", "hypervisor": "kvm", "hypervisor_os": "ubuntu", "uptime": 46664,
+                "config_drive": .bool(server.configDrive), "num_cpus": JSON(server.flavor.vcpus), "num_disks": 1,
+                "num_nics": JSON(ports.count),
+                "memory_details": ["maximum": JSON(server.flavor.ram), "used": 0],
+                "cpu_details": .array((0..<server.flavor.vcpus).map { ["id": JSON($0), "time": 17300000000, "utilisation": 15] }),
+                "nic_details": .array(ports.map { ["mac_address": .string($0.macAddress), "rx_octets": 0, "rx_errors": 0, "rx_drop": 0,
+                                                   "rx_packets": 0, "rx_rate": nil, "tx_octets": 0, "tx_errors": 0, "tx_drop": 0,
+                                                   "tx_packets": 0, "tx_rate": nil] }),
+                "disk_details": [["read_bytes": 262144, "read_requests": 112, "write_bytes": 5778432, "write_requests": 488, "errors_count": 0]],
+            ])
+        }
+        r.get("/v2.1/servers/:server_id/topology", rule: "os_compute_api:servers:show", loadsTarget: true) { call in
+            let server = try await service.visibleServer(call)
+            guard service.version(call) >= Microversion(2, 78) else { throw APIError.notFound("The resource could not be found.") }
+            var node: [String: JSON] = ["memory_mb": JSON(server.flavor.ram), "siblings": .array((0..<server.flavor.vcpus).map { [JSON($0)] }),
+                                        "vcpu_set": .array((0..<server.flavor.vcpus).map { JSON($0) })]
+            if call.auth.hasRole("admin") { node["host_node"] = 0; node["cpu_pinning"] = [:] }
+            return .json(.ok, ["nodes": [.object(node)], "pagesize_kb": nil])
+        }
+        for action in ["action", ""] {
+            let path = "/v2.1/servers/:server_id/migrations/:migration_id" + (action.isEmpty ? "" : "/action")
+            r.on(action.isEmpty ? .delete : .post, path, rule: "os_compute_api:os-server-migrations", loadsTarget: true) { call in
+                let server = try await service.visibleServer(call)
+                let v = service.version(call)
+                guard v >= Microversion(2, action.isEmpty ? 24 : 22) else { throw APIError.notFound("The resource could not be found.") }
+                let id = try call.param("migration_id")
+                let running = try await service.db.read {
+                    try await Migrations().list("server_id = \(bind: server.id) AND (uuid = \(bind: id) OR CAST(id AS TEXT) = \(bind: id))", in: $0)
+                }.first
+                guard let running else { throw APIError.notFound("Instance \(server.id) is not migrating by migration \(id).") }
+                throw APIError.badRequest("Migration \(running.id) is \(running.status), not running: live migrations here finish at once.")
+            }
         }
         r.get("/v2.1/servers/:server_id/migrations", rule: "os_compute_api:os-server-migrations", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
@@ -80,6 +139,20 @@ struct ServerDetailRoutes {
                 try await Migrations().list("server_id = \(bind: server.id) AND kind = 'live-migration' AND status IN ('running', 'preparing', 'queued')", in: $0)
             }
             return .json(.ok, ["migrations": .array(list.map { $0.json(v) })])
+        }
+    }
+
+    /// The server's actions; since 2.21 also those of a deleted server its project owned.
+    private func actionsOf(_ call: APICall) async throws -> [InstanceActions.Action] {
+        do {
+            let server = try await service.visibleServer(call)
+            return try await service.db.read { try await service.actions.list(server: server.id, in: $0) }
+        } catch let error as APIError where error.status == .notFound && service.version(call) >= Microversion(2, 21) {
+            let id = try call.param("server_id")
+            let list = try await service.db.read { try await service.actions.list(server: id, in: $0) }
+            guard let first = list.first, call.auth.hasRole("admin") || first.projectID == call.auth.projectID else { throw error }
+            try call.authorize(["project_id": first.projectID])
+            return list
         }
     }
 
@@ -203,7 +276,7 @@ struct ServerDetailRoutes {
         r.get("/v2.1/servers/:server_id/os-interface", rule: "os_compute_api:os-attach-interfaces:list", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
             let ports = try await service.ports.ports(deviceID: server.id)
-            return .json(.ok, ["interfaceAttachments": .array(ports.map { interface($0, call) })])
+            return .json(.ok, ["interfaceAttachments": .array(ports.map { interface($0, call, tag: server.interfaceTags?[$0.id]) })])
         }
         r.get("/v2.1/servers/:server_id/os-interface/:port_id", rule: "os_compute_api:os-attach-interfaces:list", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
@@ -211,7 +284,7 @@ struct ServerDetailRoutes {
             guard let port = try await service.ports.ports(deviceID: server.id).first(where: { $0.id == portID }) else {
                 throw APIError.notFound("Port \(portID) is not attached")
             }
-            return .json(.ok, ["interfaceAttachment": interface(port, call)])
+            return .json(.ok, ["interfaceAttachment": interface(port, call, tag: server.interfaceTags?[port.id])])
         }
         r.post("/v2.1/servers/:server_id/os-interface", rule: "os_compute_api:os-attach-interfaces:manage", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
@@ -223,6 +296,7 @@ struct ServerDetailRoutes {
             let portID = try f.string("port_id"), netID = try f.string("net_id")
             if portID != nil && netID != nil { throw APIError.badRequest("Must not input both network_id and port_id") }
             let fixedIP = try f.objects("fixed_ips")?.first?.string("ip_address")
+            let tag = service.version(call) >= Microversion(2, 49) ? try f.string("tag", maxLength: 60) : nil
             var request = PortRequest(networkID: netID, portID: portID, fixedIP: fixedIP)
             if portID == nil && netID == nil {
                 let available = try await service.ports.availableNetworks(projectID: server.projectID)
@@ -242,8 +316,9 @@ struct ServerDetailRoutes {
             _ = try await Workflows(service: service).settle(server.id) { s in
                 s.addresses = Workflows.addresses(current)
                 if portID == nil { s.ownedPorts.append(added.id) }
+                if let tag { s.interfaceTags = (s.interfaceTags ?? [:]).merging([added.id: tag]) { _, new in new } }
             }
-            return .json(.ok, ["interfaceAttachment": interface(added, call)])
+            return .json(.ok, ["interfaceAttachment": interface(added, call, tag: tag)])
         }
         r.delete("/v2.1/servers/:server_id/os-interface/:port_id", rule: "os_compute_api:os-attach-interfaces:manage", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
@@ -263,12 +338,12 @@ struct ServerDetailRoutes {
         }
     }
 
-    private func interface(_ port: AllocatedPort, _ call: APICall) -> JSON {
+    private func interface(_ port: AllocatedPort, _ call: APICall, tag: String?) -> JSON {
         var body: [String: JSON] = [
             "port_state": "ACTIVE", "port_id": .string(port.id), "net_id": .string(port.networkID), "mac_addr": .string(port.macAddress),
             "fixed_ips": .array(port.fixedIPs.map { ["subnet_id": .string($0.subnetID), "ip_address": .string($0.address)] }),
         ]
-        if service.version(call) >= Microversion(2, 70) { body["tag"] = nil as JSON }
+        if service.version(call) >= Microversion(2, 70) { body["tag"] = JSON(tag) }
         return .object(body)
     }
 }

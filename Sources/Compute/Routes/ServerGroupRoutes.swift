@@ -10,6 +10,7 @@ struct ServerGroupRoutes {
 
     func register(_ r: PolicyRouter) {
         r.get("/v2.1/os-server-groups", rule: "os_compute_api:os-server-groups:index") { call in
+            try service.checkQuery(call, allowed: ["all_projects", "limit", "offset"])
             let v = service.version(call)
             let all = call.auth.hasRole("admin") && ["1", "true", "True"].contains(call.query("all_projects") ?? "")
             var list = try await service.db.read { db in

@@ -24,6 +24,8 @@ struct ServerInput {
     var adminPass: String?
     var trustedCertificates: [String]?
     var hints: [String: [String]] = [:]
+    /// 2.74: the host an admin asks for.
+    var host: String?
 
     init(_ root: JSONFields, version v: Microversion) throws {
         if let extra = root.members.keys.first(where: { !["server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"].contains($0) }) {
@@ -71,7 +73,10 @@ struct ServerInput {
                     n.networkID = try item.string("uuid")
                     n.portID = try item.string("port", nullable: true)
                     n.fixedIP = try item.string("fixed_ip").map { try Self.address($0, version: nil, field: "fixed_ip") }
-                    n.tag = try item.string("tag")
+                    n.tag = try item.string("tag", maxLength: 60)
+                    if n.tag != nil && (v < Microversion(2, 32) || (v >= Microversion(2, 37) && v < Microversion(2, 42))) {
+                        throw APIError.badRequest("Invalid input for field/attribute networks. Additional properties are not allowed ('tag' was unexpected)")
+                    }
                     if let id = n.networkID, UUID(uuidString: id) == nil {
                         throw APIError.badRequest("Bad networks format: network uuid is not in proper format (\(id))")
                     }
@@ -126,15 +131,11 @@ struct ServerInput {
         }
         description = try f.string("description", maxLength: 255, nullable: true)
         if let t = try f.strings("tags") { tags = try Self.tags(t) }
-        if let h = try f.string("hostname", minLength: 1, maxLength: 63) {
-            guard h.range(of: "^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$", options: .regularExpression) != nil else {
-                throw APIError.badRequest("Invalid input for field/attribute hostname. Value: \(h). It is not a valid hostname.")
-            }
-            hostname = h
-        }
+        if let h = try f.string("hostname", minLength: 1, maxLength: 255) { hostname = try Self.validHostname(h, version: v) }
         accessIPv4 = try f.string("accessIPv4", nullable: true).map { try Self.address($0, version: 4, field: "accessIPv4") }
         accessIPv6 = try f.string("accessIPv6", nullable: true).map { try Self.address($0, version: 6, field: "accessIPv6") }
         adminPass = try f.string("adminPass")
+        host = try f.string("host", minLength: 1, maxLength: 255) ?? f.string("hypervisor_hostname", minLength: 1, maxLength: 255)
         trustedCertificates = try f.strings("trusted_image_certificates")
         if let d = try f.string("OS-DCF:diskConfig"), !["AUTO", "MANUAL"].contains(d) {
             throw APIError.badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: \(d).")
@@ -155,6 +156,16 @@ struct ServerInput {
         if let group = hints["group"]?.first, UUID(uuidString: group) == nil {
             throw APIError.badRequest("Invalid input for field/attribute group. Value: \(group). '\(group)' is not a 'uuid'")
         }
+    }
+
+    /// A hostname: one RFC 952 label (2.90), or a fully qualified name of such labels (2.94).
+    static func validHostname(_ h: String, version v: Microversion) throws -> String {
+        let label = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+        let pattern = v >= Microversion(2, 94) ? "^\(label)(\\.\(label))*\\.?$" : "^\(label)$"
+        guard h.count <= (v >= Microversion(2, 94) ? 255 : 63), h.range(of: pattern, options: .regularExpression) != nil else {
+            throw APIError.badRequest("Invalid input for field/attribute hostname. Value: \(h). It is not a valid hostname.")
+        }
+        return h
     }
 
     /// `flavorRef`/`imageRef`: an id, or a URL ending in one.

@@ -47,6 +47,10 @@ struct ServerRoutes {
     private func list(_ call: APICall, detail: Bool) async throws -> Response {
         let isAdmin = call.auth.hasRole("admin")
         let q = call.queryItems
+        let v = service.version(call)
+        if v >= Microversion(2, 75), let unknown = q.keys.first(where: { !ListFilters.known.contains($0) }) {
+            throw APIError.badRequest("Invalid input for query parameters \(unknown). Additional properties are not allowed ('\(unknown)' was unexpected)")
+        }
         var condition: SQLQueryString = "1 = 1"
         let allTenants = isAdmin && q["all_tenants"].map { $0.isEmpty || !["0", "false", "False"].contains($0) } == true
         if let project = q["project_id"] ?? q["tenant_id"], isAdmin, allTenants || q["project_id"] != nil {
@@ -55,7 +59,10 @@ struct ServerRoutes {
             condition += " AND project_id = \(bind: call.auth.projectID ?? "")" as SQLQueryString
         }
         if let status = q["status"] {
-            guard let state = VMState.forStatus(status) else { return .json(.ok, detail || true ? ["servers": []] : ["servers": []]) }
+            guard let state = VMState.forStatus(status) else {
+                if v >= Microversion(2, 38) { throw APIError.badRequest("Invalid status value: \(status)") }
+                return .json(.ok, ["servers": []])
+            }
             condition += " AND vm_state = \(bind: state.rawValue)" as SQLQueryString
         }
         if isAdmin, let host = q["host"] { condition += " AND host = \(bind: host)" as SQLQueryString }
@@ -76,10 +83,12 @@ struct ServerRoutes {
             guard let m = try await service.servers.get(marker) else { throw APIError.badRequest("marker [\(marker)] not found") }
             condition += " AND (created_at < \(bind: m.createdAt) OR (created_at = \(bind: m.createdAt) AND id < \(bind: m.id)))" as SQLQueryString
         }
-        let filters = try ListFilters(q, version: service.version(call), isAdmin: isAdmin)
+        let filters = try ListFilters(q, version: v, isAdmin: isAdmin)
         let pageLimit = min(limit ?? 1000, 1000)
-        let sqlLimit = filters.isEmpty ? pageLimit : nil
-        let rows = try await service.db.read { try await service.servers.list(condition, limit: sqlLimit, in: $0) }
+        let sorting = q["sort_key"] != nil
+        let sqlLimit = filters.isEmpty && !sorting ? pageLimit : nil
+        var rows = try await service.db.read { try await service.servers.list(condition, limit: sqlLimit, in: $0) }
+        if sorting { rows = try ListFilters.sorted(rows, key: q["sort_key"] ?? "created_at", descending: q["sort_dir"] != "asc") }
         let page = Array(rows.lazy.filter { filters.matches($0) }.prefix(pageLimit))
         let view = view(call)
         var body: [String: JSON] = ["servers": .array(page.map { detail ? view.detail($0) : view.summary($0) })]
@@ -95,8 +104,69 @@ struct ServerRoutes {
         var image, flavor, ip, ip6: String?
         var locked: Bool?
         var tags, tagsAny, notTags, notTagsAny: [String]?
+        /// Attribute filters (admins always; everyone since 2.83): attribute name → wanted text.
+        var attributes: [String: String] = [:]
         var isEmpty: Bool { name == nil && image == nil && flavor == nil && ip == nil && ip6 == nil && locked == nil
-            && tags == nil && tagsAny == nil && notTags == nil && notTagsAny == nil }
+            && tags == nil && tagsAny == nil && notTags == nil && notTagsAny == nil && attributes.isEmpty }
+
+        static let attributeFilters: Set<String> = ["availability_zone", "config_drive", "key_name", "created_at", "launched_at",
+                                                    "terminated_at", "power_state", "task_state", "vm_state", "progress", "user_id",
+                                                    "reservation_id", "uuid", "hostname", "description", "launch_index", "node",
+                                                    "access_ip_v4", "access_ip_v6"]
+        static let known: Set<String> = attributeFilters.union([
+            "name", "display_name", "image", "image_ref", "flavor", "ip", "ip6", "status", "host", "changes-since", "changes-before",
+            "all_tenants", "project_id", "tenant_id", "limit", "marker", "sort_key", "sort_dir", "tags", "tags-any", "not-tags",
+            "not-tags-any", "locked", "deleted", "soft_deleted", "display_description", "kernel_id", "ramdisk_id", "locked_by",
+            "root_device_name", "auto_disk_config", "block_device_mapping", "services", "metadata", "system_metadata",
+            "info_cache", "security_groups", "pci_devices",
+        ])
+
+        /// The server's value of an attribute filter, as text.
+        static func value(_ s: Server, _ key: String) -> String? {
+            switch key {
+            case "availability_zone": return s.availabilityZone
+            case "config_drive": return s.configDrive ? "True" : ""
+            case "key_name": return s.keyName
+            case "created_at": return NovaTime.server(s.createdAt)
+            case "launched_at": return s.launchedAt.map(NovaTime.server)
+            case "terminated_at": return nil
+            case "power_state": return String(s.powerState.rawValue)
+            case "task_state": return s.taskState
+            case "vm_state": return s.vmState.rawValue
+            case "progress": return s.vmState == .building ? "0" : "100"
+            case "user_id": return s.userID
+            case "reservation_id": return s.reservationID
+            case "uuid": return s.id
+            case "hostname": return s.hostname
+            case "description": return s.description
+            case "launch_index": return String(s.launchIndex)
+            case "node": return s.host
+            case "access_ip_v4": return s.accessIPv4
+            case "access_ip_v6": return s.accessIPv6
+            default: return nil
+            }
+        }
+
+        static func sorted(_ servers: [Server], key: String, descending: Bool) throws -> [Server] {
+            let text: (Server) -> String
+            switch key {
+            case "created_at": text = { String(format: "%020.6f", $0.createdAt) }
+            case "updated_at": text = { String(format: "%020.6f", $0.updatedAt) }
+            case "display_name", "name": text = { $0.name }
+            case "uuid", "id": text = { $0.id }
+            case "host", "node": text = { $0.host ?? "" }
+            case "vm_state": text = { $0.vmState.rawValue }
+            case "task_state": text = { $0.taskState ?? "" }
+            case "key_name": text = { $0.keyName ?? "" }
+            case "locked": text = { $0.locked ? "1" : "0" }
+            case "availability_zone": text = { $0.availabilityZone ?? "" }
+            default: throw APIError.badRequest("Invalid sort_key \(key).")
+            }
+            return servers.sorted { a, b in
+                let (x, y) = (text(a), text(b))
+                return x == y ? a.id > b.id : (descending ? x > y : x < y)
+            }
+        }
 
         init(_ q: [String: String], version: Microversion, isAdmin: Bool) throws {
             if let n = q["name"] {
@@ -113,6 +183,11 @@ struct ServerRoutes {
                 }
                 locked = b
             }
+            if isAdmin || version >= Microversion(2, 83) {
+                for key in Self.attributeFilters { if let value = q[key] { attributes[key] = value } }
+            }
+            if !isAdmin && version < Microversion(2, 5) { ip6 = nil }
+            if let n = q["display_name"], name == nil { name = try NSRegularExpression(pattern: NSRegularExpression.escapedPattern(for: n)) }
             func list(_ key: String) -> [String]? { q[key].map { $0.split(separator: ",").map(String.init) } }
             if version >= Microversion(2, 26) {
                 tags = list("tags"); tagsAny = list("tags-any"); notTags = list("not-tags"); notTagsAny = list("not-tags-any")
@@ -126,6 +201,7 @@ struct ServerRoutes {
             if let ip, !s.addresses.contains(where: { $0.version == 4 && $0.address.range(of: ip, options: .regularExpression) != nil }) { return false }
             if let ip6, !s.addresses.contains(where: { $0.version == 6 && $0.address.range(of: ip6, options: .regularExpression) != nil }) { return false }
             if let locked, s.locked != locked { return false }
+            for (key, wanted) in attributes where Self.value(s, key) != wanted { return false }
             let have = Set(s.tags)
             if let tags, !Set(tags).isSubset(of: have) { return false }
             if let tagsAny, have.isDisjoint(with: tagsAny) { return false }
@@ -151,7 +227,7 @@ struct ServerRoutes {
         let description = f.has("description") ? Optional(try f.string("description", maxLength: 255, nullable: true)) : nil
         let v4 = try f.string("accessIPv4").map { try ServerInput.address($0, version: 4, field: "accessIPv4") }
         let v6 = try f.string("accessIPv6").map { try ServerInput.address($0, version: 6, field: "accessIPv6") }
-        let hostname = try f.string("hostname", minLength: 1, maxLength: 63)
+        let hostname = try f.string("hostname", minLength: 1, maxLength: 255).map { try ServerInput.validHostname($0, version: v) }
         let updated = try await service.db.transaction { db -> Server in
             guard var s = try await service.servers.get(current.id, in: db) else { throw ComputeFault.serverNotFound(current.id) }
             if let name { s.name = name }
@@ -173,7 +249,7 @@ struct ServerRoutes {
         let input = try ServerInput(root, version: v)
         let isAdmin = call.auth.hasRole("admin")
         guard let projectID = call.auth.projectID else { throw APIError.forbidden("Servers belong to a project: use a project-scoped token.") }
-        if input.zone?.contains(":") == true && !isAdmin {
+        if (input.zone?.contains(":") == true || input.host != nil) && !isAdmin {
             throw APIError.forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.")
         }
         // What the request names must exist before it is accepted.
@@ -204,19 +280,19 @@ struct ServerRoutes {
         let networks = try await resolveNetworks(input.networks, projectID: projectID, version: v)
         if case .list(let requested) = networks {
             let requests = requested.map { PortRequest(networkID: $0.networkID, portID: $0.portID, fixedIP: $0.fixedIP) }
-            do {
-                try await service.ports.check(requests, projectID: projectID)
-                try await service.ports.checkSecurityGroups(input.securityGroups, projectID: projectID)
-            } catch let problem as PortRequestProblem {
+            do { try await service.ports.check(requests, projectID: projectID) } catch let problem as PortRequestProblem {
                 throw Self.fault(problem, missing: .badRequest)
             }
             if input.maxCount > 1, requested.contains(where: { $0.portID != nil }) {
                 throw APIError.badRequest("Multiple instances cannot be created with a port: each port serves one server.")
             }
         }
+        do { try await service.ports.checkSecurityGroups(input.securityGroups, projectID: projectID) } catch let problem as PortRequestProblem {
+            throw Self.fault(problem, missing: .badRequest)
+        }
         let now = Date().timeIntervalSince1970
         let reservation = "r-" + Identifier.hex().prefix(8)
-        let base = Server(
+        var base = Server(
             id: "", projectID: projectID, userID: call.auth.userID, name: input.name, description: input.description,
             hostname: input.hostname ?? ServerInput.hostname(input.name), vmState: .building, taskState: "scheduling",
             powerState: .noState, host: nil, requestedZone: input.zone, availabilityZone: nil, flavor: flavor.snapshot,
@@ -226,6 +302,13 @@ struct ServerRoutes {
             accessIPv4: input.accessIPv4 ?? "", accessIPv6: input.accessIPv6 ?? "", reservationID: reservation, launchIndex: 0,
             schedulerHints: input.hints, createdAt: now, updatedAt: now, launchedAt: nil, fault: nil,
             previousVMState: nil, rescueImageRef: nil, trustedCertificates: input.trustedCertificates)
+        if let host = input.host {
+            guard try await service.db.read({ try await service.placement.providers(in: $0) }).contains(where: { $0.host == host }) else {
+                throw APIError.badRequest("Compute host \(host) could not be found.")
+            }
+            base.moveTarget = host
+        }
+        let prototype = base
         let made = try await service.db.transaction { db -> [Server] in
             try await service.placement.lock(db)
             if let limit = try await service.quotas.limits(projectID, in: db)["metadata_items"], limit >= 0, input.metadata.count > limit {
@@ -243,7 +326,7 @@ struct ServerRoutes {
             }
             var made: [Server] = []
             for index in 0..<count {
-                var s = base
+                var s = prototype
                 s.id = Identifier.uuid()
                 s.launchIndex = index
                 if count > 1 {

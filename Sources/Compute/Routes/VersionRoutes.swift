@@ -29,7 +29,7 @@ struct VersionRoutes {
         ("os-admin-actions", "AdminActions"), ("os-aggregates", "Aggregates"), ("os-availability-zone", "AvailabilityZone"),
         ("os-extended-server-attributes", "ExtendedServerAttributes"), ("os-extended-status", "ExtendedStatus"),
         ("os-flavor-access", "FlavorAccess"), ("os-flavor-extra-specs", "FlavorExtraSpecs"), ("os-flavor-manage", "FlavorManage"),
-        ("os-hypervisors", "Hypervisors"), ("os-instance-actions", "InstanceActions"), ("os-keypairs", "Keypairs"),
+        ("os-hosts", "Hosts"), ("os-hypervisors", "Hypervisors"), ("os-consoles", "Consoles"), ("os-instance-actions", "InstanceActions"), ("os-keypairs", "Keypairs"),
         ("os-lock-server", "LockServer"), ("os-migrate-server", "MigrateServer"), ("os-migrations", "Migrations"),
         ("os-pause-server", "PauseServer"), ("os-quota-sets", "Quotas"), ("os-rescue", "Rescue"),
         ("os-server-groups", "ServerGroups"), ("os-services", "Services"), ("os-shelve", "Shelve"),
