@@ -1,5 +1,6 @@
 @testable import Compute
 import Foundation
+import HTTPTypes
 import MartletCore
 import MartletStore
 import MartletTestSupport
@@ -21,7 +22,8 @@ import Testing
                 ids.append(try #require(reply["server"]?["id"]?.stringValue))
                 await cloud.compute.settle()
             }
-            let servers = try await ids.asyncMap { try await c.server(admin, $0) }
+            var servers: [JSON?] = []
+            for id in ids { servers.append(try await c.server(admin, id)) }
             let hosts = Set(servers.prefix(2).compactMap { $0?["OS-EXT-SRV-ATTR:host"]?.stringValue })
             #expect(hosts == ["fake-1", "fake-2"])
             #expect(servers[2]?["status"] == "ERROR")

@@ -31,6 +31,14 @@ struct Keypair: Sendable {
         return Insecure.MD5.hash(data: blob).map { String(format: "%02x", $0) }.joined(separator: ":")
     }
 
+    /// The SHA-1 fingerprint of a PEM certificate's DER bytes, as Nova gives x509 key pairs.
+    static func certificateFingerprint(_ pem: String) -> String? {
+        let body = pem.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.hasPrefix("-----") && !$0.isEmpty }.joined()
+        guard pem.contains("BEGIN CERTIFICATE"), let der = Data(base64Encoded: body), !der.isEmpty else { return nil }
+        return Insecure.SHA1.hash(data: der).map { String(format: "%02x", $0) }.joined(separator: ":")
+    }
+
     static let keyTypes: Set<String> = ["ssh-rsa", "ssh-dss", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                                         "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"]
 

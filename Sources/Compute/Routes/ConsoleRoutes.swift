@@ -34,7 +34,7 @@ struct ConsoleRoutes {
             guard let console = service.consoles.lookup(token) else { throw APIError.notFound("The token is not valid or has expired.") }
             var body: [String: JSON] = ["instance_uuid": .string(console.serverID), "host": "127.0.0.1", "port": 5900,
                                         "internal_access_path": nil]
-            if service.version(call) >= Microversion(2, 99) { body["tls_port"] = nil }
+            if service.version(call) >= Microversion(2, 99) { body["tls_port"] = .null }
             return .json(.ok, ["console": .object(body)])
         }
     }

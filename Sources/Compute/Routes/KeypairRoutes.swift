@@ -75,7 +75,7 @@ struct KeypairRoutes {
             throw APIError.badRequest("Keypair data is invalid: Keypair name contains unsafe characters")
         }
         let type = try f.string("type") ?? "ssh"
-        guard type == "ssh" else { throw APIError.badRequest("Keypair data is invalid: only ssh keys are supported here.") }
+        guard ["ssh", "x509"].contains(type) else { throw APIError.badRequest("Invalid input for field/attribute type. Value: \(type). It must be ssh or x509.") }
         var publicKey = try f.string("public_key")
         var privateKey: String?
         if publicKey == nil {
@@ -85,7 +85,7 @@ struct KeypairRoutes {
             privateKey = made.privateKey
         }
         let line = (publicKey ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let fingerprint = Keypair.fingerprint(line) else {
+        guard let fingerprint = type == "x509" ? Keypair.certificateFingerprint(line) : Keypair.fingerprint(line) else {
             throw APIError.badRequest("Keypair data is invalid: failed to generate fingerprint")
         }
         let key = try await service.db.transaction { db -> Keypair in

@@ -71,8 +71,8 @@ struct NetworkProxyRoutes {
             }
             if let group = try f.string("group_id", nullable: true) { body["remote_group_id"] = .string(group) }
             else if let cidr = try f.string("cidr", nullable: true) {
-                let network = try Self.network(cidr)
-                body["remote_ip_prefix"] = .string(network)
+                try Self.checkCIDR(cidr)
+                body["remote_ip_prefix"] = .string(cidr)
                 if cidr.contains(":") { body["ethertype"] = "IPv6" }
             } else { body["remote_ip_prefix"] = "0.0.0.0/0" }
             _ = try await proxied(missing: .notFound) { try await networks.show("security_groups", parent, as: who) }
@@ -146,8 +146,8 @@ struct NetworkProxyRoutes {
         return ["name": .string(name), "description": .string(description)]
     }
 
-    /// A CIDR with its host bits cleared (`10.2.3.124/24` → `10.2.3.0/24`), as Nova answered it.
-    static func network(_ cidr: String) throws -> String {
+    /// Throws unless `cidr` is an address and a prefix length that fits it (host bits may be set).
+    static func checkCIDR(_ cidr: String) throws {
         let parts = cidr.split(separator: "/")
         let v6 = cidr.contains(":")
         var bytes = [UInt8](repeating: 0, count: 16)
@@ -155,10 +155,6 @@ struct NetworkProxyRoutes {
               inet_pton(v6 ? AF_INET6 : AF_INET, String(parts[0]), &bytes) == 1 else {
             throw APIError.badRequest("Invalid CIDR \(cidr).")
         }
-        for bit in length..<(v6 ? 128 : 32) { bytes[bit / 8] &= ~(UInt8(0x80) >> UInt8(bit % 8)) }
-        var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        guard inet_ntop(v6 ? AF_INET6 : AF_INET, bytes, &out, socklen_t(out.count)) != nil else { throw APIError.badRequest("Invalid CIDR \(cidr).") }
-        return String(cString: out) + "/\(length)"
     }
 
     static func port(_ f: JSONFields, _ key: String, icmp: Bool) throws -> Int? {

@@ -67,7 +67,7 @@ struct ServerView {
         if at(9) { b["locked"] = .bool(s.locked) }
         if at(19) { b["description"] = JSON(s.description) }
         if at(26) { b["tags"] = JSON(s.tags) }
-        if at(63) { b["trusted_image_certificates"] = s.trustedCertificates.map { JSON($0) } ?? nil }
+        if at(63) { b["trusted_image_certificates"] = s.trustedCertificates.map { JSON($0) } ?? .null }
         if at(71), let groups { b["server_groups"] = JSON(groups) }
         if at(73) { b["locked_reason"] = JSON(s.lockedReason) }
         if at(96) { b["pinned_availability_zone"] = JSON(s.requestedZone) }
