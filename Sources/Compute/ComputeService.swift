@@ -21,7 +21,7 @@ public final class ComputeService: APIService {
     /// Roles Nova's default policy names besides admin, member and reader.
     public static let roles = ["manager", "service"]
     /// The microversions served; `docs/compute-microversions.md` says what each one changes.
-    public static let versions = MicroversionRange(service: "compute", minimum: Microversion(2, 1), maximum: Microversion(2, 85),
+    public static let versions = MicroversionRange(service: "compute", minimum: Microversion(2, 1), maximum: Microversion(2, 96),
                                                    legacyHeader: "X-OpenStack-Nova-API-Version")
 
     let db: Database

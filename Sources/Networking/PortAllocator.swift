@@ -139,37 +139,33 @@ extension NetworkService: PortAllocator {
 
     public func release(deviceID: String, deleting: Set<String>) async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
-            for var port in try await change.rows(.ports, "device_id = \(bind: deviceID)") {
-                if deleting.contains(port["id"]?.stringValue ?? "") {
-                    try await Ports.remove(port, change)
-                    continue
-                }
-                port["device_id"] = ""
-                port["device_owner"] = ""
-                Ports.bind(&port, host: "", profile: [:], backend: backend)
-                port["status"] = Ports.status(port)
-                try await change.update(.ports, port)
-                change.note(.port(port["id"]?.stringValue ?? ""))
-                change.note(.network(port["network_id"]?.stringValue ?? ""))
+            for port in try await change.rows(.ports, "device_id = \(bind: deviceID)") {
+                try await free(port, delete: deleting.contains(port["id"]?.stringValue ?? ""), change)
             }
         }
     }
 
     public func detach(portID: String, deviceID: String, delete: Bool) async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
-            guard var port = try await change.get(.ports, portID), port["device_id"]?.stringValue == deviceID else { return }
-            if delete {
-                try await Ports.remove(port, change)
-                return
-            }
-            port["device_id"] = ""
-            port["device_owner"] = ""
-            Ports.bind(&port, host: "", profile: [:], backend: backend)
-            port["status"] = Ports.status(port)
-            try await change.update(.ports, port)
-            change.note(.port(portID))
-            change.note(.network(port["network_id"]?.stringValue ?? ""))
+            guard let port = try await change.get(.ports, portID), port["device_id"]?.stringValue == deviceID else { return }
+            try await free(port, delete: delete, change)
         }
+    }
+
+    /// Deletes a server's port, or detaches and unbinds it.
+    private func free(_ port: Doc, delete: Bool, _ change: Change) async throws {
+        if delete {
+            try await Ports.remove(port, change)
+            return
+        }
+        var port = port
+        port["device_id"] = ""
+        port["device_owner"] = ""
+        Ports.bind(&port, host: "", profile: [:], backend: backend)
+        port["status"] = Ports.status(port)
+        try await change.update(.ports, port)
+        change.note(.port(port["id"]?.stringValue ?? ""))
+        change.note(.network(port["network_id"]?.stringValue ?? ""))
     }
 
     public func availableNetworks(projectID: String) async throws -> [String] {

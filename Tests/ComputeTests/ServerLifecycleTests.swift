@@ -107,6 +107,18 @@ import Testing
             #expect(tooHigh.status == .notAcceptable && tooHigh["notAcceptable"] != nil)
             let malformed = try await c.call(.get, "/compute/v2.1/flavors", token: admin, headers: ["OpenStack-API-Version": "compute 2.x"])
             #expect(malformed.status == .badRequest)
+
+            // 2.86 validates extra specs in Nova's registered namespaces; earlier versions take anything.
+            func setSpec(_ key: String, _ value: String, _ version: String) async throws -> Reply {
+                try await c.call(.post, "/compute/v2.1/flavors/42/os-extra_specs", token: admin, json: ["extra_specs": .object([key: .string(value)])],
+                                 headers: ["OpenStack-API-Version": "compute \(version)"])
+            }
+            #expect(try await setSpec("hw:cpu_policy", "dedicated", "2.86").status == .ok)
+            let badValue = try await setSpec("hw:cpu_policy", "sometimes", "2.86")
+            #expect(badValue.status == .badRequest && badValue["badRequest"]?["message"]?.stringValue?.hasPrefix("Validation failed;") == true)
+            #expect(try await setSpec("hw:no_such_thing", "1", "2.86").status == .badRequest)
+            #expect(try await setSpec("hw:no_such_thing", "1", "2.85").status == .ok)
+            #expect(try await setSpec("mycompany:anything", "x", "2.86").status == .ok, "namespaces Nova does not register pass")
         }
     }
 }

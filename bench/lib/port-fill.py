@@ -25,7 +25,8 @@ POSTs, and in-flight POSTs when it stops would still create ports).  So this is
 one thread, one selectors loop over 16 non-blocking sockets, with the request
 bytes prebuilt and the answers parsed just enough (status line, Content-Length
 or chunked): ~20-40 us of CPU per request.  Its CPU time is reported so the
-share it took is visible next to the server's.
+share it took is visible next to the server's.  That client is
+bench/lib/rawhttp.py, which server-fill.py uses too.
 
 Exit status: 0 ok, 1 some requests failed / the check failed, 3 bad usage or the
 server is unreachable.
@@ -33,99 +34,14 @@ server is unreachable.
 import argparse
 import json
 import resource
-import selectors
-import socket
 import sys
 import time
-import urllib.parse
 
-
-def loopback(url):
-    u = urllib.parse.urlsplit(url)
-    if u.scheme != "http" or u.hostname not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit("port-fill.py: only http:// loopback URLs are accepted, got %s" % url)
-    return u
-
-
-def pct(sorted_values, p):
-    if not sorted_values:
-        return None
-    k = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
-    return round(sorted_values[k], 2)
-
-
-class Conn:
-    """One keep-alive connection with at most one request in flight."""
-
-    def __init__(self, addr):
-        self.addr = addr
-        self.sock = None
-        self.buf = b""
-        self.out = b""
-        self.index = None      # the port number of the request in flight
-        self.t0 = 0.0
-        self.attempts = 0
-
-    def open(self):
-        s = socket.create_connection(self.addr, timeout=60)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.setblocking(False)
-        self.sock = s
-        self.buf = b""
-
-    def close(self):
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-        self.sock = None
-
-    def parse(self):
-        """A complete response in self.buf: (status, body, close?) and the buffer advanced; else None."""
-        end = self.buf.find(b"\r\n\r\n")
-        if end < 0:
-            return None
-        head = self.buf[:end].decode("latin-1").split("\r\n")
-        status = int(head[0].split(" ", 2)[1])
-        length, chunked, close = None, False, False
-        for line in head[1:]:
-            k, _, val = line.partition(":")
-            k = k.strip().lower()
-            val = val.strip()
-            if k == "content-length":
-                length = int(val)
-            elif k == "transfer-encoding" and "chunked" in val.lower():
-                chunked = True
-            elif k == "connection" and val.lower() == "close":
-                close = True
-        pos = end + 4
-        if chunked:
-            body = b""
-            while True:
-                nl = self.buf.find(b"\r\n", pos)
-                if nl < 0:
-                    return None
-                size = int(self.buf[pos:nl].split(b";")[0], 16)
-                if len(self.buf) < nl + 2 + size + 2:
-                    return None
-                body += self.buf[nl + 2:nl + 2 + size]
-                pos = nl + 2 + size + 2
-                if size == 0:
-                    break
-        else:
-            if length is None:
-                length = 0
-            if len(self.buf) < pos + length:
-                return None
-            body = self.buf[pos:pos + length]
-            pos += length
-        self.buf = self.buf[pos:]
-        return status, body, close
+from rawhttp import loopback, pct, send_all
 
 
 def create(args):
-    u = loopback(args.url)
+    u = loopback(args.url, "port-fill.py")
     addr = (u.hostname, u.port or 80)
     path = u.path.rstrip("/") + "/v2.0/ports"
     host = "%s:%d" % addr
@@ -139,98 +55,22 @@ def create(args):
 
     # built before the clock starts, so the timed loop is sockets and parsing only
     pending = [request_bytes(i) for i in range(args.count)]
-    nxt = 0
     lat = []
     finished = []          # answer times, to compare the rate at the start and at the end
     errors = {}
     first_errors = []
-    reconnects = 0
-    sel = selectors.DefaultSelector()
-    conns = [Conn(addr) for _ in range(max(1, min(args.concurrency, args.count)))]
+
+    def answered(_, status, body, ms, done_at):
+        lat.append(ms)
+        finished.append(done_at)
+        if status != 201:
+            errors[status] = errors.get(status, 0) + 1
+            if len(first_errors) < 5:
+                first_errors.append("%d %s" % (status, body[:200].decode("utf-8", "replace")))
+
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    t_start = time.perf_counter()
-
-    def send_next(c):
-        nonlocal nxt
-        if nxt >= len(pending):
-            return False
-        c.index = nxt
-        c.out = pending[nxt]
-        c.attempts = 0
-        nxt += 1
-        c.t0 = time.perf_counter()
-        return True
-
-    def flush(c):
-        n = c.sock.send(c.out)
-        c.out = c.out[n:]
-        sel.modify(c.sock, selectors.EVENT_WRITE if c.out else selectors.EVENT_READ, c)
-
-    def reopen(c):
-        # the server closed a keep-alive connection before answering: resend once on a new one
-        nonlocal reconnects
-        try:
-            sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
-        c.close()
-        reconnects += 1
-        c.attempts += 1
-        if c.attempts > 1:
-            raise OSError("connection lost twice for port %d" % c.index)
-        c.open()
-        c.out = pending[c.index]
-        sel.register(c.sock, selectors.EVENT_WRITE, c)
-
-    live = 0
-    for c in conns:
-        c.open()
-        if send_next(c):
-            sel.register(c.sock, selectors.EVENT_WRITE, c)
-            live += 1
-    while live:
-        events = sel.select(timeout=120)
-        if not events:
-            raise OSError("no answer in 120 s (%d requests in flight)" % live)
-        for key, ev in events:
-            c = key.data
-            try:
-                if ev & selectors.EVENT_WRITE and c.out:
-                    flush(c)
-                    continue
-                data = c.sock.recv(262144)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                reopen(c)
-                continue
-            if not data:
-                reopen(c)
-                continue
-            c.buf += data
-            got = c.parse()
-            if got is None:
-                continue
-            status, body, close = got
-            done_at = time.perf_counter()
-            lat.append((done_at - c.t0) * 1000)
-            finished.append(done_at)
-            if status != 201:
-                errors[status] = errors.get(status, 0) + 1
-                if len(first_errors) < 5:
-                    first_errors.append("%d %s" % (status, body[:200].decode("utf-8", "replace")))
-            if close:
-                sel.unregister(c.sock)
-                c.close()
-                c.open()
-                sel.register(c.sock, selectors.EVENT_READ, c)
-                reconnects += 1
-            if send_next(c):
-                flush(c)
-            else:
-                sel.unregister(c.sock)
-                c.close()
-                live -= 1
+    t_start, _, reconnects, connections = send_all(addr, pending, args.concurrency, answered,
+                                                   connect_timeout=60, lost="port %d")
     dt = time.perf_counter() - t_start
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     lat.sort()
@@ -238,7 +78,7 @@ def create(args):
     out = {"requested": args.count, "answered": len(lat), "created": len(lat) - n_err, "errors": n_err,
            "errors_by_status": {str(k): v for k, v in sorted(errors.items())}, "first_errors": first_errors,
            "seconds": round(dt, 3), "per_s": round(len(lat) / dt, 1) if dt else None,
-           "concurrency": len(conns), "per_device": args.per_device,
+           "concurrency": connections, "per_device": args.per_device,
            "p50_ms": pct(lat, 50), "p90_ms": pct(lat, 90), "p99_ms": pct(lat, 99),
            "max_ms": round(lat[-1], 2) if lat else None, "reconnects": reconnects,
            "client_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3)}

@@ -41,9 +41,10 @@
       "next" link in servers_links.
 
 Why raw sockets and not http.client or requests: the client shares the 2 cores
-with the server (see bench/lib/port-fill.py, whose approach this follows): one
-thread, a selectors loop over non-blocking sockets, request bytes built before
-the clock starts, answers parsed just enough.  Its CPU time is reported.
+with the server (see bench/lib/port-fill.py, whose client, bench/lib/rawhttp.py,
+this uses): one thread, a selectors loop over non-blocking sockets, request
+bytes built before the clock starts, answers parsed just enough.  Its CPU time
+is reported.
 
 Exit status: 0 ok; 1 some requests failed, a server went to ERROR, the wait
 timed out or a check failed (the JSON says which); 3 bad usage or the server is
@@ -53,25 +54,11 @@ import argparse
 import datetime
 import json
 import resource
-import selectors
-import socket
 import sys
 import time
 import urllib.parse
 
-
-def loopback(url):
-    u = urllib.parse.urlsplit(url)
-    if u.scheme != "http" or u.hostname not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit("server-fill.py: only http:// loopback URLs are accepted, got %s" % url)
-    return u
-
-
-def pct(sorted_values, p):
-    if not sorted_values:
-        return None
-    k = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
-    return round(sorted_values[k], 2)
+from rawhttp import connect, loopback, parse_response, pct, send_all
 
 
 def stats(values, prefix=""):
@@ -87,59 +74,11 @@ def cpu_s():
     return r.ru_utime + r.ru_stime
 
 
-def parse_response(buf):
-    """A complete HTTP/1.1 response at the start of buf: (status, body, close, rest); else None."""
-    end = buf.find(b"\r\n\r\n")
-    if end < 0:
-        return None
-    head = buf[:end].decode("latin-1").split("\r\n")
-    status = int(head[0].split(" ", 2)[1])
-    length, chunked, close = None, False, False
-    for line in head[1:]:
-        k, _, val = line.partition(":")
-        k = k.strip().lower()
-        val = val.strip()
-        if k == "content-length":
-            length = int(val)
-        elif k == "transfer-encoding" and "chunked" in val.lower():
-            chunked = True
-        elif k == "connection" and val.lower() == "close":
-            close = True
-    pos = end + 4
-    if chunked:
-        parts = []
-        while True:
-            nl = buf.find(b"\r\n", pos)
-            if nl < 0:
-                return None
-            size = int(buf[pos:nl].split(b";")[0], 16)
-            if size == 0:
-                # the last chunk, then (no trailers) an empty line
-                tail = buf.find(b"\r\n", nl + 2)
-                if tail < 0:
-                    return None
-                pos = tail + 2
-                break
-            if len(buf) < nl + 2 + size + 2:
-                return None
-            parts.append(buf[nl + 2:nl + 2 + size])
-            pos = nl + 2 + size + 2
-        body = b"".join(parts)
-    else:
-        if length is None:
-            length = 0
-        if len(buf) < pos + length:
-            return None
-        body = buf[pos:pos + length]
-        pos += length
-    return status, body, close, buf[pos:]
-
-
 class Target:
     """Where the API is and the headers every request carries."""
 
     def __init__(self, args):
-        u = loopback(args.url)
+        u = loopback(args.url, "server-fill.py")
         self.addr = (u.hostname, u.port or 80)
         self.base = u.path.rstrip("/")
         self.host = "%s:%d" % self.addr
@@ -155,11 +94,6 @@ class Target:
             return ("%s %s HTTP/1.1\r\n%s\r\n" % (method, self.base + path, self.common)).encode()
         return (("%s %s HTTP/1.1\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n")
                 % (method, self.base + path, self.common, len(body))).encode() + body
-
-    def connect(self, timeout=120):
-        s = socket.create_connection(self.addr, timeout=timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return s
 
 
 class Blocking:
@@ -186,7 +120,7 @@ class Blocking:
         req = self.t.request_bytes("GET", path)
         for attempt in (0, 1):
             if self.sock is None:
-                self.sock = self.t.connect(self.timeout)
+                self.sock = connect(self.t.addr, self.timeout)
                 self.opens += 1
             t0 = time.perf_counter()
             t_first = None
@@ -253,106 +187,14 @@ def launched_epoch(s):
 
 def post_all(target, bodies, concurrency):
     """POST /servers for each body over CONCURRENCY connections; per request (status, body, ms, t_answer)."""
-    path = "/servers"
-    pending = [target.request_bytes("POST", path, b) for b in bodies]
+    pending = [target.request_bytes("POST", "/servers", b) for b in bodies]
     results = [None] * len(pending)
-    nxt = 0
-    reconnects = 0
-    sel = selectors.DefaultSelector()
 
-    class Conn:
-        __slots__ = ("sock", "buf", "out", "index", "t0", "attempts")
+    def answered(i, status, body, ms, done):
+        results[i] = (status, body, ms, done)
 
-    def open_conn(c):
-        c.sock = target.connect()
-        c.sock.setblocking(False)
-        c.buf = b""
-
-    def close_conn(c):
-        try:
-            sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
-        try:
-            c.sock.close()
-        except OSError:
-            pass
-
-    def send_next(c):
-        nonlocal nxt
-        if nxt >= len(pending):
-            return False
-        c.index, c.out, c.attempts = nxt, pending[nxt], 0
-        nxt += 1
-        c.t0 = time.perf_counter()
-        return True
-
-    def flush(c):
-        n = c.sock.send(c.out)
-        c.out = c.out[n:]
-        sel.modify(c.sock, selectors.EVENT_WRITE if c.out else selectors.EVENT_READ, c)
-
-    def reopen(c):
-        # the server closed a keep-alive connection before answering: resend once on a new one,
-        # as port-fill does (a POST the server had taken would boot its servers twice: the
-        # count check after the polls would then flag the surplus)
-        nonlocal reconnects
-        close_conn(c)
-        reconnects += 1
-        c.attempts += 1
-        if c.attempts > 1:
-            raise OSError("connection lost twice for request %d" % c.index)
-        open_conn(c)
-        c.out = pending[c.index]
-        sel.register(c.sock, selectors.EVENT_WRITE, c)
-
-    conns = []
-    live = 0
-    t_start = time.perf_counter()
-    wall_start = time.time()
-    for _ in range(max(1, min(concurrency, len(pending)))):
-        c = Conn()
-        open_conn(c)
-        conns.append(c)
-        if send_next(c):
-            sel.register(c.sock, selectors.EVENT_WRITE, c)
-            live += 1
-    while live:
-        events = sel.select(timeout=300)
-        if not events:
-            raise OSError("no answer in 300 s (%d POSTs in flight)" % live)
-        for key, ev in events:
-            c = key.data
-            try:
-                if ev & selectors.EVENT_WRITE and c.out:
-                    flush(c)
-                    continue
-                data = c.sock.recv(262144)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                reopen(c)
-                continue
-            if not data:
-                reopen(c)
-                continue
-            c.buf += data
-            got = parse_response(c.buf)
-            if got is None:
-                continue
-            status, body, close, c.buf = got
-            done = time.perf_counter()
-            results[c.index] = (status, body, (done - c.t0) * 1000, done)
-            if close:
-                close_conn(c)
-                open_conn(c)
-                sel.register(c.sock, selectors.EVENT_READ, c)
-                reconnects += 1
-            if send_next(c):
-                flush(c)
-            else:
-                close_conn(c)
-                live -= 1
+    t_start, wall_start, reconnects, _ = send_all(target.addr, pending, concurrency, answered,
+                                                  wait=300, stalled="%d POSTs in flight")
     return results, t_start, wall_start, reconnects
 
 

@@ -241,7 +241,7 @@ struct Workflows: Sendable {
             try await settle(s.id) { s in
                 s.vmState = s.previousVMState ?? .active
                 s.taskState = nil
-                s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
+                s.endMove()
             }
             return
         }
@@ -277,7 +277,7 @@ struct Workflows: Sendable {
             s.vmState = running ? .active : .stopped
             s.powerState = running ? .running : .shutdown
             s.taskState = nil
-            s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
+            s.endMove()
         }
     }
 
@@ -292,7 +292,7 @@ struct Workflows: Sendable {
             s.vmState = s.previousVMState ?? .active
             s.taskState = nil
             s.oldFlavor = nil
-            s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
+            s.endMove()
         }
     }
 
@@ -317,7 +317,7 @@ struct Workflows: Sendable {
             s.vmState = s.previousVMState ?? .active
             s.powerState = running ? .running : .shutdown
             s.taskState = nil
-            s.migrationID = nil; s.moveKind = nil; s.moveSource = nil; s.moveTarget = nil; s.previousVMState = nil
+            s.endMove()
         }
     }
 

@@ -61,6 +61,11 @@ struct Server: Codable, Sendable, Equatable {
 
     var status: String { Self.status(vmState: vmState, taskState: taskState) }
 
+    /// Forgets a finished move.
+    mutating func endMove() {
+        migrationID = nil; moveKind = nil; moveSource = nil; moveTarget = nil; previousVMState = nil
+    }
+
     /// Nova's `status` from the states (nova/api/openstack/common.py).
     static func status(vmState: VMState, taskState: String?) -> String {
         switch (vmState, taskState) {

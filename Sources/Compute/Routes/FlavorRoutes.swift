@@ -203,7 +203,7 @@ struct FlavorRoutes {
         }
         r.post("/v2.1/flavors/:flavor_id/os-extra_specs", rule: "os_compute_api:os-flavor-extra-specs:manage") { call in
             let f = try JSONFields.body(try await call.body(), wrapper: "extra_specs")
-            let specs = try Self.specs(f.members)
+            let specs = try Self.specs(f.members, version: service.version(call))
             try await editSpecs(call) { $0.merge(specs) { _, new in new } }
             return .json(.ok, ["extra_specs": .object(specs.mapValues { .string($0) })])
         }
@@ -212,7 +212,7 @@ struct FlavorRoutes {
             guard case .object(let body) = try await call.body() else { throw APIError.badRequest("The request body must be an object.") }
             guard body.count == 1 else { throw APIError.badRequest("Request body contains too many items") }
             guard body[key] != nil else { throw APIError.badRequest("Request body and URI mismatch") }
-            let specs = try Self.specs(body)
+            let specs = try Self.specs(body, version: service.version(call))
             try await editSpecs(call) { $0.merge(specs) { _, new in new } }
             return .json(.ok, .object(specs.mapValues { .string($0) }))
         }
@@ -236,7 +236,7 @@ struct FlavorRoutes {
         }
     }
 
-    static func specs(_ members: [String: JSON]) throws -> [String: String] {
+    static func specs(_ members: [String: JSON], version: Microversion) throws -> [String: String] {
         var specs: [String: String] = [:]
         for (key, value) in members {
             guard !key.isEmpty, key.count <= 255, key.range(of: "^[\\w.\\-: ]+$", options: .regularExpression) != nil else {
@@ -249,6 +249,7 @@ struct FlavorRoutes {
             case .double(let d): specs[key] = String(d)
             default: throw APIError.badRequest("Invalid input for field/attribute extra_specs. Value of '\(key)' must be a string of at most 255 characters.")
             }
+            if version >= Microversion(2, 86) { try ExtraSpecValidator.check(key, specs[key] ?? "") }
         }
         return specs
     }

@@ -57,20 +57,9 @@ struct InfrastructureRoutes {
                 if let unknown = call.queryItems.keys.first(where: { !allowed.contains($0) }) {
                     throw APIError.badRequest("Invalid input for query parameters \(unknown). Additional properties are not allowed ('\(unknown)' was unexpected)")
                 }
-                for (key, after) in [("changes-since", true), ("changes-before", false)] where key == "changes-since" || v >= Microversion(2, 66) {
-                    guard let text = call.query(key) else { continue }
-                    guard let date = Timestamp.parse(text)?.timeIntervalSince1970 else { throw APIError.badRequest("Invalid \(key) value \(text).") }
-                    list = list.filter { after ? $0.updatedAt >= date : $0.updatedAt <= date }
-                }
-                if let marker = call.query("marker") {
-                    guard let index = list.firstIndex(where: { $0.uuid == marker }) else { throw APIError.badRequest("Marker \(marker) could not be found.") }
-                    list = Array(list[(index + 1)...])
-                }
-                if let l = call.query("limit") {
-                    guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
-                    if list.count > n, n > 0 { links = service.links.next("os-migrations", path: "os-migrations", marker: list[n - 1].uuid, query: call.queryItems) }
-                    list = Array(list.prefix(n))
-                }
+                let page = try Paging.page(list, call, version: v, id: \.uuid, updated: \.updatedAt)
+                list = page.items
+                if let next = page.next { links = service.links.next("os-migrations", path: "os-migrations", marker: next, query: call.queryItems) }
             }
             var body: [String: JSON] = ["migrations": .array(list.map { $0.json(v) })]
             if let links { body["migrations_links"] = links }

@@ -15,17 +15,9 @@ struct KeypairRoutes {
             var keys = try await service.db.read { try await store.list(user: user, in: $0) }
             var links: JSON?
             if v >= Microversion(2, 35) {
-                if let marker = call.query("marker") {
-                    guard let index = keys.firstIndex(where: { $0.name == marker }) else { throw APIError.badRequest("marker [\(marker)] not found") }
-                    keys = Array(keys[(index + 1)...])
-                }
-                if let l = call.query("limit") {
-                    guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
-                    if keys.count > n, n > 0 {
-                        links = service.links.next("os-keypairs", path: "os-keypairs", marker: keys[n - 1].name, query: call.queryItems)
-                    }
-                    keys = Array(keys.prefix(n))
-                }
+                let page = try Paging.page(keys, call, version: v, id: \.name)
+                keys = page.items
+                if let next = page.next { links = service.links.next("os-keypairs", path: "os-keypairs", marker: next, query: call.queryItems) }
             }
             var body: [String: JSON] = ["keypairs": .array(keys.map { ["keypair": $0.json(v, full: false)] })]
             if let links { body["keypairs_links"] = links }

@@ -105,18 +105,8 @@ struct ServerActionRoutes {
         case "rebuild": return try await rebuild(server, call, try args())
         case "createImage": return try await createImage(server, call, try args())
         case "shelve":
-            let image = try await service.images.createSnapshot(
-                name: server.name + "-shelved", projectID: server.projectID,
-                properties: ["image_type": "snapshot", "instance_uuid": server.id], minDisk: server.flavor.disk, minRam: 0,
-                diskFormat: "raw", containerFormat: "bare")
-            do {
-                try await begin(server, call, "shelve", from: [.active, .stopped, .paused, .suspended], task: "shelving") { s in
-                    s.pendingImage = image.id
-                }
-            } catch {
-                try? await service.images.deleteImage(id: image.id)
-                throw error
-            }
+            _ = try await beginSnapshot(server, call, action: "shelve", task: "shelving", name: server.name + "-shelved",
+                                        properties: ["image_type": "snapshot", "instance_uuid": server.id])
         case "shelveOffload":
             guard [.shelved, .shelvedOffloaded].contains(server.vmState) else { throw ComputeFault.invalidState(server, action: name) }
         case "unshelve":
@@ -332,6 +322,23 @@ struct ServerActionRoutes {
         return .json(.accepted, ["server": body])
     }
 
+    /// Registers the image a snapshot fills and starts the task; the image goes again if the task cannot start.
+    private func beginSnapshot(_ server: Server, _ call: APICall, action: String, task: String, name: String,
+                               properties: [String: String]) async throws -> BootImage {
+        let image = try await service.images.createSnapshot(
+            name: name, projectID: server.projectID, properties: properties, minDisk: server.flavor.disk, minRam: 0,
+            diskFormat: "raw", containerFormat: "bare")
+        do {
+            try await begin(server, call, action, from: [.active, .stopped, .paused, .suspended], task: task) { s in
+                s.pendingImage = image.id
+            }
+        } catch {
+            try? await service.images.deleteImage(id: image.id)
+            throw error
+        }
+        return image
+    }
+
     private func createImage(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {
         let name = try f.requiredString("name", minLength: 1, maxLength: 255)
         let metadata = try ServerInput.metadata(f, "metadata")
@@ -348,17 +355,7 @@ struct ServerActionRoutes {
                 properties[key] = value
             }
         }
-        let image = try await service.images.createSnapshot(
-            name: name, projectID: server.projectID, properties: properties, minDisk: server.flavor.disk, minRam: 0,
-            diskFormat: "raw", containerFormat: "bare")
-        do {
-            try await begin(server, call, "createImage", from: [.active, .stopped, .paused, .suspended], task: "image_snapshot") { s in
-                s.pendingImage = image.id
-            }
-        } catch {
-            try? await service.images.deleteImage(id: image.id)
-            throw error
-        }
+        let image = try await beginSnapshot(server, call, action: "createImage", task: "image_snapshot", name: name, properties: properties)
         if service.version(call) >= Microversion(2, 45) { return .json(.accepted, ["image_id": .string(image.id)]) }
         let base = service.links.base.replacingOccurrences(of: "/compute", with: "/image")
         return .empty(.accepted, headers: [.location: "\(base)/v2/images/\(image.id)"])

@@ -52,19 +52,7 @@ struct ServerDetailRoutes {
             var list = try await actionsOf(call)
             if v >= Microversion(2, 58) {
                 try service.checkQuery(call, allowed: ["limit", "marker", "changes-since", "changes-before"])
-                for (key, after) in [("changes-since", true), ("changes-before", false)] where key == "changes-since" || v >= Microversion(2, 66) {
-                    guard let text = call.query(key) else { continue }
-                    guard let date = Timestamp.parse(text)?.timeIntervalSince1970 else { throw APIError.badRequest("Invalid \(key) value \(text).") }
-                    list = list.filter { after ? $0.updatedAt >= date : $0.updatedAt <= date }
-                }
-                if let marker = call.query("marker") {
-                    guard let index = list.firstIndex(where: { $0.requestID == marker }) else { throw APIError.badRequest("Marker \(marker) could not be found.") }
-                    list = Array(list[(index + 1)...])
-                }
-                if let l = call.query("limit") {
-                    guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
-                    list = Array(list.prefix(n))
-                }
+                list = try Paging.page(list, call, version: v, id: \.requestID, updated: \.updatedAt).items
             }
             return .json(.ok, ["instanceActions": .array(list.map { $0.json(v, events: false, admin: false) })])
         }
