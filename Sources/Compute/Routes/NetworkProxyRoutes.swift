@@ -77,7 +77,12 @@ struct NetworkProxyRoutes {
             } else { body["remote_ip_prefix"] = "0.0.0.0/0" }
             _ = try await proxied(missing: .notFound) { try await networks.show("security_groups", parent, as: who) }
             let rule = try await proxied { try await networks.create("security_group_rules", body, as: who) }
-            return .json(.ok, ["security_group_rule": try await ruleView(rule, who)])
+            var shown = try await ruleView(rule, who)
+            // The answer echoes the CIDR as the client wrote it; Networking keeps it normalised.
+            if let cidr = try f.string("cidr", nullable: true), try f.string("group_id", nullable: true) == nil {
+                shown = shown.merging(["ip_range": ["cidr": .string(cidr)]])
+            }
+            return .json(.ok, ["security_group_rule": shown])
         }
         r.delete("/v2.1/os-security-group-rules/:id", rule: "os_compute_api:os-security-groups") { call in
             let who = try caller(call)

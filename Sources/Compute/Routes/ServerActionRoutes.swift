@@ -315,8 +315,7 @@ struct ServerActionRoutes {
         }
         guard let updated = try await service.servers.get(server.id) else { throw ComputeFault.serverNotFound(server.id) }
         let routes = ServerRoutes(service: service)
-        if v >= Microversion(2, 75) { return .json(.accepted, ["server": try await routes.show(updated, call)]) }
-        var body = routes.view(call).basic(updated)
+        var body = v >= Microversion(2, 75) ? try await routes.show(updated, call) : routes.view(call).basic(updated)
         if v >= Microversion(2, 54) { body = body.merging(["key_name": JSON(updated.keyName)]) }
         if v >= Microversion(2, 57) { body = body.merging(["user_data": JSON(updated.userData)]) }
         return .json(.accepted, ["server": body])
