@@ -93,11 +93,7 @@ ACTIVE_TIMEOUT=${BENCH_ACTIVE_TIMEOUT:-600}
 POLL_INTERVAL=${BENCH_POLL_INTERVAL:-0.05}
 RSS_INTERVAL=${BENCH_RSS_INTERVAL:-0.5}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-2}
-COST=${BENCH_BCRYPT_COST:-4}
-M_PW=${BENCH_ADMIN_PASSWORD:-bench-admin-pw}
-TMPBASE=${BENCH_TMPDIR:-/tmp}
-BUILD_DIR=${BENCH_BUILD_DIR:-.build-static}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
+martlet_settings
 
 # targets of the issue
 T_BOOT_PER_S=200          # servers/s from the first POST to the last ACTIVE (phases 1 and 2)
@@ -117,34 +113,12 @@ done
 P3=$(( TOTAL - P1 - P2 )); [ "$P3" -ge 0 ] || P3=0
 TOTAL=$(( P1 + P2 + P3 ))          # what exists after phase 3 (more than asked when P1 + P2 exceed it)
 [ "$TOTAL" -ge 1 ] || die "nothing to boot: BENCH_P1_SERVERS, BENCH_P2_SERVERS and BENCH_TOTAL_SERVERS are all 0"
-[ -d "$TMPBASE" ] || die "BENCH_TMPDIR $TMPBASE is not a directory"
-TMPBASE=$(cd "$TMPBASE" && pwd)
-case "$TMPBASE/" in "$REPO"/*) die "BENCH_TMPDIR must be outside the repository" ;; esac
 read -r -a SERVE_ARGV <<< "$SERVE_ARGS"
 
 # ---- results: key/type/value lines, turned into nested JSON at the end -----
-OUT=${BENCH_OUT:-$(mktemp -d /tmp/martlet-bench-compute.XXXXXX)}
-mkdir -p "$OUT"
-case "$(cd "$OUT" && pwd)/" in "$REPO"/*) die "BENCH_OUT must be outside the repository" ;; esac
-TSV=$OUT/results.tsv; : > "$TSV"
-declare -A R=()
+bench_dirs compute
 
 # ---- small helpers ---------------------------------------------------------
-PAGE_KIB=$(( $(getconf PAGESIZE) / 1024 ))
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/.*) //' "/proc/$MPID/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }   # utime + stime
-cores() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$CLK_TCK" 'BEGIN { if (t1 > t0) printf "%.2f", (b - a) / hz / (t1 - t0) }'; }
-hwm_reset() { { echo 5 > "/proc/$MPID/clear_refs"; } 2>/dev/null; }
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status" 2>/dev/null; }
-# the RSS timeline: "epoch-seconds KiB" lines from /proc/PID/statm (no fork per sample)
-rss_sampler() {
-  local pid=$1 res
-  trap 'exit 0' TERM
-  while read -r _ res _ < "/proc/$pid/statm"; do
-    printf '%s %s\n' "$EPOCHREALTIME" "$((res * PAGE_KIB))"
-    nap "$RSS_INTERVAL"
-  done 2>/dev/null
-}
 # jput FILE PREFIX KEY...: puts each .KEY of FILE's JSON as PREFIX.KEY (a number; empty when absent);
 # jput_s likewise as a string (other JSON values compact)
 jput() {
@@ -162,17 +136,7 @@ trio() { printf '%s / %s / %s' "$(fd "$1" "${4:-1}")" "$(fd "$2" "${4:-1}")" "$(
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""; SAMPLER=""
-cleanup() {
-  set +e
-  sampler_stop
-  [ -n "$MPID" ] && martlet_stop
-  if [ -n "$MDATA" ]; then
-    if [ "${BENCH_KEEP_DATA:-0}" = 1 ]; then log "martlet data dir kept: $MDATA"; else rm -rf "$MDATA"; fi
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit martlet_cleanup
 
 # ---- tools -----------------------------------------------------------------
 need_tools curl:curl jq:jq ps:procps python3:python3
@@ -204,33 +168,10 @@ martlet_binary
 MDATA=$(mktemp -d "$TMPBASE/martlet-bench-data.XXXXXX")
 
 # ---- martlet -----------------------------------------------------------------
-MPORT=${BENCH_PORT:-$(free_port)} || die "no free port"
-BASE=http://127.0.0.1:$MPORT
+martlet_port
 NOVA=$BASE/compute/v2.1
-put martlet.port "$MPORT"
-put martlet.bcrypt_cost "$COST"
-
-get_token() {
-  local body code
-  body=$(jq -cn --arg pw "$M_PW" '{auth: {identity: {methods: ["password"], password: {user: {name: "admin",
-         domain: {name: "Default"}, password: $pw}}}, scope: {project: {name: "admin", domain: {name: "Default"}}}}}')
-  code=$(curl -s -D "$OUT/token.headers" -o "$OUT/token.json" -w '%{http_code}' -X POST \
-         -H 'Content-Type: application/json' --data-binary "$body" "$BASE/identity/v3/auth/tokens" || echo 000)
-  TOK=$(awk 'tolower($1) == "x-subject-token:" { print $2 }' "$OUT/token.headers" | tr -d '\r')
-  [ "$code" = 201 ] && [ -n "$TOK" ] || die "token issue answered $code ($(head -c 300 "$OUT/token.json" | tr '\n' ' '))"
-  PROJECT=$(jq -r '.token.project.id // empty' "$OUT/token.json")
-  [ -n "$PROJECT" ] || die "the token has no project scope ($(head -c 300 "$OUT/token.json"))"
-}
-
-# api METHOD URL NAME [BODY]: one JSON request; the answer in $OUT/NAME.json; echoes the status
-api() {
-  local method=$1 url=$2 name=$3 body=${4:-}
-  local args=(-s -o "$OUT/$name.json" -w '%{http_code}' -X "$method" -H "X-Auth-Token: $TOK")
-  [ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
-  [ -z "$MICROVERSION" ] || args+=(-H "X-OpenStack-Nova-API-Version: $MICROVERSION" -H "OpenStack-API-Version: compute $MICROVERSION")
-  curl "${args[@]}" "$url" || echo 000
-}
-body_of() { head -c 300 "$OUT/$1.json" 2>/dev/null | tr '\n' ' '; }
+# api's requests name the microversion, when one is set
+[ -z "$MICROVERSION" ] || API_HEADERS=(-H "X-OpenStack-Nova-API-Version: $MICROVERSION" -H "OpenStack-API-Version: compute $MICROVERSION")
 
 # ---- 1. set-up: quotas, flavor, network, image ----------------------------------------
 setup() {
@@ -250,17 +191,7 @@ setup() {
   put_s setup.flavor "$(jq -r '.flavor | "\(.name) (id \(.id)): \(.vcpus) vCPU, \(.ram) MB RAM, \(.disk) GB disk"' "$OUT/flavor.json")"
 
   # network, subnet, unlimited ports
-  code=$(api POST "$BASE/network/v2.0/networks" network '{"network": {"name": "bench-net"}}')
-  NETID=$(jq -r '.network.id // empty' "$OUT/network.json" 2>/dev/null || true)
-  [ "$code" = 201 ] && [ -n "$NETID" ] || die "network create answered $code ($(body_of network))"
-  code=$(api POST "$BASE/network/v2.0/subnets" subnet "$(jq -cn --arg n "$NETID" --arg c "$CIDR" \
-         '{subnet: {name: "bench-subnet", network_id: $n, cidr: $c, ip_version: 4}}')")
-  [ "$code" = 201 ] || die "subnet create answered $code ($(body_of subnet))"
-  put_s setup.subnet_pools "$(jq -r '[.subnet.allocation_pools[] | .start + "-" + .end] | join(",")' "$OUT/subnet.json")"
-  code=$(api PUT "$BASE/network/v2.0/quotas/$PROJECT" port-quota '{"quota": {"port": -1}}')
-  [ "$code" = 200 ] || die "port quota update answered $code ($(body_of port-quota))"
-  put setup.port_quota "$(jq -r '.quota.port' "$OUT/port-quota.json")"
-  [ "${R[setup.port_quota]}" = -1 ] || flag "the port quota reads ${R[setup.port_quota]} after setting it to -1"
+  bench_network port-quota
 
   # the image: created, uploaded, active
   code=$(api POST "$BASE/image/v2/images" image \
@@ -403,13 +334,9 @@ sampler_stop
 put rss.samples "$(wc -l < "$OUT/rss-samples.txt")"
 put rss.peak_sampled_kib "$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$OUT/rss-samples.txt")"
 martlet_stop
-put log.lines "$(wc -l < "$OUT/martlet.log")"
-put log.error_lines "$(grep -ciE 'error|critical|fatal|panic' "$OUT/martlet.log" || true)"
-grep -qiE 'critical|fatal|panic' "$OUT/martlet.log" && flag "martlet's log has critical/fatal lines (see $OUT/martlet.log)"
+martlet_log_check
 
 # ---- 4. report -------------------------------------------------------------------------
-ROWS=()
-row() { ROWS+=("$1|${2:--}|${3:-}|${4:-}"); }
 phase_rows() {  # phase_rows NAME TITLE [target]
   local p=$1
   if [ "$(v "$p.servers")" = 0 ]; then return 0; fi
@@ -452,18 +379,11 @@ row "  after phase 3 / end (MiB)" "$(mib "$(v rss.after_p3_kib)") / $(mib "$(v r
 row "  peak in phase 1 / 2 / 3 / the walks (MiB) [4]" "$(mib "$(v rss.peak_p1_kib)") / $(mib "$(v rss.peak_p2_kib)") / $(mib "$(v rss.peak_p3_kib)") / $(mib "$(v rss.peak_walk_kib)")"
 
 {
-  echo
-  echo "Compute benchmark $(v date) - $(v host.nproc) cores ($(v host.cpu)), $(( $(v host.mem_mib) / 1024 )) GiB RAM"
-  echo "martlet: $(v martlet.version) ($(v martlet.git)), $(v martlet.binary) (built $(v martlet.binary_mtime))"
+  summary_head Compute
   echo "serve ${SERVE_ARGS:-(no extra arguments)}; flavor $(v setup.flavor); image ${IMAGE_KIB} KiB raw; network $CIDR; microversion $(v params.microversion); MB = 10^6 bytes"
   echo "1-min load average before: phase 1 $(v host.loadavg_before_p1), phase 2 $(v host.loadavg_before_p2), phase 3 $(v host.loadavg_before_p3), walks $(v host.loadavg_before_walk) (above ~0.7 something else was running)"
   echo
-  printf '%-66s | %26s | %-14s | %s\n' metric value target "met?"
-  printf '%s\n' "-------------------------------------------------------------------+----------------------------+----------------+--------"
-  for r in "${ROWS[@]}"; do
-    IFS='|' read -r a b c d <<< "$r"
-    printf '%-66s | %26s | %-14s | %s\n' "$a" "$b" "$c" "$d"
-  done
+  print_rows 66 26 14
   echo "[1] bench/lib/server-fill.py POSTs over keep-alive connections, then probes GET /servers/detail?status=BUILD&limit=1 every"
   echo "    ${POLL_INTERVAL}s; when none is in BUILD, walks GET /servers/detail?limit=$LIMIT&name=<phase prefix> to check that every server"
   echo "    is ACTIVE.  The time to ACTIVE ends with that probe (an upper bound, used for the rate); the lower bound is the start of the"
@@ -483,11 +403,7 @@ row "  peak in phase 1 / 2 / 3 / the walks (MiB) [4]" "$(mib "$(v rss.peak_p1_ki
     echo
     echo "STOPPED after $STOPPED: the later phases did not run."
   fi
-  if [ ${#FLAGS[@]} -gt 0 ]; then
-    echo
-    echo "FLAGS:"
-    printf '  - %s\n' "${FLAGS[@]}"
-  fi
+  print_flags
 } | tee "$OUT/summary.txt"
 
 put_s targets.p1_boot_200_per_s "$(verdict "x >= $T_BOOT_PER_S" "$(v p1.per_s)")"

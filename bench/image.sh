@@ -74,11 +74,7 @@ LTHREADS=${BENCH_LIST_THREADS:-1}
 LCONNS=${BENCH_LIST_CONNECTIONS:-1}
 WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-10s}
 LIST_LOADS=${BENCH_LIST_LOADS:-first tag disk_format marker}
-COST=${BENCH_BCRYPT_COST:-4}
-M_PW=${BENCH_ADMIN_PASSWORD:-bench-admin-pw}
-TMPBASE=${BENCH_TMPDIR:-/tmp}
-BUILD_DIR=${BENCH_BUILD_DIR:-.build-static}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
+martlet_settings
 
 # targets of issue 3
 T_FRACTION=0.80           # upload/download >= 80% of dd
@@ -93,19 +89,11 @@ done
 [[ "$RSS_INTERVAL" =~ ^[0-9]*\.?[0-9]+$ ]] || die "BENCH_RSS_INTERVAL must be a number of seconds"
 [ "$SIZE_MIB" -ge 1 ] && [ "$CREATE_CONC" -ge 1 ] && [ "$LCONNS" -ge "$LTHREADS" ] && [ "$LTHREADS" -ge 1 ] \
   || die "BENCH_SIZE_MIB and BENCH_CREATE_CONCURRENCY must be >= 1, BENCH_LIST_CONNECTIONS >= BENCH_LIST_THREADS >= 1"
-[ -d "$TMPBASE" ] || die "BENCH_TMPDIR $TMPBASE is not a directory"
-TMPBASE=$(cd "$TMPBASE" && pwd)
-case "$TMPBASE/" in "$REPO"/*) die "BENCH_TMPDIR must be outside the repository" ;; esac
 
 # ---- results: key/type/value lines, turned into nested JSON at the end -----
-OUT=${BENCH_OUT:-$(mktemp -d /tmp/martlet-bench-image.XXXXXX)}
-mkdir -p "$OUT"
-case "$(cd "$OUT" && pwd)/" in "$REPO"/*) die "BENCH_OUT must be outside the repository" ;; esac
-TSV=$OUT/results.tsv; : > "$TSV"
-declare -A R=()
+bench_dirs image
 
 # ---- small helpers ---------------------------------------------------------
-PAGE_KIB=$(( $(getconf PAGESIZE) / 1024 ))
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6 }'; }   # bytes, seconds -> MB/s
 
 
@@ -127,9 +115,7 @@ cleanup() {
     fi
   fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # ---- tools -----------------------------------------------------------------
 need_tools wrk:wrk curl:curl jq:jq ps:procps python3:python3 dd:coreutils
@@ -196,40 +182,25 @@ mean_of() {  # mean_of KEY-SUFFIX: mean over the dd passes that have it
 }
 
 # ---- martlet -----------------------------------------------------------------
-MPORT=${BENCH_PORT:-$(free_port)} || die "no free port"
-BASE=http://127.0.0.1:$MPORT
+martlet_port
 IMG=$BASE/image
-put martlet.port "$MPORT"
-put martlet.bcrypt_cost "$COST"
 
 martlet_start() { start_martlet /image/versions; }
 
-# RSS: a sampler (no fork per sample: /proc/PID/statm) writing "epoch-seconds KiB" lines,
-# plus VmHWM (the kernel's exact peak), reset through clear_refs before each transfer
-rss_sampler() {
-  local pid=$1 res
-  trap 'exit 0' TERM
-  while read -r _ res _ < "/proc/$pid/statm"; do
-    printf '%s %s\n' "$EPOCHREALTIME" "$((res * PAGE_KIB))"
-    nap "$RSS_INTERVAL"
-  done 2>/dev/null
-}
-hwm_reset() { { echo 5 > "/proc/$MPID/clear_refs"; } 2>/dev/null; }
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status" 2>/dev/null; }
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/.*) //' "/proc/$MPID/stat" 2>/dev/null | awk '{ print $12, $13 }'; }   # utime stime
-# watch_start NAME / watch_stop NAME: idle RSS before, peak (sampled and VmHWM), after
+cpu_ticks_us() { sed 's/.*) //' "/proc/$MPID/stat" 2>/dev/null | awk '{ print $12, $13 }'; }   # utime stime, apart
+# watch_start NAME / watch_stop NAME: idle RSS before, peak (rss_sampler, and VmHWM: the kernel's exact
+# peak, reset through clear_refs at the start), after
 watch_start() {
   nap "$IDLE_WAIT"
   put "rss.$1.idle_before_kib" "$(rss_kib "$MPID")"
   HWM_OK=0; hwm_reset && HWM_OK=1
   rss_sampler "$MPID" > "$OUT/rss-$1.txt" &
   SAMPLER=$!
-  W_T0=$EPOCHREALTIME; W_CPU0=$(cpu_ticks)
+  W_T0=$EPOCHREALTIME; W_CPU0=$(cpu_ticks_us)
 }
 watch_stop() {
   local p="rss.$1" peak hwm
-  local c1 k v; c1=$(cpu_ticks)
+  local c1 k v; c1=$(cpu_ticks_us)
   while read -r k v; do put "cpu.$1.$k" "$v"; done < <(awk -v c0="$W_CPU0" -v c1="$c1" -v t0="$W_T0" -v t1="$EPOCHREALTIME" -v hz="$CLK_TCK" \
       'BEGIN { split(c0, a, " "); split(c1, b, " "); w = (t1 - t0) * hz; if (w <= 0) exit
                printf "server_cores %.2f\nserver_user_cores %.2f\nserver_sys_cores %.2f\n", (b[1] + b[2] - a[1] - a[2]) / w, (b[1] - a[1]) / w, (b[2] - a[2]) / w }')
@@ -245,16 +216,6 @@ watch_stop() {
   put "$p.growth_kib" "$(( peak - ${R[$p.idle_before_kib]} ))"
   put "$p.after_kib" "$(rss_kib "$MPID")"
   log "$1: server used ${R[cpu.$1.server_cores]} cores; RSS $1: idle ${R[$p.idle_before_kib]} KiB, peak $peak KiB (sampled ${R[$p.peak_sampled_kib]}, VmHWM ${R[$p.peak_hwm_kib]:-n/a}), growth ${R[$p.growth_kib]} KiB, after ${R[$p.after_kib]} KiB"
-}
-
-get_token() {
-  local body code
-  body=$(jq -cn --arg pw "$M_PW" '{auth: {identity: {methods: ["password"], password: {user: {name: "admin",
-         domain: {name: "Default"}, password: $pw}}}, scope: {project: {name: "admin", domain: {name: "Default"}}}}}')
-  code=$(curl -s -D "$OUT/token.headers" -o "$OUT/token.json" -w '%{http_code}' -X POST \
-         -H 'Content-Type: application/json' --data-binary "$body" "$BASE/identity/v3/auth/tokens" || echo 000)
-  TOK=$(awk 'tolower($1) == "x-subject-token:" { print $2 }' "$OUT/token.headers" | tr -d '\r')
-  [ "$code" = 201 ] && [ -n "$TOK" ] || die "token issue answered $code ($(head -c 300 "$OUT/token.json" | tr '\n' ' '))"
 }
 
 # ---- 2./3. transfer ------------------------------------------------------------
@@ -452,7 +413,7 @@ load_busy disk
 dd_pass 1
 log "martlet: starting on a fresh data dir $MDATA, port $MPORT"
 martlet_start
-get_token
+get_token --no-project
 put rss.idle_start_kib "$(rss_kib "$MPID")"
 [ "${BENCH_SKIP_TRANSFER:-0}" = 1 ] || bench_transfer
 if [ "$DD_PASSES" -ge 2 ]; then dd_pass 2; fi
@@ -463,8 +424,6 @@ grep -qiE 'critical|fatal|panic' "$OUT/martlet.log" && flag "martlet's log has c
 
 # ---- 5. report -------------------------------------------------------------------------
 frac() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'; return 0; }
-ROWS=()
-row() { ROWS+=("$1|${2:--}|${3:-}|${4:-}"); }
 
 for k in write_mbps read_warm_mbps read_cold_mbps read_direct_mbps; do
   m=$(mean_of "$k"); [ -z "$m" ] || put "disk.$k" "$m"
@@ -522,18 +481,11 @@ row "RSS: idle at start / after transfers+creates / end (MiB)" \
     "$(mib "$(v rss.idle_start_kib)") / $(mib "$(v rss.after_create_kib)") / $(mib "$(v rss.end_kib)")"
 
 {
-  echo
-  echo "Image benchmark $(v date) - $(v host.nproc) cores ($(v host.cpu)), $(( $(v host.mem_mib) / 1024 )) GiB RAM"
-  echo "martlet: $(v martlet.version) ($(v martlet.git)), $(v martlet.binary) (built $(v martlet.binary_mtime))"
+  summary_head Image
   echo "disk: $(v disk.fs) ($(v disk.dir)); image ${SIZE_MIB} MiB of random bytes; wrk $(v params.wrk); MB = 10^6 bytes"
   echo "1-min load average before: disk $(v host.loadavg_before_disk), upload $(v host.loadavg_before_upload), download $(v host.loadavg_before_download_cold), listing $(v host.loadavg_before_list) (above ~0.7 something else was running)"
   echo
-  printf '%-58s | %18s | %-22s | %s\n' metric value target "met?"
-  printf '%s\n' "-----------------------------------------------------------+--------------------+------------------------+--------"
-  for r in "${ROWS[@]}"; do
-    IFS='|' read -r a b c d <<< "$r"
-    printf '%-58s | %18s | %-22s | %s\n' "$a" "$b" "$c" "$d"
-  done
+  print_rows 58 18 22
   echo "[1] same filesystem as martlet's data dir, mean of $DD_PASSES pass(es) (before the transfers$([ "$DD_PASSES" -lt 2 ] || echo ', and after them')); cold = the file"
   echo "    evicted from the page cache with posix_fadvise (dd iflag=nocache) before a buffered read; O_DIRECT bypasses the cache"
   echo "[2] against the better of the two cold reads (${DD_R:-?} MB/s); the image file was evicted the same way before the GET"
@@ -550,11 +502,7 @@ row "RSS: idle at start / after transfers+creates / end (MiB)" \
       echo "  $l ($(v "list.$l.query")): $(v "list.$l.requests") requests, non-2xx $(v "list.$l.non2xx"), socket errors $(v "list.$l.err_connect"),$(v "list.$l.err_read"),$(v "list.$l.err_write"),$(v "list.$l.err_timeout"); page $(v "list.$l.page_bytes") bytes"
     done
   fi
-  if [ ${#FLAGS[@]} -gt 0 ]; then
-    echo
-    echo "FLAGS:"
-    printf '  - %s\n' "${FLAGS[@]}"
-  fi
+  print_flags
 } | tee "$OUT/summary.txt"
 
 put_s targets.upload_80pct_dd "$(verdict "x >= $T_FRACTION" "$F_UP")"

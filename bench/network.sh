@@ -66,11 +66,7 @@ CONNS=${BENCH_CONNECTIONS:-16}
 WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-10s}
 LIST_REQS=${BENCH_LIST_REQUESTS:-20}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-2}
-COST=${BENCH_BCRYPT_COST:-4}
-M_PW=${BENCH_ADMIN_PASSWORD:-bench-admin-pw}
-TMPBASE=${BENCH_TMPDIR:-/tmp}
-BUILD_DIR=${BENCH_BUILD_DIR:-.build-static}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
+martlet_settings
 PREFIX=bench-dev
 
 # targets of the issue
@@ -85,35 +81,16 @@ done
 [ "$NPORTS" -ge 1 ] && [ "$CREATE_CONC" -ge 1 ] && [ "$PER_DEVICE" -ge 1 ] && [ "$LIST_REQS" -ge 1 ] \
   && [ "$SECONDS_" -ge 1 ] && [ "$CONNS" -ge "$THREADS" ] && [ "$THREADS" -ge 1 ] \
   || die "BENCH_PORTS, BENCH_CREATE_CONCURRENCY, BENCH_PORTS_PER_DEVICE, BENCH_LIST_REQUESTS, BENCH_SECONDS must be >= 1, BENCH_CONNECTIONS >= BENCH_THREADS >= 1"
-[ -d "$TMPBASE" ] || die "BENCH_TMPDIR $TMPBASE is not a directory"
-TMPBASE=$(cd "$TMPBASE" && pwd)
-case "$TMPBASE/" in "$REPO"/*) die "BENCH_TMPDIR must be outside the repository" ;; esac
 
 # ---- results: key/type/value lines, turned into nested JSON at the end -----
-OUT=${BENCH_OUT:-$(mktemp -d /tmp/martlet-bench-network.XXXXXX)}
-mkdir -p "$OUT"
-case "$(cd "$OUT" && pwd)/" in "$REPO"/*) die "BENCH_OUT must be outside the repository" ;; esac
-TSV=$OUT/results.tsv; : > "$TSV"
-declare -A R=()
+bench_dirs network
 
 # ---- small helpers ---------------------------------------------------------
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/.*) //' "/proc/$MPID/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }   # utime + stime
-cores() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$CLK_TCK" 'BEGIN { if (t1 > t0) printf "%.2f", (b - a) / hz / (t1 - t0) }'; }
 
 # ---- cleanup ---------------------------------------------------------------
 MPID=""; MDATA=""
-cleanup() {
-  set +e
-  [ -n "$MPID" ] && martlet_stop
-  if [ -n "$MDATA" ]; then
-    if [ "${BENCH_KEEP_DATA:-0}" = 1 ]; then log "martlet data dir kept: $MDATA"; else rm -rf "$MDATA"; fi
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit martlet_cleanup
 
 # ---- tools -----------------------------------------------------------------
 need_tools wrk:wrk curl:curl jq:jq ps:procps python3:python3
@@ -134,48 +111,14 @@ martlet_binary
 MDATA=$(mktemp -d "$TMPBASE/martlet-bench-data.XXXXXX")
 
 # ---- martlet -----------------------------------------------------------------
-MPORT=${BENCH_PORT:-$(free_port)} || die "no free port"
-BASE=http://127.0.0.1:$MPORT
+martlet_port
 NET=$BASE/network
-put martlet.port "$MPORT"
-put martlet.bcrypt_cost "$COST"
 
 martlet_start() { start_martlet /network; }
 
-get_token() {
-  local body code
-  body=$(jq -cn --arg pw "$M_PW" '{auth: {identity: {methods: ["password"], password: {user: {name: "admin",
-         domain: {name: "Default"}, password: $pw}}}, scope: {project: {name: "admin", domain: {name: "Default"}}}}}')
-  code=$(curl -s -D "$OUT/token.headers" -o "$OUT/token.json" -w '%{http_code}' -X POST \
-         -H 'Content-Type: application/json' --data-binary "$body" "$BASE/identity/v3/auth/tokens" || echo 000)
-  TOK=$(awk 'tolower($1) == "x-subject-token:" { print $2 }' "$OUT/token.headers" | tr -d '\r')
-  [ "$code" = 201 ] && [ -n "$TOK" ] || die "token issue answered $code ($(head -c 300 "$OUT/token.json" | tr '\n' ' '))"
-  PROJECT=$(jq -r '.token.project.id // empty' "$OUT/token.json")
-  [ -n "$PROJECT" ] || die "the token has no project scope ($(head -c 300 "$OUT/token.json"))"
-}
-
-# api METHOD PATH NAME [BODY]: one JSON request against /network; the answer in $OUT/NAME.json; echoes the status
-api() {
-  local method=$1 path=$2 name=$3 body=${4:-}
-  local args=(-s -o "$OUT/$name.json" -w '%{http_code}' -X "$method" -H "X-Auth-Token: $TOK")
-  [ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
-  curl "${args[@]}" "$NET$path" || echo 000
-}
-
 # ---- 1. set-up: network, subnet, unlimited port quota -------------------------
 setup() {
-  local code
-  code=$(api POST /v2.0/networks network '{"network": {"name": "bench-net"}}')
-  NETID=$(jq -r '.network.id // empty' "$OUT/network.json" 2>/dev/null || true)
-  [ "$code" = 201 ] && [ -n "$NETID" ] || die "network create answered $code ($(head -c 300 "$OUT/network.json"))"
-  code=$(api POST /v2.0/subnets subnet "$(jq -cn --arg n "$NETID" --arg c "$CIDR" \
-         '{subnet: {name: "bench-subnet", network_id: $n, cidr: $c, ip_version: 4}}')")
-  [ "$code" = 201 ] || die "subnet create answered $code ($(head -c 300 "$OUT/subnet.json"))"
-  put_s setup.subnet_pools "$(jq -r '[.subnet.allocation_pools[] | .start + "-" + .end] | join(",")' "$OUT/subnet.json")"
-  code=$(api PUT "/v2.0/quotas/$PROJECT" quota '{"quota": {"port": -1}}')
-  [ "$code" = 200 ] || die "quota update answered $code ($(head -c 300 "$OUT/quota.json"))"
-  put setup.port_quota "$(jq -r '.quota.port' "$OUT/quota.json")"
-  [ "${R[setup.port_quota]}" = -1 ] || flag "the port quota reads ${R[setup.port_quota]} after setting it to -1"
+  bench_network quota
   log "network $NETID, subnet $CIDR (pools ${R[setup.subnet_pools]}), port quota of project $PROJECT: ${R[setup.port_quota]}"
 }
 
@@ -300,14 +243,9 @@ bench_list
 put rss.end_kib "$(rss_kib "$MPID")"
 put_s rss.end_hwm_kib "$(awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status" 2>/dev/null || true)"
 martlet_stop
-put log.lines "$(wc -l < "$OUT/martlet.log")"
-put log.error_lines "$(grep -ciE 'error|critical|fatal|panic' "$OUT/martlet.log" || true)"
-grep -qiE 'critical|fatal|panic' "$OUT/martlet.log" && flag "martlet's log has critical/fatal lines (see $OUT/martlet.log)"
+martlet_log_check
 
 # ---- 5. report -------------------------------------------------------------------------
-ROWS=()
-row() { ROWS+=("$1|${2:--}|${3:-}|${4:-}"); }
-
 row "create $NPORTS ports, $CREATE_CONC connections (s, wall clock)" "$(fmt "$(v create.seconds)" 2)"
 row "  create rate (ports/s)" "$(fmt "$(v create.per_s)" 0)"
 row "  rate over the first / last tenth (ports/s)" "$(fmt "$(v create.first_tenth_per_s)" 0) / $(fmt "$(v create.last_tenth_per_s)" 0)"
@@ -328,18 +266,11 @@ row "RSS: idle at start / after creates (MiB)" "$(mib "$(v rss.idle_start_kib)")
 row "  after the lookups / after the listings = end (MiB)" "$(mib "$(v rss.after_lookup_kib)") / $(mib "$(v rss.end_kib)")" "(peak $(mib "$(v rss.end_hwm_kib)"))"
 
 {
-  echo
-  echo "Network benchmark $(v date) - $(v host.nproc) cores ($(v host.cpu)), $(( $(v host.mem_mib) / 1024 )) GiB RAM"
-  echo "martlet: $(v martlet.version) ($(v martlet.git)), $(v martlet.binary) (built $(v martlet.binary_mtime))"
+  summary_head Network
   echo "$NPORTS ports on one network ($CIDR), $PER_DEVICE per device_id; wrk $(v params.wrk); MB = 10^6 bytes"
   echo "1-min load average before: create $(v host.loadavg_before_create), lookup $(v host.loadavg_before_lookup), listing $(v host.loadavg_before_list) (above ~0.7 something else was running)"
   echo
-  printf '%-58s | %18s | %-16s | %s\n' metric value target "met?"
-  printf '%s\n' "-----------------------------------------------------------+--------------------+------------------+--------"
-  for r in "${ROWS[@]}"; do
-    IFS='|' read -r a b c d <<< "$r"
-    printf '%-58s | %18s | %-16s | %s\n' "$a" "$b" "$c" "$d"
-  done
+  print_rows 58 18 16
   echo "[1] user+system CPU time over the wall time of the creates (/proc/PID/stat for the server, getrusage for"
   echo "    bench/lib/port-fill.py, one thread driving $CREATE_CONC keep-alive connections); both share the $(v host.nproc) cores"
   echo "[2] from one unlimited GET /network/v2.0/ports: ports with our device_ids on the network / distinct fixed IPs"
@@ -348,11 +279,7 @@ row "  after the lookups / after the listings = end (MiB)" "$(mib "$(v rss.after
   echo "Responses: create $(v create.created)/$NPORTS created (errors by status $(v create.errors_by_status), reconnects $(v create.reconnects));"
   echo "  lookup $(v lookup.requests) requests, non-2xx $(v lookup.non2xx), socket errors $(v lookup.err_connect),$(v lookup.err_read),$(v lookup.err_write),$(v lookup.err_timeout) (connect,read,write,timeout);"
   echo "  full listing: $(v list.non200) of $LIST_REQS not 200; server log: $(v log.lines) lines, $(v log.error_lines) matching error/critical/fatal/panic"
-  if [ ${#FLAGS[@]} -gt 0 ]; then
-    echo
-    echo "FLAGS:"
-    printf '  - %s\n' "${FLAGS[@]}"
-  fi
+  print_flags
 } | tee "$OUT/summary.txt"
 
 put_s targets.create_all "$( [ "$(v create.created)" = "$NPORTS" ] && echo MET || echo "NOT MET")"

@@ -182,3 +182,157 @@ sampler_stop() {
   wait "$SAMPLER" 2>/dev/null || true
   SAMPLER=""
 }
+
+# ---- shared by compute.sh, network.sh and image.sh ------------------------------------------
+
+# martlet_settings: COST, M_PW, TMPBASE and BUILD_DIR (made absolute: relative to the repository)
+# from BENCH_BCRYPT_COST, BENCH_ADMIN_PASSWORD, BENCH_TMPDIR and BENCH_BUILD_DIR
+martlet_settings() {
+  COST=${BENCH_BCRYPT_COST:-4}
+  M_PW=${BENCH_ADMIN_PASSWORD:-bench-admin-pw}
+  TMPBASE=${BENCH_TMPDIR:-/tmp}
+  BUILD_DIR=${BENCH_BUILD_DIR:-.build-static}
+  case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
+}
+
+# bench_dirs NAME: checks TMPBASE (made absolute) and sets up the results: OUT (BENCH_OUT, else a new
+# /tmp/martlet-bench-NAME.XXXXXX), both outside the repository; an empty $TSV in it; R
+bench_dirs() {
+  [ -d "$TMPBASE" ] || die "BENCH_TMPDIR $TMPBASE is not a directory"
+  TMPBASE=$(cd "$TMPBASE" && pwd)
+  case "$TMPBASE/" in "$REPO"/*) die "BENCH_TMPDIR must be outside the repository" ;; esac
+  OUT=${BENCH_OUT:-$(mktemp -d "/tmp/martlet-bench-$1.XXXXXX")}
+  mkdir -p "$OUT"
+  case "$(cd "$OUT" && pwd)/" in "$REPO"/*) die "BENCH_OUT must be outside the repository" ;; esac
+  TSV=$OUT/results.tsv; : > "$TSV"
+  declare -gA R=()
+}
+
+# on_exit FUNCTION: FUNCTION runs when the script exits, also on SIGINT (130) and SIGTERM (143)
+on_exit() {
+  # shellcheck disable=SC2064   # FUNCTION is named now, on purpose
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# martlet_cleanup: stops the RSS sampler and martlet, removes $MDATA unless BENCH_KEEP_DATA=1
+martlet_cleanup() {
+  set +e
+  sampler_stop
+  [ -n "${MPID:-}" ] && martlet_stop
+  if [ -n "${MDATA:-}" ]; then
+    if [ "${BENCH_KEEP_DATA:-0}" = 1 ]; then log "martlet data dir kept: $MDATA"; else rm -rf "$MDATA"; fi
+  fi
+}
+
+# martlet_port: MPORT (BENCH_PORT, else a free port) and BASE, recorded with the bcrypt cost
+martlet_port() {
+  MPORT=${BENCH_PORT:-$(free_port)} || die "no free port"
+  BASE=http://127.0.0.1:$MPORT
+  put martlet.port "$MPORT"
+  put martlet.bcrypt_cost "$COST"
+}
+
+# the server's CPU (/proc/PID/stat) and memory (/proc/PID/statm, VmHWM)
+CLK_TCK=$(getconf CLK_TCK)
+PAGE_KIB=$(( $(getconf PAGESIZE) / 1024 ))
+cpu_ticks() { sed 's/.*) //' "/proc/$MPID/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }   # utime + stime
+# cores TICKS0 TICKS1 T0 T1: the cores used between the two readings (EPOCHREALTIME)
+cores() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$CLK_TCK" 'BEGIN { if (t1 > t0) printf "%.2f", (b - a) / hz / (t1 - t0) }'; }
+hwm_reset() { { echo 5 > "/proc/$MPID/clear_refs"; } 2>/dev/null; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status" 2>/dev/null; }
+# rss_sampler PID: the RSS timeline, "epoch-seconds KiB" lines every $RSS_INTERVAL s (no fork per sample)
+rss_sampler() {
+  local pid=$1 res
+  trap 'exit 0' TERM
+  while read -r _ res _ < "/proc/$pid/statm"; do
+    printf '%s %s\n' "$EPOCHREALTIME" "$((res * PAGE_KIB))"
+    nap "$RSS_INTERVAL"
+  done 2>/dev/null
+}
+
+# get_token [--no-project]: an admin token scoped to the admin project as TOK (the answer in
+# $OUT/token.json) and its project id as PROJECT, which must be there (not read with --no-project)
+get_token() {
+  local body code
+  body=$(jq -cn --arg pw "$M_PW" '{auth: {identity: {methods: ["password"], password: {user: {name: "admin",
+         domain: {name: "Default"}, password: $pw}}}, scope: {project: {name: "admin", domain: {name: "Default"}}}}}')
+  code=$(curl -s -D "$OUT/token.headers" -o "$OUT/token.json" -w '%{http_code}' -X POST \
+         -H 'Content-Type: application/json' --data-binary "$body" "$BASE/identity/v3/auth/tokens" || echo 000)
+  TOK=$(awk 'tolower($1) == "x-subject-token:" { print $2 }' "$OUT/token.headers" | tr -d '\r')
+  [ "$code" = 201 ] && [ -n "$TOK" ] || die "token issue answered $code ($(head -c 300 "$OUT/token.json" | tr '\n' ' '))"
+  [ "${1:-}" != --no-project ] || return 0
+  PROJECT=$(jq -r '.token.project.id // empty' "$OUT/token.json")
+  [ -n "$PROJECT" ] || die "the token has no project scope ($(head -c 300 "$OUT/token.json"))"
+}
+
+# api METHOD URL NAME [BODY]: one JSON request with $TOK and the API_HEADERS (curl arguments);
+# the answer in $OUT/NAME.json; echoes the status
+API_HEADERS=()
+api() {
+  local method=$1 url=$2 name=$3 body=${4:-}
+  local args=(-s -o "$OUT/$name.json" -w '%{http_code}' -X "$method" -H "X-Auth-Token: $TOK")
+  [ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  args+=("${API_HEADERS[@]}")
+  curl "${args[@]}" "$url" || echo 000
+}
+body_of() { head -c 300 "$OUT/$1.json" 2>/dev/null | tr '\n' ' '; }   # an answer of api, for a message
+
+# bench_network QUOTA_NAME: the network bench-net (NETID) with an IPv4 subnet on $CIDR, and the port
+# quota of $PROJECT set to unlimited (the answer in $OUT/QUOTA_NAME.json); setup.subnet_pools and
+# setup.port_quota, flagged unless it reads -1
+bench_network() {
+  local code
+  code=$(api POST "$BASE/network/v2.0/networks" network '{"network": {"name": "bench-net"}}')
+  NETID=$(jq -r '.network.id // empty' "$OUT/network.json" 2>/dev/null || true)
+  [ "$code" = 201 ] && [ -n "$NETID" ] || die "network create answered $code ($(body_of network))"
+  code=$(api POST "$BASE/network/v2.0/subnets" subnet "$(jq -cn --arg n "$NETID" --arg c "$CIDR" \
+         '{subnet: {name: "bench-subnet", network_id: $n, cidr: $c, ip_version: 4}}')")
+  [ "$code" = 201 ] || die "subnet create answered $code ($(body_of subnet))"
+  put_s setup.subnet_pools "$(jq -r '[.subnet.allocation_pools[] | .start + "-" + .end] | join(",")' "$OUT/subnet.json")"
+  code=$(api PUT "$BASE/network/v2.0/quotas/$PROJECT" "$1" '{"quota": {"port": -1}}')
+  [ "$code" = 200 ] || die "port quota update answered $code ($(body_of "$1"))"
+  put setup.port_quota "$(jq -r '.quota.port' "$OUT/$1.json")"
+  [ "${R[setup.port_quota]}" = -1 ] || flag "the port quota reads ${R[setup.port_quota]} after setting it to -1"
+}
+
+# martlet_log_check: martlet's log lines and those matching error/critical/fatal/panic as log.*;
+# flags critical/fatal/panic lines
+martlet_log_check() {
+  put log.lines "$(wc -l < "$OUT/martlet.log")"
+  put log.error_lines "$(grep -ciE 'error|critical|fatal|panic' "$OUT/martlet.log" || true)"
+  if grep -qiE 'critical|fatal|panic' "$OUT/martlet.log"; then flag "martlet's log has critical/fatal lines (see $OUT/martlet.log)"; fi
+}
+
+# the report: row METRIC VALUE [TARGET] [MET?] adds a line to ROWS
+ROWS=()
+row() { ROWS+=("$1|${2:--}|${3:-}|${4:-}"); }
+
+# summary_head TITLE: a blank line, then the date, the machine and the martlet measured
+summary_head() {
+  echo
+  echo "$1 benchmark $(v date) - $(v host.nproc) cores ($(v host.cpu)), $(( $(v host.mem_mib) / 1024 )) GiB RAM"
+  echo "martlet: $(v martlet.version) ($(v martlet.git)), $(v martlet.binary) (built $(v martlet.binary_mtime))"
+}
+
+# print_rows W1 W2 W3: ROWS as a table metric | value | target | met?, columns W1, W2 (right-aligned), W3 wide
+print_rows() {
+  local d1 d2 d3 r a b c d
+  printf '%-*s | %*s | %-*s | %s\n' "$1" metric "$2" value "$3" target "met?"
+  printf -v d1 '%*s' $(( $1 + 1 )) ''; printf -v d2 '%*s' $(( $2 + 2 )) ''; printf -v d3 '%*s' $(( $3 + 2 )) ''
+  printf '%s+%s+%s+--------\n' "${d1// /-}" "${d2// /-}" "${d3// /-}"
+  for r in "${ROWS[@]}"; do
+    IFS='|' read -r a b c d <<< "$r"
+    printf '%-*s | %*s | %-*s | %s\n' "$1" "$a" "$2" "$b" "$3" "$c" "$d"
+  done
+}
+
+# print_flags: the FLAGS, if any, after a blank line
+print_flags() {
+  if [ ${#FLAGS[@]} -gt 0 ]; then
+    echo
+    echo "FLAGS:"
+    printf '  - %s\n' "${FLAGS[@]}"
+  fi
+}
