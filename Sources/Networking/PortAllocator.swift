@@ -110,7 +110,6 @@ extension NetworkService: PortAllocator {
                 port["status"] = Ports.status(port)
                 try await change.update(.ports, port)
                 change.note(.port(port["id"]?.stringValue ?? ""))
-                change.note(.network(port["network_id"]?.stringValue ?? ""))
                 ids.append(port["id"]?.stringValue ?? "")
             }
             return ids
@@ -132,7 +131,6 @@ extension NetworkService: PortAllocator {
                 port["status"] = Ports.status(port)
                 try await change.update(.ports, port)
                 change.note(.port(port["id"]?.stringValue ?? ""))
-                change.note(.network(port["network_id"]?.stringValue ?? ""))
             }
         }
     }
@@ -165,7 +163,6 @@ extension NetworkService: PortAllocator {
         port["status"] = Ports.status(port)
         try await change.update(.ports, port)
         change.note(.port(port["id"]?.stringValue ?? ""))
-        change.note(.network(port["network_id"]?.stringValue ?? ""))
     }
 
     public func availableNetworks(projectID: String) async throws -> [String] {

@@ -345,7 +345,7 @@ struct ServerRoutes {
         for server in made { service.conductor.converge(server.id, service) }
         if input.returnReservationID { return .json(.accepted, ["reservation_id": .string(reservation)]) }
         let first = made[0]
-        var body: [String: JSON] = ["id": .string(first.id), "links": service.links.json("servers", first.id),
+        let body: [String: JSON] = ["id": .string(first.id), "links": service.links.json("servers", first.id),
                                     "OS-DCF:diskConfig": "MANUAL",
                                     "security_groups": .array(first.securityGroups.map { ["name": .string($0)] })]
         return .json(.accepted, ["server": .object(body)], headers: [.location: "\(service.links.base)/v2.1/servers/\(first.id)"])

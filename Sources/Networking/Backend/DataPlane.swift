@@ -50,15 +50,6 @@ struct DataPlane: Sendable {
     private func networkPlan(_ id: String, _ db: any SQLDatabase) async throws -> NetworkPlan? {
         guard let network = try await store.get(.networks, id, in: db) else { return nil }
         let subnets = try await store.rows(.subnets, where: "network_id = \(bind: id)", in: db)
-        let dhcpSubnets = Set(subnets.filter { $0["enable_dhcp"] == true }.compactMap { $0["id"]?.stringValue })
-        var hosts: [DHCPHost] = []
-        // DHCP answers the ports bound to hosts: the ones a machine will ask for.
-        for port in try await store.rows(.ports, where: "network_id = \(bind: id) AND host_id <> ''", in: db) {
-            for ip in port["fixed_ips"]?.array ?? [] where dhcpSubnets.contains(ip["subnet_id"]?.stringValue ?? "") {
-                hosts.append(DHCPHost(mac: port["mac_address"]?.stringValue ?? "", ip: ip["ip_address"]?.stringValue ?? "",
-                                      portID: port["id"]?.stringValue ?? ""))
-            }
-        }
         return NetworkPlan(
             id: id, networkType: network["provider:network_type"]?.stringValue ?? "local",
             physicalNetwork: network["provider:physical_network"]?.stringValue,
@@ -71,8 +62,7 @@ struct DataPlane: Sendable {
                            dnsNameservers: (s["dns_nameservers"]?.array ?? []).compactMap(\.stringValue),
                            hostRoutes: Self.routes(s["host_routes"]), ipv6RAMode: s["ipv6_ra_mode"]?.stringValue,
                            ipv6AddressMode: s["ipv6_address_mode"]?.stringValue)
-            },
-            dhcpHosts: hosts)
+            })
     }
 
     static func portPlan(_ port: Doc, host: String) -> PortPlan {

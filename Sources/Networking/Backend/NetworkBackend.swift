@@ -15,7 +15,9 @@ public protocol NetworkBackend: Sendable {
     func removeSecurityGroup(id: String) async throws
 }
 
-/// A network as the data plane builds it: the L2 segment and, per subnet, what DHCP hands out.
+/// A network as the data plane builds it: the L2 segment and its subnets. The addresses DHCP hands
+/// out are those of the network's bound ports, which reach the backend one `PortPlan` at a time
+/// (a network plan listing every port would cost each port bind the whole network).
 public struct NetworkPlan: Sendable, Equatable {
     public var id: String
     public var networkType: String
@@ -24,8 +26,6 @@ public struct NetworkPlan: Sendable, Equatable {
     public var mtu: Int
     public var adminStateUp: Bool
     public var subnets: [SubnetPlan]
-    /// Fixed addresses DHCP answers with: one per address of a bound port on a DHCP-enabled subnet.
-    public var dhcpHosts: [DHCPHost]
 }
 
 public struct SubnetPlan: Sendable, Equatable {
@@ -44,12 +44,6 @@ public struct SubnetPlan: Sendable, Equatable {
 public struct Pool: Sendable, Equatable {
     public var start: String
     public var end: String
-}
-
-public struct DHCPHost: Sendable, Equatable {
-    public var mac: String
-    public var ip: String
-    public var portID: String
 }
 
 public struct Route: Sendable, Equatable {

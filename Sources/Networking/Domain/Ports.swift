@@ -66,10 +66,7 @@ struct Ports: ResourceKind {
         doc["status"] = Self.status(doc)
         try await Self.checkServiceOwner(doc, change)
         // Only bound ports concern the data plane.
-        if !host.isEmpty {
-            change.note(.port(id))
-            change.note(.network(networkID))
-        }
+        if !host.isEmpty { change.note(.port(id)) }
         return try await change.insert(table, doc)
     }
 
@@ -125,7 +122,6 @@ struct Ports: ResourceKind {
         doc["status"] = Self.status(doc)
         try await Self.checkServiceOwner(doc, change)
         change.note(.port(id))
-        if doc["binding:host_id"] != "" || current["binding:host_id"] != "" { change.note(.network(networkID)) }
         return doc
     }
 
@@ -173,7 +169,6 @@ struct Ports: ResourceKind {
         try await change.store.release(portID: id, in: change.db)
         try await change.delete(ResourceTable.ports, id)
         change.note(.portDeleted(id))
-        if port["binding:host_id"] != "" { change.note(.network(port["network_id"]?.stringValue ?? "")) }
     }
 
     /// A network-owned port (router interface or gateway, floating IP, DHCP) made by the service itself.
