@@ -75,9 +75,10 @@ import Testing
             let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
             // Wait until the first conductor has placed the server and made its port, then "restart".
             for _ in 0..<200 {
-                if try await c.server(admin, id)?["addresses"]?.objectValue?.isEmpty == false { break }
+                if try await c.call(.get, "/network/v2.0/ports?device_id=\(id)", token: admin)["ports"]?.array.count == 1 { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
+            #expect(try await c.call(.get, "/network/v2.0/ports?device_id=\(id)", token: admin)["ports"]?.array.count == 1)
             #expect(try await c.server(admin, id)?["status"] == "BUILD")
             let restarted = cloud.restartedCompute { $0.fakeSpawnDelayMS = 0 }
             try await restarted.start()

@@ -58,7 +58,10 @@ struct Workflows: Sendable {
             server = try await plugPorts(server, requested, host: host)
         }
         try await hypervisor.spawn(spec(server, host: host, powerOn: true))
+        // The ports' addresses are recorded with the state: a restart before this finds the ports by device.
+        let ports = (addresses: server.addresses, owned: server.ownedPorts, tags: server.interfaceTags)
         try await settle(server.id) { s in
+            (s.addresses, s.ownedPorts, s.interfaceTags) = ports
             s.vmState = .active
             s.powerState = .running
             s.taskState = nil
@@ -119,29 +122,27 @@ struct Workflows: Sendable {
         return hosts
     }
 
-    /// Makes and binds the server's ports (all or none), and records its addresses.
+    /// Makes and binds the server's ports (all or none, or finds those a run before made); returns the
+    /// server with their addresses, for the caller to record.
     private func plugPorts(_ server: Server, _ requested: [RequestedNetwork], host: String) async throws -> Server {
         var allocated = try await service.ports.ports(deviceID: server.id)
-        var owned = server.ownedPorts
         if allocated.isEmpty {
             let requests = requested.map { PortRequest(networkID: $0.networkID, portID: $0.portID, fixedIP: $0.fixedIP,
                                                        securityGroups: $0.portID == nil ? server.securityGroups : nil) }
             let consumer = PortConsumer(deviceID: server.id, projectID: server.projectID, host: host,
                                         availabilityZone: server.availabilityZone ?? "nova")
             allocated = try await service.ports.allocate(requests, for: consumer)
-            let brought = Set(requested.compactMap(\.portID))
-            owned = allocated.map(\.id).filter { !brought.contains($0) }
         }
-        let addresses = Self.addresses(allocated)
-        let made = owned
+        // Ports the request did not bring were made for the server, and go with it.
+        let brought = Set(requested.compactMap(\.portID))
+        let owned = allocated.map(\.id).filter { !brought.contains($0) }
         var tags: [String: String] = [:]
         for (request, port) in zip(requested, allocated) { if let tag = request.tag { tags[port.id] = tag } }
-        let tagged = tags
-        return try await settle(server.id) { s in
-            s.addresses = addresses
-            s.ownedPorts = made
-            if !tagged.isEmpty { s.interfaceTags = tagged }
-        }
+        var plugged = server
+        plugged.addresses = Self.addresses(allocated)
+        plugged.ownedPorts = owned
+        if !tags.isEmpty { plugged.interfaceTags = tags }
+        return plugged
     }
 
     static func addresses(_ ports: [AllocatedPort]) -> [ServerAddress] {

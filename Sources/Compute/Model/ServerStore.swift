@@ -58,7 +58,24 @@ struct ServerStore: Sendable {
         query += condition
         query += " ORDER BY created_at DESC, id DESC"
         if let limit { query += " LIMIT \(unsafeRaw: String(limit))" as SQLQueryString }
-        return try await db.raw(query).all().map { try Self.decode(try $0.decode(column: "doc", as: String.self)) }
+        let docs = try await db.raw(query).all().map { try $0.decode(column: "doc", as: String.self) }
+        return try await Self.decodeAll(docs)
+    }
+
+    /// Decodes documents on every core: a page of a thousand servers is mostly decoding.
+    static func decodeAll(_ docs: [String]) async throws -> [Server] {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard docs.count >= 64, cores > 1 else { return try docs.map(decode) }
+        let size = (docs.count + cores - 1) / cores
+        return try await withThrowingTaskGroup(of: (Int, [Server]).self) { group in
+            for start in stride(from: 0, to: docs.count, by: size) {
+                let slice = Array(docs[start..<min(start + size, docs.count)])
+                group.addTask { (start, try slice.map(decode)) }
+            }
+            var parts: [(Int, [Server])] = []
+            for try await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
     }
 
     /// Servers with an unfinished build or task: what the conductor resumes after a restart.
