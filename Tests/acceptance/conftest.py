@@ -463,6 +463,33 @@ def member(identity, clouds):
     return {"project": project, "user": user, "password": password, "config": config}
 
 
+class Cleanup:
+    """`openstack` commands run at teardown, newest first; their failures
+    (the object already gone) are ignored."""
+
+    def __init__(self, osc):
+        self.osc = osc
+        self.commands: list[tuple[tuple[str, ...], dict]] = []
+
+    def add(self, *args: str, **kw) -> None:
+        self.commands.append((args, kw))
+
+    def run(self) -> None:
+        for args, kw in reversed(self.commands):
+            try:
+                self.osc.run(*args, **kw)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+
+
+@pytest.fixture
+def cleanup(osc):
+    """A `Cleanup` run when the test ends."""
+    c = Cleanup(osc)
+    yield c
+    c.run()
+
+
 @pytest.fixture(autouse=True)
 def _server_alive(request, martlet):
     yield

@@ -76,25 +76,6 @@ def md5_fingerprint(public_key: str) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
-class Cleanup:
-    """`openstack` commands run at teardown, newest first; their failures
-    (the object already gone) are ignored."""
-
-    def __init__(self, osc):
-        self.osc = osc
-        self.commands: list[tuple[tuple[str, ...], dict]] = []
-
-    def add(self, *args: str, **kw) -> None:
-        self.commands.append((args, kw))
-
-    def run(self) -> None:
-        for args, kw in reversed(self.commands):
-            try:
-                self.osc.run(*args, **kw)
-            except Exception:  # noqa: BLE001 - best effort
-                pass
-
-
 class ComputeAPI(ServiceAPI):
     """Raw Compute v2.1 calls (as admin unless given a token)."""
 
@@ -172,13 +153,6 @@ def boot(osc, servers: Servers, net: dict, image: dict, *extra: str, wait: bool 
 
 
 # --- fixtures ----------------------------------------------------------------------
-
-@pytest.fixture
-def cleanup(osc):
-    c = Cleanup(osc)
-    yield c
-    c.run()
-
 
 @pytest.fixture
 def compute(martlet, identity) -> ComputeAPI:

@@ -31,32 +31,6 @@ def host(net: ipaddress.IPv4Network, n: int) -> str:
     return str(net[n])
 
 
-class Cleanup:
-    """`openstack` commands run at teardown, newest first; their failures
-    (the object already gone) are ignored."""
-
-    def __init__(self, osc):
-        self.osc = osc
-        self.commands: list[tuple[tuple[str, ...], dict]] = []
-
-    def add(self, *args: str, **kw) -> None:
-        self.commands.append((args, kw))
-
-    def run(self) -> None:
-        for args, kw in reversed(self.commands):
-            try:
-                self.osc.run(*args, **kw)
-            except Exception:  # noqa: BLE001 - best effort
-                pass
-
-
-@pytest.fixture
-def cleanup(osc):
-    c = Cleanup(osc)
-    yield c
-    c.run()
-
-
 class NetworkAPI(ServiceAPI):
     """Raw Networking v2.0 calls."""
 
