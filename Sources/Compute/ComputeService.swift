@@ -38,6 +38,9 @@ public final class ComputeService: APIService {
     let images: any ImageCatalog
     let conductor: Conductor
     let consoles = ConsoleTokens()
+    /// Builds waiting for a host, and steps waiting to record their outcome, each committed in batches.
+    let placements = GroupCommit<String, Server>()
+    let settlements = GroupCommit<Workflows.Settlement, Server>()
     let links: Links
     let metadataSecret: String?
     let logger: Logger

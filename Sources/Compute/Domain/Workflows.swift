@@ -51,7 +51,7 @@ struct Workflows: Sendable {
     private func build(_ server: Server) async throws {
         var server = server
         if server.host == nil {
-            server = try await schedule(server, excluding: [])
+            server = try await service.placements.submit(server.id) { ids in await placeAll(ids) }
         }
         guard let host = server.host else { return }
         if case .list(let requested) = server.networks, !requested.isEmpty, server.addresses.isEmpty {
@@ -66,6 +66,43 @@ struct Workflows: Sendable {
             s.powerState = .running
             s.taskState = nil
             s.launchedAt = Date().timeIntervalSince1970
+        }
+    }
+
+    /// Places new servers in one transaction: every host's usage is read once, and each claim counts
+    /// against the next server of the batch. A failed batch is retried one server at a time.
+    private func placeAll(_ ids: [String]) async -> [Result<Server, any Error>] {
+        do {
+            return try await service.db.transaction { db in
+                try await placement.lock(db)
+                var hosts = try await placement.hosts(architectures: service.architectures, in: db)
+                var results: [Result<Server, any Error>] = []
+                for id in ids {
+                    guard var s = try await servers.get(id, in: db) else { results.append(.failure(ComputeFault.serverNotFound(id))); continue }
+                    guard s.host == nil else { results.append(.success(s)); continue }
+                    let request = try await schedulingRequest(s, flavor: s.flavor, in: db)
+                    guard let chosen = service.scheduler.rank(hosts, for: request).first,
+                          let index = hosts.firstIndex(where: { $0.name == chosen.name }) else {
+                        results.append(.failure(NoValidHost()))
+                        continue
+                    }
+                    try await placement.claim(s.id, host: chosen.name, s.flavor, in: db)
+                    hosts[index].usedVCPUs += s.flavor.vcpus
+                    hosts[index].usedMemoryMB += s.flavor.ram
+                    hosts[index].usedDiskGB += Placement.diskGB(s.flavor)
+                    s.host = chosen.name
+                    s.availabilityZone = chosen.zone
+                    try await servers.update(s, in: db)
+                    results.append(.success(s))
+                }
+                return results
+            }
+        } catch where ids.count > 1 {
+            var results: [Result<Server, any Error>] = []
+            for id in ids { results.append(await placeAll([id])[0]) }
+            return results
+        } catch {
+            return [.failure(error)]
         }
     }
 
@@ -97,7 +134,7 @@ struct Workflows: Sendable {
             forced = String(z[z.index(after: colon)...]).split(separator: ":").first.map(String.init)
             zone = z[..<colon].isEmpty ? nil : String(z[..<colon])
         }
-        var request = Scheduler.Request(vcpus: flavor.vcpus, memoryMB: flavor.ram, diskGB: flavor.disk + flavor.ephemeral,
+        var request = Scheduler.Request(vcpus: flavor.vcpus, memoryMB: flavor.ram, diskGB: Placement.diskGB(flavor),
                                         zone: zone, forcedHost: forced ?? s.moveTarget, architecture: nil, groupPolicy: nil,
                                         groupHosts: [], maxServersPerHost: nil, sameHost: nil, differentHost: [], excluded: [])
         if let group = try await ServerGroups().group(ofServer: s.id, in: db) {
@@ -383,20 +420,47 @@ struct Workflows: Sendable {
 
     // MARK: Bookkeeping
 
-    /// Applies `change` to the stored server in one transaction and closes its open action event.
+    /// A change to record on a server when a step ends.
+    struct Settlement: Sendable {
+        let id: String
+        let error: String?
+        let change: @Sendable (inout Server) -> Void
+    }
+
+    /// Applies `change` to the stored server and closes its open action event, committed with the
+    /// other steps that end meanwhile.
     @discardableResult
-    func settle(_ id: String, error: String? = nil, _ change: @Sendable (inout Server) -> Void) async throws -> Server {
-        try await service.db.transaction { db in
-            guard var s = try await servers.get(id, in: db) else { throw APIError.notFound("Instance \(id) could not be found.") }
-            // A delete asked for meanwhile outlives the step that finishes here.
-            let deleting = s.taskState == "deleting"
-            change(&s)
-            if deleting { s.taskState = "deleting" }
-            try await servers.update(s, in: db)
-            if s.taskState == nil || error != nil {
-                try await service.actions.finish(server: id, host: s.host, error: error, in: db)
+    func settle(_ id: String, error: String? = nil, _ change: @escaping @Sendable (inout Server) -> Void) async throws -> Server {
+        try await service.settlements.submit(Settlement(id: id, error: error, change: change)) { batch in await settleAll(batch) }
+    }
+
+    private func settleAll(_ batch: [Settlement]) async -> [Result<Server, any Error>] {
+        do {
+            return try await service.db.transaction { db in
+                var results: [Result<Server, any Error>] = []
+                for item in batch {
+                    guard var s = try await servers.get(item.id, in: db) else {
+                        results.append(.failure(APIError.notFound("Instance \(item.id) could not be found.")))
+                        continue
+                    }
+                    // A delete asked for meanwhile outlives the step that finishes here.
+                    let deleting = s.taskState == "deleting"
+                    item.change(&s)
+                    if deleting { s.taskState = "deleting" }
+                    try await servers.update(s, in: db)
+                    if s.taskState == nil || item.error != nil {
+                        try await service.actions.finish(server: item.id, host: s.host, error: item.error, in: db)
+                    }
+                    results.append(.success(s))
+                }
+                return results
             }
-            return s
+        } catch where batch.count > 1 {
+            var results: [Result<Server, any Error>] = []
+            for item in batch { results.append(await settleAll([item])[0]) }
+            return results
+        } catch {
+            return [.failure(error)]
         }
     }
 

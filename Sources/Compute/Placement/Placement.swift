@@ -99,12 +99,15 @@ struct Placement: Sendable {
         return result
     }
 
+    /// The disk a flavor claims, in GB.
+    static func diskGB(_ flavor: FlavorSnapshot) -> Int { flavor.disk + flavor.ephemeral + flavor.swap / 1024 }
+
     /// Sets the consumer's allocation on `host` (replacing any it had there).
     func claim(_ consumer: String, host: String, _ flavor: FlavorSnapshot, in db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM cmp_allocations WHERE consumer_id = \(bind: consumer) AND host = \(bind: host)").run()
         try await db.raw("""
             INSERT INTO cmp_allocations (consumer_id, host, vcpus, memory_mb, disk_gb)
-            VALUES (\(bind: consumer), \(bind: host), \(bind: flavor.vcpus), \(bind: flavor.ram), \(bind: flavor.disk + flavor.ephemeral + flavor.swap / 1024))
+            VALUES (\(bind: consumer), \(bind: host), \(bind: flavor.vcpus), \(bind: flavor.ram), \(bind: Self.diskGB(flavor)))
             """).run()
     }
 
