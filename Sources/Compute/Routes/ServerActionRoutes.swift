@@ -316,6 +316,8 @@ struct ServerActionRoutes {
         guard let updated = try await service.servers.get(server.id) else { throw ComputeFault.serverNotFound(server.id) }
         let routes = ServerRoutes(service: service)
         var body = v >= Microversion(2, 75) ? try await routes.show(updated, call) : routes.view(call).basic(updated)
+        // The rebuild answer carries user data at the top level only.
+        if case .object(var fields) = body { fields.removeValue(forKey: "OS-EXT-SRV-ATTR:user_data"); body = .object(fields) }
         if v >= Microversion(2, 54) { body = body.merging(["key_name": JSON(updated.keyName)]) }
         if v >= Microversion(2, 57) { body = body.merging(["user_data": JSON(updated.userData)]) }
         return .json(.accepted, ["server": body])
