@@ -78,11 +78,6 @@ struct ServerStore: Sendable {
         }
     }
 
-    /// Servers with an unfinished build or task: what the conductor resumes after a restart.
-    func unfinished(in db: any SQLDatabase) async throws -> [Server] {
-        try await list("vm_state = 'building' OR task_state IS NOT NULL", limit: nil, in: db)
-    }
-
     /// What a project uses of the quota'd resources.
     func usage(project: String, in db: any SQLDatabase) async throws -> (instances: Int, cores: Int, ram: Int) {
         let row = try await db.raw("""

@@ -40,7 +40,7 @@ struct ConsoleRoutes {
     }
 
     /// The legacy `os-getVNCConsole`-style actions (before 2.6 they are the only way).
-    func legacy(_ server: Server, action: String, type: String) async throws -> JSON {
+    func legacy(_ server: Server, type: String) async throws -> JSON {
         let url = try await issue(server, type: type)
         return ["console": ["type": .string(type), "url": .string(url)]]
     }

@@ -170,7 +170,7 @@ struct ServerActionRoutes {
             let allowed = ["os-getVNCConsole": ["novnc", "xvpvnc"], "os-getSPICEConsole": ["spice-html5"],
                            "os-getRDPConsole": ["rdp-html5"], "os-getSerialConsole": ["serial"]][name] ?? []
             guard allowed.contains(type) else { throw APIError.badRequest("Invalid console type \(type).") }
-            return .json(.ok, try await ConsoleRoutes(service: service).legacy(server, action: name, type: type))
+            return .json(.ok, try await ConsoleRoutes(service: service).legacy(server, type: type))
         case "os-resetNetwork", "injectNetworkInfo":
             try adminOnly()
         default:
