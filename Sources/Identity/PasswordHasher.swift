@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HummingbirdBcrypt
+import MartletCore
 import NIOPosix
 
 /// Hashes passwords with bcrypt at the configured cost, off the request threads (bcrypt is slow on
@@ -15,7 +16,7 @@ struct PasswordHasher: Sendable {
     }
 
     func hashRandomSecret(_ secret: String) -> String {
-        Self.sha256Prefix + SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        Self.sha256Prefix + SHA256.hash(data: Data(secret.utf8)).hex
     }
 
     func verify(_ password: String, hash: String) async throws -> Bool {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
+import MartletCore
 import NIOCore
 import NIOFileSystem
 
@@ -181,6 +182,3 @@ struct Hasher {
     }
 }
 
-extension Digest {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
-}

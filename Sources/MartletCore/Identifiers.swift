@@ -15,13 +15,39 @@ public enum Timestamp {
     public static func microseconds(_ date: Date, zone: Bool = true) -> String {
         // Round to the nearest microsecond: a stored Double is a hair off the time a client sent.
         let total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        let whole = Double(total / 1_000_000), micros = total % 1_000_000
-        return iso(Date(timeIntervalSince1970: whole)).dropLast() + "." + String(format: "%06d", micros) + (zone ? "Z" : "")
+        let whole = total.floorDivided(by: 1_000_000)
+        var text = civil(whole)
+        text.append(".")
+        text.append(digits(total - whole * 1_000_000, width: 6))
+        if zone { text.append("Z") }
+        return text
     }
 
     /// `2026-11-22T21:17:44Z`
     public static func iso(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon).timeZone(separator: .omitted))
+        civil(Int64(date.timeIntervalSince1970.rounded(.down))) + "Z"
+    }
+
+    /// `2026-11-22T21:17:44` (UTC) for seconds since 1970, computed rather than formatted: listings
+    /// print thousands of times. Days to a civil date as in Howard Hinnant's `civil_from_days`.
+    static func civil(_ seconds: Int64) -> String {
+        let days = seconds.floorDivided(by: 86_400), second = seconds - days * 86_400
+        let z = days + 719_468
+        let era = z.floorDivided(by: 146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return digits(year, width: 4) + "-" + digits(month, width: 2) + "-" + digits(day, width: 2) + "T"
+            + digits(second / 3600, width: 2) + ":" + digits(second / 60 % 60, width: 2) + ":" + digits(second % 60, width: 2)
+    }
+
+    private static func digits(_ value: Int64, width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
     /// Parses the ISO 8601 forms OpenStack clients send (with or without fraction and zone).
@@ -44,5 +70,13 @@ public enum Timestamp {
         formatter.dateFormat = s.count > 16 ? "yyyy-MM-dd'T'HH:mm:ss" : "yyyy-MM-dd'T'HH:mm"
         guard let date = formatter.date(from: s) else { return nil }
         return date.addingTimeInterval(fraction)
+    }
+}
+
+extension Int64 {
+    /// Division rounding toward minus infinity (times before 1970 too).
+    func floorDivided(by divisor: Int64) -> Int64 {
+        let q = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? q - 1 : q
     }
 }

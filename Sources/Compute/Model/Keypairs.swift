@@ -28,7 +28,7 @@ struct Keypair: Sendable {
         // The blob starts with its own type name: it must agree with the line's.
         let length = Int(blob[0]) << 24 | Int(blob[1]) << 16 | Int(blob[2]) << 8 | Int(blob[3])
         guard length > 0, blob.count >= 4 + length, String(decoding: blob[4..<(4 + length)], as: UTF8.self) == String(parts[0]) else { return nil }
-        return Insecure.MD5.hash(data: blob).map { String(format: "%02x", $0) }.joined(separator: ":")
+        return Insecure.MD5.hash(data: blob).hex(separator: ":")
     }
 
     /// The SHA-1 fingerprint of a PEM certificate's DER bytes, as Nova gives x509 key pairs.
@@ -36,7 +36,7 @@ struct Keypair: Sendable {
         let body = pem.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.hasPrefix("-----") && !$0.isEmpty }.joined()
         guard pem.contains("BEGIN CERTIFICATE"), let der = Data(base64Encoded: body), !der.isEmpty else { return nil }
-        return Insecure.SHA1.hash(data: der).map { String(format: "%02x", $0) }.joined(separator: ":")
+        return Insecure.SHA1.hash(data: der).hex(separator: ":")
     }
 
     static let keyTypes: Set<String> = ["ssh-rsa", "ssh-dss", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",

@@ -58,8 +58,7 @@ struct MetadataRoutes {
             guard let secret = service.metadataSecret, let signature = request.header("X-Instance-ID-Signature") else {
                 throw APIError.forbidden("Instance ID requests must be signed by the metadata proxy.")
             }
-            let expected = HMAC<SHA256>.authenticationCode(for: Data(id.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-                .map { String(format: "%02x", $0) }.joined()
+            let expected = HMAC<SHA256>.authenticationCode(for: Data(id.utf8), using: SymmetricKey(data: Data(secret.utf8))).hex
             guard signature.lowercased() == expected else { throw APIError.forbidden("Invalid proxy request signature.") }
             guard let server = try await service.servers.get(id) else { throw APIError.notFound("Instance \(id) could not be found.") }
             return server

@@ -116,6 +116,6 @@ struct ServerView {
 
     /// Nova's opaque `hostId`: the same for the project's servers on one host, different across projects.
     static func hostID(project: String, host: String) -> String {
-        String(SHA256.hash(data: Data((project + host).utf8)).map { String(format: "%02x", $0) }.joined().prefix(56))
+        String(SHA256.hash(data: Data((project + host).utf8)).hex.prefix(56))
     }
 }

@@ -260,15 +260,3 @@ struct BlobStore: Sendable {
     }
 }
 
-extension Digest {
-    var hex: String {
-        var text = ""
-        text.reserveCapacity(Self.byteCount * 2)
-        for byte in self {
-            text.append(Self.digits[Int(byte >> 4)])
-            text.append(Self.digits[Int(byte & 0xF)])
-        }
-        return text
-    }
-    private static var digits: [Character] { Array("0123456789abcdef") }
-}

@@ -227,6 +227,3 @@ struct S3Auth: Sendable {
     }
 }
 
-extension Data {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
-}
