@@ -9,6 +9,14 @@ import Testing
         #expect(try JSON.parse(Array(text.utf8)) == value)
     }
 
+    @Test func writesEveryIntegerAndStringExactly() throws {
+        let integers: [Int64] = [0, 7, -7, 10, -10, 1_000_000, .max, .min]
+        #expect(JSON.array(integers.map { JSON.int($0) }).text == "[" + integers.map(String.init).joined(separator: ",") + "]")
+        var strings = ["", "plain", "\u{7F}ab", "\"\"", "\\\\", "end\n", "\u{1F}", "日本語 and ascii"]
+        for _ in 0..<200 { strings.append(String((0..<20).map { _ in Character(Unicode.Scalar(UInt8.random(in: 0...127))) })) }
+        for string in strings { #expect(try JSON.parse(Array(JSON.string(string).text.utf8)) == .string(string)) }
+    }
+
     @Test func rejectsWhatIsNotJSON() {
         #expect(throws: APIError.self) { try JSON.parse(Array("{\"a\": ".utf8)) }
         #expect(throws: APIError.self) { try JSON.parse([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]) }
