@@ -38,7 +38,9 @@ public final class ComputeService: APIService {
     let images: any ImageCatalog
     let conductor: Conductor
     let consoles = ConsoleTokens()
-    /// Builds waiting for a host, and steps waiting to record their outcome, each committed in batches.
+    /// Creates waiting to be admitted, builds waiting for a host, and steps waiting to record their
+    /// outcome, each committed in batches.
+    let creates = GroupCommit<ServerRoutes.CreateOrder, [Server]>()
     let placements = GroupCommit<String, Server>()
     let settlements = GroupCommit<Workflows.Settlement, Server>()
     let links: Links

@@ -95,6 +95,67 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs `work` on each item in one transaction: an item whose work throws undoes its own writes
+    /// only and fails alone; the others commit together. `prepare` runs once first and gives the state
+    /// the items share; an item's changes to it stand only if the item succeeds.
+    public func transaction<Item, Shared, T: Sendable>(
+        each items: [Item], prepare: (any SQLDatabase) async throws -> Shared,
+        _ work: (Item, inout Shared, any SQLDatabase) async throws -> T
+    ) async -> [Result<T, any Error>] {
+        if items.count == 1 {
+            do {
+                return [.success(try await transaction { db in
+                    var shared = try await prepare(db)
+                    return try await work(items[0], &shared, db)
+                })]
+            } catch {
+                return [.failure(error)]
+            }
+        }
+        // Items seldom fail: they run plainly first, and only if one does, again with a savepoint each.
+        if let results = try? await transaction({ db in
+            var shared = try await prepare(db)
+            var results: [Result<T, any Error>] = []
+            for item in items { results.append(.success(try await work(item, &shared, db))) }
+            return results
+        }) {
+            return results
+        }
+        do {
+            return try await transaction { db in
+                var shared = try await prepare(db)
+                var results: [Result<T, any Error>] = []
+                for item in items {
+                    try await db.raw("SAVEPOINT item").run()
+                    var state = shared
+                    do {
+                        let output = try await work(item, &state, db)
+                        try await db.raw("RELEASE SAVEPOINT item").run()
+                        shared = state
+                        results.append(.success(output))
+                    } catch {
+                        try await db.raw("ROLLBACK TO SAVEPOINT item").run()
+                        try await db.raw("RELEASE SAVEPOINT item").run()
+                        results.append(.failure(error))
+                    }
+                }
+                return results
+            }
+        } catch {
+            // The transaction failed as a whole (at commit, say): each item runs again alone.
+            var results: [Result<T, any Error>] = []
+            for item in items { results += await transaction(each: [item], prepare: prepare, work) }
+            return results
+        }
+    }
+
+    /// `transaction(each:)` for items that share nothing.
+    public func transaction<Item, T: Sendable>(
+        each items: [Item], _ work: (Item, any SQLDatabase) async throws -> T
+    ) async -> [Result<T, any Error>] {
+        await transaction(each: items, prepare: { _ in () }) { item, _, db in try await work(item, db) }
+    }
+
     static func inTransaction<T>(_ db: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await db.raw(SQLQueryString(begin)).run()
         do {

@@ -21,6 +21,8 @@ public final class NetworkService: APIService {
     let dataPlane: DataPlane
     let publicURL: String
     let recorder = RouteRecorder()
+    /// Servers' port allocations waiting to be committed together (see `PortAllocator`).
+    let allocations = GroupCommit<PortAllocation, [String]>()
 
     public var routes: [RouteSpec] { recorder.all }
 
@@ -58,17 +60,21 @@ public final class NetworkService: APIService {
 
     @discardableResult
     func change<T: Sendable>(caller: Caller, _ body: (Change) async throws -> T) async throws -> T {
-        let (result, events) = try await store.db.transaction { db in
-            let change = Change(db: db, service: self, caller: caller)
-            do {
-                let result = try await body(change)
-                return (result, change.touched)
-            } catch where Database.isUniqueViolation(error) || Database.isConcurrencyFailure(error) {
-                throw NetFault.conflict("The request conflicts with a concurrent change; retry it.", type: "Conflict")
-            }
-        }
+        let (result, events) = try await store.db.transaction { db in try await changing(db, caller, body) }
         await dataPlane.apply(events)
         return result
+    }
+
+    /// Runs `body` as one change of the caller's in the transaction `db`: what it returns and the
+    /// data-plane events it noted. A clash with a concurrent change is Neutron's 409.
+    func changing<T>(_ db: any SQLDatabase, _ caller: Caller, _ body: (Change) async throws -> T) async throws -> (T, [DataPlaneEvent]) {
+        let change = Change(db: db, service: self, caller: caller)
+        do {
+            let result = try await body(change)
+            return (result, change.touched)
+        } catch where Database.isUniqueViolation(error) || Database.isConcurrencyFailure(error) {
+            throw NetFault.conflict("The request conflicts with a concurrent change; retry it.", type: "Conflict")
+        }
     }
 
     /// Brings the data plane up to the database after a start: every network, bound port and router.

@@ -81,40 +81,61 @@ public struct AllocatedPort: Sendable, Equatable {
     }
 }
 
+/// One server's ports to make or adopt, waiting to be committed with other servers'.
+struct PortAllocation: Sendable {
+    let requests: [PortRequest]
+    let server: PortConsumer
+}
+
 extension NetworkService: PortAllocator {
     public func allocate(_ requests: [PortRequest], for server: PortConsumer) async throws -> [AllocatedPort] {
-        let member = Caller(isAdmin: false, projectID: server.projectID)
-        let ids = try await change(caller: member) { change in
-            var ids: [String] = []
-            for request in requests {
-                var port: Doc
-                if let portID = request.portID {
-                    guard let found = try await change.get(.ports, portID), member.owns(found) else { throw NetFault.notFound(.ports, portID) }
-                    if !(found["device_id"]?.stringValue ?? "").isEmpty {
-                        throw NetFault.conflict("Port \(portID) is still in use.", type: "PortInUse")
-                    }
-                    port = found
-                } else if let networkID = request.networkID {
-                    var body: [String: JSON] = ["network_id": .string(networkID)]
-                    if let ip = request.fixedIP { body["fixed_ips"] = [["ip_address": .string(ip)]] }
-                    if let groups = request.securityGroups {
-                        body["security_groups"] = JSON(try await Self.groupIDs(groups, project: server.projectID, change))
-                    }
-                    port = try await Ports().create(Body(body, resource: "port"), change)
-                } else {
-                    throw NetFault.badRequest("A port request names a network or a port.")
+        let ids = try await allocations.submit(PortAllocation(requests: requests, server: server)) { [self] batch in
+            await allocateAll(batch)
+        }
+        return try await read { db in try await ports(ids, db) }
+    }
+
+    /// Commits a batch of allocations in one transaction (each all or nothing), then tells the data plane.
+    private func allocateAll(_ batch: [PortAllocation]) async -> [Result<[String], any Error>] {
+        let results = await store.db.transaction(each: batch) { allocation, db in
+            try await changing(db, Caller(isAdmin: false, projectID: allocation.server.projectID)) { change in
+                try await makePorts(allocation, change)
+            }
+        }
+        await dataPlane.apply(results.flatMap { (try? $0.get().1) ?? [] })
+        return results.map { $0.map(\.0) }
+    }
+
+    private func makePorts(_ allocation: PortAllocation, _ change: Change) async throws -> [String] {
+        let server = allocation.server, member = change.caller
+        var ids: [String] = []
+        for request in allocation.requests {
+            if let portID = request.portID {
+                guard var port = try await change.get(.ports, portID), member.owns(port) else { throw NetFault.notFound(.ports, portID) }
+                if !(port["device_id"]?.stringValue ?? "").isEmpty {
+                    throw NetFault.conflict("Port \(portID) is still in use.", type: "PortInUse")
                 }
                 port["device_id"] = .string(server.deviceID)
                 port["device_owner"] = .string("compute:\(server.availabilityZone)")
                 Ports.bind(&port, host: server.host, profile: port["binding:profile"] ?? [:], backend: backend)
                 port["status"] = Ports.status(port)
                 try await change.update(.ports, port)
-                change.note(.port(port["id"]?.stringValue ?? ""))
+                change.note(.port(portID))
+                ids.append(portID)
+            } else if let networkID = request.networkID {
+                var body: [String: JSON] = ["network_id": .string(networkID), "device_id": .string(server.deviceID),
+                                            "device_owner": .string("compute:\(server.availabilityZone)")]
+                if let ip = request.fixedIP { body["fixed_ips"] = [["ip_address": .string(ip)]] }
+                if let groups = request.securityGroups {
+                    body["security_groups"] = JSON(try await Self.groupIDs(groups, project: server.projectID, change))
+                }
+                let port = try await Ports().create(Body(body, resource: "port"), change, boundTo: server.host)
                 ids.append(port["id"]?.stringValue ?? "")
+            } else {
+                throw NetFault.badRequest("A port request names a network or a port.")
             }
-            return ids
         }
-        return try await read { db in try await ports(ids, db) }
+        return ids
     }
 
     public func ports(deviceID: String) async throws -> [AllocatedPort] {

@@ -42,6 +42,32 @@ import Testing
         #expect(count == 0)
     }
 
+    /// A batch where one item writes and then fails, and another hits a constraint: the others land,
+    /// the failed ones leave no row, and only the successful items' changes to the shared state count.
+    @Test(arguments: TestBackend.available)
+    func batchedItemsFailAlone(_ backend: TestBackend) async throws {
+        let t = try await TestDatabase.make(backend)
+        defer { Task { await t.close() } }
+        try await t.database.migrate([Self.v1])
+        struct Boom: Error {}
+        let items = ["a", "boom", "b", "dup", "c"]
+        var seen: [String] = []
+        let results = await t.database.transaction(each: items, prepare: { _ in [String]() }) { item, landed, db in
+            let name = item == "dup" ? "a" : item
+            try await db.raw("INSERT INTO widgets (id, name, enabled) VALUES (\(bind: item), \(bind: name), \(bind: true))").run()
+            landed.append(item)
+            if item == "boom" { throw Boom() }
+            seen = landed
+            return item.uppercased()
+        }
+        #expect(results.map { (try? $0.get()) ?? "failed" } == ["A", "failed", "B", "failed", "C"])
+        #expect(seen == ["a", "b", "c"])
+        let ids = try await t.database.read { db in
+            try await db.raw("SELECT id FROM widgets ORDER BY id").all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        #expect(ids == ["a", "b", "c"])
+    }
+
     @Test(arguments: TestBackend.available)
     func duplicatesAreRecognised(_ backend: TestBackend) async throws {
         let t = try await TestDatabase.make(backend)

@@ -2,6 +2,7 @@ import Foundation
 import Image
 import MartletCore
 import Networking
+import MartletStore
 import SQLKit
 
 /// The conductor's steps. `converge` reads what the server's states ask for and does the next
@@ -69,40 +70,33 @@ struct Workflows: Sendable {
         }
     }
 
-    /// Places new servers in one transaction: every host's usage is read once, and each claim counts
-    /// against the next server of the batch. A failed batch is retried one server at a time.
+    /// What a batch of placements shares: every host's usage, read once, which each claim counts
+    /// against the next server; and the architecture of each image met so far.
+    private struct PlacementBatch {
+        var hosts: [Scheduler.Host]
+        var architectures: [String: String?] = [:]
+    }
+
+    /// Places new servers in one transaction.
     private func placeAll(_ ids: [String]) async -> [Result<Server, any Error>] {
-        do {
-            return try await service.db.transaction { db in
-                try await placement.lock(db)
-                var hosts = try await placement.hosts(architectures: service.architectures, in: db)
-                var results: [Result<Server, any Error>] = []
-                for id in ids {
-                    guard var s = try await servers.get(id, in: db) else { results.append(.failure(ComputeFault.serverNotFound(id))); continue }
-                    guard s.host == nil else { results.append(.success(s)); continue }
-                    let request = try await schedulingRequest(s, flavor: s.flavor, in: db)
-                    guard let chosen = service.scheduler.rank(hosts, for: request).first,
-                          let index = hosts.firstIndex(where: { $0.name == chosen.name }) else {
-                        results.append(.failure(NoValidHost()))
-                        continue
-                    }
-                    try await placement.claim(s.id, host: chosen.name, s.flavor, in: db)
-                    hosts[index].usedVCPUs += s.flavor.vcpus
-                    hosts[index].usedMemoryMB += s.flavor.ram
-                    hosts[index].usedDiskGB += Placement.diskGB(s.flavor)
-                    s.host = chosen.name
-                    s.availabilityZone = chosen.zone
-                    try await servers.update(s, in: db)
-                    results.append(.success(s))
-                }
-                return results
-            }
-        } catch where ids.count > 1 {
-            var results: [Result<Server, any Error>] = []
-            for id in ids { results.append(await placeAll([id])[0]) }
-            return results
-        } catch {
-            return [.failure(error)]
+        await service.db.transaction(each: ids, prepare: { db in
+            try await placement.lock(db)
+            return PlacementBatch(hosts: try await placement.hosts(architectures: service.architectures, in: db))
+        }) { id, batch, db in
+            guard var s = try await servers.get(id, in: db) else { throw ComputeFault.serverNotFound(id) }
+            guard s.host == nil else { return s }
+            if batch.architectures[s.imageRef] == nil { batch.architectures[s.imageRef] = .some(try await imageArchitecture(s)) }
+            let request = try await schedulingRequest(s, flavor: s.flavor, architecture: batch.architectures[s.imageRef] ?? nil, in: db)
+            guard let chosen = service.scheduler.rank(batch.hosts, for: request).first,
+                  let index = batch.hosts.firstIndex(where: { $0.name == chosen.name }) else { throw NoValidHost() }
+            try await placement.claim(s.id, host: chosen.name, s.flavor, in: db)
+            s.host = chosen.name
+            s.availabilityZone = chosen.zone
+            try await servers.update(s, in: db)
+            batch.hosts[index].usedVCPUs += s.flavor.vcpus
+            batch.hosts[index].usedMemoryMB += s.flavor.ram
+            batch.hosts[index].usedDiskGB += Placement.diskGB(s.flavor)
+            return s
         }
     }
 
@@ -112,7 +106,7 @@ struct Workflows: Sendable {
             try await placement.lock(db)
             guard var s = try await servers.get(server.id, in: db) else { throw APIError.notFound("gone") }
             let hosts = try await placement.hosts(architectures: service.architectures, in: db)
-            var request = try await schedulingRequest(s, flavor: flavor ?? s.flavor, in: db)
+            var request = try await schedulingRequest(s, flavor: flavor ?? s.flavor, architecture: try await imageArchitecture(s), in: db)
             request.excluded = excluding
             var ranked = service.scheduler.rank(hosts, for: request)
             if ranked.isEmpty, let allowSame {
@@ -128,14 +122,14 @@ struct Workflows: Sendable {
         }
     }
 
-    private func schedulingRequest(_ s: Server, flavor: FlavorSnapshot, in db: any SQLDatabase) async throws -> Scheduler.Request {
+    private func schedulingRequest(_ s: Server, flavor: FlavorSnapshot, architecture: String?, in db: any SQLDatabase) async throws -> Scheduler.Request {
         var zone = s.requestedZone, forced: String?
         if let z = zone, let colon = z.firstIndex(of: ":") {
             forced = String(z[z.index(after: colon)...]).split(separator: ":").first.map(String.init)
             zone = z[..<colon].isEmpty ? nil : String(z[..<colon])
         }
         var request = Scheduler.Request(vcpus: flavor.vcpus, memoryMB: flavor.ram, diskGB: Placement.diskGB(flavor),
-                                        zone: zone, forcedHost: forced ?? s.moveTarget, architecture: nil, groupPolicy: nil,
+                                        zone: zone, forcedHost: forced ?? s.moveTarget, architecture: architecture, groupPolicy: nil,
                                         groupHosts: [], maxServersPerHost: nil, sameHost: nil, differentHost: [], excluded: [])
         if let group = try await ServerGroups().group(ofServer: s.id, in: db) {
             request.groupPolicy = group.policy
@@ -144,7 +138,6 @@ struct Workflows: Sendable {
         }
         if let same = s.schedulerHints["same_host"] { request.sameHost = Set(try await hosts(of: same, in: db)) }
         if let different = s.schedulerHints["different_host"] { request.differentHost = Set(try await hosts(of: different, in: db)) }
-        if let arch = try await imageArchitecture(s) { request.architecture = arch }
         return request
     }
 
@@ -164,8 +157,10 @@ struct Workflows: Sendable {
     private func plugPorts(_ server: Server, _ requested: [RequestedNetwork], host: String) async throws -> Server {
         var allocated = try await service.ports.ports(deviceID: server.id)
         if allocated.isEmpty {
+            // Only the project's default group is what a port gets anyway.
+            let groups = server.securityGroups == ["default"] ? nil : server.securityGroups
             let requests = requested.map { PortRequest(networkID: $0.networkID, portID: $0.portID, fixedIP: $0.fixedIP,
-                                                       securityGroups: $0.portID == nil ? server.securityGroups : nil) }
+                                                       securityGroups: $0.portID == nil ? groups : nil) }
             let consumer = PortConsumer(deviceID: server.id, projectID: server.projectID, host: host,
                                         availabilityZone: server.availabilityZone ?? "nova")
             allocated = try await service.ports.allocate(requests, for: consumer)
@@ -435,32 +430,17 @@ struct Workflows: Sendable {
     }
 
     private func settleAll(_ batch: [Settlement]) async -> [Result<Server, any Error>] {
-        do {
-            return try await service.db.transaction { db in
-                var results: [Result<Server, any Error>] = []
-                for item in batch {
-                    guard var s = try await servers.get(item.id, in: db) else {
-                        results.append(.failure(APIError.notFound("Instance \(item.id) could not be found.")))
-                        continue
-                    }
-                    // A delete asked for meanwhile outlives the step that finishes here.
-                    let deleting = s.taskState == "deleting"
-                    item.change(&s)
-                    if deleting { s.taskState = "deleting" }
-                    try await servers.update(s, in: db)
-                    if s.taskState == nil || item.error != nil {
-                        try await service.actions.finish(server: item.id, host: s.host, error: item.error, in: db)
-                    }
-                    results.append(.success(s))
-                }
-                return results
+        await service.db.transaction(each: batch) { item, db in
+            guard var s = try await servers.get(item.id, in: db) else { throw APIError.notFound("Instance \(item.id) could not be found.") }
+            // A delete asked for meanwhile outlives the step that finishes here.
+            let deleting = s.taskState == "deleting"
+            item.change(&s)
+            if deleting { s.taskState = "deleting" }
+            try await servers.update(s, in: db)
+            if s.taskState == nil || item.error != nil {
+                try await service.actions.finish(server: item.id, host: s.host, error: item.error, in: db)
             }
-        } catch where batch.count > 1 {
-            var results: [Result<Server, any Error>] = []
-            for item in batch { results.append(await settleAll([item])[0]) }
-            return results
-        } catch {
-            return [.failure(error)]
+            return s
         }
     }
 

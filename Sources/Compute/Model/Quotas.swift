@@ -50,8 +50,10 @@ struct Quotas: Sendable {
 
     /// How many of `wanted` servers fit the project's instances, cores and ram quotas (at most `wanted`);
     /// 403 naming the first exceeded resource when fewer than `minimum` fit.
-    func fit(project: String, minimum: Int, wanted: Int, vcpus: Int, ram: Int, store: ServerStore, in db: any SQLDatabase) async throws -> Int {
-        let limits = try await limits(project, in: db)
+    func fit(project: String, limits: [String: Int], minimum: Int, wanted: Int, vcpus: Int, ram: Int, store: ServerStore,
+             in db: any SQLDatabase) async throws -> Int {
+        // Nothing to count when no limit applies.
+        if ["instances", "cores", "ram"].allSatisfy({ (limits[$0] ?? -1) < 0 }) { return wanted }
         let used = try await store.usage(project: project, in: db)
         var fits = wanted
         for (resource, per, inUse) in [("instances", 1, used.instances), ("cores", vcpus, used.cores), ("ram", ram, used.ram)] {
@@ -67,7 +69,11 @@ struct Quotas: Sendable {
 
     /// 403 when `count` more of a counted resource would pass its limit.
     func check(_ resource: String, project: String, used: Int, adding: Int = 1, in db: any SQLDatabase) async throws {
-        guard let limit = try await limits(project, in: db)[resource], limit >= 0 else { return }
+        try check(resource, limits: try await limits(project, in: db), used: used, adding: adding)
+    }
+
+    func check(_ resource: String, limits: [String: Int], used: Int, adding: Int = 1) throws {
+        guard let limit = limits[resource], limit >= 0 else { return }
         if used + adding > limit {
             throw APIError.forbidden("Quota exceeded, too many \(resource.replacingOccurrences(of: "_", with: " ")) (limit \(limit)).")
         }

@@ -308,40 +308,9 @@ struct ServerRoutes {
             }
             base.moveTarget = host
         }
-        let prototype = base
-        let made = try await service.db.transaction { db -> [Server] in
-            try await service.placement.lock(db)
-            if let limit = try await service.quotas.limits(projectID, in: db)["metadata_items"], limit >= 0, input.metadata.count > limit {
-                throw APIError.forbidden("Quota exceeded for metadata_items: Requested \(input.metadata.count), but already used 0 of \(limit) metadata_items")
-            }
-            let count = try await service.quotas.fit(project: projectID, minimum: input.minCount, wanted: input.maxCount,
-                                                     vcpus: flavor.vcpus, ram: flavor.ram, store: service.servers, in: db)
-            var group: ServerGroup?
-            if let groupID = input.hints["group"]?.first {
-                guard let g = try await ServerGroups().get(groupID, in: db), isAdmin || g.projectID == projectID else {
-                    throw APIError.badRequest("Invalid server group \(groupID): not found.")
-                }
-                try await service.quotas.check("server_group_members", project: projectID, used: g.members.count, adding: count, in: db)
-                group = g
-            }
-            var made: [Server] = []
-            for index in 0..<count {
-                var s = prototype
-                s.id = Identifier.uuid()
-                s.launchIndex = index
-                if count > 1 {
-                    s.name = "\(input.name)-\(index + 1)"
-                    s.hostname = input.hostname ?? ServerInput.hostname(s.name)
-                }
-                s.createdAt = now + Double(index) * 1e-6
-                try await service.servers.insert(s, in: db)
-                if let group { try await ServerGroups().addMember(group.id, server: s.id, in: db) }
-                try await service.actions.start("create", server: s.id, requestID: call.context.requestID, userID: s.userID,
-                                                projectID: s.projectID, in: db)
-                made.append(s)
-            }
-            return made
-        }
+        let order = CreateOrder(prototype: base, minCount: input.minCount, maxCount: input.maxCount, groupID: input.hints["group"]?.first,
+                                isAdmin: isAdmin, requestID: call.context.requestID, hostname: input.hostname)
+        let made = try await service.creates.submit(order) { [service] orders in await Self.admit(orders, service) }
         for server in made { service.conductor.converge(server.id, service) }
         if input.returnReservationID { return .json(.accepted, ["reservation_id": .string(reservation)]) }
         let first = made[0]
@@ -349,6 +318,55 @@ struct ServerRoutes {
                                     "OS-DCF:diskConfig": "MANUAL",
                                     "security_groups": .array(first.securityGroups.map { ["name": .string($0)] })]
         return .json(.accepted, ["server": .object(body)], headers: [.location: "\(service.links.base)/v2.1/servers/\(first.id)"])
+    }
+
+    /// A create request checked and ready to be admitted.
+    struct CreateOrder: Sendable {
+        let prototype: Server
+        let minCount: Int, maxCount: Int
+        let groupID: String?
+        let isAdmin: Bool
+        let requestID: String
+        let hostname: String?
+    }
+
+    /// Admits creates in one transaction: each takes what its quotas allow (at least its `min_count`)
+    /// and gets its servers, group memberships and `create` actions; a refused one changes nothing.
+    static func admit(_ orders: [CreateOrder], _ service: ComputeService) async -> [Result<[Server], any Error>] {
+        await service.db.transaction(each: orders, prepare: { db in try await service.placement.lock(db) }) { order, _, db in
+            let base = order.prototype, projectID = base.projectID
+            let limits = try await service.quotas.limits(projectID, in: db)
+            if let limit = limits["metadata_items"], limit >= 0, base.metadata.count > limit {
+                throw APIError.forbidden("Quota exceeded for metadata_items: Requested \(base.metadata.count), but already used 0 of \(limit) metadata_items")
+            }
+            let count = try await service.quotas.fit(project: projectID, limits: limits, minimum: order.minCount, wanted: order.maxCount,
+                                                     vcpus: base.flavor.vcpus, ram: base.flavor.ram, store: service.servers, in: db)
+            var group: ServerGroup?
+            if let groupID = order.groupID {
+                guard let g = try await ServerGroups().get(groupID, in: db), order.isAdmin || g.projectID == projectID else {
+                    throw APIError.badRequest("Invalid server group \(groupID): not found.")
+                }
+                try service.quotas.check("server_group_members", limits: limits, used: g.members.count, adding: count)
+                group = g
+            }
+            var made: [Server] = []
+            for index in 0..<count {
+                var s = base
+                s.id = Identifier.uuid()
+                s.launchIndex = index
+                if count > 1 {
+                    s.name = "\(base.name)-\(index + 1)"
+                    s.hostname = order.hostname ?? ServerInput.hostname(s.name)
+                }
+                s.createdAt = base.createdAt + Double(index) * 1e-6
+                try await service.servers.insert(s, in: db)
+                if let group { try await ServerGroups().addMember(group.id, server: s.id, in: db) }
+                try await service.actions.start("create", server: s.id, requestID: order.requestID, userID: s.userID,
+                                                projectID: s.projectID, in: db)
+                made.append(s)
+            }
+            return made
+        }
     }
 
     /// The fault for a request Networking refused: what is missing is `missing` (400 at create, 404 on attach).

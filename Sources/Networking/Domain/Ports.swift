@@ -22,7 +22,10 @@ struct Ports: ResourceKind {
         "(project_id = \(bind: caller.projectID) OR network_id IN (SELECT id FROM net_networks WHERE project_id = \(bind: caller.projectID)))"
     }
 
-    func create(_ body: Body, _ change: Change) async throws -> Doc {
+    func create(_ body: Body, _ change: Change) async throws -> Doc { try await create(body, change, boundTo: nil) }
+
+    /// A new port; `host`, when given, binds it there for a server (whatever the caller may set).
+    func create(_ body: Body, _ change: Change, boundTo host: String?) async throws -> Doc {
         try body.only(Self.updatable.union(["network_id", "project_id", "tenant_id", "tags"]))
         guard let networkID = try body.uuid("network_id") else { throw NetFault.invalid("network_id", "'None' is not a valid UUID") }
         let network = try await Networks.usable(networkID, change)
@@ -48,7 +51,7 @@ struct Ports: ResourceKind {
         if !pairs.isEmpty && !portSecurity {
             throw NetFault.conflict("Port Security must be enabled in order to have allowed address pairs on a port.", type: "AddressPairAndPortSecurityRequired")
         }
-        let host = try body.string("binding:host_id") ?? ""
+        let host = try host ?? body.string("binding:host_id") ?? ""
         let vnic = try Self.vnicType(body) ?? "normal"
         var doc: Doc = [
             "id": .string(id), "project_id": .string(project), "tenant_id": .string(project), "network_id": .string(networkID),

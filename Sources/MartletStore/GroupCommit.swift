@@ -1,9 +1,10 @@
 import Synchronization
 
 /// Group commit: requests that arrive while a batch runs wait and run together as the next batch, so
-/// a burst of builds shares one transaction instead of queueing for the one database writer.
-final class GroupCommit<Request: Sendable, Output: Sendable>: Sendable {
-    typealias Batch = @Sendable ([Request]) async -> [Result<Output, any Error>]
+/// a burst of writes shares one transaction (see `Database.transaction(each:)`) instead of queueing
+/// for the one database writer.
+public final class GroupCommit<Request: Sendable, Output: Sendable>: Sendable {
+    public typealias Batch = @Sendable ([Request]) async -> [Result<Output, any Error>]
     private struct Waiting: Sendable {
         let request: Request
         let continuation: CheckedContinuation<Output, any Error>
@@ -14,9 +15,11 @@ final class GroupCommit<Request: Sendable, Output: Sendable>: Sendable {
     }
     private let state = Mutex(State())
 
+    public init() {}
+
     /// Runs `request` in the next batch; the caller that finds no batch running runs them all with `batch`
     /// (every caller passes the same one), which answers each request in order.
-    func submit(_ request: Request, batch: @escaping Batch) async throws -> Output {
+    public func submit(_ request: Request, batch: @escaping Batch) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let lead = state.withLock { s -> Bool in
                 s.waiting.append(Waiting(request: request, continuation: continuation))
