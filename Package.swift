@@ -43,6 +43,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]
         ),
@@ -158,6 +159,13 @@ let package = Package(
             name: "ComputeTests",
             dependencies: [
                 "Compute", "Image", "Networking", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "SecurityTests",
+            dependencies: [
+                "Compute", "Image", "Networking", "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

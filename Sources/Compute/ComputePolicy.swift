@@ -73,9 +73,14 @@ enum ComputePolicy {
         rules["os_compute_api:os-instance-actions:events"] = admin
         rules["os_compute_api:os-hosts"] = admin
         rules["os_compute_api:images"] = anyone
+        // The proxy's writes are Glance's to allow, and Glance lets only members (of the owner) and admins write.
+        rules["os_compute_api:images:modify"] = memberOrAdmin
         rules["os_compute_api:os-remote-consoles"] = memberOrAdmin
         rules["os_compute_api:os-console-auth-tokens"] = admin
         rules["os_compute_api:os-security-groups"] = readerOrAdmin
+        for write in ["create", "update", "delete", "rule:create", "rule:delete"] {
+            rules["os_compute_api:os-security-groups:\(write)"] = memberOrAdmin
+        }
         rules["os_compute_api:os-networks:view"] = readerOrAdmin
         rules["os_compute_api:os-instance-usage-audit-log"] = admin
         rules["os_compute_api:extensions"] = anyone

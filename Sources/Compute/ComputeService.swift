@@ -45,6 +45,8 @@ public final class ComputeService: APIService {
     let settlements = GroupCommit<Workflows.Settlement, Server>()
     let links: Links
     let metadataSecret: String?
+    /// The most servers one create request makes, whatever the quota allows.
+    let maxServersPerRequest: Int
     let logger: Logger
     let recorder = RouteRecorder()
 
@@ -64,6 +66,7 @@ public final class ComputeService: APIService {
         self.images = images
         links = Links(base: config.resolvedPublicURL + "/compute")
         metadataSecret = config.metadataProxySecret
+        maxServersPerRequest = config.maxServersPerRequest
         self.logger = logger
         conductor = Conductor(logger: logger)
     }
@@ -91,8 +94,7 @@ public final class ComputeService: APIService {
         MetadataRoutes(service: self).register(router)
     }
 
-    /// Registers the hosts, adds the bootstrap flavors once, and resumes every unfinished build and
-    /// task, re-spawning what the database says runs: after a restart every server ends settled.
+    /// Registers the hosts and adds the bootstrap flavors once; `resumeServers` then settles the servers.
     public func start() async throws {
         try await placement.register(hypervisor.hosts)
         try await db.transaction { db in
@@ -104,15 +106,49 @@ public final class ComputeService: APIService {
                 }
             }
         }
+    }
+
+    /// Resumes every unfinished build and task and re-spawns what the database says runs, several
+    /// at a time, logging progress: after a restart every server ends settled. It runs while the
+    /// API already answers (a request on a server not yet back brings it back itself).
+    public func resumeServers(concurrency: Int = 16) async {
         let local = Set(hypervisor.hosts.map(\.name))
-        let all = try await db.read { try await servers.list("host IS NOT NULL OR vm_state = 'building' OR task_state IS NOT NULL", limit: nil, in: $0) }
+        let all: [Server]
+        do {
+            all = try await db.read { try await servers.list("host IS NOT NULL OR vm_state = 'building' OR task_state IS NOT NULL", limit: nil, in: $0) }
+        } catch {
+            logger.error("could not list the servers to resume", metadata: ["error": "\(error)"])
+            return
+        }
+        var lost: [Server] = []
         for server in all {
             if server.vmState == .building || server.taskState != nil {
                 conductor.converge(server.id, self)
             } else if let host = server.host, local.contains(host), await hypervisor.powerState(server.id, host: host) == nil {
-                try? await Workflows(service: self).respawn(server)
+                lost.append(server)
             }
         }
+        guard !lost.isEmpty else { return }
+        logger.notice("re-spawning servers the hypervisor lost", metadata: ["servers": "\(lost.count)"])
+        let started = ContinuousClock.now
+        var done = 0, failed = 0
+        await withTaskGroup(of: Bool.self) { group in
+            var next = lost.makeIterator()
+            func add() -> Bool {
+                guard let server = next.next() else { return false }
+                group.addTask { (try? await Workflows(service: self).respawn(server)) != nil }
+                return true
+            }
+            for _ in 0..<concurrency where add() {}
+            while let ok = await group.next() {
+                done += 1
+                if !ok { failed += 1 }
+                if done % 100 == 0 { logger.info("re-spawning servers", metadata: ["done": "\(done)", "of": "\(lost.count)"]) }
+                _ = add()
+            }
+        }
+        logger.notice("servers re-spawned", metadata: ["done": "\(done - failed)", "failed": "\(failed)",
+                                                       "seconds": "\((ContinuousClock.now - started).components.seconds)"])
     }
 
     /// Waits until the conductor has nothing left to do (tests and the benchmark use it).

@@ -16,9 +16,17 @@ extension IdentityService: CredentialAuthority {
     }
 
     public func ec2Credential(access: String) async throws -> EC2Credential? {
+        let generation = store.changes.current
+        if let hit = ec2Credentials.value(access, generation: generation) { return hit }
         guard let credential = try await store.read({ try await store.credential(CredentialRoutes.ec2ID(access), in: $0) }),
               credential.type == "ec2", let projectID = credential.projectID,
-              let blob = try? JSON.parse(Array(credential.blob.utf8)), let secret = blob["secret"]?.stringValue else { return nil }
-        return EC2Credential(access: access, secret: secret, userID: credential.userID, projectID: projectID)
+              let blob = try? JSON.parse(Array(credential.blob.utf8)), blob["access"]?.stringValue == access,
+              let secret = blob["secret"]?.stringValue else { return nil }
+        // Resolved as a token for the project would be: an ended access resolves to nothing.
+        let payload = tokens.newPayload(userID: credential.userID, methods: ["ec2credential"], projectID: projectID)
+        let auth = try? await tokens.resolved(payload).auth
+        let found = EC2Credential(access: access, secret: secret, userID: credential.userID, projectID: projectID, auth: auth)
+        ec2Credentials.store(found, for: access, generation: generation)
+        return found
     }
 }

@@ -102,6 +102,9 @@ enum IdentityPolicy {
         "identity:ec2_get_credential": reader || selfUser,
         "identity:ec2_create_credential": admin || selfUser,
         "identity:ec2_delete_credential": admin || selfUser,
+        // Not Keystone's name: who may give a user an EC2 credential for a project the user has no role on
+        // (such a credential authenticates nothing until the user gets one).
+        "identity:credential_for_any_project": admin,
 
         "identity:list_regions": authenticated,
         "identity:get_region": authenticated,

@@ -18,6 +18,8 @@ public final class IdentityService: APIService {
     let passwords: PasswordHasher
     let recorder = RouteRecorder()
     let publicURL: String
+    /// EC2 credentials resolved for S3, kept like validated tokens.
+    let ec2Credentials: ValidationCache<EC2Credential>
 
     public var validator: any TokenValidator { tokens }
 
@@ -27,6 +29,7 @@ public final class IdentityService: APIService {
         let keys = try TokenKeys(directory: Self.keyDirectory(config), maxActive: config.maxActiveKeys)
         tokens = TokenProvider(store: store, codec: TokenCodec(keys: keys), lifetime: TimeInterval(config.tokenLifetime),
                                cache: ValidationCache(ttl: .seconds(config.validationCacheSeconds)))
+        ec2Credentials = ValidationCache(ttl: .seconds(config.validationCacheSeconds))
         passwords = PasswordHasher(cost: UInt8(config.bcryptCost))
         faultFormat = KeystoneFaults(identityURL: "\(publicURL)/identity")
     }

@@ -34,23 +34,31 @@ struct Serve: AsyncParsableCommand {
         try await context.compute.start()
 
         let metrics = PrometheusCollectorRegistry()
+        let database = context.database
         let router = APIRouter.make(services: context.services, validator: context.identity.validator,
-                                    fallbackFaults: context.identity.faultFormat, metrics: metrics)
+                                    fallbackFaults: context.identity.faultFormat, metrics: metrics,
+                                    canWrite: { await database.canWrite(within: .seconds(2)) })
         let config = context.config
-        let http = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
+        // A client that stalls while sending a request is cut off; each listener holds a bounded number of connections.
+        let http = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
+                                                                idleTimeout: .seconds(Int64(config.requestReadTimeout))))
+        func listener(_ port: Int) -> ApplicationConfiguration {
+            .init(address: .hostname(config.host, port: port), serverName: "martlet",
+                  availableConnectionsDelegate: MaximumAvailableConnections(config.maxConnections))
+        }
         var services: [any Service] = [Application(
-            router: router, server: http,
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "martlet"),
+            router: router, server: http, configuration: listener(config.port),
             onServerRunning: { _ in logger.info("serving", metadata: ["url": "\(config.resolvedPublicURL)", "identity": "\(config.resolvedPublicURL)/identity/v3"]) },
             logger: logger)]
         if let s3Port = config.resolvedS3Port {
             let s3 = context.objectStorage.s3Router()
             services.append(Application(
-                router: s3, server: http,
-                configuration: .init(address: .hostname(config.host, port: s3Port), serverName: "martlet"),
+                router: s3, server: http, configuration: listener(s3Port),
                 onServerRunning: { _ in logger.info("serving S3", metadata: ["url": "\(config.resolvedS3URL ?? "")"]) },
                 logger: logger))
         }
+        // Servers the hypervisor lost come back while the API already answers.
+        services.append(BackgroundTask { await context.compute.resumeServers() })
         services.append(BackgroundTask { await context.objectStorage.reapExpiredObjects() })
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -35,6 +35,7 @@ struct Wiring {
         let logger = Logger(label: "martlet")
         try FileManager.default.createDirectory(at: config.dataURL, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = try Database.open(url: config.database, dataDir: config.dataURL, logger: Logger(label: "martlet.store"))
+        database.transactionTimeout = .seconds(config.transactionTimeout)
         let identity = try IdentityService(database: database, config: config)
         let image = try ImageService(database: database, config: config)
         let network = try NetworkService(database: database, config: config)

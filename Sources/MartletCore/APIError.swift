@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// A failure the client is told about. Each service renders it in its own OpenStack fault format.
 public struct APIError: Error, Sendable {
@@ -35,7 +36,10 @@ public struct APIError: Error, Sendable {
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let e as APIError: return e
+        case let e as any APIErrorConvertible: return e.apiError
         case is NIOTooManyBytesError: return .tooLarge()
+        // The body's framing broke (a bad chunk size, fewer bytes than Content-Length said): the client's fault.
+        case let e as HTTPParserError: return .badRequest("The request body is malformed: \(e).")
         case let e as HTTPError:
             switch e.status {
             case .contentTooLarge: return .tooLarge()
@@ -48,4 +52,9 @@ public struct APIError: Error, Sendable {
         default: return .internalError()
         }
     }
+}
+
+/// An error of a lower layer that knows the fault it stands for (a store's timeout, a driver's failure).
+public protocol APIErrorConvertible: Error {
+    var apiError: APIError { get }
 }

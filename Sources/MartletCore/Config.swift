@@ -50,6 +50,20 @@ public struct MartletConfig: Sendable, Equatable {
     public var schedulerWeigher = "spread"
     /// Shared with the metadata proxy that signs `X-Instance-ID`; unset: only direct callers are answered.
     public var metadataProxySecret: String?
+    /// Roles that own their project's object-storage account (Swift's keystoneauth `operator_roles`).
+    public var objectOperatorRoles = ["admin", "member", "SwiftOperator"]
+    /// Roles that may only read their project's account (keystoneauth's `project_reader_roles`).
+    public var objectReaderRoles = ["reader"]
+    /// The role that reaches every account (keystoneauth's `reseller_admin_role`).
+    public var objectResellerAdminRole = "ResellerAdmin"
+    /// How many servers one create request may make, whatever the quota (`max_count` is capped to it).
+    public var maxServersPerRequest = 1000
+    /// Seconds a client may take to send a request's headers (or go quiet mid-body) before it is cut off.
+    public var requestReadTimeout = 30
+    /// Connections each listener holds open at once; more wait to be accepted.
+    public var maxConnections = 1024
+    /// Seconds one database transaction may run before it is rolled back.
+    public var transactionTimeout = 30
 
     public init() {}
 
@@ -82,7 +96,9 @@ public struct MartletConfig: Sendable, Equatable {
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
                               "network_flat_networks", "network_base_mac", "s3_port", "compute_driver", "fake_hosts",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
-                              "scheduler_weigher", "metadata_proxy_secret"]
+                              "scheduler_weigher", "metadata_proxy_secret", "object_operator_roles", "object_reader_roles",
+                              "object_reseller_admin_role", "max_servers_per_request", "request_read_timeout", "max_connections",
+                              "transaction_timeout"]
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -128,6 +144,15 @@ public struct MartletConfig: Sendable, Equatable {
                 guard ["spread", "pack"].contains(value) else { throw ConfigError("\(source): scheduler_weigher must be spread or pack") }
                 schedulerWeigher = value
             case "metadata_proxy_secret": metadataProxySecret = value.isEmpty ? nil : value
+            case "object_operator_roles": objectOperatorRoles = Self.list(value)
+            case "object_reader_roles": objectReaderRoles = Self.list(value)
+            case "object_reseller_admin_role":
+                guard !value.isEmpty else { throw ConfigError("\(source): object_reseller_admin_role must name a role") }
+                objectResellerAdminRole = value
+            case "max_servers_per_request": maxServersPerRequest = try int(key, value, 1...100_000)
+            case "request_read_timeout": requestReadTimeout = try int(key, value, 1...3600)
+            case "max_connections": maxConnections = try int(key, value, 1...1_000_000)
+            case "transaction_timeout": transactionTimeout = try int(key, value, 1...3600)
             case "log_level":
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                     throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")
@@ -136,6 +161,11 @@ public struct MartletConfig: Sendable, Equatable {
             default: throw ConfigError("\(source): unknown setting '\(key)'")
             }
         }
+    }
+
+    /// A comma-separated list, blanks dropped.
+    static func list(_ value: String) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// The layer of `MARTLET_*` environment variables.

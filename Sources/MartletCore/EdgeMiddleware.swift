@@ -89,12 +89,17 @@ public struct AuthMiddleware: RouterMiddleware {
 
 /// Builds the one router every service hangs off, with the operational endpoints.
 public enum APIRouter {
+    /// `canWrite` tells `/healthz` whether the store takes writes: a cloud that cannot write is not healthy.
     public static func make(services: [any APIService], validator: any TokenValidator,
-                            fallbackFaults: any FaultFormat, metrics: PrometheusCollectorRegistry) -> Router<MartletContext> {
+                            fallbackFaults: any FaultFormat, metrics: PrometheusCollectorRegistry,
+                            canWrite: @escaping @Sendable () async -> Bool = { true }) -> Router<MartletContext> {
         let router = Router(context: MartletContext.self)
         router.middlewares.add(EdgeMiddleware(services: services, fallback: fallbackFaults, metrics: metrics))
         router.middlewares.add(AuthMiddleware(validator: validator))
-        router.get("/healthz") { _, _ -> Response in Response.json(.ok, ["status": "ok"]) }
+        router.get("/healthz") { _, _ -> Response in
+            await canWrite() ? Response.json(.ok, ["status": "ok"])
+                : Response.json(.serviceUnavailable, ["status": "unavailable", "reason": "the database takes no writes"])
+        }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))

@@ -14,6 +14,12 @@ import SQLiteKit
 public final class Database: Sendable {
     public enum Kind: Sendable { case sqlite, postgres }
 
+    /// `transactionTimeout` is set once, before the database is shared.
+    private let timeout = Mutex<Duration>(.seconds(30))
+    /// Whether a write probe is waiting for the writer.
+    private let probing = Mutex(false)
+
+
     /// async-kit's pools guard their state with a lock but do not declare it.
     enum Pool: @unchecked Sendable {
         case sqlite(EventLoopGroupConnectionPool<SQLiteSource>)
@@ -25,6 +31,11 @@ public final class Database: Sendable {
     /// SQLite has one writer at a time; queueing writers here avoids busy-waiting on its lock.
     let writeLock = AsyncLock()
     let logger: Logger
+    /// How long one transaction may run before its statements are refused and it is rolled back.
+    public var transactionTimeout: Duration {
+        get { timeout.withLock { $0 } }
+        set { timeout.withLock { $0 = newValue } }
+    }
 
     init(kind: Kind, pool: Pool, logger: Logger) {
         self.kind = kind
@@ -88,10 +99,10 @@ public final class Database: Sendable {
         switch kind {
         case .sqlite:
             return try await writeLock.withLock {
-                try await read { db in try await Self.inTransaction(db, begin: "BEGIN IMMEDIATE", body) }
+                try await read { db in try await Self.inTransaction(bounded(db), begin: "BEGIN IMMEDIATE", body) }
             }
         case .postgres:
-            return try await read { db in try await Self.inTransaction(db, begin: "BEGIN", body) }
+            return try await read { db in try await Self.inTransaction(bounded(db), begin: "BEGIN", body) }
         }
     }
 
@@ -156,15 +167,41 @@ public final class Database: Sendable {
         await transaction(each: items, prepare: { _ in () }) { item, _, db in try await work(item, db) }
     }
 
-    static func inTransaction<T>(_ db: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    /// The connection as a transaction sees it: refused past the deadline.
+    private func bounded(_ db: any SQLDatabase) -> DeadlineDatabase {
+        let limit = transactionTimeout
+        return DeadlineDatabase(base: db, deadline: .now + limit, limit: limit)
+    }
+
+    static func inTransaction<T>(_ db: DeadlineDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await db.raw(SQLQueryString(begin)).run()
         do {
             let result = try await body(db)
             try await db.raw("COMMIT").run()
             return result
         } catch {
-            try? await db.raw("ROLLBACK").run()
+            // The rollback goes past the deadline: it is what ends the transaction.
+            try? await db.base.raw("ROLLBACK").run()
             throw error
+        }
+    }
+
+    /// Whether a write can be made now: an empty transaction commits within `wait` (the health
+    /// check). While an earlier probe is still stuck behind the writer, the answer is no at once.
+    public func canWrite(within wait: Duration) async -> Bool {
+        guard probing.withLock({ busy in defer { busy = true }; return !busy }) else { return false }
+        let answer = OneAnswer()
+        return await withCheckedContinuation { continuation in
+            answer.set(continuation)
+            Task {
+                let ok = (try? await self.transaction { db in try await db.raw("SELECT 1").run(); return true }) ?? false
+                self.probing.withLock { $0 = false }
+                answer.give(ok)
+            }
+            Task {
+                try? await Task.sleep(for: wait)
+                answer.give(false)
+            }
         }
     }
 
@@ -189,13 +226,23 @@ public final class Database: Sendable {
     }
 }
 
-public enum StoreError: Error, CustomStringConvertible {
+public enum StoreError: Error, CustomStringConvertible, APIErrorConvertible {
     case configuration(String)
     case migration(String)
+    case transactionTimedOut(Duration)
 
     public var description: String {
         switch self {
         case .configuration(let m), .migration(let m): return m
+        case .transactionTimedOut(let limit): return "a database transaction ran longer than \(limit) and was rolled back"
+        }
+    }
+
+    public var apiError: APIError {
+        switch self {
+        case .transactionTimedOut:
+            return APIError(.serviceUnavailable, "The request took too long to store and was undone; nothing changed. Try again, or ask for less at once.")
+        default: return .internalError()
         }
     }
 }
@@ -214,5 +261,16 @@ struct SQLiteSource: ConnectionPoolSource {
                     future.flatMap { connection.query(pragma).map { _ in } }
                 }.map { connection }
             }
+    }
+}
+
+/// Resumes a continuation with the first answer given; later ones are dropped.
+private final class OneAnswer: Sendable {
+    private let waiting = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<Bool, Never>) { waiting.withLock { $0 = continuation } }
+
+    func give(_ value: Bool) {
+        waiting.withLock { $0.take() }?.resume(returning: value)
     }
 }

@@ -23,7 +23,8 @@ enum NetworkPolicy {
             "delete_quota": admin,
             "add_router_interface": manage,
             "remove_router_interface": manage,
-            "get_agent": admin || reader,
+            // Agents describe the cloud's hosts: Neutron shows them to admins only.
+            "get_agent": admin,
             "get_service_provider": admin || reader,
             "get_availability_zone": admin || reader,
         ]

@@ -7,15 +7,17 @@ public protocol PortAllocator: Sendable {
     /// Makes (or adopts) one port per request for the server and binds them to its host.
     /// All or nothing: on any failure no port is made, adopted or bound.
     func allocate(_ requests: [PortRequest], for server: PortConsumer) async throws -> [AllocatedPort]
-    /// The server's ports, by id (Compute keeps the order of its interfaces).
-    func ports(deviceID: String) async throws -> [AllocatedPort]
+    /// The server's ports, by id (Compute keeps the order of its interfaces). A server's ports are
+    /// those of its project naming it as their device, as Nova asks Neutron: another project's port
+    /// claiming the device is never one of them.
+    func ports(of server: ServerRef) async throws -> [AllocatedPort]
     /// Moves the server's ports to another host (resize, migration).
-    func rebind(deviceID: String, host: String) async throws
+    func rebind(_ server: ServerRef, host: String) async throws
     /// Deletes the server's ports named in `deleting` (those made for it) and detaches the others
     /// (those the user brought), unbinding them.
-    func release(deviceID: String, deleting: Set<String>) async throws
+    func release(_ server: ServerRef, deleting: Set<String>) async throws
     /// Releases one port of the server: deleted when `delete`, else detached.
-    func detach(portID: String, deviceID: String, delete: Bool) async throws
+    func detach(portID: String, from server: ServerRef, delete: Bool) async throws
     /// The networks a server of the project may join when it names none: its own and shared ones,
     /// not external ones.
     func availableNetworks(projectID: String) async throws -> [String]
@@ -50,6 +52,17 @@ public struct PortRequest: Sendable, Equatable {
     }
 }
 
+/// A server as its ports name it: the device and the project that owns both.
+public struct ServerRef: Sendable, Equatable {
+    public var deviceID: String
+    public var projectID: String
+
+    public init(deviceID: String, projectID: String) {
+        self.deviceID = deviceID
+        self.projectID = projectID
+    }
+}
+
 /// The server a port is for.
 public struct PortConsumer: Sendable, Equatable {
     public var deviceID: String
@@ -63,6 +76,8 @@ public struct PortConsumer: Sendable, Equatable {
         self.host = host
         self.availabilityZone = availabilityZone
     }
+
+    public var ref: ServerRef { ServerRef(deviceID: deviceID, projectID: projectID) }
 }
 
 /// A bound port as a hypervisor and the server's `addresses` need it.
@@ -138,16 +153,17 @@ extension NetworkService: PortAllocator {
         return ids
     }
 
-    public func ports(deviceID: String) async throws -> [AllocatedPort] {
+    public func ports(of server: ServerRef) async throws -> [AllocatedPort] {
         try await read { db in
-            let ids = try await store.raw(.ports, where: "device_id = \(bind: deviceID)", order: "id", limit: nil, in: db).map(\.id)
+            let ids = try await store.raw(.ports, where: "device_id = \(bind: server.deviceID) AND project_id = \(bind: server.projectID)",
+                                          order: "id", limit: nil, in: db).map(\.id)
             return try await ports(ids, db)
         }
     }
 
-    public func rebind(deviceID: String, host: String) async throws {
+    public func rebind(_ server: ServerRef, host: String) async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
-            for var port in try await change.rows(.ports, "device_id = \(bind: deviceID)") {
+            for var port in try await change.rows(.ports, "device_id = \(bind: server.deviceID) AND project_id = \(bind: server.projectID)") {
                 Ports.bind(&port, host: host, profile: port["binding:profile"] ?? [:], backend: backend)
                 port["status"] = Ports.status(port)
                 try await change.update(.ports, port)
@@ -156,17 +172,18 @@ extension NetworkService: PortAllocator {
         }
     }
 
-    public func release(deviceID: String, deleting: Set<String>) async throws {
+    public func release(_ server: ServerRef, deleting: Set<String>) async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
-            for port in try await change.rows(.ports, "device_id = \(bind: deviceID)") {
+            for port in try await change.rows(.ports, "device_id = \(bind: server.deviceID) AND project_id = \(bind: server.projectID)") {
                 try await free(port, delete: deleting.contains(port["id"]?.stringValue ?? ""), change)
             }
         }
     }
 
-    public func detach(portID: String, deviceID: String, delete: Bool) async throws {
+    public func detach(portID: String, from server: ServerRef, delete: Bool) async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
-            guard let port = try await change.get(.ports, portID), port["device_id"]?.stringValue == deviceID else { return }
+            guard let port = try await change.get(.ports, portID), port["device_id"]?.stringValue == server.deviceID,
+                  port["project_id"]?.stringValue == server.projectID else { return }
             try await free(port, delete: delete, change)
         }
     }

@@ -20,6 +20,7 @@ public final class ObjectStorageService: APIService {
     let catalog: ObjectCatalog
     let blobs: BlobStore
     let credentials: any CredentialAuthority
+    let accessRoles: AccessRoles
     let publicURL: String
     /// The S3 listener's host name, under which `<bucket>.<host>` names a bucket.
     let s3Host: String?
@@ -29,6 +30,7 @@ public final class ObjectStorageService: APIService {
         catalog = ObjectCatalog(db: database)
         blobs = try BlobStore(directory: config.dataURL.appendingPathComponent("objects", isDirectory: true))
         self.credentials = credentials
+        accessRoles = AccessRoles(config)
         publicURL = config.resolvedPublicURL
         s3Host = config.resolvedS3URL.flatMap { URLComponents(string: $0)?.host }
     }

@@ -15,6 +15,7 @@ func computeCloud(_ backend: TestBackend = .sqlite, configure: (inout MartletCon
         return [ComputeService(database: db, config: config, ports: network, images: image), image, network]
     }
     try await cloud.compute.start()
+    await cloud.compute.resumeServers()
     return cloud
 }
 

@@ -82,6 +82,7 @@ import Testing
             #expect(try await c.server(admin, id)?["status"] == "BUILD")
             let restarted = cloud.restartedCompute { $0.fakeSpawnDelayMS = 0 }
             try await restarted.start()
+            await restarted.resumeServers()
             await restarted.settle()
             #expect(try await c.server(admin, id)?["status"] == "ACTIVE")
             #expect(try await c.call(.get, "/network/v2.0/ports?device_id=\(id)", token: admin)["ports"]?.array.count == 1)

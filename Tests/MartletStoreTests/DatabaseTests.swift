@@ -42,6 +42,42 @@ import Testing
         #expect(count == 0)
     }
 
+    /// A transaction that runs past its deadline is refused its next statement and rolled back; the
+    /// writer is free again at once, and the health probe says when it is not.
+    @Test(arguments: TestBackend.available)
+    func longTransactionsAreCutOffAndUndone(_ backend: TestBackend) async throws {
+        let t = try await TestDatabase.make(backend)
+        defer { Task { await t.close() } }
+        try await t.database.migrate([Self.v1])
+        t.database.transactionTimeout = .milliseconds(300)
+        var inserted = 0
+        do {
+            try await t.database.transaction { db in
+                while true {
+                    try await db.raw("INSERT INTO widgets (id, name, enabled) VALUES (\(bind: "w\(inserted)"), \(bind: "n\(inserted)"), \(bind: true))").run()
+                    inserted += 1
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            Issue.record("an endless transaction ended")
+        } catch let error as StoreError {
+            #expect(error.apiError.status == .serviceUnavailable)
+        }
+        #expect(inserted > 5)
+        let count = try await t.database.read { try await $0.raw("SELECT COUNT(*) AS n FROM widgets").first()?.decode(column: "n", as: Int.self) }
+        #expect(count == 0)
+        #expect(await t.database.canWrite(within: .seconds(2)))
+        if backend == .sqlite {
+            // A writer held (here by a transaction that waits without a statement) makes the probe say no.
+            let holder = Task { try await t.database.transaction { _ in try await Task.sleep(for: .milliseconds(1500)) } }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(await t.database.canWrite(within: .milliseconds(300)) == false)
+            _ = try? await holder.value
+            try await Task.sleep(for: .milliseconds(200))  // the earlier probe finishes behind it
+            #expect(await t.database.canWrite(within: .seconds(2)))
+        }
+    }
+
     /// A batch where one item writes and then fails, and another hits a constraint: the others land,
     /// the failed ones leave no row, and only the successful items' changes to the shared state count.
     @Test(arguments: TestBackend.available)

@@ -38,8 +38,10 @@ public struct TestCloud: Sendable {
 
     public func serve<T>(_ identity: IdentityService? = nil, _ body: @Sendable (Client) async throws -> T) async throws -> T {
         let service = identity ?? self.identity
+        let store = database.database
         let router = APIRouter.make(services: [service] + services, validator: service.validator,
-                                    fallbackFaults: service.faultFormat, metrics: PrometheusCollectorRegistry())
+                                    fallbackFaults: service.faultFormat, metrics: PrometheusCollectorRegistry(),
+                                    canWrite: { await store.canWrite(within: .seconds(2)) })
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return try await app.test(.live) { try await body(Client(http: $0)) }
     }

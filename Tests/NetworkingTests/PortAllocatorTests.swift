@@ -36,17 +36,17 @@ import Testing
             #expect(cloud.fakeBackend.snapshot.ports[broughtID]?.host == "host-1")
             let bound = cloud.fakeBackend.snapshot.ports.values.filter { $0.networkID == net && !$0.host.isEmpty }
             #expect(Set(bound.flatMap(\.fixedIPs)) == Set(ports.flatMap { $0.fixedIPs.map(\.address) }))
-            #expect(Set(try await allocator.ports(deviceID: server.deviceID).map(\.id)) == Set(ports.map(\.id)))
+            #expect(Set(try await allocator.ports(of: server.ref).map(\.id)) == Set(ports.map(\.id)))
 
-            try await allocator.rebind(deviceID: server.deviceID, host: "host-2")
+            try await allocator.rebind(server.ref, host: "host-2")
             #expect(cloud.fakeBackend.snapshot.ports[ports[0].id]?.host == "host-2")
 
-            try await allocator.release(deviceID: server.deviceID, deleting: [ports[0].id])
+            try await allocator.release(server.ref, deleting: [ports[0].id])
             #expect(try await c.call(.get, "/network/v2.0/ports/\(ports[0].id)", token: member).status == .notFound)
             let kept = try await c.call(.get, "/network/v2.0/ports/\(broughtID)", token: admin)["port"]
             #expect(kept?["device_id"] == "" && kept?["binding:host_id"] == "" && kept?["status"] == "DOWN")
             #expect(cloud.fakeBackend.snapshot.ports.isEmpty)
-            #expect(try await allocator.ports(deviceID: server.deviceID).isEmpty)
+            #expect(try await allocator.ports(of: server.ref).isEmpty)
         }
     }
 }

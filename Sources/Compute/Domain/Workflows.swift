@@ -155,7 +155,7 @@ struct Workflows: Sendable {
     /// Makes and binds the server's ports (all or none, or finds those a run before made); returns the
     /// server with their addresses, for the caller to record.
     private func plugPorts(_ server: Server, _ requested: [RequestedNetwork], host: String) async throws -> Server {
-        var allocated = try await service.ports.ports(deviceID: server.id)
+        var allocated = try await service.ports.ports(of: server.portRef)
         if allocated.isEmpty {
             // Only the project's default group is what a port gets anyway.
             let groups = server.securityGroups == ["default"] ? nil : server.securityGroups
@@ -265,7 +265,7 @@ struct Workflows: Sendable {
         let running = s.previousVMState != .stopped
         if destination != source { try await hypervisor.destroy(s.id, host: source) }
         try await hypervisor.spawn(spec(s, host: destination, powerOn: running))
-        try await service.ports.rebind(deviceID: s.id, host: destination)
+        try await service.ports.rebind(s.portRef, host: destination)
         if s.moveKind == "live-migration" {
             try await service.db.transaction { db in
                 try await placement.release(migration, in: db)
@@ -300,7 +300,7 @@ struct Workflows: Sendable {
         guard let destination = s.host else { return }
         let running = s.previousVMState != .stopped
         try await hypervisor.spawn(spec(s, host: destination, powerOn: running))
-        try await service.ports.rebind(deviceID: s.id, host: destination)
+        try await service.ports.rebind(s.portRef, host: destination)
         try await service.db.transaction { db in
             try await placement.release(migration, in: db)
             try await Migrations().setStatus(migration, "done", in: db)
@@ -336,7 +336,7 @@ struct Workflows: Sendable {
         let running = s.previousVMState != .stopped
         if let destination = s.host, destination != source { try await hypervisor.destroy(s.id, host: destination) }
         try await hypervisor.spawn(spec(back, host: source, powerOn: running))
-        try await service.ports.rebind(deviceID: s.id, host: source)
+        try await service.ports.rebind(s.portRef, host: source)
         try await service.db.transaction { db in
             try await placement.lock(db)
             try await placement.release(s.id, in: db)
@@ -390,7 +390,7 @@ struct Workflows: Sendable {
         var s = s
         if s.host == nil { s = try await schedule(s, excluding: []) }
         guard let host = s.host else { return }
-        try await service.ports.rebind(deviceID: s.id, host: host)
+        try await service.ports.rebind(s.portRef, host: host)
         try await hypervisor.spawn(spec(s, host: host, powerOn: true, imageRef: s.pendingImage))
         if let image = s.pendingImage { try? await service.images.deleteImage(id: image) }
         try await settle(s.id) { s in
@@ -404,7 +404,7 @@ struct Workflows: Sendable {
     private func delete(_ s: Server) async throws {
         if let host = s.host { try await hypervisor.destroy(s.id, host: host) }
         if let source = s.moveSource, source != s.host { try await hypervisor.destroy(s.id, host: source) }
-        try await service.ports.release(deviceID: s.id, deleting: Set(s.ownedPorts))
+        try await service.ports.release(s.portRef, deleting: Set(s.ownedPorts))
         try await service.db.transaction { db in
             try await placement.release(s.id, in: db)
             if let migration = s.migrationID { try await placement.release(migration, in: db) }
@@ -456,7 +456,7 @@ struct Workflows: Sendable {
         service.logger.warning("server task failed", metadata: ["server": "\(id)", "error": "\(message)"])
         guard let server = try? await servers.get(id) else { return }
         if server.vmState == .building {
-            try? await service.ports.release(deviceID: id, deleting: Set(server.ownedPorts))
+            try? await service.ports.release(server.portRef, deleting: Set(server.ownedPorts))
             if let host = server.host { try? await hypervisor.destroy(id, host: host) }
         }
         _ = try? await service.db.transaction { db in

@@ -1,5 +1,6 @@
 import Foundation
 import MartletCore
+import Networking
 
 /// A server as stored: everything the API shows and the conductor needs. `vmState` and `taskState`
 /// are Nova's; the API's `status` is derived from them.
@@ -84,6 +85,11 @@ struct Server: Codable, Sendable, Equatable {
         default: return vmState.status
         }
     }
+}
+
+extension Server {
+    /// The server as Networking names its ports: this device in this project.
+    var portRef: ServerRef { ServerRef(deviceID: id, projectID: projectID) }
 }
 
 enum VMState: String, Codable, Sendable {

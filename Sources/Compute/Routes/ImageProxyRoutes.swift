@@ -13,7 +13,7 @@ struct ImageProxyRoutes {
         r.get("/v2.1/images/:image_id", rule: "os_compute_api:images") { call in
             .json(.ok, ["image": view(try await visible(call))])
         }
-        r.delete("/v2.1/images/:image_id", rule: "os_compute_api:images") { call in
+        r.delete("/v2.1/images/:image_id", rule: "os_compute_api:images:modify") { call in
             let image = try await visible(call)
             guard call.auth.hasRole("admin") || image.owner == call.auth.projectID else {
                 throw APIError.forbidden("You are not allowed to delete the image.")
@@ -25,7 +25,7 @@ struct ImageProxyRoutes {
             .json(.ok, ["metadata": Self.strings(try await visible(call).properties)])
         }
         for (method, replace) in [(HTTPRequest.Method.post, false), (.put, true)] {
-            r.on(method, "/v2.1/images/:image_id/metadata", rule: "os_compute_api:images") { call in
+            r.on(method, "/v2.1/images/:image_id/metadata", rule: "os_compute_api:images:modify") { call in
                 let items = try ServerInput.validMetadata(try JSONFields.body(try await call.body(), wrapper: "metadata").members)
                 let image = try await edit(call) { current in replace ? items : current.merging(items) { _, new in new } }
                 return .json(.ok, ["metadata": Self.strings(image.properties)])
@@ -36,7 +36,7 @@ struct ImageProxyRoutes {
             guard let value = try await visible(call).properties[key] else { throw APIError.notFound("Image metadata item \(key) not found.") }
             return .json(.ok, ["meta": .object([key: .string(value)])])
         }
-        r.put("/v2.1/images/:image_id/metadata/:key", rule: "os_compute_api:images") { call in
+        r.put("/v2.1/images/:image_id/metadata/:key", rule: "os_compute_api:images:modify") { call in
             let key = try call.param("key")
             let f = try JSONFields.body(try await call.body(), wrapper: "meta")
             guard f.members.count == 1, f.members[key] != nil else { throw APIError.badRequest("Request body and URI mismatch") }
@@ -44,7 +44,7 @@ struct ImageProxyRoutes {
             _ = try await edit(call) { $0.merging(items) { _, new in new } }
             return .json(.ok, ["meta": Self.strings(items)])
         }
-        r.delete("/v2.1/images/:image_id/metadata/:key", rule: "os_compute_api:images") { call in
+        r.delete("/v2.1/images/:image_id/metadata/:key", rule: "os_compute_api:images:modify") { call in
             let key = try call.param("key")
             _ = try await edit(call) { current in
                 guard current[key] != nil else { throw APIError.notFound("Image metadata item \(key) not found.") }

@@ -21,20 +21,20 @@ struct NetworkProxyRoutes {
             let id = try call.param("id")
             return .json(.ok, ["security_group": try await group(try await proxied { try await networks.show("security_groups", id, as: who) }, who)])
         }
-        r.post("/v2.1/os-security-groups", rule: "os_compute_api:os-security-groups") { call in
+        r.post("/v2.1/os-security-groups", rule: "os_compute_api:os-security-groups:create") { call in
             let who = try caller(call)
             let body = try groupBody(try await call.body())
             let made = try await proxied { try await networks.create("security_groups", body, as: who) }
             return .json(.ok, ["security_group": try await group(made, who)])
         }
-        r.put("/v2.1/os-security-groups/:id", rule: "os_compute_api:os-security-groups") { call in
+        r.put("/v2.1/os-security-groups/:id", rule: "os_compute_api:os-security-groups:update") { call in
             let who = try caller(call)
             let id = try call.param("id")
             let body = try groupBody(try await call.body())
             let updated = try await proxied { try await networks.update("security_groups", id, body, as: who) }
             return .json(.ok, ["security_group": try await group(updated, who)])
         }
-        r.delete("/v2.1/os-security-groups/:id", rule: "os_compute_api:os-security-groups") { call in
+        r.delete("/v2.1/os-security-groups/:id", rule: "os_compute_api:os-security-groups:delete") { call in
             let who = try caller(call)
             let id = try call.param("id")
             // A server that names the group holds it, with or without ports.
@@ -49,7 +49,7 @@ struct NetworkProxyRoutes {
             try await proxied { try await networks.delete("security_groups", id, as: who) }
             return .empty(.accepted)
         }
-        r.post("/v2.1/os-security-group-rules", rule: "os_compute_api:os-security-groups") { call in
+        r.post("/v2.1/os-security-group-rules", rule: "os_compute_api:os-security-groups:rule:create") { call in
             let who = try caller(call)
             let f = try JSONFields.body(try await call.body(), wrapper: "security_group_rule")
             let parent = try f.requiredString("parent_group_id")
@@ -84,7 +84,7 @@ struct NetworkProxyRoutes {
             }
             return .json(.ok, ["security_group_rule": shown])
         }
-        r.delete("/v2.1/os-security-group-rules/:id", rule: "os_compute_api:os-security-groups") { call in
+        r.delete("/v2.1/os-security-group-rules/:id", rule: "os_compute_api:os-security-groups:rule:delete") { call in
             let who = try caller(call)
             let id = try call.param("id")
             try await proxied { try await networks.delete("security_group_rules", id, as: who) }
@@ -94,7 +94,7 @@ struct NetworkProxyRoutes {
             let server = try await service.visibleServer(call)
             let who = try caller(call)
             var ids: [String] = []
-            for port in try await networks.list("ports", as: NetworkCaller(isAdmin: true, projectID: ""), matching: ["device_id": server.id]) {
+            for port in try await networks.list("ports", as: NetworkCaller(isAdmin: true, projectID: ""), matching: ["device_id": server.id, "project_id": server.projectID]) {
                 for id in port["security_groups"]?.array.compactMap(\.stringValue) ?? [] where !ids.contains(id) { ids.append(id) }
             }
             var groups: [JSON] = []

@@ -84,7 +84,7 @@ struct ServerDetailRoutes {
             case .suspended: "suspended"
             case .noState: "pending"
             }
-            let ports = try await service.ports.ports(deviceID: server.id)
+            let ports = try await service.ports.ports(of: server.portRef)
             return .json(.ok, [
                 "state": .string(state), "driver": "libvirt", "hypervisor": "kvm", "hypervisor_os": "ubuntu", "uptime": 46664,
                 "config_drive": .bool(server.configDrive), "num_cpus": JSON(server.flavor.vcpus), "num_disks": 1,
@@ -263,13 +263,13 @@ struct ServerDetailRoutes {
     private func registerInterfaces(_ r: PolicyRouter) {
         r.get("/v2.1/servers/:server_id/os-interface", rule: "os_compute_api:os-attach-interfaces:list", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
-            let ports = try await service.ports.ports(deviceID: server.id)
+            let ports = try await service.ports.ports(of: server.portRef)
             return .json(.ok, ["interfaceAttachments": .array(ports.map { interface($0, call, tag: server.interfaceTags?[$0.id]) })])
         }
         r.get("/v2.1/servers/:server_id/os-interface/:port_id", rule: "os_compute_api:os-attach-interfaces:list", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
             let portID = try call.param("port_id")
-            guard let port = try await service.ports.ports(deviceID: server.id).first(where: { $0.id == portID }) else {
+            guard let port = try await service.ports.ports(of: server.portRef).first(where: { $0.id == portID }) else {
                 throw APIError.notFound("Port \(portID) is not attached")
             }
             return .json(.ok, ["interfaceAttachment": interface(port, call, tag: server.interfaceTags?[port.id])])
@@ -294,13 +294,13 @@ struct ServerDetailRoutes {
             do { try await service.ports.check([request], projectID: server.projectID) } catch let problem as PortRequestProblem {
                 throw ServerRoutes.fault(problem, missing: .notFound)
             }
-            let before = Set(try await service.ports.ports(deviceID: server.id).map(\.id))
+            let before = Set(try await service.ports.ports(of: server.portRef).map(\.id))
             request.securityGroups = portID == nil ? server.securityGroups : nil
             let all = try await service.ports.allocate([request], for: PortConsumer(
                 deviceID: server.id, projectID: server.projectID, host: host, availabilityZone: server.availabilityZone ?? "nova"))
             guard let added = all.first(where: { !before.contains($0.id) }) ?? all.last else { throw APIError.internalError() }
             try await service.hypervisor.plug(server.id, host: host, port: InstancePort(id: added.id, mac: added.macAddress, mtu: added.mtu))
-            let current = try await service.ports.ports(deviceID: server.id)
+            let current = try await service.ports.ports(of: server.portRef)
             _ = try await Workflows(service: service).settle(server.id) { s in
                 s.addresses = Workflows.addresses(current)
                 if portID == nil { s.ownedPorts.append(added.id) }
@@ -312,12 +312,12 @@ struct ServerDetailRoutes {
             let server = try await service.visibleServer(call)
             if server.locked && !call.auth.hasRole("admin") { throw ComputeFault.locked(server) }
             let portID = try call.param("port_id")
-            guard try await service.ports.ports(deviceID: server.id).contains(where: { $0.id == portID }) else {
+            guard try await service.ports.ports(of: server.portRef).contains(where: { $0.id == portID }) else {
                 throw APIError.notFound("Port \(portID) is not attached")
             }
             if let host = server.host { try await service.hypervisor.unplug(server.id, host: host, portID: portID) }
-            try await service.ports.detach(portID: portID, deviceID: server.id, delete: server.ownedPorts.contains(portID))
-            let current = try await service.ports.ports(deviceID: server.id)
+            try await service.ports.detach(portID: portID, from: server.portRef, delete: server.ownedPorts.contains(portID))
+            let current = try await service.ports.ports(of: server.portRef)
             _ = try await Workflows(service: service).settle(server.id) { s in
                 s.addresses = Workflows.addresses(current)
                 s.ownedPorts.removeAll { $0 == portID }

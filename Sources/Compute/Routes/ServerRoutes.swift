@@ -308,7 +308,12 @@ struct ServerRoutes {
             }
             base.moveTarget = host
         }
-        let order = CreateOrder(prototype: base, minCount: input.minCount, maxCount: input.maxCount, groupID: input.hints["group"]?.first,
+        // One request makes a bounded number of servers, as a quota would bound it: at least min_count or none.
+        let cap = service.maxServersPerRequest
+        if input.minCount > cap {
+            throw APIError.forbidden("Quota exceeded for instances: Requested \(input.minCount), but one request may create at most \(cap) servers.")
+        }
+        let order = CreateOrder(prototype: base, minCount: input.minCount, maxCount: min(input.maxCount, cap), groupID: input.hints["group"]?.first,
                                 isAdmin: isAdmin, requestID: call.context.requestID, hostname: input.hostname)
         let made = try await service.creates.submit(order) { [service] orders in await Self.admit(orders, service) }
         for server in made { service.conductor.converge(server.id, service) }

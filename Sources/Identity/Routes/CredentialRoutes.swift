@@ -44,7 +44,8 @@ struct CredentialRoutes {
             let projectID = try f.string("project_id", maxLength: 64, nullable: true)
             var id = Identifier.hex()
             if type == "ec2" {
-                guard projectID != nil else { throw APIError.badRequest("Invalid input for field 'credential.project_id': ec2 credentials need a project.") }
+                guard let projectID else { throw APIError.badRequest("Invalid input for field 'credential.project_id': ec2 credentials need a project.") }
+                try await requireAccess(call, userID: userID, projectID: projectID)
                 guard let access = (try? JSON.parse(Array(blob.utf8)))?["access"]?.stringValue else {
                     throw APIError.badRequest("Invalid input for field 'credential.blob': an ec2 blob is JSON with an 'access' key.")
                 }
@@ -61,10 +62,21 @@ struct CredentialRoutes {
         r.patch("/v3/credentials/:credential_id", rule: "identity:update_credential", loadsTarget: true) { call in
             var credential = try await ownedCredential(call)
             let f = try JSONFields.body(try await call.body(), wrapper: "credential")
-            if let userID = try f.string("user_id", maxLength: 64) { credential.userID = userID }
+            if let userID = try f.string("user_id", maxLength: 64), userID != credential.userID {
+                // Handing a credential to someone else is an admin's act (Keystone, OSSA-2020-005).
+                try call.authorize(["owner_id": userID])
+                _ = try await store.requireUser(userID)
+                credential.userID = userID
+            }
             if f.has("project_id") { credential.projectID = try f.string("project_id", maxLength: 64, nullable: true) }
             if let type = try f.string("type", minLength: 1, maxLength: 255) { credential.type = type }
             if let blob = try f.string("blob", maxLength: 65536) { credential.blob = blob }
+            if credential.type == "ec2" {
+                guard let projectID = credential.projectID else {
+                    throw APIError.badRequest("Invalid input for field 'credential.project_id': ec2 credentials need a project.")
+                }
+                try await requireAccess(call, userID: credential.userID, projectID: projectID)
+            }
             for (key, value) in f.extras(excluding: ["id", "user_id", "project_id", "type", "blob", "links"]) { credential.extra[key] = value }
             try await store.transaction { try await store.update(credential, in: $0) }
             return .json(.ok, ["credential": credential.json(store)])
@@ -86,6 +98,7 @@ struct CredentialRoutes {
             let f = try JSONFields(try await call.body(), path: "")
             let projectID = try f.requiredString("tenant_id", maxLength: 64)
             _ = try await store.requireProject(projectID)
+            try await requireAccess(call, userID: user.id, projectID: projectID)
             let access = Identifier.hex(), secret = Identifier.hex()
             let blob = JSON.object(["access": .string(access), "secret": .string(secret), "trust_id": nil]).text
             let credential = Credential(id: Self.ec2ID(access), userID: user.id, projectID: projectID, type: "ec2", blob: blob, extra: [:])
@@ -105,6 +118,17 @@ struct CredentialRoutes {
     /// Keystone keys EC2 credentials by the SHA-256 of their access key.
     static func ec2ID(_ access: String) -> String {
         PasswordHasher(cost: 4).hashRandomSecret(access).dropFirst(PasswordHasher.sha256Prefix.count).description
+    }
+
+    /// An EC2 credential acts for its user on its project: the user must have a role there, unless
+    /// an admin says otherwise (the credential then authenticates nothing until the user gets one).
+    private func requireAccess(_ call: APICall, userID: String, projectID: String) async throws {
+        if call.can("identity:credential_for_any_project") { return }
+        _ = try await store.requireProject(projectID)
+        let roles = try await store.read { try await store.effectiveRoles(userID: userID, targetType: .project, targetID: projectID, in: $0) }
+        guard !roles.isEmpty else {
+            throw APIError.forbidden("You are not authorized to perform the requested action: user \(userID) has no role on project \(projectID).")
+        }
     }
 
     private func ec2Credential(_ call: APICall) async throws -> Credential {

@@ -42,11 +42,12 @@ struct TokenProvider: TokenValidator {
 
     /// Seals a new token for `payload` after checking the user may hold it; returns it resolved.
     func issue(_ payload: TokenPayload) async throws -> (token: String, validated: ValidatedToken) {
-        let resolved = try await store.read { try await resolve(payload, in: $0) }
-        switch resolved {
-        case .success(let validated): return (try codec.seal(payload), validated)
-        case .failure(let error): throw error
-        }
+        (try codec.seal(payload), try await resolved(payload))
+    }
+
+    /// What a token with this payload would stand for now, or why the user may not hold it.
+    func resolved(_ payload: TokenPayload) async throws -> ValidatedToken {
+        try await store.read { try await resolve(payload, in: $0) }.get()
     }
 
     func newPayload(userID: String, methods: [String], projectID: String? = nil, domainID: String? = nil,

@@ -83,11 +83,17 @@ struct ResourceRoutes {
         }
     }
 
+    static let maxBulk = 1000
+
     private func create(_ call: APICall) async throws -> Response {
         let json = try await call.body()
         let bulk: [JSON]
         if let many = json[table.collection] {
             guard case .array(let items) = many, !items.isEmpty else { throw NetFault.badRequest("Invalid input for \(table.collection): a non-empty list is required.") }
+            // One transaction makes them all: its size is bounded, not left to the body.
+            guard items.count <= Self.maxBulk else {
+                throw NetFault.badRequest("Invalid input for \(table.collection): at most \(Self.maxBulk) may be created in one request.")
+            }
             bulk = items
         } else {
             bulk = [.object(try Self.resource(json, table))]

@@ -91,7 +91,7 @@ struct S3Auth: Sendable {
         guard Self.constantTimeEqual(expected, signature.lowercased()) else {
             throw S3Error(.forbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
         }
-        var caller = S3Caller(account: "AUTH_" + credential.projectID, credential: credential)
+        var caller = try Self.caller(credential)
         if payload.hasPrefix("STREAMING-AWS4-HMAC-SHA256-PAYLOAD") {
             caller.chunkSigner = ChunkSigner(key: key, date: amzDate, scope: credentialScope, seed: expected)
         } else if payload.count == 64, payload.allSatisfy(\.isHexDigit) {
@@ -223,6 +223,12 @@ struct S3Auth: Sendable {
         guard matches else {
             throw S3Error(.forbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
         }
+        return try Self.caller(credential)
+    }
+
+    /// The account a checked signature acts for, if its user still has access to the project.
+    private static func caller(_ credential: EC2Credential) throws -> S3Caller {
+        guard credential.auth != nil else { throw S3Error.accessDenied }
         return S3Caller(account: "AUTH_" + credential.projectID, credential: credential)
     }
 }

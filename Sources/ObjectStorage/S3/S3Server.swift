@@ -123,6 +123,10 @@ struct S3Server: Sendable {
         let key = segments.count > 1 && !segments[1].isEmpty ? (segments[1].removingPercentEncoding ?? segments[1]) : nil
         if let key, key.utf8.count > Limits.objectNameLength { throw S3Error(.badRequest, "KeyTooLongError", "Your key is too long") }
         let caller = try await S3Auth(credentials: service.credentials).authenticate(request, resource: resource)
+        // Swift's rules: operators own the account, readers only read it.
+        let access = Access(auth: caller.credential.auth, referrer: nil, roles: service.accessRoles)
+        let reading = request.method == .get || request.method == .head
+        guard access.owns(caller.account) || (reading && access.reads(caller.account)) else { throw S3Error.accessDenied }
         let call = S3Request(request: request, requestID: requestID, bucket: bucket, key: key, caller: caller)
         switch (bucket, key) {
         case (nil, _):

@@ -3,22 +3,46 @@ import HTTPTypes
 import Hummingbird
 import MartletCore
 
+/// The roles keystoneauth reads: which own their project's account, which may only read it, and
+/// which reaches every account.
+public struct AccessRoles: Sendable {
+    public var operators: Set<String>
+    public var readers: Set<String>
+    public var resellerAdmin: String
+
+    public init(_ config: MartletConfig) {
+        operators = Set(config.objectOperatorRoles)
+        readers = Set(config.objectReaderRoles)
+        resellerAdmin = config.objectResellerAdminRole
+    }
+}
+
 /// Who may do what to an account, following Swift's keystoneauth: a token for the account's
-/// project (or an `admin` or `ResellerAdmin` token) owns it; others get what the container's
-/// `X-Container-Read` / `X-Container-Write` ACLs grant; anonymous callers only `.r:` reads.
+/// project with an operator role (or an `admin` or reseller-admin token) owns it; one with only a
+/// reader role may read it; others get what the container's `X-Container-Read` /
+/// `X-Container-Write` ACLs grant; anonymous callers only `.r:` reads.
 struct Access: Sendable {
     let auth: AuthContext?
     let referrer: String?
+    let roles: AccessRoles
 
     static let resellerRole = "ResellerAdmin"
 
     func owns(_ account: String) -> Bool {
         guard let auth else { return false }
-        if auth.hasRole("admin") || auth.hasRole(Self.resellerRole) { return true }
-        return auth.projectID.map { "AUTH_" + $0 == account } ?? false
+        if isReseller { return true }
+        return isProject(account) && auth.roles.contains { roles.operators.contains($0.name) }
     }
 
-    var isReseller: Bool { auth.map { $0.hasRole("admin") || $0.hasRole(Self.resellerRole) } ?? false }
+    /// Whether the caller may read everything in the account (and change nothing, unless it owns it).
+    func reads(_ account: String) -> Bool {
+        guard let auth else { return false }
+        return owns(account) || (isProject(account) && auth.roles.contains { roles.readers.contains($0.name) })
+    }
+
+    private func isProject(_ account: String) -> Bool { auth?.projectID.map { "AUTH_" + $0 == account } ?? false }
+
+    var isReseller: Bool { auth.map { $0.hasRole("admin") || $0.hasRole(roles.resellerAdmin) } ?? false }
 
     /// The refusal for a caller the rules do not let in: 401 when anonymous, 403 otherwise.
     var denied: APIError {

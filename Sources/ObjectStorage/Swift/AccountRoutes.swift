@@ -12,7 +12,7 @@ struct AccountRoutes {
     func handle(_ call: SwiftRequest) async throws -> Response {
         if call.method == .put, call.has("extract-archive") { return try await BulkRoutes(service: service).extract(call, container: nil) }
         if (call.method == .post || call.method == .delete), call.has("bulk-delete") { return try await BulkRoutes(service: service).delete(call) }
-        guard call.owns else { throw call.access.denied }
+        guard [.get, .head].contains(call.method) ? call.reads : call.owns else { throw call.access.denied }
         switch call.method {
         case .get, .head: return try await show(call)
         case .post:

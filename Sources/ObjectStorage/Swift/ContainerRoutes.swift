@@ -49,7 +49,7 @@ struct ContainerRoutes {
 
     private func show(_ call: SwiftRequest, _ name: String) async throws -> Response {
         let record = try await catalog.container(call.account, name)
-        if !call.owns, !(record.map { call.access.canRead(acl: $0.meta["x-container-read"], listing: true) } ?? false) {
+        if !call.reads, !(record.map { call.access.canRead(acl: $0.meta["x-container-read"], listing: true) } ?? false) {
             throw call.access.denied
         }
         guard let record else { throw APIError.notFound("Not Found") }

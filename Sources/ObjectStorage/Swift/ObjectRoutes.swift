@@ -41,7 +41,7 @@ struct ObjectRoutes {
 
     /// Owners may do anything; others what the container's ACLs say.
     func authorize(_ call: SwiftRequest, _ container: String, write: Bool) async throws {
-        if call.owns { return }
+        if call.owns || (!write && call.reads) { return }
         guard let record = try await catalog.container(call.account, container) else { throw call.access.denied }
         let allowed = write ? call.access.canWrite(acl: record.meta["x-container-write"])
             : call.access.canRead(acl: record.meta["x-container-read"], listing: false)
@@ -238,7 +238,7 @@ struct ObjectRoutes {
     /// name, with the source's metadata plus the request's (or the request's alone with `X-Fresh-Metadata`).
     private func copy(_ call: SwiftRequest, from source: (account: String, container: String, name: String),
                       to destination: (account: String, container: String, name: String)) async throws -> Response {
-        if !call.access.owns(source.account) {
+        if !call.access.reads(source.account) {
             guard let record = try await catalog.container(source.account, source.container),
                   call.access.canRead(acl: record.meta["x-container-read"], listing: false) else { throw call.access.denied }
         }

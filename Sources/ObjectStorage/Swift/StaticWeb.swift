@@ -13,7 +13,7 @@ struct StaticWeb {
         let webMode = ["true", "1", "yes", "on"].contains(call.header("X-Web-Mode")?.lowercased() ?? "")
         guard call.method == .get, call.access.auth == nil || webMode,
               let record = try await service.catalog.container(call.account, container),
-              call.owns || call.access.canRead(acl: record.meta["x-container-read"], listing: false) else { return nil }
+              call.reads || call.access.canRead(acl: record.meta["x-container-read"], listing: false) else { return nil }
         if let index = record.meta["x-container-meta-web-index"],
            let object = try await service.catalog.object(call.account, container, index), !object.isExpired {
             return try await ObjectRoutes(service: service).get(call, container, object.name)

@@ -19,7 +19,7 @@ struct SwiftRequest: Sendable {
     func header(_ name: String) -> String? { request.header(name) }
     var fields: [(name: String, value: String)] { Metadata.fields(request) }
 
-    init(_ request: Request, _ context: MartletContext) throws {
+    init(_ request: Request, _ context: MartletContext, roles: AccessRoles) throws {
         self.request = request
         self.context = context
         let path = request.uri.path
@@ -42,10 +42,11 @@ struct SwiftRequest: Sendable {
             throw APIError.badRequest("Object name length of \(object.utf8.count) longer than \(Limits.objectNameLength)")
         }
         let auth = try? context.requireAuth()
-        access = Access(auth: auth, referrer: request.headers[.referer])
+        access = Access(auth: auth, referrer: request.headers[.referer], roles: roles)
     }
 
     var owns: Bool { access.owns(account) }
+    var reads: Bool { access.reads(account) }
 }
 
 extension APIError {
@@ -59,7 +60,7 @@ struct SwiftAPI: Sendable {
     static let methods: [HTTPRequest.Method] = [.get, .head, .put, .post, .delete, .options, copy]
 
     func handle(_ request: Request, _ context: MartletContext) async throws -> Response {
-        let call = try SwiftRequest(request, context)
+        let call = try SwiftRequest(request, context, roles: service.accessRoles)
         if call.method == .options { return CORS.preflight(call) }
         switch (call.container, call.object) {
         case (nil, _): return try await AccountRoutes(service: service).handle(call)

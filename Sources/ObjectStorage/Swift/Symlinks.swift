@@ -30,7 +30,7 @@ struct Symlinks {
             if hops > Self.maxHops + 1 { throw APIError.conflict("Too many levels of symbolic links, maximum allowed is \(Self.maxHops)") }
             let parts = target.split(separator: "/", maxSplits: 2).map(String.init)
             guard parts.count == 3 else { throw APIError.notFound("Not Found") }
-            if !call.access.owns(parts[0]) {
+            if !call.access.reads(parts[0]) {
                 guard let container = try await service.catalog.container(parts[0], parts[1]),
                       call.access.canRead(acl: container.meta["x-container-read"], listing: false) else { throw call.access.denied }
             }
