@@ -57,18 +57,23 @@ struct Serve: AsyncParsableCommand {
                 onServerRunning: { _ in logger.info("serving S3", metadata: ["url": "\(config.resolvedS3URL ?? "")"]) },
                 logger: logger))
         }
-        // Servers the hypervisor lost come back while the API already answers.
-        services.append(BackgroundTask { await context.compute.resumeServers() })
         services.append(BackgroundTask { await context.objectStorage.reapExpiredObjects() })
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        var entries = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        // Servers the hypervisor lost come back while the API already answers; the work ends, the server goes on.
+        entries.append(.init(service: BackgroundTask { await context.compute.resumeServers() }, successTerminationBehavior: .ignore))
+        let group = ServiceGroup(configuration: .init(services: entries, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await context.database.shutdown()
+            throw error
+        }
         await context.database.shutdown()
         logger.info("stopped")
     }
 }
 
-/// A loop that runs for as long as the server does, cancelled on shutdown.
+/// Work that runs beside the listeners (a loop for as long as the server runs, or a task that ends), cancelled on shutdown.
 struct BackgroundTask: Service {
     let body: @Sendable () async -> Void
     func run() async throws {

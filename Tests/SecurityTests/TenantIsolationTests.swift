@@ -97,6 +97,25 @@ import Testing
         }
     }
 
+    /// Reads upstream keeps for admins: Neutron's agents (the cloud's hosts) and Glance's tasks.
+    @Test func adminOnlyReadsStayAdminOnly() async throws {
+        let cloud = try await fullCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let e = try await Estate.make(c)
+            for path in ["/network/v2.0/agents", "/image/v2/tasks", "/compute/v2.1/os-hypervisors", "/compute/v2.1/os-services",
+                         "/identity/v3/users", "/compute/v2.1/servers/detail?all_tenants=1&project_id=\(e.projectA)"] {
+                let reply = try await c.call(.get, path, token: e.bob)
+                let shown = String(decoding: reply.bytes, as: UTF8.self)
+                #expect(reply.status == .forbidden || !e.privateIDs.contains { shown.contains($0) },
+                        "a member read \(path): \(reply.status)")
+                if !path.contains("servers") { #expect(reply.status == .forbidden, "a member read \(path): \(reply.status)") }
+            }
+            #expect(try await c.call(.get, "/network/v2.0/agents", token: e.admin).status == .ok)
+            #expect(try await c.call(.get, "/image/v2/tasks", token: e.admin).status == .ok)
+        }
+    }
+
     /// Swift's routes take any path under the account: each verb on A's account, container and object.
     @Test func anotherProjectCannotReachTheObjectStore() async throws {
         let cloud = try await fullCloud()

@@ -90,8 +90,9 @@ class MartletServer:
     same port, data dir and database."""
 
     def __init__(self, binary: Path, data_dir: Path, log_path: Path,
-                 database: str | None, admin_password: str):
+                 database: str | None, admin_password: str, extra_args: tuple[str, ...] = ()):
         self.binary = binary
+        self.extra_args = list(extra_args)
         self.data_dir = data_dir
         self.log_path = log_path
         self.database = database
@@ -129,7 +130,7 @@ class MartletServer:
                "--bcrypt-cost", os.environ.get("MARTLET_ACCEPTANCE_BCRYPT_COST", "4")]
         if self.database:
             cmd += ["--database", self.database]
-        return cmd
+        return cmd + self.extra_args
 
     def log_tail(self, lines: int = 60) -> str:
         try:
