@@ -21,6 +21,15 @@ enum IdentityPolicy {
         }
     }
     static let authenticated = PolicyRule.anyone
+    /// The caller's token is scoped to the limit's project, or to its domain (`project_id`, `domain_id`
+    /// of the limit, the domain being its project's for a project limit).
+    static let limitScope = PolicyRule { req in
+        switch req.auth.scope {
+        case .project(let id, _, _, _): return req.target["project_id"] == id
+        case .domain(let id, _): return req.target["domain_id"] == id
+        default: return false
+        }
+    }
 
     static let table = Policy([
         "identity:validate_token": reader || owner || .role("service"),
@@ -92,6 +101,9 @@ enum IdentityPolicy {
         "identity:get_application_credential": reader || selfUser,
         "identity:create_application_credential": selfUser,
         "identity:delete_application_credential": admin || selfUser,
+        "identity:list_access_rules": reader || selfUser,
+        "identity:get_access_rule": reader || selfUser,
+        "identity:delete_access_rule": admin || selfUser,
 
         "identity:list_credentials": authenticated,
         "identity:get_credential": reader || owner,
@@ -126,6 +138,30 @@ enum IdentityPolicy {
         "identity:create_endpoint_group": admin,
         "identity:update_endpoint_group": admin,
         "identity:delete_endpoint_group": admin,
+        "identity:list_endpoints_associated_with_endpoint_group": reader,
+        "identity:list_projects_associated_with_endpoint_group": reader,
+        "identity:get_endpoint_group_in_project": reader,
+        "identity:list_endpoint_groups_for_project": reader,
+        "identity:add_endpoint_group_to_project": admin,
+        "identity:remove_endpoint_group_from_project": admin,
+        "identity:list_projects_for_endpoint": reader,
+        "identity:add_endpoint_to_project": admin,
+        "identity:check_endpoint_in_project": reader,
+        "identity:list_endpoints_for_project": reader,
+        "identity:remove_endpoint_from_project": admin,
+        // Unified limits: anyone reads registered limits and lists limits (the list shows a caller
+        // only its own scope's); admins write.
+        "identity:get_limit_model": authenticated,
+        "identity:list_registered_limits": authenticated,
+        "identity:get_registered_limit": authenticated,
+        "identity:create_registered_limits": admin,
+        "identity:update_registered_limit": admin,
+        "identity:delete_registered_limit": admin,
+        "identity:list_limits": authenticated,
+        "identity:get_limit": reader || limitScope,
+        "identity:create_limits": admin,
+        "identity:update_limit": admin,
+        "identity:delete_limit": admin,
         "identity:list_consumers": reader,
         "identity:get_consumer": reader,
         "identity:create_consumer": admin,

@@ -59,6 +59,10 @@ public final class IdentityService: APIService {
         PolicyRoutes(service: self).register(router)
         DocumentRoutes(service: self).register(router)
         DomainConfigRoutes(service: self).register(router)
+        EndpointFilterRoutes(service: self).register(router)
+        AccessRuleRoutes(service: self).register(router)
+        RegisteredLimitRoutes(service: self).register(router)
+        LimitRoutes(service: self).register(router)
     }
 
     /// New users and groups land in the caller's domain when the request names none.

@@ -27,6 +27,9 @@ public struct AuthContext: Sendable {
     public var expiresAt: Date
     public var applicationCredentialID: String?
     public var passwordExpiresAt: Date?
+    /// Which requests the token may make at all, whatever the policy says (an application
+    /// credential's access rules); nil for a token that may make any. `AuthMiddleware` checks it.
+    public var requestLimits: (any RequestLimits)?
 
     public init(
         userID: String, userName: String, userDomainID: String, userDomainName: String,
@@ -64,4 +67,11 @@ public struct AuthContext: Sendable {
 /// Turns an `X-Auth-Token` into an `AuthContext`. Identity implements it; every service uses it.
 public protocol TokenValidator: Sendable {
     func validate(token: String) async throws -> AuthContext
+}
+
+/// A token's limits on the requests it may make, checked on every request before any route runs.
+public protocol RequestLimits: Sendable {
+    /// `serviceType` is the catalog type of the API the request is for (nil for paths outside every
+    /// API), `path` the request path below that API's prefix (`/v2.1/servers` for `/compute/v2.1/servers`).
+    func allows(serviceType: String?, method: String, path: String) -> Bool
 }

@@ -71,19 +71,36 @@ extension Duration {
 public struct AuthMiddleware: RouterMiddleware {
     public typealias Context = MartletContext
     let validator: any TokenValidator
+    /// Path prefix → catalog type (`compute` → `compute`), for tokens limited to some services.
+    let serviceTypes: [String: String]
 
-    public init(validator: any TokenValidator) { self.validator = validator }
+    public init(validator: any TokenValidator, serviceTypes: [String: String] = [:]) {
+        self.validator = validator
+        self.serviceTypes = serviceTypes
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         if let token = request.header("X-Auth-Token"), !token.isEmpty {
             do {
-                context.authResult = .success(try await validator.validate(token: token))
+                let auth = try await validator.validate(token: token)
+                // A token outside its limits is refused as keystonemiddleware refuses it: 401.
+                context.authResult = allows(auth, request) ? .success(auth)
+                    : .failure(.unauthorized("The token's access rules do not allow \(request.method) \(request.uri.path)."))
             } catch let error as APIError {
                 context.authResult = .failure(error.status == .notFound ? .unauthorized() : error)
             }
         }
         return try await next(request, context)
+    }
+
+    func allows(_ auth: AuthContext, _ request: Request) -> Bool {
+        guard let limits = auth.requestLimits else { return true }
+        let path = request.uri.path
+        let prefix = EdgeMiddleware.service(of: path)
+        guard let type = serviceTypes[prefix] else { return limits.allows(serviceType: nil, method: request.method.rawValue, path: path) }
+        let below = String(path.dropFirst(prefix.count + 1))
+        return limits.allows(serviceType: type, method: request.method.rawValue, path: below.isEmpty ? "/" : below)
     }
 }
 
@@ -95,7 +112,8 @@ public enum APIRouter {
                             canWrite: @escaping @Sendable () async -> Bool = { true }) -> Router<MartletContext> {
         let router = Router(context: MartletContext.self)
         router.middlewares.add(EdgeMiddleware(services: services, fallback: fallbackFaults, metrics: metrics))
-        router.middlewares.add(AuthMiddleware(validator: validator))
+        let serviceTypes = Dictionary(services.map { ($0.pathPrefix, $0.catalogType) }, uniquingKeysWith: { first, _ in first })
+        router.middlewares.add(AuthMiddleware(validator: validator, serviceTypes: serviceTypes))
         router.get("/healthz") { _, _ -> Response in
             await canWrite() ? Response.json(.ok, ["status": "ok"])
                 : Response.json(.serviceUnavailable, ["status": "unavailable", "reason": "the database takes no writes"])

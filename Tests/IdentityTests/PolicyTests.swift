@@ -13,6 +13,8 @@ import Testing
     static let openToMembers: Set<String> = [
         "identity:get_auth_catalog", "identity:get_auth_projects", "identity:get_auth_domains", "identity:get_auth_system",
         "identity:list_credentials", "identity:list_regions", "identity:get_region",
+        // Unified limits: Keystone lets anyone read registered limits and list limits (filtered to the caller's scope).
+        "identity:get_limit_model", "identity:list_registered_limits", "identity:get_registered_limit", "identity:list_limits",
     ]
     /// Rules that admit only the owner, admins included (as in Keystone).
     static let ownerOnly: Set<String> = ["identity:create_application_credential"]

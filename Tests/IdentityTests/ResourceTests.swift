@@ -79,6 +79,21 @@ import Testing
         }
     }
 
+    /// Query strings are form-encoded: `+` is a space (openstacksdk and the CLI send names that way).
+    @Test func aPlusInAQueryIsASpace() async throws {
+        let cloud = try await TestCloud.make()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let made = try await c.call(.post, "/identity/v3/domains", token: admin, json: ["domain": ["name": "updated name"]])
+            let id = try #require(made["domain"]?["id"])
+            for query in ["name=updated+name", "name=updated%20name"] {
+                #expect(try await c.call(.get, "/identity/v3/domains?\(query)", token: admin)["domains"]?.array.map { $0["id"] } == [id], "\(query)")
+            }
+            #expect(try await c.call(.get, "/identity/v3/projects?name=admin+", token: admin)["projects"]?.array.isEmpty == true)
+        }
+    }
+
     @Test func domainsCatalogAndCredentials() async throws {
         let cloud = try await TestCloud.make()
         defer { Task { await cloud.close() } }

@@ -12,6 +12,8 @@ struct ApplicationCredential: Sendable {
     var expiresAt: Double?
     var unrestricted: Bool
     var roles: [AuthContext.Role]
+    /// The requests its tokens may make; nil: any.
+    var accessRules: [AccessRule]? = nil
 
     var isExpired: Bool { expiresAt.map { $0 <= Date().timeIntervalSince1970 } ?? false }
 
@@ -21,7 +23,7 @@ struct ApplicationCredential: Sendable {
             "project_id": .string(projectID),
             // Keystone shows this one without a zone suffix.
             "expires_at": expiresAt.map { .string(Timestamp.microseconds(Date(timeIntervalSince1970: $0), zone: false)) } ?? nil,
-            "unrestricted": .bool(unrestricted), "system": nil, "access_rules": [],
+            "unrestricted": .bool(unrestricted), "system": nil, "access_rules": .array((accessRules ?? []).map(\.body)),
             "roles": .array(roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": nil] }),
             "links": ["self": .string("\(store.linkBase)/users/\(userID)/application_credentials/\(id)")],
         ]
@@ -47,6 +49,7 @@ extension ApplicationCredential {
         } else {
             roles = []
         }
+        accessRules = AccessRule.parse(column: try row.optionalString("access_rules"))
     }
 }
 
@@ -111,7 +114,7 @@ extension PolicyBlob {
 }
 
 extension IdentityStore {
-    private static let appCredColumns = "id, user_id, project_id, name, description, secret_hash, expires_at, unrestricted, roles"
+    private static let appCredColumns = "id, user_id, project_id, name, description, secret_hash, expires_at, unrestricted, roles, access_rules"
 
     func applicationCredential(_ id: String, in db: any SQLDatabase) async throws -> ApplicationCredential? {
         try await db.raw("SELECT \(unsafeRaw: Self.appCredColumns) FROM identity_app_credentials WHERE id = \(bind: id)").first()
@@ -133,9 +136,9 @@ extension IdentityStore {
     func insert(_ a: ApplicationCredential, in db: any SQLDatabase) async throws {
         let roles = JSON.array(a.roles.map { ["id": .string($0.id), "name": .string($0.name)] }).text
         try await db.raw("""
-            INSERT INTO identity_app_credentials (id, user_id, project_id, name, description, secret_hash, expires_at, unrestricted, roles, created_at)
+            INSERT INTO identity_app_credentials (id, user_id, project_id, name, description, secret_hash, expires_at, unrestricted, roles, created_at, access_rules)
             VALUES (\(bind: a.id), \(bind: a.userID), \(bind: a.projectID), \(bind: a.name), \(bind: a.description), \(bind: a.secretHash),
-                    \(bind: a.expiresAt), \(bind: a.unrestricted), \(bind: roles), \(bind: now()))
+                    \(bind: a.expiresAt), \(bind: a.unrestricted), \(bind: roles), \(bind: now()), \(bind: AccessRule.columnText(a.accessRules)))
             """).run()
     }
 

@@ -102,5 +102,56 @@ enum IdentitySchema {
               kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id))
             """,
         ]),
+        Migration("identity-0004", [
+            // Unified limits. A registered limit is unique per service, region (none counts as one) and
+            // resource; a limit overrides one for a project or a domain, and goes with them.
+            """
+            CREATE TABLE identity_registered_limits (
+              id TEXT PRIMARY KEY, service_id TEXT NOT NULL REFERENCES identity_services (id) ON DELETE CASCADE,
+              region_id TEXT REFERENCES identity_regions (id) ON DELETE CASCADE, resource_name TEXT NOT NULL,
+              default_limit BIGINT NOT NULL, description TEXT)
+            """,
+            "CREATE UNIQUE INDEX identity_registered_limits_key ON identity_registered_limits (service_id, COALESCE(region_id, ''), resource_name)",
+            """
+            CREATE TABLE identity_limits (
+              id TEXT PRIMARY KEY,
+              registered_limit_id TEXT NOT NULL REFERENCES identity_registered_limits (id) ON DELETE CASCADE,
+              project_id TEXT REFERENCES identity_projects (id) ON DELETE CASCADE,
+              domain_id TEXT REFERENCES identity_projects (id) ON DELETE CASCADE,
+              resource_limit BIGINT NOT NULL, description TEXT)
+            """,
+            "CREATE UNIQUE INDEX identity_limits_key ON identity_limits (registered_limit_id, COALESCE(project_id, ''), COALESCE(domain_id, ''))",
+            // OS-EP-FILTER: endpoints and endpoint groups (documents) associated with projects.
+            """
+            CREATE TABLE identity_project_endpoints (
+              project_id TEXT NOT NULL REFERENCES identity_projects (id) ON DELETE CASCADE,
+              endpoint_id TEXT NOT NULL REFERENCES identity_endpoints (id) ON DELETE CASCADE,
+              PRIMARY KEY (project_id, endpoint_id))
+            """,
+            "CREATE INDEX identity_project_endpoints_endpoint ON identity_project_endpoints (endpoint_id)",
+            """
+            CREATE TABLE identity_project_endpoint_groups (
+              endpoint_group_id TEXT NOT NULL,
+              project_id TEXT NOT NULL REFERENCES identity_projects (id) ON DELETE CASCADE,
+              PRIMARY KEY (endpoint_group_id, project_id))
+            """,
+            "CREATE INDEX identity_project_endpoint_groups_project ON identity_project_endpoint_groups (project_id)",
+            // Application credential access rules: a user's rules, shared by that user's credentials.
+            """
+            CREATE TABLE identity_access_rules (
+              id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES identity_users (id) ON DELETE CASCADE,
+              service TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, UNIQUE (user_id, service, method, path))
+            """,
+            """
+            CREATE TABLE identity_app_credential_access_rules (
+              app_credential_id TEXT NOT NULL REFERENCES identity_app_credentials (id) ON DELETE CASCADE,
+              access_rule_id TEXT NOT NULL REFERENCES identity_access_rules (id) ON DELETE CASCADE,
+              PRIMARY KEY (app_credential_id, access_rule_id))
+            """,
+            "CREATE INDEX identity_app_credential_access_rules_rule ON identity_app_credential_access_rules (access_rule_id)",
+            // A copy of the credential's rules (JSON; NULL for none) on its own row, so validating
+            // its tokens reads no more than before. Rules never change and cannot go while used.
+            "ALTER TABLE identity_app_credentials ADD COLUMN access_rules TEXT",
+        ]),
     ]
 }

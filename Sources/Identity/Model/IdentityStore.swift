@@ -12,6 +12,7 @@ struct IdentityStore: Sendable {
     /// Counts this process's committed writes, so caches of what was read before one can tell they are stale.
     let changes = ChangeCounter()
     let catalogCache = ValidationCache<JSON>(ttl: .seconds(5))
+    let endpointFilterCache = ValidationCache<EndpointFilter>(ttl: .seconds(5))
 
     func link(_ collection: String, _ id: String) -> JSON { ["self": .string("\(linkBase)/\(collection)/\(id)")] }
 

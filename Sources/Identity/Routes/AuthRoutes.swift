@@ -25,7 +25,7 @@ struct AuthRoutes {
             guard call.auth.scope != .unscoped else {
                 throw APIError.forbidden("A project-scoped token is required to produce a service catalog.")
             }
-            let catalog = try await store.catalog()
+            let catalog = try await store.catalog(forProject: call.auth.projectID)
             return .json(.ok, ["catalog": Catalog.substituted(catalog, projectID: call.auth.projectID), "links": store.collectionLinks("auth/catalog")])
         }
         r.get("/v3/auth/projects", rule: "identity:get_auth_projects") { call in
@@ -54,9 +54,14 @@ struct AuthRoutes {
     private func check(_ call: APICall, body: Bool) async throws -> Response {
         let subject = try await subjectToken(call)
         try call.authorize(["owner_id": subject.auth.userID])
+        // As Keystone: a validator that does not say it enforces access rules must not accept a token that has some.
+        if subject.applicationCredential?.accessRules != nil,
+           (call.request.header("OpenStack-Identity-Access-Rules").flatMap(Double.init) ?? 0) < 1.0 {
+            throw TokenProvider.notFound
+        }
         let headers: HTTPFields = [.subjectToken: call.request.header("X-Subject-Token")!]
         guard body else { return .empty(.ok, headers: headers) }
-        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog() : .none
+        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog(forProject: subject.auth.projectID) : .none
         return .json(.ok, tokens.render(subject, catalog: catalog), headers: headers)
     }
 
@@ -91,7 +96,7 @@ struct AuthRoutes {
             throw APIError.unauthorized("Attempted to authenticate with an unsupported method.")
         }
         let (token, validated) = try await tokens.issue(payload)
-        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog() : .none
+        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog(forProject: validated.auth.projectID) : .none
         return .json(.created, tokens.render(validated, catalog: catalog), headers: [.subjectToken: token])
     }
 

@@ -187,9 +187,7 @@ struct CredentialRoutes {
             guard date > Date() else { throw APIError.badRequest("Invalid input for field 'application_credential.expires_at': the time is in the past.") }
             expiresAt = date.timeIntervalSince1970
         }
-        if let rules = try f.array("access_rules"), !rules.isEmpty {
-            throw APIError.badRequest("Invalid input for field 'application_credential.access_rules': access rules are not supported.")
-        }
+        let requestedRules = try AccessRuleRoutes.requested(f)
         let supplied = try f.string("secret", minLength: 1, maxLength: 4096, nullable: true)
         let secret = supplied ?? TokenCodec.newAuditID() + TokenCodec.newAuditID() + TokenCodec.newAuditID()
         let hash = supplied == nil ? service.passwords.hashRandomSecret(secret) : try await service.passwords.hash(secret)
@@ -197,9 +195,13 @@ struct CredentialRoutes {
             id: Identifier.hex(), userID: user.id, projectID: projectID, name: name,
             description: try f.string("description", nullable: true), secretHash: hash, expiresAt: expiresAt,
             unrestricted: try f.bool("unrestricted") ?? false, roles: roles)
-        try await store.write(conflict: "Conflict occurred attempting to store application_credential - Duplicate entry found with name \(name).") {
-            try await store.insert(credential, in: $0)
+        let saved = try await store.write(conflict: "Conflict occurred attempting to store application_credential - Duplicate entry found with name \(name).") { db in
+            var credential = credential
+            if let requestedRules { credential.accessRules = try await store.resolve(requestedRules, userID: user.id, in: db) }
+            try await store.insert(credential, in: db)
+            for rule in credential.accessRules ?? [] { try await store.attach(rule.id, toApplicationCredential: credential.id, in: db) }
+            return credential
         }
-        return .json(.created, ["application_credential": credential.json(store).merging(["secret": .string(secret)])])
+        return .json(.created, ["application_credential": saved.json(store).merging(["secret": .string(secret)])])
     }
 }

@@ -41,7 +41,12 @@ struct DocumentRoutes {
             let f = try JSONFields.body(try await call.body(), wrapper: k.singular)
             _ = try f.string("name", maxLength: 255)
             _ = try f.string("description", nullable: true)
-            if k.kind == .endpointGroup { _ = try f.object("filters") }
+            if k.kind == .endpointGroup, let filters = try f.object("filters") {
+                // Keystone filters endpoints by these attributes only.
+                if let bad = filters.members.keys.first(where: { !EndpointFilter.filterKeys.contains($0) }) {
+                    throw APIError.badRequest("Invalid input for field 'endpoint_group.filters': \(bad) is not one of service_id, region_id or interface.")
+                }
+            }
             return f.extras(excluding: ["id", "links"])
         }
         r.get(k.path, rule: "identity:list_\(k.rulePrefix)s") { _ in
@@ -55,7 +60,9 @@ struct DocumentRoutes {
         r.post(k.path, rule: "identity:create_\(k.rulePrefix)") { call in
             var body = try await fields(call)
             if k.kind == .endpointGroup, body["name"] == nil { throw APIError.badRequest("Invalid input for field 'endpoint_group.name': the field is required.") }
-            if k.kind == .endpointGroup, body["filters"] == nil { throw APIError.badRequest("Invalid input for field 'endpoint_group.filters': the field is required.") }
+            if k.kind == .endpointGroup, body["filters"]?.objectValue?.isEmpty != false {
+                throw APIError.badRequest("Invalid input for field 'endpoint_group.filters': the field is required and cannot be empty.")
+            }
             if let secret = k.secret { body[secret] = .string(TokenCodec.newAuditID()) }
             if body["description"] == nil { body["description"] = nil }
             let id = Identifier.hex()
@@ -77,7 +84,8 @@ struct DocumentRoutes {
         }
         r.delete("\(k.path)/:id", rule: "identity:delete_\(k.rulePrefix)") { call in
             let (id, _) = try await load(call)
-            try await store.deleteDocument(k.kind, id)
+            // An endpoint group goes with its project associations.
+            if k.kind == .endpointGroup { try await store.deleteEndpointGroup(id) } else { try await store.deleteDocument(k.kind, id) }
             return .empty()
         }
     }

@@ -111,11 +111,13 @@ struct TokenProvider: TokenValidator {
         if scope != .unscoped && roles.isEmpty {
             return denied("User \(user.id) has no access to the requested scope.")
         }
-        let auth = AuthContext(
+        var auth = AuthContext(
             userID: user.id, userName: user.name, userDomainID: userDomain.id, userDomainName: userDomain.name,
             scope: scope, roles: roles, methods: p.methods, auditIDs: p.auditIDs,
             issuedAt: Date(timeIntervalSince1970: p.issuedAt), expiresAt: Date(timeIntervalSince1970: p.expiresAt),
             applicationCredentialID: p.applicationCredentialID)
+        // Read with the credential's row above: no extra query, and none at all for credentials without rules.
+        auth.requestLimits = applicationCredential?.accessRules.map(AccessRuleLimits.init(rules:))
         return .success(ValidatedToken(auth: auth, payload: p, applicationCredential: applicationCredential))
     }
 
@@ -160,8 +162,10 @@ struct TokenProvider: TokenValidator {
             if let catalog { body["catalog"] = Catalog.substituted(catalog, projectID: auth.projectID) }
         }
         if let credential = token.applicationCredential {
-            body["application_credential"] = ["id": .string(credential.id), "name": .string(credential.name),
-                                              "restricted": .bool(!credential.unrestricted)]
+            var shown: [String: JSON] = ["id": .string(credential.id), "name": .string(credential.name),
+                                         "restricted": .bool(!credential.unrestricted)]
+            if let rules = credential.accessRules { shown["access_rules"] = .array(rules.map(\.body)) }
+            body["application_credential"] = .object(shown)
         }
         return ["token": .object(body)]
     }
