@@ -11,6 +11,10 @@ enum NetworkPolicy {
         req.auth.hasRole("member") && req.auth.projectID != nil && req.target["project_id"] == req.auth.projectID
     }
     static let manage = admin || owner
+    /// A project manager (`role:manager` on the token's project); Martlet's roles do not imply
+    /// reader from manager, so reads name it too.
+    static let projectManager = PolicyRule { $0.auth.hasRole("manager") && $0.auth.projectID != nil }
+    static let managerOwner = PolicyRule { req in projectManager.allows(req) && req.target["project_id"] == req.auth.projectID }
 
     static let members = ResourceTable.all.map(\.member)
 
@@ -27,12 +31,24 @@ enum NetworkPolicy {
             "get_agent": admin,
             "get_service_provider": admin || reader,
             "get_availability_zone": admin || reader,
+            // Which agents host a router: admins only, as in Neutron.
+            "get_l3-agents": admin,
+            "get_l3-routers": admin,
+            "create_l3-router": admin,
+            "delete_l3-router": admin,
         ]
         for member in members {
             rules["get_\(member)"] = admin || reader
             rules["create_\(member)"] = admin || projectMember
             rules["update_\(member)"] = manage
             rules["delete_\(member)"] = manage
+        }
+        // Metering counts router traffic for billing: Neutron lets admins and the project's managers
+        // define it (older releases: admins only), and members at most read it.
+        for member in [ResourceTable.meteringLabels.member, ResourceTable.meteringLabelRules.member] {
+            rules["get_\(member)"] = admin || reader || projectManager
+            rules["create_\(member)"] = admin || projectManager
+            rules["delete_\(member)"] = admin || managerOwner
         }
         return Policy(rules)
     }()

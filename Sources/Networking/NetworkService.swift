@@ -27,7 +27,7 @@ public final class NetworkService: APIService {
     public var routes: [RouteSpec] { recorder.all }
 
     static let kinds: [any ResourceKind] = [Networks(), Subnets(), Ports(), Routers(), FloatingIPs(), SecurityGroups(),
-                                            SecurityGroupRules(), SubnetPools()]
+                                            SecurityGroupRules(), SubnetPools(), AddressScopes(), MeteringLabels(), MeteringLabelRules()]
 
     public init(database: Database, config: MartletConfig, backend: any NetworkBackend = FakeNetworkBackend(),
                 logger: Logger = Logger(label: "martlet.network")) throws {
@@ -45,6 +45,7 @@ public final class NetworkService: APIService {
         DiscoveryRoutes(service: self).register(group, router)
         for kind in Self.kinds { ResourceRoutes(service: self, kind: kind).register(router) }
         RouterRoutes(service: self).register(router)
+        L3AgentRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)
     }
 

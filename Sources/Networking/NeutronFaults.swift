@@ -13,7 +13,8 @@ public struct NeutronFaults: JSONFaultFormat {
         switch status.code {
         case 400: return "HTTPBadRequest"
         case 401: return "HTTPUnauthorized"
-        case 403: return "HTTPForbidden"
+        // Neutron's 403s are policy refusals, the route's own rule included.
+        case 403: return "PolicyNotAuthorized"
         case 404: return "HTTPNotFound"
         case 405: return "HTTPMethodNotAllowed"
         case 409: return "HTTPConflict"
@@ -37,6 +38,10 @@ enum NetFault {
 
     static func notFound(_ table: ResourceTable, _ id: String) -> APIError {
         let name = displayName(table)
+        // The metering plugin words its 404s its own way.
+        if table.member.hasPrefix("metering_") {
+            return APIError(.notFound, "\(name) '\(id)' does not exist.", type: typeName(table) + "NotFound")
+        }
         return APIError(.notFound, "\(name) \(id) could not be found.", type: typeName(table) + "NotFound")
     }
 
@@ -70,6 +75,9 @@ enum NetFault {
         case "security_group": return "Security group"
         case "security_group_rule": return "Security group rule"
         case "port_forwarding": return "Port forwarding"
+        case "address_scope": return "Address scope"
+        case "metering_label": return "Metering label"
+        case "metering_label_rule": return "Metering label rule"
         default: return table.member.prefix(1).uppercased() + table.member.dropFirst()
         }
     }

@@ -26,6 +26,21 @@ public protocol PortAllocator: Sendable {
     func check(_ requests: [PortRequest], projectID: String) async throws
     /// The security groups (by name or id) the project may put its ports in; the first unknown one is thrown.
     func checkSecurityGroups(_ names: [String], projectID: String) async throws
+    /// The floating IPs associated now with any of these ports (a server's `addresses` show them).
+    func floatingIPs(ofPorts portIDs: [String]) async throws -> [FloatingAddress]
+}
+
+/// A floating IP and the fixed address of the port it leads to.
+public struct FloatingAddress: Sendable, Equatable {
+    public var portID: String
+    public var fixedIP: String?
+    public var floatingIP: String
+
+    public init(portID: String, fixedIP: String?, floatingIP: String) {
+        self.portID = portID
+        self.fixedIP = fixedIP
+        self.floatingIP = floatingIP
+    }
 }
 
 /// Why `check` refused a request.
@@ -238,6 +253,20 @@ extension NetworkService: PortAllocator {
                 if named.isEmpty { throw PortRequestProblem.securityGroupNotFound(name) }
             }
         }
+    }
+
+    public func floatingIPs(ofPorts portIDs: [String]) async throws -> [FloatingAddress] {
+        guard !portIDs.isEmpty else { return [] }
+        var found: [FloatingAddress] = []
+        // In slices, so a page of a thousand servers stays within every engine's bound on binds.
+        for slice in stride(from: 0, to: portIDs.count, by: 500).map({ Array(portIDs[$0..<min($0 + 500, portIDs.count)]) }) {
+            let docs = try await read { db in try await store.rows(.floatingIPs, where: "port_id IN (\(binds: slice))", in: db) }
+            found += docs.compactMap { doc in
+                guard let port = doc["port_id"]?.stringValue, let address = doc["floating_ip_address"]?.stringValue else { return nil }
+                return FloatingAddress(portID: port, fixedIP: doc["fixed_ip_address"]?.stringValue, floatingIP: address)
+            }
+        }
+        return found
     }
 
     private func ports(_ ids: [String], _ db: any SQLDatabase) async throws -> [AllocatedPort] {

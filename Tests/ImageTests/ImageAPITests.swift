@@ -163,6 +163,29 @@ import Testing
         }
     }
 
+    /// Glance replaces a namespace's tags on POST unless `X-OpenStack-Append: True` asks to add.
+    @Test func metadefTagsAreReplacedUnlessAppended() async throws {
+        let cloud = try await imageCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            #expect(try await c.call(.post, "/image/v2/metadefs/namespaces", token: admin, json: ["namespace": "OS::Tags"]).status == .created)
+            let tags = "/image/v2/metadefs/namespaces/OS::Tags/tags"
+            func names() async throws -> [String] {
+                (try await c.call(.get, tags, token: admin)["tags"]?.array ?? []).compactMap { $0["name"]?.stringValue }.sorted()
+            }
+            #expect(try await c.call(.post, tags, token: admin, json: ["tags": [["name": "a"], ["name": "b"]]]).status == .created)
+            for header in [["X-OpenStack-Append": "False"], [:]] {
+                let replaced = try await c.call(.post, tags, token: admin, json: ["tags": [["name": "b"], ["name": "c"]]], headers: header)
+                #expect(replaced.status == .created, "\(header): \(replaced.status)")
+                #expect(try await names() == ["b", "c"])
+            }
+            #expect(try await c.call(.post, tags, token: admin, json: ["tags": [["name": "d"]]], headers: ["X-OpenStack-Append": "True"]).status == .created)
+            #expect(try await names() == ["b", "c", "d"])
+            #expect(try await c.call(.post, tags, token: admin, json: ["tags": [["name": "d"]]], headers: ["X-OpenStack-Append": "True"]).status == .conflict)
+        }
+    }
+
     /// Rules a project member passes for an image another project owns and shares with it; written
     /// out here, not read from the table, so that loosening the table fails this test.
     static let openToOtherProjects: Set<String> = [

@@ -45,5 +45,9 @@ enum ImageSchema {
               body TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)
             """,
         ]),
+        Migration("image-0003", [
+            // Resource types first named by a namespace association (Glance's built-in ones are not stored).
+            "CREATE TABLE image_metadef_resource_types (name TEXT PRIMARY KEY, created_at TEXT NOT NULL)",
+        ]),
     ]
 }

@@ -4,7 +4,7 @@ import SQLKit
 
 /// One metadata-definition namespace, stored as a JSON document.
 struct Namespace: Sendable {
-    /// The resource types namespaces can be associated with.
+    /// Glance's built-in resource types (others are created by associating them; see `MetadefResourceTypes`).
     static let resourceTypes = ["OS::Glance::Image", "OS::Glance::Snapshot", "OS::Cinder::Volume", "OS::Nova::Flavor",
                                 "OS::Nova::Aggregate", "OS::Nova::Server", "OS::Trove::Instance"]
 
@@ -116,10 +116,9 @@ struct Namespace: Sendable {
     @discardableResult
     mutating func associate(_ f: JSONFields) throws -> JSON {
         let name = try Namespace.name(f, "name")
-        guard Namespace.resourceTypes.contains(name) else { throw APIError.notFound("Resource type \(name) was not found.") }
         var associations = body["resource_type_associations"]?.array ?? []
         if associations.contains(where: { $0["name"]?.stringValue == name }) {
-            throw APIError.conflict("Resource type \(name) is already associated with namespace \(self.name).")
+            throw APIError.conflict("The metadata definition resource-type association of resource-type=\(name) to namespace=\(self.name) already exists.")
         }
         let now = Timestamp.iso(Date())
         var association: [String: JSON] = ["name": .string(name), "created_at": .string(now), "updated_at": .string(now)]
@@ -142,7 +141,9 @@ struct Namespace: Sendable {
         try await db.raw("SELECT namespace, owner, body FROM image_metadef_namespaces WHERE namespace = \(bind: name)").first().map(Namespace.init(row:))
     }
 
+    /// Stores the namespace, and records any resource type its associations name for the first time.
     func save(in db: any SQLDatabase, new: Bool) async throws {
+        try await MetadefResourceTypes.register((body["resource_type_associations"]?.array ?? []).compactMap { $0["name"]?.stringValue }, in: db)
         let text = JSON.object(body).text
         if new {
             try await db.raw("INSERT INTO image_metadef_namespaces (namespace, owner, body) VALUES (\(bind: name), \(bind: owner), \(bind: text))").run()

@@ -13,8 +13,7 @@ struct MetadefRoutes {
     func register(_ r: PolicyRouter) {
         let base = "/v2/metadefs/namespaces"
         r.get("/v2/metadefs/resource_types", rule: "image:get_metadef") { _ in
-            let now = Timestamp.iso(Date(timeIntervalSince1970: 0))
-            return .json(.ok, ["resource_types": .array(Namespace.resourceTypes.map { ["name": .string($0), "created_at": .string(now), "updated_at": .string(now)] })])
+            .json(.ok, ["resource_types": .array(try await db.read { try await MetadefResourceTypes.all(in: $0) })])
         }
         r.get(base, rule: "image:get_metadef") { call in
             let all = try await db.read { try await Namespace.all(in: $0) }
@@ -92,7 +91,10 @@ struct MetadefRoutes {
             .json(.ok, ["tags": .array(try await load(call).members("tags").values.sorted { $0.text < $1.text })])
         }
         r.post("\(base)/:namespace/tags", rule: "image:manage_metadef") { call in
-            try await modify(call, status: .created) { ns, f in
+            // Glance replaces the namespace's tags unless `X-OpenStack-Append: True` says to add to them.
+            let append = call.request.header("X-OpenStack-Append")?.lowercased() == "true"
+            return try await modify(call, status: .created) { ns, f in
+                if !append { ns.body["tags"] = [:] }
                 for tag in try f.objects("tags") ?? [] { try ns.addTag(try Namespace.name(tag, "name")) }
                 return ["tags": .array(ns.members("tags").values.sorted { $0.text < $1.text })]
             }
@@ -123,14 +125,20 @@ struct MetadefRoutes {
             .json(.ok, ["resource_type_associations": (try await load(call)).body["resource_type_associations"] ?? []])
         }
         r.post("\(base)/:namespace/resource_types", rule: "image:manage_metadef") { call in
-            try await modify(call, status: .created) { ns, f in try ns.associate(f) }
+            try await modify(call, status: .created) { ns, f in
+                try MetadefResourceTypes.checkAssociationBody(f)
+                return try ns.associate(f)
+            }
         }
         r.delete("\(base)/:namespace/resource_types/:name", rule: "image:manage_metadef") { call in
             let name = try call.param("name")
             _ = try await modify(call, readsBody: false) { ns, _ in
                 let associations = ns.body["resource_type_associations"]?.array ?? []
                 guard associations.contains(where: { $0["name"]?.stringValue == name }) else {
-                    throw APIError.notFound("Resource type \(name) is not associated with namespace \(ns.name).")
+                    throw APIError.notFound("Failed to find resource type \(name) to delete")
+                }
+                guard !ns.protected else {
+                    throw APIError.forbidden("Metadata definition resource-type-association \(name) is protected and cannot be deleted.")
                 }
                 ns.body["resource_type_associations"] = .array(associations.filter { $0["name"]?.stringValue != name })
                 return [:]

@@ -121,6 +121,16 @@ struct Body {
 
     func has(_ key: String) -> Bool { members[key] != nil }
 
+    /// Whether a create sets the attribute to something other than its default: Neutron checks an
+    /// attribute's policy on create only then (`"shared": false` asks nothing of anyone).
+    func setsOtherThanDefault(_ key: String) -> Bool {
+        guard let value = members[key] else { return false }
+        return Self.defaults[key].map { $0 != value } ?? true
+    }
+
+    static let defaults: [String: JSON] = ["shared": false, "router:external": false, "is_default": false,
+                                           "binding:host_id": "", "binding:profile": [:]]
+
     func isNull(_ key: String) -> Bool { members[key] == .null }
 
     func string(_ key: String, max: Int = 255) throws -> String? {

@@ -18,7 +18,7 @@ struct Networks: ResourceKind {
         try body.only(Self.updatable.union(["project_id", "tenant_id", "provider:network_type", "provider:physical_network",
                                              "provider:segmentation_id", "tags", "dns_domain", "qos_policy_id"]))
         let caller = change.caller
-        for key in Self.adminOnly where body.has(key) && !caller.isAdmin {
+        for key in Self.adminOnly where body.setsOtherThanDefault(key) && !caller.isAdmin {
             throw NetFault.policy("rule:create_network and rule:create_network:\(key)")
         }
         let id = Identifier.uuid()
@@ -126,13 +126,15 @@ struct Networks: ResourceKind {
         return network
     }
 
-    /// Adds or removes a subnet id in the network's `subnets`.
+    /// Adds or removes a subnet id in the network's `subnets` (the subnet row is already stored or gone).
     static func setSubnet(_ subnetID: String, on networkID: String, present: Bool, _ change: Change) async throws {
         guard var network = try await change.get(ResourceTable.networks, networkID) else { return }
         var ids = network["subnets"]?.array.compactMap(\.stringValue) ?? []
         ids.removeAll { $0 == subnetID }
         if present { ids.append(subnetID) }
         network["subnets"] = JSON(ids)
+        // A subnet from a pool puts the network in the pool's address scope; its last one takes it out.
+        try await AddressScopes.showScopes(&network, change)
         try await change.update(ResourceTable.networks, network)
         change.note(.network(networkID))
     }

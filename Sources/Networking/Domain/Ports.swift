@@ -30,7 +30,7 @@ struct Ports: ResourceKind {
         guard let networkID = try body.uuid("network_id") else { throw NetFault.invalid("network_id", "'None' is not a valid UUID") }
         let network = try await Networks.usable(networkID, change)
         let caller = change.caller
-        for key in Self.bindingAdminOnly where body.has(key) && !caller.isAdmin {
+        for key in Self.bindingAdminOnly where body.setsOtherThanDefault(key) && !caller.isAdmin {
             throw NetFault.policy("rule:create_port and rule:create_port:\(key)")
         }
         let project = try change.owner(body)

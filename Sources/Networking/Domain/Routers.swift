@@ -125,9 +125,9 @@ struct Routers: ResourceKind {
         }
     }
 
-    /// Static routes: each next hop must be on a subnet the router has an interface on.
+    /// Static routes: each next hop must be on a subnet the router has a leg on, its gateway's included.
     private func routes(_ list: [JSON], router: String, _ change: Change) async throws -> [JSON] {
-        let cidrs = try await Self.interfaceSubnets(router, change).compactMap { CIDR($0["cidr"]?.stringValue ?? "") }
+        let cidrs = try await Self.interfaceSubnets(router, change, includingGateway: true).compactMap { CIDR($0["cidr"]?.stringValue ?? "") }
         var result: [JSON] = []
         for item in list {
             let (destination, nexthop) = try Subnets.route(item, attribute: "routes")
@@ -141,9 +141,10 @@ struct Routers: ResourceKind {
     }
 
     /// The subnets the router has interfaces on.
-    static func interfaceSubnets(_ router: String, _ change: Change) async throws -> [Doc] {
+    static func interfaceSubnets(_ router: String, _ change: Change, includingGateway: Bool = false) async throws -> [Doc] {
         var subnets: [Doc] = []
-        for port in try await change.rows(ResourceTable.ports, "device_id = \(bind: router) AND device_owner = 'network:router_interface'") {
+        let owners = includingGateway ? ["network:router_interface", "network:router_gateway"] : ["network:router_interface"]
+        for port in try await change.rows(ResourceTable.ports, "device_id = \(bind: router) AND device_owner IN (\(binds: owners))") {
             for ip in port["fixed_ips"]?.array ?? [] {
                 if let id = ip["subnet_id"]?.stringValue, let subnet = try await change.get(ResourceTable.subnets, id) { subnets.append(subnet) }
             }

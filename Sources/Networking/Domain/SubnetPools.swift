@@ -12,7 +12,7 @@ struct SubnetPools: ResourceKind {
     func create(_ body: Body, _ change: Change) async throws -> Doc {
         try body.only(["name", "description", "prefixes", "default_prefixlen", "min_prefixlen", "max_prefixlen", "shared",
                        "is_default", "default_quota", "address_scope_id", "project_id", "tenant_id", "tags"])
-        for key in ["shared", "is_default"] where body.has(key) && !change.caller.isAdmin {
+        for key in ["shared", "is_default"] where body.setsOtherThanDefault(key) && !change.caller.isAdmin {
             throw NetFault.policy("rule:create_subnetpool and rule:create_subnetpool:\(key)")
         }
         let project = try change.owner(body)
@@ -28,20 +28,26 @@ struct SubnetPools: ResourceKind {
         let maxLen = try body.int("max_prefixlen") ?? bits
         let defaultLen = try body.int("default_prefixlen") ?? minLen
         try Self.checkBounds(min: minLen, default: defaultLen, max: maxLen, bits: bits)
+        let id = Identifier.uuid()
+        let scopeID = try body.uuid("address_scope_id")
+        if let scopeID {
+            try await AddressScopes.checkAssociation(scopeID: scopeID, poolID: id, version: version, prefixes: prefixes, rescoping: false, change)
+        }
         let doc: Doc = [
-            "id": .string(Identifier.uuid()), "project_id": .string(project), "tenant_id": .string(project),
+            "id": .string(id), "project_id": .string(project), "tenant_id": .string(project),
             "name": .string(try body.string("name") ?? ""), "description": .string(try body.string("description") ?? ""),
             "prefixes": JSON(Self.merge(prefixes).map(\.description)), "ip_version": .int(Int64(version)),
             "min_prefixlen": .int(Int64(minLen)), "max_prefixlen": .int(Int64(maxLen)), "default_prefixlen": .int(Int64(defaultLen)),
             "shared": .bool(try body.bool("shared") ?? false), "is_default": .bool(try body.bool("is_default") ?? false),
             "default_quota": try body.int("default_quota").map { .int(Int64($0)) } ?? .null,
-            "address_scope_id": JSON(try body.string("address_scope_id")), "tags": .array(try Tags.from(body)),
+            "address_scope_id": JSON(scopeID), "tags": .array(try Tags.from(body)),
         ]
         return try await change.insert(table, doc)
     }
 
     func update(_ current: Doc, _ body: Body, _ change: Change) async throws -> Doc {
-        try body.only(["name", "description", "prefixes", "default_prefixlen", "min_prefixlen", "max_prefixlen", "is_default", "default_quota"])
+        try body.only(["name", "description", "prefixes", "default_prefixlen", "min_prefixlen", "max_prefixlen", "is_default", "default_quota",
+                       "address_scope_id"])
         var doc = current
         for key in ["name", "description"] where body.has(key) { doc[key] = .string(try body.string(key) ?? "") }
         if let texts = try body.strings("prefixes") {
@@ -66,7 +72,27 @@ struct SubnetPools: ResourceKind {
             if !change.caller.isAdmin { throw NetFault.policy("rule:update_subnetpool and rule:update_subnetpool:is_default") }
             doc["is_default"] = .bool(isDefault)
         }
+        try await updateScope(current, &doc, body, change)
         return doc
+    }
+
+    /// A pool in another project's shared scope is frozen for all but admins; a pool joining a scope
+    /// (or growing inside one) is checked against it, and its networks then show the new scope.
+    private func updateScope(_ current: Doc, _ doc: inout Doc, _ body: Body, _ change: Change) async throws {
+        let id = current["id"]?.stringValue ?? ""
+        if let old = current["address_scope_id"]?.stringValue, !change.caller.isAdmin,
+           try await change.store.get(ResourceTable.addressScopes, old, in: change.db).map(change.caller.owns) == false {
+            throw NetFault.badRequest("Illegal subnetpool update : subnetpool \(id) cannot be updated when associated with shared address scope \(old).",
+                                      type: "IllegalSubnetPoolUpdate")
+        }
+        if body.has("address_scope_id") { doc["address_scope_id"] = JSON(try body.uuid("address_scope_id")) }
+        let moved = doc["address_scope_id"] != current["address_scope_id"]
+        if let scope = doc["address_scope_id"]?.stringValue, moved || doc["prefixes"] != current["prefixes"] {
+            let prefixes = (doc["prefixes"]?.array ?? []).compactMap { CIDR($0.stringValue ?? "") }
+            try await AddressScopes.checkAssociation(scopeID: scope, poolID: id, version: Int(current["ip_version"]?.intValue ?? 4),
+                                                     prefixes: prefixes, rescoping: moved, change)
+        }
+        if moved { try await AddressScopes.refreshNetworks(ofPool: doc, change) }
     }
 
     func delete(_ current: Doc, _ change: Change) async throws {

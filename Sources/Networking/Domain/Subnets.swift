@@ -36,6 +36,7 @@ struct Subnets: ResourceKind {
                 throw NetFault.badRequest("Invalid input for operation: Cannot allocate IPv\(v) subnet from IPv\(poolVersion) subnet pool.", type: "InvalidInput")
             }
             ipVersion = poolVersion
+            try await AddressScopes.checkAffinity(networkID: networkID, pool: pool, change)
             cidr = try await SubnetPools.allocate(from: pool, cidr: try body.string("cidr"), prefixlen: try body.int("prefixlen"), change)
         } else {
             guard let text = try body.string("cidr") else { throw NetFault.badRequest("Bad subnets request: a subnetpool must be specified in the absence of a cidr.", type: "BadRequest") }
@@ -131,14 +132,14 @@ struct Subnets: ResourceKind {
 
     // MARK: - Validation
 
+    /// A prefix as Neutron takes it: host bits are allowed and dropped (`10.99.99.0/16` is `10.99.0.0/16`);
+    /// an address without a length is not a prefix.
     static func parseCIDR(_ text: String, attribute: String = "cidr") throws -> CIDR {
-        guard let cidr = CIDR(text) else {
-            if let loose = CIDR(text, strict: false) {
-                throw NetFault.invalid(attribute, "'\(text)' isn't a recognized IP subnet cidr, '\(loose)' is recommended")
-            }
-            throw NetFault.invalid(attribute, "'\(text)' is not a valid IP subnet")
+        guard let loose = CIDR(text, strict: false) else { throw NetFault.invalid(attribute, "'\(text)' is not a valid IP subnet") }
+        guard text.contains("/") else {
+            throw NetFault.invalid(attribute, "'\(text)' isn't a recognized IP subnet cidr, '\(loose)' is recommended")
         }
-        return cidr
+        return loose
     }
 
     static func parseIP(_ text: String?, attribute: String) throws -> IPAddress {

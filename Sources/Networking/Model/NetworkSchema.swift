@@ -77,5 +77,27 @@ enum NetworkSchema {
             "CREATE TABLE net_quotas (project_id TEXT NOT NULL, resource TEXT NOT NULL, hard_limit INTEGER NOT NULL, PRIMARY KEY (project_id, resource))",
             "CREATE TABLE net_default_security_groups (project_id TEXT PRIMARY KEY, security_group_id TEXT NOT NULL)",
         ]),
+        Migration("network-0002", [
+            // Address scopes, and the pools in each (a scope with pools cannot be deleted).
+            """
+            CREATE TABLE net_address_scopes (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, doc TEXT NOT NULL, private_doc TEXT,
+              name TEXT, shared TEXT, ip_version TEXT)
+            """,
+            "CREATE INDEX net_address_scopes_project ON net_address_scopes (project_id)",
+            "ALTER TABLE net_subnetpools ADD COLUMN address_scope_id TEXT",
+            "CREATE INDEX net_subnetpools_scope ON net_subnetpools (address_scope_id)",
+            // Metering labels and their rules; a rule keeps its label's project so visibility is one column.
+            """
+            CREATE TABLE net_metering_labels (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, doc TEXT NOT NULL, private_doc TEXT,
+              name TEXT, shared TEXT)
+            """,
+            "CREATE INDEX net_metering_labels_project ON net_metering_labels (project_id)",
+            """
+            CREATE TABLE net_metering_label_rules (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, doc TEXT NOT NULL,
+              private_doc TEXT, metering_label_id TEXT NOT NULL)
+            """,
+            "CREATE INDEX net_metering_label_rules_project ON net_metering_label_rules (project_id)",
+            "CREATE INDEX net_metering_label_rules_label ON net_metering_label_rules (metering_label_id)",
+        ]),
     ]
 }

@@ -51,13 +51,15 @@ struct NetworkStore: Sendable {
         return try await db.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
-    /// Stores a new resource, stamping the standard attributes.
+    /// Stores a new resource, stamping the standard attributes if it has them.
     @discardableResult
     func insert(_ table: ResourceTable, _ doc: Doc, now: String, in db: any SQLDatabase) async throws -> Doc {
         var doc = doc
-        doc["created_at"] = .string(now)
-        doc["updated_at"] = .string(now)
-        doc["revision_number"] = 1
+        if table.standardAttributes {
+            doc["created_at"] = .string(now)
+            doc["updated_at"] = .string(now)
+            doc["revision_number"] = 1
+        }
         let (names, values) = columnValues(table, doc)
         let (publicText, privateText) = split(table, doc)
         var query: SQLQueryString = "INSERT INTO \(unsafeRaw: table.table) (doc, private_doc"
@@ -69,12 +71,14 @@ struct NetworkStore: Sendable {
         return doc
     }
 
-    /// Replaces a resource, advancing its revision.
+    /// Replaces a resource, advancing its revision if it has one.
     @discardableResult
     func update(_ table: ResourceTable, _ doc: Doc, now: String, in db: any SQLDatabase) async throws -> Doc {
         var doc = doc
-        doc["updated_at"] = .string(now)
-        doc["revision_number"] = .int((doc["revision_number"]?.intValue ?? 0) + 1)
+        if table.standardAttributes {
+            doc["updated_at"] = .string(now)
+            doc["revision_number"] = .int((doc["revision_number"]?.intValue ?? 0) + 1)
+        }
         let (names, values) = columnValues(table, doc)
         let (publicText, privateText) = split(table, doc)
         var query: SQLQueryString = "UPDATE \(unsafeRaw: table.table) SET doc = \(bind: publicText), private_doc = \(bind: privateText)"

@@ -18,16 +18,20 @@ struct ResourceTable: Sendable {
     let privateAttributes: Set<String>
     /// Every attribute a client may name in a filter, `fields` or a sort key.
     let attributes: Set<String>
+    /// Whether the resource has Neutron's standard attributes (timestamps, revision number, tags,
+    /// description); address scopes and metering resources do not.
+    let standardAttributes: Bool
 
     init(collection: String, member: String, path: String? = nil, columns: [String: String] = [:], privateAttributes: Set<String> = [],
-         attributes: [String]) {
+         standardAttributes: Bool = true, attributes: [String]) {
         self.collection = collection
         self.member = member
         self.path = path ?? collection
         self.table = "net_" + collection
         self.columns = columns.merging(["id": "id", "project_id": "project_id", "tenant_id": "project_id"]) { a, _ in a }
         self.privateAttributes = privateAttributes
-        self.attributes = Set(attributes + Self.standard)
+        self.standardAttributes = standardAttributes
+        self.attributes = Set(attributes + (standardAttributes ? Self.standard : ["id", "project_id", "tenant_id"]))
     }
 
     static let standard = ["id", "project_id", "tenant_id", "name", "description", "created_at", "updated_at",
@@ -97,7 +101,7 @@ extension ResourceTable {
 
     static let subnetPools = ResourceTable(
         collection: "subnetpools", member: "subnetpool",
-        columns: ["name": "name", "shared": "shared"],
+        columns: ["name": "name", "shared": "shared", "address_scope_id": "address_scope_id"],
         attributes: ["prefixes", "default_prefixlen", "min_prefixlen", "max_prefixlen", "shared", "is_default",
                      "ip_version", "default_quota", "address_scope_id"])
 
@@ -107,6 +111,21 @@ extension ResourceTable {
         attributes: ["floatingip_id", "protocol", "internal_ip_address", "internal_port", "external_port",
                      "internal_port_id", "internal_port_range", "external_port_range"])
 
+    static let addressScopes = ResourceTable(
+        collection: "address_scopes", member: "address_scope", path: "address-scopes",
+        columns: ["name": "name", "shared": "shared", "ip_version": "ip_version"], standardAttributes: false,
+        attributes: ["name", "shared", "ip_version"])
+
+    static let meteringLabels = ResourceTable(
+        collection: "metering_labels", member: "metering_label", path: "metering/metering-labels",
+        columns: ["name": "name", "shared": "shared"], standardAttributes: false,
+        attributes: ["name", "description", "shared"])
+
+    static let meteringLabelRules = ResourceTable(
+        collection: "metering_label_rules", member: "metering_label_rule", path: "metering/metering-label-rules",
+        columns: ["metering_label_id": "metering_label_id"], standardAttributes: false,
+        attributes: ["metering_label_id", "direction", "excluded", "remote_ip_prefix", "source_ip_prefix", "destination_ip_prefix"])
+
     static let all: [ResourceTable] = [networks, subnets, ports, routers, floatingIPs, securityGroups, securityGroupRules,
-                                       subnetPools, portForwardings]
+                                       subnetPools, portForwardings, addressScopes, meteringLabels, meteringLabelRules]
 }

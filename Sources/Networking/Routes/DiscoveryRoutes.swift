@@ -9,6 +9,7 @@ struct DiscoveryRoutes {
     /// The extensions implemented, by alias. Clients and tempest decide what to call from this list,
     /// so it names only what works.
     static let extensions: [(alias: String, name: String, description: String)] = [
+        ("address-scope", "Address scope", "Address scopes extension."),
         ("agent", "agent", "The agent management extension."),
         ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
         ("availability_zone", "Availability Zone", "The availability zone extension."),
@@ -24,6 +25,8 @@ struct DiscoveryRoutes {
         ("floating-ip-port-forwarding", "Floating IP Port Forwarding", "Provides port forwarding on floating IPs"),
         ("ip-substring-filtering", "IP address substring filtering", "Provides IP address substring filtering when listing ports"),
         ("l3-ha", "HA Router extension", "Adds HA capability to routers."),
+        ("metering", "Neutron Metering", "Neutron Metering extension."),
+        ("metering_source_and_destination_fields", "Neutron Metering with source and destination filtering", "Neutron Metering extension that enables the use of source and destination IP prefixes to create metering label rules."),
         ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
         ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
         ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
@@ -78,7 +81,12 @@ struct DiscoveryRoutes {
         r.get("/v2.0/agents/:agent_id", rule: "get_agent") { call in
             throw APIError(.notFound, "Agent \(try call.param("agent_id")) could not be found.", type: "AgentNotFound")
         }
-        r.get("/v2.0/service-providers", rule: "get_service_provider") { _ in .json(.ok, ["service_providers": []]) }
+        // The router kinds the advertised `dvr` and `l3-ha` extensions create, as Neutron's L3 flavors list them.
+        r.get("/v2.0/service-providers", rule: "get_service_provider") { _ in
+            .json(.ok, ["service_providers": .array(["single_node", "ha", "dvr", "dvrha"].map {
+                ["service_type": "L3_ROUTER_NAT", "name": .string($0), "default": .bool($0 == "single_node")]
+            })])
+        }
         r.get("/v2.0/availability_zones", rule: "get_availability_zone") { _ in
             .json(.ok, ["availability_zones": [
                 ["name": "nova", "resource": "network", "state": "available"],

@@ -26,9 +26,7 @@ struct ListQuery {
     init(_ request: Request, table: ResourceTable) throws {
         var grouped: [String: [String]] = [:], order: [String] = []
         var sortKeys: [String] = [], sortDirs: [String] = []
-        for (rawKey, rawValue) in request.uri.queryParameters {
-            // Values arrive decoded, keys not (`router%3Aexternal`).
-            let key = String(rawKey).removingPercentEncoding ?? String(rawKey), value = String(rawValue)
+        for (key, value) in request.formQuery.items {
             switch key {
             case "fields": fields.append(value)
             case "sort_key": sortKeys.append(value)

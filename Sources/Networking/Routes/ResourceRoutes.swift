@@ -44,7 +44,8 @@ struct ResourceRoutes {
             }
             return .empty()
         }
-        registerTags(r, base: base)
+        // Only resources with the standard attributes take tags (`standard-attr-tag`).
+        if table.standardAttributes { registerTags(r, base: base) }
     }
 
     private func target(_ doc: Doc) -> [String: String] { ["project_id": doc["project_id"]?.stringValue ?? ""] }
@@ -68,9 +69,10 @@ struct ResourceRoutes {
         return object
     }
 
-    /// `If-Match: revision_number=N` makes an update or delete conditional (412 when stale).
+    /// `If-Match: revision_number=N` makes an update or delete conditional (412 when stale); a
+    /// resource without a revision number has nothing to compare, so the header is ignored.
     static func checkRevision(_ request: Request, _ doc: Doc) throws {
-        guard let header = request.headers[.ifMatch] else { return }
+        guard let header = request.headers[.ifMatch], doc["revision_number"] != nil else { return }
         for part in header.split(separator: ",") {
             let condition = part.trimmingCharacters(in: .whitespaces)
             guard condition.hasPrefix("revision_number=") else { continue }
