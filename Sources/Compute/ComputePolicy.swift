@@ -51,6 +51,8 @@ enum ComputePolicy {
             "os_compute_api:os-server-groups:create": memberOrAdmin,
             "os_compute_api:os-server-groups:delete": memberOrAdmin,
             "os_compute_api:servers:index": readerOrAdmin,
+            "os_compute_api:servers:index:get_all_tenants": admin,
+            "os_compute_api:servers:detail:get_all_tenants": admin,
             "os_compute_api:servers:show": readerOrAdmin,
             "os_compute_api:servers:create": memberOrAdmin,
             "os_compute_api:servers:update": memberOrAdmin,
@@ -82,6 +84,11 @@ enum ComputePolicy {
             rules["os_compute_api:os-security-groups:\(write)"] = memberOrAdmin
         }
         rules["os_compute_api:os-networks:view"] = readerOrAdmin
+        rules["os_compute_api:os-floating-ip-pools"] = anyone
+        rules["os_compute_api:os-floating-ips:list"] = readerOrAdmin
+        rules["os_compute_api:os-floating-ips:show"] = readerOrAdmin
+        rules["os_compute_api:os-floating-ips:create"] = memberOrAdmin
+        rules["os_compute_api:os-floating-ips:delete"] = memberOrAdmin
         rules["os_compute_api:os-instance-usage-audit-log"] = admin
         rules["os_compute_api:extensions"] = anyone
         rules["os_compute_api:os-server-password"] = memberOrAdmin

@@ -47,6 +47,7 @@ public final class ComputeService: APIService {
     let metadataSecret: String?
     /// The most servers one create request makes, whatever the quota allows.
     let maxServersPerRequest: Int
+    let enableInstancePassword: Bool
     let logger: Logger
     let recorder = RouteRecorder()
 
@@ -67,6 +68,7 @@ public final class ComputeService: APIService {
         links = Links(base: config.resolvedPublicURL + "/compute")
         metadataSecret = config.metadataProxySecret
         maxServersPerRequest = config.maxServersPerRequest
+        enableInstancePassword = config.enableInstancePassword
         self.logger = logger
         conductor = Conductor(logger: logger)
     }
@@ -87,6 +89,7 @@ public final class ComputeService: APIService {
         HostRoutes(service: self).register(router)
         ImageProxyRoutes(service: self).register(router)
         NetworkProxyRoutes(service: self).register(router)
+        FloatingIPProxyRoutes(service: self).register(router)
         ConsoleRoutes(service: self).register(router)
     }
 

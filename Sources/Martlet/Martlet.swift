@@ -4,6 +4,7 @@ import Identity
 import Logging
 import MartletCore
 import MartletStore
+import Prometheus
 
 @main
 struct Martlet: AsyncParsableCommand {
@@ -28,7 +29,7 @@ struct Version: ParsableCommand {
 struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Operate on a cloud's data folder and database.",
-        subcommands: [Database.self, Bootstrap.self, Keys.self])
+        subcommands: [Database.self, Bootstrap.self, Keys.self, Routes.self])
 
     struct Database: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "db", abstract: "Database maintenance.", subcommands: [Upgrade.self])
@@ -53,6 +54,25 @@ struct Admin: ParsableCommand {
 
         func run() async throws {
             let context = try await Wiring.prepare(options)
+            await context.database.shutdown()
+        }
+    }
+
+    struct Routes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every route a policy guards: method, path and rule (for audits and the fuzz job).")
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let context = try await Wiring.open(options)
+            _ = APIRouter.make(services: context.services, validator: context.identity.validator,
+                               fallbackFaults: context.identity.faultFormat, metrics: PrometheusCollectorRegistry())
+            for service in context.services {
+                for route in service.routes {
+                    let path = route.path.hasPrefix("/") ? route.path : "/" + route.path
+                    print("\(route.method.rawValue) /\(service.pathPrefix)\(path) \(route.rule ?? "-")")
+                }
+            }
             await context.database.shutdown()
         }
     }

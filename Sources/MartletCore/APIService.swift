@@ -37,9 +37,12 @@ public protocol APIService: Sendable {
     func addRoutes(to group: RouterGroup<MartletContext>)
     /// Routes outside the prefix (Swift's `/info`, which clients look for at the root).
     func addRootRoutes(to router: Router<MartletContext>)
+    /// The routes a policy guards, with their rules, once `addRoutes` has run (paths without the prefix).
+    var routes: [RouteSpec] { get }
 }
 
 extension APIService {
     public var catalogPath: String { "/" + pathPrefix }
+    public var routes: [RouteSpec] { [] }
     public func addRootRoutes(to router: Router<MartletContext>) {}
 }

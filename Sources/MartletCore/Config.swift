@@ -50,6 +50,8 @@ public struct MartletConfig: Sendable, Equatable {
     public var schedulerWeigher = "spread"
     /// Shared with the metadata proxy that signs `X-Instance-ID`; unset: only direct callers are answered.
     public var metadataProxySecret: String?
+    /// Whether creates, rebuilds and rescues answer with the server's admin password (Nova's `enable_instance_password`).
+    public var enableInstancePassword = true
     /// Roles that own their project's object-storage account (Swift's keystoneauth `operator_roles`).
     public var objectOperatorRoles = ["admin", "member", "SwiftOperator"]
     /// Roles that may only read their project's account (keystoneauth's `project_reader_roles`).
@@ -98,7 +100,7 @@ public struct MartletConfig: Sendable, Equatable {
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
                               "scheduler_weigher", "metadata_proxy_secret", "object_operator_roles", "object_reader_roles",
                               "object_reseller_admin_role", "max_servers_per_request", "request_read_timeout", "max_connections",
-                              "transaction_timeout"]
+                              "transaction_timeout", "enable_instance_password"]
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -153,6 +155,11 @@ public struct MartletConfig: Sendable, Equatable {
             case "request_read_timeout": requestReadTimeout = try int(key, value, 1...3600)
             case "max_connections": maxConnections = try int(key, value, 1...1_000_000)
             case "transaction_timeout": transactionTimeout = try int(key, value, 1...3600)
+            case "enable_instance_password":
+                guard let flag = ["true": true, "false": false, "1": true, "0": false][value.lowercased()] else {
+                    throw ConfigError("\(source): enable_instance_password must be true or false")
+                }
+                enableInstancePassword = flag
             case "log_level":
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                     throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")

@@ -22,13 +22,13 @@ public struct APICall: Sendable {
         return value.removingPercentEncoding ?? value
     }
 
-    public func query(_ name: String) -> String? { request.uri.queryParameters.get(name) }
+    public func query(_ name: String) -> String? { request.formQuery.get(name) }
 
-    public func queryAll(_ name: String) -> [String] { request.uri.queryParameters.getAll(name).map { String($0) } }
+    public func queryAll(_ name: String) -> [String] { request.formQuery.getAll(name) }
 
     public var queryItems: [String: String] {
         var items: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { items[String(key)] = String(value) }
+        for (key, value) in request.formQuery.items { items[key] = value }
         return items
     }
 

@@ -32,15 +32,7 @@ extension TestCloud {
     var guardedRoutes: [(method: HTTPRequest.Method, path: String)] {
         var routes: [(HTTPRequest.Method, String)] = []
         for service in [identity as any APIService] + services {
-            let recorded: [RouteSpec]
-            switch service {
-            case let s as IdentityService: recorded = s.routes
-            case let s as ComputeService: recorded = s.routes
-            case let s as ImageService: recorded = s.routes
-            case let s as NetworkService: recorded = s.routes
-            default: recorded = []
-            }
-            for route in recorded {
+            for route in service.routes {
                 let path = route.path.hasPrefix("/") ? route.path : "/" + route.path
                 routes.append((route.method, "/\(service.pathPrefix)\(path)"))
             }

@@ -113,11 +113,12 @@ struct MetadataRoutes {
 
     private func ec2(_ s: Server, path: [String]) async throws -> Response {
         let ipv4 = s.addresses.first { $0.version == 4 }?.address ?? ""
+        let publicIPv4 = try await service.withFloatingIPs(s).addresses.first { $0.type == "floating" && $0.version == 4 }?.address ?? ""
         // `FIXME` is the manifest path Nova itself serves.
         var tree: [String: String] = [
             "ami-id": "ami-" + s.imageRef.prefix(8), "ami-launch-index": String(s.launchIndex), "ami-manifest-path": "FIXME",
             "hostname": s.hostname, "instance-action": "none", "instance-id": "i-" + s.id.prefix(8), "instance-type": s.flavor.name,
-            "local-hostname": s.hostname, "local-ipv4": ipv4, "public-hostname": s.hostname, "public-ipv4": "",
+            "local-hostname": s.hostname, "local-ipv4": ipv4, "public-hostname": s.hostname, "public-ipv4": publicIPv4,
             "reservation-id": s.reservationID, "security-groups": s.securityGroups.joined(separator: "\n"),
             "placement/availability-zone": s.availabilityZone ?? "nova",
         ]

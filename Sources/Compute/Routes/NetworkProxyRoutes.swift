@@ -126,14 +126,14 @@ struct NetworkProxyRoutes {
         }
     }
 
-    private func caller(_ call: APICall) throws -> NetworkCaller {
+    func caller(_ call: APICall) throws -> NetworkCaller {
         guard service.version(call) < Microversion(2, 36) else { throw APIError.notFound("The resource could not be found.") }
         return NetworkCaller(isAdmin: call.auth.hasRole("admin"), projectID: call.auth.projectID ?? "")
     }
 
     /// Runs a Networking call and words its refusals as Nova's proxy did: a conflict is a bad request.
     @discardableResult
-    private func proxied<T>(missing: HTTPResponse.Status = .notFound, _ body: () async throws -> T) async throws -> T {
+    func proxied<T>(missing: HTTPResponse.Status = .notFound, _ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let error as APIError {
             switch error.status {
             case .notFound: throw APIError(missing, error.message)

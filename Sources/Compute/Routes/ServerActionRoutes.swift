@@ -58,14 +58,13 @@ struct ServerActionRoutes {
             return .empty(.accepted)
         case "rescue":
             let f = try args()
-            _ = try f.string("adminPass")
+            let password = try f.string("adminPass")
             let image = try f.string("rescue_image_ref")
             try await begin(server, call, "rescue", from: [.active, .stopped, .error], task: "rescuing") { s in
                 s.previousVMState = s.vmState
                 s.rescueImageRef = image
             }
-            // No password is set in the guest, so none is returned (Nova's `enable_instance_password = False`).
-            return .json(.ok, [:])
+            return .json(.ok, service.enableInstancePassword ? ["adminPass": .string(password ?? AdminPassword.generate())] : [:])
         case "unrescue": try await begin(server, call, "unrescue", from: [.rescued], task: "unrescuing")
         case "resize": return try await resize(server, call, try args())
         case "confirmResize":
@@ -173,6 +172,12 @@ struct ServerActionRoutes {
             return .json(.ok, try await ConsoleRoutes(service: service).legacy(server, type: type))
         case "os-resetNetwork", "injectNetworkInfo":
             try adminOnly()
+        case "addFloatingIp" where v < Microversion(2, 44):
+            let f = try args()
+            try await FloatingIPProxyRoutes(service: service).associate(server, call, address: try f.requiredString("address"),
+                                                                        fixedAddress: try f.string("fixed_address"))
+        case "removeFloatingIp" where v < Microversion(2, 44):
+            try await FloatingIPProxyRoutes(service: service).disassociate(server, call, address: try args().requiredString("address"))
         default:
             throw APIError.badRequest("There is no such action: \(name)")
         }
@@ -301,7 +306,7 @@ struct ServerActionRoutes {
         }
         let newKey = key
         let hostname = v >= Microversion(2, 90) ? try f.string("hostname", minLength: 1, maxLength: 255).map { try ServerInput.validHostname($0, version: v) } : nil
-        _ = try f.string("adminPass")
+        let password = try f.string("adminPass")
         try await begin(server, call, "rebuild", from: [.active, .stopped, .error], task: "rebuilding") { s in
             s.imageRef = imageRef
             if let name { s.name = name }
@@ -320,6 +325,7 @@ struct ServerActionRoutes {
         if case .object(var fields) = body { fields.removeValue(forKey: "OS-EXT-SRV-ATTR:user_data"); body = .object(fields) }
         if v >= Microversion(2, 54) { body = body.merging(["key_name": JSON(updated.keyName)]) }
         if v >= Microversion(2, 57) { body = body.merging(["user_data": JSON(updated.userData)]) }
+        if service.enableInstancePassword { body = body.merging(["adminPass": .string(password ?? AdminPassword.generate())]) }
         return .json(.accepted, ["server": body])
     }
 

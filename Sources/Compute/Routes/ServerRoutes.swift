@@ -39,7 +39,7 @@ struct ServerRoutes {
            let image = try await service.images.bootImage(id: server.imageRef, projectID: nil, isAdmin: true) {
             view.imageProperties[server.imageRef] = image.properties
         }
-        return view.detail(server, groups: groups)
+        return view.detail(try await service.withFloatingIPs(server), groups: groups)
     }
 
     // MARK: List
@@ -52,7 +52,12 @@ struct ServerRoutes {
             throw APIError.badRequest("Invalid input for query parameters \(unknown). Additional properties are not allowed ('\(unknown)' was unexpected)")
         }
         var condition: SQLQueryString = "1 = 1"
-        let allTenants = isAdmin && q["all_tenants"].map { $0.isEmpty || !["0", "false", "False"].contains($0) } == true
+        let allTenants = q["all_tenants"].map { $0.isEmpty || !["0", "false", "False"].contains($0) } == true
+        if allTenants {
+            // Nova refuses the request rather than quietly showing the caller's own servers.
+            let rule = "os_compute_api:servers:\(detail ? "detail" : "index"):get_all_tenants"
+            guard call.can(rule) else { throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.") }
+        }
         if let project = q["project_id"] ?? q["tenant_id"], isAdmin, allTenants || q["project_id"] != nil {
             condition += " AND project_id = \(bind: project)" as SQLQueryString
         } else if !allTenants {
@@ -89,7 +94,8 @@ struct ServerRoutes {
         let sqlLimit = filters.isEmpty && !sorting ? pageLimit : nil
         var rows = try await service.db.read { try await service.servers.list(condition, limit: sqlLimit, in: $0) }
         if sorting { rows = try ListFilters.sorted(rows, key: q["sort_key"] ?? "created_at", descending: q["sort_dir"] != "asc") }
-        let page = Array(rows.lazy.filter { filters.matches($0) }.prefix(pageLimit))
+        var page = Array(rows.lazy.filter { filters.matches($0) }.prefix(pageLimit))
+        if detail { page = try await service.withFloatingIPs(page) }
         let view = view(call)
         var body: [String: JSON] = ["servers": .array(page.map { detail ? view.detail($0) : view.summary($0) })]
         if page.count == pageLimit, let last = page.last {
@@ -319,9 +325,10 @@ struct ServerRoutes {
         for server in made { service.conductor.converge(server.id, service) }
         if input.returnReservationID { return .json(.accepted, ["reservation_id": .string(reservation)]) }
         let first = made[0]
-        let body: [String: JSON] = ["id": .string(first.id), "links": service.links.json("servers", first.id),
+        var body: [String: JSON] = ["id": .string(first.id), "links": service.links.json("servers", first.id),
                                     "OS-DCF:diskConfig": "MANUAL",
                                     "security_groups": .array(first.securityGroups.map { ["name": .string($0)] })]
+        if service.enableInstancePassword { body["adminPass"] = .string(input.adminPass ?? AdminPassword.generate()) }
         return .json(.accepted, ["server": .object(body)], headers: [.location: "\(service.links.base)/v2.1/servers/\(first.id)"])
     }
 

@@ -9,7 +9,7 @@ enum ListingFormat {
 
     /// `format=` wins; otherwise the `Accept` header; plain text by default.
     init(_ request: Request) throws {
-        if let format = request.uri.queryParameters.get("format")?.lowercased() {
+        if let format = request.formQuery.get("format")?.lowercased() {
             switch format {
             case "json": self = .json
             case "xml": self = .xml

@@ -14,8 +14,8 @@ struct SwiftRequest: Sendable {
     let access: Access
 
     var method: HTTPRequest.Method { request.method }
-    func query(_ name: String) -> String? { request.uri.queryParameters.get(name) }
-    func has(_ name: String) -> Bool { request.uri.queryParameters.has(Substring(name)) }
+    func query(_ name: String) -> String? { request.formQuery.get(name) }
+    func has(_ name: String) -> Bool { request.formQuery.has(name) }
     func header(_ name: String) -> String? { request.header(name) }
     var fields: [(name: String, value: String)] { Metadata.fields(request) }
 

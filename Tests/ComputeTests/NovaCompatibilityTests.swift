@@ -1,0 +1,91 @@
+@testable import Compute
+import Foundation
+import MartletCore
+import MartletTestSupport
+import Testing
+
+/// What outside clients (openstacksdk, Ansible, tempest's full profile) expect of Nova's answers.
+@Suite struct NovaCompatibilityTests {
+    @Test func createsRebuildsAndRescuesAnswerWithTheAdminPassword() async throws {
+        let cloud = try await computeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let generated = try await c.boot(admin, image: image, network: network)
+            let password = try #require(generated["server"]?["adminPass"]?.stringValue)
+            #expect(password.count == 12 && password.contains(where: \.isNumber) && password.contains(where: \.isUppercase))
+            let chosen = try await c.boot(admin, name: "chosen", image: image, network: network, extra: ["adminPass": "Chosen-Pass-1"])
+            #expect(chosen["server"]?["adminPass"] == "Chosen-Pass-1")
+            let id = try #require(chosen["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let rebuilt = try await c.action(admin, id, ["rebuild": ["imageRef": .string(image), "adminPass": "Rebuilt-Pass-2"]])
+            #expect(rebuilt.status == .accepted && rebuilt["server"]?["adminPass"] == "Rebuilt-Pass-2")
+            await cloud.compute.settle()
+            let rescued = try await c.action(admin, id, ["rescue": .null])
+            #expect(rescued.status == .ok && rescued["adminPass"]?.stringValue?.count == 12)
+            await cloud.compute.settle()
+            #expect(try await c.action(admin, id, ["unrescue": .null]).status == .accepted)
+            await cloud.compute.settle()
+            #expect(try await c.action(admin, id, ["changePassword": ["adminPass": "Changed-3"]]).status == .accepted)
+        }
+    }
+
+    @Test func aMemberAskingForEveryProjectIsRefused() async throws {
+        let cloud = try await computeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let m = try await c.makeMember(admin: admin, name: "max", password: "pw")
+            let max = try await c.token("max", "pw", project: m.projectName)
+            for path in ["/compute/v2.1/servers/detail?all_tenants=True", "/compute/v2.1/servers?all_tenants=1", "/compute/v2.1/servers?all_tenants"] {
+                let reply = try await c.call(.get, path, token: max)
+                #expect(reply.status == .forbidden, "\(path) answered \(reply.status)")
+            }
+            #expect(try await c.call(.get, "/compute/v2.1/servers/detail?all_tenants=0", token: max).status == .ok)
+            #expect(try await c.call(.get, "/compute/v2.1/servers/detail?all_tenants=True", token: admin).status == .ok)
+        }
+    }
+
+    @Test func floatingIPsAppearInAddressesWhileAssociated() async throws {
+        let cloud = try await computeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let subnet = try #require(try await c.call(.get, "/network/v2.0/subnets?network_id=\(network)", token: admin)["subnets"]?.array.first?["id"]?.stringValue)
+            let external = try #require(try await c.call(.post, "/network/v2.0/networks", token: admin,
+                                                         json: ["network": ["name": "public", "router:external": true]])["network"]?["id"]?.stringValue)
+            _ = try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": ["network_id": .string(external), "cidr": "172.24.4.0/24", "ip_version": 4]])
+            let router = try #require(try await c.call(.post, "/network/v2.0/routers", token: admin, json: ["router": [
+                "name": "r", "external_gateway_info": ["network_id": .string(external)]]])["router"]?["id"]?.stringValue)
+            #expect(try await c.call(.put, "/network/v2.0/routers/\(router)/add_router_interface", token: admin, json: ["subnet_id": .string(subnet)]).status == .ok)
+            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let port = try #require(try await c.call(.get, "/network/v2.0/ports?device_id=\(id)", token: admin)["ports"]?.array.first?["id"]?.stringValue)
+            let fip = try await c.call(.post, "/network/v2.0/floatingips", token: admin, json: ["floatingip": [
+                "floating_network_id": .string(external), "port_id": .string(port)]])
+            let address = try #require(fip["floatingip"]?["floating_ip_address"]?.stringValue)
+            let fipID = try #require(fip["floatingip"]?["id"]?.stringValue)
+
+            func floating(_ path: String) async throws -> [String] {
+                let body = try await c.call(.get, path, token: admin)
+                let addresses: JSON? = body["server"]?["addresses"] ?? body["addresses"]
+                let entries: [JSON] = addresses?.objectValue?.values.flatMap { $0.array } ?? []
+                // `/ips` shows no type: its floating entries are told by the external subnet.
+                let outside: [String] = entries.compactMap { $0["addr"]?.stringValue }.filter { $0.hasPrefix("172.24.4.") }
+                let typed: [String] = entries.filter { $0["OS-EXT-IPS:type"] == "floating" }.compactMap { $0["addr"]?.stringValue }
+                return path.hasSuffix("/ips") ? outside : typed
+            }
+            #expect(try await floating("/compute/v2.1/servers/\(id)") == [address])
+            #expect(try await floating("/compute/v2.1/servers/\(id)/ips") == [address])
+            let listed = try await c.call(.get, "/compute/v2.1/servers/detail", token: admin)["servers"]?.array.first { $0["id"]?.stringValue == id }
+            let entries = listed?["addresses"]?.objectValue?.values.flatMap { $0.array } ?? []
+            #expect(entries.count == 2 && entries[1]["OS-EXT-IPS:type"] == "floating" && entries[1]["addr"]?.stringValue == address)
+            #expect(entries[0]["OS-EXT-IPS-MAC:mac_addr"] == entries[1]["OS-EXT-IPS-MAC:mac_addr"])
+
+            #expect(try await c.call(.put, "/network/v2.0/floatingips/\(fipID)", token: admin, json: ["floatingip": ["port_id": .null]]).status == .ok)
+            #expect(try await floating("/compute/v2.1/servers/\(id)").isEmpty)
+        }
+    }
+}
