@@ -27,15 +27,23 @@ enum NetworkPolicy {
             "delete_quota": admin,
             "add_router_interface": manage,
             "remove_router_interface": manage,
-            // Agents describe the cloud's hosts: Neutron shows them to admins only.
+            // Agents describe the cloud's hosts: Neutron shows them to admins only. It never refuses
+            // their list, though: `get_agent` filters its items, so others get an empty one.
+            "get_agents": .anyone,
             "get_agent": admin,
+            "update_agent": admin,
+            "delete_agent": admin,
             "get_service_provider": admin || reader,
             "get_availability_zone": admin || reader,
-            // Which agents host a router: admins only, as in Neutron.
+            // Which agents host a router or a network, and moving them: admins only, as in Neutron.
             "get_l3-agents": admin,
             "get_l3-routers": admin,
             "create_l3-router": admin,
             "delete_l3-router": admin,
+            "get_dhcp-agents": admin,
+            "get_dhcp-networks": admin,
+            "create_dhcp-network": admin,
+            "delete_dhcp-network": admin,
         ]
         for member in members {
             rules["get_\(member)"] = admin || reader

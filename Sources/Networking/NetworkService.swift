@@ -29,12 +29,14 @@ public final class NetworkService: APIService {
     static let kinds: [any ResourceKind] = [Networks(), Subnets(), Ports(), Routers(), FloatingIPs(), SecurityGroups(),
                                             SecurityGroupRules(), SubnetPools(), AddressScopes(), MeteringLabels(), MeteringLabelRules()]
 
-    public init(database: Database, config: MartletConfig, backend: any NetworkBackend = FakeNetworkBackend(),
+    /// Without a `backend`, the fake data plane wires the hosts the fake hypervisor simulates.
+    public init(database: Database, config: MartletConfig, backend: (any NetworkBackend)? = nil,
                 logger: Logger = Logger(label: "martlet.network")) throws {
         store = NetworkStore(db: database)
         settings = try NetworkSettings(config)
         segments = Segments(settings: settings)
         quotas = NetworkQuotas(store: store)
+        let backend = backend ?? FakeNetworkBackend(hosts: FakeNetworkBackend.hostNames(count: config.fakeHosts))
         self.backend = backend
         dataPlane = DataPlane(store: store, backend: backend, logger: logger)
         publicURL = config.resolvedPublicURL
@@ -45,7 +47,9 @@ public final class NetworkService: APIService {
         DiscoveryRoutes(service: self).register(group, router)
         for kind in Self.kinds { ResourceRoutes(service: self, kind: kind).register(router) }
         RouterRoutes(service: self).register(router)
+        AgentRoutes(service: self).register(router)
         L3AgentRoutes(service: self).register(router)
+        DHCPAgentRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)
     }
 
@@ -79,7 +83,12 @@ public final class NetworkService: APIService {
     }
 
     /// Brings the data plane up to the database after a start: every network, bound port and router.
+    /// First its hosts' agents are recorded as started, and what needs an agent and has none gets one.
     public func converge() async throws {
+        try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
+            try await Agents.register(hosts: backend.hosts, change)
+            try await AgentScheduler.scheduleUnhosted(change)
+        }
         let events: [DataPlaneEvent] = try await read { db in
             var events: [DataPlaneEvent] = []
             for row in try await store.raw(.networks, where: "1 = 1", order: "id", limit: nil, in: db) { events.append(.network(row.id)) }

@@ -157,7 +157,7 @@ import Testing
             let admin = try await c.token()
             let aliases = (try await c.call(.get, "/network/v2.0/extensions", token: admin)["extensions"]?.array ?? []).compactMap { $0["alias"]?.stringValue }
             #expect(aliases.contains("address-scope") && aliases.contains("metering") && aliases.contains("metering_source_and_destination_fields"))
-            #expect(!aliases.contains("l3_agent_scheduler"), "no L3 agent is listed, so none can be scheduled")
+            #expect(aliases.contains("agent") && aliases.contains("l3_agent_scheduler") && aliases.contains("dhcp_agent_scheduler"))
             #expect(try await c.call(.get, "/network/v2.0/extensions/address-scope", token: admin)["extension"]?["name"] == "Address scope")
         }
     }

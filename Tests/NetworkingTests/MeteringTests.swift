@@ -134,29 +134,3 @@ private func meteringCloud(_ backend: TestBackend) async throws -> TestCloud {
         }
     }
 }
-
-/// The L3 agent scheduler's routes, answered against the (empty) agent list.
-@Suite struct L3AgentRouteTests {
-    @Test func noAgentHostsARouterAndMembersMayNotAsk() async throws {
-        let cloud = try await networkCloud()
-        defer { Task { await cloud.close() } }
-        try await cloud.serve { c in
-            let admin = try await c.token()
-            let a = try await c.makeMember(admin: admin, name: "ola", password: "pw")
-            let ola = try await c.token("ola", "pw", project: a.projectName)
-            let router = try await c.create("routers", "router", ola, ["name": "r"])
-            let id = router["id"]!.stringValue!
-            #expect(try await c.call(.get, "/network/v2.0/routers/\(id)/l3-agents", token: admin)["agents"] == [])
-            let unknown = try await c.call(.get, "/network/v2.0/routers/\(UUID().uuidString.lowercased())/l3-agents", token: admin)
-            #expect(unknown.status == .notFound && unknown.faultType == "RouterNotFound")
-            let agent = "/network/v2.0/agents/\(UUID().uuidString.lowercased())/l3-routers"
-            let asked = [try await c.call(.get, agent, token: admin), try await c.call(.post, agent, token: admin, json: ["router_id": .string(id)]),
-                         try await c.call(.delete, "\(agent)/\(id)", token: admin)]
-            #expect(asked.allSatisfy { $0.status == .notFound && $0.faultType == "AgentNotFound" })
-            let byMember = [try await c.call(.get, agent, token: ola), try await c.call(.post, agent, token: ola, json: ["router_id": .string(id)]),
-                            try await c.call(.delete, "\(agent)/\(id)", token: ola)]
-            #expect(byMember.allSatisfy { $0.status == .forbidden })
-            #expect(try await c.call(.get, "/network/v2.0/routers/\(id)/l3-agents", token: ola).status == .forbidden)
-        }
-    }
-}

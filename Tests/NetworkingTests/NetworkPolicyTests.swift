@@ -24,7 +24,7 @@ import Testing
     /// Rules a member passes on another project's resources that it can see; written out here so
     /// that loosening the table fails this test.
     static let openToOtherProjects: Set<String> = NetworkPolicy.members.flatMap { ["get_\($0)", "create_\($0)"] }
-        .reduce(into: Set(["get_extension", "get_agent", "get_service_provider", "get_availability_zone"])) { $0.insert($1) }
+        .reduce(into: Set(["get_extension", "get_agents", "get_agent", "get_service_provider", "get_availability_zone"])) { $0.insert($1) }
 
     @Test func anotherProjectCannotManageAndDoesNotSeePrivateAttributes() async throws {
         let cloud = try await networkCloud()

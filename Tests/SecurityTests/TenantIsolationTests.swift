@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import MartletCore
 import MartletTestSupport
+import Networking
 import Testing
 
 /// Every route of every service, tried on one project's resources by a member of another project
@@ -101,6 +102,8 @@ import Testing
     @Test func adminOnlyReadsStayAdminOnly() async throws {
         let cloud = try await fullCloud()
         defer { Task { await cloud.close() } }
+        // Started as `martlet serve` starts it, so that the data plane's hosts have agents to hide.
+        try await (cloud.services.first { $0 is NetworkService } as! NetworkService).converge()
         try await cloud.serve { c in
             let e = try await Estate.make(c)
             for path in ["/network/v2.0/agents", "/image/v2/tasks", "/compute/v2.1/os-hypervisors", "/compute/v2.1/os-services",
@@ -109,9 +112,15 @@ import Testing
                 let shown = String(decoding: reply.bytes, as: UTF8.self)
                 #expect(reply.status == .forbidden || !e.privateIDs.contains { shown.contains($0) },
                         "a member read \(path): \(reply.status)")
-                if !path.contains("servers") { #expect(reply.status == .forbidden, "a member read \(path): \(reply.status)") }
+                if path.contains("agents") {
+                    // Neutron filters the agent list rather than refusing it: empty, nothing of the hosts.
+                    #expect(reply.status == .ok && reply["agents"] == [] && !shown.contains("fake-"), "a member read \(path): \(shown)")
+                } else if !path.contains("servers") {
+                    #expect(reply.status == .forbidden, "a member read \(path): \(reply.status)")
+                }
             }
-            #expect(try await c.call(.get, "/network/v2.0/agents", token: e.admin).status == .ok)
+            let agents = try await c.call(.get, "/network/v2.0/agents", token: e.admin)
+            #expect(agents.status == .ok && agents["agents"]?.array.isEmpty == false)
             #expect(try await c.call(.get, "/image/v2/tasks", token: e.admin).status == .ok)
         }
     }

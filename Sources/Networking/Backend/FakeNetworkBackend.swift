@@ -11,8 +11,13 @@ public final class FakeNetworkBackend: NetworkBackend {
     }
 
     private let state = Mutex(State())
+    public let hosts: [String]
 
-    public init() {}
+    /// `hosts`: the hosts it pretends to wire, those the fake hypervisor simulates (`fake-1` …).
+    public init(hosts: [String] = ["fake-1"]) { self.hosts = hosts }
+
+    /// The names the fake hypervisor gives its `count` hosts, which Compute binds ports to.
+    public static func hostNames(count: Int) -> [String] { (1...max(count, 1)).map { "fake-\($0)" } }
 
     public var snapshot: State { state.withLock { $0 } }
 

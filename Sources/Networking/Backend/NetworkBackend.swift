@@ -2,6 +2,9 @@
 /// a backend makes hosts match the decision. Every call carries the whole desired state of one
 /// object, so calls are idempotent and a backend can converge after a restart by replaying them.
 public protocol NetworkBackend: Sendable {
+    /// The hosts whose data plane this backend runs. On each the service lists the agents Neutron
+    /// would run there (L3, DHCP, Linux bridge, metadata): this backend does their work.
+    var hosts: [String] { get }
     /// The `binding:vif_type` ports bound to `host` get (`unbound` is the service's own).
     func vifType(host: String) -> String
     func apply(network: NetworkPlan) async throws

@@ -113,6 +113,7 @@ struct Networks: ResourceKind {
             try await change.delete(ResourceTable.subnets, subnet["id"]?.stringValue ?? "")
         }
         try await change.store.removeSegment(networkID: id, in: change.db)
+        try await AgentScheduler.forget(id, .networks, change)
         try await change.delete(table, id)
         change.note(.networkDeleted(id))
     }

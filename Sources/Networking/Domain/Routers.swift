@@ -27,7 +27,9 @@ struct Routers: ResourceKind {
         }
         doc["external_gateway_info"] = try await gateway(body.members["external_gateway_info"], router: id, current: nil, change)
         change.note(.router(id))
-        return try await change.insert(table, doc)
+        let stored = try await change.insert(table, doc)
+        if stored["external_gateway_info"] != .null { try await AgentScheduler.schedule(router: stored, change) }
+        return stored
     }
 
     static func checkAdminOnly(_ body: Body, _ change: Change, action: String) throws {
@@ -53,6 +55,7 @@ struct Routers: ResourceKind {
         if body.has("routes") {
             doc["routes"] = .array(try await routes(try body.array("routes") ?? [], router: id, change))
         }
+        if doc["external_gateway_info"] != .null { try await AgentScheduler.schedule(router: doc, change) }
         change.note(.router(id))
         return doc
     }
@@ -67,6 +70,7 @@ struct Routers: ResourceKind {
             throw NetFault.conflict("Router \(id) still has floating IPs associated through it", type: "RouterInUse")
         }
         for port in ports { try await Ports.remove(port, change) }
+        try await AgentScheduler.forget(id, .routers, change)
         try await change.delete(table, id)
         change.note(.routerDeleted(id))
     }
@@ -198,6 +202,7 @@ struct Routers: ResourceKind {
         } else {
             throw NetFault.badRequest("Bad router request: Either subnet_id or port_id must be specified.", type: "BadRequest")
         }
+        try await AgentScheduler.schedule(router: router, change)
         change.note(.router(routerID))
         return interfaceInfo(router, port)
     }

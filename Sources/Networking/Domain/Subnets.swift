@@ -84,6 +84,7 @@ struct Subnets: ResourceKind {
         ]
         let stored = try await change.insert(table, doc)
         try await Networks.setSubnet(id, on: networkID, present: true, change)
+        if stored["enable_dhcp"] == true { try await AgentScheduler.schedule(network: networkID, change) }
         return stored
     }
 
@@ -106,6 +107,7 @@ struct Subnets: ResourceKind {
         if let servers = try Self.nameservers(body, version: cidr.version) { doc["dns_nameservers"] = JSON(servers) }
         if let routes = try Self.hostRoutes(body, version: cidr.version) { doc["host_routes"] = .array(routes) }
         if let types = try body.strings("service_types") { doc["service_types"] = JSON(types) }
+        if doc["enable_dhcp"] == true { try await AgentScheduler.schedule(network: current["network_id"]?.stringValue ?? "", change) }
         change.note(.network(current["network_id"]?.stringValue ?? ""))
         return doc
     }

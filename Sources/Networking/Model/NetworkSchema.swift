@@ -99,5 +99,23 @@ enum NetworkSchema {
             "CREATE INDEX net_metering_label_rules_project ON net_metering_label_rules (project_id)",
             "CREATE INDEX net_metering_label_rules_label ON net_metering_label_rules (metering_label_id)",
         ]),
+        Migration("network-0003", [
+            // The agents the data plane stands for: one of each type per host.
+            """
+            CREATE TABLE net_agents (id TEXT PRIMARY KEY, doc TEXT NOT NULL, private_doc TEXT, agent_type TEXT NOT NULL,
+              host TEXT NOT NULL, UNIQUE (agent_type, host))
+            """,
+            // Which L3 agent hosts a router and which DHCP agents serve a network (Neutron's scheduler bindings).
+            """
+            CREATE TABLE net_router_l3_agent_bindings (router_id TEXT NOT NULL, agent_id TEXT NOT NULL,
+              PRIMARY KEY (router_id, agent_id))
+            """,
+            "CREATE INDEX net_router_l3_agent_bindings_agent ON net_router_l3_agent_bindings (agent_id)",
+            """
+            CREATE TABLE net_network_dhcp_agent_bindings (network_id TEXT NOT NULL, agent_id TEXT NOT NULL,
+              PRIMARY KEY (network_id, agent_id))
+            """,
+            "CREATE INDEX net_network_dhcp_agent_bindings_agent ON net_network_dhcp_agent_bindings (agent_id)",
+        ]),
     ]
 }

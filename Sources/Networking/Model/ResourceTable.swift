@@ -22,16 +22,18 @@ struct ResourceTable: Sendable {
     /// description); address scopes and metering resources do not.
     let standardAttributes: Bool
 
+    /// `owned`: whether resources belong to a project (agents belong to the cloud).
     init(collection: String, member: String, path: String? = nil, columns: [String: String] = [:], privateAttributes: Set<String> = [],
-         standardAttributes: Bool = true, attributes: [String]) {
+         standardAttributes: Bool = true, owned: Bool = true, attributes: [String]) {
         self.collection = collection
         self.member = member
         self.path = path ?? collection
         self.table = "net_" + collection
-        self.columns = columns.merging(["id": "id", "project_id": "project_id", "tenant_id": "project_id"]) { a, _ in a }
+        let keys = owned ? ["id": "id", "project_id": "project_id", "tenant_id": "project_id"] : ["id": "id"]
+        self.columns = columns.merging(keys) { a, _ in a }
         self.privateAttributes = privateAttributes
         self.standardAttributes = standardAttributes
-        self.attributes = Set(attributes + (standardAttributes ? Self.standard : ["id", "project_id", "tenant_id"]))
+        self.attributes = Set(attributes + (standardAttributes ? Self.standard : owned ? ["id", "project_id", "tenant_id"] : ["id"]))
     }
 
     static let standard = ["id", "project_id", "tenant_id", "name", "description", "created_at", "updated_at",
@@ -125,6 +127,13 @@ extension ResourceTable {
         collection: "metering_label_rules", member: "metering_label_rule", path: "metering/metering-label-rules",
         columns: ["metering_label_id": "metering_label_id"], standardAttributes: false,
         attributes: ["metering_label_id", "direction", "excluded", "remote_ip_prefix", "source_ip_prefix", "destination_ip_prefix"])
+
+    /// Agents are not one of the resources projects own, so they are not in `all`: their policy is their own.
+    static let agents = ResourceTable(
+        collection: "agents", member: "agent",
+        columns: ["agent_type": "agent_type", "host": "host"], standardAttributes: false, owned: false,
+        attributes: ["agent_type", "binary", "topic", "host", "admin_state_up", "created_at", "started_at", "heartbeat_timestamp",
+                     "alive", "configurations", "description", "availability_zone"])
 
     static let all: [ResourceTable] = [networks, subnets, ports, routers, floatingIPs, securityGroups, securityGroupRules,
                                        subnetPools, portForwardings, addressScopes, meteringLabels, meteringLabelRules]

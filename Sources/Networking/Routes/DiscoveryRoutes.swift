@@ -1,8 +1,7 @@
 import Hummingbird
 import MartletCore
 
-/// Version discovery, `/v2.0/extensions`, and the agent-related listings a single-process cloud
-/// answers with empty lists.
+/// Version discovery, `/v2.0/extensions`, service providers and availability zones.
 struct DiscoveryRoutes {
     let service: NetworkService
 
@@ -15,6 +14,7 @@ struct DiscoveryRoutes {
         ("availability_zone", "Availability Zone", "The availability zone extension."),
         ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
         ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."),
+        ("dhcp_agent_scheduler", "DHCP Agent Scheduler", "Schedule networks among dhcp agents"),
         ("dvr", "Distributed Virtual Router", "Enables configuration of Distributed Virtual Routers."),
         ("external-net", "Neutron external network", "Adds external network attribute to network resource."),
         ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
@@ -25,6 +25,7 @@ struct DiscoveryRoutes {
         ("floating-ip-port-forwarding", "Floating IP Port Forwarding", "Provides port forwarding on floating IPs"),
         ("ip-substring-filtering", "IP address substring filtering", "Provides IP address substring filtering when listing ports"),
         ("l3-ha", "HA Router extension", "Adds HA capability to routers."),
+        ("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
         ("metering", "Neutron Metering", "Neutron Metering extension."),
         ("metering_source_and_destination_fields", "Neutron Metering with source and destination filtering", "Neutron Metering extension that enables the use of source and destination IP prefixes to create metering label rules."),
         ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
@@ -75,11 +76,6 @@ struct DiscoveryRoutes {
                 throw APIError(.notFound, "Extension with alias \(alias) does not exist", type: "HTTPNotFound")
             }
             return .json(.ok, ["extension": Self.entry(e)])
-        }
-        // One process is every agent there is: none to list or schedule.
-        r.get("/v2.0/agents", rule: "get_agent") { _ in .json(.ok, ["agents": []]) }
-        r.get("/v2.0/agents/:agent_id", rule: "get_agent") { call in
-            throw APIError(.notFound, "Agent \(try call.param("agent_id")) could not be found.", type: "AgentNotFound")
         }
         // The router kinds the advertised `dvr` and `l3-ha` extensions create, as Neutron's L3 flavors list them.
         r.get("/v2.0/service-providers", rule: "get_service_provider") { _ in

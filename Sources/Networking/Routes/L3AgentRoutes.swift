@@ -1,25 +1,37 @@
 import Hummingbird
 import MartletCore
 
-/// The L3 agent scheduler's routes, answered against the agents this service lists: none, since
-/// one process routes for every router. So no agent hosts a router and no agent can be named.
-/// The `l3_agent_scheduler` extension stays unadvertised: clients that see it (tempest's scheduler
-/// tests) expect an alive L3 agent to move routers between.
+/// The L3 agent scheduler (`l3_agent_scheduler`): the L3 agents hosting a router and the routers
+/// on an L3 agent, moved by hand. Admins only, as in Neutron; see `AgentScheduler` for what the
+/// bindings mean to the data plane (nothing).
 struct L3AgentRoutes {
     let service: NetworkService
 
     func register(_ r: PolicyRouter) {
         let routers = ResourceRoutes(service: service, kind: Routers())
+        let agents = AgentRoutes(service: service)
         r.get("/v2.0/routers/:id/l3-agents", rule: "get_l3-agents") { call in
-            _ = try await service.read { db in try await routers.visible(call, in: db) }
-            return .json(.ok, ["agents": []])
+            let hosts = try await service.read { db in
+                let router = try await routers.visible(call, in: db)
+                return try await service.store.agents(hosting: router["id"]?.stringValue ?? "", .routers, in: db)
+            }
+            return .json(.ok, ["agents": .array(hosts.map { .object(agents.show($0)) })])
         }
-        r.get("/v2.0/agents/:agent_id/l3-routers", rule: "get_l3-routers") { call in throw try Self.noAgent(call) }
-        r.post("/v2.0/agents/:agent_id/l3-routers", rule: "create_l3-router") { call in throw try Self.noAgent(call) }
-        r.delete("/v2.0/agents/:agent_id/l3-routers/:router_id", rule: "delete_l3-router") { call in throw try Self.noAgent(call) }
-    }
-
-    static func noAgent(_ call: APICall) throws -> APIError {
-        APIError(.notFound, "Agent \(try call.param("agent_id")) could not be found.", type: "AgentNotFound")
+        r.get("/v2.0/agents/:id/l3-routers", rule: "get_l3-routers") { call in
+            let hosted = try await agents.hosted(on: try call.param("id"), .routers)
+            return .json(.ok, ["routers": .array(hosted.map { .object(Caller(call.auth).view($0, .routers)) })])
+        }
+        r.post("/v2.0/agents/:id/l3-routers", rule: "create_l3-router") { call in
+            let routerID = try AgentRoutes.named("router_id", in: try await call.body())
+            try await service.change(call) { change in try await AgentScheduler.add(router: routerID, to: try call.param("id"), change) }
+            // Neutron answers the scheduling with a `null` body.
+            return .json(.created, .null)
+        }
+        r.delete("/v2.0/agents/:id/l3-routers/:router_id", rule: "delete_l3-router") { call in
+            try await service.change(call) { change in
+                try await AgentScheduler.remove(router: try call.param("router_id"), from: try call.param("id"), change)
+            }
+            return .empty()
+        }
     }
 }
