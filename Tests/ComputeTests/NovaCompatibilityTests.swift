@@ -88,4 +88,53 @@ import Testing
             #expect(try await floating("/compute/v2.1/servers/\(id)").isEmpty)
         }
     }
+
+    @Test func whatTempestsFullProfileAsksOfServers() async throws {
+        let cloud = try await computeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            // A generated x509 key pair: a PEM certificate and its key, with the certificate's fingerprint.
+            let x509 = try await c.call(.post, "/compute/v2.1/os-keypairs", token: admin, json: ["keypair": ["name": "cert", "type": "x509"]],
+                                        headers: ["OpenStack-API-Version": "compute 2.2"])
+            #expect(x509.status == .created, "\(x509.body?.text ?? "")")
+            #expect(x509["keypair"]?["public_key"]?.stringValue?.hasPrefix("-----BEGIN CERTIFICATE-----") == true)
+            #expect(x509["keypair"]?["private_key"]?.stringValue?.contains("PRIVATE KEY") == true)
+            #expect(x509["keypair"]?["fingerprint"]?.stringValue?.split(separator: ":").count == 20)
+
+            // Disk config as asked, the servers of one request by their reservation, the console's tail.
+            let made = try await c.boot(admin, image: image, network: network, extra: [
+                "OS-DCF:diskConfig": "AUTO", "min_count": 2, "return_reservation_id": true])
+            let reservation = try #require(made["reservation_id"]?.stringValue)
+            _ = try await c.boot(admin, name: "other", image: image, network: network)
+            await cloud.compute.settle()
+            let mine = try await c.call(.get, "/compute/v2.1/servers/detail?reservation_id=\(reservation)", token: admin)["servers"]?.array ?? []
+            #expect(mine.count == 2 && mine.allSatisfy { $0["OS-DCF:diskConfig"] == "AUTO" })
+            let id = try #require(mine.first?["id"]?.stringValue)
+            #expect(try await c.call(.put, "/compute/v2.1/servers/\(id)", token: admin, json: ["server": ["OS-DCF:diskConfig": "MANUAL"]]).status == .ok)
+            #expect(try await c.server(admin, id)?["OS-DCF:diskConfig"] == "MANUAL")
+            let console = try await c.action(admin, id, ["os-getConsoleOutput": ["length": 3]])
+            #expect(console["output"]?.stringValue?.split(separator: "\n", omittingEmptySubsequences: false).count == 3)
+
+            // Backups rotate: with rotation 2, a third backup removes the first.
+            var backups: [String] = []
+            for n in 1...3 {
+                let reply = try await c.call(.post, "/compute/v2.1/servers/\(id)/action", token: admin, json: ["createBackup": [
+                    "name": .string("b\(n)"), "backup_type": "daily", "rotation": 2, "metadata": ["note": "kept"]]],
+                    headers: ["OpenStack-API-Version": "compute 2.45"])
+                #expect(reply.status == .accepted, "\(reply.body?.text ?? "")")
+                backups.append(reply["image_id"]?.stringValue ?? "")
+                await cloud.compute.settle()
+            }
+            #expect(try await c.call(.get, "/image/v2/images/\(backups[0])", token: admin).status == .notFound)
+            let last = try await c.call(.get, "/image/v2/images/\(backups[2])", token: admin)
+            #expect(last["status"] == "active" && last["backup_type"] == "daily" && last["image_type"] == "backup" && last["note"] == "kept")
+            // A snapshot's metadata wins over the properties Nova sets itself.
+            let snap = try await c.call(.post, "/compute/v2.1/servers/\(id)/action", token: admin, json: ["createImage": [
+                "name": "s", "metadata": ["image_type": "test"]]], headers: ["OpenStack-API-Version": "compute 2.45"])
+            await cloud.compute.settle()
+            #expect(try await c.call(.get, "/image/v2/images/\(snap["image_id"]?.stringValue ?? "")", token: admin)["image_type"] == "test")
+        }
+    }
 }

@@ -360,8 +360,12 @@ struct Workflows: Sendable {
             do {
                 try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host))
             } catch {
-                try? await service.images.deleteImage(id: image)
-                throw error
+                // The user deleted the image while it was being made: the snapshot simply ends, as in Nova.
+                let deleted = (try? await service.images.bootImage(id: image, projectID: nil, isAdmin: true)) == nil
+                if !deleted {
+                    try? await service.images.deleteImage(id: image)
+                    throw error
+                }
             }
         }
         try await settle(s.id) { s in

@@ -1,4 +1,6 @@
 import Crypto
+import _CryptoExtras
+import X509
 import Foundation
 import MartletCore
 import SQLKit
@@ -41,6 +43,22 @@ struct Keypair: Sendable {
 
     static let keyTypes: Set<String> = ["ssh-rsa", "ssh-dss", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                                         "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"]
+
+    /// A new x509 key pair as Nova makes one (2.2's `type: x509`): a self-signed RSA certificate
+    /// naming the user and project, and its private key, both PEM.
+    static func generateCertificate(userID: String, projectID: String) throws -> (certificate: String, privateKey: String) {
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let name = try DistinguishedName {
+            CommonName(userID)
+            OrganizationName(projectID)
+        }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PublicKey(key.publicKey),
+            notValidBefore: now, notValidAfter: now.addingTimeInterval(10 * 365 * 86400), issuer: name, subject: name,
+            signatureAlgorithm: .sha256WithRSAEncryption, extensions: Certificate.Extensions(), issuerPrivateKey: Certificate.PrivateKey(key))
+        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
 
     /// A new ed25519 key: the OpenSSH public line and the private key file.
     static func generate(comment: String) -> (publicKey: String, privateKey: String) {

@@ -58,6 +58,8 @@ struct Server: Codable, Sendable, Equatable {
     var pendingImage: String?
     /// Device tags of interfaces (2.32 on create, 2.49 on attach), by port id.
     var interfaceTags: [String: String]?
+    /// `OS-DCF:diskConfig` AUTO (grow the root partition) rather than MANUAL, as asked on create, rebuild or update.
+    var autoDiskConfig: Bool?
     var trustedCertificates: [String]?
 
     var status: String { Self.status(vmState: vmState, taskState: taskState) }

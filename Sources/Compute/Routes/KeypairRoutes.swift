@@ -72,9 +72,15 @@ struct KeypairRoutes {
         var privateKey: String?
         if publicKey == nil {
             guard v < Microversion(2, 92) else { throw APIError.badRequest("Invalid input for field/attribute keypair. 'public_key' is a required property") }
-            let made = Keypair.generate(comment: "Generated-by-Nova")
-            publicKey = made.publicKey
-            privateKey = made.privateKey
+            if type == "x509" {
+                let made = try Keypair.generateCertificate(userID: user, projectID: call.auth.projectID ?? "")
+                publicKey = made.certificate
+                privateKey = made.privateKey
+            } else {
+                let made = Keypair.generate(comment: "Generated-by-Nova")
+                publicKey = made.publicKey
+                privateKey = made.privateKey
+            }
         }
         let line = (publicKey ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard let fingerprint = type == "x509" ? Keypair.certificateFingerprint(line) : Keypair.fingerprint(line) else {

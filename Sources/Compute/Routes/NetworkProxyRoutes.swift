@@ -126,6 +126,26 @@ struct NetworkProxyRoutes {
         }
     }
 
+    /// `addSecurityGroup`/`removeSecurityGroup`: the group (by name or id, in the server's project)
+    /// joins or leaves every port of the server, as Nova asks Neutron.
+    func setSecurityGroup(_ name: String, on server: Server, adding: Bool) async throws {
+        let owner = NetworkCaller(isAdmin: false, projectID: server.projectID)
+        let matches = try await networks.list("security_groups", as: owner, matching: [:])
+            .filter { $0["id"]?.stringValue == name || $0["name"]?.stringValue == name }
+        guard let id = matches.first?["id"]?.stringValue else {
+            throw APIError.notFound("Security group \(name) not found for project \(server.projectID).")
+        }
+        if matches.count > 1 { throw APIError.conflict("Multiple security groups named \(name) were found: use an id.") }
+        let admin = NetworkCaller(isAdmin: true, projectID: "")
+        for port in try await networks.list("ports", as: admin, matching: ["device_id": server.id, "project_id": server.projectID]) {
+            guard let portID = port["id"]?.stringValue else { continue }
+            var groups = port["security_groups"]?.array.compactMap(\.stringValue) ?? []
+            if adding, !groups.contains(id) { groups.append(id) }
+            if !adding { groups.removeAll { $0 == id } }
+            _ = try await networks.update("ports", portID, ["security_groups": JSON(groups)], as: admin)
+        }
+    }
+
     func caller(_ call: APICall) throws -> NetworkCaller {
         guard service.version(call) < Microversion(2, 36) else { throw APIError.notFound("The resource could not be found.") }
         return NetworkCaller(isAdmin: call.auth.hasRole("admin"), projectID: call.auth.projectID ?? "")

@@ -103,6 +103,7 @@ struct ServerActionRoutes {
             return v >= Microversion(2, 14) ? .empty(.ok) : .json(.ok, [:])
         case "rebuild": return try await rebuild(server, call, try args())
         case "createImage": return try await createImage(server, call, try args())
+        case "createBackup": return try await createBackup(server, call, try args())
         case "shelve":
             _ = try await beginSnapshot(server, call, action: "shelve", task: "shelving", name: server.name + "-shelved",
                                         properties: ["image_type": "snapshot", "instance_uuid": server.id])
@@ -131,10 +132,10 @@ struct ServerActionRoutes {
                 throw APIError.conflict("Instance \(server.id) is not ready to give its console output.")
             }
             let output = try await service.hypervisor.consoleOutput(server.id, host: host)
+            // Nova's tail: the last `length` pieces between newlines (a final newline leaves an empty last piece).
             var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if lines.last == "" { lines.removeLast() }
             if let length, length >= 0 { lines = Array(lines.suffix(length)) }
-            return .json(.ok, ["output": .string(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"))])
+            return .json(.ok, ["output": .string(lines.joined(separator: "\n"))])
         case "addSecurityGroup", "removeSecurityGroup":
             let group = try args().requiredString("name", maxLength: 255)
             let adding = name == "addSecurityGroup"
@@ -144,6 +145,7 @@ struct ServerActionRoutes {
             if adding && server.securityGroups.contains(group) {
                 throw APIError.badRequest("Security group \(group) is already associated with the instance \(server.id)")
             }
+            try await NetworkProxyRoutes(service: service).setSecurityGroup(group, on: server, adding: adding)
             try await change(server, call, name) { s in
                 if adding { s.securityGroups.append(group) } else { s.securityGroups.removeAll { $0 == group } }
             }
@@ -307,6 +309,7 @@ struct ServerActionRoutes {
         let newKey = key
         let hostname = v >= Microversion(2, 90) ? try f.string("hostname", minLength: 1, maxLength: 255).map { try ServerInput.validHostname($0, version: v) } : nil
         let password = try f.string("adminPass")
+        let diskConfig = try ServerInput.diskConfig(f)
         try await begin(server, call, "rebuild", from: [.active, .stopped, .error], task: "rebuilding") { s in
             s.imageRef = imageRef
             if let name { s.name = name }
@@ -317,6 +320,7 @@ struct ServerActionRoutes {
             if let userData { s.userData = userData }
             if let newKey { s.keyName = newKey.name; s.keyData = newKey.data }
             if let hostname { s.hostname = hostname }
+            if let diskConfig { s.autoDiskConfig = diskConfig == "AUTO" }
         }
         guard let updated = try await service.servers.get(server.id) else { throw ComputeFault.serverNotFound(server.id) }
         let routes = ServerRoutes(service: service)
@@ -348,21 +352,48 @@ struct ServerActionRoutes {
 
     private func createImage(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {
         let name = try f.requiredString("name", minLength: 1, maxLength: 255)
-        let metadata = try ServerInput.metadata(f, "metadata")
-        guard [.active, .stopped, .paused, .suspended].contains(server.vmState), server.taskState == nil else {
-            throw ComputeFault.invalidState(server, action: "createImage")
+        return try await snapshot(server, call, action: "createImage", name: name, type: "snapshot", metadata: try ServerInput.metadata(f, "metadata"))
+    }
+
+    /// `createBackup`: a snapshot marked as a backup of its type, keeping at most `rotation` of them
+    /// (the oldest of the server's backups of that type go first, as Nova rotates them).
+    private func createBackup(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {
+        let name = try f.requiredString("name", minLength: 1, maxLength: 255)
+        let backupType = try f.requiredString("backup_type", minLength: 1, maxLength: 255)
+        let given: JSON? = f.members["rotation"]
+        let rotation: Int64?
+        switch given {
+        case .int(let n)?: rotation = n
+        case .string(let text)?: rotation = Int64(text)
+        default: rotation = nil
         }
-        var properties = metadata
-        properties["image_type"] = "snapshot"
-        properties["instance_uuid"] = server.id
-        properties["user_id"] = call.auth.userID
+        guard let rotation, rotation >= 0 else {
+            throw APIError.badRequest("Invalid input for field/attribute rotation. Value: \(f.members["rotation"]?.text ?? "None"). It must be an integer of at least 0.")
+        }
+        var metadata = try ServerInput.metadata(f, "metadata")
+        metadata["backup_type"] = backupType
+        let older = try await service.images.visibleImages(projectID: server.projectID, isAdmin: true).filter {
+            $0.properties["instance_uuid"] == server.id && $0.properties["image_type"] == "backup" && $0.properties["backup_type"] == backupType
+        }.sorted { $0.createdAt > $1.createdAt }
+        for excess in older.dropFirst(max(Int(rotation) - 1, 0)) { try await service.images.deleteImage(id: excess.id) }
+        return try await snapshot(server, call, action: "createBackup", name: name, type: "backup", metadata: metadata)
+    }
+
+    /// An image of the server's disk; what the caller names in `metadata` wins over Nova's own properties.
+    private func snapshot(_ server: Server, _ call: APICall, action: String, name: String, type: String,
+                          metadata: [String: String]) async throws -> Response {
+        guard [.active, .stopped, .paused, .suspended].contains(server.vmState), server.taskState == nil else {
+            throw ComputeFault.invalidState(server, action: action)
+        }
+        var properties: [String: String] = ["image_type": type, "instance_uuid": server.id, "user_id": call.auth.userID]
         if !server.imageRef.isEmpty { properties["base_image_ref"] = server.imageRef }
         if let source = try await service.images.bootImage(id: server.imageRef, projectID: nil, isAdmin: true) {
             for (key, value) in source.properties where properties[key] == nil && !["image_type", "instance_uuid", "base_image_ref"].contains(key) {
                 properties[key] = value
             }
         }
-        let image = try await beginSnapshot(server, call, action: "createImage", task: "image_snapshot", name: name, properties: properties)
+        properties.merge(metadata) { _, asked in asked }
+        let image = try await beginSnapshot(server, call, action: action, task: "image_snapshot", name: name, properties: properties)
         if service.version(call) >= Microversion(2, 45) { return .json(.accepted, ["image_id": .string(image.id)]) }
         let base = service.links.base.replacingOccurrences(of: "/compute", with: "/image")
         return .empty(.accepted, headers: [.location: "\(base)/v2/images/\(image.id)"])

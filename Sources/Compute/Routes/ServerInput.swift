@@ -22,6 +22,7 @@ struct ServerInput {
     var accessIPv4: String?
     var accessIPv6: String?
     var adminPass: String?
+    var diskConfig: String?
     var trustedCertificates: [String]?
     var hints: [String: [String]] = [:]
     /// 2.74: the host an admin asks for.
@@ -137,9 +138,7 @@ struct ServerInput {
         adminPass = try f.string("adminPass")
         host = try f.string("host", minLength: 1, maxLength: 255) ?? f.string("hypervisor_hostname", minLength: 1, maxLength: 255)
         trustedCertificates = try f.strings("trusted_image_certificates")
-        if let d = try f.string("OS-DCF:diskConfig"), !["AUTO", "MANUAL"].contains(d) {
-            throw APIError.badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: \(d).")
-        }
+        diskConfig = try Self.diskConfig(f)
         if let personality = try f.array("personality"), personality.count > 5 {
             throw APIError.forbidden("Quota exceeded, too many injected files (limit 5).")
         }
@@ -244,6 +243,13 @@ struct ServerInput {
     }
 
     /// Nova's default hostname: the name made DNS-safe.
+    /// `OS-DCF:diskConfig` of a create, rebuild or update: AUTO or MANUAL.
+    static func diskConfig(_ f: JSONFields) throws -> String? {
+        guard let d = try f.string("OS-DCF:diskConfig") else { return nil }
+        guard ["AUTO", "MANUAL"].contains(d) else { throw APIError.badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: \(d).") }
+        return d
+    }
+
     static func hostname(_ name: String) -> String {
         let lowered = name.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }
         let trimmed = String(lowered).trimmingCharacters(in: CharacterSet(charactersIn: "-"))

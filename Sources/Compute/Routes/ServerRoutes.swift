@@ -192,6 +192,8 @@ struct ServerRoutes {
             if isAdmin || version >= Microversion(2, 83) {
                 for key in Self.attributeFilters { if let value = q[key] { attributes[key] = value } }
             }
+            // Nova lets everyone find the servers of one multi-create by its reservation.
+            if let reservation = q["reservation_id"] { attributes["reservation_id"] = reservation }
             if !isAdmin && version < Microversion(2, 5) { ip6 = nil }
             if let n = q["display_name"], name == nil { name = try NSRegularExpression(pattern: NSRegularExpression.escapedPattern(for: n)) }
             func list(_ key: String) -> [String]? { q[key].map { $0.split(separator: ",").map(String.init) } }
@@ -234,6 +236,7 @@ struct ServerRoutes {
         let v4 = try f.string("accessIPv4").map { try ServerInput.address($0, version: 4, field: "accessIPv4") }
         let v6 = try f.string("accessIPv6").map { try ServerInput.address($0, version: 6, field: "accessIPv6") }
         let hostname = try f.string("hostname", minLength: 1, maxLength: 255).map { try ServerInput.validHostname($0, version: v) }
+        let diskConfig = try ServerInput.diskConfig(f)
         let updated = try await service.db.transaction { db -> Server in
             guard var s = try await service.servers.get(current.id, in: db) else { throw ComputeFault.serverNotFound(current.id) }
             if let name { s.name = name }
@@ -241,6 +244,7 @@ struct ServerRoutes {
             if let v4 { s.accessIPv4 = v4 }
             if let v6 { s.accessIPv6 = v6 }
             if let hostname { s.hostname = hostname }
+            if let diskConfig { s.autoDiskConfig = diskConfig == "AUTO" }
             try await service.servers.update(s, in: db)
             return s
         }
@@ -308,6 +312,7 @@ struct ServerRoutes {
             accessIPv4: input.accessIPv4 ?? "", accessIPv6: input.accessIPv6 ?? "", reservationID: reservation, launchIndex: 0,
             schedulerHints: input.hints, createdAt: now, updatedAt: now, launchedAt: nil, fault: nil,
             previousVMState: nil, rescueImageRef: nil, trustedCertificates: input.trustedCertificates)
+        base.autoDiskConfig = input.diskConfig.map { $0 == "AUTO" }
         if let host = input.host {
             guard try await service.db.read({ try await service.placement.providers(in: $0) }).contains(where: { $0.host == host }) else {
                 throw APIError.badRequest("Compute host \(host) could not be found.")
@@ -326,7 +331,7 @@ struct ServerRoutes {
         if input.returnReservationID { return .json(.accepted, ["reservation_id": .string(reservation)]) }
         let first = made[0]
         var body: [String: JSON] = ["id": .string(first.id), "links": service.links.json("servers", first.id),
-                                    "OS-DCF:diskConfig": "MANUAL",
+                                    "OS-DCF:diskConfig": .string(input.diskConfig ?? "MANUAL"),
                                     "security_groups": .array(first.securityGroups.map { ["name": .string($0)] })]
         if service.enableInstancePassword { body["adminPass"] = .string(input.adminPass ?? AdminPassword.generate()) }
         return .json(.accepted, ["server": .object(body)], headers: [.location: "\(service.links.base)/v2.1/servers/\(first.id)"])

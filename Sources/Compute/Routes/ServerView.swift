@@ -24,7 +24,7 @@ struct ServerView {
             "hostId": .string(s.host.map { Self.hostID(project: s.projectID, host: $0) } ?? ""),
             "created": .string(NovaTime.server(s.createdAt)), "updated": .string(NovaTime.server(s.updatedAt)),
             "addresses": addresses(s), "accessIPv4": .string(s.accessIPv4), "accessIPv6": .string(s.accessIPv6),
-            "links": links.json("servers", s.id), "OS-DCF:diskConfig": "MANUAL",
+            "links": links.json("servers", s.id), "OS-DCF:diskConfig": .string(s.autoDiskConfig == true ? "AUTO" : "MANUAL"),
             "OS-EXT-AZ:availability_zone": .string(s.availabilityZone ?? s.requestedZone ?? ""),
             "config_drive": .string(s.configDrive ? "True" : ""), "key_name": JSON(s.keyName),
             "OS-SRV-USG:launched_at": s.launchedAt.map { .string(NovaTime.precise($0)) } ?? nil,
@@ -80,6 +80,12 @@ struct ServerView {
         guard case .object(var body) = detail(s) else { return detail(s) }
         for key in body.keys where Self.detailOnly.contains(key) || key.hasPrefix("OS-EXT-") || key.hasPrefix("OS-SRV-USG:") {
             body.removeValue(forKey: key)
+        }
+        // Nova's update and rebuild answers show plain addresses (`extend_address=False`).
+        if case .object(let networks)? = body["addresses"] {
+            body["addresses"] = .object(networks.mapValues { list in
+                .array(list.array.map { ["addr": $0["addr"] ?? nil, "version": $0["version"] ?? nil] })
+            })
         }
         return .object(body)
     }
