@@ -137,4 +137,37 @@ import Testing
             #expect(try await c.call(.get, "/image/v2/images/\(snap["image_id"]?.stringValue ?? "")", token: admin)["image_type"] == "test")
         }
     }
+
+    /// Below 2.36 Nova still proxies floating IPs: pools are the external networks, and addFloatingIp
+    /// points one at the server.
+    @Test func theFloatingIPProxyBelow236() async throws {
+        let cloud = try await computeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let subnet = try #require(try await c.call(.get, "/network/v2.0/subnets?network_id=\(network)", token: admin)["subnets"]?.array.first?["id"]?.stringValue)
+            let external = try #require(try await c.call(.post, "/network/v2.0/networks", token: admin,
+                                                         json: ["network": ["name": "public", "router:external": true]])["network"]?["id"]?.stringValue)
+            _ = try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": ["network_id": .string(external), "cidr": "172.24.4.0/24", "ip_version": 4]])
+            let router = try #require(try await c.call(.post, "/network/v2.0/routers", token: admin, json: ["router": [
+                "name": "r", "external_gateway_info": ["network_id": .string(external)]]])["router"]?["id"]?.stringValue)
+            _ = try await c.call(.put, "/network/v2.0/routers/\(router)/add_router_interface", token: admin, json: ["subnet_id": .string(subnet)])
+            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+
+            let old = ["OpenStack-API-Version": "compute 2.35"]
+            #expect(try await c.call(.get, "/compute/v2.1/os-floating-ip-pools", token: admin, headers: old)["floating_ip_pools"] == [["name": "public"]])
+            let made = try await c.call(.post, "/compute/v2.1/os-floating-ips", token: admin, json: ["pool": "public"], headers: old)
+            let ip = try #require(made["floating_ip"]?["ip"]?.stringValue)
+            #expect(made["floating_ip"]?["pool"] == "public" && made["floating_ip"]?["instance_id"] == .null)
+            #expect(try await c.call(.post, "/compute/v2.1/servers/\(id)/action", token: admin, json: ["addFloatingIp": ["address": .string(ip)]], headers: old).status == .accepted)
+            let shown = try await c.call(.get, "/compute/v2.1/os-floating-ips/\(made["floating_ip"]?["id"]?.stringValue ?? "")", token: admin, headers: old)
+            #expect(shown["floating_ip"]?["instance_id"]?.stringValue == id && shown["floating_ip"]?["fixed_ip"]?.stringValue?.hasPrefix("10.20.0.") == true)
+            #expect(try await c.call(.post, "/compute/v2.1/servers/\(id)/action", token: admin, json: ["removeFloatingIp": ["address": .string(ip)]], headers: old).status == .accepted)
+            #expect(try await c.call(.post, "/compute/v2.1/servers/\(id)/action", token: admin, json: ["removeFloatingIp": ["address": .string(ip)]], headers: old).status == .conflict)
+            #expect(try await c.call(.get, "/compute/v2.1/os-floating-ip-pools", token: admin, headers: ["OpenStack-API-Version": "compute 2.36"]).status == .notFound)
+            #expect(try await c.call(.post, "/compute/v2.1/os-floating-ips", token: admin, json: ["pool": "nowhere"], headers: old).status == .notFound)
+        }
+    }
 }
