@@ -78,6 +78,9 @@ import Testing
                 .filter { $0["service_type"] == "L3_ROUTER_NAT" }.compactMap { $0["name"]?.stringValue }
             if aliases.contains("l3-ha") { #expect(providers.contains("ha")) }
             if aliases.contains("dvr") { #expect(providers.contains("dvr")) }
+            // Filtered as any listing: no VPN provider, so openstacksdk's cleanup leaves VPNaaS alone.
+            #expect(try await c.call(.get, "/network/v2.0/service-providers?service_type=VPN", token: admin)["service_providers"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/network/v2.0/service-providers?name=ha", token: admin)["service_providers"]?.array.count == 1)
         }
     }
 }

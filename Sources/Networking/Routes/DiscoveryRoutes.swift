@@ -78,10 +78,16 @@ struct DiscoveryRoutes {
             return .json(.ok, ["extension": Self.entry(e)])
         }
         // The router kinds the advertised `dvr` and `l3-ha` extensions create, as Neutron's L3 flavors list them.
-        r.get("/v2.0/service-providers", rule: "get_service_provider") { _ in
-            .json(.ok, ["service_providers": .array(["single_node", "ha", "dvr", "dvrha"].map {
+        r.get("/v2.0/service-providers", rule: "get_service_provider") { call in
+            let all: [[String: JSON]] = ["single_node", "ha", "dvr", "dvrha"].map {
                 ["service_type": "L3_ROUTER_NAT", "name": .string($0), "default": .bool($0 == "single_node")]
-            })])
+            }
+            // Filters as on every Neutron listing (openstacksdk asks `service_type=VPN` to learn whether VPNaaS is there).
+            let wanted = call.request.formQuery.items.filter { ["service_type", "name", "default"].contains($0.name) }
+            let shown = all.filter { provider in
+                wanted.allSatisfy { ResourceTable.columnText(provider[$0.name])?.lowercased() == $0.value.lowercased() }
+            }
+            return .json(.ok, ["service_providers": .array(shown.map(JSON.object))])
         }
         r.get("/v2.0/availability_zones", rule: "get_availability_zone") { _ in
             .json(.ok, ["availability_zones": [
