@@ -31,6 +31,20 @@ enum IdentityPolicy {
         }
     }
 
+    /// OS-TRUST: the trust a handler loaded (or is creating) names its trustor and trustee. A token of
+    /// an impersonating trust is its trustor's, as in Keystone (so the trustee redelegates as the trustor).
+    static let trustor = PolicyRule.isUser("trustor_user_id")
+    static let trustee = PolicyRule.isUser("trustee_user_id")
+    static let listTrustsForTrustor = reader || trustor
+    static let listTrustsForTrustee = reader || trustee
+    /// `GET /v3/OS-TRUST/trusts` is checked as list_trusts_for_trustor or list_trusts_for_trustee when
+    /// filtered by one of them (the handler puts the filter in the target), list_trusts otherwise.
+    static let listTrusts = PolicyRule { req in
+        if req.target["trustor_user_id"] != nil { return listTrustsForTrustor.allows(req) }
+        if req.target["trustee_user_id"] != nil { return listTrustsForTrustee.allows(req) }
+        return reader.allows(req)
+    }
+
     static let table = Policy([
         "identity:validate_token": reader || owner || .role("service"),
         "identity:revoke_token": admin || owner,
@@ -96,6 +110,16 @@ enum IdentityPolicy {
         "identity:create_system_grant": admin,
         "identity:revoke_system_grant": admin,
         "identity:list_role_assignments": reader,
+        "identity:list_role_assignments_for_tree": reader || (admin && tokenProject),
+
+        "identity:create_trust": trustor,
+        "identity:list_trusts": listTrusts,
+        "identity:list_trusts_for_trustor": listTrustsForTrustor,
+        "identity:list_trusts_for_trustee": listTrustsForTrustee,
+        "identity:get_trust": reader || trustor || trustee,
+        "identity:list_roles_for_trust": reader || trustor || trustee,
+        "identity:get_role_for_trust": reader || trustor || trustee,
+        "identity:delete_trust": admin || trustor,
 
         "identity:list_application_credentials": reader || selfUser,
         "identity:get_application_credential": reader || selfUser,

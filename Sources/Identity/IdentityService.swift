@@ -54,6 +54,8 @@ public final class IdentityService: APIService {
         UserRoutes(service: self).register(router)
         RoleRoutes(service: self).register(router)
         AssignmentRoutes(service: self).register(router)
+        RoleAssignmentRoutes(service: self).register(router)
+        TrustRoutes(service: self).register(router)
         CredentialRoutes(service: self).register(router)
         CatalogRoutes(service: self).register(router)
         PolicyRoutes(service: self).register(router)

@@ -52,14 +52,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let subnet = try #require(try await c.call(.get, "/network/v2.0/subnets?network_id=\(network)", token: admin)["subnets"]?.array.first?["id"]?.stringValue)
-            let external = try #require(try await c.call(.post, "/network/v2.0/networks", token: admin,
-                                                         json: ["network": ["name": "public", "router:external": true]])["network"]?["id"]?.stringValue)
-            _ = try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": ["network_id": .string(external), "cidr": "172.24.4.0/24", "ip_version": 4]])
-            let router = try #require(try await c.call(.post, "/network/v2.0/routers", token: admin, json: ["router": [
-                "name": "r", "external_gateway_info": ["network_id": .string(external)]]])["router"]?["id"]?.stringValue)
-            #expect(try await c.call(.put, "/network/v2.0/routers/\(router)/add_router_interface", token: admin, json: ["subnet_id": .string(subnet)]).status == .ok)
+            let (network, image, external) = try await c.routedPrerequisites(admin)
             let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
             await cloud.compute.settle()
             let port = try #require(try await c.call(.get, "/network/v2.0/ports?device_id=\(id)", token: admin)["ports"]?.array.first?["id"]?.stringValue)
@@ -145,14 +138,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let subnet = try #require(try await c.call(.get, "/network/v2.0/subnets?network_id=\(network)", token: admin)["subnets"]?.array.first?["id"]?.stringValue)
-            let external = try #require(try await c.call(.post, "/network/v2.0/networks", token: admin,
-                                                         json: ["network": ["name": "public", "router:external": true]])["network"]?["id"]?.stringValue)
-            _ = try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": ["network_id": .string(external), "cidr": "172.24.4.0/24", "ip_version": 4]])
-            let router = try #require(try await c.call(.post, "/network/v2.0/routers", token: admin, json: ["router": [
-                "name": "r", "external_gateway_info": ["network_id": .string(external)]]])["router"]?["id"]?.stringValue)
-            _ = try await c.call(.put, "/network/v2.0/routers/\(router)/add_router_interface", token: admin, json: ["subnet_id": .string(subnet)])
+            let (network, image, external) = try await c.routedPrerequisites(admin)
             let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
             await cloud.compute.settle()
 
@@ -169,5 +155,23 @@ import Testing
             #expect(try await c.call(.get, "/compute/v2.1/os-floating-ip-pools", token: admin, headers: ["OpenStack-API-Version": "compute 2.36"]).status == .notFound)
             #expect(try await c.call(.post, "/compute/v2.1/os-floating-ips", token: admin, json: ["pool": "nowhere"], headers: old).status == .notFound)
         }
+    }
+}
+
+extension Client {
+    /// `bootPrerequisites` with the network behind a router whose gateway is on a `public` external network.
+    func routedPrerequisites(_ token: String) async throws -> (network: String, image: String, external: String) {
+        let (network, image) = try await bootPrerequisites(token)
+        guard let subnet = try await call(.get, "/network/v2.0/subnets?network_id=\(network)", token: token)["subnets"]?.array.first?["id"]?.stringValue,
+              let external = try await call(.post, "/network/v2.0/networks", token: token,
+                                            json: ["network": ["name": "public", "router:external": true]])["network"]?["id"]?.stringValue else {
+            throw TestFailure("routed network set-up failed")
+        }
+        _ = try await call(.post, "/network/v2.0/subnets", token: token, json: ["subnet": ["network_id": .string(external), "cidr": "172.24.4.0/24", "ip_version": 4]])
+        let router = try await call(.post, "/network/v2.0/routers", token: token, json: ["router": [
+            "name": "r", "external_gateway_info": ["network_id": .string(external)]]])["router"]?["id"]?.stringValue ?? ""
+        let leg = try await call(.put, "/network/v2.0/routers/\(router)/add_router_interface", token: token, json: ["subnet_id": .string(subnet)])
+        guard leg.status == .ok else { throw TestFailure("router interface: \(leg.status)") }
+        return (network, image, external)
     }
 }

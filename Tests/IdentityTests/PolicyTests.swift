@@ -17,10 +17,12 @@ import Testing
         "identity:get_limit_model", "identity:list_registered_limits", "identity:get_registered_limit", "identity:list_limits",
     ]
     /// Rules that admit only the owner, admins included (as in Keystone).
-    static let ownerOnly: Set<String> = ["identity:create_application_credential"]
+    static let ownerOnly: Set<String> = ["identity:create_application_credential", "identity:create_trust"]
     /// Bodies for routes whose target is named in the body rather than the path.
     static let bodies: [String: JSON] = [
         "POST /v3/credentials": ["credential": ["user_id": "0123456789abcdef0123456789abcdef", "type": "cert", "blob": "x"]],
+        "POST /v3/OS-TRUST/trusts": ["trust": ["trustor_user_id": "0123456789abcdef0123456789abcdef",
+                                               "trustee_user_id": "0123456789abcdef0123456789abcdef", "impersonation": false]],
     ]
 
     @Test func everyRouteIsGuardedByARuleOfTheTable() async throws {

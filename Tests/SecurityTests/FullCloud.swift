@@ -10,6 +10,7 @@ import MartletStore
 import MartletTestSupport
 import Networking
 import ObjectStorage
+import Testing
 
 /// Every service on one database, as `martlet serve` wires them.
 func fullCloud(_ backend: TestBackend = .sqlite) async throws -> TestCloud {
@@ -165,6 +166,14 @@ struct Estate: Sendable {
                                                      : Self.stable(reply.body))
         }
         return views
+    }
+
+    /// Records an issue for every resource of A's whose admin view differs from `before`.
+    func expectUnchanged(_ before: [String: String], _ c: Client, by whom: String) async throws {
+        let after = try await snapshot(c)
+        for (path, view) in before where after[path] != view {
+            Issue.record("\(path) changed by \(whom): \(view.prefix(300)) → \(after[path]?.prefix(300) ?? "")")
+        }
     }
 
     /// A body as text (nothing of A's changes on its own once its server has settled).

@@ -51,10 +51,7 @@ import Testing
             }
             #expect(tried > 400, "only \(tried) routes were enumerated")
             await cloud.compute.settle()
-            let after = try await e.snapshot(c)
-            for (path, view) in before where after[path] != view {
-                Issue.record("\(path) changed while others tried: \(view.prefix(300)) → \(after[path]?.prefix(300) ?? "")")
-            }
+            try await e.expectUnchanged(before, c, by: "others")
         }
     }
 
@@ -91,10 +88,7 @@ import Testing
                 #expect(reply.status == .forbidden || reply.status == .notFound, "reader \(method) \(path) answered \(reply.status)")
             }
             await cloud.compute.settle()
-            let after = try await e.snapshot(c)
-            for (path, view) in before where after[path] != view {
-                Issue.record("\(path) changed by a reader: \(view.prefix(300)) → \(after[path]?.prefix(300) ?? "")")
-            }
+            try await e.expectUnchanged(before, c, by: "a reader")
         }
     }
 
@@ -151,8 +145,7 @@ import Testing
                                      headers: ["X-Symlink-Target": "a-box/a-object", "X-Symlink-Target-Account": "AUTH_\(e.projectA)"]).status == .created)
             let followed = try await c.call(.get, "\(bAccount)/b-box/link", token: e.bob)
             #expect(followed.status == .forbidden && !String(decoding: followed.bytes, as: UTF8.self).contains("secret"))
-            let after = try await e.snapshot(c)
-            for (path, view) in before where after[path] != view { Issue.record("\(path) changed: \(view) → \(after[path] ?? "")") }
+            try await e.expectUnchanged(before, c, by: "another project")
         }
     }
 }

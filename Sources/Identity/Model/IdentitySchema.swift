@@ -153,5 +153,20 @@ enum IdentitySchema {
             // its tokens reads no more than before. Rules never change and cannot go while used.
             "ALTER TABLE identity_app_credentials ADD COLUMN access_rules TEXT",
         ]),
+        Migration("identity-0005", [
+            // OS-TRUST. The delegated role IDs are a JSON array on the row, so validating a
+            // trust-scoped token reads one row. Keystone's duplicate_trust_constraint, NULLs distinct.
+            """
+            CREATE TABLE identity_trusts (
+              id TEXT PRIMARY KEY, trustor_user_id TEXT NOT NULL, trustee_user_id TEXT NOT NULL, project_id TEXT,
+              impersonation BOOLEAN NOT NULL, expires_at DOUBLE PRECISION, remaining_uses BIGINT,
+              redelegated_trust_id TEXT, redelegation_count BIGINT NOT NULL, roles TEXT NOT NULL,
+              extra TEXT NOT NULL DEFAULT '{}', created_at DOUBLE PRECISION NOT NULL,
+              UNIQUE (trustor_user_id, trustee_user_id, project_id, impersonation, expires_at))
+            """,
+            "CREATE INDEX identity_trusts_trustee ON identity_trusts (trustee_user_id)",
+            "CREATE INDEX identity_trusts_project ON identity_trusts (project_id)",
+            "CREATE INDEX identity_trusts_redelegated ON identity_trusts (redelegated_trust_id)",
+        ]),
     ]
 }

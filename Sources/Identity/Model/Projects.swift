@@ -134,6 +134,7 @@ extension IdentityStore {
     func deleteProject(_ id: String, in db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM identity_assignments WHERE target_type = 'project' AND target_id = \(bind: id)").run()
         try await db.raw("DELETE FROM identity_projects WHERE id = \(bind: id)").run()
+        try await deleteTrusts(ofProject: id, in: db)
         try await revoke(projectID: id, in: db)
     }
 

@@ -32,6 +32,12 @@ extension IdentityStore {
         return try await db.raw(query).first() != nil
     }
 
+    /// Whether every token of the user issued by then was revoked (read for trustors of trust-scoped tokens).
+    func isRevoked(userID: String, issuedAt: Double, in db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("SELECT id FROM identity_revocations WHERE issued_before >= \(bind: issuedAt) AND user_id = \(bind: userID) LIMIT 1")
+            .first() != nil
+    }
+
     /// Events older than the longest token lifetime can match nothing any more.
     func pruneRevocations(olderThan seconds: Double) async throws {
         let cutoff = now() - seconds

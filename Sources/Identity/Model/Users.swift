@@ -83,17 +83,31 @@ extension IdentityStore {
     func deleteUser(_ id: String, in db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM identity_assignments WHERE actor_type = 'user' AND actor_id = \(bind: id)").run()
         try await db.raw("DELETE FROM identity_users WHERE id = \(bind: id)").run()
+        try await deleteTrusts(ofUser: id, in: db)
         try await revoke(userID: id, in: db)
     }
 
-    /// The projects the user holds any role on, directly or through a group.
-    /// The projects (or domains) the user holds any role on, directly or through a group.
+    /// The projects (or domains) the user holds any role on, directly or through a group; for
+    /// projects also those below a grant inherited to projects (OS-INHERIT), as Keystone lists them.
     func targetIDs(ofUser userID: String, type: Assignment.TargetType, in db: any SQLDatabase) async throws -> [String] {
-        try await db.raw("""
+        let actor: SQLQueryString = """
+            ((a.actor_type = 'user' AND a.actor_id = \(bind: userID)) OR
+             (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM identity_group_members WHERE user_id = \(bind: userID))))
+            """
+        let direct: SQLQueryString = """
             SELECT DISTINCT a.target_id FROM identity_assignments a
-            WHERE a.target_type = \(bind: type.rawValue) AND a.inherited = \(bind: false) AND (
-              (a.actor_type = 'user' AND a.actor_id = \(bind: userID)) OR
-              (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM identity_group_members WHERE user_id = \(bind: userID))))
+            WHERE a.target_type = \(bind: type.rawValue) AND a.inherited = \(bind: false) AND \(actor)
+            """
+        guard type == .project else { return try await db.raw(direct).all().map { try $0.string("target_id") } }
+        return try await db.raw("""
+            WITH RECURSIVE below(id) AS (
+              SELECT p.id FROM identity_projects p WHERE p.is_domain = \(bind: false) AND p.parent_id IN (
+                SELECT a.target_id FROM identity_assignments a
+                WHERE a.target_type IN ('project', 'domain') AND a.inherited = \(bind: true) AND \(actor))
+              UNION
+              SELECT p.id FROM identity_projects p JOIN below b ON p.parent_id = b.id
+            )
+            \(direct) UNION SELECT id FROM below
             """).all().map { try $0.string("target_id") }
     }
 }

@@ -11,6 +11,7 @@ struct AccessRuleRoutes {
     func register(_ r: PolicyRouter) {
         let base = "/v3/users/:user_id/access_rules"
         r.getAndHead(base, rule: "identity:list_access_rules") { call in
+            try await service.refuseTrustScoped(call, what: "application credentials")
             let user = try await store.requireUser(try call.param("user_id"))
             let q = call.queryItems
             let rules = try await store.accessRules(userID: user.id).filter { rule in
@@ -21,11 +22,13 @@ struct AccessRuleRoutes {
                                "links": store.collectionLinks("users/\(user.id)/access_rules")])
         }
         r.getAndHead("\(base)/:access_rule_id", rule: "identity:get_access_rule") { call in
+            try await service.refuseTrustScoped(call, what: "application credentials")
             let (userID, id) = (try call.param("user_id"), try call.param("access_rule_id"))
             let rule = try await store.read { try await owned(id, userID: userID, in: $0) }
             return .json(.ok, ["access_rule": rule.json(store, userID: userID)])
         }
         r.delete("\(base)/:access_rule_id", rule: "identity:delete_access_rule") { call in
+            try await service.refuseTrustScoped(call, what: "application credentials")
             let (userID, id) = (try call.param("user_id"), try call.param("access_rule_id"))
             try await store.transaction { db in
                 let rule = try await owned(id, userID: userID, in: db)

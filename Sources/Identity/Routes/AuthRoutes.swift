@@ -15,7 +15,7 @@ struct AuthRoutes {
         r.head("/v3/auth/tokens", rule: "identity:validate_token", loadsTarget: true) { try await check($0, body: false) }
         r.delete("/v3/auth/tokens", rule: "identity:revoke_token", loadsTarget: true) { call in
             let subject = try await subjectToken(call)
-            try call.authorize(["owner_id": subject.auth.userID])
+            try call.authorize(["owner_id": subject.payload.userID])
             try await store.transaction { db in
                 for auditID in subject.payload.auditIDs.prefix(1) { try await store.revoke(auditID: auditID, in: db) }
             }
@@ -53,7 +53,8 @@ struct AuthRoutes {
 
     private func check(_ call: APICall, body: Bool) async throws -> Response {
         let subject = try await subjectToken(call)
-        try call.authorize(["owner_id": subject.auth.userID])
+        // The owner is the user who authenticated (the trustee of a trust-scoped token), as Keystone's token_subject.
+        try call.authorize(["owner_id": subject.payload.userID])
         // As Keystone: a validator that does not say it enforces access rules must not accept a token that has some.
         if subject.applicationCredential?.accessRules != nil,
            (call.request.header("OpenStack-Identity-Access-Rules").flatMap(Double.init) ?? 0) < 1.0 {
@@ -89,13 +90,22 @@ struct AuthRoutes {
             let parent: ValidatedToken
             do { parent = try await tokens.validated(token) } catch { throw APIError.unauthorized("The token used to authenticate is not valid.") }
             if parent.applicationCredential != nil { throw APIError.forbidden("A token created with an application credential cannot be rescoped.") }
+            if parent.trust != nil {
+                throw APIError.forbidden("You are not authorized to perform the requested action: Using trust-scoped token to create another token. Create a new trust-scoped token instead.")
+            }
             let inherited = parent.payload.methods + (parent.payload.methods.contains("token") ? [] : ["token"])
-            payload = try await scopedPayload(userID: parent.auth.userID, defaultProject: nil, methods: inherited,
+            payload = try await scopedPayload(userID: parent.payload.userID, defaultProject: nil, methods: inherited,
                                               auth: auth, expiresAt: parent.payload.expiresAt, parentAuditID: parent.payload.auditIDs.first)
         } else {
             throw APIError.unauthorized("Attempted to authenticate with an unsupported method.")
         }
         let (token, validated) = try await tokens.issue(payload)
+        // A trust with limited uses gives one up per token issued through it (none taken for the others).
+        if let trust = validated.trust?.trust, trust.remainingUses != nil {
+            guard try await store.transaction({ try await store.consumeTrustUse(trust.id, in: $0) }) else {
+                throw APIError.forbidden("No remaining uses for trust: \(trust.id).")
+            }
+        }
         let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog(forProject: validated.auth.projectID) : .none
         return .json(.created, tokens.render(validated, catalog: catalog), headers: [.subjectToken: token])
     }
@@ -170,6 +180,12 @@ struct AuthRoutes {
         }
         if scopeValue == .string("unscoped") { return payload() }
         let scope = try JSONFields(scopeValue, path: "auth.scope")
+        if ["project", "domain", "system", "unscoped", "OS-TRUST:trust"].filter(scope.has).count > 1 {
+            throw APIError.badRequest("Invalid input for field 'auth.scope': specify only one of system, project, domain, OS-TRUST:trust or unscoped.")
+        }
+        if let trust = try scope.object("OS-TRUST:trust") {
+            return try await trustPayload(trust, userID: userID, methods: methods, expiresAt: expiresAt, parentAuditID: parentAuditID)
+        }
         if let project = try scope.object("project") {
             let found: Project? = try await store.read { db in
                 if let id = try project.string("id", minLength: 1, maxLength: 64) { return try await store.project(id, in: db) }
@@ -193,7 +209,24 @@ struct AuthRoutes {
             guard try system.bool("all") == true else { throw APIError.badRequest("Invalid input for field 'auth.scope.system': only {\"all\": true} is supported.") }
             return payload(system: true)
         }
-        if scope.has("OS-TRUST:trust") { throw APIError.forbidden("Trusts are not supported.") }
         throw APIError.badRequest("Invalid input for field 'auth.scope': expected project, domain or system.")
+    }
+
+    /// `{"OS-TRUST:trust": {"id"}}`: a token for the trust's project, checked (trustee, roles) when issued.
+    /// It lasts no longer than the trust. As Keystone, a trust that is gone, expired or used up is a 401.
+    private func trustPayload(_ fields: JSONFields, userID: String, methods: [String], expiresAt: Double?,
+                              parentAuditID: String?) async throws -> TokenPayload {
+        let id = try fields.requiredString("id", maxLength: 64)
+        let notFound = APIError.unauthorized("Could not find trust: \(id).")
+        guard let trust = try await store.read({ try await store.trust(id, in: $0) }),
+              !trust.isExpired(at: store.now()), (trust.remainingUses ?? 1) > 0 else { throw notFound }
+        if let projectID = trust.projectID {
+            guard let project = try await store.project(projectID), project.enabled else {
+                throw APIError.unauthorized("Could not find the requested project.")
+            }
+        }
+        let until = [expiresAt, trust.expiresAt].compactMap { $0 }.min()
+        return tokens.newPayload(userID: userID, methods: methods, projectID: trust.projectID, expiresAt: until,
+                                 parentAuditID: parentAuditID, trustID: trust.id)
     }
 }

@@ -10,24 +10,29 @@ struct CredentialRoutes {
     func register(_ r: PolicyRouter) {
         let appCreds = "/v3/users/:user_id/application_credentials"
         r.get(appCreds, rule: "identity:list_application_credentials") { call in
+            try await service.refuseTrustScoped(call, what: "application credentials")
             let user = try await store.requireUser(try call.param("user_id"))
             let names = NameFilter(query: call.queryItems)
             let list = try await store.applicationCredentials(userID: user.id).filter { names.matches($0.name) }
             return .json(.ok, ["application_credentials": .array(list.map { $0.json(store) }), "links": store.collectionLinks("users/\(user.id)/application_credentials")])
         }
         r.post(appCreds, rule: "identity:create_application_credential") { call in
-            try await createApplicationCredential(call)
+            try await service.refuseTrustScoped(call, what: "application credentials")
+            return try await createApplicationCredential(call)
         }
         r.get("\(appCreds)/:credential_id", rule: "identity:get_application_credential") { call in
-            .json(.ok, ["application_credential": try await applicationCredential(call).json(store)])
+            try await service.refuseTrustScoped(call, what: "application credentials")
+            return .json(.ok, ["application_credential": try await applicationCredential(call).json(store)])
         }
         r.delete("\(appCreds)/:credential_id", rule: "identity:delete_application_credential") { call in
+            try await service.refuseTrustScoped(call, what: "application credentials")
             let credential = try await applicationCredential(call)
             try await store.transaction { try await store.deleteApplicationCredential(credential.id, in: $0) }
             return .empty()
         }
 
         r.get("/v3/credentials", rule: "identity:list_credentials") { call in
+            try await service.refuseTrustScoped(call)
             // Readers see every credential; anyone else only their own.
             let userID = call.can("identity:get_credential") ? call.query("user_id") : call.auth.userID
             let type = call.query("type")
@@ -35,6 +40,7 @@ struct CredentialRoutes {
             return .json(.ok, ["credentials": .array(list.map { $0.json(store) }), "links": store.collectionLinks("credentials")])
         }
         r.post("/v3/credentials", rule: "identity:create_credential", loadsTarget: true) { call in
+            try await service.refuseTrustScoped(call)
             let f = try JSONFields.body(try await call.body(), wrapper: "credential")
             let userID = try f.requiredString("user_id", maxLength: 64)
             try call.authorize(["owner_id": userID])
@@ -57,9 +63,11 @@ struct CredentialRoutes {
             return .json(.created, ["credential": credential.json(store)])
         }
         r.get("/v3/credentials/:credential_id", rule: "identity:get_credential", loadsTarget: true) { call in
-            .json(.ok, ["credential": try await ownedCredential(call).json(store)])
+            try await service.refuseTrustScoped(call)
+            return .json(.ok, ["credential": try await ownedCredential(call).json(store)])
         }
         r.patch("/v3/credentials/:credential_id", rule: "identity:update_credential", loadsTarget: true) { call in
+            try await service.refuseTrustScoped(call)
             var credential = try await ownedCredential(call)
             let f = try JSONFields.body(try await call.body(), wrapper: "credential")
             if let userID = try f.string("user_id", maxLength: 64), userID != credential.userID {
@@ -82,6 +90,7 @@ struct CredentialRoutes {
             return .json(.ok, ["credential": credential.json(store)])
         }
         r.delete("/v3/credentials/:credential_id", rule: "identity:delete_credential", loadsTarget: true) { call in
+            try await service.refuseTrustScoped(call)
             let credential = try await ownedCredential(call)
             try await store.transaction { try await store.deleteCredential(credential.id, in: $0) }
             return .empty()
@@ -89,11 +98,13 @@ struct CredentialRoutes {
 
         let ec2 = "/v3/users/:user_id/credentials/OS-EC2"
         r.get(ec2, rule: "identity:ec2_list_credentials") { call in
+            try await service.refuseTrustScoped(call)
             let user = try await store.requireUser(try call.param("user_id"))
             let list = try await store.credentials(userID: user.id).filter { $0.type == "ec2" }
             return .json(.ok, ["credentials": .array(list.map { $0.ec2JSON(store) }), "links": store.collectionLinks("users/\(user.id)/credentials/OS-EC2")])
         }
         r.post(ec2, rule: "identity:ec2_create_credential") { call in
+            try await service.refuseTrustScoped(call)
             let user = try await store.requireUser(try call.param("user_id"))
             let f = try JSONFields(try await call.body(), path: "")
             let projectID = try f.requiredString("tenant_id", maxLength: 64)
@@ -106,9 +117,11 @@ struct CredentialRoutes {
             return .json(.created, ["credential": credential.ec2JSON(store)])
         }
         r.get("\(ec2)/:access", rule: "identity:ec2_get_credential") { call in
-            .json(.ok, ["credential": try await ec2Credential(call).ec2JSON(store)])
+            try await service.refuseTrustScoped(call)
+            return .json(.ok, ["credential": try await ec2Credential(call).ec2JSON(store)])
         }
         r.delete("\(ec2)/:access", rule: "identity:ec2_delete_credential") { call in
+            try await service.refuseTrustScoped(call)
             let credential = try await ec2Credential(call)
             try await store.transaction { try await store.deleteCredential(credential.id, in: $0) }
             return .empty()

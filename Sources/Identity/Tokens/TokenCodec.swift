@@ -13,10 +13,12 @@ struct TokenPayload: Codable, Sendable, Equatable {
     var expiresAt: Double
     var auditIDs: [String]
     var applicationCredentialID: String?
+    /// OS-TRUST: the trust the token is scoped to; `userID` is then the trustee, who authenticated.
+    var trustID: String?
 
     enum CodingKeys: String, CodingKey {
         case userID = "u", methods = "m", projectID = "p", domainID = "d", system = "s"
-        case issuedAt = "i", expiresAt = "e", auditIDs = "a", applicationCredentialID = "c"
+        case issuedAt = "i", expiresAt = "e", auditIDs = "a", applicationCredentialID = "c", trustID = "t"
     }
 }
 

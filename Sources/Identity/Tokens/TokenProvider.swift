@@ -7,6 +7,8 @@ struct ValidatedToken: Sendable {
     var auth: AuthContext
     var payload: TokenPayload
     var applicationCredential: ApplicationCredential?
+    /// OS-TRUST: the trust of a trust-scoped token.
+    var trust: TrustToken?
 }
 
 /// Issues and validates tokens. Validation reads the database (user, scope, roles, revocations)
@@ -52,13 +54,13 @@ struct TokenProvider: TokenValidator {
 
     func newPayload(userID: String, methods: [String], projectID: String? = nil, domainID: String? = nil,
                     system: Bool = false, expiresAt: Double? = nil, parentAuditID: String? = nil,
-                    applicationCredentialID: String? = nil) -> TokenPayload {
+                    applicationCredentialID: String? = nil, trustID: String? = nil) -> TokenPayload {
         let now = Date().timeIntervalSince1970
         return TokenPayload(
             userID: userID, methods: methods, projectID: projectID, domainID: domainID, system: system,
             issuedAt: now, expiresAt: min(expiresAt ?? .infinity, now + lifetime),
             auditIDs: [TokenCodec.newAuditID()] + (parentAuditID.map { [$0] } ?? []),
-            applicationCredentialID: applicationCredentialID)
+            applicationCredentialID: applicationCredentialID, trustID: trustID)
     }
 
     /// Works out who the payload's user is and which roles it holds on its scope, or why it may not.
@@ -78,7 +80,10 @@ struct TokenProvider: TokenValidator {
                 return denied("Could not find an enabled project: \(projectID).")
             }
             scope = .project(id: project.id, name: project.name, domainID: domain.id, domainName: domain.name)
-            roles = try await store.effectiveRoles(userID: user.id, targetType: .project, targetID: project.id, in: db)
+            // A trust-scoped token holds what the trust delegates, worked out below.
+            if p.trustID == nil {
+                roles = try await store.effectiveRoles(userID: user.id, targetType: .project, targetID: project.id, in: db)
+            }
         } else if let domainID = p.domainID {
             guard let domain = try await store.project(domainID, in: db), domain.isDomain, domain.enabled else {
                 return denied("Could not find an enabled domain: \(domainID).")
@@ -90,6 +95,13 @@ struct TokenProvider: TokenValidator {
             roles = try await store.effectiveRoles(userID: user.id, targetType: .system, targetID: "all", in: db)
         } else {
             scope = .unscoped
+        }
+        var trust: TrustToken?
+        if let id = p.trustID {
+            switch try await resolveTrust(id, payload: p, trustee: user, in: db) {
+            case .failure(let error): return .failure(error)
+            case .success(let (found, delegated)): (trust, roles) = (found, delegated)
+            }
         }
         var applicationCredential: ApplicationCredential?
         if let id = p.applicationCredentialID {
@@ -111,14 +123,16 @@ struct TokenProvider: TokenValidator {
         if scope != .unscoped && roles.isEmpty {
             return denied("User \(user.id) has no access to the requested scope.")
         }
+        // Under impersonation the token stands for the trustor, as its body and every service see it.
+        let (shown, shownDomain) = trust.flatMap { $0.trust.impersonation ? ($0.trustor, $0.trustorDomain) : nil } ?? (user, userDomain)
         var auth = AuthContext(
-            userID: user.id, userName: user.name, userDomainID: userDomain.id, userDomainName: userDomain.name,
+            userID: shown.id, userName: shown.name, userDomainID: shownDomain.id, userDomainName: shownDomain.name,
             scope: scope, roles: roles, methods: p.methods, auditIDs: p.auditIDs,
             issuedAt: Date(timeIntervalSince1970: p.issuedAt), expiresAt: Date(timeIntervalSince1970: p.expiresAt),
             applicationCredentialID: p.applicationCredentialID)
         // Read with the credential's row above: no extra query, and none at all for credentials without rules.
         auth.requestLimits = applicationCredential?.accessRules.map(AccessRuleLimits.init(rules:))
-        return .success(ValidatedToken(auth: auth, payload: p, applicationCredential: applicationCredential))
+        return .success(ValidatedToken(auth: auth, payload: p, applicationCredential: applicationCredential, trust: trust))
     }
 
     private func impliedClosure(of roles: [AuthContext.Role], in db: any SQLDatabase) async throws -> Set<String> {
@@ -151,7 +165,7 @@ struct TokenProvider: TokenValidator {
         case .unscoped: break
         case .project(let id, let name, let domainID, let domainName):
             body["project"] = ["id": .string(id), "name": .string(name), "domain": ["id": .string(domainID), "name": .string(domainName)]]
-            body["is_domain"] = false
+            if token.trust == nil { body["is_domain"] = false }
         case .domain(let id, let name):
             body["domain"] = ["id": .string(id), "name": .string(name)]
         case .system:
@@ -160,6 +174,11 @@ struct TokenProvider: TokenValidator {
         if auth.scope != .unscoped {
             body["roles"] = .array(auth.roles.map { ["id": .string($0.id), "name": .string($0.name)] })
             if let catalog { body["catalog"] = Catalog.substituted(catalog, projectID: auth.projectID) }
+        }
+        if let trust = token.trust {
+            body["OS-TRUST:trust"] = trust.json
+            // A trust without a project still shows its (empty) roles, as Keystone's trust scope does.
+            if body["roles"] == nil { body["roles"] = .array(auth.roles.map { ["id": .string($0.id), "name": .string($0.name)] }) }
         }
         if let credential = token.applicationCredential {
             var shown: [String: JSON] = ["id": .string(credential.id), "name": .string(credential.name),
