@@ -125,7 +125,17 @@ class Fuzzer:
                                                   "networks": [{"uuid": net}]}}, "server")
         post("/compute/v2.1/os-server-groups", {"server_group": {"name": "fz", "policies": ["affinity"]}}, "server_group")
         self.ids += [project, user, "42", "fz", "k", "admin", "default"]
-        self.tokens = [admin, admin, self.token("fuzzer", "pw", "fuzz"), None, "not-a-token"]
+        self.refresh_tokens()
+
+    def refresh_tokens(self) -> None:
+        """Fresh tokens now and then: a random call may revoke one or disable the fuzzer's user."""
+        tokens = []
+        for user, password, project in (("admin", self.password, "admin"), ("fuzzer", "pw", "fuzz")):
+            try:
+                tokens.append(self.token(user, password, project))
+            except (KeyError, requests.RequestException):
+                tokens.append("not-a-token")
+        self.tokens = [tokens[0], tokens[0], tokens[1], None, "not-a-token"]
 
     # --- random input ---------------------------------------------------------------
     def value(self, depth: int = 0):
@@ -224,6 +234,8 @@ class Fuzzer:
                 else:
                     self.call(method, template)
                 sent += 1
+                if sent % 500 == 0:
+                    self.refresh_tokens()
                 if self.proc.poll() is not None:
                     self.findings.append(f"martlet serve died (exit {self.proc.returncode})")
                     break
