@@ -34,6 +34,7 @@ import Testing
                 // B's member, on A's resources.
                 let reply = try await c.call(route.method, path, token: e.bob, raw: body)
                 tried += 1
+                #expect(reply.status.code < 500, "\(route.method) \(route.path) failed for another project's member: \(reply.status) \(reply.body?.text.prefix(200) ?? "")")
                 if namesA, !Self.openToAll.contains("\(route.method) \(route.path)") {
                     #expect(Self.refusals.contains(Int(reply.status.code)),
                             "\(route.method) \(route.path) let another project's member in: \(reply.status) \(reply.body?.text.prefix(200) ?? "")")
@@ -45,6 +46,7 @@ import Testing
                 // A's reader: no write of any kind.
                 if ![.get, .head].contains(route.method), !Self.readerSelfService.contains("\(route.method) \(route.path)") {
                     let write = try await c.call(route.method, path, token: e.rita, raw: body)
+                    #expect(write.status.code < 500, "reader \(route.method) \(route.path) failed: \(write.status)")
                     #expect(Self.refusals.contains(Int(write.status.code)),
                             "reader \(route.method) \(route.path) answered \(write.status) \(write.body?.text.prefix(200) ?? "")")
                 }

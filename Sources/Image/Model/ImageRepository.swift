@@ -90,7 +90,7 @@ struct ImageRepository: Sendable {
 
     /// Images and bytes a project holds, for quotas and `/v2/info/usage`.
     func usage(owner: String, in db: any SQLDatabase) async throws -> (count: Int, bytes: Int64) {
-        let row = try await db.raw("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM image_images WHERE owner = \(bind: owner)").first()
+        let row = try await db.raw("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM image_images WHERE owner = \(bind: owner)").first()
         return (try row?.decode(column: "n", as: Int.self) ?? 0, try row?.decode(column: "bytes", as: Int64.self) ?? 0)
     }
 
