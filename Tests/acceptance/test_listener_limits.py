@@ -12,7 +12,7 @@ import requests
 from conftest import MartletServer
 
 
-@pytest.mark.skipif(os.environ.get("MARTLET_ACCEPTANCE_DATABASE"), reason="one database is enough: its own SQLite cloud")
+@pytest.mark.skipif(bool(os.environ.get("MARTLET_ACCEPTANCE_DATABASE")), reason="one database is enough: its own SQLite cloud")
 def test_half_sent_requests_are_cut_off(martlet, tmp_path):
     data = tmp_path / "data"
     data.mkdir()

@@ -14,7 +14,7 @@ SERVERS = 60
 SPAWN_MS = 300
 
 
-@pytest.mark.skipif(os.environ.get("MARTLET_ACCEPTANCE_DATABASE"), reason="one database is enough: its own SQLite cloud")
+@pytest.mark.skipif(bool(os.environ.get("MARTLET_ACCEPTANCE_DATABASE")), reason="one database is enough: its own SQLite cloud")
 def test_restart_answers_before_servers_are_back(martlet, tmp_path):
     server = MartletServer(martlet.binary, tmp_path / "data", tmp_path / "server.log", None,
                            admin_password="admin-" + uuid.uuid4().hex,
