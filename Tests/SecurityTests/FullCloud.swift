@@ -139,7 +139,6 @@ struct Estate: Sendable {
 
         e.byParam = ["server_id": server, "image_id": image, "project_id": a.project, "user_id": a.user, "credential_id": credential,
                      "access": access, "name": "alice-key", "key": "k", "tag": "t1", "port_id": port, "network": "a-net"]
-        _ = appCred
         e.bySegment = ["networks": network, "subnets": subnet, "ports": port, "routers": router, "security-groups": group,
                        "security-group-rules": rule, "subnetpools": pool, "floatingips": fip, "os-security-groups": group,
                        "os-security-group-rules": rule, "os-server-groups": serverGroup, "application_credentials": appCred]
