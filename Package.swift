@@ -28,7 +28,7 @@ let package = Package(
         .executableTarget(
             name: "Martlet",
             dependencies: [
-                "MartletCore", "MartletStore", "Identity", "Image", "Networking", "ObjectStorage", "Compute",
+                "MartletCore", "MartletStore", "DriverKit", "ServiceContracts", "Identity", "Image", "Networking", "ObjectStorage", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -47,6 +47,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Driver protocols, their value types and the fakes; real drivers are targets of their own.
+        .target(
+            name: "DriverKit",
+            dependencies: [
+                "MartletCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The in-process protocols between services, so no service imports another.
+        .target(
+            name: "ServiceContracts",
+            dependencies: [
+                "MartletCore", "DriverKit",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
@@ -62,7 +80,7 @@ let package = Package(
         .target(
             name: "Identity",
             dependencies: [
-                "MartletCore", "MartletStore",
+                "MartletCore", "MartletStore", "ServiceContracts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -73,7 +91,7 @@ let package = Package(
         .target(
             name: "Image",
             dependencies: [
-                "MartletCore", "MartletStore",
+                "MartletCore", "MartletStore", "ServiceContracts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -84,7 +102,7 @@ let package = Package(
         .target(
             name: "Networking",
             dependencies: [
-                "MartletCore", "MartletStore",
+                "MartletCore", "MartletStore", "ServiceContracts", "DriverKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +112,7 @@ let package = Package(
         .target(
             name: "ObjectStorage",
             dependencies: [
-                "MartletCore", "MartletStore",
+                "MartletCore", "MartletStore", "ServiceContracts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -107,7 +125,7 @@ let package = Package(
         .target(
             name: "Compute",
             dependencies: [
-                "MartletCore", "MartletStore", "Image", "Networking",
+                "MartletCore", "MartletStore", "ServiceContracts", "DriverKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -128,6 +146,16 @@ let package = Package(
             ],
             path: "Tests/MartletTestSupport"
         ),
+        // One conformance suite per driver protocol, which every driver's tests run against it.
+        .target(
+            name: "DriverConformance",
+            dependencies: ["DriverKit", "MartletCore"],
+            path: "Tests/DriverConformance"
+        ),
+        .testTarget(
+            name: "DriverKitTests",
+            dependencies: ["DriverKit", "DriverConformance", "MartletCore"]
+        ),
         .testTarget(
             name: "MartletCoreTests",
             dependencies: ["MartletCore"]
@@ -139,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "ImageTests",
             dependencies: [
-                "Image", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                "Image", "Identity", "MartletCore", "MartletStore", "MartletTestSupport", "ServiceContracts",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -147,14 +175,14 @@ let package = Package(
         .testTarget(
             name: "NetworkingTests",
             dependencies: [
-                "Networking", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                "Networking", "Identity", "MartletCore", "MartletStore", "MartletTestSupport", "DriverKit", "ServiceContracts",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "ObjectStorageTests",
             dependencies: [
-                "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport", "ServiceContracts",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -162,7 +190,8 @@ let package = Package(
         .testTarget(
             name: "ComputeTests",
             dependencies: [
-                "Compute", "Image", "Networking", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                "Compute", "Image", "Networking", "Identity", "MartletCore", "MartletStore", "MartletTestSupport", "DriverKit",
+                "ServiceContracts",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
@@ -170,6 +199,7 @@ let package = Package(
             name: "SecurityTests",
             dependencies: [
                 "Compute", "Image", "Networking", "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                "DriverKit", "ServiceContracts",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

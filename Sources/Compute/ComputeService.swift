@@ -1,11 +1,11 @@
+import DriverKit
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Image
 import Logging
 import MartletCore
 import MartletStore
-import Networking
+import ServiceContracts
 import SQLKit
 
 /// The Compute v2.1 API (Nova) under `/compute`, with placement and the scheduler inside it and the
@@ -54,14 +54,12 @@ public final class ComputeService: APIService {
     public var routes: [RouteSpec] { recorder.all }
 
     public init(database: Database, config: MartletConfig, ports: any PortAllocator & NetworkResources, images: any ImageCatalog,
-                hypervisor: (any Hypervisor)? = nil, logger: Logger = Logger(label: "martlet.compute")) {
+                hypervisor: any Hypervisor, logger: Logger = Logger(label: "martlet.compute")) {
         db = database
         servers = ServerStore(db: database)
         placement = Placement(db: database)
         scheduler = Scheduler(weigher: Scheduler.Weigher(rawValue: config.schedulerWeigher) ?? .spread)
-        self.hypervisor = hypervisor ?? FakeHypervisor(
-            hostCount: config.fakeHosts, vcpus: config.fakeHostVCPUs, memoryMB: config.fakeHostMemoryMB,
-            diskGB: config.fakeHostDiskGB, spawnDelay: .milliseconds(config.fakeSpawnDelayMS))
+        self.hypervisor = hypervisor
         self.ports = ports
         networks = ports
         self.images = images

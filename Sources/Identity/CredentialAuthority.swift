@@ -1,5 +1,6 @@
 import Foundation
 import MartletCore
+import ServiceContracts
 
 extension IdentityService: CredentialAuthority {
     public func issueToken(projectName: String, userName: String, password: String) async throws -> (token: String, auth: AuthContext)? {

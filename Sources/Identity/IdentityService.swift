@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MartletCore
 import MartletStore
+import ServiceContracts
 
 /// The Identity v3 API (Keystone) under `/identity`, and the token validator every service uses.
 public final class IdentityService: APIService {

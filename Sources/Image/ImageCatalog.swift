@@ -1,40 +1,8 @@
 import Foundation
 import MartletCore
 import NIOCore
+import ServiceContracts
 import SQLKit
-
-/// What Compute asks of Image, in process: the image a server boots from, and snapshots of servers.
-public protocol ImageCatalog: Sendable {
-    /// The image if the project may see it (admins see every image); nil otherwise.
-    func bootImage(id: String, projectID: String?, isAdmin: Bool) async throws -> BootImage?
-    /// Registers a `queued` image owned by `projectID`; its data comes later through `finishSnapshot`.
-    func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
-                        diskFormat: String, containerFormat: String) async throws -> BootImage
-    /// Stores the snapshot's bytes and makes it `active`.
-    func finishSnapshot(id: String, data: [UInt8]) async throws
-    /// Removes an image (a snapshot whose server failed to produce it).
-    func deleteImage(id: String) async throws
-    /// Every image the project may see, newest first (Compute's `/images` proxy, before 2.36).
-    func visibleImages(projectID: String?, isAdmin: Bool) async throws -> [BootImage]
-    /// Replaces an image's custom properties with what `edit` makes of them; the image as it is then.
-    func editProperties(id: String, _ edit: @Sendable ([String: String]) throws -> [String: String]) async throws -> BootImage?
-}
-
-/// An image as a hypervisor and the server's `image` field need it.
-public struct BootImage: Sendable, Equatable {
-    public var id: String
-    public var name: String?
-    public var status: String
-    public var minDisk: Int
-    public var minRam: Int
-    public var size: Int64?
-    public var diskFormat: String?
-    public var containerFormat: String?
-    public var properties: [String: String]
-    public var owner: String?
-    public var createdAt: Double
-    public var updatedAt: Double
-}
 
 extension ImageService: ImageCatalog {
     public func bootImage(id: String, projectID: String?, isAdmin: Bool) async throws -> BootImage? {
@@ -85,12 +53,23 @@ extension ImageService: ImageCatalog {
         return image.bootImage
     }
 
-    public func finishSnapshot(id: String, data bytes: [UInt8]) async throws {
+    public func finishSnapshot(id: String, data chunks: ByteChunks) async throws {
         guard try await repo.db.transaction({ try await repo.transition(id, from: ["queued"], to: "saving", in: $0) }) else {
             throw APIError.conflict("Image \(id) is no longer waiting for its data.")
         }
-        let digest = try await data.write(.image(id), from: OneBuffer(ByteBuffer(bytes: bytes)), limit: nil)
-        try await finish(id, digest, status: "active")
+        do {
+            let digest = try await data.write(.image(id), from: chunks, limit: nil)
+            try await finish(id, digest, status: "active")
+        } catch {
+            // A stream that broke leaves the image waiting for data again, not stuck in `saving`.
+            _ = try? await repo.db.transaction { try await repo.transition(id, from: ["saving"], to: "queued", in: $0) }
+            throw error
+        }
+    }
+
+    public func imageData(id: String) async throws -> ByteChunks? {
+        guard try await data.size(.image(id)) != nil else { return nil }
+        return data.chunks(.image(id))
     }
 
     public func deleteImage(id: String) async throws {
@@ -104,21 +83,4 @@ extension ImageRecord {
         BootImage(id: id, name: name, status: status, minDisk: minDisk, minRam: minRam, size: size, diskFormat: diskFormat,
                   containerFormat: containerFormat, properties: properties, owner: owner, createdAt: createdAt, updatedAt: updatedAt)
     }
-}
-
-/// A body of one buffer, for data made in process.
-struct OneBuffer: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let buffer: ByteBuffer
-    init(_ buffer: ByteBuffer) { self.buffer = buffer }
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var buffer: ByteBuffer?
-        mutating func next() async throws -> ByteBuffer? {
-            defer { buffer = nil }
-            return buffer
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
 }

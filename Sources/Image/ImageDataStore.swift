@@ -23,6 +23,8 @@ public protocol ImageDataStore: Sendable {
     func promote(stagedID id: String) async throws -> ImageDigest
     func size(_ key: ImageDataKey) async throws -> Int64?
     func read(_ key: ImageDataKey, range: ClosedRange<Int64>) -> ResponseBody
+    /// The whole data of `key`, streamed.
+    func chunks(_ key: ImageDataKey) -> ByteChunks
     func delete(_ key: ImageDataKey) async throws
     /// Every key that has data, and removes interrupted writes: for the start-up clean-up.
     func sweep() async throws -> [ImageDataKey]
@@ -144,6 +146,8 @@ public struct FileImageDataStore: ImageDataStore {
             try await writer.finish(nil)
         }
     }
+
+    public func chunks(_ key: ImageDataKey) -> ByteChunks { FileChunks(path: path(key).string) }
 
     public func delete(_ key: ImageDataKey) async throws {
         _ = try await fileSystem.removeItem(at: path(key))

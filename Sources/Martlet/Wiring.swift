@@ -38,11 +38,16 @@ struct Wiring {
         database.transactionTimeout = .seconds(config.transactionTimeout)
         let identity = try IdentityService(database: database, config: config)
         let image = try ImageService(database: database, config: config)
-        let network = try NetworkService(database: database, config: config)
+        let drivers = DriverRegistry.Environment(config: config, images: CatalogImageSource(catalog: image))
+        let hypervisor = try DriverRegistry.make("compute_driver", config.computeDriver, from: DriverRegistry.hypervisors, drivers)
+        let backend = try DriverRegistry.make("network_driver", config.networkDriver, from: DriverRegistry.networkBackends, drivers)
+        // Block Storage, which will use it, is not served yet; the name is still checked.
+        _ = try DriverRegistry.make("volume_driver", config.volumeDriver, from: DriverRegistry.volumeDrivers, drivers)
+        let network = try NetworkService(database: database, config: config, backend: backend)
         return Wiring(config: config, logger: logger, database: database,
                       identity: identity, image: image, network: network,
                       objectStorage: try ObjectStorageService(database: database, config: config, credentials: identity),
-                      compute: ComputeService(database: database, config: config, ports: network, images: image))
+                      compute: ComputeService(database: database, config: config, ports: network, images: image, hypervisor: hypervisor))
     }
 
     /// Opens the database, brings its schema up to date and bootstraps the cloud.

@@ -39,6 +39,8 @@ public struct MartletConfig: Sendable, Equatable {
     public var s3Port: Int?
     /// The hypervisor driver; only `fake` so far.
     public var computeDriver = "fake"
+    public var networkDriver = "fake"
+    public var volumeDriver = "fake"
     /// The fake driver's simulated hosts and what each offers (Nova's fake driver sizes).
     public var fakeHosts = 2
     public var fakeHostVCPUs = 1000
@@ -96,7 +98,7 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "network_base_mac", "s3_port", "compute_driver", "fake_hosts",
+                              "network_flat_networks", "network_base_mac", "s3_port", "compute_driver", "network_driver", "volume_driver", "fake_hosts",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
                               "scheduler_weigher", "metadata_proxy_secret", "object_operator_roles", "object_reader_roles",
                               "object_reseller_admin_role", "max_servers_per_request", "request_read_timeout", "max_connections",
@@ -109,6 +111,13 @@ public struct MartletConfig: Sendable, Equatable {
                 throw ConfigError("\(source): \(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(value)'")
             }
             return n
+        }
+        // Which names exist is the executable's driver registry's to say; here only their shape.
+        func driverName(_ key: String, _ value: String) throws -> String {
+            guard !value.isEmpty, value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw ConfigError("\(source): \(key) must name a driver, got '\(value)'")
+            }
+            return value
         }
         for (key, value) in layer {
             switch key {
@@ -134,9 +143,9 @@ public struct MartletConfig: Sendable, Equatable {
             case "network_flat_networks": networkFlatNetworks = value
             case "network_base_mac": networkBaseMAC = value
             case "s3_port": s3Port = try int(key, value, 0...65535)
-            case "compute_driver":
-                guard value == "fake" else { throw ConfigError("\(source): compute_driver must be fake (the qemu driver is not built yet)") }
-                computeDriver = value
+            case "compute_driver": computeDriver = try driverName(key, value)
+            case "network_driver": networkDriver = try driverName(key, value)
+            case "volume_driver": volumeDriver = try driverName(key, value)
             case "fake_hosts": fakeHosts = try int(key, value, 1...1000)
             case "fake_host_vcpus": fakeHostVCPUs = try int(key, value, 1...1_000_000)
             case "fake_host_memory_mb": fakeHostMemoryMB = try int(key, value, 1...1_000_000_000)

@@ -1,8 +1,10 @@
+import DriverKit
 import Foundation
 import Hummingbird
 import Logging
 import MartletCore
 import MartletStore
+import ServiceContracts
 import SQLKit
 
 /// The Networking v2.0 API (Neutron) under `/network`, with the data plane behind `NetworkBackend`.
@@ -29,14 +31,12 @@ public final class NetworkService: APIService {
     static let kinds: [any ResourceKind] = [Networks(), Subnets(), Ports(), Routers(), FloatingIPs(), SecurityGroups(),
                                             SecurityGroupRules(), SubnetPools(), AddressScopes(), MeteringLabels(), MeteringLabelRules()]
 
-    /// Without a `backend`, the fake data plane wires the hosts the fake hypervisor simulates.
-    public init(database: Database, config: MartletConfig, backend: (any NetworkBackend)? = nil,
+    public init(database: Database, config: MartletConfig, backend: any NetworkBackend,
                 logger: Logger = Logger(label: "martlet.network")) throws {
         store = NetworkStore(db: database)
         settings = try NetworkSettings(config)
         segments = Segments(settings: settings)
         quotas = NetworkQuotas(store: store)
-        let backend = backend ?? FakeNetworkBackend(hosts: FakeNetworkBackend.hostNames(count: config.fakeHosts))
         self.backend = backend
         dataPlane = DataPlane(store: store, backend: backend, logger: logger)
         publicURL = config.resolvedPublicURL

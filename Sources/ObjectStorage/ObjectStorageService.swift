@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MartletCore
 import MartletStore
+import ServiceContracts
 
 /// The Object Storage v1 API (Swift) under `/object-store`, and S3 over the same data on a
 /// listener of its own (`S3Server`). Accounts are `AUTH_<project_id>`.

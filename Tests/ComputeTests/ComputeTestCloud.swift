@@ -1,4 +1,5 @@
 @testable import Compute
+import DriverKit
 import Foundation
 import Image
 import MartletCore
@@ -11,8 +12,8 @@ func computeCloud(_ backend: TestBackend = .sqlite, configure: (inout MartletCon
     let cloud = try await TestCloud.make(backend, migrations: ImageService.migrations + NetworkService.migrations + ComputeService.migrations,
                                          roles: ComputeService.roles, configure: configure) { db, config, _ in
         let image = try ImageService(database: db, config: config)
-        let network = try NetworkService(database: db, config: config)
-        return [ComputeService(database: db, config: config, ports: network, images: image), image, network]
+        let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
+        return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config)), image, network]
     }
     try await cloud.compute.start()
     await cloud.compute.resumeServers()
@@ -28,7 +29,7 @@ extension TestCloud {
         configure(&config)
         let network = services.first { $0 is NetworkService } as! NetworkService
         let image = services.first { $0 is ImageService } as! ImageService
-        return ComputeService(database: database.database, config: config, ports: network, images: image)
+        return ComputeService(database: database.database, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config))
     }
 }
 

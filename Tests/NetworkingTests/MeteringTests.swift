@@ -1,13 +1,14 @@
+import DriverKit
 import Foundation
 import MartletCore
 import MartletTestSupport
-@testable import Networking
 import Testing
+@testable import Networking
 
 /// A network cloud whose Identity also has the `manager` role, which metering policy names.
 private func meteringCloud(_ backend: TestBackend) async throws -> TestCloud {
     try await TestCloud.make(backend, migrations: NetworkService.migrations, roles: ["manager"], services: { db, config, _ in
-        [try NetworkService(database: db, config: config)]
+        [try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))]
     })
 }
 

@@ -1,3 +1,4 @@
+import DriverKit
 import Foundation
 import MartletCore
 import MartletTestSupport
@@ -6,7 +7,7 @@ import MartletTestSupport
 /// A cloud with Identity and Network over the fake data plane.
 func networkCloud(_ backend: TestBackend = .sqlite, configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
     try await TestCloud.make(backend, migrations: NetworkService.migrations, configure: configure) { db, config, _ in
-        [try NetworkService(database: db, config: config)]
+        [try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))]
     }
 }
 

@@ -1,8 +1,9 @@
 import Foundation
 import MartletCore
 import MartletTestSupport
-@testable import Networking
+import ServiceContracts
 import Testing
+@testable import Networking
 
 @Suite struct PortAllocatorTests {
     @Test func serversGetBoundPortsAllOrNothingAndGiveThemBack() async throws {

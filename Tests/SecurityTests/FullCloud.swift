@@ -1,8 +1,9 @@
 import Compute
+import DriverKit
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import Identity
 import Image
 import MartletCore
@@ -18,8 +19,8 @@ func fullCloud(_ backend: TestBackend = .sqlite) async throws -> TestCloud {
         backend, migrations: ImageService.migrations + NetworkService.migrations + ObjectStorageService.migrations + ComputeService.migrations,
         roles: ObjectStorageService.roles + ComputeService.roles, services: { db, config, identity in
         let image = try ImageService(database: db, config: config)
-        let network = try NetworkService(database: db, config: config)
-        return [ComputeService(database: db, config: config, ports: network, images: image), image, network,
+        let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
+        return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config)), image, network,
                 try ObjectStorageService(database: db, config: config, credentials: identity)]
     })
     try await cloud.compute.start()

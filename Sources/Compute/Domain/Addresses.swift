@@ -1,4 +1,5 @@
-import Networking
+import ServiceContracts
+
 
 /// A server's `addresses` as Nova shows them: the fixed addresses recorded with the server, each
 /// followed by the floating IPs that Networking associates with it now (Nova's network info cache,

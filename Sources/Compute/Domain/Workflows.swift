@@ -1,8 +1,8 @@
+import DriverKit
 import Foundation
-import Image
 import MartletCore
-import Networking
 import MartletStore
+import ServiceContracts
 import SQLKit
 
 /// The conductor's steps. `converge` reads what the server's states ask for and does the next
@@ -188,9 +188,14 @@ struct Workflows: Sendable {
 
     func spec(_ s: Server, host: String, powerOn: Bool, imageRef: String? = nil) -> InstanceSpec {
         var seen = Set<String>()
-        let ports = s.addresses.filter { seen.insert($0.portID).inserted }.map { InstancePort(id: $0.portID, mac: $0.mac, mtu: 1500) }
+        let ports = s.addresses.filter { seen.insert($0.portID).inserted }.map { address in
+            InstancePort(id: address.portID, mac: address.mac, mtu: 1500,
+                         fixedIPs: s.addresses.filter { $0.portID == address.portID && $0.type == "fixed" }.map(\.address))
+        }
         return InstanceSpec(id: s.id, name: s.name, host: host, vcpus: s.flavor.vcpus, memoryMB: s.flavor.ram, diskGB: s.flavor.disk,
-                            imageID: imageRef ?? s.imageRef, ports: ports, userData: s.userData, keyData: s.keyData, powerOn: powerOn)
+                            ephemeralGB: s.flavor.ephemeral, swapMB: s.flavor.swap, image: InstanceImage(id: imageRef ?? s.imageRef),
+                            ports: ports, userData: s.userData, keyData: s.keyData, configDrive: s.configDrive, metadata: s.metadata,
+                            powerOn: powerOn)
     }
 
     /// Puts a settled server back on its host after the hypervisor lost it (the fake one forgets on restart).
@@ -358,7 +363,7 @@ struct Workflows: Sendable {
         let host = try await present(s)
         if let image = s.pendingImage {
             do {
-                try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host))
+                try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host).chunks)
             } catch {
                 // The user deleted the image while it was being made: the snapshot simply ends, as in Nova.
                 let deleted = (try? await service.images.bootImage(id: image, projectID: nil, isAdmin: true)) == nil
@@ -378,7 +383,7 @@ struct Workflows: Sendable {
     private func shelve(_ s: Server) async throws {
         let host = try await present(s)
         if let image = s.pendingImage {
-            try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host))
+            try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host).chunks)
         }
         try await hypervisor.destroy(s.id, host: host)
         try await service.db.transaction { db in try await placement.release(s.id, in: db) }

@@ -1,6 +1,7 @@
+import DriverKit
 import Foundation
 import MartletCore
-import Networking
+import ServiceContracts
 
 /// A server as stored: everything the API shows and the conductor needs. `vmState` and `taskState`
 /// are Nova's; the API's `status` is derived from them.
@@ -132,11 +133,6 @@ enum VMState: String, Codable, Sendable {
         default: return nil
         }
     }
-}
-
-/// Nova's power states, as `OS-EXT-STS:power_state` numbers them.
-public enum PowerState: Int, Codable, Sendable {
-    case noState = 0, running = 1, paused = 3, shutdown = 4, crashed = 6, suspended = 7
 }
 
 /// The flavor a server was built with, copied so later flavor changes do not touch it.

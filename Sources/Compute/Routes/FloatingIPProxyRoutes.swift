@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import MartletCore
-import Networking
+import ServiceContracts
 
 /// Nova's floating-IP proxy, served until 2.36 removed it: `os-floating-ip-pools` (the external
 /// networks) and `os-floating-ips` (the project's floating IPs, in Nova's words).

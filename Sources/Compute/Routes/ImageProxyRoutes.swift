@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import Image
 import MartletCore
+import ServiceContracts
 
 /// `/images`: Nova's view of the Image service, served until 2.36 removed it.
 struct ImageProxyRoutes {

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import MartletCore
-import Networking
+import ServiceContracts
 
 /// Nova's view of Networking, served until 2.36 removed it: `os-security-groups`,
 /// `os-security-group-rules`, a server's groups, `os-networks` and `os-tenant-networks`.

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import Image
 import MartletCore
+import ServiceContracts
 import SQLKit
 
 /// `POST /servers/{id}/action`: one action per request. Each checks the server's state, records the
@@ -131,7 +131,7 @@ struct ServerActionRoutes {
             guard let host = server.host, [.active, .paused, .rescued, .resized, .stopped, .suspended].contains(server.vmState) else {
                 throw APIError.conflict("Instance \(server.id) is not ready to give its console output.")
             }
-            let output = try await service.hypervisor.consoleOutput(server.id, host: host)
+            let output = try await service.hypervisor.consoleOutput(server.id, host: host, lines: nil)
             // Nova's tail: the last `length` pieces between newlines (a final newline leaves an empty last piece).
             var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             if let length, length >= 0 { lines = Array(lines.suffix(length)) }

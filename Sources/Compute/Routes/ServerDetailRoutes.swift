@@ -1,7 +1,8 @@
+import DriverKit
 import Foundation
 import Hummingbird
 import MartletCore
-import Networking
+import ServiceContracts
 
 /// What hangs off one server: metadata, tags, addresses, interfaces, instance actions,
 /// diagnostics and migrations.

@@ -1,8 +1,7 @@
 import Foundation
 import Hummingbird
-import Image
 import MartletCore
-import Networking
+import ServiceContracts
 import SQLKit
 
 /// `/servers`: create, list, show, update and delete.

@@ -1,3 +1,4 @@
+import DriverKit
 import Logging
 import MartletCore
 import SQLKit

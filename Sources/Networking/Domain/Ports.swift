@@ -1,3 +1,4 @@
+import DriverKit
 import MartletCore
 import MartletStore
 import SQLKit

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MartletCore
+import ServiceContracts
 
 /// A caller whose signature checked out: the account its access key acts for, and what the
 /// body must still be checked against.

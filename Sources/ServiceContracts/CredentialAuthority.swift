@@ -1,4 +1,5 @@
 import Foundation
+import MartletCore
 
 /// What services that take other credentials than a token need from Identity: Swift's legacy
 /// v1 auth (a user name and password) and S3's signatures (EC2 access keys).

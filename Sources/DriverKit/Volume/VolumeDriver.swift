@@ -1,0 +1,65 @@
+import MartletCore
+
+/// The driver that keeps volumes' bytes: `fake` in memory, `file` as qcow2 files (later LVM, RBD).
+/// Every call is idempotent: creating a volume that exists with the same size, deleting one that
+/// is gone, connecting one that is connected, succeed; so Block Storage can repeat any step.
+public protocol VolumeDriver: Sendable {
+    /// Makes the volume from its source; the bytes of an image source are streamed in.
+    func create(_ volume: VolumeSpec) async throws
+    func delete(_ id: String) async throws
+    /// Grows a volume; shrinking is refused with `DriverError.invalidInput`.
+    func extend(_ id: String, sizeGB: Int) async throws
+    func createSnapshot(_ snapshotID: String, of volumeID: String) async throws
+    func deleteSnapshot(_ snapshotID: String) async throws
+    /// Makes the volume reachable from `host` and says how a hypervisor there opens it.
+    func connect(_ id: String, host: String) async throws -> VolumeConnection
+    func disconnect(_ id: String, host: String) async throws
+    /// The volume's bytes (upload to image), streamed.
+    func read(_ id: String) async throws -> ByteChunks
+    /// What the backend holds, for the scheduler and for `os-services`/pool stats.
+    func capacity() async throws -> VolumeCapacity
+}
+
+/// A volume to make.
+public struct VolumeSpec: Sendable, Codable, Equatable {
+    public var id: String
+    public var sizeGB: Int
+    public var source: Source
+
+    public enum Source: Sendable, Codable, Equatable {
+        case blank
+        /// A copy of another volume.
+        case volume(String)
+        /// A volume snapshot restored.
+        case snapshot(String)
+        /// An image's bytes, fetched from the driver's `ImageSource`.
+        case image(String)
+    }
+
+    public init(id: String, sizeGB: Int, source: Source = .blank) {
+        self.id = id
+        self.sizeGB = sizeGB
+        self.source = source
+    }
+}
+
+/// How a host reaches a volume: Cinder's `connection_info` (`driver_volume_type` and its `data`).
+public struct VolumeConnection: Sendable, Codable, Equatable {
+    public var driverVolumeType: String
+    public var data: [String: String]
+
+    public init(driverVolumeType: String, data: [String: String]) {
+        self.driverVolumeType = driverVolumeType
+        self.data = data
+    }
+}
+
+public struct VolumeCapacity: Sendable, Codable, Equatable {
+    public var totalGB: Int
+    public var freeGB: Int
+
+    public init(totalGB: Int, freeGB: Int) {
+        self.totalGB = totalGB
+        self.freeGB = freeGB
+    }
+}

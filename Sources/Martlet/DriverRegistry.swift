@@ -1,0 +1,41 @@
+import DriverKit
+import MartletCore
+import ServiceContracts
+
+/// The drivers this binary links, by the name `compute_driver`, `network_driver` and
+/// `volume_driver` give. Services never choose a driver; a real driver joins by adding its
+/// target to the executable and a line here.
+struct DriverRegistry {
+    /// What a driver may need from the cloud besides its configuration.
+    struct Environment {
+        let config: MartletConfig
+        let images: any ImageSource
+    }
+
+    typealias Factory<Driver> = @Sendable (Environment) throws -> Driver
+
+    static let hypervisors: [String: Factory<any Hypervisor>] = [
+        "fake": { env in FakeHypervisor(config: env.config) },
+    ]
+
+    static let networkBackends: [String: Factory<any NetworkBackend>] = [
+        "fake": { env in FakeNetworkBackend(config: env.config) },
+    ]
+
+    static let volumeDrivers: [String: Factory<any VolumeDriver>] = [
+        "fake": { _ in FakeVolumeDriver() },
+    ]
+
+    static func make<Driver>(_ kind: String, _ name: String, from table: [String: Factory<Driver>], _ env: Environment) throws -> Driver {
+        guard let factory = table[name] else {
+            throw ConfigError("\(kind) '\(name)' is not one this binary has (it has: \(table.keys.sorted().joined(separator: ", ")))")
+        }
+        return try factory(env)
+    }
+}
+
+/// The Image service as the place hypervisors fetch images from, in process.
+struct CatalogImageSource: ImageSource {
+    let catalog: any ImageCatalog
+    func imageData(id: String) async throws -> ByteChunks? { try await catalog.imageData(id: id) }
+}

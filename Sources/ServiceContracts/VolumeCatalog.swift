@@ -1,0 +1,31 @@
+import DriverKit
+
+/// What Compute asks of Block Storage, in process: the volumes a server boots from or attaches,
+/// reserved, connected to its host and released, as Nova asks Cinder's attachments API.
+public protocol VolumeCatalog: Sendable {
+    /// The volume if the project may use it; nil otherwise.
+    func volume(id: String, projectID: String) async throws -> VolumeSummary?
+    /// Marks an `available` volume `reserved` for the server; a volume in use is a conflict.
+    func reserve(volumeID: String, for server: ServerRef) async throws
+    /// Connects a reserved volume to the server's host and marks it `in-use` at `device`.
+    func attach(volumeID: String, to server: ServerRef, host: String, device: String) async throws -> VolumeConnection
+    /// Disconnects it from the host and makes it `available` again (a reservation that never attached too).
+    func detach(volumeID: String, from server: ServerRef) async throws
+}
+
+/// A volume as Compute shows it in a server's attachments and checks it before an attach.
+public struct VolumeSummary: Sendable, Equatable, Codable {
+    public var id: String
+    public var status: String
+    public var sizeGB: Int
+    public var bootable: Bool
+    public var multiattach: Bool
+
+    public init(id: String, status: String, sizeGB: Int, bootable: Bool, multiattach: Bool) {
+        self.id = id
+        self.status = status
+        self.sizeGB = sizeGB
+        self.bootable = bootable
+        self.multiattach = multiattach
+    }
+}

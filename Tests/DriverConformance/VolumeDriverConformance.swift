@@ -1,0 +1,61 @@
+import DriverKit
+
+/// What every `VolumeDriver` must do. Each check makes its own volumes and removes them.
+public enum VolumeDriverConformance {
+    static func id(_ name: String) -> String { "conformance-\(name)-\(UInt32.random(in: 0...UInt32.max))" }
+
+    public static let checks: [ConformanceCheck<any VolumeDriver>] = [
+        .init("create is idempotent, delete is idempotent") { driver in
+            let volume = VolumeSpec(id: id("create"), sizeGB: 1)
+            try await driver.create(volume)
+            try await driver.create(volume)
+            try await driver.delete(volume.id)
+            try await driver.delete(volume.id)
+            try await expectDriverError("read after delete", isNotFound) { _ = try await driver.read(volume.id) }
+        },
+        .init("extend grows and never shrinks") { driver in
+            let volume = VolumeSpec(id: id("extend"), sizeGB: 1)
+            try await driver.create(volume)
+            try await driver.extend(volume.id, sizeGB: 2)
+            try await expectDriverError("shrink", { if case .invalidInput = $0 { return true } else { return false } }) {
+                try await driver.extend(volume.id, sizeGB: 1)
+            }
+            try await driver.delete(volume.id)
+        },
+        .init("copies come from volumes and snapshots that exist") { driver in
+            let source = VolumeSpec(id: id("source"), sizeGB: 1)
+            let snapshot = id("snap")
+            try await driver.create(source)
+            try await driver.createSnapshot(snapshot, of: source.id)
+            try await driver.createSnapshot(snapshot, of: source.id)
+            let clone = VolumeSpec(id: id("clone"), sizeGB: 1, source: .volume(source.id))
+            let restored = VolumeSpec(id: id("restored"), sizeGB: 2, source: .snapshot(snapshot))
+            try await driver.create(clone)
+            try await driver.create(restored)
+            try await expectDriverError("copy of a missing volume", isNotFound) {
+                try await driver.create(VolumeSpec(id: id("orphan"), sizeGB: 1, source: .volume(id("missing"))))
+            }
+            try await expect(try await byteCount(driver.read(clone.id)) > 0, "a clone streams no bytes")
+            for volume in [clone.id, restored.id] { try await driver.delete(volume) }
+            try await driver.deleteSnapshot(snapshot)
+            try await driver.deleteSnapshot(snapshot)
+            try await driver.delete(source.id)
+        },
+        .init("connect says how a host opens it, and both ends are idempotent") { driver in
+            let volume = VolumeSpec(id: id("connect"), sizeGB: 1)
+            try await driver.create(volume)
+            let first = try await driver.connect(volume.id, host: "conformance-host")
+            let again = try await driver.connect(volume.id, host: "conformance-host")
+            try expect(!first.driverVolumeType.isEmpty, "a connection without a driver_volume_type")
+            try expect(first == again, "connecting twice gave two connections")
+            try await driver.disconnect(volume.id, host: "conformance-host")
+            try await driver.disconnect(volume.id, host: "conformance-host")
+            try await driver.delete(volume.id)
+            try await expectDriverError("connect a missing volume", isNotFound) { _ = try await driver.connect(volume.id, host: "conformance-host") }
+        },
+        .init("capacity is consistent") { driver in
+            let capacity = try await driver.capacity()
+            try expect(capacity.totalGB > 0 && capacity.freeGB >= 0 && capacity.freeGB <= capacity.totalGB, "capacity \(capacity)")
+        },
+    ]
+}
