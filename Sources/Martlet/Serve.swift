@@ -46,10 +46,12 @@ struct Serve: AsyncParsableCommand {
             .init(address: .hostname(config.host, port: port), serverName: "martlet",
                   availableConnectionsDelegate: MaximumAvailableConnections(config.maxConnections))
         }
-        var services: [any Service] = [Application(
+        // Reconcile loops first: a group stops its services in reverse order, so they outlive the listeners.
+        var services: [any Service] = context.services.flatMap(\.backgroundServices)
+        services.append(Application(
             router: router, server: http, configuration: listener(config.port),
             onServerRunning: { _ in logger.info("serving", metadata: ["url": "\(config.resolvedPublicURL)", "identity": "\(config.resolvedPublicURL)/identity/v3"]) },
-            logger: logger)]
+            logger: logger))
         if let s3Port = config.resolvedS3Port {
             let s3 = context.objectStorage.s3Router()
             services.append(Application(

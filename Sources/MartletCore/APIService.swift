@@ -1,4 +1,5 @@
 import Hummingbird
+import ServiceLifecycle
 
 /// How a service renders an `APIError` in its OpenStack fault format.
 public protocol FaultFormat: Sendable {
@@ -39,10 +40,13 @@ public protocol APIService: Sendable {
     func addRootRoutes(to router: Router<MartletContext>)
     /// The routes a policy guards, with their rules, once `addRoutes` has run (paths without the prefix).
     var routes: [RouteSpec] { get }
+    /// Loops the service needs running while it serves (its reconcile queues), which the process supervises.
+    var backgroundServices: [any Service] { get }
 }
 
 extension APIService {
     public var catalogPath: String { "/" + pathPrefix }
     public var routes: [RouteSpec] { [] }
+    public var backgroundServices: [any Service] { [] }
     public func addRootRoutes(to router: Router<MartletContext>) {}
 }

@@ -5,6 +5,7 @@ import Logging
 import MartletCore
 import MartletStore
 import ServiceContracts
+import ServiceLifecycle
 import SQLKit
 
 /// The Networking v2.0 API (Neutron) under `/network`, with the data plane behind `NetworkBackend`.
@@ -27,6 +28,8 @@ public final class NetworkService: APIService {
     let allocations = GroupCommit<PortAllocation, [String]>()
 
     public var routes: [RouteSpec] { recorder.all }
+    /// The data plane's reconcile loop.
+    public var backgroundServices: [any Service] { [dataPlane.queue] }
 
     static let kinds: [any ResourceKind] = [Networks(), Subnets(), Ports(), Routers(), FloatingIPs(), SecurityGroups(),
                                             SecurityGroupRules(), SubnetPools(), AddressScopes(), MeteringLabels(), MeteringLabelRules()]
@@ -66,7 +69,7 @@ public final class NetworkService: APIService {
     @discardableResult
     func change<T: Sendable>(caller: Caller, _ body: (Change) async throws -> T) async throws -> T {
         let (result, events) = try await store.db.transaction { db in try await changing(db, caller, body) }
-        await dataPlane.apply(events)
+        dataPlane.apply(events)
         return result
     }
 
@@ -82,21 +85,16 @@ public final class NetworkService: APIService {
         }
     }
 
-    /// Brings the data plane up to the database after a start: every network, bound port and router.
-    /// First its hosts' agents are recorded as started, and what needs an agent and has none gets one.
+    /// Waits until the data plane has applied every change so far (tests and benchmarks use it).
+    public func settle() async { await dataPlane.queue.idle() }
+
+    /// Records its hosts' agents as started, gives what needs an agent and has none one, and queues
+    /// every network, bound port and router for the data plane (which `run` then brings up to date).
     public func converge() async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
             try await Agents.register(hosts: backend.hosts, change)
             try await AgentScheduler.scheduleUnhosted(change)
         }
-        let events: [DataPlaneEvent] = try await read { db in
-            var events: [DataPlaneEvent] = []
-            for row in try await store.raw(.networks, where: "1 = 1", order: "id", limit: nil, in: db) { events.append(.network(row.id)) }
-            for row in try await store.raw(.securityGroups, where: "1 = 1", order: "id", limit: nil, in: db) { events.append(.securityGroup(row.id)) }
-            for row in try await store.raw(.ports, where: "host_id <> ''", order: "id", limit: nil, in: db) { events.append(.port(row.id)) }
-            for row in try await store.raw(.routers, where: "1 = 1", order: "id", limit: nil, in: db) { events.append(.router(row.id)) }
-            return events
-        }
-        await dataPlane.apply(events)
+        dataPlane.queue.enqueue(try await DataPlaneApplier(store: store, backend: backend).everything())
     }
 }

@@ -23,7 +23,7 @@ extension NetworkService: PortAllocator {
                 try await makePorts(allocation, change)
             }
         }
-        await dataPlane.apply(results.flatMap { (try? $0.get().1) ?? [] })
+        dataPlane.apply(results.flatMap { (try? $0.get().1) ?? [] })
         return results.map { $0.map(\.0) }
     }
 
@@ -36,10 +36,11 @@ extension NetworkService: PortAllocator {
                 if !(port["device_id"]?.stringValue ?? "").isEmpty {
                     throw NetFault.conflict("Port \(portID) is still in use.", type: "PortInUse")
                 }
+                let before = port
                 port["device_id"] = .string(server.deviceID)
                 port["device_owner"] = .string("compute:\(server.availabilityZone)")
                 Ports.bind(&port, host: server.host, profile: port["binding:profile"] ?? [:], backend: backend)
-                port["status"] = Ports.status(port)
+                port["status"] = Ports.status(port, was: before)
                 try await change.update(.ports, port)
                 change.note(.port(portID))
                 ids.append(portID)
@@ -70,8 +71,9 @@ extension NetworkService: PortAllocator {
     public func rebind(_ server: ServerRef, host: String) async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
             for var port in try await change.rows(.ports, "device_id = \(bind: server.deviceID) AND project_id = \(bind: server.projectID)") {
+                let before = port
                 Ports.bind(&port, host: host, profile: port["binding:profile"] ?? [:], backend: backend)
-                port["status"] = Ports.status(port)
+                port["status"] = Ports.status(port, was: before)
                 try await change.update(.ports, port)
                 change.note(.port(port["id"]?.stringValue ?? ""))
             }

@@ -6,6 +6,7 @@ import Identity
 import MartletCore
 import MartletStore
 import Prometheus
+import ServiceLifecycle
 
 /// A bootstrapped cloud on a fresh database — Identity plus whatever services a test adds —
 /// served over real HTTP on loopback.
@@ -15,6 +16,8 @@ public struct TestCloud: Sendable {
     public let config: MartletConfig
     public let identity: IdentityService
     public let services: [any APIService]
+    /// The services' reconcile loops, running for as long as the cloud lives.
+    let loops: BackgroundLoops
 
     public static func make(_ backend: TestBackend = .sqlite, migrations: [Migration] = [], roles: [String] = [],
                             configure: (inout MartletConfig) -> Void = { _ in },
@@ -30,7 +33,8 @@ public struct TestCloud: Sendable {
         let extra = try services(database.database, config, identity)
         let entries = ([identity] + extra).map { (type: $0.catalogType, name: $0.catalogName, path: $0.catalogPath) }
         _ = try await identity.bootstrap(adminPassword: adminPassword, services: entries, roles: roles)
-        return TestCloud(database: database, config: config, identity: identity, services: extra)
+        return TestCloud(database: database, config: config, identity: identity, services: extra,
+                         loops: BackgroundLoops(extra.flatMap(\.backgroundServices)))
     }
 
     /// A second service instance over the same data, as after a restart.
@@ -46,7 +50,10 @@ public struct TestCloud: Sendable {
         return try await app.test(.live) { try await body(Client(http: $0)) }
     }
 
-    public func close() async { await database.close() }
+    public func close() async {
+        loops.stop()
+        await database.close()
+    }
 }
 
 public struct Reply: Sendable {
@@ -111,4 +118,22 @@ public struct Client: Sendable {
 public struct TestFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Runs services' background loops in a task of their own until stopped, as `martlet serve`'s
+/// service group does (a test that restarts a service runs the new one's loops the same way).
+public final class BackgroundLoops: Sendable {
+    let task: Task<Void, Never>
+
+    public init(_ services: [any Service]) {
+        task = Task {
+            await withDiscardingTaskGroup { group in
+                for service in services { group.addTask { try? await service.run() } }
+            }
+        }
+    }
+
+    public func stop() { task.cancel() }
+
+    deinit { task.cancel() }
 }

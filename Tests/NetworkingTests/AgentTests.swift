@@ -237,6 +237,7 @@ private func unknown() -> String { UUID().uuidString.lowercased() }
             // Off one agent and onto another. The bindings are bookkeeping: the data plane serves the router throughout.
             #expect(try await remove(r1, from: l3[0]).status == .noContent)
             #expect(try await hosts(r1).isEmpty)
+            await cloud.network.settle()
             #expect(cloud.fakeBackend.snapshot.routers[r1]?.interfaces.count == 1)
             #expect(try await remove(r1, from: l3[0]).status == .noContent, "a router not on the agent is no error, as in Neutron")
             #expect(try await remove(r1, from: unknown()).faultType == "AgentNotFound")
@@ -329,6 +330,7 @@ private func unknown() -> String { UUID().uuidString.lowercased() }
             #expect(try await remove(net, from: unknown()).faultType == "AgentNotFound")
             #expect(try await remove(net, from: dhcp[0]).status == .noContent)
             #expect(try await hosts(net).isEmpty)
+            await cloud.network.settle()
             #expect(cloud.fakeBackend.snapshot.networks[net]?.subnets.first?.enableDHCP == true)
 
             // A disabled agent is refused by hand and passed over by the scheduler.

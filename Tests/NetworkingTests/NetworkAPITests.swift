@@ -69,6 +69,7 @@ import Testing
             // Deleting a network frees its segment.
             #expect(try await c.call(.delete, "/network/v2.0/networks/\(a["id"]!.stringValue!)", token: admin).status == .noContent)
             #expect(try await c.create("networks", "network", admin, ["name": "c"])["provider:segmentation_id"] == 7)
+            await cloud.network.settle()
             #expect(cloud.fakeBackend.snapshot.networks[b["id"]!.stringValue!]?.segmentationID == 8)
         }
     }
@@ -147,6 +148,7 @@ import Testing
             let associated = try await c.call(.put, "/network/v2.0/floatingips/\(fipID)", token: admin, json: ["floatingip": ["port_id": portID]])
             #expect(associated["floatingip"]?["router_id"] == .string(routerID) && associated["floatingip"]?["status"] == "ACTIVE")
             #expect(associated["floatingip"]?["fixed_ip_address"] == port["fixed_ips"]?.array.first?["ip_address"])
+            await cloud.network.settle()
             let plan = try #require(cloud.fakeBackend.snapshot.routers[routerID])
             #expect(plan.gateway?.enableSNAT == true && plan.interfaces.first?.addresses == ["10.0.0.1/24"])
             #expect(plan.floatingIPs.first?.floatingIP == fip["floating_ip_address"]?.stringValue)
@@ -162,16 +164,19 @@ import Testing
             let pf = try await c.call(.post, "/network/v2.0/floatingips/\(fipID)/port_forwardings", token: admin, json: forward)
             #expect(pf.status == .created && pf["port_forwarding"]?["external_port"] == 2222)
             #expect(try await c.call(.post, "/network/v2.0/floatingips/\(fipID)/port_forwardings", token: admin, json: forward).status == .badRequest)
+            await cloud.network.settle()
             #expect(cloud.fakeBackend.snapshot.routers[routerID]?.portForwardings.first?.internalPort == 22)
             #expect(try await c.call(.put, "/network/v2.0/floatingips/\(fipID)", token: admin, json: ["floatingip": ["port_id": portID]]).status == .conflict)
             let pfID = try #require(pf["port_forwarding"]?["id"]?.stringValue)
             #expect(try await c.call(.get, "/network/v2.0/floatingips/\(fipID)/port_forwardings", token: admin)["port_forwardings"]?.array.count == 1)
             #expect(try await c.call(.delete, "/network/v2.0/floatingips/\(fipID)/port_forwardings/\(pfID)", token: admin).status == .noContent)
+            await cloud.network.settle()
             #expect(cloud.fakeBackend.snapshot.routers[routerID]?.portForwardings.isEmpty == true)
             #expect(try await c.call(.put, "/network/v2.0/routers/\(routerID)/remove_router_interface", token: admin, json: ["subnet_id": .string(subnet)]).status == .ok)
             #expect(try await c.call(.get, "/network/v2.0/ports?device_id=\(routerID)&device_owner=network:router_interface", token: admin)["ports"]?.array.isEmpty == true)
             #expect(try await c.call(.delete, "/network/v2.0/floatingips/\(fipID)", token: admin).status == .noContent)
             #expect(try await c.call(.delete, "/network/v2.0/routers/\(routerID)", token: admin).status == .noContent)
+            await cloud.network.settle()
             #expect(cloud.fakeBackend.snapshot.routers[routerID] == nil)
             // The gateway and floating-IP ports went with their owners.
             #expect(try await c.call(.get, "/network/v2.0/ports?network_id=\(extID.stringValue!)", token: admin)["ports"]?.array.isEmpty == true)

@@ -1,50 +1,73 @@
 import DriverKit
+import Foundation
 import Logging
 import MartletCore
+import MartletStore
 import SQLKit
 
-/// Tells the backend the desired state of what a transaction touched, read fresh from the
-/// database, so the order and repetition of events do not matter. One event at a time: a plan
-/// read later is applied later, so an older one never overwrites it.
-struct DataPlane: Sendable {
-    let store: NetworkStore
-    let backend: any NetworkBackend
-    let logger: Logger
-    let serial = AsyncLock()
+/// Makes the data plane follow the database, as Neutron's agents do: a write commits and returns,
+/// and the objects it touched are queued. Each is read fresh from the database when its turn
+/// comes, so the order and repetition of events do not matter; a failed apply is retried with
+/// backoff, and every object is looked at again now and then. A bound port is `DOWN` until its
+/// apply succeeds, then `ACTIVE`.
+final class DataPlane: Sendable {
+    let queue: ReconcileQueue<DataPlaneEvent.Key, ContinuousClock>
 
-    func apply(_ events: [DataPlaneEvent]) async {
-        for event in events {
-            do {
-                try await serial.withLock { try await apply(event) }
-            } catch {
-                // The database stays the truth; the next converge replays it.
-                logger.error("data plane: \(event) failed: \(error)")
-            }
-        }
+    init(store: NetworkStore, backend: any NetworkBackend, logger: Logger, resyncInterval: Duration = .seconds(300)) {
+        let applier = DataPlaneApplier(store: store, backend: backend)
+        // One at a time, in order: a network is wired before the ports that arrive after it.
+        queue = ReconcileQueue(name: "data plane", concurrency: 1, backoff: .init(initial: .milliseconds(200), maximum: .seconds(30)),
+                               resyncInterval: resyncInterval, resync: { try await applier.everything() },
+                               leadership: DatabaseLeadership(database: store.db), logger: logger) { key in try await applier.apply(key) }
     }
 
-    private func apply(_ event: DataPlaneEvent) async throws {
-        switch event {
+    func apply(_ events: [DataPlaneEvent]) { queue.enqueue(events.map(\.key)) }
+}
+
+/// Reads an object's desired state and hands it to the backend.
+struct DataPlaneApplier: Sendable {
+    let store: NetworkStore
+    let backend: any NetworkBackend
+
+    func apply(_ key: DataPlaneEvent.Key) async throws {
+        switch key {
         case .network(let id):
             guard let plan = try await store.db.read({ db in try await networkPlan(id, db) }) else { return try await backend.removeNetwork(id: id) }
             try await backend.apply(network: plan)
-        case .networkDeleted(let id):
-            try await backend.removeNetwork(id: id)
         case .port(let id):
             guard let port = try await store.db.read({ db in try await store.get(.ports, id, in: db) }) else { return try await backend.removePort(id: id) }
             let host = port["binding:host_id"]?.stringValue ?? ""
             guard !host.isEmpty else { return try await backend.removePort(id: id) }
             try await backend.apply(port: Self.portPlan(port, host: host))
-        case .portDeleted(let id):
-            try await backend.removePort(id: id)
+            try await reportActive(id, host: host)
         case .router(let id):
             guard let plan = try await store.db.read({ db in try await routerPlan(id, db) }) else { return try await backend.removeRouter(id: id) }
             try await backend.apply(router: plan)
-        case .routerDeleted(let id):
-            try await backend.removeRouter(id: id)
         case .securityGroup(let id):
             guard let plan = try await store.db.read({ db in try await securityGroupPlan(id, db) }) else { return try await backend.removeSecurityGroup(id: id) }
             try await backend.apply(securityGroup: plan)
+        }
+    }
+
+    /// The port is wired on `host`: `ACTIVE`, unless it moved, went down or was deleted meanwhile.
+    private func reportActive(_ id: String, host: String) async throws {
+        try await store.db.transaction { db in
+            guard var port = try await store.get(.ports, id, forUpdate: true, in: db), port["status"] == "DOWN",
+                  port["binding:host_id"]?.stringValue == host, port["admin_state_up"] != false else { return }
+            port["status"] = "ACTIVE"
+            try await store.update(.ports, port, now: Timestamp.iso(Date()), in: db)
+        }
+    }
+
+    /// Every network, security group, bound port and router, for a resync.
+    func everything() async throws -> [DataPlaneEvent.Key] {
+        try await store.db.read { db in
+            var keys: [DataPlaneEvent.Key] = []
+            for row in try await store.raw(.networks, where: "1 = 1", order: "id", limit: nil, in: db) { keys.append(.network(row.id)) }
+            for row in try await store.raw(.securityGroups, where: "1 = 1", order: "id", limit: nil, in: db) { keys.append(.securityGroup(row.id)) }
+            for row in try await store.raw(.ports, where: "host_id <> ''", order: "id", limit: nil, in: db) { keys.append(.port(row.id)) }
+            for row in try await store.raw(.routers, where: "1 = 1", order: "id", limit: nil, in: db) { keys.append(.router(row.id)) }
+            return keys
         }
     }
 

@@ -98,6 +98,29 @@ enum DataPlaneEvent: Equatable, Sendable {
     case router(String)
     case routerDeleted(String)
     case securityGroup(String)
+
+    /// What the data plane reconciles: the object, whether it was changed or deleted.
+    enum Key: Hashable, Sendable, CustomStringConvertible {
+        case network(String), port(String), router(String), securityGroup(String)
+
+        var description: String {
+            switch self {
+            case .network(let id): return "network \(id)"
+            case .port(let id): return "port \(id)"
+            case .router(let id): return "router \(id)"
+            case .securityGroup(let id): return "security group \(id)"
+            }
+        }
+    }
+
+    var key: Key {
+        switch self {
+        case .port(let id), .portDeleted(let id): return .port(id)
+        case .network(let id), .networkDeleted(let id): return .network(id)
+        case .router(let id), .routerDeleted(let id): return .router(id)
+        case .securityGroup(let id): return .securityGroup(id)
+        }
+    }
 }
 
 /// The members of a request body's resource, read the lenient way Neutron's converters read them

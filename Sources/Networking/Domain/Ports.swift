@@ -123,7 +123,7 @@ struct Ports: ResourceKind {
             Self.bind(&doc, host: try body.string("binding:host_id") ?? (body.has("binding:host_id") ? "" : current["binding:host_id"]?.stringValue ?? ""),
                       profile: try Self.profile(body) ?? current["binding:profile"] ?? [:], backend: change.service.backend)
         }
-        doc["status"] = Self.status(doc)
+        doc["status"] = Self.status(doc, was: current)
         try await Self.checkServiceOwner(doc, change)
         change.note(.port(id))
         return doc
@@ -201,10 +201,14 @@ struct Ports: ResourceKind {
     }
 
     /// Service ports are up as soon as they exist; others once bound to a host and administratively up.
-    static func status(_ doc: Doc) -> JSON {
+    /// A bound port is `DOWN` until the data plane has wired it on its host and says so (it stays
+    /// `ACTIVE` through changes that keep it there); the service's own ports are always `ACTIVE`.
+    static func status(_ doc: Doc, was previous: Doc? = nil) -> JSON {
         if serviceOwners.contains(doc["device_owner"]?.stringValue ?? "") { return "ACTIVE" }
-        let bound = !(doc["binding:host_id"]?.stringValue ?? "").isEmpty
-        return bound && doc["admin_state_up"] != false ? "ACTIVE" : "DOWN"
+        let host = doc["binding:host_id"]?.stringValue ?? ""
+        guard !host.isEmpty, doc["admin_state_up"] != false else { return "DOWN" }
+        if let previous, previous["status"] == "ACTIVE", previous["binding:host_id"]?.stringValue == host { return "ACTIVE" }
+        return "DOWN"
     }
 
     static func profile(_ body: Body) throws -> JSON? {
