@@ -39,19 +39,12 @@ public enum ImageDataError: Error {
     case tooLarge(limit: Int64)
 }
 
-/// Image data as files in `<data-dir>/images` (staged data in `images/staging`), written to a
-/// temporary file, fsync'd and renamed. File names are image IDs, which the service generates
-/// or validates as UUIDs, so no client string ever becomes a path.
+/// Image data as files in `<data-dir>/images` (staged data in `images/staging`), written with
+/// `DurableFile`. File names are image IDs, which the service generates or validates as UUIDs,
+/// so no client string ever becomes a path.
 public struct FileImageDataStore: ImageDataStore {
     let root: FilePath
     let fileSystem = FileSystem.shared
-    static let blockSize = 1 << 20
-
-    static func hashed<H: HashFunction>(_ hash: H, _ data: ByteBuffer) -> H {
-        var hash = hash
-        data.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
-        return hash
-    }
 
     public init(directory: URL) throws {
         root = FilePath(directory.path)
@@ -70,43 +63,13 @@ public struct FileImageDataStore: ImageDataStore {
 
     public func write<Body: AsyncSequence & Sendable>(_ key: ImageDataKey, from body: Body, limit: Int64?) async throws -> ImageDigest
         where Body.Element == ByteBuffer {
-        let temporary = root.appending(".tmp-\(UUID().uuidString)")
+        var hasher = Hasher()
         do {
-            let digest = try await fileSystem.withFileHandle(
-                forWritingAt: temporary, options: .newFile(replaceExisting: false, permissions: [.ownerReadWrite])
-            ) { handle -> ImageDigest in
-                // Chunks are gathered into 1 MiB blocks; each block is written while MD5 and SHA-512
-                // run on it side by side, so hashing does not hold the upload to one core.
-                var md5 = Insecure.MD5(), sha512 = SHA512()
-                var block = ByteBuffer()
-                block.reserveCapacity(Self.blockSize)
-                var offset: Int64 = 0
-                var finished = false
-                var iterator = body.makeAsyncIterator()
-                while !finished {
-                    while block.readableBytes < Self.blockSize {
-                        guard var chunk = try await iterator.next() else { finished = true; break }
-                        if let limit, offset + Int64(block.readableBytes + chunk.readableBytes) > limit { throw ImageDataError.tooLarge(limit: limit) }
-                        block.writeBuffer(&chunk)
-                    }
-                    guard block.readableBytes > 0 else { break }
-                    let data = block, at = offset, md5Before = md5, shaBefore = sha512
-                    async let written = handle.write(contentsOf: data.readableBytesView, toAbsoluteOffset: at)
-                    async let nextMD5 = Self.hashed(md5Before, data)
-                    async let nextSHA = Self.hashed(shaBefore, data)
-                    (md5, sha512) = await (nextMD5, nextSHA)
-                    _ = try await written
-                    offset += Int64(data.readableBytes)
-                    block.clear()
-                }
-                try await handle.synchronize()
-                return ImageDigest(size: offset, md5: md5.finalize().hex, sha512: sha512.finalize().hex)
-            }
-            try await replace(path(key), with: temporary)
-            return digest
-        } catch {
-            _ = try? await fileSystem.removeItem(at: temporary)
-            throw error
+            let size = try await DurableFile.write(body, to: path(key).string, temporary: root.appending(".tmp-\(UUID().uuidString)").string,
+                                                   limit: limit, observer: &hasher)
+            return hasher.finish(size: size)
+        } catch DurableFileError.tooLarge(let limit) {
+            throw ImageDataError.tooLarge(limit: limit)
         }
     }
 
@@ -120,13 +83,8 @@ public struct FileImageDataStore: ImageDataStore {
                 size += Int64(chunk.readableBytes)
             }
         }
-        try await replace(path(.image(id)), with: staged)
+        try await DurableFile.rename(staged.string, to: path(.image(id)).string)
         return hasher.finish(size: size)
-    }
-
-    private func replace(_ destination: FilePath, with source: FilePath) async throws {
-        _ = try? await fileSystem.removeItem(at: destination)
-        try await fileSystem.moveItem(at: source, to: destination)
     }
 
     public func size(_ key: ImageDataKey) async throws -> Int64? {
@@ -170,9 +128,23 @@ public struct FileImageDataStore: ImageDataStore {
 }
 
 /// MD5 and SHA-512 over a stream of chunks.
-struct Hasher {
+struct Hasher: BlockObserver {
     var md5 = Insecure.MD5()
     var sha512 = SHA512()
+
+    /// The two hashes run side by side, so hashing does not hold an upload to one core.
+    mutating func observe(_ block: ByteBuffer) async {
+        let sha512 = self.sha512
+        async let nextSHA = Self.hashed(sha512, block)
+        md5 = Self.hashed(md5, block)
+        self.sha512 = await nextSHA
+    }
+
+    static func hashed<H: HashFunction>(_ hash: H, _ data: ByteBuffer) -> H {
+        var hash = hash
+        data.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
+        return hash
+    }
 
     mutating func update(_ chunk: ByteBuffer) {
         chunk.withUnsafeReadableBytes { bytes in

@@ -32,28 +32,26 @@ struct ImageListing {
         var conditions = [try visibilityCondition(q, access)]
         conditions += try filterConditions(q)
 
-        if let marker = q["marker"] {
+        let marker = try await Pagination.resolve(q["marker"], notFound: { APIError.badRequest("Marker \($0) not found.") }) { marker in
             let membership = try await access.project.asyncFlatMap { try await repo.member(imageID: marker, memberID: $0)?.status }
-            guard let image = try await repo.image(marker), access.canSee(image, membership: membership) else {
-                throw APIError.badRequest("Marker \(marker) not found.")
-            }
-            conditions.append(Self.after(image, order))
+            return try await repo.image(marker).flatMap { access.canSee($0, membership: membership) ? $0 : nil }
         }
+        if let marker { conditions.append(Self.after(marker, order)) }
         var condition = conditions[0]
         for next in conditions.dropFirst() { condition += " AND " as SQLQueryString; condition += next }
         let expressions = order.map { (expression: Self.sortExpressions[$0.key]!, ascending: $0.ascending) }
         let images = try await repo.db.read { try await repo.images(where: condition, order: expressions, limit: limit + 1, in: $0) }
 
-        let pageItems = Array(images.prefix(limit))
+        let page = Pagination.page(images, limit: limit)
         var body: [String: JSON] = [
-            "images": .array(pageItems.map { $0.json() }), "first": "/v2/images", "schema": "/v2/schemas/images",
+            "images": .array(page.items.map { $0.json() }), "first": "/v2/images", "schema": "/v2/schemas/images",
         ]
-        if images.count > limit, let last = pageItems.last {
-            var params = q.filter { $0.key != "marker" }
+        if page.hasMore, let last = page.items.last {
+            var params = q
             params["marker"] = last.id
             params["limit"] = String(limit)
-            let query = params.sorted { $0.key < $1.key }.map { "\(Self.escape($0.key))=\(Self.escape($0.value))" }.joined(separator: "&")
-            body["next"] = .string("/v2/images?\(query)")
+            body["next"] = .string(Pagination.href("/v2/images", params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                                                   allowed: Self.linkAllowed))
         }
         return .object(body)
     }
@@ -174,9 +172,7 @@ struct ImageListing {
     }
 
     static func limit(_ raw: String?) throws -> Int {
-        guard let raw else { return defaultLimit }
-        guard let n = Int(raw), n >= 0 else { throw APIError.badRequest("Invalid limit: \(raw); expected a non-negative integer.") }
-        return min(n, maxLimit)
+        try Pagination.limit(raw, max: maxLimit) ?? defaultLimit
     }
 
     /// `sort=key:dir,…`, or `sort_key`/`sort_dir` (repeatable); default newest first; `id` breaks ties.
@@ -208,7 +204,6 @@ struct ImageListing {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    static func escape(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+"))) ?? s
-    }
+    /// What the `next` link leaves unescaped: anything a query may hold but the separators.
+    static let linkAllowed = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+"))
 }

@@ -74,10 +74,7 @@ struct AgentRoutes {
     static func page(_ agents: [Doc], _ query: ListQuery, baseURL: String) throws -> JSON {
         var docs = query.sorted(agents)
         if query.pageReverse { docs.reverse() }
-        if let marker = query.marker {
-            guard let index = docs.firstIndex(where: { $0["id"]?.stringValue == marker }) else { throw Agents.notFound(marker) }
-            docs.removeFirst(index + 1)
-        }
+        docs = Array(try Pagination.after(query.marker, in: docs, id: { $0["id"]?.stringValue }, notFound: Agents.notFound))
         let hasMore = query.limit.map { docs.count > $0 } ?? false
         if let limit = query.limit { docs = Array(docs.prefix(limit)) }
         if query.pageReverse { docs.reverse() }

@@ -32,8 +32,8 @@ struct ListQuery {
             case "sort_key": sortKeys.append(value)
             case "sort_dir": sortDirs.append(value)
             case "limit":
-                guard let n = Int(value), n >= 0 else { throw NetFault.badRequest("Limit must be an integer 0 or greater and not '\(value)'") }
-                limit = n == 0 ? nil : min(n, 1_000_000)
+                let n = try Pagination.limit(value, max: 1_000_000) { NetFault.badRequest("Limit must be an integer 0 or greater and not '\($0)'") }
+                limit = n == 0 ? nil : n
             case "marker": marker = value
             case "page_reverse": pageReverse = ["true", "1"].contains(value.lowercased())
             case "tags": tagsAll += value.split(separator: ",").map(String.init)
@@ -152,21 +152,13 @@ struct ListQuery {
     /// `<collection>_links` with `next` (when more follow) and `previous` (when this page started at a marker).
     func links(_ table: ResourceTable, baseURL: String, first: String?, last: String?, hasMore: Bool) -> JSON? {
         guard let limit else { return nil }
-        func href(_ marker: String, reverse: Bool) -> JSON {
-            var items = passThrough.map { ($0.0, $0.1) } + [("limit", String(limit)), ("marker", marker)]
+        func href(_ marker: String, reverse: Bool) -> String {
+            var items = passThrough + [("limit", String(limit)), ("marker", marker)]
             if reverse { items.append(("page_reverse", "True")) }
-            let query = items.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
-            return .string("\(baseURL)/\(table.path)?\(query)")
+            return Pagination.href("\(baseURL)/\(table.path)", items)
         }
-        var links: [JSON] = []
         let (next, previous) = pageReverse ? (hasMore ? first : nil, marker != nil ? last : nil) : (hasMore ? last : nil, marker != nil ? first : nil)
-        if let next { links.append(["rel": "next", "href": href(next, reverse: false)]) }
-        if let previous { links.append(["rel": "previous", "href": href(previous, reverse: true)]) }
-        return .array(links)
-    }
-
-    static func escape(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? s
+        return Pagination.links(next: next.map { href($0, reverse: false) }, previous: previous.map { href($0, reverse: true) })
     }
 }
 

@@ -143,12 +143,7 @@ struct ResourceRoutes {
         docs = try await service.read { db in try await kind.expand(docs, db, store) }
         docs = query.sorted(docs.map { caller.view($0, table) }.filter(query.matches))
         if query.pageReverse { docs.reverse() }
-        if let marker = query.marker {
-            guard let index = docs.firstIndex(where: { $0["id"]?.stringValue == marker }) else {
-                throw NetFault.notFound(table, marker)
-            }
-            docs.removeFirst(index + 1)
-        }
+        docs = Array(try Pagination.after(query.marker, in: docs, id: { $0["id"]?.stringValue }, notFound: { NetFault.notFound(table, $0) }))
         var hasMore = false
         if let limit = query.limit, docs.count > limit {
             docs = Array(docs.prefix(limit))

@@ -26,18 +26,15 @@ struct Written: Sendable {
 }
 
 enum BlobError: Error {
-    case tooLarge
     case unreadable(String)
-    case unwritable(String, Int32)
 }
 
 /// Object bytes as files under `<data-dir>/objects`, named by generated IDs (never by object
 /// names): written to `tmp/`, fsync'd, renamed into `<first two hex digits>/`, and the folder
-/// fsync'd, before the catalogue row that points at them commits.
+/// fsync'd (`DurableFile`), before the catalogue row that points at them commits.
 struct BlobStore: Sendable {
     let root: FilePath
     let fileSystem = FileSystem.shared
-    static let chunk = 1 << 20
 
     init(directory: URL) throws {
         root = FilePath(directory.path)
@@ -47,69 +44,27 @@ struct BlobStore: Sendable {
 
     func path(_ file: String) -> FilePath { root.appending(String(file.prefix(2))).appending(file) }
 
-    /// Streams `body` into a new file, hashing it; throws `BlobError.tooLarge` past `limit` bytes.
-    /// A body that fits in one block is written, synced and published in a single trip to a
-    /// blocking thread; larger ones stream through a file handle block by block.
+    /// Streams `body` into a new file, hashing it; throws `DurableFileError.tooLarge` past `limit` bytes.
     func write<Body: AsyncSequence & Sendable>(_ body: Body, limit: Int64? = nil, sha256: Bool = false) async throws -> Written
         where Body.Element == ByteBuffer {
-        var iterator = body.makeAsyncIterator()
-        var md5 = Insecure.MD5()
-        var sha = sha256 ? SHA256() : nil
-        var block = ByteBuffer()
-        var ended = false
-        while block.readableBytes < Self.chunk {
-            guard var chunk = try await iterator.next() else { ended = true; break }
-            block.writeBuffer(&chunk)
-        }
-        if let limit, block.readableBytes > limit { throw BlobError.tooLarge }
-        func hash(_ data: ByteBuffer) {
-            data.withUnsafeReadableBytes { bytes in
-                md5.update(bufferPointer: bytes)
-                sha?.update(bufferPointer: bytes)
-            }
-        }
-        if ended && block.readableBytes == 0 {
-            return Written(piece: nil, size: 0, md5: md5.finalize().hex, sha256: sha?.finalize().hex)
-        }
         let file = Self.newID()
-        let temporary = root.appending("tmp").appending(file)
-        do {
-            let size: Int64
-            if ended {
-                hash(block)
-                let data = block, folder = folderPath(file).string, final = path(file).string
-                try await NIOThreadPool.singleton.runIfActive { try Self.durableWrite(data, temporary: temporary.string, folder: folder, final: final) }
-                size = Int64(data.readableBytes)
-            } else {
-                size = try await fileSystem.withFileHandle(
-                    forWritingAt: temporary, options: .newFile(replaceExisting: false, permissions: [.ownerReadWrite])
-                ) { handle -> Int64 in
-                    var offset: Int64 = 0
-                    func flush() async throws {
-                        guard block.readableBytes > 0 else { return }
-                        hash(block)
-                        try await handle.write(contentsOf: block.readableBytesView, toAbsoluteOffset: offset)
-                        offset += Int64(block.readableBytes)
-                        block.clear()
-                    }
-                    try await flush()
-                    while var chunk = try await iterator.next() {
-                        if let limit, offset + Int64(block.readableBytes + chunk.readableBytes) > limit { throw BlobError.tooLarge }
-                        block.writeBuffer(&chunk)
-                        if block.readableBytes >= Self.chunk { try await flush() }
-                    }
-                    if let limit, offset + Int64(block.readableBytes) > limit { throw BlobError.tooLarge }
-                    try await flush()
-                    try await handle.synchronize()
-                    return offset
-                }
-                let folder = folderPath(file).string, final = path(file).string
-                try await NIOThreadPool.singleton.runIfActive { try Self.publish(temporary.string, folder: folder, final: final) }
+        var hashes = Hashes(sha256: sha256 ? SHA256() : nil)
+        let size = try await DurableFile.write(body, to: path(file).string, temporary: root.appending("tmp").appending(file).string,
+                                               limit: limit, makesEmptyFile: false, observer: &hashes)
+        return Written(piece: size == 0 ? nil : Piece(file: file, size: size), size: size,
+                       md5: hashes.md5.finalize().hex, sha256: hashes.sha256?.finalize().hex)
+    }
+
+    /// MD5 and, for S3 signed payloads, SHA-256 of what is written.
+    struct Hashes: BlockObserver {
+        var md5 = Insecure.MD5()
+        var sha256: SHA256?
+
+        mutating func observe(_ block: ByteBuffer) async {
+            block.withUnsafeReadableBytes { bytes in
+                md5.update(bufferPointer: bytes)
+                sha256?.update(bufferPointer: bytes)
             }
-            return Written(piece: Piece(file: file, size: size), size: size, md5: md5.finalize().hex, sha256: sha?.finalize().hex)
-        } catch {
-            _ = try? await fileSystem.removeItem(at: temporary)
-            throw error
         }
     }
 
@@ -119,35 +74,6 @@ struct BlobStore: Sendable {
     }
 
     func folderPath(_ file: String) -> FilePath { root.appending(String(file.prefix(2))) }
-
-    /// Writes `data` to `temporary`, fsyncs it and publishes it (blocking; runs on the thread pool).
-    static func durableWrite(_ data: ByteBuffer, temporary: String, folder: String, final: String) throws {
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BlobError.unwritable(temporary, errno) }
-        var failure: Int32 = 0
-        data.withUnsafeReadableBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
-                done += n
-            }
-        }
-        if failure == 0, fsync(fd) != 0 { failure = errno }
-        close(fd)
-        guard failure == 0 else { throw BlobError.unwritable(temporary, failure) }
-        try publish(temporary, folder: folder, final: final)
-    }
-
-    /// Renames a synced file into its folder and fsyncs the folder, so the name survives a crash.
-    static func publish(_ temporary: String, folder: String, final: String) throws {
-        if mkdir(folder, 0o700) != 0, errno != EEXIST { throw BlobError.unwritable(folder, errno) }
-        guard rename(temporary, final) == 0 else { throw BlobError.unwritable(final, errno) }
-        let dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dir >= 0 else { throw BlobError.unwritable(folder, errno) }
-        defer { close(dir) }
-        guard fsync(dir) == 0 else { throw BlobError.unwritable(folder, errno) }
-    }
 
     /// The bytes `range` of the concatenation of `pieces`, streamed.
     func read(_ pieces: [Piece], range: ClosedRange<Int64>) -> ResponseBody {

@@ -28,7 +28,7 @@ struct S3Request: Sendable {
         do {
             written = chunked ? try await blobs.write(AWSChunkedBody(base: request.body, signer: caller.chunkSigner), limit: limit)
                 : try await blobs.write(request.body, limit: limit, sha256: caller.payloadSHA256 != nil)
-        } catch BlobError.tooLarge {
+        } catch DurableFileError.tooLarge {
             throw S3Error(.badRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
         }
         do {

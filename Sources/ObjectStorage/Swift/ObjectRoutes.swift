@@ -79,7 +79,7 @@ struct ObjectRoutes {
         let written: Written
         do {
             written = try await blobs.write(call.request.body, limit: limit)
-        } catch BlobError.tooLarge {
+        } catch DurableFileError.tooLarge {
             throw Quotas.exceeded
         }
         if let expected = call.header("ETag")?.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")), expected.lowercased() != written.md5 {
