@@ -93,6 +93,37 @@ enum ComputePolicy {
         rules["os_compute_api:extensions"] = anyone
         rules["os_compute_api:os-server-password"] = memberOrAdmin
         rules["os_compute_api:os-server-external-events:create"] = admin || .role("service")
+        // Checked inside handlers rather than on routes: who sees and may do more than the owner.
+        // Nova's `is_admin`: sees other projects' servers, private flavors and images, overrides locks.
+        rules[contextIsAdmin] = admin
+        rules["os_compute_api:servers:allow_all_filters"] = admin
+        rules["os_compute_api:servers:show:host_status"] = admin
+        rules["os_compute_api:servers:create:forced_host"] = admin
+        rules["os_compute_api:os-admin-actions:reset_state"] = admin
+        rules["os_compute_api:os-admin-actions:reset_network"] = admin
+        rules["os_compute_api:os-admin-actions:inject_network_info"] = admin
+        rules["os_compute_api:os-migrate-server:migrate"] = admin
+        rules["os_compute_api:os-migrate-server:migrate_live"] = admin
+        rules["os_compute_api:os-evacuate"] = admin
+        rules["os_compute_api:os-shelve:unshelve_to_host"] = admin
+        rules["os_compute_api:os-lock-server:unlock:unlock_override"] = admin
+        rules["os_compute_api:os-server-groups:index:all_projects"] = admin
+        rules["os_compute_api:limits:other_project"] = admin
+        rules["compute:server:topology:host:index"] = admin
         return Policy(rules)
     }()
+
+    /// Nova's `context_is_admin`: the caller counts as an admin for visibility and locks.
+    static let contextIsAdmin = "context_is_admin"
+}
+
+extension APICall {
+    /// Nova's 403 unless `rule` allows the caller on `target` ("Policy doesn't allow … to be performed.",
+    /// or `message` where Nova words it otherwise).
+    func enforce(_ rule: String, _ target: [String: String] = [:], message: String? = nil) throws {
+        guard allowed(rule, target) else { throw APIError.forbidden(message ?? "Policy doesn't allow \(rule) to be performed.") }
+    }
+
+    /// Nova's `is_admin` (the `context_is_admin` rule): sees and may touch other projects' things.
+    var isComputeAdmin: Bool { allowed(ComputePolicy.contextIsAdmin) }
 }

@@ -38,7 +38,7 @@ enum ComputeFault {
     /// 409 for an action the server's state does not allow.
     static func invalidState(_ server: Server, action: String) -> APIError {
         if let task = server.taskState {
-            return .conflict("Cannot '\(action)' instance \(server.id) while it is in task_state \(task)")
+            return .conflict("Cannot '\(action)' instance \(server.id) while it is in task_state \(task.rawValue)")
         }
         return .conflict("Cannot '\(action)' instance \(server.id) while it is in vm_state \(server.vmState.rawValue)")
     }

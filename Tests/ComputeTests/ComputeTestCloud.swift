@@ -8,12 +8,14 @@ import MartletTestSupport
 import Networking
 
 /// A cloud with Identity, Image, Networking and Compute (fake hypervisor) on a fresh database.
-func computeCloud(_ backend: TestBackend = .sqlite, configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
+func computeCloud(_ backend: TestBackend = .sqlite, policyOverrides: [String: PolicyRule] = [:],
+                  configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
     let cloud = try await TestCloud.make(backend, migrations: ImageService.migrations + NetworkService.migrations + ComputeService.migrations,
                                          roles: ComputeService.roles, configure: configure) { db, config, _ in
         let image = try ImageService(database: db, config: config)
         let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
-        return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config)), image, network]
+        return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config),
+                               policyOverrides: policyOverrides), image, network]
     }
     try await cloud.compute.start()
     await cloud.compute.resumeServers()

@@ -13,7 +13,7 @@ struct Server: Codable, Sendable, Equatable {
     var description: String?
     var hostname: String
     var vmState: VMState
-    var taskState: String?
+    var taskState: TaskState?
     var powerState: PowerState
     var host: String?
     /// The zone asked for at create (nil: any), and the host's zone once scheduled.
@@ -71,20 +71,18 @@ struct Server: Codable, Sendable, Equatable {
     }
 
     /// Nova's `status` from the states (nova/api/openstack/common.py).
-    static func status(vmState: VMState, taskState: String?) -> String {
+    static func status(vmState: VMState, taskState: TaskState?) -> String {
         switch (vmState, taskState) {
         case (.building, _): return "BUILD"
-        case (.active, "rebooting"), (.active, "reboot_pending"), (.active, "reboot_started"): return "REBOOT"
-        case (.active, "rebooting_hard"), (.active, "reboot_pending_hard"), (.active, "reboot_started_hard"): return "HARD_REBOOT"
-        case (.active, "rebuilding"), (.active, "rebuild_block_device_mapping"), (.active, "rebuild_spawning"),
-             (.stopped, "rebuilding"), (.stopped, "rebuild_spawning"): return "REBUILD"
-        case (.active, "resize_prep"), (.active, "resize_migrating"), (.active, "resize_migrated"), (.active, "resize_finish"),
-             (.stopped, "resize_prep"), (.stopped, "resize_migrating"), (.stopped, "resize_migrated"), (.stopped, "resize_finish"):
+        case (.active, .rebooting?), (.active, .rebootPending?), (.active, .rebootStarted?): return "REBOOT"
+        case (.active, .rebootingHard?), (.active, .rebootPendingHard?), (.active, .rebootStartedHard?): return "HARD_REBOOT"
+        case (.active, .rebuilding?), (.active, .rebuildBlockDeviceMapping?), (.active, .rebuildSpawning?),
+             (.stopped, .rebuilding?), (.stopped, .rebuildSpawning?): return "REBUILD"
+        case (.active, .resizePrep?), (.active, .resizeMigrating?), (.active, .resizeMigrated?), (.active, .resizeFinish?),
+             (.stopped, .resizePrep?), (.stopped, .resizeMigrating?), (.stopped, .resizeMigrated?), (.stopped, .resizeFinish?):
             return "RESIZE"
-        case (.active, "migrating"): return "MIGRATING"
-        case (.resized, "resize_reverting"): return "REVERT_RESIZE"
-        case (.active, "deleting"), (.stopped, "deleting"), (.error, "deleting"), (.paused, "deleting"),
-             (.suspended, "deleting"), (.shelvedOffloaded, "deleting"), (.rescued, "deleting"): return vmState.status
+        case (.active, .migrating?): return "MIGRATING"
+        case (.resized, .resizeReverting?): return "REVERT_RESIZE"
         default: return vmState.status
         }
     }

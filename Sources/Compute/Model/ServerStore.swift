@@ -41,7 +41,7 @@ struct ServerStore: Sendable {
         try await db.raw("""
             INSERT INTO cmp_servers (id, project_id, user_id, name, vm_state, task_state, host, vcpus, memory_mb, created_at, updated_at, doc)
             VALUES (\(bind: s.id), \(bind: s.projectID), \(bind: s.userID), \(bind: s.name), \(bind: s.vmState.rawValue),
-                    \(bind: s.taskState), \(bind: s.host), \(bind: s.flavor.vcpus), \(bind: s.flavor.ram), \(bind: s.createdAt),
+                    \(bind: s.taskState?.rawValue), \(bind: s.host), \(bind: s.flavor.vcpus), \(bind: s.flavor.ram), \(bind: s.createdAt),
                     \(bind: s.updatedAt), \(bind: doc))
             """).run()
         decoded.remember(s, doc: doc)
@@ -52,7 +52,7 @@ struct ServerStore: Sendable {
         s.updatedAt = Date().timeIntervalSince1970
         let doc = try Self.encode(s)
         try await db.raw("""
-            UPDATE cmp_servers SET name = \(bind: s.name), vm_state = \(bind: s.vmState.rawValue), task_state = \(bind: s.taskState),
+            UPDATE cmp_servers SET name = \(bind: s.name), vm_state = \(bind: s.vmState.rawValue), task_state = \(bind: s.taskState?.rawValue),
                 host = \(bind: s.host), vcpus = \(bind: max(s.flavor.vcpus, s.oldFlavor?.vcpus ?? 0)),
                 memory_mb = \(bind: max(s.flavor.ram, s.oldFlavor?.ram ?? 0)), updated_at = \(bind: s.updatedAt),
                 doc = \(bind: doc)

@@ -46,7 +46,7 @@ struct FlavorRoutes {
         let id = try call.param("flavor_id")
         return try await service.db.read { db in
             guard let flavor = try await flavors.get(id, in: db),
-                  try await flavors.visible(flavor, project: call.auth.projectID, isAdmin: call.auth.hasRole("admin"), in: db) else {
+                  try await flavors.visible(flavor, project: call.auth.projectID, isAdmin: call.isComputeAdmin, in: db) else {
                 throw ComputeFault.flavorNotFound(id)
             }
             return flavor
@@ -56,7 +56,7 @@ struct FlavorRoutes {
     private func list(_ call: APICall, detail: Bool) async throws -> Response {
         try service.checkQuery(call, allowed: ["is_public", "minRam", "minDisk", "limit", "marker", "sort_key", "sort_dir"])
         let q = call.queryItems
-        let isAdmin = call.auth.hasRole("admin")
+        let isAdmin = call.isComputeAdmin
         var isPublic: Bool? = true
         if isAdmin, let p = q["is_public"] {
             switch p.lowercased() {

@@ -15,7 +15,7 @@ struct ImageProxyRoutes {
         }
         r.delete("/v2.1/images/:image_id", rule: "os_compute_api:images:modify") { call in
             let image = try await visible(call)
-            guard call.auth.hasRole("admin") || image.owner == call.auth.projectID else {
+            guard call.isComputeAdmin || image.owner == call.auth.projectID else {
                 throw APIError.forbidden("You are not allowed to delete the image.")
             }
             try await service.images.deleteImage(id: image.id)
@@ -63,7 +63,7 @@ struct ImageProxyRoutes {
     private func visible(_ call: APICall) async throws -> BootImage {
         try requireProxy(call)
         let id = try call.param("image_id")
-        guard let image = try await service.images.bootImage(id: id, projectID: call.auth.projectID, isAdmin: call.auth.hasRole("admin")) else {
+        guard let image = try await service.images.bootImage(id: id, projectID: call.auth.projectID, isAdmin: call.isComputeAdmin) else {
             throw APIError.notFound("Image not found.")
         }
         return image
@@ -71,7 +71,7 @@ struct ImageProxyRoutes {
 
     private func edit(_ call: APICall, _ change: @escaping @Sendable ([String: String]) throws -> [String: String]) async throws -> BootImage {
         let image = try await visible(call)
-        guard call.auth.hasRole("admin") || image.owner == call.auth.projectID else {
+        guard call.isComputeAdmin || image.owner == call.auth.projectID else {
             throw APIError.forbidden("You are not allowed to change the image's metadata.")
         }
         let limit = try await service.db.read { try await service.quotas.limits(image.owner ?? "", in: $0)["metadata_items"] } ?? -1
@@ -86,7 +86,7 @@ struct ImageProxyRoutes {
     private func list(_ call: APICall, detail: Bool) async throws -> Response {
         try requireProxy(call)
         let q = call.queryItems
-        var images = try await service.images.visibleImages(projectID: call.auth.projectID, isAdmin: call.auth.hasRole("admin"))
+        var images = try await service.images.visibleImages(projectID: call.auth.projectID, isAdmin: call.isComputeAdmin)
         if let name = q["name"] { images = images.filter { $0.name == name } }
         if let status = q["status"] { images = images.filter { Self.status($0.status) == status.uppercased() } }
         if let server = q["server"] {

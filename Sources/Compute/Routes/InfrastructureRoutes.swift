@@ -74,9 +74,7 @@ struct InfrastructureRoutes {
         }
         r.get("/v2.1/os-simple-tenant-usage/:project_id", rule: "os_compute_api:os-simple-tenant-usage:show") { call in
             let project = try call.param("project_id")
-            guard call.auth.hasRole("admin") || project == call.auth.projectID else {
-                throw APIError.forbidden("Policy doesn't allow os_compute_api:os-simple-tenant-usage:show to be performed.")
-            }
+            try call.enforce("os_compute_api:os-simple-tenant-usage:show", ["project_id": project])
             return .json(.ok, ["tenant_usage": try await usage(call, project: project).first ?? [:]])
         }
     }

@@ -148,7 +148,7 @@ struct NetworkProxyRoutes {
 
     func caller(_ call: APICall) throws -> NetworkCaller {
         guard service.version(call) < Microversion(2, 36) else { throw APIError.notFound("The resource could not be found.") }
-        return NetworkCaller(isAdmin: call.auth.hasRole("admin"), projectID: call.auth.projectID ?? "")
+        return NetworkCaller(isAdmin: call.isComputeAdmin, projectID: call.auth.projectID ?? "")
     }
 
     /// Runs a Networking call and words its refusals as Nova's proxy did: a conflict is a bad request.

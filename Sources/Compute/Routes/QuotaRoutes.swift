@@ -79,10 +79,7 @@ struct QuotaRoutes {
     private func show(_ call: APICall, detail: Bool) async throws -> Response {
         try service.checkQuery(call, allowed: ["user_id"])
         let project = try call.param("project_id")
-        let isAdmin = call.auth.hasRole("admin")
-        guard isAdmin || project == call.auth.projectID else {
-            throw APIError.forbidden("Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
-        }
+        try call.enforce("os_compute_api:os-quota-sets:show", ["project_id": project])
         let v = service.version(call)
         let user = call.query("user_id") ?? call.auth.userID
         let limits = try await service.db.read { db in try await quotas.limits(project, in: db) }
@@ -107,7 +104,7 @@ struct QuotaRoutes {
         try service.checkQuery(call, allowed: ["tenant_id"])
         let v = service.version(call)
         var project = call.auth.projectID ?? ""
-        if let asked = call.query("tenant_id"), call.auth.hasRole("admin") { project = asked }
+        if let asked = call.query("tenant_id"), call.allowed("os_compute_api:limits:other_project", ["project_id": asked]) { project = asked }
         let limits = try await service.db.read { db in try await quotas.limits(project, in: db) }
         let used = try await service.db.read { db in try await usage(project, userID: call.auth.userID, in: db) }
         var absolute: [String: JSON] = [

@@ -64,7 +64,8 @@ struct ServerDetailRoutes {
             guard let action = list.first(where: { $0.requestID == requestID }) else {
                 throw APIError.notFound("Action \(requestID) could not be found.")
             }
-            let admin = call.auth.hasRole("admin")
+            // Events for all since 2.51; their traceback and host only where Nova's events rule allows.
+            let admin = call.allowed("os_compute_api:os-instance-actions:events")
             return .json(.ok, ["instanceAction": action.json(v, events: admin || v >= Microversion(2, 51), admin: admin)])
         }
         r.get("/v2.1/servers/:server_id/diagnostics", rule: "os_compute_api:os-server-diagnostics", loadsTarget: true) { call in
@@ -103,7 +104,7 @@ struct ServerDetailRoutes {
             guard service.version(call) >= Microversion(2, 78) else { throw APIError.notFound("The resource could not be found.") }
             var node: [String: JSON] = ["memory_mb": JSON(server.flavor.ram), "siblings": .array((0..<server.flavor.vcpus).map { [JSON($0)] }),
                                         "vcpu_set": .array((0..<server.flavor.vcpus).map { JSON($0) })]
-            if call.auth.hasRole("admin") { node["host_node"] = 0; node["cpu_pinning"] = [:] }
+            if call.allowed("compute:server:topology:host:index") { node["host_node"] = 0; node["cpu_pinning"] = [:] }
             return .json(.ok, ["nodes": [.object(node)], "pagesize_kb": nil])
         }
         for action in ["action", ""] {
@@ -139,7 +140,7 @@ struct ServerDetailRoutes {
         } catch let error as APIError where error.status == .notFound && service.version(call) >= Microversion(2, 21) {
             let id = try call.param("server_id")
             let list = try await service.db.read { try await service.actions.list(server: id, in: $0) }
-            guard let first = list.first, call.auth.hasRole("admin") || first.projectID == call.auth.projectID else { throw error }
+            guard let first = list.first, call.isComputeAdmin || first.projectID == call.auth.projectID else { throw error }
             try call.authorize(["project_id": first.projectID])
             return list
         }
@@ -154,7 +155,7 @@ struct ServerDetailRoutes {
     /// Changes a server in one transaction after the lock check.
     private func edit(_ call: APICall, _ apply: @Sendable (inout Server) throws -> Void) async throws -> Server {
         let server = try await service.visibleServer(call)
-        if server.locked && !call.auth.hasRole("admin") { throw ComputeFault.locked(server) }
+        try ServerAdmission.checkLock(server, overriddenBy: call.isComputeAdmin)
         return try await service.db.transaction { db in
             guard var s = try await service.servers.get(server.id, in: db) else { throw ComputeFault.serverNotFound(server.id) }
             try apply(&s)
@@ -277,10 +278,9 @@ struct ServerDetailRoutes {
         }
         r.post("/v2.1/servers/:server_id/os-interface", rule: "os_compute_api:os-attach-interfaces:manage", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
-            if server.locked && !call.auth.hasRole("admin") { throw ComputeFault.locked(server) }
-            guard let host = server.host, [.active, .paused, .stopped].contains(server.vmState), server.taskState == nil else {
-                throw ComputeFault.invalidState(server, action: "attach_interface")
-            }
+            try ServerAdmission.checkLock(server, overriddenBy: call.isComputeAdmin)
+            try ServerLifecycle.check(.attachInterface, server)
+            guard let host = server.host else { throw ComputeFault.invalidState(server, action: ServerAction.attachInterface.name) }
             let f = try JSONFields.body(try await call.body(), wrapper: "interfaceAttachment")
             let portID = try f.string("port_id"), netID = try f.string("net_id")
             if portID != nil && netID != nil { throw APIError.badRequest("Must not input both network_id and port_id") }
@@ -311,7 +311,7 @@ struct ServerDetailRoutes {
         }
         r.delete("/v2.1/servers/:server_id/os-interface/:port_id", rule: "os_compute_api:os-attach-interfaces:manage", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
-            if server.locked && !call.auth.hasRole("admin") { throw ComputeFault.locked(server) }
+            try ServerAdmission.checkLock(server, overriddenBy: call.isComputeAdmin)
             let portID = try call.param("port_id")
             guard try await service.ports.ports(of: server.portRef).contains(where: { $0.id == portID }) else {
                 throw APIError.notFound("Port \(portID) is not attached")

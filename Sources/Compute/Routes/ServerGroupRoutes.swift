@@ -12,7 +12,7 @@ struct ServerGroupRoutes {
         r.get("/v2.1/os-server-groups", rule: "os_compute_api:os-server-groups:index") { call in
             try service.checkQuery(call, allowed: ["all_projects", "limit", "offset"])
             let v = service.version(call)
-            let all = call.auth.hasRole("admin") && ["1", "true", "True"].contains(call.query("all_projects") ?? "")
+            let all = call.allowed("os_compute_api:os-server-groups:index:all_projects") && ["1", "true", "True"].contains(call.query("all_projects") ?? "")
             var list = try await service.db.read { db in
                 try await groups.list(all ? "1 = 1" : "project_id = \(bind: call.auth.projectID ?? "")", in: db)
             }
@@ -34,7 +34,7 @@ struct ServerGroupRoutes {
     private func visible(_ call: APICall) async throws -> ServerGroup {
         let id = try call.param("group_id")
         guard let group = try await service.db.read({ try await groups.get(id, in: $0) }),
-              call.auth.hasRole("admin") || group.projectID == call.auth.projectID else {
+              call.isComputeAdmin || group.projectID == call.auth.projectID else {
             throw APIError.notFound("Instance group \(id) could not be found.")
         }
         try call.authorize(["project_id": group.projectID])

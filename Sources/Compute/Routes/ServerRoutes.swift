@@ -25,7 +25,10 @@ struct ServerRoutes {
     }
 
     func view(_ call: APICall) -> ServerView {
-        ServerView(links: service.links, version: service.version(call), isAdmin: call.auth.hasRole("admin"))
+        ServerView(links: service.links, version: service.version(call),
+                   extendedAttributes: call.allowed("os_compute_api:os-extended-server-attributes"),
+                   hostStatus: call.allowed("os_compute_api:servers:show:host_status"),
+                   faultDetails: call.isComputeAdmin)
     }
 
     func show(_ server: Server, _ call: APICall) async throws -> JSON {
@@ -44,7 +47,8 @@ struct ServerRoutes {
     // MARK: List
 
     private func list(_ call: APICall, detail: Bool) async throws -> Response {
-        let isAdmin = call.auth.hasRole("admin")
+        // Nova's admin-only filters (project, host, and the rest of `ListFilters`).
+        let isAdmin = call.allowed("os_compute_api:servers:allow_all_filters")
         let q = call.queryItems
         let v = service.version(call)
         if v >= Microversion(2, 75), let unknown = q.keys.first(where: { !ListFilters.known.contains($0) }) {
@@ -55,7 +59,7 @@ struct ServerRoutes {
         if allTenants {
             // Nova refuses the request rather than quietly showing the caller's own servers.
             let rule = "os_compute_api:servers:\(detail ? "detail" : "index"):get_all_tenants"
-            guard call.can(rule) else { throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.") }
+            try call.enforce(rule)
         }
         if let project = q["project_id"] ?? q["tenant_id"], isAdmin, allTenants || q["project_id"] != nil {
             condition += " AND project_id = \(bind: project)" as SQLQueryString
@@ -136,7 +140,7 @@ struct ServerRoutes {
             case "launched_at": return s.launchedAt.map(NovaTime.server)
             case "terminated_at": return nil
             case "power_state": return String(s.powerState.rawValue)
-            case "task_state": return s.taskState
+            case "task_state": return s.taskState?.rawValue
             case "vm_state": return s.vmState.rawValue
             case "progress": return s.vmState == .building ? "0" : "100"
             case "user_id": return s.userID
@@ -161,7 +165,7 @@ struct ServerRoutes {
             case "uuid", "id": text = { $0.id }
             case "host", "node": text = { $0.host ?? "" }
             case "vm_state": text = { $0.vmState.rawValue }
-            case "task_state": text = { $0.taskState ?? "" }
+            case "task_state": text = { $0.taskState?.rawValue ?? "" }
             case "key_name": text = { $0.keyName ?? "" }
             case "locked": text = { $0.locked ? "1" : "0" }
             case "availability_zone": text = { $0.availabilityZone ?? "" }
@@ -256,10 +260,10 @@ struct ServerRoutes {
         let v = service.version(call)
         let root = try JSONFields(try await call.body(), path: "")
         let input = try ServerInput(root, version: v)
-        let isAdmin = call.auth.hasRole("admin")
+        let isAdmin = call.isComputeAdmin
         guard let projectID = call.auth.projectID else { throw APIError.forbidden("Servers belong to a project: use a project-scoped token.") }
-        if (input.zone?.contains(":") == true || input.host != nil) && !isAdmin {
-            throw APIError.forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.")
+        if input.zone?.contains(":") == true || input.host != nil {
+            try call.enforce("os_compute_api:servers:create:forced_host")
         }
         // What the request names must exist before it is accepted.
         let flavor = try await service.db.read { db -> Flavor in
@@ -303,7 +307,7 @@ struct ServerRoutes {
         let reservation = "r-" + Identifier.hex().prefix(8)
         var base = Server(
             id: "", projectID: projectID, userID: call.auth.userID, name: input.name, description: input.description,
-            hostname: input.hostname ?? ServerInput.hostname(input.name), vmState: .building, taskState: "scheduling",
+            hostname: input.hostname ?? ServerInput.hostname(input.name), vmState: .building, taskState: ServerLifecycle.transition(.create).task,
             powerState: .noState, host: nil, requestedZone: input.zone, availabilityZone: nil, flavor: flavor.snapshot,
             oldFlavor: nil, imageRef: input.imageRef ?? "", keyName: input.keyName, keyData: keyData, userData: input.userData,
             metadata: input.metadata, tags: input.tags, securityGroups: input.securityGroups, networks: networks, ownedPorts: [],
@@ -323,10 +327,12 @@ struct ServerRoutes {
         if input.minCount > cap {
             throw APIError.forbidden("Quota exceeded for instances: Requested \(input.minCount), but one request may create at most \(cap) servers.")
         }
-        let order = CreateOrder(prototype: base, minCount: input.minCount, maxCount: min(input.maxCount, cap), groupID: input.hints["group"]?.first,
-                                isAdmin: isAdmin, requestID: call.context.requestID, hostname: input.hostname)
-        let made = try await service.creates.submit(order) { [service] orders in await Self.admit(orders, service) }
-        for server in made { service.conductor.converge(server.id, service) }
+        let order = ServerAdmission.CreateOrder(prototype: base, minCount: input.minCount, maxCount: min(input.maxCount, cap),
+                                                groupID: input.hints["group"]?.first, seesAllGroups: isAdmin,
+                                                requestID: call.context.requestID, hostname: input.hostname)
+        let admission = service.admission
+        let made = try await service.creates.submit(order) { orders in await admission.admit(orders) }
+        for server in made { service.conductor.converge(server.id) }
         if input.returnReservationID { return .json(.accepted, ["reservation_id": .string(reservation)]) }
         let first = made[0]
         var body: [String: JSON] = ["id": .string(first.id), "links": service.links.json("servers", first.id),
@@ -334,55 +340,6 @@ struct ServerRoutes {
                                     "security_groups": .array(first.securityGroups.map { ["name": .string($0)] })]
         if service.enableInstancePassword { body["adminPass"] = .string(input.adminPass ?? AdminPassword.generate()) }
         return .json(.accepted, ["server": .object(body)], headers: [.location: "\(service.links.base)/v2.1/servers/\(first.id)"])
-    }
-
-    /// A create request checked and ready to be admitted.
-    struct CreateOrder: Sendable {
-        let prototype: Server
-        let minCount: Int, maxCount: Int
-        let groupID: String?
-        let isAdmin: Bool
-        let requestID: String
-        let hostname: String?
-    }
-
-    /// Admits creates in one transaction: each takes what its quotas allow (at least its `min_count`)
-    /// and gets its servers, group memberships and `create` actions; a refused one changes nothing.
-    static func admit(_ orders: [CreateOrder], _ service: ComputeService) async -> [Result<[Server], any Error>] {
-        await service.db.transaction(each: orders, prepare: { db in try await service.placement.lock(db) }) { order, _, db in
-            let base = order.prototype, projectID = base.projectID
-            let limits = try await service.quotas.limits(projectID, in: db)
-            if let limit = limits["metadata_items"], limit >= 0, base.metadata.count > limit {
-                throw APIError.forbidden("Quota exceeded for metadata_items: Requested \(base.metadata.count), but already used 0 of \(limit) metadata_items")
-            }
-            let count = try await service.quotas.fit(project: projectID, limits: limits, minimum: order.minCount, wanted: order.maxCount,
-                                                     vcpus: base.flavor.vcpus, ram: base.flavor.ram, store: service.servers, in: db)
-            var group: ServerGroup?
-            if let groupID = order.groupID {
-                guard let g = try await ServerGroups().get(groupID, in: db), order.isAdmin || g.projectID == projectID else {
-                    throw APIError.badRequest("Invalid server group \(groupID): not found.")
-                }
-                try service.quotas.check("server_group_members", limits: limits, used: g.members.count, adding: count)
-                group = g
-            }
-            var made: [Server] = []
-            for index in 0..<count {
-                var s = base
-                s.id = Identifier.uuid()
-                s.launchIndex = index
-                if count > 1 {
-                    s.name = "\(base.name)-\(index + 1)"
-                    s.hostname = order.hostname ?? ServerInput.hostname(s.name)
-                }
-                s.createdAt = base.createdAt + Double(index) * 1e-6
-                try await service.servers.insert(s, in: db)
-                if let group { try await ServerGroups().addMember(group.id, server: s.id, in: db) }
-                try await service.actions.start("create", server: s.id, requestID: order.requestID, userID: s.userID,
-                                                projectID: s.projectID, in: db)
-                made.append(s)
-            }
-            return made
-        }
     }
 
     /// The fault for a request Networking refused: what is missing is `missing` (400 at create, 404 on attach).

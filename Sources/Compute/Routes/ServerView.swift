@@ -6,7 +6,12 @@ import MartletCore
 struct ServerView {
     let links: Links
     let version: Microversion
-    let isAdmin: Bool
+    /// `os_compute_api:os-extended-server-attributes`: the `OS-EXT-SRV-ATTR:*` attributes.
+    let extendedAttributes: Bool
+    /// `os_compute_api:servers:show:host_status` (2.16).
+    let hostStatus: Bool
+    /// A fault's details (Nova shows them to admins).
+    let faultDetails: Bool
     /// Image names and properties by id, for 2.98's embedded image properties.
     var imageProperties: [String: [String: String]] = [:]
 
@@ -29,7 +34,7 @@ struct ServerView {
             "config_drive": .string(s.configDrive ? "True" : ""), "key_name": JSON(s.keyName),
             "OS-SRV-USG:launched_at": s.launchedAt.map { .string(NovaTime.precise($0)) } ?? nil,
             "OS-SRV-USG:terminated_at": nil,
-            "OS-EXT-STS:task_state": JSON(s.taskState), "OS-EXT-STS:vm_state": .string(s.vmState.rawValue),
+            "OS-EXT-STS:task_state": JSON(s.taskState?.rawValue), "OS-EXT-STS:vm_state": .string(s.vmState.rawValue),
             "OS-EXT-STS:power_state": JSON(s.powerState.rawValue),
             "os-extended-volumes:volumes_attached": [],
         ]
@@ -41,10 +46,10 @@ struct ServerView {
         }
         if let f = s.fault, s.vmState == .error || s.vmState == .deleted {
             var fault: [String: JSON] = ["code": JSON(f.code), "message": .string(f.message), "created": .string(NovaTime.server(f.created))]
-            if isAdmin, let details = f.details { fault["details"] = .string(details) }
+            if faultDetails, let details = f.details { fault["details"] = .string(details) }
             b["fault"] = .object(fault)
         }
-        if isAdmin {
+        if extendedAttributes {
             b["OS-EXT-SRV-ATTR:host"] = JSON(s.host)
             b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = JSON(s.host)
             b["OS-EXT-SRV-ATTR:instance_name"] = .string("instance-" + s.id.prefix(8))
@@ -57,10 +62,10 @@ struct ServerView {
                 b["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
                 b["OS-EXT-SRV-ATTR:user_data"] = JSON(s.userData)
             }
-            if at(16) { b["host_status"] = .string(s.host == nil ? "" : "UP") }
         } else if at(90) {
             b["OS-EXT-SRV-ATTR:hostname"] = .string(s.hostname)
         }
+        if hostStatus && at(16) { b["host_status"] = .string(s.host == nil ? "" : "UP") }
         if at(3) {
             b["os-extended-volumes:volumes_attached"] = []
         }
