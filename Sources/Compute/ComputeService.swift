@@ -6,6 +6,7 @@ import Logging
 import MartletCore
 import MartletStore
 import ServiceContracts
+import ServiceLifecycle
 import SQLKit
 
 /// The Compute v2.1 API (Nova) under `/compute`, with placement and the scheduler inside it and the
@@ -40,7 +41,7 @@ public final class ComputeService: APIService {
     let consoles = ConsoleTokens()
     /// Creates waiting to be admitted, builds waiting for a host, and steps waiting to record their
     /// outcome, each committed in batches.
-    let creates = GroupCommit<ServerRoutes.CreateOrder, [Server]>()
+    let creates = GroupCommit<ServerAdmission.CreateOrder, [Server]>()
     let placements = GroupCommit<String, Server>()
     let settlements = GroupCommit<Workflows.Settlement, Server>()
     let links: Links
@@ -50,12 +51,16 @@ public final class ComputeService: APIService {
     let enableInstancePassword: Bool
     let logger: Logger
     let recorder = RouteRecorder()
+    /// Nova's policy table with the operator's overrides.
+    let policy: Policy
 
     public var routes: [RouteSpec] { recorder.all }
 
     public init(database: Database, config: MartletConfig, ports: any PortAllocator & NetworkResources, images: any ImageCatalog,
-                hypervisor: any Hypervisor, logger: Logger = Logger(label: "martlet.compute")) {
+                hypervisor: any Hypervisor, policyOverrides: [String: PolicyRule] = [:],
+                logger: Logger = Logger(label: "martlet.compute")) {
         db = database
+        policy = ComputePolicy.table.overriding(policyOverrides)
         servers = ServerStore(db: database)
         placement = Placement(db: database)
         scheduler = Scheduler(weigher: Scheduler.Weigher(rawValue: config.schedulerWeigher) ?? .spread)
@@ -68,13 +73,14 @@ public final class ComputeService: APIService {
         maxServersPerRequest = config.maxServersPerRequest
         enableInstancePassword = config.enableInstancePassword
         self.logger = logger
-        conductor = Conductor(logger: logger)
+        conductor = Conductor(database: database, logger: logger)
+        conductor.attach(self)
     }
 
     public func addRoutes(to group: RouterGroup<MartletContext>) {
         group.add(middleware: MicroversionMiddleware(Self.versions))
         group.add(middleware: ComputeRequestID())
-        let router = PolicyRouter(group: group, policy: ComputePolicy.table, recorder: recorder)
+        let router = PolicyRouter(group: group, policy: policy, recorder: recorder)
         VersionRoutes(service: self).register(group)
         FlavorRoutes(service: self).register(router)
         KeypairRoutes(service: self).register(router)
@@ -124,7 +130,7 @@ public final class ComputeService: APIService {
         var lost: [Server] = []
         for server in all {
             if server.vmState == .building || server.taskState != nil {
-                conductor.converge(server.id, self)
+                conductor.converge(server.id)
             } else if let host = server.host, local.contains(host), await hypervisor.powerState(server.id, host: host) == nil {
                 lost.append(server)
             }
@@ -152,8 +158,25 @@ public final class ComputeService: APIService {
                                                        "seconds": "\((ContinuousClock.now - started).components.seconds)"])
     }
 
+    /// The conductor's reconcile queue, run by the process (one leader per database).
+    public var backgroundServices: [any Service] { [conductor.queue] }
+
+    /// The servers with work left (a build or a task), for the conductor's periodic resync.
+    func unfinishedServers() async throws -> [String] {
+        try await db.read { db in
+            try await db.raw("SELECT id FROM cmp_servers WHERE vm_state = 'building' OR task_state IS NOT NULL").all()
+                .map { try $0.decode(column: "id", as: String.self) }
+        }
+    }
+
     /// Waits until the conductor has nothing left to do (tests and the benchmark use it).
     public func settle() async { await conductor.idle() }
+
+    /// Admission of server requests, with what it needs of the service.
+    var admission: ServerAdmission {
+        ServerAdmission(db: db, servers: servers, actions: actions, placement: placement, quotas: quotas,
+                        converge: { [conductor] id in conductor.converge(id) })
+    }
 
     var architectures: [String: String] {
         Dictionary(hypervisor.hosts.map { ($0.name, $0.cpuArchitecture) }, uniquingKeysWith: { a, _ in a })
@@ -163,7 +186,7 @@ public final class ComputeService: APIService {
     /// checked against the route's rule.
     func visibleServer(_ call: APICall, _ name: String = "server_id") async throws -> Server {
         let id = try call.param(name)
-        guard let server = try await servers.get(id), call.auth.hasRole("admin") || server.projectID == call.auth.projectID else {
+        guard let server = try await servers.get(id), call.isComputeAdmin || server.projectID == call.auth.projectID else {
             throw ComputeFault.serverNotFound(id)
         }
         try call.authorize(["project_id": server.projectID])

@@ -80,7 +80,11 @@ import Testing
             }
             #expect(try await c.call(.get, "/network/v2.0/ports?device_id=\(id)", token: admin)["ports"]?.array.count == 1)
             #expect(try await c.server(admin, id)?["status"] == "BUILD")
+            // The first process stops (its conductor with it); the new one runs its own.
+            cloud.stopLoops()
             let restarted = cloud.restartedCompute { $0.fakeSpawnDelayMS = 0 }
+            let loops = BackgroundLoops(restarted.backgroundServices)
+            defer { loops.stop() }
             try await restarted.start()
             await restarted.resumeServers()
             await restarted.settle()

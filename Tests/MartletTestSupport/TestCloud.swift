@@ -50,6 +50,9 @@ public struct TestCloud: Sendable {
         return try await app.test(.live) { try await body(Client(http: $0)) }
     }
 
+    /// Stops the services' loops, as a process that is killed stops them (a test then restarts one).
+    public func stopLoops() { loops.stop() }
+
     public func close() async {
         loops.stop()
         await database.close()

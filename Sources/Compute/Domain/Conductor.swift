@@ -1,41 +1,42 @@
 import Logging
+import MartletCore
+import MartletStore
 import Synchronization
 
-/// Runs the conductor's work in the background, one run at a time per server: a server asked to
-/// converge while it is already converging runs once more afterwards, so no request is lost.
+/// Runs the workflows on the reconcile queue, keyed by server: a server asked to converge while it
+/// converges runs once more afterwards, a step that fails for a while (a host that is briefly
+/// unreachable) is retried with backoff, and every server with unfinished work is looked at again
+/// periodically, so nothing waits for a restart to move on.
 final class Conductor: Sendable {
-    private struct State {
-        var running: Set<String> = []
-        var again: Set<String> = []
+    let queue: ReconcileQueue<String, ContinuousClock>
+    private let owner: Owner
+
+    /// The service the workflows act for, held weakly: the service owns its conductor.
+    private final class Owner: Sendable {
+        private let service = Mutex<Weak?>(nil)
+        struct Weak: @unchecked Sendable { weak var value: ComputeService? }
+
+        func set(_ compute: ComputeService) { service.withLock { $0 = Weak(value: compute) } }
+        var value: ComputeService? { service.withLock { $0?.value } }
     }
-    private let state = Mutex(State())
-    let logger: Logger
 
-    init(logger: Logger) { self.logger = logger }
-
-    func converge(_ id: String, _ service: ComputeService) {
-        let start = state.withLock { s -> Bool in
-            if s.running.contains(id) { s.again.insert(id); return false }
-            s.running.insert(id)
-            return true
-        }
-        guard start else { return }
-        Task {
-            while true {
-                await Workflows(service: service).converge(id)
-                let more = state.withLock { s -> Bool in
-                    if s.again.remove(id) != nil { return true }
-                    s.running.remove(id)
-                    return false
-                }
-                if !more { break }
-            }
+    init(database: Database, logger: Logger, resyncInterval: Duration = .seconds(60)) {
+        let owner = Owner()
+        self.owner = owner
+        queue = ReconcileQueue(
+            name: "conductor", concurrency: 256, backoff: .init(initial: .seconds(1), maximum: .seconds(60)),
+            resyncInterval: resyncInterval,
+            resync: { try await owner.value?.unfinishedServers() ?? [] },
+            leadership: DatabaseLeadership(database: database), logger: logger
+        ) { id in
+            guard let service = owner.value else { return }
+            try await Workflows(service: service).converge(id)
         }
     }
 
-    func idle() async {
-        while state.withLock({ !$0.running.isEmpty }) {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-    }
+    func attach(_ service: ComputeService) { owner.set(service) }
+
+    func converge(_ id: String) { queue.enqueue(id) }
+
+    func idle() async { await queue.idle() }
 }

@@ -16,32 +16,41 @@ struct Workflows: Sendable {
 
     struct NoValidHost: Error {}
 
-    func converge(_ id: String) async {
-        guard let server = try? await servers.get(id) else { return }
+    /// Throws what the reconcile queue should retry: a stopping process (the step is repeated after
+    /// the restart) and a driver's transient failure. Any other failure ends the task in ERROR.
+    func converge(_ id: String) async throws {
+        guard let server = try await servers.get(id) else { return }
         do {
-            switch (server.vmState, server.taskState) {
-            case (_, "deleting"): try await delete(server)
-            case (.building, _): try await build(server)
-            case (_, "powering-off"): try await power(server, .stop, to: .stopped, .shutdown)
-            case (_, "powering-on"): try await power(server, .start, to: .active, .running)
-            case (_, "rebooting"): try await power(server, .softReboot, to: .active, .running)
-            case (_, "rebooting_hard"): try await power(server, .hardReboot, to: .active, .running)
-            case (_, "pausing"): try await power(server, .pause, to: .paused, .paused)
-            case (_, "unpausing"): try await power(server, .unpause, to: .active, .running)
-            case (_, "suspending"): try await power(server, .suspend, to: .suspended, .suspended)
-            case (_, "resuming"): try await power(server, .resume, to: .active, .running)
-            case (_, "rescuing"): try await power(server, .rescue, to: .rescued, .running)
-            case (_, "unrescuing"): try await power(server, .unrescue, to: .active, .running)
-            case (_, "rebuilding") where server.moveKind == "evacuation": try await evacuate(server)
-            case (_, "rebuilding"): try await rebuild(server)
-            case (_, "resize_prep"), (_, "migrating"): try await move(server)
-            case (_, "resize_confirming"): try await confirmMove(server)
-            case (_, "resize_reverting"): try await revertMove(server)
-            case (_, "image_snapshot"): try await snapshot(server)
-            case (_, "shelving"): try await shelve(server)
-            case (_, "unshelving"): try await unshelve(server)
-            default: return
+            if server.vmState == .building && server.taskState != .deleting {
+                try await build(server)
+                return
             }
+            guard let task = server.taskState, let action = ServerLifecycle.action(running: task, moveKind: server.moveKind) else { return }
+            switch action {
+            case .delete, .forceDelete: try await delete(server)
+            case .start: try await power(server, .start, action)
+            case .stop: try await power(server, .stop, action)
+            case .rebootSoft: try await power(server, .softReboot, action)
+            case .rebootHard: try await power(server, .hardReboot, action)
+            case .pause: try await power(server, .pause, action)
+            case .unpause: try await power(server, .unpause, action)
+            case .suspend: try await power(server, .suspend, action)
+            case .resume: try await power(server, .resume, action)
+            case .rescue: try await power(server, .rescue, action)
+            case .unrescue: try await power(server, .unrescue, action)
+            case .evacuate: try await evacuate(server)
+            case .rebuild: try await rebuild(server)
+            case .resize, .migrate, .liveMigrate: try await move(server)
+            case .confirmResize: try await confirmMove(server)
+            case .revertResize: try await revertMove(server)
+            case .createImage, .createBackup: try await snapshot(server)
+            case .shelve: try await shelve(server)
+            case .unshelve: try await unshelve(server)
+            // Builds are handled above (a build is its vm_state, not its task); the rest are made at once by admission.
+            case .create, .shelveOffload, .restore, .lock, .unlock, .resetState, .changePassword, .triggerCrashDump, .attachInterface: return
+            }
+        } catch where Task.isCancelled || error is CancellationError || (error as? DriverError)?.isTransient == true {
+            throw error
         } catch {
             await fail(id, error)
         }
@@ -63,9 +72,7 @@ struct Workflows: Sendable {
         let ports = (addresses: server.addresses, owned: server.ownedPorts, tags: server.interfaceTags)
         try await settle(server.id) { s in
             (s.addresses, s.ownedPorts, s.interfaceTags) = ports
-            s.vmState = .active
-            s.powerState = .running
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .create, wasRunning: true)
             s.launchedAt = Date().timeIntervalSince1970
         }
     }
@@ -218,14 +225,10 @@ struct Workflows: Sendable {
 
     // MARK: Tasks
 
-    private func power(_ s: Server, _ action: PowerAction, to state: VMState, _ power: PowerState) async throws {
+    private func power(_ s: Server, _ power: PowerAction, _ action: ServerAction) async throws {
         let host = try await present(s)
-        try await hypervisor.setPower(s.id, host: host, action)
-        try await settle(s.id) { s in
-            s.vmState = state
-            s.powerState = power
-            s.taskState = nil
-        }
+        try await hypervisor.setPower(s.id, host: host, power)
+        try await settle(s.id) { s in ServerLifecycle.settle(&s, after: action, wasRunning: true) }
     }
 
     private func rebuild(_ s: Server) async throws {
@@ -234,9 +237,7 @@ struct Workflows: Sendable {
         try await hypervisor.destroy(s.id, host: host)
         try await hypervisor.spawn(spec(s, host: host, powerOn: !wasStopped))
         try await settle(s.id) { s in
-            s.vmState = wasStopped ? .stopped : .active
-            s.powerState = wasStopped ? .shutdown : .running
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .rebuild, wasRunning: !wasStopped)
             s.launchedAt = Date().timeIntervalSince1970
         }
     }
@@ -277,18 +278,14 @@ struct Workflows: Sendable {
                 try await Migrations().setStatus(migration, "completed", in: db)
             }
             try await settle(s.id) { s in
-                s.vmState = s.previousVMState ?? .active
-                s.taskState = nil
+                ServerLifecycle.settle(&s, after: .liveMigrate, wasRunning: running)
                 s.endMove()
             }
             return
         }
         try await service.db.transaction { db in try await Migrations().setStatus(migration, "finished", in: db) }
-        try await settle(s.id) { s in
-            s.vmState = .resized
-            s.powerState = running ? .running : .shutdown
-            s.taskState = nil
-        }
+        let action: ServerAction = s.moveKind == "resize" ? .resize : .migrate
+        try await settle(s.id) { s in ServerLifecycle.settle(&s, after: action, wasRunning: running) }
     }
 
     /// Rebuilds a server of a down host on another one; its old claim goes with the migration.
@@ -312,9 +309,7 @@ struct Workflows: Sendable {
             try await Migrations().setDestination(migration, destination, in: db)
         }
         try await settle(s.id) { s in
-            s.vmState = running ? .active : .stopped
-            s.powerState = running ? .running : .shutdown
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .evacuate, wasRunning: running)
             s.endMove()
         }
     }
@@ -327,8 +322,7 @@ struct Workflows: Sendable {
             }
         }
         try await settle(s.id) { s in
-            s.vmState = s.previousVMState ?? .active
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .confirmResize, wasRunning: s.previousVMState != .stopped)
             s.oldFlavor = nil
             s.endMove()
         }
@@ -352,9 +346,7 @@ struct Workflows: Sendable {
             s.flavor = s.oldFlavor ?? s.flavor
             s.oldFlavor = nil
             s.host = source
-            s.vmState = s.previousVMState ?? .active
-            s.powerState = running ? .running : .shutdown
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .revertResize, wasRunning: running)
             s.endMove()
         }
     }
@@ -374,7 +366,7 @@ struct Workflows: Sendable {
             }
         }
         try await settle(s.id) { s in
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .createImage, wasRunning: s.powerState == .running)
             s.pendingImage = nil
         }
     }
@@ -388,9 +380,7 @@ struct Workflows: Sendable {
         try await hypervisor.destroy(s.id, host: host)
         try await service.db.transaction { db in try await placement.release(s.id, in: db) }
         try await settle(s.id) { s in
-            s.vmState = .shelvedOffloaded
-            s.powerState = .shutdown
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .shelve, wasRunning: false)
             s.host = nil
         }
     }
@@ -403,9 +393,7 @@ struct Workflows: Sendable {
         try await hypervisor.spawn(spec(s, host: host, powerOn: true, imageRef: s.pendingImage))
         if let image = s.pendingImage { try? await service.images.deleteImage(id: image) }
         try await settle(s.id) { s in
-            s.vmState = .active
-            s.powerState = .running
-            s.taskState = nil
+            ServerLifecycle.settle(&s, after: .unshelve, wasRunning: true)
             s.pendingImage = nil
         }
     }
@@ -442,9 +430,9 @@ struct Workflows: Sendable {
         await service.db.transaction(each: batch) { item, db in
             guard var s = try await servers.get(item.id, in: db) else { throw APIError.notFound("Instance \(item.id) could not be found.") }
             // A delete asked for meanwhile outlives the step that finishes here.
-            let deleting = s.taskState == "deleting"
+            let deleting = s.taskState == .deleting
             item.change(&s)
-            if deleting { s.taskState = "deleting" }
+            if deleting { s.taskState = .deleting }
             try await servers.update(s, in: db)
             if s.taskState == nil || item.error != nil {
                 try await service.actions.finish(server: item.id, host: s.host, error: item.error, in: db)
@@ -476,7 +464,7 @@ struct Workflows: Sendable {
                 s.ownedPorts = []
                 s.addresses = []
             }
-            if s.taskState != "deleting" {
+            if s.taskState != .deleting {
                 s.vmState = .error
                 s.taskState = nil
             }
