@@ -35,6 +35,13 @@ enum ComputeFault {
         .notFound("Keypair \(name) not found for user \(user)")
     }
 
+    /// A `limit` that is not a non-negative integer (Nova's `get_pagination_params` wording).
+    static func invalidLimit(_ raw: String) -> APIError { .badRequest("limit param must be an integer") }
+    /// An unknown `marker` on servers, flavors, hypervisors and the image proxy.
+    static func markerNotFound(_ marker: String) -> APIError { .badRequest("marker [\(marker)] not found") }
+    /// An unknown `marker` on key pairs, migrations and instance actions (Nova's `MarkerNotFound`).
+    static func markerCouldNotBeFound(_ marker: String) -> APIError { .badRequest("Marker \(marker) could not be found.") }
+
     /// 409 for an action the server's state does not allow.
     static func invalidState(_ server: Server, action: String) -> APIError {
         if let task = server.taskState {

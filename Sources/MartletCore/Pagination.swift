@@ -23,8 +23,15 @@ public enum Pagination {
     /// memory; a marker not among them is `notFound(marker)`.
     public static func after<Items: Collection>(_ marker: String?, in items: Items, id: (Items.Element) -> String?,
                                                 notFound: (String) -> APIError) throws -> Items.SubSequence {
+        try after(marker, in: items, matching: { id($0) == $1 }, notFound: notFound)
+    }
+
+    /// `after(_:in:id:notFound:)` for items a marker may name more than one way (Nova's hypervisors,
+    /// by number or by UUID): the marker is the first item `matching` accepts.
+    public static func after<Items: Collection>(_ marker: String?, in items: Items, matching: (Items.Element, String) -> Bool,
+                                                notFound: (String) -> APIError) throws -> Items.SubSequence {
         guard let marker else { return items[...] }
-        guard let index = items.firstIndex(where: { id($0) == marker }) else { throw notFound(marker) }
+        guard let index = items.firstIndex(where: { matching($0, marker) }) else { throw notFound(marker) }
         return items[items.index(after: index)...]
     }
 

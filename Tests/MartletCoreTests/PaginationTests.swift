@@ -35,6 +35,15 @@ import Testing
         #expect(Array(try Pagination.after("d", in: ids, id: { $0 }, notFound: { .notFound($0) })).isEmpty)
     }
 
+    @Test func afterMatchesAMarkerAnyWayTheCallerAccepts() throws {
+        let rows = [(1, "u-a"), (2, "u-b"), (3, "u-c")]
+        func names(_ row: (Int, String), _ marker: String) -> Bool { String(row.0) == marker || row.1 == marker }
+        #expect(try Pagination.after("2", in: rows, matching: names, notFound: { .notFound($0) }).map(\.1) == ["u-c"])
+        #expect(try Pagination.after("u-a", in: rows, matching: names, notFound: { .notFound($0) }).map(\.1) == ["u-b", "u-c"])
+        #expect(try Pagination.after(nil, in: rows, matching: names, notFound: { .notFound($0) }).count == 3)
+        #expect(throws: APIError.self) { try Pagination.after("9", in: rows, matching: names, notFound: { .badRequest($0) }) }
+    }
+
     /// Glance and Nova answer an unknown marker with 400, Neutron with 404: the caller decides.
     @Test(arguments: [(400, "Marker z not found."), (404, "Network z could not be found.")])
     func unknownMarkerIsTheCallersError(status: Int, message: String) {

@@ -11,14 +11,10 @@ struct Links: Sendable {
          ["rel": "bookmark", "href": .string("\(base)/\(collection)/\(id)")]]
     }
 
-    /// `{collection}_links` with the `next` page after `marker`, when the page was full.
-    func next(_ collection: String, path: String, marker: String, query: [String: String]) -> JSON {
-        var items = query.filter { $0.key != "marker" }.sorted { $0.key < $1.key }.map { "\($0.key)=\(percent($0.value))" }
-        items.append("marker=\(percent(marker))")
-        return [["rel": "next", "href": .string("\(base)/v2.1/\(path)?" + items.joined(separator: "&"))]]
-    }
-
-    private func percent(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? s
+    /// `{collection}_links` with the `next` page after `marker`: the query as asked, sorted by name,
+    /// with `marker` last.
+    func next(path: String, marker: String, query: [String: String]) -> JSON {
+        let items = query.filter { $0.key != "marker" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + [("marker", marker)]
+        return Pagination.links(next: Pagination.href("\(base)/v2.1/\(path)", items))
     }
 }

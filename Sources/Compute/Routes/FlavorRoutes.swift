@@ -72,11 +72,7 @@ struct FlavorRoutes {
             return n
         }
         let minRam = try number("minRam"), minDisk = try number("minDisk")
-        var limit: Int?
-        if let l = q["limit"] {
-            guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
-            limit = n
-        }
+        let limit = try Pagination.limit(q["limit"], max: 1000, invalid: ComputeFault.invalidLimit)
         let sortKey = q["sort_key"] ?? "flavorid"
         let ascending = (q["sort_dir"] ?? "asc") != "desc"
         let keys: [String: (Flavor, Flavor) -> Bool] = [
@@ -99,16 +95,13 @@ struct FlavorRoutes {
             return true
         }
         chosen.sort { a, b in less(a, b) ? ascending : less(b, a) ? !ascending : a.id < b.id }
-        if let marker = q["marker"] {
-            guard let index = chosen.firstIndex(where: { $0.id == marker }) else { throw APIError.badRequest("marker [\(marker)] not found") }
-            chosen = Array(chosen[(index + 1)...])
-        }
-        let pageLimit = min(limit ?? 1000, 1000)
-        let page = Array(chosen.prefix(pageLimit))
+        let after = try Pagination.after(q["marker"], in: chosen, id: \.id, notFound: ComputeFault.markerNotFound)
+        // Without a limit, a page of Nova's max_limit (1000), and no link to more.
+        let page = Pagination.page(after, limit: limit ?? 1000)
         let v = service.version(call)
-        var body: [String: JSON] = ["flavors": .array(page.map { detail ? $0.json(v, links: service.links) : $0.summary(v, links: service.links) })]
-        if limit != nil, page.count == pageLimit, chosen.count > pageLimit, let last = page.last {
-            body["flavors_links"] = service.links.next("flavors", path: detail ? "flavors/detail" : "flavors", marker: last.id, query: q)
+        var body: [String: JSON] = ["flavors": .array(page.items.map { detail ? $0.json(v, links: service.links) : $0.summary(v, links: service.links) })]
+        if limit != nil, page.hasMore, let last = page.items.last {
+            body["flavors_links"] = service.links.next(path: detail ? "flavors/detail" : "flavors", marker: last.id, query: q)
         }
         return .json(.ok, .object(body))
     }

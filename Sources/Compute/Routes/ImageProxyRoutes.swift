@@ -100,14 +100,8 @@ struct ImageProxyRoutes {
             guard let date = Timestamp.parse(since) else { throw APIError.badRequest("Invalid changes-since value") }
             images = images.filter { $0.updatedAt >= date.timeIntervalSince1970 }
         }
-        if let marker = q["marker"] {
-            guard let index = images.firstIndex(where: { $0.id == marker }) else { throw APIError.badRequest("marker [\(marker)] not found") }
-            images = Array(images[(index + 1)...])
-        }
-        if let l = q["limit"] {
-            guard let n = Int(l), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
-            images = Array(images.prefix(n))
-        }
+        let after = try Pagination.after(q["marker"], in: images, id: \.id, notFound: ComputeFault.markerNotFound)
+        images = Array(Pagination.page(after, limit: try Pagination.limit(q["limit"], max: .max, invalid: ComputeFault.invalidLimit)).items)
         return .json(.ok, ["images": .array(images.map { detail ? view($0) : summary($0) })])
     }
 

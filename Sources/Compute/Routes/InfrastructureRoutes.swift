@@ -58,9 +58,13 @@ struct InfrastructureRoutes {
                 if let unknown = call.queryItems.keys.first(where: { !allowed.contains($0) }) {
                     throw APIError.badRequest("Invalid input for query parameters \(unknown). Additional properties are not allowed ('\(unknown)' was unexpected)")
                 }
-                let page = try Paging.page(list, call, version: v, id: \.uuid, updated: \.updatedAt)
-                list = page.items
-                if let next = page.next { links = service.links.next("os-migrations", path: "os-migrations", marker: next, query: call.queryItems) }
+                list = try ChangesFilter.apply(list, call, version: v, updated: \.updatedAt)
+                let after = try Pagination.after(call.query("marker"), in: list, id: \.uuid, notFound: ComputeFault.markerCouldNotBeFound)
+                let page = Pagination.page(after, limit: try Pagination.limit(call.query("limit"), max: .max, invalid: ComputeFault.invalidLimit))
+                list = Array(page.items)
+                if page.hasMore, let last = page.items.last {
+                    links = service.links.next(path: "os-migrations", marker: last.uuid, query: call.queryItems)
+                }
             }
             var body: [String: JSON] = ["migrations": .array(list.map { $0.json(v) })]
             if let links { body["migrations_links"] = links }
@@ -145,14 +149,13 @@ struct InfrastructureRoutes {
         let (providers, usage) = try await service.db.read { db in (try await service.placement.providers(in: db), try await service.placement.usage(in: db)) }
         var chosen = providers
         if v >= Microversion(2, 53), let pattern = call.query("hypervisor_hostname_pattern") { chosen = chosen.filter { $0.host.contains(pattern) } }
+        // Paged from 2.33: the marker is the hypervisor's number, or its UUID (which 2.53 shows as its id).
+        var limit: Int?
         if v >= Microversion(2, 33) {
-            if let marker = call.query("marker") {
-                guard let index = chosen.firstIndex(where: { String($0.hypervisorID) == marker || $0.uuid == marker }) else {
-                    throw APIError.badRequest("marker [\(marker)] not found")
-                }
-                chosen = Array(chosen[(index + 1)...])
-            }
-            if let limit = call.query("limit").flatMap(Int.init) { chosen = Array(chosen.prefix(max(0, limit))) }
+            let after = try Pagination.after(call.query("marker"), in: chosen, matching: { String($0.hypervisorID) == $1 || $0.uuid == $1 },
+                                             notFound: ComputeFault.markerNotFound)
+            limit = try Pagination.limit(call.query("limit"), max: .max, invalid: ComputeFault.invalidLimit)
+            chosen = Array(Pagination.page(after, limit: limit).items)
         }
         var list: [JSON] = []
         for p in chosen {
@@ -163,8 +166,9 @@ struct InfrastructureRoutes {
             list.append(body)
         }
         var result: [String: JSON] = ["hypervisors": .array(list)]
-        if v >= Microversion(2, 33), let limit = call.query("limit").flatMap(Int.init), limit > 0, chosen.count == limit, let last = chosen.last {
-            result["hypervisors_links"] = service.links.next("os-hypervisors", path: detail ? "os-hypervisors/detail" : "os-hypervisors",
+        // Nova links the next page whenever this one is full.
+        if let limit, limit > 0, chosen.count == limit, let last = chosen.last {
+            result["hypervisors_links"] = service.links.next(path: detail ? "os-hypervisors/detail" : "os-hypervisors",
                                                              marker: v >= Microversion(2, 53) ? last.uuid : String(last.hypervisorID), query: call.queryItems)
         }
         return .json(.ok, .object(result))

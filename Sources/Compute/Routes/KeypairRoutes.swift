@@ -15,9 +15,12 @@ struct KeypairRoutes {
             var keys = try await service.db.read { try await store.list(user: user, in: $0) }
             var links: JSON?
             if v >= Microversion(2, 35) {
-                let page = try Paging.page(keys, call, version: v, id: \.name)
-                keys = page.items
-                if let next = page.next { links = service.links.next("os-keypairs", path: "os-keypairs", marker: next, query: call.queryItems) }
+                let after = try Pagination.after(call.query("marker"), in: keys, id: \.name, notFound: ComputeFault.markerCouldNotBeFound)
+                let page = Pagination.page(after, limit: try Pagination.limit(call.query("limit"), max: .max, invalid: ComputeFault.invalidLimit))
+                keys = Array(page.items)
+                if page.hasMore, let last = page.items.last {
+                    links = service.links.next(path: "os-keypairs", marker: last.name, query: call.queryItems)
+                }
             }
             var body: [String: JSON] = ["keypairs": .array(keys.map { ["keypair": $0.json(v, full: false)] })]
             if let links { body["keypairs_links"] = links }

@@ -53,7 +53,9 @@ struct ServerDetailRoutes {
             var list = try await actionsOf(call)
             if v >= Microversion(2, 58) {
                 try service.checkQuery(call, allowed: ["limit", "marker", "changes-since", "changes-before"])
-                list = try Paging.page(list, call, version: v, id: \.requestID, updated: \.updatedAt).items
+                list = try ChangesFilter.apply(list, call, version: v, updated: \.updatedAt)
+                let after = try Pagination.after(call.query("marker"), in: list, id: \.requestID, notFound: ComputeFault.markerCouldNotBeFound)
+                list = Array(Pagination.page(after, limit: try Pagination.limit(call.query("limit"), max: .max, invalid: ComputeFault.invalidLimit)).items)
             }
             return .json(.ok, ["instanceActions": .array(list.map { $0.json(v, events: false, admin: false) })])
         }

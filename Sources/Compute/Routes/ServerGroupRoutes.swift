@@ -17,7 +17,7 @@ struct ServerGroupRoutes {
                 try await groups.list(all ? "1 = 1" : "project_id = \(bind: call.auth.projectID ?? "")", in: db)
             }
             if let offset = call.query("offset").flatMap(Int.init) { list = Array(list.dropFirst(max(0, offset))) }
-            if let limit = call.query("limit").flatMap(Int.init) { list = Array(list.prefix(max(0, limit))) }
+            list = Array(Pagination.page(list, limit: try Pagination.limit(call.query("limit"), max: .max, invalid: ComputeFault.invalidLimit)).items)
             return .json(.ok, ["server_groups": .array(list.map { $0.json(v) })])
         }
         r.get("/v2.1/os-server-groups/:group_id", rule: "os_compute_api:os-server-groups:show", loadsTarget: true) { call in

@@ -82,27 +82,23 @@ struct ServerRoutes {
             guard let date = Timestamp.parse(before) else { throw APIError.badRequest("Invalid filter field: changes-before.") }
             condition += " AND updated_at <= \(bind: date.timeIntervalSince1970)" as SQLQueryString
         }
-        var limit: Int?
-        if let text = q["limit"] {
-            guard let n = Int(text), n >= 0 else { throw APIError.badRequest("limit param must be an integer") }
-            limit = n
-        }
-        if let marker = q["marker"] {
-            guard let m = try await service.servers.get(marker) else { throw APIError.badRequest("marker [\(marker)] not found") }
+        let limit = try Pagination.limit(q["limit"], max: 1000, invalid: ComputeFault.invalidLimit)
+        if let m = try await Pagination.resolve(q["marker"], notFound: ComputeFault.markerNotFound, { try await service.servers.get($0) }) {
             condition += " AND (created_at < \(bind: m.createdAt) OR (created_at = \(bind: m.createdAt) AND id < \(bind: m.id)))" as SQLQueryString
         }
         let filters = try ListFilters(q, version: v, isAdmin: isAdmin)
-        let pageLimit = min(limit ?? 1000, 1000)
+        let pageLimit = limit ?? 1000
         let sorting = q["sort_key"] != nil
         let sqlLimit = filters.isEmpty && !sorting ? pageLimit : nil
         var rows = try await service.db.read { try await service.servers.list(condition, limit: sqlLimit, in: $0) }
         if sorting { rows = try ListFilters.sorted(rows, key: q["sort_key"] ?? "created_at", descending: q["sort_dir"] != "asc") }
-        var page = Array(rows.lazy.filter { filters.matches($0) }.prefix(pageLimit))
+        var page = Array(Pagination.page(rows.filter { filters.matches($0) }, limit: pageLimit).items)
         if detail { page = try await service.withFloatingIPs(page) }
         let view = view(call)
         var body: [String: JSON] = ["servers": .array(page.map { detail ? view.detail($0) : view.summary($0) })]
+        // Nova links the next page whenever this one is full, whether or not more follow.
         if page.count == pageLimit, let last = page.last {
-            body["servers_links"] = service.links.next("servers", path: detail ? "servers/detail" : "servers", marker: last.id, query: q)
+            body["servers_links"] = service.links.next(path: detail ? "servers/detail" : "servers", marker: last.id, query: q)
         }
         return .json(.ok, .object(body))
     }
