@@ -150,6 +150,27 @@ extension JSON {
         }
     }
 
+    /// Compact JSON text of the object `members` plus `key`, whose value is given already serialized
+    /// (a part of a document kept as text): the same bytes `serialized()` would give with it parsed in.
+    public static func serializedObject(_ members: [String: JSON], key: String, serializedValue: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + serializedValue.count)
+        var keys = Array(members.keys)
+        if members[key] == nil { keys.append(key) }
+        keys.sort()
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for name in keys {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            writeString(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            if name == key { out.append(contentsOf: serializedValue) } else { members[name].unsafelyUnwrapped.write(into: &out) }
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Appends `s` as a JSON string literal (for hand-built documents on hot paths).

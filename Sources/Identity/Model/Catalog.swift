@@ -1,6 +1,7 @@
 import Foundation
 import MartletCore
 import SQLKit
+import Synchronization
 
 struct Region: Sendable {
     var id: String
@@ -161,10 +162,12 @@ extension IdentityStore {
     }
 
     /// The token catalog, from the cache while no identity write has happened since it was read.
-    func catalog() async throws -> JSON {
+    func catalog() async throws -> JSON { try await catalogSnapshot().json }
+
+    func catalogSnapshot() async throws -> CatalogSnapshot {
         let generation = changes.current
         if let cached = catalogCache.value("catalog", generation: generation) { return cached }
-        let catalog: JSON = try await read { db in try await self.catalog(in: db) }
+        let catalog = CatalogSnapshot(try await read { db in try await self.catalog(in: db) })
         catalogCache.store(catalog, for: "catalog", generation: generation)
         return catalog
     }
@@ -194,6 +197,26 @@ extension IdentityStore {
             let s = services[sid]!
             return ["id": .string(sid), "type": .string(s.type), "name": .string(s.name), "endpoints": .array(s.endpoints)]
         })
+    }
+}
+
+/// The cached token catalog with, kept beside it, its serialized form as each project sees it:
+/// every validation sends it, and the two go stale together.
+final class CatalogSnapshot: Sendable {
+    let json: JSON
+    private let serializedByProject = Mutex<[String?: [UInt8]]>([:])
+
+    init(_ json: JSON) { self.json = json }
+
+    /// `Catalog.substituted(json, projectID:).serialized()`, worked out once per project.
+    func serialized(forProject projectID: String?) -> [UInt8] {
+        if let known = serializedByProject.withLock({ $0[projectID] }) { return known }
+        let bytes = Catalog.substituted(json, projectID: projectID).serialized()
+        serializedByProject.withLock { kept in
+            if kept.count >= 1_000 { kept.removeAll(keepingCapacity: true) }
+            kept[projectID] = bytes
+        }
+        return bytes
     }
 }
 
