@@ -126,23 +126,49 @@ extension JSON {
         case .string(let s): JSON.writeString(s, into: &out)
         case .array(let a):
             out.append(UInt8(ascii: "["))
-            for (i, v) in a.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
+            var first = true
+            for v in a {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 v.write(into: &out)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
+            // Keys in order; sorting the indices copies no member.
+            var order = Array(o.indices)
+            order.sort { o.keys[$0] < o.keys[$1] }
             var first = true
-            for (key, value) in o.sorted(by: { $0.key < $1.key }) {
+            for i in order {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                JSON.writeString(key, into: &out)
+                JSON.writeString(o.keys[i], into: &out)
                 out.append(UInt8(ascii: ":"))
-                value.write(into: &out)
+                o.values[i].write(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Compact JSON text of the object `members` plus `key`, whose value is given already serialized
+    /// (a part of a document kept as text): the same bytes `serialized()` would give with it parsed in.
+    public static func serializedObject(_ members: [String: JSON], key: String, serializedValue: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + serializedValue.count)
+        var keys = Array(members.keys)
+        if members[key] == nil { keys.append(key) }
+        keys.sort()
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for name in keys {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            writeString(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            if name == key { out.append(contentsOf: serializedValue) } else { members[name].unsafelyUnwrapped.write(into: &out) }
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -150,11 +176,21 @@ extension JSON {
     /// Appends `s` as a JSON string literal (for hand-built documents on hot paths).
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var s = s
-        s.withUTF8 { bytes in
-            // Runs of bytes that need no escape go in at once.
-            var start = 0
-            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+        // Native strings lend their UTF-8 as is; others are made native first.
+        if s.utf8.withContiguousStorageIfAvailable({ escape($0, into: &out) }) == nil {
+            var s = s
+            s.withUTF8 { escape($0, into: &out) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func escape(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        // Runs of bytes that need no escape go in at once.
+        var start = 0
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
                 start = i + 1
                 out.append(UInt8(ascii: "\\"))
@@ -169,9 +205,9 @@ extension JSON {
                     out.append(hex[Int(byte & 0xF)])
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+            i += 1
         }
-        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
     }
 
     /// Appends the decimal digits of `i` without making a String.

@@ -18,7 +18,7 @@ public struct MartletContext: RequestContext, RemoteAddressRequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
-        self.requestID = "req-" + UUID().uuidString.lowercased()
+        self.requestID = "req-" + Identifier.uuid()
     }
 
     /// JSON APIs take bodies up to 1 MiB; larger ones get 413.

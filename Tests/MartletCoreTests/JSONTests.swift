@@ -17,6 +17,17 @@ import Testing
         for string in strings { #expect(try JSON.parse(Array(JSON.string(string).text.utf8)) == .string(string)) }
     }
 
+    @Test func keysAreSortedAndAPreSerializedMemberSplicesInPlace() {
+        let members: [String: JSON] = ["user": ["id": "u", "Name": "x"], "OS-TRUST:trust": [:], "audit_ids": ["a"], "roles": [], "zed": nil]
+        #expect(JSON.object(members).text == #"{"OS-TRUST:trust":{},"audit_ids":["a"],"roles":[],"user":{"Name":"x","id":"u"},"zed":null}"#)
+        let catalog: JSON = [["type": "identity", "endpoints": [["url": "http://h/\"q\""]]]]
+        for key in ["catalog", "a", "zz", "OS", "roles"] {
+            var whole = members
+            whole[key] = catalog
+            #expect(JSON.serializedObject(members, key: key, serializedValue: catalog.serialized()) == JSON.object(whole).serialized(), "\(key)")
+        }
+    }
+
     @Test func rejectsWhatIsNotJSON() {
         #expect(throws: APIError.self) { try JSON.parse(Array("{\"a\": ".utf8)) }
         #expect(throws: APIError.self) { try JSON.parse([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]) }

@@ -67,6 +67,16 @@ extension IdentityStore {
         return filter
     }
 
+    /// `Catalog.substituted(catalog(forProject:), projectID:)` serialized, from the cached catalog's
+    /// own copy unless the project's endpoints are filtered.
+    func serializedCatalog(forProject projectID: String?) async throws -> [UInt8] {
+        let snapshot = try await catalogSnapshot()
+        if let projectID, !(try await endpointFilter().endpointIDs(for: projectID)).isEmpty {
+            return Catalog.substituted(try await catalog(forProject: projectID), projectID: projectID).serialized()
+        }
+        return snapshot.serialized(forProject: projectID)
+    }
+
     /// The token catalog as a project sees it: only its associated endpoints when it has any.
     func catalog(forProject projectID: String?) async throws -> JSON {
         let catalog = try await catalog()

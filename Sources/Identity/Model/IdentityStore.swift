@@ -11,7 +11,7 @@ struct IdentityStore: Sendable {
     let linkBase: String
     /// Counts this process's committed writes, so caches of what was read before one can tell they are stale.
     let changes = ChangeCounter()
-    let catalogCache = ValidationCache<JSON>(ttl: .seconds(5))
+    let catalogCache = ValidationCache<CatalogSnapshot>(ttl: .seconds(5))
     let endpointFilterCache = ValidationCache<EndpointFilter>(ttl: .seconds(5))
 
     func link(_ collection: String, _ id: String) -> JSON { ["self": .string("\(linkBase)/\(collection)/\(id)")] }

@@ -62,8 +62,12 @@ struct AuthRoutes {
         }
         let headers: HTTPFields = [.subjectToken: call.request.header("X-Subject-Token")!]
         guard body else { return .empty(.ok, headers: headers) }
-        let catalog: JSON? = call.query("nocatalog") == nil ? try await store.catalog(forProject: subject.auth.projectID) : .none
-        return .json(.ok, tokens.render(subject, catalog: catalog), headers: headers)
+        guard call.query("nocatalog") == nil else { return .json(.ok, tokens.render(subject, catalog: nil), headers: headers) }
+        // Every validation sends the catalog: its text is kept with the cached catalog, not rebuilt.
+        let catalog = try await store.serializedCatalog(forProject: subject.auth.projectID)
+        var json = headers
+        json[.contentType] = "application/json"
+        return Response(status: .ok, headers: json, body: .init(byteBuffer: ByteBuffer(bytes: tokens.serialized(subject, serializedCatalog: catalog))))
     }
 
     // MARK: Issuing

@@ -148,6 +148,18 @@ struct TokenProvider: TokenValidator {
         return closure
     }
 
+    /// `render(token, catalog:).serialized()` with the catalog (already substituted) given as text.
+    func serialized(_ token: ValidatedToken, serializedCatalog: [UInt8]) -> [UInt8] {
+        guard token.auth.scope != .unscoped, case .object(let wrapper) = render(token, catalog: nil),
+              case .object(let body)? = wrapper["token"] else {
+            return render(token, catalog: nil).serialized()
+        }
+        var out = Array(#"{"token":"#.utf8)
+        out.append(contentsOf: JSON.serializedObject(body, key: "catalog", serializedValue: serializedCatalog))
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     /// The `{"token": …}` body Keystone returns on issue and validation.
     func render(_ token: ValidatedToken, catalog: JSON?) -> JSON {
         let auth = token.auth
