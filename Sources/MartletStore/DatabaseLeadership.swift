@@ -18,7 +18,12 @@ public struct DatabaseLeadership: Leadership {
 
     public func lead(_ name: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
         guard database.kind == .postgres else { return try await body() }
-        let key = Self.lockKey(name)
+        // Advisory locks are per database, not per schema: clouds sharing one database in separate
+        // schemas (`?search_path=`) must not wait for each other's leader.
+        let schema = try await database.read { db in
+            try await db.raw("SELECT current_schema() AS s").first()?.decode(column: "s", as: String?.self) ?? ""
+        }
+        let key = Self.lockKey("\(schema):\(name)")
         var waiting = false
         while true {
             try Task.checkCancellation()

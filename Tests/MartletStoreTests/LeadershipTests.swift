@@ -42,6 +42,29 @@ import Testing
         if backend == .postgres { await second.shutdown() }
     }
 
+    /// Advisory locks are per database: two clouds in their own schemas of one database (as the
+    /// tests and shared PostgreSQL servers run them) each lead their own loops at the same time.
+    @Test(arguments: TestBackend.available)
+    func cloudsInSeparateSchemasLeadAtOnce(_ backend: TestBackend) async throws {
+        let one = try await TestDatabase.make(backend), other = try await TestDatabase.make(backend)
+        defer { Task { await one.close(); await other.close() } }
+        let leading = Shared(0), peak = Shared(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for database in [one.database, other.database] {
+                group.addTask {
+                    try await DatabaseLeadership(database: database, retryInterval: .milliseconds(50)).lead("conductor") {
+                        let now = leading.withLock { $0 += 1; return $0 }
+                        peak.withLock { $0 = max($0, now) }
+                        for _ in 0..<100 where peak.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+                        leading.withLock { $0 -= 1 }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(peak.withLock { $0 } == 2, "one schema's leader waited for the other's")
+    }
+
     final class Shared<Value: Sendable>: Sendable {
         let value: Mutex<Value>
         init(_ value: Value) { self.value = Mutex(value) }
