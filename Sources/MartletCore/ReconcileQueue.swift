@@ -176,7 +176,8 @@ public final class ReconcileQueue<Key: Hashable & Sendable, C: Clock>: Service, 
             }
             return (s.wake, failures)
         }
-        if let failed {
+        // A run cut short by shutdown is not a failure worth a warning: it is repeated after the restart.
+        if let failed, !(failed is CancellationError) {
             logger.warning("\(name): \(key) failed; retrying", metadata: ["failures": "\(failures)", "error": "\(failed)",
                                                                            "retry_in": "\(backoff.delay(after: failures))"])
         }
