@@ -29,6 +29,7 @@ let package = Package(
             name: "Martlet",
             dependencies: [
                 "MartletCore", "MartletStore", "DriverKit", "ServiceContracts", "Identity", "Image", "Networking", "ObjectStorage", "Compute",
+                "QemuDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -56,6 +57,16 @@ let package = Package(
             name: "DriverKit",
             dependencies: [
                 "MartletCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The hypervisor that runs servers as qemu processes of this host.
+        .target(
+            name: "QemuDriver",
+            dependencies: [
+                "MartletCore", "DriverKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -157,6 +168,13 @@ let package = Package(
         .testTarget(
             name: "DriverKitTests",
             dependencies: ["DriverKit", "DriverConformance", "MartletCore"]
+        ),
+        .testTarget(
+            name: "QemuDriverTests",
+            dependencies: [
+                "QemuDriver", "DriverKit", "DriverConformance", "MartletCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "MartletCoreTests",

@@ -3,7 +3,7 @@
 # what is missing).
 #
 #   - Debian packages: PostgreSQL (server + client), python3-venv, wrk, curl, jq,
-#     rclone
+#     rclone, and qemu, qemu-img, genisoimage for the qemu driver
 #   - a Python virtualenv OUTSIDE the repository, at
 #       ${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}
 #     with python-openstackclient, openstacksdk, pytest (+ pytest-timeout), and the
@@ -33,6 +33,10 @@ APT_PACKAGES=(
     ca-certificates
     util-linux          # runuser: initdb refuses to run as root
     procps
+    qemu-system-x86     # the qemu hypervisor driver runs servers as qemu processes
+    qemu-utils          # qemu-img: image cache, overlays, snapshots
+    genisoimage         # config drives (ISO 9660, label config-2)
+    iproute2            # ip tuntap: the servers' tap devices
 )
 
 if [[ "${MARTLET_SKIP_APT:-0}" != 1 ]]; then

@@ -81,6 +81,7 @@ extension ImageService: ImageCatalog {
 extension ImageRecord {
     var bootImage: BootImage {
         BootImage(id: id, name: name, status: status, minDisk: minDisk, minRam: minRam, size: size, diskFormat: diskFormat,
-                  containerFormat: containerFormat, properties: properties, owner: owner, createdAt: createdAt, updatedAt: updatedAt)
+                  containerFormat: containerFormat, properties: properties, owner: owner, createdAt: createdAt, updatedAt: updatedAt,
+                  checksum: checksum)
     }
 }

@@ -26,6 +26,10 @@ struct ConfigOptions: ParsableArguments {
     var adminPassword: String?
     @Option(name: .customLong("s3-port"), help: "Port of the S3 listener; 0 turns it off (default: --port + 1; env MARTLET_S3_PORT).")
     var s3Port: Int?
+    @Option(name: .customLong("compute-driver"), help: "Hypervisor driver: fake or qemu (default fake; env MARTLET_COMPUTE_DRIVER).")
+    var computeDriver: String?
+    @Option(name: .customLong("qemu-accelerator"), help: "auto, kvm or tcg (default auto: KVM when a probe guest runs under it; env MARTLET_QEMU_ACCELERATOR).")
+    var qemuAccelerator: String?
     @Option(name: .customLong("fake-hosts"), help: "Hosts the fake hypervisor simulates (default 2; env MARTLET_FAKE_HOSTS).")
     var fakeHosts: Int?
     @Option(name: .customLong("fake-spawn-delay-ms"), help: "How long a fake boot takes, in milliseconds (default 0; env MARTLET_FAKE_SPAWN_DELAY_MS).")
@@ -46,6 +50,8 @@ struct ConfigOptions: ParsableArguments {
         flags["admin_password"] = adminPassword
         flags["log_level"] = logLevel
         flags["s3_port"] = s3Port.map(String.init)
+        flags["compute_driver"] = computeDriver
+        flags["qemu_accelerator"] = qemuAccelerator
         flags["fake_hosts"] = fakeHosts.map(String.init)
         flags["fake_spawn_delay_ms"] = fakeSpawnDelayMS.map(String.init)
         do {

@@ -1,5 +1,7 @@
 import DriverKit
+import Logging
 import MartletCore
+import QemuDriver
 import ServiceContracts
 
 /// The drivers this binary links, by the name `compute_driver`, `network_driver` and
@@ -12,10 +14,11 @@ struct DriverRegistry {
         let images: any ImageSource
     }
 
-    typealias Factory<Driver> = @Sendable (Environment) throws -> Driver
+    typealias Factory<Driver> = @Sendable (Environment) async throws -> Driver
 
     static let hypervisors: [String: Factory<any Hypervisor>] = [
         "fake": { env in FakeHypervisor(config: env.config) },
+        "qemu": { env in try await QemuHypervisor.start(QemuSettings(config: env.config), images: env.images) },
     ]
 
     static let networkBackends: [String: Factory<any NetworkBackend>] = [
@@ -26,11 +29,11 @@ struct DriverRegistry {
         "fake": { _ in FakeVolumeDriver() },
     ]
 
-    static func make<Driver>(_ kind: String, _ name: String, from table: [String: Factory<Driver>], _ env: Environment) throws -> Driver {
+    static func make<Driver>(_ kind: String, _ name: String, from table: [String: Factory<Driver>], _ env: Environment) async throws -> Driver {
         guard let factory = table[name] else {
             throw ConfigError("\(kind) '\(name)' is not one this binary has (it has: \(table.keys.sorted().joined(separator: ", ")))")
         }
-        return try factory(env)
+        return try await factory(env)
     }
 }
 

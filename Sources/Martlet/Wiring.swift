@@ -39,10 +39,10 @@ struct Wiring {
         let identity = try IdentityService(database: database, config: config)
         let image = try ImageService(database: database, config: config)
         let drivers = DriverRegistry.Environment(config: config, images: CatalogImageSource(catalog: image))
-        let hypervisor = try DriverRegistry.make("compute_driver", config.computeDriver, from: DriverRegistry.hypervisors, drivers)
-        let backend = try DriverRegistry.make("network_driver", config.networkDriver, from: DriverRegistry.networkBackends, drivers)
+        let hypervisor = try await DriverRegistry.make("compute_driver", config.computeDriver, from: DriverRegistry.hypervisors, drivers)
+        let backend = try await DriverRegistry.make("network_driver", config.networkDriver, from: DriverRegistry.networkBackends, drivers)
         // Block Storage, which will use it, is not served yet; the name is still checked.
-        _ = try DriverRegistry.make("volume_driver", config.volumeDriver, from: DriverRegistry.volumeDrivers, drivers)
+        _ = try await DriverRegistry.make("volume_driver", config.volumeDriver, from: DriverRegistry.volumeDrivers, drivers)
         let network = try NetworkService(database: database, config: config, backend: backend)
         return Wiring(config: config, logger: logger, database: database,
                       identity: identity, image: image, network: network,

@@ -42,6 +42,18 @@ public struct MartletConfig: Sendable, Equatable {
     public var networkDriver = "fake"
     public var volumeDriver = "fake"
     /// The fake driver's simulated hosts and what each offers (Nova's fake driver sizes).
+    /// The qemu driver's accelerator: `auto` (KVM when a probe guest runs under it), `kvm` or `tcg`.
+    public var qemuAccelerator = "auto"
+    /// Seconds a guest has to power off after the ACPI button before it is stopped hard.
+    public var qemuShutdownTimeout = 60
+    /// Seconds a cached image no server uses is kept.
+    public var qemuImageCacheMaxAge = 86400
+    /// Every server gets a config drive, asked for or not.
+    public var forceConfigDrive = false
+    /// Nova's allocation ratios of a real host.
+    public var cpuAllocationRatio = 4.0
+    public var ramAllocationRatio = 1.0
+    public var diskAllocationRatio = 1.0
     public var fakeHosts = 2
     public var fakeHostVCPUs = 1000
     public var fakeHostMemoryMB = 800_000
@@ -98,7 +110,9 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "network_base_mac", "s3_port", "compute_driver", "network_driver", "volume_driver", "fake_hosts",
+                              "network_flat_networks", "network_base_mac", "s3_port", "compute_driver", "network_driver", "volume_driver", "fake_hosts", "qemu_accelerator",
+                              "qemu_shutdown_timeout", "qemu_image_cache_max_age", "force_config_drive", "cpu_allocation_ratio",
+                              "ram_allocation_ratio", "disk_allocation_ratio",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
                               "scheduler_weigher", "metadata_proxy_secret", "object_operator_roles", "object_reader_roles",
                               "object_reseller_admin_role", "max_servers_per_request", "request_read_timeout", "max_connections",
@@ -111,6 +125,16 @@ public struct MartletConfig: Sendable, Equatable {
                 throw ConfigError("\(source): \(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(value)'")
             }
             return n
+        }
+        func bool(_ key: String, _ value: String) throws -> Bool {
+            guard let flag = ["true": true, "false": false, "1": true, "0": false][value.lowercased()] else {
+                throw ConfigError("\(source): \(key) must be true or false")
+            }
+            return flag
+        }
+        func ratio(_ key: String, _ value: String) throws -> Double {
+            guard let r = Double(value), r > 0, r <= 1000 else { throw ConfigError("\(source): \(key) must be a number above 0, got '\(value)'") }
+            return r
         }
         // Which names exist is the executable's driver registry's to say; here only their shape.
         func driverName(_ key: String, _ value: String) throws -> String {
@@ -146,6 +170,15 @@ public struct MartletConfig: Sendable, Equatable {
             case "compute_driver": computeDriver = try driverName(key, value)
             case "network_driver": networkDriver = try driverName(key, value)
             case "volume_driver": volumeDriver = try driverName(key, value)
+            case "qemu_accelerator":
+                guard ["auto", "kvm", "tcg"].contains(value) else { throw ConfigError("\(source): \(key) must be auto, kvm or tcg") }
+                qemuAccelerator = value
+            case "qemu_shutdown_timeout": qemuShutdownTimeout = try int(key, value, 0...3600)
+            case "qemu_image_cache_max_age": qemuImageCacheMaxAge = try int(key, value, 0...Int(Int32.max))
+            case "force_config_drive": forceConfigDrive = try bool(key, value)
+            case "cpu_allocation_ratio": cpuAllocationRatio = try ratio(key, value)
+            case "ram_allocation_ratio": ramAllocationRatio = try ratio(key, value)
+            case "disk_allocation_ratio": diskAllocationRatio = try ratio(key, value)
             case "fake_hosts": fakeHosts = try int(key, value, 1...1000)
             case "fake_host_vcpus": fakeHostVCPUs = try int(key, value, 1...1_000_000)
             case "fake_host_memory_mb": fakeHostMemoryMB = try int(key, value, 1...1_000_000_000)
@@ -164,11 +197,7 @@ public struct MartletConfig: Sendable, Equatable {
             case "request_read_timeout": requestReadTimeout = try int(key, value, 1...3600)
             case "max_connections": maxConnections = try int(key, value, 1...1_000_000)
             case "transaction_timeout": transactionTimeout = try int(key, value, 1...3600)
-            case "enable_instance_password":
-                guard let flag = ["true": true, "false": false, "1": true, "0": false][value.lowercased()] else {
-                    throw ConfigError("\(source): enable_instance_password must be true or false")
-                }
-                enableInstancePassword = flag
+            case "enable_instance_password": enableInstancePassword = try bool(key, value)
             case "log_level":
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                     throw ConfigError("\(source): log_level must be one of trace, debug, info, notice, warning, error, critical")

@@ -8,10 +8,14 @@ public struct FileChunks: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     let path: String
     let chunkSize: Int
+    let removesFile: Bool
 
-    public init(path: String, chunkSize: Int = 1 << 20) {
+    /// With `removesFile`, the file is unlinked as soon as it is open: it is gone once the reader is
+    /// done or drops the iterator (a temporary snapshot, say).
+    public init(path: String, chunkSize: Int = 1 << 20, removesFile: Bool = false) {
         self.path = path
         self.chunkSize = chunkSize
+        self.removesFile = removesFile
     }
 
     public final class AsyncIterator: AsyncIteratorProtocol, @unchecked Sendable {
@@ -19,16 +23,19 @@ public struct FileChunks: AsyncSequence, Sendable {
         private var handle: FileHandle?
         private let path: String
         private let chunkSize: Int
+        private let removesFile: Bool
 
-        init(path: String, chunkSize: Int) {
+        init(path: String, chunkSize: Int, removesFile: Bool) {
             self.path = path
             self.chunkSize = chunkSize
+            self.removesFile = removesFile
         }
 
         public func next() async throws -> ByteBuffer? {
-            let path = path, size = chunkSize, current = handle
+            let path = path, size = chunkSize, current = handle, removes = removesFile
             let (opened, data) = try await NIOThreadPool.singleton.runIfActive { () throws -> (FileHandle, Data?) in
                 let file = try current ?? FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                if current == nil, removes { try? FileManager.default.removeItem(atPath: path) }
                 return (file, try file.read(upToCount: size))
             }
             handle = opened
@@ -40,5 +47,5 @@ public struct FileChunks: AsyncSequence, Sendable {
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(path: path, chunkSize: chunkSize) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(path: path, chunkSize: chunkSize, removesFile: removesFile) }
 }

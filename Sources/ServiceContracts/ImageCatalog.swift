@@ -34,9 +34,12 @@ public struct BootImage: Sendable, Equatable {
     public var owner: String?
     public var createdAt: Double
     public var updatedAt: Double
+    /// MD5 of the data, hex (Glance's `checksum`), nil before it has data.
+    public var checksum: String?
 
     public init(id: String, name: String?, status: String, minDisk: Int, minRam: Int, size: Int64?, diskFormat: String?,
-                containerFormat: String?, properties: [String: String], owner: String?, createdAt: Double, updatedAt: Double) {
+                containerFormat: String?, properties: [String: String], owner: String?, createdAt: Double, updatedAt: Double,
+                checksum: String? = nil) {
         self.id = id
         self.name = name
         self.status = status
@@ -49,6 +52,7 @@ public struct BootImage: Sendable, Equatable {
         self.owner = owner
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.checksum = checksum
     }
 }
 

@@ -67,7 +67,7 @@ struct Workflows: Sendable {
         if case .list(let requested) = server.networks, !requested.isEmpty, server.addresses.isEmpty {
             server = try await plugPorts(server, requested, host: host)
         }
-        try await hypervisor.spawn(spec(server, host: host, powerOn: true))
+        try await hypervisor.spawn(try await spec(server, host: host, powerOn: true))
         // The ports' addresses are recorded with the state: a restart before this finds the ports by device.
         let ports = (addresses: server.addresses, owned: server.ownedPorts, tags: server.interfaceTags)
         try await settle(server.id) { s in
@@ -193,22 +193,30 @@ struct Workflows: Sendable {
         }
     }
 
-    func spec(_ s: Server, host: String, powerOn: Bool, imageRef: String? = nil) -> InstanceSpec {
+    /// What the hypervisor needs to run the server: its flavor, its image as the Image service
+    /// describes it, its ports, and the instance data a config drive carries.
+    func spec(_ s: Server, host: String, powerOn: Bool, imageRef: String? = nil) async throws -> InstanceSpec {
         var seen = Set<String>()
         let ports = s.addresses.filter { seen.insert($0.portID).inserted }.map { address in
             InstancePort(id: address.portID, mac: address.mac, mtu: 1500,
                          fixedIPs: s.addresses.filter { $0.portID == address.portID && $0.type == "fixed" }.map(\.address))
         }
+        let imageID = imageRef ?? s.imageRef
+        var image = InstanceImage(id: imageID)
+        if !imageID.isEmpty, let found = try await service.images.bootImage(id: imageID, projectID: nil, isAdmin: true) {
+            image = InstanceImage(id: found.id, diskFormat: found.diskFormat, containerFormat: found.containerFormat, size: found.size,
+                                  minDisk: found.minDisk, checksum: found.checksum, properties: found.properties)
+        }
         return InstanceSpec(id: s.id, name: s.name, host: host, vcpus: s.flavor.vcpus, memoryMB: s.flavor.ram, diskGB: s.flavor.disk,
-                            ephemeralGB: s.flavor.ephemeral, swapMB: s.flavor.swap, image: InstanceImage(id: imageRef ?? s.imageRef),
+                            ephemeralGB: s.flavor.ephemeral, swapMB: s.flavor.swap, image: image,
                             ports: ports, userData: s.userData, keyData: s.keyData, configDrive: s.configDrive, metadata: s.metadata,
-                            powerOn: powerOn)
+                            instanceFiles: InstanceData(server: s).configDriveFiles(), powerOn: powerOn)
     }
 
     /// Puts a settled server back on its host after the hypervisor lost it (the fake one forgets on restart).
     func respawn(_ s: Server) async throws {
         guard let host = s.host, ![.building, .shelvedOffloaded, .error].contains(s.vmState) else { return }
-        try await hypervisor.spawn(spec(s, host: host, powerOn: false))
+        try await hypervisor.spawn(try await spec(s, host: host, powerOn: false))
         switch s.vmState {
         case .active, .rescued, .resized: try await hypervisor.setPower(s.id, host: host, .start)
         case .paused: try await hypervisor.setPower(s.id, host: host, .pause)
@@ -235,7 +243,7 @@ struct Workflows: Sendable {
         let host = try await present(s)
         let wasStopped = s.vmState == .stopped
         try await hypervisor.destroy(s.id, host: host)
-        try await hypervisor.spawn(spec(s, host: host, powerOn: !wasStopped))
+        try await hypervisor.spawn(try await spec(s, host: host, powerOn: !wasStopped))
         try await settle(s.id) { s in
             ServerLifecycle.settle(&s, after: .rebuild, wasRunning: !wasStopped)
             s.launchedAt = Date().timeIntervalSince1970
@@ -270,7 +278,7 @@ struct Workflows: Sendable {
         guard let destination = s.host else { return }
         let running = s.previousVMState != .stopped
         if destination != source { try await hypervisor.destroy(s.id, host: source) }
-        try await hypervisor.spawn(spec(s, host: destination, powerOn: running))
+        try await hypervisor.spawn(try await spec(s, host: destination, powerOn: running))
         try await service.ports.rebind(s.portRef, host: destination)
         if s.moveKind == "live-migration" {
             try await service.db.transaction { db in
@@ -301,7 +309,7 @@ struct Workflows: Sendable {
         }
         guard let destination = s.host else { return }
         let running = s.previousVMState != .stopped
-        try await hypervisor.spawn(spec(s, host: destination, powerOn: running))
+        try await hypervisor.spawn(try await spec(s, host: destination, powerOn: running))
         try await service.ports.rebind(s.portRef, host: destination)
         try await service.db.transaction { db in
             try await placement.release(migration, in: db)
@@ -334,7 +342,7 @@ struct Workflows: Sendable {
         back.flavor = s.oldFlavor ?? s.flavor
         let running = s.previousVMState != .stopped
         if let destination = s.host, destination != source { try await hypervisor.destroy(s.id, host: destination) }
-        try await hypervisor.spawn(spec(back, host: source, powerOn: running))
+        try await hypervisor.spawn(try await spec(back, host: source, powerOn: running))
         try await service.ports.rebind(s.portRef, host: source)
         try await service.db.transaction { db in
             try await placement.lock(db)
@@ -390,7 +398,7 @@ struct Workflows: Sendable {
         if s.host == nil { s = try await schedule(s, excluding: []) }
         guard let host = s.host else { return }
         try await service.ports.rebind(s.portRef, host: host)
-        try await hypervisor.spawn(spec(s, host: host, powerOn: true, imageRef: s.pendingImage))
+        try await hypervisor.spawn(try await spec(s, host: host, powerOn: true, imageRef: s.pendingImage))
         if let image = s.pendingImage { try? await service.images.deleteImage(id: image) }
         try await settle(s.id) { s in
             ServerLifecycle.settle(&s, after: .unshelve, wasRunning: true)

@@ -26,8 +26,8 @@ struct MetadataRoutes {
             guard Self.openstackVersions.contains(version) else { throw APIError.notFound("The resource could not be found.") }
             let server = try await instance(request, context)
             switch context.parameters.get("file") ?? "" {
-            case "meta_data.json": return Response.json(.ok, try await metaData(server))
-            case "network_data.json": return Response.json(.ok, networkData(server))
+            case "meta_data.json": return Response.json(.ok, InstanceData(server: server).metaData())
+            case "network_data.json": return Response.json(.ok, InstanceData(server: server).networkData())
             case "vendor_data.json", "vendor_data2.json": return Response.json(.ok, [:])
             case "user_data": return try userData(server)
             default: throw APIError.notFound("The resource could not be found.")
@@ -71,62 +71,16 @@ struct MetadataRoutes {
         return server
     }
 
-    private func metaData(_ s: Server) async throws -> JSON {
-        var keys: [JSON] = []
-        var publicKeys: [String: JSON] = [:]
-        if let name = s.keyName, let data = s.keyData {
-            keys.append(["name": .string(name), "type": "ssh", "data": .string(data)])
-            publicKeys[name] = .string(data)
-        }
-        let seed = Data((0..<512).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        return [
-            "uuid": .string(s.id), "name": .string(s.name), "hostname": .string(s.hostname), "launch_index": JSON(s.launchIndex),
-            "availability_zone": JSON(s.availabilityZone), "project_id": .string(s.projectID),
-            "meta": .object(s.metadata.mapValues { .string($0) }), "public_keys": .object(publicKeys), "keys": .array(keys),
-            "devices": [], "dedicated_cpus": [], "random_seed": .string(seed),
-        ]
-    }
-
-    private func networkData(_ s: Server) -> JSON {
-        var links: [JSON] = [], networks: [JSON] = []
-        var seen: [String: String] = [:]
-        for a in s.addresses {
-            let link = seen[a.portID] ?? {
-                let name = "tap" + a.portID.prefix(11)
-                seen[a.portID] = name
-                links.append(["id": .string(name), "vif_id": .string(a.portID), "type": "bridge", "mtu": 1500,
-                              "ethernet_mac_address": .string(a.mac)])
-                return name
-            }()
-            networks.append(["id": .string("network\(networks.count)"), "type": a.version == 4 ? "ipv4_dhcp" : "ipv6_dhcp",
-                             "link": .string(link), "network_id": .string(a.network)])
-        }
-        return ["links": .array(links), "networks": .array(networks), "services": []]
-    }
-
     private func userData(_ s: Server) throws -> Response {
-        guard let encoded = s.userData, let data = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else {
+        guard let data = InstanceData(server: s).userData else {
             throw APIError.notFound("The server has no user data.")
         }
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     private func ec2(_ s: Server, path: [String]) async throws -> Response {
-        let ipv4 = s.addresses.first { $0.version == 4 }?.address ?? ""
         let publicIPv4 = try await service.withFloatingIPs(s).addresses.first { $0.type == "floating" && $0.version == 4 }?.address ?? ""
-        // `FIXME` is the manifest path Nova itself serves.
-        var tree: [String: String] = [
-            "ami-id": "ami-" + s.imageRef.prefix(8), "ami-launch-index": String(s.launchIndex), "ami-manifest-path": "FIXME",
-            "hostname": s.hostname, "instance-action": "none", "instance-id": "i-" + s.id.prefix(8), "instance-type": s.flavor.name,
-            "local-hostname": s.hostname, "local-ipv4": ipv4, "public-hostname": s.hostname, "public-ipv4": publicIPv4,
-            "reservation-id": s.reservationID, "security-groups": s.securityGroups.joined(separator: "\n"),
-            "placement/availability-zone": s.availabilityZone ?? "nova",
-        ]
-        if let name = s.keyName, let data = s.keyData {
-            tree["public-keys/0"] = "openssh-key"
-            tree["public-keys/0/openssh-key"] = data
-            tree["public-keys/"] = "0=\(name)"
-        }
+        let tree = InstanceData(server: s, publicIPv4: publicIPv4).ec2Tree()
         let key = path.joined(separator: "/")
         if let value = tree[key] ?? (key == "public-keys" ? tree["public-keys/"] : nil) { return text(value) }
         let prefix = key.isEmpty ? "" : key + "/"

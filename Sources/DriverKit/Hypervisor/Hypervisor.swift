@@ -1,3 +1,4 @@
+import Foundation
 import MartletCore
 
 /// The driver that runs servers on hosts. `fake` keeps them in memory; `qemu` runs real machines.
@@ -76,11 +77,15 @@ public struct InstanceSpec: Sendable, Equatable, Codable {
     public var configDrive: Bool
     /// What the config drive's `meta_data.json` carries besides keys and user data.
     public var metadata: [String: String]
+    /// The instance data a config drive carries, by path (`openstack/latest/meta_data.json`, `ec2/latest/user-data`…):
+    /// what the metadata service answers for this server.
+    public var instanceFiles: [String: Data]
     public var powerOn: Bool
 
     public init(id: String, name: String, host: String, vcpus: Int, memoryMB: Int, diskGB: Int, ephemeralGB: Int = 0, swapMB: Int = 0,
                 image: InstanceImage, ports: [InstancePort] = [], volumes: [InstanceVolume] = [], userData: String? = nil,
-                keyData: String? = nil, configDrive: Bool = false, metadata: [String: String] = [:], powerOn: Bool = true) {
+                keyData: String? = nil, configDrive: Bool = false, metadata: [String: String] = [:], instanceFiles: [String: Data] = [:],
+                powerOn: Bool = true) {
         self.id = id
         self.name = name
         self.host = host
@@ -96,6 +101,7 @@ public struct InstanceSpec: Sendable, Equatable, Codable {
         self.keyData = keyData
         self.configDrive = configDrive
         self.metadata = metadata
+        self.instanceFiles = instanceFiles
         self.powerOn = powerOn
     }
 }
@@ -108,16 +114,19 @@ public struct InstanceImage: Sendable, Equatable, Codable {
     public var containerFormat: String?
     public var size: Int64?
     public var minDisk: Int
+    /// MD5 of the image's data, hex (Glance's `checksum`): what the driver's cache verifies.
+    public var checksum: String?
     /// `hw_*` and other properties a driver may honour (machine type, firmware, disk bus).
     public var properties: [String: String]
 
     public init(id: String, diskFormat: String? = nil, containerFormat: String? = nil, size: Int64? = nil, minDisk: Int = 0,
-                properties: [String: String] = [:]) {
+                checksum: String? = nil, properties: [String: String] = [:]) {
         self.id = id
         self.diskFormat = diskFormat
         self.containerFormat = containerFormat
         self.size = size
         self.minDisk = minDisk
+        self.checksum = checksum
         self.properties = properties
     }
 }

@@ -1,0 +1,27 @@
+import DriverKit
+
+/// A volume as a virtio disk of a server, when its connection gives a path on this host.
+enum VolumeDisk {
+    static func path(_ volume: InstanceVolume) -> String? { volume.connection.data["device_path"] ?? volume.connection.data["path"] }
+    static func nodeName(_ volume: InstanceVolume) -> String { "vol-\(volume.volumeID.prefix(11))" }
+    static func deviceID(_ volume: InstanceVolume) -> String { "vdisk-\(volume.volumeID.prefix(11))" }
+    /// The guest sees the volume ID (first 20 characters) as the disk's serial, as Nova arranges.
+    static func serial(_ volume: InstanceVolume) -> String { String(volume.volumeID.prefix(20)) }
+    static func format(_ volume: InstanceVolume) -> String { volume.connection.data["format"] ?? "raw" }
+
+    static func blockdev(_ volume: InstanceVolume, path: String) -> [String: any Sendable] {
+        ["node-name": nodeName(volume), "driver": format(volume),
+         "file": ["driver": path.hasPrefix("/dev/") ? "host_device" : "file", "filename": path] as [String: any Sendable]]
+    }
+
+    static func device(_ volume: InstanceVolume) -> [String: any Sendable] {
+        ["driver": "virtio-blk-pci", "drive": nodeName(volume), "id": deviceID(volume), "serial": serial(volume)]
+    }
+
+    /// The same disk on a qemu command line.
+    static func arguments(_ volume: InstanceVolume) -> [String] {
+        guard let path = path(volume) else { return [] }
+        return ["-drive", "file=\(path),format=\(format(volume)),if=none,id=\(nodeName(volume))",
+                "-device", "virtio-blk-pci,drive=\(nodeName(volume)),id=\(deviceID(volume)),serial=\(serial(volume))"]
+    }
+}
