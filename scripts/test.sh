@@ -8,13 +8,15 @@
 #                                  (MARTLET_TEST_POSTGRES_URL is exported)
 #      c. acceptance (SQLite)      pytest Tests/acceptance against `martlet serve`
 #      d. acceptance (PostgreSQL)  the same scenarios, `martlet serve --database postgres://…`
+#      e. qemu                      scripts/test-qemu.sh: the qemu driver's tests and real guests
+#                                  driven by the openstack CLI, in a network namespace of their own
 #
 # Exits non-zero if any stage fails; later stages still run when they can, so
 # one run reports everything.  Environment knobs:
 #   SWIFT_BUILD_FLAGS   extra flags for `swift build` (e.g. "-c release")
 #   SWIFT_TEST_FLAGS    extra flags for `swift test`  (e.g. "--parallel")
 #   PYTEST_FLAGS        extra flags for pytest       (e.g. "-x -k token")
-#   MARTLET_SKIP_SWIFT_TEST=1, MARTLET_SKIP_ACCEPTANCE=1   skip those stages
+#   MARTLET_SKIP_SWIFT_TEST=1, MARTLET_SKIP_ACCEPTANCE=1, MARTLET_SKIP_QEMU=1   skip those stages
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,6 +70,11 @@ if [[ "${1:-}" == "--inside-postgres" ]]; then
                 env -u MARTLET_ACCEPTANCE_DATABASE "${pytest_cmd[@]}"
             run_stage "acceptance: openstack CLI + openstacksdk vs martlet on PostgreSQL" \
                 env MARTLET_ACCEPTANCE_DATABASE="$MARTLET_TEST_POSTGRES_URL" "${pytest_cmd[@]}"
+        fi
+
+        if [[ "${MARTLET_SKIP_QEMU:-0}" != 1 ]]; then
+            run_stage "qemu: the driver and real guests (in a network namespace of their own)" \
+                timeout -k 30 1500 bash scripts/test-qemu.sh "$VENV"
         fi
     fi
 

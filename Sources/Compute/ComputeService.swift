@@ -38,6 +38,7 @@ public final class ComputeService: APIService {
     let networks: any NetworkResources
     let images: any ImageCatalog
     let conductor: Conductor
+    let powerSync: PowerSync
     let consoles = ConsoleTokens()
     /// Creates waiting to be admitted, builds waiting for a host, and steps waiting to record their
     /// outcome, each committed in batches.
@@ -74,7 +75,10 @@ public final class ComputeService: APIService {
         enableInstancePassword = config.enableInstancePassword
         self.logger = logger
         conductor = Conductor(database: database, logger: logger)
+        let weak = WeakService()
+        powerSync = PowerSync(database: database, logger: logger, interval: .seconds(config.powerSyncInterval)) { weak.value }
         conductor.attach(self)
+        weak.value = self
     }
 
     public func addRoutes(to group: RouterGroup<MartletContext>) {
@@ -159,7 +163,15 @@ public final class ComputeService: APIService {
     }
 
     /// The conductor's reconcile queue, run by the process (one leader per database).
-    public var backgroundServices: [any Service] { [conductor.queue] }
+    public var backgroundServices: [any Service] { [conductor.queue, powerSync.queue] }
+
+    /// Servers at rest on a host, whose power state the power sync compares with the host's.
+    func settledServers() async throws -> [String] {
+        try await db.read { db in
+            try await db.raw("SELECT id FROM cmp_servers WHERE vm_state IN ('active', 'stopped') AND task_state IS NULL AND host IS NOT NULL").all()
+                .map { try $0.decode(column: "id", as: String.self) }
+        }
+    }
 
     /// The servers with work left (a build or a task), for the conductor's periodic resync.
     func unfinishedServers() async throws -> [String] {
@@ -217,4 +229,10 @@ struct ComputeRequestID: RouterMiddleware {
             throw fault
         }
     }
+}
+
+/// The service as its own background loops see it: weakly, since the service owns them.
+final class WeakService: @unchecked Sendable {
+    // Set once, right after the service is made, before any loop runs.
+    weak var value: ComputeService?
 }

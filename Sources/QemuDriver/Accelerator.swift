@@ -32,7 +32,9 @@ enum Accelerator {
         do {
             try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             try Data(sector).write(to: URL(fileURLWithPath: image))
-            let result = try await HostCommand.output(["timeout", "-s", "KILL", "10", binary, "-accel", accelerator, "-machine", "pc",
+            // The CPU servers get: on some nested hosts KVM runs the default CPU but not the host's.
+            let result = try await HostCommand.output(["timeout", "-s", "KILL", "10", binary, "-accel", accelerator]
+                                                      + MachineCommand.cpuArguments(accelerator) + ["-machine", "pc",
                                                        "-nodefaults", "-no-user-config", "-display", "none", "-m", "16",
                                                        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                                                        "-drive", "file=\(image),format=raw,if=ide"])

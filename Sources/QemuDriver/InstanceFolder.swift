@@ -9,8 +9,14 @@ import Glibc
 /// folder is the truth about the server on this host; a restart finds its qemu again through it.
 struct InstanceFolder: Sendable {
     let path: String
+    /// Where its sockets are: a short path (a socket's path has at most 107 bytes) that goes with
+    /// the host's processes when it reboots.
+    let sockets: String
 
-    init(root: String, id: String) { path = "\(root)/\(id)" }
+    init(root: String, id: String, sockets: String) {
+        path = "\(root)/\(id)"
+        self.sockets = "\(sockets)/\(id)"
+    }
 
     var spec: String { "\(path)/spec.json" }
     var disk: String { "\(path)/disk.qcow2" }
@@ -19,9 +25,9 @@ struct InstanceFolder: Sendable {
     var rescueDisk: String { "\(path)/disk.rescue.qcow2" }
     var configDrive: String { "\(path)/config.iso" }
     var consoleLog: String { "\(path)/console.log" }
-    var qmpSocket: String { "\(path)/qmp.sock" }
-    var serialSocket: String { "\(path)/serial.sock" }
-    var vncSocket: String { "\(path)/vnc.sock" }
+    var qmpSocket: String { "\(sockets)/qmp.sock" }
+    var serialSocket: String { "\(sockets)/serial.sock" }
+    var vncSocket: String { "\(sockets)/vnc.sock" }
     var pidFile: String { "\(path)/qemu.pid" }
     /// The memory of a suspended server; its presence means suspended.
     var suspendedState: String { "\(path)/memory.state" }
@@ -31,11 +37,15 @@ struct InstanceFolder: Sendable {
     var suspended: Bool { FileManager.default.fileExists(atPath: suspendedState) }
 
     func create() throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for folder in [path, sockets] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
     }
 
     func remove() throws {
-        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        for folder in [sockets, path] where FileManager.default.fileExists(atPath: folder) {
+            try FileManager.default.removeItem(atPath: folder)
+        }
     }
 
     func load() throws -> InstanceSpec {

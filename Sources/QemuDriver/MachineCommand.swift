@@ -29,7 +29,7 @@ struct MachineCommand {
                     "-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0"]
         // Server IDs are UUIDs; the machine's is the same, so the guest knows which instance it is.
         if UUID(uuidString: spec.id) != nil { args += ["-uuid", spec.id] }
-        if accelerator == "kvm" { args += ["-cpu", "host"] }
+        args += Self.cpuArguments(accelerator)
         if p["hw_firmware_type"] == "uefi" { args += ["-bios", "/usr/share/ovmf/OVMF.fd"] }
         let bus = p["hw_disk_bus"] ?? "virtio"
         if bus == "scsi" { args += ["-device", "virtio-scsi-pci,id=scsi0"] }
@@ -52,6 +52,9 @@ struct MachineCommand {
         if let resumeFrom { args += ["-incoming", "exec:cat \(resumeFrom)"] }
         return args
     }
+
+    /// The host's CPU under KVM; qemu's default model under TCG.
+    static func cpuArguments(_ accelerator: String) -> [String] { accelerator == "kvm" ? ["-cpu", "host"] : [] }
 
     private func device(bus: String, drive: String, serial: String? = nil, bootIndex: Int? = nil) -> String {
         var device: String

@@ -16,6 +16,7 @@ public final class QemuHypervisor: Hypervisor {
     /// `kvm` or `tcg`, probed at start.
     public let accelerator: String
     let cache: ImageCache
+    let socketsFolder: String
     let logger: Logger
     private let locks = Mutex<[String: AsyncLock]>([:])
 
@@ -35,6 +36,7 @@ public final class QemuHypervisor: Hypervisor {
         self.accelerator = accelerator
         self.logger = logger
         cache = ImageCache(folder: settings.imagesFolder, source: images, logger: logger)
+        socketsFolder = settings.socketsFolder
         try? FileManager.default.createDirectory(atPath: settings.instancesFolder, withIntermediateDirectories: true)
         hosts = [HostResources(name: settings.hostName, vcpus: ProcessInfo.processInfo.activeProcessorCount,
                                memoryMB: Int(ProcessInfo.processInfo.physicalMemory >> 20), diskGB: Self.diskGB(of: settings.root),
@@ -165,13 +167,20 @@ public final class QemuHypervisor: Hypervisor {
     public func powerState(_ id: String, host: String) async -> PowerState? {
         let folder = folder(id)
         guard host == settings.hostName, folder.exists else { return nil }
-        if folder.runningPID == nil { return folder.suspended ? .suspended : .shutdown }
+        // qemu removes its pid file when it ends cleanly (a guest's power-off, a quit); one left behind means it died.
+        if folder.runningPID == nil {
+            if folder.suspended { return .suspended }
+            return FileManager.default.fileExists(atPath: folder.pidFile) ? .crashed : .shutdown
+        }
         return (try? await status(folder)) ?? .running
     }
 
     /// Starts the server's qemu; it daemonizes once the machine is set up, so a bad machine type or
     /// a missing disk fails here with qemu's own message.
     private func launch(_ folder: InstanceFolder, _ instance: InstanceSpec, resumeFrom: String? = nil) async throws {
+        try? FileManager.default.removeItem(atPath: folder.pidFile)
+        // The sockets' folder is gone after the host reboots.
+        try folder.create()
         for port in instance.ports { try await NetworkInterface.createTap(port) }
         let command = MachineCommand(binary: settings.binary, accelerator: accelerator, folder: folder, spec: instance,
                                      rescue: folder.rescued, resumeFrom: resumeFrom,
@@ -197,6 +206,7 @@ public final class QemuHypervisor: Hypervisor {
         if await exited(folder, within: .seconds(5)) { return }
         _ = Glibc.kill(pid, SIGKILL)
         guard await exited(folder, within: .seconds(5)) else { throw DriverError.transient("qemu \(pid) did not exit") }
+        try? FileManager.default.removeItem(atPath: folder.pidFile)
     }
 
     private func exited(_ folder: InstanceFolder, within limit: Duration) async -> Bool {
@@ -406,7 +416,9 @@ public final class QemuHypervisor: Hypervisor {
         await cache.evict(olderThan: settings.imageCacheMaxAge, keeping: inUse)
     }
 
-    private func folder(_ id: String) -> InstanceFolder { InstanceFolder(root: settings.instancesFolder, id: id) }
+    func folder(_ id: String) -> InstanceFolder {
+        InstanceFolder(root: settings.instancesFolder, id: id, sockets: socketsFolder)
+    }
 
     private func existing(_ id: String) throws -> InstanceFolder {
         let folder = folder(id)

@@ -51,12 +51,12 @@ struct QemuDriverTests {
         #expect(Self.leftovers().isEmpty)
     }
 
-    @Test func aGuestThatDiesIsSeenAsShutDown() async throws {
+    @Test func aQemuThatDiesIsSeenAsCrashed() async throws {
         let spec = Self.spec()
         try await Self.driver.spawn(spec)
-        let pid = try #require(InstanceFolder(root: Self.driver.settings.instancesFolder, id: spec.id).runningPID)
+        let pid = try #require(Self.driver.folder(spec.id).runningPID)
         kill(pid, SIGKILL)
-        try await waitFor { await Self.driver.powerState(spec.id, host: Self.host) == .shutdown }
+        try await waitFor { await Self.driver.powerState(spec.id, host: Self.host) == .crashed }
         try await Self.driver.setPower(spec.id, host: Self.host, .start)
         #expect(await Self.driver.powerState(spec.id, host: Self.host) == .running)
         try await Self.driver.destroy(spec.id, host: Self.host)
@@ -68,7 +68,7 @@ struct QemuDriverTests {
         spec.diskGB = 2
         spec.memoryMB = 48
         try await Self.driver.spawn(spec)
-        let folder = InstanceFolder(root: Self.driver.settings.instancesFolder, id: spec.id)
+        let folder = Self.driver.folder(spec.id)
         #expect(try await DiskImage.info(folder.disk).virtualSize == 2 << 30)
         #expect(try folder.load().memoryMB == 48)
         #expect(await Self.driver.powerState(spec.id, host: Self.host) == .running)
@@ -111,7 +111,7 @@ struct QemuDriverTests {
         spec.configDrive = true
         spec.instanceFiles = ["openstack/latest/meta_data.json": Data(#"{"hostname":"probe"}"#.utf8)]
         try await Self.driver.spawn(spec)
-        let iso = InstanceFolder(root: Self.driver.settings.instancesFolder, id: spec.id).configDrive
+        let iso = Self.driver.folder(spec.id).configDrive
         let label = try await HostCommand.run(["isoinfo", "-d", "-i", iso])
         #expect(label.contains("Volume id: config-2"))
         let listing = try await HostCommand.run(["isoinfo", "-R", "-f", "-i", iso])

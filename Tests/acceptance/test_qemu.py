@@ -1,0 +1,261 @@
+"""Real servers: `martlet serve --compute-driver qemu` runs the test guest image under qemu, and the
+openstack CLI drives it through its whole life cycle. Guests, taps and Martlet live in a network
+namespace of the test stage's own (scripts/test.sh): nothing a guest sends leaves it.
+
+Runs only with MARTLET_QEMU_ACCEPTANCE=1 and MARTLET_GUEST_IMAGE (the image
+scripts/build-guest-image.sh made); one guest is shared by the life-cycle checks, in order."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import Clouds, MartletServer, OpenStackCLI
+
+pytestmark = pytest.mark.skipif(os.environ.get("MARTLET_QEMU_ACCEPTANCE") != "1",
+                                reason="real guests run in their own stage (MARTLET_QEMU_ACCEPTANCE=1)")
+
+BOOT_TIMEOUT = 240
+
+
+class QemuCloud:
+    def __init__(self, server: MartletServer, osc: OpenStackCLI, image: str, network: str):
+        self.server, self.osc, self.image, self.network = server, osc, image, network
+
+    @property
+    def instances(self) -> Path:
+        return self.server.data_dir / "qemu" / "instances"
+
+    def qemu_pids(self, server_id: str) -> list[int]:
+        """The qemu processes running this server (found by its folder on their command line)."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if cmdline.startswith("qemu-system") or "/qemu-system" in cmdline.split("\0")[0]:
+                if f"/instances/{server_id}/" in cmdline:
+                    pids.append(int(entry.name))
+        return pids
+
+    def show(self, server_id: str) -> dict:
+        return self.osc.json("server", "show", server_id)
+
+    def wait_status(self, server_id: str, status: str, timeout: float = BOOT_TIMEOUT) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.show(server_id)
+            if s["status"] == status:
+                return s
+            assert s["status"] != "ERROR" or status == "ERROR", f"server went to ERROR: {s.get('fault')}"
+            assert time.monotonic() < deadline, f"server is {s['status']}, not {status}, after {timeout}s"
+            time.sleep(1)
+
+    def console(self, server_id: str) -> str:
+        return self.osc.ok("console", "log", "show", server_id)
+
+    def wait_console(self, server_id: str, text: str, count: int = 1, timeout: float = BOOT_TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.console(server_id)
+            if log.count(text) >= count:
+                return log
+            assert time.monotonic() < deadline, f"{text!r} ×{count} never appeared on the console:\n{log[-3000:]}"
+            time.sleep(2)
+
+    def qmp(self, server_id: str, command: str) -> None:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(self.instances / server_id / "qmp.sock"))
+            f = s.makefile("rw")
+            f.readline()
+            for c in ("qmp_capabilities", command):
+                f.write(json.dumps({"execute": c}) + "\n")
+                f.flush()
+                f.readline()
+
+    def create(self, name: str, *extra: str) -> str:
+        s = self.osc.json("server", "create", "--image", self.image, "--flavor", "m1.nano",
+                          "--nic", f"net-id={self.network}", *extra, name)
+        return s["id"]
+
+    def assert_gone(self, server_id: str, port_ids: list[str]) -> None:
+        deadline = time.monotonic() + 60
+        while self.qemu_pids(server_id) or (self.instances / server_id).exists():
+            assert time.monotonic() < deadline, f"left behind: {self.qemu_pids(server_id)} {list((self.instances / server_id).glob('*'))}"
+            time.sleep(0.5)
+        for port in port_ids:
+            assert not Path(f"/sys/class/net/tap{port[:11]}").exists(), f"tap of port {port} left behind"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    image_path = os.environ.get("MARTLET_GUEST_IMAGE")
+    assert image_path and Path(image_path).is_file(), "MARTLET_GUEST_IMAGE must name the built guest image"
+    binary = Path(os.environ.get("MARTLET_BIN") or Path(__file__).resolve().parents[2] / ".build" / "debug" / "martlet")
+    root = tmp_path_factory.mktemp("qemu-cloud")
+    (root / "data").mkdir()
+    server = MartletServer(binary, root / "data", root / "server.log", os.environ.get("MARTLET_ACCEPTANCE_DATABASE") or None,
+                           admin_password="admin-" + uuid.uuid4().hex,
+                           extra_args=("--compute-driver", "qemu"))
+    server.start()
+    try:
+        import shutil, sys
+        exe = str(Path(sys.executable).parent / "openstack")
+        osc = OpenStackCLI(exe if Path(exe).exists() else shutil.which("openstack"), Clouds(server, root).path)
+        image = osc.json("image", "create", "--disk-format", "qcow2", "--container-format", "bare", "--public",
+                         "--file", image_path, "martlet-guest")["id"]
+        network = osc.json("network", "create", "guests")["id"]
+        osc.ok("subnet", "create", "--network", network, "--subnet-range", "10.77.0.0/24", "guests-v4")
+        yield QemuCloud(server, osc, image, network)
+    finally:
+        rc = server.stop()
+        print(f"\nserver log: {server.log_path}")
+        assert rc in (0, None), server.log_tail()
+
+
+@pytest.fixture(scope="module")
+def guest(cloud, tmp_path_factory):
+    """One guest with a config drive and user data, shared by the life-cycle checks."""
+    user_data = tmp_path_factory.mktemp("userdata") / "user-data.sh"
+    user_data.write_text("#!/bin/sh\necho user-data-marker-$(hostname)\n")
+    server_id = cloud.create("lifecycle", "--config-drive", "True", "--user-data", str(user_data))
+    cloud.wait_status(server_id, "ACTIVE")
+    yield server_id
+    cloud.osc.run("server", "delete", "--wait", server_id)
+
+
+def test_boots_and_reads_its_config_drive(cloud, guest):
+    log = cloud.wait_console(guest, "martlet-guest: ready")
+    assert "martlet-guest: hostname lifecycle" in log, log[-3000:]
+    assert "user-data-marker-lifecycle" in log, log[-3000:]
+    assert len(cloud.qemu_pids(guest)) == 1
+    port = cloud.osc.json("port", "list", "--server", guest)[0]["ID"]
+    assert Path(f"/sys/class/net/tap{port[:11]}").exists(), "the server's tap is missing"
+    # `--lines` keeps the end of the log.
+    assert cloud.osc.ok("console", "log", "show", "--lines", "1", guest).strip() in log
+
+
+def test_stop_and_start(cloud, guest):
+    cloud.osc.ok("server", "stop", guest)
+    s = cloud.wait_status(guest, "SHUTOFF")
+    assert s["OS-EXT-STS:power_state"] in ("Shutdown", 4), s
+    assert cloud.qemu_pids(guest) == []
+    cloud.osc.ok("server", "start", guest)
+    cloud.wait_status(guest, "ACTIVE")
+    cloud.wait_console(guest, "martlet-guest: ready", count=2)
+
+
+def test_soft_and_hard_reboot(cloud, guest):
+    before = cloud.console(guest).count("martlet-guest: ready")
+    cloud.osc.ok("server", "reboot", "--wait", guest)
+    cloud.wait_console(guest, "martlet-guest: ready", count=before + 1)
+    cloud.osc.ok("server", "reboot", "--hard", "--wait", guest)
+    cloud.wait_console(guest, "martlet-guest: ready", count=before + 2)
+
+
+def test_pause_and_suspend(cloud, guest):
+    cloud.osc.ok("server", "pause", guest)
+    cloud.wait_status(guest, "PAUSED")
+    cloud.osc.ok("server", "unpause", guest)
+    cloud.wait_status(guest, "ACTIVE")
+    cloud.osc.ok("server", "suspend", guest)
+    cloud.wait_status(guest, "SUSPENDED")
+    assert cloud.qemu_pids(guest) == [], "a suspended server keeps no process"
+    assert (cloud.instances / guest / "memory.state").exists()
+    cloud.osc.ok("server", "resume", guest)
+    cloud.wait_status(guest, "ACTIVE")
+    assert len(cloud.qemu_pids(guest)) == 1
+    assert not (cloud.instances / guest / "memory.state").exists()
+
+
+def test_snapshot_boots(cloud, guest):
+    snapshot = cloud.osc.json("server", "image", "create", "--name", "lifecycle-snap", "--wait", guest)
+    image = cloud.osc.json("image", "show", snapshot["id"])
+    assert image["status"] == "active" and image["disk_format"] == "qcow2", image
+    child = cloud.osc.json("server", "create", "--image", snapshot["id"], "--flavor", "m1.nano", "--nic", "none", "from-snap")["id"]
+    try:
+        cloud.wait_status(child, "ACTIVE")
+        cloud.wait_console(child, "martlet-guest: ready")
+    finally:
+        cloud.osc.ok("server", "delete", "--wait", child)
+        cloud.osc.ok("image", "delete", snapshot["id"])
+    cloud.assert_gone(child, [])
+
+
+def test_resize_and_confirm(cloud, guest):
+    cloud.osc.ok("server", "resize", "--flavor", "m1.micro", "--wait", guest)
+    cloud.wait_status(guest, "VERIFY_RESIZE")
+    cloud.osc.ok("server", "resize", "confirm", guest)
+    s = cloud.wait_status(guest, "ACTIVE")
+    assert s["flavor"].startswith("m1.micro"), s["flavor"]
+    (pid,) = cloud.qemu_pids(guest)
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert args[args.index(b"-m") + 1] == b"256", "qemu does not run with the new flavor's memory"
+
+
+def test_rebuild(cloud, guest):
+    cloud.osc.ok("server", "rebuild", "--image", cloud.image, "--wait", guest)
+    cloud.wait_status(guest, "ACTIVE")
+    cloud.wait_console(guest, "martlet-guest: ready")
+
+
+def test_guest_power_off_and_qemu_death_are_noticed(cloud, guest):
+    cloud.wait_console(guest, "martlet-guest: ready")
+    cloud.qmp(guest, "system_powerdown")  # the guest's own power button, behind the API's back
+    cloud.wait_status(guest, "SHUTOFF", timeout=90)
+    cloud.osc.ok("server", "start", guest)
+    cloud.wait_status(guest, "ACTIVE")
+    (pid,) = cloud.qemu_pids(guest)
+    os.kill(pid, signal.SIGKILL)
+    s = cloud.wait_status(guest, "SHUTOFF", timeout=60)
+    assert "ended unexpectedly" in json.dumps(s.get("fault") or {}), s
+    cloud.osc.ok("server", "start", guest)
+    cloud.wait_status(guest, "ACTIVE")
+
+
+def test_shelve_and_unshelve(cloud, guest):
+    cloud.osc.ok("server", "shelve", guest)
+    cloud.wait_status(guest, "SHELVED_OFFLOADED")
+    assert cloud.qemu_pids(guest) == []
+    cloud.osc.ok("server", "unshelve", guest)
+    cloud.wait_status(guest, "ACTIVE")
+    cloud.wait_console(guest, "martlet-guest: ready")
+
+
+def test_kill_9_of_martlet_converges(cloud):
+    """Two guests running and a third booting when Martlet is killed: after the restart the two
+    run on in the same qemu processes, the third finishes booting, and deletes leave nothing."""
+    ids = [cloud.create(f"survivor-{i}") for i in range(2)]
+    for server_id in ids:
+        cloud.wait_status(server_id, "ACTIVE")
+    running = {server_id: cloud.qemu_pids(server_id) for server_id in ids}
+    ids.append(cloud.create("mid-boot"))
+    cloud.server.proc.send_signal(signal.SIGKILL)
+    cloud.server.proc.wait()
+    cloud.server.start()
+    for server_id in ids:
+        cloud.wait_status(server_id, "ACTIVE")
+    for server_id, pids in running.items():
+        assert cloud.qemu_pids(server_id) == pids, "a running guest was restarted instead of found again"
+    assert len(cloud.qemu_pids(ids[2])) == 1
+    ports = {server_id: [p["ID"] for p in cloud.osc.json("port", "list", "--server", server_id)] for server_id in ids}
+    for server_id in ids:
+        cloud.osc.ok("server", "delete", "--wait", server_id)
+    for server_id in ids:
+        cloud.assert_gone(server_id, ports[server_id])
+
+
+def test_delete_leaves_nothing(cloud, guest):
+    ports = [p["ID"] for p in cloud.osc.json("port", "list", "--server", guest)]
+    cloud.osc.ok("server", "delete", "--wait", guest)
+    cloud.assert_gone(guest, ports)

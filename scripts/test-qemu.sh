@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The qemu driver's stage of the test suite (scripts/test.sh runs it after the build):
+#
+#   1. scripts/build-guest-image.sh   the test guest image (cached)
+#   2. swift test --filter QemuDriverTests   the driver against real qemu, qemu-img and taps
+#   3. pytest Tests/acceptance/test_qemu.py  `martlet serve --compute-driver qemu` and real guests
+#                                            driven by the openstack CLI
+#
+# Steps 2 and 3 run inside a network namespace made here and deleted on exit: the taps, the
+# guests and Martlet itself see only that namespace's loopback, so no packet of a guest can
+# leave it. Usage: scripts/test-qemu.sh VENV
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${1:?usage: scripts/test-qemu.sh VENV}"
+
+image="$(bash scripts/build-guest-image.sh | tail -n 1)"
+[[ -f "$image" ]] || { echo "guest image build printed no image path" >&2; exit 1; }
+
+netns="martlet-test-$$"
+cleanup() {
+    # Any qemu a failed test left behind runs with a folder of this run on its command line.
+    pkill -9 -f "qemu-system.*(martlet-qemu-|qemu-cloud)" 2>/dev/null || true
+    ip netns delete "$netns" 2>/dev/null || true
+}
+trap cleanup EXIT
+ip netns add "$netns"
+ip -n "$netns" link set lo up
+in_netns() { ip netns exec "$netns" "$@"; }
+
+BIN_DIR="$(swift build ${SWIFT_BUILD_FLAGS:-} --show-bin-path)"
+status=0
+echo "--- swift test --filter QemuDriverTests"
+in_netns env MARTLET_QEMU_TESTS=1 swift test ${SWIFT_BUILD_FLAGS:-} --skip-build --filter QemuDriverTests || status=1
+echo "--- pytest Tests/acceptance/test_qemu.py (guest image $image)"
+in_netns env MARTLET_QEMU_ACCEPTANCE=1 MARTLET_GUEST_IMAGE="$image" MARTLET_BIN="${MARTLET_BIN:-$BIN_DIR/martlet}" \
+    PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest Tests/acceptance/test_qemu.py -v -ra -p no:cacheprovider \
+    ${PYTEST_FLAGS:-} || status=1
+exit "$status"
