@@ -165,6 +165,20 @@ public final class ComputeService: APIService {
     /// The conductor's reconcile queue, run by the process (one leader per database).
     public var backgroundServices: [any Service] { [conductor.queue, powerSync.queue] }
 
+    /// Removes what hosts have of servers the database no longer knows (a delete cut short by a
+    /// crash, a server whose creation never committed).
+    func removeLeftovers() async throws {
+        let known = Set(try await db.read { db in
+            try await db.raw("SELECT id FROM cmp_servers").all().map { try $0.decode(column: "id", as: String.self) }
+        })
+        for host in hypervisor.hosts.map(\.name) {
+            for id in try await hypervisor.instances(host: host) where !known.contains(id) {
+                logger.warning("removing a server no longer in the database from its host", metadata: ["server": "\(id)", "host": "\(host)"])
+                try await hypervisor.destroy(id, host: host)
+            }
+        }
+    }
+
     /// Servers at rest on a host, whose power state the power sync compares with the host's.
     func settledServers() async throws -> [String] {
         try await db.read { db in

@@ -53,13 +53,13 @@ extension ImageService: ImageCatalog {
         return image.bootImage
     }
 
-    public func finishSnapshot(id: String, data chunks: ByteChunks) async throws {
+    public func finishSnapshot(id: String, data chunks: ByteChunks, diskFormat: String) async throws {
         guard try await repo.db.transaction({ try await repo.transition(id, from: ["queued"], to: "saving", in: $0) }) else {
             throw APIError.conflict("Image \(id) is no longer waiting for its data.")
         }
         do {
             let digest = try await data.write(.image(id), from: chunks, limit: nil)
-            try await finish(id, digest, status: "active")
+            try await finish(id, digest, status: "active", diskFormat: diskFormat)
         } catch {
             // A stream that broke leaves the image waiting for data again, not stuck in `saving`.
             _ = try? await repo.db.transaction { try await repo.transition(id, from: ["saving"], to: "queued", in: $0) }

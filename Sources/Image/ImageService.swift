@@ -78,9 +78,10 @@ public final class ImageService: APIService {
     }
 
     /// Records the data's size and hashes and activates the image; data of an image deleted meanwhile is dropped.
-    func finish(_ id: String, _ digest: ImageDigest, status: String) async throws {
+    func finish(_ id: String, _ digest: ImageDigest, status: String, diskFormat: String? = nil) async throws {
         let stillThere = try await repo.db.transaction { db -> Bool in
             guard var image = try await repo.image(id, in: db) else { return false }
+            if let diskFormat { image.diskFormat = diskFormat }
             image.size = digest.size
             image.virtualSize = nil
             image.checksum = digest.md5

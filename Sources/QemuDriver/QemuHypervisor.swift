@@ -406,8 +406,13 @@ public final class QemuHypervisor: Hypervisor {
 
     // MARK: Housekeeping
 
-    /// The servers this host has folders for: what a restart compares with the database.
-    public func instanceIDs() -> [String] {
+    public func instances(host: String) async throws -> [String] {
+        try checkHost(host)
+        return instanceIDs()
+    }
+
+    /// The servers this host has folders for.
+    func instanceIDs() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: settings.instancesFolder)) ?? []).sorted()
     }
 

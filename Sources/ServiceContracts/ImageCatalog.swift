@@ -9,7 +9,8 @@ public protocol ImageCatalog: Sendable {
     func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
                         diskFormat: String, containerFormat: String) async throws -> BootImage
     /// Streams the snapshot's bytes into the store and makes it `active`; nothing is held whole in memory.
-    func finishSnapshot(id: String, data: ByteChunks) async throws
+    /// `diskFormat` is the format the hypervisor made the snapshot in.
+    func finishSnapshot(id: String, data: ByteChunks, diskFormat: String) async throws
     /// Streams an image's stored bytes (a hypervisor's image cache fetches them), nil when it has none.
     func imageData(id: String) async throws -> ByteChunks?
     /// Removes an image (a snapshot whose server failed to produce it).

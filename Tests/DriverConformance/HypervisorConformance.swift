@@ -62,6 +62,13 @@ public enum HypervisorConformance {
             try await f.driver.destroy(spec.id, host: f.host)
             try expect(await f.driver.powerState(spec.id, host: f.host) == nil, "a destroyed server still has a power state")
         },
+        .init("lists the servers it has") { f in
+            let spec = f.server("listed")
+            try await f.driver.spawn(spec)
+            try expect(try await f.driver.instances(host: f.host).contains(spec.id), "a spawned server is not listed")
+            try await f.driver.destroy(spec.id, host: f.host)
+            try expect(try await !f.driver.instances(host: f.host).contains(spec.id), "a destroyed server is still listed")
+        },
         .init("a server it does not have is not found") { f in
             let missing = f.server("missing").id
             try await expectDriverError("setPower", isNotFound) { try await f.driver.setPower(missing, host: f.host, .stop) }

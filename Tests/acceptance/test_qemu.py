@@ -197,7 +197,8 @@ def test_resize_and_confirm(cloud, guest):
     cloud.wait_status(guest, "VERIFY_RESIZE")
     cloud.osc.ok("server", "resize", "confirm", guest)
     s = cloud.wait_status(guest, "ACTIVE")
-    assert s["flavor"].startswith("m1.micro"), s["flavor"]
+    flavor = s["flavor"]
+    assert "m1.micro" in (flavor.get("original_name") or flavor.get("name") if isinstance(flavor, dict) else flavor), flavor
     (pid,) = cloud.qemu_pids(guest)
     args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     assert args[args.index(b"-m") + 1] == b"256", "qemu does not run with the new flavor's memory"
@@ -217,8 +218,9 @@ def test_guest_power_off_and_qemu_death_are_noticed(cloud, guest):
     cloud.wait_status(guest, "ACTIVE")
     (pid,) = cloud.qemu_pids(guest)
     os.kill(pid, signal.SIGKILL)
-    s = cloud.wait_status(guest, "SHUTOFF", timeout=60)
-    assert "ended unexpectedly" in json.dumps(s.get("fault") or {}), s
+    cloud.wait_status(guest, "SHUTOFF", timeout=60)
+    events = cloud.osc.json("server", "event", "list", guest)
+    assert events[0]["Action"] == "stop", events
     cloud.osc.ok("server", "start", guest)
     cloud.wait_status(guest, "ACTIVE")
 

@@ -7,7 +7,8 @@ import MartletStore
 /// Keeps what the database says of settled servers in step with what their hosts see, as Nova's
 /// `_sync_power_states` does: a guest that powered itself off, or whose qemu died, becomes
 /// SHUTDOWN (a death also leaves a fault); a server that runs while it should be stopped is
-/// stopped. Servers with a task in flight are the conductor's, and are left alone.
+/// stopped. Servers with a task in flight are the conductor's, and are left alone. Each round also
+/// removes from the hosts what belongs to no server.
 final class PowerSync: Sendable {
     let queue: ReconcileQueue<String, ContinuousClock>
 
@@ -15,7 +16,11 @@ final class PowerSync: Sendable {
         queue = ReconcileQueue(
             name: "power-sync", concurrency: 16, backoff: .init(initial: .seconds(1), maximum: .seconds(60)),
             resyncInterval: interval,
-            resync: { try await service()?.settledServers() ?? [] },
+            resync: {
+                guard let service = service() else { return [] }
+                try await service.removeLeftovers()
+                return try await service.settledServers()
+            },
             leadership: DatabaseLeadership(database: database), logger: logger
         ) { id in
             guard let service = service() else { return }
@@ -32,15 +37,17 @@ final class PowerSync: Sendable {
         case (.active, .shutdown), (.active, .crashed):
             let died = seen == .crashed
             service.logger.warning("server stopped outside the API", metadata: ["server": "\(id)", "power_state": "\(seen)"])
+            // Recorded as Nova records it, a `stop` action of the server's own, which `server event list` shows.
+            let message = died ? "The server's hypervisor process ended unexpectedly." : nil
             try await service.db.transaction { db in
                 guard var s = try await service.servers.get(id, in: db), s.taskState == nil, s.vmState == .active else { return }
                 s.vmState = .stopped
                 s.powerState = .shutdown
-                if died {
-                    s.fault = Fault(code: 500, message: "The server's hypervisor process ended unexpectedly.", details: nil,
-                                    created: Date().timeIntervalSince1970)
-                }
+                if let message { s.fault = Fault(code: 500, message: message, details: nil, created: Date().timeIntervalSince1970) }
                 try await service.servers.update(s, in: db)
+                try await service.actions.start("stop", server: id, requestID: "req-" + Identifier.uuid(), userID: s.userID,
+                                                projectID: s.projectID, in: db)
+                try await service.actions.finish(server: id, host: host, error: message, in: db)
             }
         case (.stopped, .running), (.stopped, .paused):
             try await service.hypervisor.setPower(id, host: host, .stop)

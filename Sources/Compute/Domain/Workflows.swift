@@ -363,7 +363,8 @@ struct Workflows: Sendable {
         let host = try await present(s)
         if let image = s.pendingImage {
             do {
-                try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host).chunks)
+                let disk = try await hypervisor.snapshot(s.id, host: host)
+                try await service.images.finishSnapshot(id: image, data: disk.chunks, diskFormat: disk.diskFormat)
             } catch {
                 // The user deleted the image while it was being made: the snapshot simply ends, as in Nova.
                 let deleted = (try? await service.images.bootImage(id: image, projectID: nil, isAdmin: true)) == nil
@@ -383,7 +384,8 @@ struct Workflows: Sendable {
     private func shelve(_ s: Server) async throws {
         let host = try await present(s)
         if let image = s.pendingImage {
-            try await service.images.finishSnapshot(id: image, data: try await hypervisor.snapshot(s.id, host: host).chunks)
+            let disk = try await hypervisor.snapshot(s.id, host: host)
+            try await service.images.finishSnapshot(id: image, data: disk.chunks, diskFormat: disk.diskFormat)
         }
         try await hypervisor.destroy(s.id, host: host)
         try await service.db.transaction { db in try await placement.release(s.id, in: db) }

@@ -45,6 +45,16 @@ public final class FakeHypervisor: Hypervisor {
         }
     }
 
+    /// The server's process dies (a test's way to pull the plug).
+    public func crash(_ id: String) {
+        machines.withLock { all in all[id]?.power = .crashed }
+    }
+
+    public func instances(host: String) async throws -> [String] {
+        try checkHost(host)
+        return machines.withLock { all in all.filter { $0.value.host == host }.map(\.key) }
+    }
+
     public func setPower(_ id: String, host: String, _ action: PowerAction) async throws {
         try edit(id, host) { machine in
             machine.power = action.result

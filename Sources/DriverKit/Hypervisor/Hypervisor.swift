@@ -10,6 +10,9 @@ public protocol Hypervisor: Sendable {
     var hosts: [HostResources] { get }
     func spawn(_ instance: InstanceSpec) async throws
     func destroy(_ id: String, host: String) async throws
+    /// The IDs of every server the host has, running or not: what a restart compares with the
+    /// database to find leftovers.
+    func instances(host: String) async throws -> [String]
     func setPower(_ id: String, host: String, _ action: PowerAction) async throws
     /// The power state the host sees, nil when the server is not there.
     func powerState(_ id: String, host: String) async -> PowerState?
