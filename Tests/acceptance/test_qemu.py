@@ -73,9 +73,13 @@ class QemuCloud:
             time.sleep(2)
 
     def qmp(self, server_id: str, command: str) -> None:
+        """Talks to the server's qemu directly, on the QMP socket its command line names."""
+        (pid,) = self.qemu_pids(server_id)
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        path = args[args.index("-qmp") + 1].removeprefix("unix:").split(",")[0]
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(10)
-            s.connect(str(self.instances / server_id / "qmp.sock"))
+            s.connect(path)
             f = s.makefile("rw")
             f.readline()
             for c in ("qmp_capabilities", command):
@@ -244,6 +248,7 @@ def test_kill_9_of_martlet_converges(cloud):
     ids.append(cloud.create("mid-boot"))
     cloud.server.proc.send_signal(signal.SIGKILL)
     cloud.server.proc.wait()
+    cloud.server.proc = None
     cloud.server.start()
     for server_id in ids:
         cloud.wait_status(server_id, "ACTIVE")
