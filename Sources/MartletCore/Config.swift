@@ -239,6 +239,7 @@ public struct MartletConfig: Sendable, Equatable {
         for (key, value) in table {
             if let s = value.string { layer[key] = s }
             else if let i = value.int { layer[key] = String(i) }
+            else if let d = value.double { layer[key] = String(d) }
             else if let b = value.bool { layer[key] = String(b) }
             else { throw ConfigError("config file \(path): '\(key)' must be a string or a number") }
         }

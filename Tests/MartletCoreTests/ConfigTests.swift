@@ -20,6 +20,15 @@ import Testing
         #expect(config.resolvedPublicURL == "http://127.0.0.1:7000")
     }
 
+    @Test func theQemuDriverSettingsTakeDecimalsAndBooleans() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).toml").path
+        try "cpu_allocation_ratio = 10.0\nforce_config_drive = true\nqemu_accelerator = \"tcg\"\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let config = try MartletConfig.load(configFile: file, flags: [:], environment: [:])
+        #expect(config.cpuAllocationRatio == 10 && config.forceConfigDrive && config.qemuAccelerator == "tcg")
+        #expect(throws: ConfigError.self) { try MartletConfig.load(configFile: nil, flags: ["qemu_accelerator": "xen"], environment: [:]) }
+        #expect(throws: ConfigError.self) { try MartletConfig.load(configFile: nil, flags: [:], environment: ["MARTLET_CPU_ALLOCATION_RATIO": "0"]) }
+    }
+
     @Test func badValuesAreRefusedWithTheirSource() {
         #expect(throws: ConfigError.self) { try MartletConfig.load(configFile: nil, flags: ["port": "seventy"], environment: [:]) }
         #expect(throws: ConfigError.self) { try MartletConfig.load(configFile: nil, flags: [:], environment: ["MARTLET_BCRYPT_COST": "99"]) }
