@@ -440,7 +440,7 @@ log "martlet: $BIN on 127.0.0.1:$MPORT (in $NS), data dir $MDATA, --compute-driv
 # the host has nproc vCPUs x cpu_allocation_ratio (4 by default: 8 here); the group needs GROUP
 mkdir -p "$MDATA"
 CPU_RATIO=$(( GROUP > 4 ? GROUP : 4 ))
-echo "cpu_allocation_ratio = $CPU_RATIO" > "$MDATA/martlet.toml"   # an integer: the TOML layer takes no floats
+echo "cpu_allocation_ratio = $CPU_RATIO" > "$MDATA/martlet.toml"
 put params.cpu_allocation_ratio "$CPU_RATIO"
 start_martlet /compute --s3-port 0 --compute-driver qemu --qemu-accelerator "$ACCEL"
 get_token
