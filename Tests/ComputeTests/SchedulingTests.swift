@@ -7,6 +7,28 @@ import MartletTestSupport
 import Testing
 
 @Suite struct SchedulingTests {
+    @Test func aMoveWithNoOtherHostLeavesTheServerAsItWas() async throws {
+        let cloud = try await computeCloud { $0.fakeHosts = 1 }
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            for body: JSON in [["migrate": .null], ["os-migrateLive": ["host": .null, "block_migration": "auto"]]] {
+                #expect(try await c.action(admin, id, body).status == .accepted)
+                await cloud.compute.settle()
+                let server = try #require(try await c.server(admin, id))
+                #expect(server["status"]?.stringValue == "ACTIVE" && server["OS-EXT-STS:task_state"] == .null, "\(server)")
+                #expect(server["OS-EXT-SRV-ATTR:host"]?.stringValue == "fake-1")
+            }
+            let actions = try await c.call(.get, "/compute/v2.1/servers/\(id)/os-instance-actions", token: admin)["instanceActions"]?.array ?? []
+            #expect(actions.prefix(2).allSatisfy { $0["message"]?.stringValue == "Error" }, "\(actions)")
+            let migrations = try await c.call(.get, "/compute/v2.1/os-migrations", token: admin)["migrations"]?.array ?? []
+            #expect(migrations.count == 2 && migrations.allSatisfy { $0["status"]?.stringValue == "error" }, "\(migrations)")
+        }
+    }
+
     @Test func antiAffinitySpreadsMembersAndRefusesOneTooMany() async throws {
         let cloud = try await computeCloud()
         defer { Task { await cloud.close() } }

@@ -271,7 +271,17 @@ struct Workflows: Sendable {
                     try await placement.transfer(from: migration, to: s.id, in: db)
                     try await Migrations().setStatus(migration, "error", in: db)
                 }
-                throw error
+                guard error is NoValidHost else { throw error }
+                // As in Nova, a move with nowhere to go leaves the server as it was; the action records why.
+                let what = ["resize": "resize", "live-migration": "live migration"][s.moveKind ?? ""] ?? "cold migrate"
+                try await settle(s.id, error: "No valid host was found. No valid host found for \(what).") { s in
+                    s.vmState = s.previousVMState ?? .active
+                    s.taskState = nil
+                    if let old = s.oldFlavor { s.flavor = old }
+                    s.oldFlavor = nil
+                    s.endMove()
+                }
+                return
             }
             try await service.db.transaction { db in try await Migrations().setDestination(migration, s.host ?? "", in: db) }
         }
