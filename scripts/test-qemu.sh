@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${1:?usage: scripts/test-qemu.sh VENV}"
+# The venv's `swift` is python-swiftclient's: the toolchain's must come first here.
+PATH="${PATH//"$VENV/bin:"/}"
 
 image="$(bash scripts/build-guest-image.sh | tail -n 1)"
 [[ -f "$image" ]] || { echo "guest image build printed no image path" >&2; exit 1; }
@@ -27,12 +29,12 @@ ip netns add "$netns"
 ip -n "$netns" link set lo up
 in_netns() { ip netns exec "$netns" "$@"; }
 
-BIN_DIR="$(swift build ${SWIFT_BUILD_FLAGS:-} --show-bin-path)"
+MARTLET_BIN="${MARTLET_BIN:-$(swift build ${SWIFT_BUILD_FLAGS:-} --show-bin-path)/martlet}"
 status=0
 echo "--- swift test --filter QemuDriverTests"
 in_netns env MARTLET_QEMU_TESTS=1 swift test ${SWIFT_BUILD_FLAGS:-} --skip-build --filter QemuDriverTests || status=1
 echo "--- pytest Tests/acceptance/test_qemu.py (guest image $image)"
-in_netns env MARTLET_QEMU_ACCEPTANCE=1 MARTLET_GUEST_IMAGE="$image" MARTLET_BIN="${MARTLET_BIN:-$BIN_DIR/martlet}" \
+in_netns env MARTLET_QEMU_ACCEPTANCE=1 MARTLET_GUEST_IMAGE="$image" MARTLET_BIN="$MARTLET_BIN" \
     PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest Tests/acceptance/test_qemu.py -v -ra -p no:cacheprovider \
     ${PYTEST_FLAGS:-} || status=1
 exit "$status"
