@@ -168,11 +168,15 @@ public final class ComputeService: APIService {
     /// Removes what hosts have of servers the database no longer knows (a delete cut short by a
     /// crash, a server whose creation never committed).
     func removeLeftovers() async throws {
+        // Hosts first: a server's row exists before it is spawned, so one spawned meanwhile is known.
+        var had: [(host: String, ids: [String])] = []
+        for host in hypervisor.hosts.map(\.name) { had.append((host, try await hypervisor.instances(host: host))) }
+        guard had.contains(where: { !$0.ids.isEmpty }) else { return }
         let known = Set(try await db.read { db in
             try await db.raw("SELECT id FROM cmp_servers").all().map { try $0.decode(column: "id", as: String.self) }
         })
-        for host in hypervisor.hosts.map(\.name) {
-            for id in try await hypervisor.instances(host: host) where !known.contains(id) {
+        for (host, ids) in had {
+            for id in ids where !known.contains(id) {
                 logger.warning("removing a server no longer in the database from its host", metadata: ["server": "\(id)", "host": "\(host)"])
                 try await hypervisor.destroy(id, host: host)
             }
