@@ -58,9 +58,10 @@ public final class Database: Sendable {
                 throw StoreError.configuration("cannot parse the database URL: \(error)")
             }
             if let searchPath { config.searchPath = [searchPath] }
+            // Each reconcile loop holds one connection for its leadership lock (conductor, data plane, power sync).
             let pool = EventLoopGroupConnectionPool(
                 source: PostgresConnectionSource(sqlConfiguration: config),
-                maxConnectionsPerEventLoop: 4, pruneInterval: .seconds(60), logger: logger, on: group)
+                maxConnectionsPerEventLoop: 6, pruneInterval: .seconds(60), logger: logger, on: group)
             return Database(kind: .postgres, pool: .postgres(pool), logger: logger)
         }
         if let url, !url.isEmpty, !url.hasPrefix("sqlite://") {
