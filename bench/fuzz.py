@@ -64,7 +64,7 @@ class Fuzzer:
         data.mkdir()
         self.log = open(self.root / "server.log", "w")
         self.proc = subprocess.Popen(
-            [str(self.binary), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--s3-port", str(self.s3_port),
+            [str(self.binary), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--s3-port", str(self.s3_port), "--console-port", "0",
              "--data-dir", str(data), "--admin-password", self.password, "--bcrypt-cost", "4"],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={k: v for k, v in os.environ.items() if not k.startswith(("MARTLET_", "OS_"))})

@@ -23,7 +23,7 @@ mkdir -p "$RESULTS"
 DATA="$(mktemp -d /tmp/martlet-sdk-data-XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 PASSWORD="sdk-$RANDOM$RANDOM"
-"$BIN" serve --host 127.0.0.1 --port "$PORT" --s3-port 0 --data-dir "$DATA" --admin-password "$PASSWORD" \
+"$BIN" serve --host 127.0.0.1 --port "$PORT" --s3-port 0 --console-port 0 --data-dir "$DATA" --admin-password "$PASSWORD" \
     --bcrypt-cost 4 --fake-hosts 2 >"$RESULTS/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT

@@ -3,11 +3,12 @@
 # what is missing).
 #
 #   - Debian packages: PostgreSQL (server + client), python3-venv, wrk, curl, jq,
-#     rclone, and qemu, qemu-img, genisoimage for the qemu driver
+#     rclone, and qemu, qemu-img, genisoimage for the qemu driver, novnc for its consoles
 #   - a Python virtualenv OUTSIDE the repository, at
 #       ${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}
 #     with python-openstackclient, openstacksdk, pytest (+ pytest-timeout), and the
-#     object storage clients: python-swiftclient (+ python-keystoneclient), boto3, awscli
+#     object storage clients: python-swiftclient (+ python-keystoneclient), boto3, awscli,
+#     and websocket-client for the console checks
 #
 # Prints the venv's path as the last line of output on success; quiet
 # otherwise (errors are shown).  Environment:
@@ -37,6 +38,7 @@ APT_PACKAGES=(
     qemu-utils          # qemu-img: image cache, overlays, snapshots
     genisoimage         # config drives (ISO 9660, label config-2)
     iproute2            # ip tuntap: the servers' tap devices
+    novnc               # the noVNC page the console proxy serves
 )
 
 if [[ "${MARTLET_SKIP_APT:-0}" != 1 ]]; then
@@ -78,7 +80,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 # --- Python virtualenv with the real OpenStack clients ------------------------
 VENV="${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}"
 PY_PACKAGES=(python-openstackclient openstacksdk requests PyYAML pytest pytest-timeout
-             python-swiftclient python-keystoneclient boto3 awscli)
+             python-swiftclient python-keystoneclient boto3 awscli
+             websocket-client)
 
 if [[ -n "${MARTLET_PYTHON:-}" ]]; then
     PYTHON="$MARTLET_PYTHON"

@@ -39,7 +39,9 @@ public final class ComputeService: APIService {
     let images: any ImageCatalog
     let conductor: Conductor
     let powerSync: PowerSync
-    let consoles = ConsoleTokens()
+    let consoles: ConsoleTokens
+    /// The console proxy's base URL; nil when it is off.
+    let consoleURL: String?
     /// Creates waiting to be admitted, builds waiting for a host, and steps waiting to record their
     /// outcome, each committed in batches.
     let creates = GroupCommit<ServerAdmission.CreateOrder, [Server]>()
@@ -71,6 +73,8 @@ public final class ComputeService: APIService {
         self.images = images
         links = Links(base: config.resolvedPublicURL + "/compute")
         metadataSecret = config.metadataProxySecret
+        consoles = ConsoleTokens(lifetime: TimeInterval(config.consoleTokenTTL))
+        consoleURL = config.resolvedConsoleURL
         maxServersPerRequest = config.maxServersPerRequest
         enableInstancePassword = config.enableInstancePassword
         self.logger = logger

@@ -26,6 +26,8 @@ struct ConfigOptions: ParsableArguments {
     var adminPassword: String?
     @Option(name: .customLong("s3-port"), help: "Port of the S3 listener; 0 turns it off (default: --port + 1; env MARTLET_S3_PORT).")
     var s3Port: Int?
+    @Option(name: .customLong("console-port"), help: "Port of the console proxy (noVNC and serial websockets); 0 turns it off (default: --port + 2; env MARTLET_CONSOLE_PORT).")
+    var consolePort: Int?
     @Option(name: .customLong("compute-driver"), help: "Hypervisor driver: fake or qemu (default fake; env MARTLET_COMPUTE_DRIVER).")
     var computeDriver: String?
     @Option(name: .customLong("qemu-accelerator"), help: "auto, kvm or tcg (default auto: KVM when a probe guest runs under it; env MARTLET_QEMU_ACCELERATOR).")
@@ -50,6 +52,7 @@ struct ConfigOptions: ParsableArguments {
         flags["admin_password"] = adminPassword
         flags["log_level"] = logLevel
         flags["s3_port"] = s3Port.map(String.init)
+        flags["console_port"] = consolePort.map(String.init)
         flags["compute_driver"] = computeDriver
         flags["qemu_accelerator"] = qemuAccelerator
         flags["fake_hosts"] = fakeHosts.map(String.init)

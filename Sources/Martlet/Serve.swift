@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConsoleProxy
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -12,7 +13,7 @@ import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the all-in-one cloud: every API on one listener, S3 on a second (bootstraps an empty data folder first).")
+        abstract: "Run the all-in-one cloud: every API on one listener, S3 on a second, consoles on a third (bootstraps an empty data folder first).")
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
@@ -58,6 +59,15 @@ struct Serve: AsyncParsableCommand {
                 router: s3, server: http, configuration: listener(s3Port),
                 onServerRunning: { _ in logger.info("serving S3", metadata: ["url": "\(config.resolvedS3URL ?? "")"]) },
                 logger: logger))
+        }
+        if let consolePort = config.resolvedConsolePort {
+            let compute = context.compute
+            let proxy = ConsoleProxy(novncPath: config.novncPath, publicURL: config.resolvedConsoleURL, logger: logger) { token in
+                await compute.openConsole(token: token)
+            }
+            services.append(proxy.application(listener(consolePort), onServerRunning: { _ in
+                logger.info("serving consoles", metadata: ["url": "\(config.resolvedConsoleURL ?? "")"])
+            }))
         }
         services.append(BackgroundTask { await context.objectStorage.reapExpiredObjects() })
         var entries = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }

@@ -37,7 +37,13 @@ public struct MartletConfig: Sendable, Equatable {
     public var networkBaseMAC = "fa:16:3e:00:00:00"
     /// Port of the S3 listener (S3 clients want buckets at the root path); nil is `port + 1`, 0 turns it off.
     public var s3Port: Int?
-    /// The hypervisor driver; only `fake` so far.
+    /// Port of the console proxy (noVNC page and console websockets); nil is `port + 2`, 0 turns it off.
+    public var consolePort: Int?
+    /// Where Debian's `novnc` package keeps the noVNC page the console proxy serves.
+    public var novncPath = "/usr/share/novnc"
+    /// Seconds a console URL's token may wait for its one use (Nova's `[consoleauth] token_ttl`).
+    public var consoleTokenTTL = 600
+    /// The hypervisor driver: `fake` or `qemu`.
     public var computeDriver = "fake"
     public var networkDriver = "fake"
     public var volumeDriver = "fake"
@@ -105,6 +111,20 @@ public struct MartletConfig: Sendable, Equatable {
         return parts.string
     }
 
+    /// The console proxy's port, or nil when it is off.
+    public var resolvedConsolePort: Int? {
+        let port = consolePort ?? (self.port == 0 ? 0 : self.port + 2)
+        return port == 0 ? nil : port
+    }
+
+    /// The base URL of the console proxy: the public URL's host with the console port.
+    public var resolvedConsoleURL: String? {
+        guard let console = resolvedConsolePort, var parts = URLComponents(string: resolvedPublicURL) else { return nil }
+        parts.port = console
+        parts.path = ""
+        return parts.string
+    }
+
     public var dataURL: URL { URL(fileURLWithPath: dataDir, isDirectory: true) }
 
     /// The keys every layer may set; TOML and environment names derive from them.
@@ -112,7 +132,7 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "network_base_mac", "s3_port", "compute_driver", "network_driver", "volume_driver", "fake_hosts", "qemu_accelerator",
+                              "network_flat_networks", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "volume_driver", "fake_hosts", "qemu_accelerator",
                               "qemu_shutdown_timeout", "qemu_image_cache_max_age", "force_config_drive", "power_sync_interval", "cpu_allocation_ratio",
                               "ram_allocation_ratio", "disk_allocation_ratio",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
@@ -169,6 +189,9 @@ public struct MartletConfig: Sendable, Equatable {
             case "network_flat_networks": networkFlatNetworks = value
             case "network_base_mac": networkBaseMAC = value
             case "s3_port": s3Port = try int(key, value, 0...65535)
+            case "console_port": consolePort = try int(key, value, 0...65535)
+            case "novnc_path": novncPath = value
+            case "console_token_ttl": consoleTokenTTL = try int(key, value, 1...86400)
             case "compute_driver": computeDriver = try driverName(key, value)
             case "network_driver": networkDriver = try driverName(key, value)
             case "volume_driver": volumeDriver = try driverName(key, value)

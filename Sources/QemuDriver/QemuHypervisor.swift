@@ -306,6 +306,20 @@ public final class QemuHypervisor: Hypervisor {
         return all.suffix(max(lines, 0)).joined(separator: "\n")
     }
 
+    /// qemu's VNC server and serial port, each on a socket of the server's own.
+    public func console(_ id: String, host: String, type: String) async throws -> ConsoleEndpoint? {
+        try checkHost(host)
+        let folder = try existing(id)
+        let socket: String
+        switch type {
+        case "novnc": socket = folder.vncSocket
+        case "serial": socket = folder.serialSocket
+        default: throw DriverError.unsupported("Unavailable console type \(type).")
+        }
+        try await requireRunning(folder, for: "open the console of")
+        return ConsoleEndpoint(unixSocket: socket)
+    }
+
     public func diagnostics(_ id: String, host: String) async throws -> [String: String] {
         try checkHost(host)
         let folder = try existing(id)

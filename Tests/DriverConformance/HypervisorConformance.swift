@@ -1,4 +1,5 @@
 import DriverKit
+import Foundation
 
 /// What every `Hypervisor` must do. The fixture names a host of the driver and a server it can
 /// boot there (for a real driver: a small image it can fetch); each check uses fresh server IDs.
@@ -75,6 +76,7 @@ public enum HypervisorConformance {
             try await expectDriverError("snapshot", isNotFound) { _ = try await f.driver.snapshot(missing, host: f.host) }
             try await expectDriverError("consoleOutput", isNotFound) { _ = try await f.driver.consoleOutput(missing, host: f.host, lines: nil) }
             try await expectDriverError("diagnostics", isNotFound) { _ = try await f.driver.diagnostics(missing, host: f.host) }
+            try await expectDriverError("console", isNotFound) { _ = try await f.driver.console(missing, host: f.host, type: "novnc") }
         },
         .init("snapshot streams the disk") { f in
             let spec = f.server("snapshot")
@@ -91,6 +93,9 @@ public enum HypervisorConformance {
             let one = try await f.driver.consoleOutput(spec.id, host: f.host, lines: 1)
             try expect(one.split(separator: "\n").count <= 1, "lines: 1 gave \(one.split(separator: "\n").count) lines")
             try expect(all.hasSuffix(one), "the last line is not the end of the whole log")
+            if let vnc = try await f.driver.console(spec.id, host: f.host, type: "novnc") {
+                try expect(FileManager.default.fileExists(atPath: vnc.unixSocket), "the VNC console's socket \(vnc.unixSocket) is missing")
+            }
             try await f.driver.destroy(spec.id, host: f.host)
         },
         .init("plug and unplug are idempotent") { f in

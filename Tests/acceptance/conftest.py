@@ -99,6 +99,7 @@ class MartletServer:
         self.admin_password = admin_password
         self.port = free_port()
         self.s3_port = free_port()
+        self.console_port = free_port()
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -109,6 +110,10 @@ class MartletServer:
     @property
     def s3_url(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
 
     @property
     def identity_url(self) -> str:
@@ -125,6 +130,7 @@ class MartletServer:
     def command(self) -> list[str]:
         cmd = [str(self.binary), "serve",
                "--host", "127.0.0.1", "--port", str(self.port), "--s3-port", str(self.s3_port),
+               "--console-port", str(self.console_port),
                "--data-dir", str(self.data_dir),
                "--admin-password", self.admin_password,
                "--bcrypt-cost", os.environ.get("MARTLET_ACCEPTANCE_BCRYPT_COST", "4")]

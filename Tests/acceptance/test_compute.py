@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import ipaddress
 import json
 import random
@@ -22,6 +23,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
+import consoles
 from conftest import OSCError, ServiceAPI, uniq, write_random
 
 FAKE_HOSTS = {"fake-1", "fake-2"}
@@ -368,6 +370,28 @@ def test_server_power_actions(osc, servers, compute, net, image):
 
     shown = osc.json("server", "show", sid)
     assert shown["status"] == "ACTIVE", shown
+
+
+def test_console_urls_and_the_proxy(osc, martlet, servers, compute, net, image):
+    """The console proxy serves the noVNC page for a URL `console url show` gives; the fake driver
+    has no console behind it, so a good token's connection is closed without data, as a bad one's is."""
+    sid = boot(osc, servers, net, image)["id"]
+    compute.wait_status(sid, "ACTIVE")
+    url = osc.json("console", "url", "show", "--novnc", sid)["url"]
+    assert url.startswith(martlet.console_url + "/vnc_lite.html?path="), url
+    page = requests.get(url, timeout=30)
+    assert page.status_code == 200 and "noVNC" in page.text and "<script" in page.text, page.text[:300]
+    outside = http.client.HTTPConnection("127.0.0.1", martlet.console_port, timeout=30)
+    outside.request("GET", "/../../etc/passwd")  # as sent: requests would tidy the path away
+    assert outside.getresponse().status in (400, 404)
+    ws_url = consoles.websocket_url(url)
+    assert consoles.closed_without_data(ws_url)
+    assert consoles.closed_without_data(ws_url.replace("token=", "token=bad"))
+    serial = osc.json("console", "url", "show", "--serial", sid)["url"]
+    assert serial.startswith(martlet.console_url.replace("http://", "ws://") + "/?token="), serial
+    osc.ok("server", "stop", sid)
+    compute.wait_status(sid, "SHUTOFF")
+    assert "not ready" in osc.fails("console", "url", "show", "--novnc", sid).stderr
 
 
 def test_server_resize_and_confirm(osc, servers, compute, net, image):

@@ -15,6 +15,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
+
+import consoles
 
 from conftest import Clouds, MartletServer, OpenStackCLI
 
@@ -149,11 +152,47 @@ def test_boots_and_reads_its_config_drive(cloud, guest):
     assert cloud.osc.ok("console", "log", "show", "--lines", "1", guest).strip() in log
 
 
+def test_consoles(cloud, guest):
+    """The noVNC page and an RFB handshake through the proxy (what tempest's test_novnc checks), a
+    login prompt on the serial console, and Nova's token rules: one connection per token, and a bad
+    token or another site's page gets the connection closed without data."""
+    url = cloud.osc.json("console", "url", "show", "--novnc", guest)["url"]
+    page = requests.get(url, timeout=30)
+    assert page.status_code == 200 and "noVNC" in page.text and "<script" in page.text, page.text[:300]
+    ws_url = consoles.websocket_url(url)
+    ws = consoles.connect(ws_url)
+    try:
+        assert consoles.rfb_handshake(ws)
+    finally:
+        ws.close()
+    assert consoles.closed_without_data(ws_url), "a spent token opened the console again"
+    assert consoles.closed_without_data(ws_url.replace("token=", "token=bad")), "a bad token opened the console"
+
+    # Another site's page is refused, and that does not spend the token.
+    ws_url = consoles.websocket_url(cloud.osc.json("console", "url", "show", "--novnc", guest)["url"])
+    assert consoles.closed_without_data(ws_url, origin="http://elsewhere.invalid"), "another site's page opened the console"
+    ws = consoles.connect(ws_url, origin=cloud.server.console_url)
+    try:
+        assert consoles.rfb_handshake(ws)
+    finally:
+        ws.close()
+
+    serial = cloud.osc.json("console", "url", "show", "--serial", guest)["url"]
+    assert serial.startswith("ws://"), serial
+    ws = consoles.connect(serial)
+    try:
+        ws.send_binary(b"\r")
+        consoles.read_until(ws, b"login:")
+    finally:
+        ws.close()
+
+
 def test_stop_and_start(cloud, guest):
     cloud.osc.ok("server", "stop", guest)
     s = cloud.wait_status(guest, "SHUTOFF")
     assert s["OS-EXT-STS:power_state"] in ("Shutdown", 4), s
     assert cloud.qemu_pids(guest) == []
+    assert "not ready" in cloud.osc.fails("console", "url", "show", "--novnc", guest).stderr
     cloud.osc.ok("server", "start", guest)
     cloud.wait_status(guest, "ACTIVE")
     cloud.wait_console(guest, "martlet-guest: ready", count=2)

@@ -107,6 +107,17 @@ struct Workflows: Sendable {
         }
     }
 
+    /// Whether a host other than the server's own would take it now: what Nova's API asks the
+    /// scheduler before it accepts a cold migration.
+    func hasOtherHost(for server: Server) async throws -> Bool {
+        let architecture = try await imageArchitecture(server)
+        return try await service.db.read { db in
+            var request = try await schedulingRequest(server, flavor: server.flavor, architecture: architecture, in: db)
+            request.excluded = Set([server.host].compactMap { $0 })
+            return !service.scheduler.rank(try await placement.hosts(architectures: service.architectures, in: db), for: request).isEmpty
+        }
+    }
+
     /// Picks a host and claims the flavor on it in one transaction.
     private func schedule(_ server: Server, excluding: Set<String>, flavor: FlavorSnapshot? = nil, allowSame: String? = nil) async throws -> Server {
         try await service.db.transaction { db in

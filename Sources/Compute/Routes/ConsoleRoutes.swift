@@ -1,3 +1,4 @@
+import DriverKit
 import Foundation
 import Hummingbird
 import MartletCore
@@ -5,7 +6,7 @@ import Synchronization
 
 /// Remote consoles: `POST /servers/{id}/remote-consoles` (2.6; the `os-get*Console` actions before it)
 /// hands out a URL with a one-time token that `os-console-auth-tokens` resolves for a console proxy.
-/// Tokens live ten minutes, in memory.
+/// Tokens live `console_token_ttl` seconds, in memory; the console proxy spends each on one connection.
 struct ConsoleRoutes {
     let service: ComputeService
 
@@ -45,31 +46,65 @@ struct ConsoleRoutes {
         return ["console": ["type": .string(type), "url": .string(url)]]
     }
 
+    /// Asks the server's host for the console first, so a URL is handed out only for a console that exists.
     private func issue(_ server: Server, type: String) async throws -> String {
-        guard server.vmState == .active, server.host != nil else {
+        guard server.vmState == .active, let host = server.host else {
             throw APIError.conflict("Instance \(server.id) is not ready for a console (vm_state \(server.vmState.rawValue)).")
         }
-        let token = service.consoles.issue(serverID: server.id)
-        let base = service.links.base.replacingOccurrences(of: "/compute", with: "")
-        return "\(base)/console/\(type)?token=\(token)"
+        guard let base = service.consoleURL else { throw APIError.badRequest("Unavailable console type \(type).") }
+        do {
+            _ = try await service.hypervisor.console(server.id, host: host, type: type)
+        } catch DriverError.unsupported {
+            throw APIError.badRequest("Unavailable console type \(type).")
+        }
+        let token = service.consoles.issue(serverID: server.id, type: type)
+        switch type {
+        // noVNC's page takes the websocket's path (with the token) as its `path` parameter.
+        case "novnc": return "\(base)/vnc_lite.html?path=%3Ftoken%3D\(token)"
+        case "serial": return "\(base.replacingOccurrences(of: "http", with: "ws", options: .anchored))/?token=\(token)"
+        default: return "\(base)/?token=\(token)"
+        }
     }
 }
 
-/// The console tokens handed out, kept ten minutes.
-final class ConsoleTokens: Sendable {
-    struct Console: Sendable { let serverID: String; let expires: Date }
-    private let tokens = Mutex<[String: Console]>([:])
+extension ComputeService {
+    /// Spends a console token (each opens one connection): where the console proxy connects, or
+    /// nil when the token is unknown, spent or expired, or the server has no console to reach.
+    public func openConsole(token: String) async -> ConsoleEndpoint? {
+        guard let console = consoles.spend(token) else { return nil }
+        do {
+            guard let server = try await servers.get(console.serverID), server.vmState == .active, let host = server.host else { return nil }
+            return try await hypervisor.console(server.id, host: host, type: console.type)
+        } catch {
+            logger.warning("console not reachable", metadata: ["server_id": "\(console.serverID)", "error": "\(error)"])
+            return nil
+        }
+    }
+}
 
-    func issue(serverID: String) -> String {
+/// The console tokens handed out, each good for one connection until it expires.
+final class ConsoleTokens: Sendable {
+    struct Console: Sendable { let serverID: String; let type: String; let expires: Date }
+    private let tokens = Mutex<[String: Console]>([:])
+    let lifetime: TimeInterval
+
+    init(lifetime: TimeInterval) { self.lifetime = lifetime }
+
+    func issue(serverID: String, type: String) -> String {
         let token = Identifier.uuid()
         tokens.withLock { all in
             all = all.filter { $0.value.expires > Date() }
-            all[token] = Console(serverID: serverID, expires: Date().addingTimeInterval(600))
+            all[token] = Console(serverID: serverID, type: type, expires: Date().addingTimeInterval(lifetime))
         }
         return token
     }
 
     func lookup(_ token: String) -> Console? {
         tokens.withLock { $0[token].flatMap { $0.expires > Date() ? $0 : nil } }
+    }
+
+    /// The token's console, once: the token is gone after.
+    func spend(_ token: String) -> Console? {
+        tokens.withLock { $0.removeValue(forKey: token).flatMap { $0.expires > Date() ? $0 : nil } }
     }
 }

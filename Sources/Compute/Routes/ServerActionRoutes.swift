@@ -77,6 +77,7 @@ struct ServerActionRoutes {
             try adminOnly("os_compute_api:os-migrate-server:migrate")
             let f = try args()
             let host = v >= Microversion(2, 56) ? try f.string("host", nullable: true) : nil
+            try await refuseWithNowhereToGo(.migrate, server, target: host, what: "cold migrate")
             try await admission.startMove(.migrate, server.id, by: by, flavor: nil, target: host)
         case "os-migrateLive":
             try adminOnly("os_compute_api:os-migrate-server:migrate_live")
@@ -89,6 +90,8 @@ struct ServerActionRoutes {
             if f.has("force") && (v < Microversion(2, 30) || v >= Microversion(2, 68)) {
                 throw APIError.badRequest("Invalid input for field/attribute os-migrateLive. Additional properties are not allowed ('force' was unexpected)")
             }
+            // Since 2.34 Nova checks a live migration after answering; the migration records the failure.
+            if v < Microversion(2, 34) { try await refuseWithNowhereToGo(.liveMigrate, server, target: host, what: "live migration") }
             try await admission.startMove(.liveMigrate, server.id, by: by, flavor: nil, target: host)
         case "evacuate":
             try adminOnly("os_compute_api:os-evacuate")
@@ -201,6 +204,14 @@ struct ServerActionRoutes {
     func delete(_ server: Server, _ call: APICall, force: Bool) async throws {
         try ServerAdmission.checkLock(server, overriddenBy: call.isComputeAdmin)
         try await admission.delete(server.id, force: force, by: requester(call))
+    }
+
+    /// Nova's scheduler answers a move with no host named before the API does: 400 when no other host would take it.
+    private func refuseWithNowhereToGo(_ action: ServerAction, _ server: Server, target: String?, what: String) async throws {
+        guard target == nil, server.host != nil, ServerLifecycle.refusal(action, server) == nil else { return }
+        guard try await Workflows(service: service).hasOtherHost(for: server) else {
+            throw APIError.badRequest("No valid host was found. No valid host found for \(what).")
+        }
     }
 
     private func resize(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {

@@ -82,6 +82,12 @@ public final class FakeHypervisor: Hypervisor {
         return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
     }
 
+    /// Every type is offered, as Nova's fake driver does; nothing is behind it.
+    public func console(_ id: String, host: String, type: String) async throws -> ConsoleEndpoint? {
+        _ = try machine(id, host)
+        return nil
+    }
+
     public func diagnostics(_ id: String, host: String) async throws -> [String: String] {
         let machine = try machine(id, host)
         return ["cpu0_time": "17300000000", "memory": String(machine.spec.memoryMB * 1024), "vda_read": "262144",

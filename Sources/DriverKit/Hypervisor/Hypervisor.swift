@@ -21,11 +21,21 @@ public protocol Hypervisor: Sendable {
     /// The console log's last `lines` lines (all when nil).
     func consoleOutput(_ id: String, host: String, lines: Int?) async throws -> String
     func diagnostics(_ id: String, host: String) async throws -> [String: String]
+    /// Where a console proxy connects for the server's console of this type (`novnc`, `serial`…);
+    /// nil when the driver has no real console behind it. A type the driver lacks is `unsupported`.
+    func console(_ id: String, host: String, type: String) async throws -> ConsoleEndpoint?
     func plug(_ id: String, host: String, port: InstancePort) async throws
     func unplug(_ id: String, host: String, portID: String) async throws
     /// Connects a volume the volume driver has connected to this host as a disk of the server.
     func attachVolume(_ id: String, host: String, volume: InstanceVolume) async throws
     func detachVolume(_ id: String, host: String, volumeID: String) async throws
+}
+
+/// A console a proxy can reach: a stream socket on the host that speaks the console's protocol
+/// (RFB for VNC, raw bytes for a serial port).
+public struct ConsoleEndpoint: Sendable, Equatable {
+    public var unixSocket: String
+    public init(unixSocket: String) { self.unixSocket = unixSocket }
 }
 
 /// Where a hypervisor fetches the image a server boots from (the Image service in process, or
