@@ -29,6 +29,15 @@ struct InstanceFolder: Sendable {
     var serialSocket: String { "\(sockets)/serial.sock" }
     var vncSocket: String { "\(sockets)/vnc.sock" }
     var pidFile: String { "\(path)/qemu.pid" }
+    /// Present while a snapshot holds the guest paused, so a restart knows to let it run again.
+    var snapshotPause: String { "\(path)/snapshot.paused" }
+    /// A new name for a snapshot's copy of the disk.
+    func snapshotCopy() -> String { "\(path)/snapshot-\(UUID().uuidString).qcow2" }
+    /// Copies a snapshot cut off by a crash left behind.
+    var snapshotCopies: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+            .filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".qcow2") }.map { "\(path)/\($0)" }
+    }
     /// The memory of a suspended server; its presence means suspended.
     var suspendedState: String { "\(path)/memory.state" }
 

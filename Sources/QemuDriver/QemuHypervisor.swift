@@ -28,7 +28,9 @@ public final class QemuHypervisor: Hypervisor {
         let accelerator = await Accelerator.choose(settings.accelerator, binary: binary, scratch: settings.root, logger: logger)
         var resolved = settings
         resolved.binary = binary
-        return QemuHypervisor(resolved, accelerator: accelerator, images: images, logger: logger)
+        let hypervisor = QemuHypervisor(resolved, accelerator: accelerator, images: images, logger: logger)
+        await hypervisor.finishInterruptedSnapshots()
+        return hypervisor
     }
 
     init(_ settings: QemuSettings, accelerator: String, images: any ImageSource, logger: Logger) {
@@ -277,22 +279,47 @@ public final class QemuHypervisor: Hypervisor {
     public func snapshot(_ id: String, host: String) async throws -> DiskSnapshot {
         try checkHost(host)
         let folder = try existing(id)
-        let copy = "\(folder.path)/snapshot-\(UUID().uuidString).qcow2"
+        let copy = folder.snapshotCopy()
         try await locked(id) {
             // Paused, qemu has flushed the disk, so the copy is whole; the pause lasts as long as the copy.
             var running = false
             if folder.runningPID != nil { running = try await status(folder) == .running }
-            if running { try await qmp(folder, "stop") }
+            if running {
+                try Data().write(to: URL(fileURLWithPath: folder.snapshotPause))
+                try await qmp(folder, "stop")
+            }
             do {
                 try await DiskImage.flatten(folder.disk, into: copy, shared: folder.runningPID != nil)
             } catch {
                 try? FileManager.default.removeItem(atPath: copy)
-                if running { try? await qmp(folder, "cont") }
+                if running { try? await resumeAfterSnapshot(folder) }
                 throw error
             }
-            if running { try await qmp(folder, "cont") }
+            if running { try await resumeAfterSnapshot(folder) }
         }
         return DiskSnapshot(diskFormat: "qcow2", chunks: FileChunks(path: copy, removesFile: true))
+    }
+
+    private func resumeAfterSnapshot(_ folder: InstanceFolder) async throws {
+        try await qmp(folder, "cont")
+        try FileManager.default.removeItem(atPath: folder.snapshotPause)
+    }
+
+    /// A snapshot cut off by a crash of Martlet leaves its copy behind and, when the crash came
+    /// while the guest was paused for it, a paused guest: both are put right at start.
+    func finishInterruptedSnapshots() async {
+        for id in instanceIDs() {
+            let folder = folder(id)
+            for copy in folder.snapshotCopies { try? FileManager.default.removeItem(atPath: copy) }
+            guard FileManager.default.fileExists(atPath: folder.snapshotPause) else { continue }
+            do {
+                if folder.runningPID != nil { try await qmp(folder, "cont") }
+                try FileManager.default.removeItem(atPath: folder.snapshotPause)
+                logger.notice("guest paused by an interrupted snapshot runs again", metadata: ["server_id": "\(id)"])
+            } catch {
+                logger.error("could not let a guest paused by an interrupted snapshot run", metadata: ["server_id": "\(id)", "error": "\(error)"])
+            }
+        }
     }
 
     public func consoleOutput(_ id: String, host: String, lines: Int?) async throws -> String {

@@ -51,6 +51,22 @@ struct QemuDriverTests {
         #expect(Self.leftovers().isEmpty)
     }
 
+    @Test func aSnapshotCutOffByACrashLeavesNeitherAPausedGuestNorItsCopy() async throws {
+        let spec = Self.spec()
+        try await Self.driver.spawn(spec)
+        let folder = Self.driver.folder(spec.id)
+        // Where a crash between the snapshot's `stop` and `cont` leaves things.
+        try Data().write(to: URL(fileURLWithPath: folder.snapshotPause))
+        try await Self.driver.setPower(spec.id, host: Self.host, .pause)
+        let copy = folder.snapshotCopy()
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: copy))
+        #expect(await Self.driver.powerState(spec.id, host: Self.host) == .paused)
+        await Self.driver.finishInterruptedSnapshots()
+        #expect(await Self.driver.powerState(spec.id, host: Self.host) == .running)
+        #expect(folder.snapshotCopies.isEmpty && !FileManager.default.fileExists(atPath: folder.snapshotPause))
+        try await Self.driver.destroy(spec.id, host: Self.host)
+    }
+
     @Test func aQemuThatDiesIsSeenAsCrashed() async throws {
         let spec = Self.spec()
         try await Self.driver.spawn(spec)

@@ -75,8 +75,8 @@ class QemuCloud:
             assert time.monotonic() < deadline, f"{text!r} ×{count} never appeared on the console:\n{log[-3000:]}"
             time.sleep(2)
 
-    def qmp(self, server_id: str, command: str) -> None:
-        """Talks to the server's qemu directly, on the QMP socket its command line names."""
+    def qmp(self, server_id: str, command: str) -> dict:
+        """Talks to the server's qemu directly, on the QMP socket its command line names; the reply."""
         (pid,) = self.qemu_pids(server_id)
         args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
         path = args[args.index("-qmp") + 1].removeprefix("unix:").split(",")[0]
@@ -88,7 +88,9 @@ class QemuCloud:
             for c in ("qmp_capabilities", command):
                 f.write(json.dumps({"execute": c}) + "\n")
                 f.flush()
-                f.readline()
+                while "return" not in (reply := json.loads(f.readline())) and "error" not in reply:
+                    pass  # an event
+            return reply
 
     def create(self, name: str, *extra: str) -> str:
         s = self.osc.json("server", "create", "--image", self.image, "--flavor", "m1.nano",
@@ -299,6 +301,48 @@ def test_kill_9_of_martlet_converges(cloud):
         cloud.osc.ok("server", "delete", "--wait", server_id)
     for server_id in ids:
         cloud.assert_gone(server_id, ports[server_id])
+
+
+def test_kill_9_mid_snapshot_resize_and_delete_converges(cloud):
+    """Martlet killed while a snapshot, a resize and a delete are under way: after the restart each
+    one finishes, the snapshotted guest runs again rather than staying paused, and no process, tap,
+    folder or snapshot copy is left behind."""
+    ids = {name: cloud.create(name) for name in ("snap", "grow", "doomed")}
+    for server_id in ids.values():
+        cloud.wait_status(server_id, "ACTIVE")
+    ports = {server_id: [p["ID"] for p in cloud.osc.json("port", "list", "--server", server_id)] for server_id in ids.values()}
+    # Straight to the API, so the three land within milliseconds of the kill.
+    api = f"{cloud.server.base_url}/compute/v2.1/servers"
+    headers = {"X-Auth-Token": cloud.osc.json("token", "issue")["id"], "OpenStack-API-Version": "compute 2.45"}
+    micro = cloud.osc.json("flavor", "show", "m1.micro")["id"]
+    snap = requests.post(f"{api}/{ids['snap']}/action", json={"createImage": {"name": "mid-kill"}}, headers=headers, timeout=30)
+    assert snap.status_code == 202, snap.text
+    grow = requests.post(f"{api}/{ids['grow']}/action", json={"resize": {"flavorRef": micro}}, headers=headers, timeout=30)
+    assert grow.status_code == 202, grow.text
+    doomed = requests.delete(f"{api}/{ids['doomed']}", headers=headers, timeout=30)
+    assert doomed.status_code == 204, doomed.text
+    time.sleep(0.3)
+    cloud.server.proc.send_signal(signal.SIGKILL)
+    cloud.server.proc.wait()
+    cloud.server.proc = None
+    cloud.server.start()
+
+    cloud.wait_status(ids["snap"], "ACTIVE")
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while (image := cloud.osc.json("image", "show", snap.json()["image_id"]))["status"] != "active":
+        assert image["status"] in ("queued", "saving") and time.monotonic() < deadline, image
+        time.sleep(1)
+    assert cloud.show(ids["snap"])["OS-EXT-STS:task_state"] is None
+    assert cloud.qmp(ids["snap"], "query-status")["return"]["status"] == "running", "the snapshot left the guest paused"
+    cloud.wait_status(ids["grow"], "VERIFY_RESIZE")
+    cloud.osc.ok("server", "resize", "confirm", ids["grow"])
+    cloud.wait_status(ids["grow"], "ACTIVE")
+    cloud.assert_gone(ids["doomed"], ports[ids["doomed"]])
+    assert not list(cloud.instances.glob("*/snapshot*")), "a snapshot's copy or pause mark was left behind"
+    for name in ("snap", "grow"):
+        cloud.osc.ok("server", "delete", "--wait", ids[name])
+        cloud.assert_gone(ids[name], ports[ids[name]])
+    cloud.osc.ok("image", "delete", snap.json()["image_id"])
 
 
 def test_delete_leaves_nothing(cloud, guest):

@@ -118,8 +118,10 @@ struct Workflows: Sendable {
         }
     }
 
-    /// Picks a host and claims the flavor on it in one transaction.
-    private func schedule(_ server: Server, excluding: Set<String>, flavor: FlavorSnapshot? = nil, allowSame: String? = nil) async throws -> Server {
+    /// Picks a host and claims the flavor on it in one transaction, which also names it the
+    /// destination of the migration, if any.
+    private func schedule(_ server: Server, excluding: Set<String>, flavor: FlavorSnapshot? = nil, allowSame: String? = nil,
+                          migration: String? = nil) async throws -> Server {
         try await service.db.transaction { db in
             try await placement.lock(db)
             guard var s = try await servers.get(server.id, in: db) else { throw APIError.notFound("gone") }
@@ -133,6 +135,7 @@ struct Workflows: Sendable {
             }
             guard let chosen = ranked.first else { throw NoValidHost() }
             try await placement.claim(s.id, host: chosen.name, flavor ?? s.flavor, in: db)
+            if let migration { try await Migrations().setDestination(migration, chosen.name, in: db) }
             s.host = chosen.name
             s.availabilityZone = chosen.zone
             try await servers.update(s, in: db)
@@ -266,16 +269,20 @@ struct Workflows: Sendable {
     private func move(_ s: Server) async throws {
         guard let migration = s.migrationID, let source = s.moveSource else { throw APIError.conflict("No move in progress.") }
         var s = s
-        if s.host == source {
+        // The migration names its destination once the new host is claimed (a resize may claim the
+        // host it is on, so the server's host cannot tell); a restart before that schedules again.
+        let scheduled = try await service.db.read { try await Migrations().list("uuid = \(bind: migration)", in: $0).first?.destination } != nil
+        if !scheduled {
             _ = try await present(s)
             try await service.db.transaction { db in
                 try await placement.lock(db)
+                // Repeated after a restart it moves nothing: the server holds no claim of its own by then.
                 try await placement.transfer(from: s.id, to: migration, in: db)
                 try await Migrations().setStatus(migration, "pre-migrating", in: db)
             }
             let sameHostAllowed = s.moveKind == "resize" ? source : nil
             do {
-                s = try await schedule(s, excluding: [source], allowSame: sameHostAllowed)
+                s = try await schedule(s, excluding: [source], allowSame: sameHostAllowed, migration: migration)
             } catch {
                 try await service.db.transaction { db in
                     try await placement.release(s.id, in: db)
@@ -294,7 +301,6 @@ struct Workflows: Sendable {
                 }
                 return
             }
-            try await service.db.transaction { db in try await Migrations().setDestination(migration, s.host ?? "", in: db) }
         }
         guard let destination = s.host else { return }
         let running = s.previousVMState != .stopped
