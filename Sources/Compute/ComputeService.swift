@@ -8,6 +8,7 @@ import MartletStore
 import ServiceContracts
 import ServiceLifecycle
 import SQLKit
+import Synchronization
 
 /// The Compute v2.1 API (Nova) under `/compute`, with placement and the scheduler inside it and the
 /// servers run by a `Hypervisor`.
@@ -78,11 +79,10 @@ public final class ComputeService: APIService {
         maxServersPerRequest = config.maxServersPerRequest
         enableInstancePassword = config.enableInstancePassword
         self.logger = logger
-        conductor = Conductor(database: database, logger: logger)
-        let weak = WeakService()
-        powerSync = PowerSync(database: database, logger: logger, interval: .seconds(config.powerSyncInterval)) { weak.value }
-        conductor.attach(self)
-        weak.value = self
+        let owner = ServiceReference()
+        conductor = Conductor(database: database, logger: logger, owner: owner)
+        powerSync = PowerSync(database: database, logger: logger, interval: .seconds(config.powerSyncInterval), owner: owner)
+        owner.set(self)
     }
 
     public func addRoutes(to group: RouterGroup<MartletContext>) {
@@ -253,8 +253,12 @@ struct ComputeRequestID: RouterMiddleware {
     }
 }
 
-/// The service as its own background loops see it: weakly, since the service owns them.
-final class WeakService: @unchecked Sendable {
-    // Set once, right after the service is made, before any loop runs.
-    weak var value: ComputeService?
+/// The service as its own background loops (conductor, power sync) see it: weakly, since the
+/// service owns them.
+final class ServiceReference: Sendable {
+    private let service = Mutex<Weak?>(nil)
+    private struct Weak: @unchecked Sendable { weak var value: ComputeService? }
+
+    func set(_ compute: ComputeService) { service.withLock { $0 = Weak(value: compute) } }
+    var value: ComputeService? { service.withLock { $0?.value } }
 }

@@ -13,7 +13,16 @@ actor ImageCache {
     let folder: String
     let source: any ImageSource
     let logger: Logger
-    private var fetching: [String: Task<String, any Error>] = [:]
+    private var fetching: [String: Task<CachedImage, any Error>] = [:]
+    /// Virtual sizes of the bases, so a boot does not ask qemu-img again.
+    private var sizes: [String: Int64] = [:]
+    private var lastEviction: ContinuousClock.Instant?
+
+    /// A base and the size of the disk it holds.
+    struct CachedImage: Sendable {
+        let path: String
+        let virtualSize: Int64
+    }
 
     init(folder: String, source: any ImageSource, logger: Logger) {
         self.folder = folder
@@ -21,21 +30,26 @@ actor ImageCache {
         self.logger = logger
     }
 
-    /// The path of the image's base, fetching it first when the host has no copy.
-    func base(for image: InstanceImage) async throws -> String {
+    /// The image's base, fetching it first when the host has no copy.
+    func base(for image: InstanceImage) async throws -> CachedImage {
         let path = "\(folder)/\(image.id).qcow2"
         if FileManager.default.fileExists(atPath: path) {
             try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path)
-            return path
+            if let size = sizes[image.id] { return CachedImage(path: path, virtualSize: size) }
+            let size = try await DiskImage.info(path).virtualSize
+            sizes[image.id] = size
+            return CachedImage(path: path, virtualSize: size)
         }
         if let running = fetching[image.id] { return try await running.value }
         let task = Task { try await fetch(image, to: path) }
         fetching[image.id] = task
         defer { fetching[image.id] = nil }
-        return try await task.value
+        let cached = try await task.value
+        sizes[image.id] = cached.virtualSize
+        return cached
     }
 
-    private nonisolated func fetch(_ image: InstanceImage, to path: String) async throws -> String {
+    private nonisolated func fetch(_ image: InstanceImage, to path: String) async throws -> CachedImage {
         if let format = image.diskFormat, !Self.diskFormats.contains(format) {
             throw DriverError.invalidInput("Image \(image.id) has disk format \(format), which is not a disk image this host can boot.")
         }
@@ -70,7 +84,16 @@ actor ImageCache {
         try await HostCommand.run(["qemu-img", "convert", "-q", "-f", info.format, "-O", "qcow2", download, staged])
         try await DurableFile.rename(staged, to: path)
         logger.info("cached image", metadata: ["image": "\(image.id)", "bytes": "\(size)", "format": "\(info.format)"])
-        return path
+        return CachedImage(path: path, virtualSize: info.virtualSize)
+    }
+
+    /// Whether an eviction round is due: one every ten minutes at most (or every `maxAge`, when
+    /// shorter), since finding the images in use reads every server's description.
+    func evictionDue(maxAge: TimeInterval) -> Bool {
+        let now = ContinuousClock.now
+        if let last = lastEviction, now - last < .seconds(min(maxAge, 600)) { return false }
+        lastEviction = now
+        return true
     }
 
     /// Removes bases unused by `inUse` that no server has touched for `maxAge`.
@@ -84,6 +107,7 @@ actor ImageCache {
                   let modified = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date,
                   modified < cutoff else { continue }
             try? FileManager.default.removeItem(atPath: path)
+            sizes[id] = nil
             logger.info("evicted cached image", metadata: ["image": "\(id)"])
         }
     }

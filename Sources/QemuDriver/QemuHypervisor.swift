@@ -77,7 +77,7 @@ public final class QemuHypervisor: Hypervisor {
 
     private func makeDisks(_ instance: InstanceSpec, in folder: InstanceFolder) async throws {
         let base = try await cache.base(for: instance.image)
-        let imageSize = try await DiskImage.info(base).virtualSize
+        let imageSize = base.virtualSize
         if instance.diskGB > 0 {
             let flavorBytes = Int64(instance.diskGB) << 30
             if imageSize > flavorBytes || instance.image.minDisk > instance.diskGB {
@@ -85,7 +85,7 @@ public final class QemuHypervisor: Hypervisor {
                     + "image is \(max(imageSize, Int64(instance.image.minDisk) << 30)) bytes.")
             }
         }
-        try await DiskImage.overlay(folder.disk, on: base, sizeGB: instance.diskGB)
+        try await DiskImage.overlay(folder.disk, on: base.path, sizeGB: instance.diskGB)
         if instance.ephemeralGB > 0 { try await DiskImage.blank(folder.ephemeral, megabytes: instance.ephemeralGB * 1024) }
         if instance.swapMB > 0 { try await DiskImage.blank(folder.swap, megabytes: instance.swapMB) }
     }
@@ -156,7 +156,7 @@ public final class QemuHypervisor: Hypervisor {
                 else if folder.runningPID == nil { try await launch(folder, instance) }
             case .rescue:
                 try await kill(folder)
-                try await DiskImage.overlay(folder.rescueDisk, on: try await cache.base(for: instance.image), sizeGB: 0)
+                try await DiskImage.overlay(folder.rescueDisk, on: try await cache.base(for: instance.image).path, sizeGB: 0)
                 try await launch(folder, instance)
             case .unrescue:
                 try await kill(folder)
@@ -380,11 +380,8 @@ public final class QemuHypervisor: Hypervisor {
     // MARK: Ports and volumes
 
     public func plug(_ id: String, host: String, port: InstancePort) async throws {
-        try checkHost(host)
-        let folder = try existing(id)
-        try await locked(id) {
-            var instance = try folder.load()
-            guard !instance.ports.contains(where: { $0.id == port.id }) else { return }
+        try await edit(id, host: host) { instance, folder in
+            guard !instance.ports.contains(where: { $0.id == port.id }) else { return false }
             try await NetworkInterface.createTap(port)
             if folder.runningPID != nil {
                 try await qmp(folder, "netdev_add", ["type": "tap", "id": NetworkInterface.netdevID(port), "ifname": port.deviceName,
@@ -393,55 +390,58 @@ public final class QemuHypervisor: Hypervisor {
                                                      "id": NetworkInterface.deviceID(port), "mac": port.mac])
             }
             instance.ports.append(port)
-            try await folder.save(instance)
+            return true
         }
     }
 
     public func unplug(_ id: String, host: String, portID: String) async throws {
-        try checkHost(host)
-        let folder = try existing(id)
-        try await locked(id) {
-            var instance = try folder.load()
-            guard let port = instance.ports.first(where: { $0.id == portID }) else { return }
+        try await edit(id, host: host) { instance, folder in
+            guard let port = instance.ports.first(where: { $0.id == portID }) else { return false }
             if folder.runningPID != nil {
                 try? await qmp(folder, "device_del", ["id": NetworkInterface.deviceID(port)])
                 try? await qmp(folder, "netdev_del", ["id": NetworkInterface.netdevID(port)])
             }
             try await NetworkInterface.deleteTap(named: port.deviceName)
             instance.ports.removeAll { $0.id == portID }
-            try await folder.save(instance)
+            return true
         }
     }
 
     /// Volumes whose connection names a path on this host become virtio disks (hot-added when the
     /// server runs); others are recorded for the volume driver that will provide them.
     public func attachVolume(_ id: String, host: String, volume: InstanceVolume) async throws {
-        try checkHost(host)
-        let folder = try existing(id)
-        try await locked(id) {
-            var instance = try folder.load()
-            guard !instance.volumes.contains(where: { $0.volumeID == volume.volumeID }) else { return }
+        try await edit(id, host: host) { instance, folder in
+            guard !instance.volumes.contains(where: { $0.volumeID == volume.volumeID }) else { return false }
             if folder.runningPID != nil, let path = VolumeDisk.path(volume) {
                 try await qmp(folder, "blockdev-add", VolumeDisk.blockdev(volume, path: path))
                 try await qmp(folder, "device_add", VolumeDisk.device(volume))
             }
             instance.volumes.append(volume)
-            try await folder.save(instance)
+            return true
         }
     }
 
     public func detachVolume(_ id: String, host: String, volumeID: String) async throws {
-        try checkHost(host)
-        let folder = try existing(id)
-        try await locked(id) {
-            var instance = try folder.load()
-            guard let volume = instance.volumes.first(where: { $0.volumeID == volumeID }) else { return }
+        try await edit(id, host: host) { instance, folder in
+            guard let volume = instance.volumes.first(where: { $0.volumeID == volumeID }) else { return false }
             if folder.runningPID != nil, VolumeDisk.path(volume) != nil {
                 try? await qmp(folder, "device_del", ["id": VolumeDisk.deviceID(volume)])
                 try? await qmp(folder, "blockdev-del", ["node-name": VolumeDisk.nodeName(volume)])
             }
             instance.volumes.removeAll { $0.volumeID == volumeID }
-            try await folder.save(instance)
+            return true
+        }
+    }
+
+    /// Changes a server's saved description under its lock: `change` edits it (and the running
+    /// machine) and says whether anything changed, so a repeated call saves nothing.
+    private func edit(_ id: String, host: String,
+                      _ change: (inout InstanceSpec, InstanceFolder) async throws -> Bool) async throws {
+        try checkHost(host)
+        let folder = try existing(id)
+        try await locked(id) {
+            var instance = try folder.load()
+            if try await change(&instance, folder) { try await folder.save(instance) }
         }
     }
 
@@ -458,6 +458,7 @@ public final class QemuHypervisor: Hypervisor {
     }
 
     private func evictUnusedImages() async {
+        guard await cache.evictionDue(maxAge: settings.imageCacheMaxAge) else { return }
         let inUse = Set(instanceIDs().compactMap { try? folder($0).load().image.id })
         await cache.evict(olderThan: settings.imageCacheMaxAge, keeping: inUse)
     }

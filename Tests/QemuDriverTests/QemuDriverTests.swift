@@ -67,6 +67,20 @@ struct QemuDriverTests {
         try await Self.driver.destroy(spec.id, host: Self.host)
     }
 
+    @Test func aCachedImageIsEvictedOnlyWhenNoServerUsesItAndItIsOld() async throws {
+        let spec = Self.spec()
+        try await Self.driver.spawn(spec)
+        let base = "\(Self.driver.settings.imagesFolder)/\(spec.image.id).qcow2"
+        #expect(FileManager.default.fileExists(atPath: base))
+        await Self.driver.cache.evict(olderThan: 0, keeping: [spec.image.id])
+        #expect(FileManager.default.fileExists(atPath: base), "an image a server uses was evicted")
+        try await Self.driver.destroy(spec.id, host: Self.host)
+        await Self.driver.cache.evict(olderThan: 3600, keeping: [])
+        #expect(FileManager.default.fileExists(atPath: base), "an image used a moment ago was evicted")
+        await Self.driver.cache.evict(olderThan: 0, keeping: [])
+        #expect(!FileManager.default.fileExists(atPath: base), "an old image no server uses was kept")
+    }
+
     @Test func aQemuThatDiesIsSeenAsCrashed() async throws {
         let spec = Self.spec()
         try await Self.driver.spawn(spec)

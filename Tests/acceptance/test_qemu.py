@@ -223,6 +223,54 @@ def test_pause_and_suspend(cloud, guest):
     assert not (cloud.instances / guest / "memory.state").exists()
 
 
+def test_rescue_and_unrescue(cloud, guest):
+    before = cloud.console(guest).count("martlet-guest: ready")
+    cloud.osc.ok("server", "rescue", guest)
+    cloud.wait_status(guest, "RESCUE")
+    cloud.wait_console(guest, "martlet-guest: ready", count=before + 1)
+    (pid,) = cloud.qemu_pids(guest)
+    assert b"disk.rescue.qcow2" in Path(f"/proc/{pid}/cmdline").read_bytes(), "the rescue guest does not boot the rescue disk"
+    cloud.osc.ok("server", "unrescue", guest)
+    cloud.wait_status(guest, "ACTIVE")
+    cloud.wait_console(guest, "martlet-guest: ready", count=before + 2)
+    (pid,) = cloud.qemu_pids(guest)
+    assert b"disk.rescue.qcow2" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert not (cloud.instances / guest / "disk.rescue.qcow2").exists()
+
+
+def test_interface_hot_plug_and_unplug(cloud, guest):
+    def nics() -> int:
+        buses = cloud.qmp(guest, "query-pci")["return"]
+        return sum(1 for bus in buses for d in bus["devices"] if d["class_info"].get("desc") == "Ethernet controller")
+
+    def wait_nics(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while nics() != count:
+            assert time.monotonic() < deadline, f"the guest has {nics()} NICs, not {count}"
+            time.sleep(1)
+
+    cloud.wait_console(guest, "martlet-guest: ready")
+    port = cloud.osc.json("port", "create", "--network", cloud.network, "hot-plug")["id"]
+    cloud.osc.ok("server", "add", "port", guest, port)
+    wait_nics(2)
+    assert Path(f"/sys/class/net/tap{port[:11]}").exists()
+    cloud.osc.ok("server", "remove", "port", guest, port)
+    wait_nics(1)  # the guest let the device go (ACPI hot unplug)
+    assert not Path(f"/sys/class/net/tap{port[:11]}").exists()
+    cloud.osc.ok("port", "delete", port)
+
+
+def test_a_flavor_larger_than_the_host_is_refused(cloud):
+    cloud.osc.ok("flavor", "create", "--vcpus", "1", "--ram", "64", "--disk", "1000000", "larger-than-the-host")
+    server_id = cloud.osc.json("server", "create", "--image", cloud.image, "--flavor", "larger-than-the-host",
+                               "--nic", "none", "too-large")["id"]
+    s = cloud.wait_status(server_id, "ERROR")
+    assert "No valid host" in s["fault"]["message"], s["fault"]
+    assert not (cloud.instances / server_id).exists()
+    cloud.osc.ok("server", "delete", "--wait", server_id)
+    cloud.osc.ok("flavor", "delete", "larger-than-the-host")
+
+
 def test_snapshot_boots(cloud, guest):
     snapshot = cloud.osc.json("server", "image", "create", "--name", "lifecycle-snap", "--wait", guest)
     image = cloud.osc.json("image", "show", snapshot["id"])

@@ -143,7 +143,12 @@ martlet_stop() {
   [ -n "${MPID:-}" ] || return 0
   local t0=$EPOCHREALTIME i
   kill -TERM "$MPID" 2>/dev/null || true
-  for i in $(seq 1 1500); do kill -0 "$MPID" 2>/dev/null || break; nap 0.01; done
+  # an exited child stays a zombie (and answers kill -0) until it is waited for
+  for i in $(seq 1 1500); do
+    kill -0 "$MPID" 2>/dev/null || break
+    [[ "$(awk '{print $3}' "/proc/$MPID/stat" 2>/dev/null)" == Z ]] && break
+    nap 0.01
+  done
   if kill -0 "$MPID" 2>/dev/null; then
     kill -KILL "$MPID" 2>/dev/null || true
     flag "martlet did not exit within 15 s of SIGTERM (killed)"

@@ -12,18 +12,18 @@ import MartletStore
 final class PowerSync: Sendable {
     let queue: ReconcileQueue<String, ContinuousClock>
 
-    init(database: Database, logger: Logger, interval: Duration, service: @escaping @Sendable () -> ComputeService?) {
+    init(database: Database, logger: Logger, interval: Duration, owner: ServiceReference) {
         queue = ReconcileQueue(
             name: "power-sync", concurrency: 16, backoff: .init(initial: .seconds(1), maximum: .seconds(60)),
             resyncInterval: interval,
             resync: {
-                guard let service = service() else { return [] }
+                guard let service = owner.value else { return [] }
                 try await service.removeLeftovers()
                 return try await service.settledServers()
             },
             leadership: DatabaseLeadership(database: database), logger: logger
         ) { id in
-            guard let service = service() else { return }
+            guard let service = owner.value else { return }
             try await Self.sync(id, service)
         }
     }
