@@ -30,7 +30,7 @@ let package = Package(
             name: "Martlet",
             dependencies: [
                 "MartletCore", "MartletStore", "DriverKit", "ServiceContracts", "Identity", "Image", "Networking", "ObjectStorage", "Compute",
-                "QemuDriver", "ConsoleProxy",
+                "QemuDriver", "LinuxNetwork", "ConsoleProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,6 +69,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The data plane from Linux bridges, VXLAN devices and taps.
+        .target(
+            name: "LinuxNetwork",
+            dependencies: [
+                "DriverKit",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The console proxy's listener: the noVNC page and console websockets to the hosts' consoles.
@@ -188,6 +196,10 @@ let package = Package(
                 "QemuDriver", "DriverKit", "DriverConformance", "MartletCore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(
+            name: "LinuxNetworkTests",
+            dependencies: ["LinuxNetwork", "DriverKit"]
         ),
         .testTarget(
             name: "MartletCoreTests",

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The qemu driver's stage of the test suite (scripts/test.sh runs it after the build):
+# The real drivers' stage of the test suite (scripts/test.sh runs it after the build):
 #
 #   1. scripts/build-guest-image.sh   the test guest image (cached)
-#   2. swift test --filter QemuDriverTests   the driver against real qemu, qemu-img and taps
-#   3. pytest Tests/acceptance/test_qemu.py  `martlet serve --compute-driver qemu` and real guests
-#                                            driven by the openstack CLI
+#   2. swift test --filter 'QemuDriverTests|LinuxNetworkTests'   the qemu driver against real qemu,
+#                                     qemu-img and taps; the linux data plane against real bridges
+#   3. pytest Tests/acceptance/test_qemu.py  `martlet serve --compute-driver qemu --network-backend
+#                                            linux` and real guests driven by the openstack CLI
 #
 # Steps 2 and 3 run inside a network namespace made here and deleted on exit: the taps, the
 # guests and Martlet itself see only that namespace's loopback, so no packet of a guest can
@@ -31,8 +32,9 @@ in_netns() { ip netns exec "$netns" "$@"; }
 
 MARTLET_BIN="${MARTLET_BIN:-$(swift build ${SWIFT_BUILD_FLAGS:-} --show-bin-path)/martlet}"
 status=0
-echo "--- swift test --filter QemuDriverTests"
-in_netns env MARTLET_QEMU_TESTS=1 swift test ${SWIFT_BUILD_FLAGS:-} --skip-build --filter QemuDriverTests || status=1
+echo "--- swift test --filter 'QemuDriverTests|LinuxNetworkTests'"
+in_netns env MARTLET_QEMU_TESTS=1 MARTLET_NETWORK_TESTS=1 swift test ${SWIFT_BUILD_FLAGS:-} --skip-build \
+    --filter 'QemuDriverTests|LinuxNetworkTests' || status=1
 echo "--- pytest Tests/acceptance/test_qemu.py (guest image $image)"
 in_netns env MARTLET_QEMU_ACCEPTANCE=1 MARTLET_GUEST_IMAGE="$image" MARTLET_BIN="$MARTLET_BIN" \
     PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest Tests/acceptance/test_qemu.py -v -ra -p no:cacheprovider \

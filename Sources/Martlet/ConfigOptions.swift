@@ -30,6 +30,8 @@ struct ConfigOptions: ParsableArguments {
     var consolePort: Int?
     @Option(name: .customLong("compute-driver"), help: "Hypervisor driver: fake or qemu (default fake; env MARTLET_COMPUTE_DRIVER).")
     var computeDriver: String?
+    @Option(name: .customLong("network-backend"), help: "Data plane: fake or linux (default fake; env MARTLET_NETWORK_BACKEND).")
+    var networkBackend: String?
     @Option(name: .customLong("qemu-accelerator"), help: "auto, kvm or tcg (default auto: KVM when a probe guest runs under it; env MARTLET_QEMU_ACCELERATOR).")
     var qemuAccelerator: String?
     @Option(name: .customLong("fake-hosts"), help: "Hosts the fake hypervisor simulates (default 2; env MARTLET_FAKE_HOSTS).")
@@ -54,6 +56,7 @@ struct ConfigOptions: ParsableArguments {
         flags["s3_port"] = s3Port.map(String.init)
         flags["console_port"] = consolePort.map(String.init)
         flags["compute_driver"] = computeDriver
+        flags["network_backend"] = networkBackend
         flags["qemu_accelerator"] = qemuAccelerator
         flags["fake_hosts"] = fakeHosts.map(String.init)
         flags["fake_spawn_delay_ms"] = fakeSpawnDelayMS.map(String.init)

@@ -1,4 +1,5 @@
 import DriverKit
+import LinuxNetwork
 import Logging
 import MartletCore
 import QemuDriver
@@ -23,6 +24,7 @@ struct DriverRegistry {
 
     static let networkBackends: [String: Factory<any NetworkBackend>] = [
         "fake": { env in FakeNetworkBackend(config: env.config) },
+        "linux": { _ in LinuxNetworkBackend() },
     ]
 
     static let volumeDrivers: [String: Factory<any VolumeDriver>] = [

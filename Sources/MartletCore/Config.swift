@@ -132,7 +132,7 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "volume_driver", "fake_hosts", "qemu_accelerator",
+                              "network_flat_networks", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "network_backend", "volume_driver", "fake_hosts", "qemu_accelerator",
                               "qemu_shutdown_timeout", "qemu_image_cache_max_age", "force_config_drive", "power_sync_interval", "cpu_allocation_ratio",
                               "ram_allocation_ratio", "disk_allocation_ratio",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
@@ -193,7 +193,7 @@ public struct MartletConfig: Sendable, Equatable {
             case "novnc_path": novncPath = value
             case "console_token_ttl": consoleTokenTTL = try int(key, value, 1...86400)
             case "compute_driver": computeDriver = try driverName(key, value)
-            case "network_driver": networkDriver = try driverName(key, value)
+            case "network_driver", "network_backend": networkDriver = try driverName(key, value)
             case "volume_driver": volumeDriver = try driverName(key, value)
             case "qemu_accelerator":
                 guard ["auto", "kvm", "tcg"].contains(value) else { throw ConfigError("\(source): \(key) must be auto, kvm or tcg") }

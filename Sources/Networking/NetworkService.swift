@@ -95,6 +95,6 @@ public final class NetworkService: APIService {
             try await Agents.register(hosts: backend.hosts, change)
             try await AgentScheduler.scheduleUnhosted(change)
         }
-        dataPlane.queue.enqueue(try await DataPlaneApplier(store: store, backend: backend).everything())
+        dataPlane.queue.enqueue(try await dataPlane.applier.everything())
     }
 }

@@ -76,13 +76,15 @@ enum NetworkInterface {
     static func netdev(_ port: InstancePort) -> String { "tap,id=\(netdevID(port)),ifname=\(port.deviceName),script=no,downscript=no" }
     static func device(_ port: InstancePort) -> String { "virtio-net-pci,netdev=\(netdevID(port)),id=\(deviceID(port)),mac=\(port.mac)" }
 
-    /// Makes the tap (when missing) and brings it up; the network backend bridges it.
+    /// Makes the tap (when missing) and brings it up; the network backend bridges it, and a tap
+    /// it made first keeps the MTU it gave (its network's).
     static func createTap(_ port: InstancePort) async throws {
         let name = port.deviceName
         if !FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") {
             try await HostCommand.run(["ip", "tuntap", "add", "dev", name, "mode", "tap"])
+            try await HostCommand.run(["ip", "link", "set", "dev", name, "mtu", "\(port.mtu)"])
         }
-        try await HostCommand.run(["ip", "link", "set", "dev", name, "mtu", "\(port.mtu)", "up"])
+        try await HostCommand.run(["ip", "link", "set", "dev", name, "up"])
     }
 
     static func deleteTap(named name: String) async throws {

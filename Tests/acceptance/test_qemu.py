@@ -115,7 +115,7 @@ def cloud(tmp_path_factory):
     (root / "data").mkdir()
     server = MartletServer(binary, root / "data", root / "server.log", os.environ.get("MARTLET_ACCEPTANCE_DATABASE") or None,
                            admin_password="admin-" + uuid.uuid4().hex,
-                           extra_args=("--compute-driver", "qemu"))
+                           extra_args=("--compute-driver", "qemu", "--network-backend", "linux"))
     server.start()
     try:
         import shutil, sys
@@ -150,6 +150,10 @@ def test_boots_and_reads_its_config_drive(cloud, guest):
     assert len(cloud.qemu_pids(guest)) == 1
     port = cloud.osc.json("port", "list", "--server", guest)[0]["ID"]
     assert Path(f"/sys/class/net/tap{port[:11]}").exists(), "the server's tap is missing"
+    # The linux data plane put the tap on its network's bridge, and the port is ACTIVE.
+    bridge = f"brq{cloud.network[:11]}"
+    assert Path(f"/sys/class/net/tap{port[:11]}/master").resolve().name == bridge
+    assert cloud.osc.json("port", "show", port)["status"] == "ACTIVE"
     # `--lines` keeps the end of the log.
     assert cloud.osc.ok("console", "log", "show", "--lines", "1", guest).strip() in log
 
@@ -391,6 +395,21 @@ def test_kill_9_mid_snapshot_resize_and_delete_converges(cloud):
         cloud.osc.ok("server", "delete", "--wait", ids[name])
         cloud.assert_gone(ids[name], ports[ids[name]])
     cloud.osc.ok("image", "delete", snap.json()["image_id"])
+
+
+def test_a_network_s_bridge_and_tunnel_go_with_it(cloud):
+    network = cloud.osc.json("network", "create", "short-lived")
+    bridge = Path(f"/sys/class/net/brq{network['id'][:11]}")
+    vxlan = Path(f"/sys/class/net/vxlan-{network['provider:segmentation_id']}")
+    deadline = time.monotonic() + 30
+    while not (bridge.exists() and vxlan.exists()):
+        assert time.monotonic() < deadline, "the network's bridge or VXLAN device never appeared"
+        time.sleep(0.2)
+    assert (vxlan / "master").resolve().name == bridge.name
+    cloud.osc.ok("network", "delete", network["id"])
+    while bridge.exists() or vxlan.exists():
+        assert time.monotonic() < deadline, "the deleted network's bridge or VXLAN device stayed"
+        time.sleep(0.2)
 
 
 def test_delete_leaves_nothing(cloud, guest):

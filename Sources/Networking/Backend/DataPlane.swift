@@ -12,9 +12,11 @@ import SQLKit
 /// apply succeeds, then `ACTIVE`.
 final class DataPlane: Sendable {
     let queue: ReconcileQueue<DataPlaneEvent.Key, ContinuousClock>
+    let applier: DataPlaneApplier
 
     init(store: NetworkStore, backend: any NetworkBackend, logger: Logger, resyncInterval: Duration = .seconds(300)) {
-        let applier = DataPlaneApplier(store: store, backend: backend)
+        let applier = DataPlaneApplier(store: store, backend: backend, logger: logger)
+        self.applier = applier
         // One at a time, in order: a network is wired before the ports that arrive after it.
         queue = ReconcileQueue(name: "data plane", concurrency: 1, backoff: .init(initial: .milliseconds(200), maximum: .seconds(30)),
                                resyncInterval: resyncInterval, resync: { try await applier.everything() },
@@ -28,8 +30,18 @@ final class DataPlane: Sendable {
 struct DataPlaneApplier: Sendable {
     let store: NetworkStore
     let backend: any NetworkBackend
+    let logger: Logger
 
+    /// What the backend cannot build at all is left as it is (a port stays `DOWN`), not retried.
     func apply(_ key: DataPlaneEvent.Key) async throws {
+        do {
+            try await wire(key)
+        } catch DriverError.unsupported(let why) {
+            logger.debug("not wired", metadata: ["object": "\(key)", "why": "\(why)"])
+        }
+    }
+
+    private func wire(_ key: DataPlaneEvent.Key) async throws {
         switch key {
         case .network(let id):
             guard let plan = try await store.db.read({ db in try await networkPlan(id, db) }) else { return try await backend.removeNetwork(id: id) }

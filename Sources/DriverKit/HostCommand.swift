@@ -1,4 +1,3 @@
-import DriverKit
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -8,9 +7,9 @@ import Glibc
 /// cooperative pool. A non-zero exit is a `DriverError.failed` carrying the program's own words.
 /// The child gets no descriptor of Martlet's but its output files: a qemu that outlives Martlet
 /// must not keep its listening sockets open.
-enum HostCommand {
+public enum HostCommand {
     @discardableResult
-    static func run(_ arguments: [String], failure: (String) -> DriverError = { .failed($0) }) async throws -> String {
+    public static func run(_ arguments: [String], failure: (String) -> DriverError = { .failed($0) }) async throws -> String {
         let result = try await output(arguments)
         guard result.status == 0 else {
             let said = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -19,13 +18,13 @@ enum HostCommand {
         return result.stdout
     }
 
-    struct Result: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
-    static func output(_ arguments: [String]) async throws -> Result {
+    public static func output(_ arguments: [String]) async throws -> Result {
         let program = try resolve(arguments[0])
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
@@ -98,7 +97,7 @@ enum HostCommand {
     }
 
     /// The program's path: as given when it has a slash, else the first match on PATH (and the sbin folders, where `ip` lives).
-    static func resolve(_ program: String) throws -> String {
+    public static func resolve(_ program: String) throws -> String {
         if program.contains("/") { return program }
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
         for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(program)") {

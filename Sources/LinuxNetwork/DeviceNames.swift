@@ -1,0 +1,9 @@
+/// The kernel names of a network's devices, as Neutron's Linux bridge agent gives them, so an
+/// operator who knows Neutron finds them (a name has at most 15 bytes).
+enum DeviceNames {
+    static func bridge(network id: String) -> String { "brq" + id.prefix(11) }
+    static func vxlan(vni: Int) -> String { "vxlan-\(vni)" }
+    static func tap(port id: String) -> String { "tap" + id.prefix(11) }
+    static let bridgePrefix = "brq"
+    static let tapPrefix = "tap"
+}
