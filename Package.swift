@@ -58,6 +58,7 @@ let package = Package(
             name: "DriverKit",
             dependencies: [
                 "MartletCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -199,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LinuxNetworkTests",
-            dependencies: ["LinuxNetwork", "DriverKit"]
+            dependencies: ["LinuxNetwork", "DriverKit", "DriverConformance"]
         ),
         .testTarget(
             name: "MartletCoreTests",

@@ -3,7 +3,8 @@
 # what is missing).
 #
 #   - Debian packages: PostgreSQL (server + client), python3-venv, wrk, curl, jq,
-#     rclone, and qemu, qemu-img, genisoimage for the qemu driver, novnc for its consoles
+#     rclone, and qemu, qemu-img, genisoimage for the qemu driver, novnc for its consoles, dnsmasq
+#     for the linux data plane
 #   - a Python virtualenv OUTSIDE the repository, at
 #       ${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}
 #     with python-openstackclient, openstacksdk, pytest (+ pytest-timeout), and the
@@ -39,6 +40,7 @@ APT_PACKAGES=(
     genisoimage         # config drives (ISO 9660, label config-2)
     iproute2            # ip tuntap: the servers' tap devices
     novnc               # the noVNC page the console proxy serves
+    dnsmasq-base        # DHCP of the linux data plane (the binary, without Debian's system service)
 )
 
 if [[ "${MARTLET_SKIP_APT:-0}" != 1 ]]; then

@@ -39,8 +39,25 @@ enum Links {
 
     /// A port's tap, made here when the hypervisor has not made it yet (it opens it by name).
     static func tap(_ name: String, bridge: String, mtu: Int, up: Bool) async throws {
-        if !exists(name) { try await ip("tuntap", "add", "dev", name, "mode", "tap") }
+        try await TapDevice.ensure(name)
         try await ip("link", "set", "dev", name, "master", bridge, "mtu", "\(mtu)", up ? "up" : "down")
+    }
+
+    static func exists(_ name: String, in namespace: String) async -> Bool {
+        guard Namespaces.exists(namespace) else { return false }
+        return (try? await HostCommand.output(["ip", "-n", namespace, "link", "show", "dev", name]))?.status == 0
+    }
+
+    /// A veth pair: `outside` on `bridge`, `inside` in `namespace` with the port's MAC.
+    static func veth(_ outside: String, peer inside: String, namespace: String, bridge: String, mtu: Int, mac: String) async throws {
+        if !exists(outside) { try await ip("link", "add", outside, "type", "veth", "peer", "name", inside, "netns", namespace) }
+        try await ip("link", "set", "dev", outside, "master", bridge, "mtu", "\(mtu)", "up")
+        try await ip("-n", namespace, "link", "set", "dev", inside, "address", mac, "mtu", "\(mtu)", "up")
+    }
+
+    /// Gives `device` in `namespace` these addresses (`ip/prefix`), keeping those it has.
+    static func addresses(_ device: String, in namespace: String, _ addresses: [String]) async throws {
+        for address in addresses { try await ip("-n", namespace, "addr", "replace", address, "dev", device) }
     }
 
     static func delete(_ name: String) async throws {

@@ -6,18 +6,24 @@ import Logging
 /// a bridge per network, a VXLAN device on it for `vxlan` networks, and the taps of the servers'
 /// ports on their network's bridge. Every call converges one object to its plan.
 ///
-/// Not built yet: DHCP (dnsmasq), routers and floating IPs, security groups (nftables), the
-/// metadata proxy, `vlan` and `flat` provider networks. Ports it cannot wire stay `DOWN`.
+/// DHCP is a dnsmasq per network in its `qdhcp-` namespace (see `DHCPServer`).
+///
+/// Not built yet: routers and floating IPs, security groups (nftables), the metadata proxy, IPv6
+/// (SLAAC, DHCPv6), `vlan` and `flat` provider networks. Ports it cannot wire stay `DOWN`.
 public final class LinuxNetworkBackend: NetworkBackend {
     public let hosts: [String]
+    let dhcp: DHCPServer
     let logger: Logger
 
-    public init(host: String = ProcessInfo.processInfo.hostName, logger: Logger = Logger(label: "martlet.linux-network")) {
+    /// `runtime`: where dnsmasq's files go (`RuntimeFolder`).
+    public init(host: String = ProcessInfo.processInfo.hostName, runtime: String, logger: Logger = Logger(label: "martlet.linux-network")) {
         hosts = [host]
+        dhcp = DHCPServer(root: "\(runtime)/dhcp", logger: logger)
         self.logger = logger
-        logger.warning("the linux network backend wires networks and ports only: no DHCP, routers or security groups yet")
+        logger.warning("the linux network backend wires networks, ports and DHCP only: no routers or security groups yet")
     }
 
+    public var servesDHCP: Bool { true }
     public func vifType(host: String) -> String { "bridge" }
 
     public func apply(network: NetworkPlan) async throws {
@@ -32,18 +38,23 @@ public final class LinuxNetworkBackend: NetworkBackend {
         default:
             throw DriverError.unsupported("\(network.networkType) networks are not wired by the linux backend yet")
         }
+        try await dhcp.apply(network)
     }
 
     public func removeNetwork(id: String) async throws {
         let bridge = DeviceNames.bridge(network: id)
         for link in try await Links.all() where link.master == bridge && link.kind == "vxlan" { try await Links.delete(link.ifname) }
+        dhcp.remove(id)
+        try await Namespaces.delete(Namespaces.dhcp(network: id))
         try await Links.delete(bridge)
     }
 
-    /// A server's port: its tap on the network's bridge. Other ports (DHCP, routers) come with
-    /// the parts that use them.
+    /// A server's port: its tap on the network's bridge, and its addresses in the network's DHCP
+    /// hosts. The DHCP port: a veth from the bridge into the network's `qdhcp-` namespace. Other
+    /// ports (routers') come with the parts that use them.
     public func apply(port: PortPlan) async throws {
-        guard port.deviceOwner.hasPrefix("compute:") else {
+        let isServer = port.deviceOwner.hasPrefix("compute:")
+        guard isServer || port.deviceOwner == "network:dhcp" else {
             throw DriverError.unsupported("\(port.deviceOwner.isEmpty ? "unowned" : port.deviceOwner) ports are not wired by the linux backend yet")
         }
         let bridge = DeviceNames.bridge(network: port.networkID)
@@ -51,11 +62,27 @@ public final class LinuxNetworkBackend: NetworkBackend {
         guard let mtu = Links.mtu(bridge) else {
             throw DriverError.transient("network \(port.networkID) of port \(port.id) is not wired yet")
         }
-        try await Links.tap(DeviceNames.tap(port: port.id), bridge: bridge, mtu: mtu, up: port.adminStateUp)
+        if isServer {
+            try await Links.tap(DeviceNames.tap(port: port.id), bridge: bridge, mtu: mtu, up: port.adminStateUp)
+            try await dhcp.addHost(port)
+            return
+        }
+        guard let plan = dhcp.plan(port.networkID) else { throw DriverError.transient("network \(port.networkID) has no plan yet") }
+        let namespace = Namespaces.dhcp(network: port.networkID), inside = DeviceNames.dhcpInterface(port: port.id)
+        try await Namespaces.ensure(namespace)
+        try await Links.veth(DeviceNames.tap(port: port.id), peer: inside, namespace: namespace, bridge: bridge, mtu: mtu, mac: port.macAddress)
+        let subnets = plan.subnets.compactMap { IPv4Network($0.cidr) }
+        try await Links.addresses(inside, in: namespace, port.fixedIPs.compactMap { ip in
+            subnets.first { $0.contains(ip) }.map { "\(ip)/\($0.prefix)" }
+        })
+        try dhcp.recordPort(port)
+        try await dhcp.converge(port.networkID)
     }
 
     public func removePort(id: String) async throws {
         try await Links.delete(DeviceNames.tap(port: id))
+        dhcp.removeHost(portID: id)
+        for network in dhcp.networks(withPort: id) { try await dhcp.converge(network) }
     }
 
     public func apply(router: RouterPlan) async throws {

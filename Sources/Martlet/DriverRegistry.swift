@@ -24,7 +24,7 @@ struct DriverRegistry {
 
     static let networkBackends: [String: Factory<any NetworkBackend>] = [
         "fake": { env in FakeNetworkBackend(config: env.config) },
-        "linux": { _ in LinuxNetworkBackend() },
+        "linux": { env in LinuxNetworkBackend(runtime: RuntimeFolder.path(dataDir: env.config.dataDir, kind: "martlet-network")) },
     ]
 
     static let volumeDrivers: [String: Factory<any VolumeDriver>] = [

@@ -94,6 +94,7 @@ public final class NetworkService: APIService {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
             try await Agents.register(hosts: backend.hosts, change)
             try await AgentScheduler.scheduleUnhosted(change)
+            try await DHCPPorts.syncAll(change)
         }
         dataPlane.queue.enqueue(try await dataPlane.applier.everything())
     }

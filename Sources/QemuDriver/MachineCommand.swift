@@ -79,16 +79,13 @@ enum NetworkInterface {
     /// Makes the tap (when missing) and brings it up; the network backend bridges it, and a tap
     /// it made first keeps the MTU it gave (its network's).
     static func createTap(_ port: InstancePort) async throws {
-        let name = port.deviceName
-        if !FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") {
-            try await HostCommand.run(["ip", "tuntap", "add", "dev", name, "mode", "tap"])
-            try await HostCommand.run(["ip", "link", "set", "dev", name, "mtu", "\(port.mtu)"])
+        if try await TapDevice.ensure(port.deviceName) {
+            try await HostCommand.run(["ip", "link", "set", "dev", port.deviceName, "mtu", "\(port.mtu)"])
         }
-        try await HostCommand.run(["ip", "link", "set", "dev", name, "up"])
+        try await HostCommand.run(["ip", "link", "set", "dev", port.deviceName, "up"])
     }
 
     static func deleteTap(named name: String) async throws {
-        guard FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") else { return }
-        try await HostCommand.run(["ip", "link", "delete", "dev", name])
+        try await TapDevice.delete(name)
     }
 }

@@ -1,4 +1,4 @@
-import Crypto
+import DriverKit
 import Foundation
 import MartletCore
 
@@ -35,14 +35,8 @@ public struct QemuSettings: Sendable {
     }
 
     var root: String { "\(dataDir)/qemu" }
-    /// Servers' sockets: `/run/martlet/<data folder's hash>` (or the temporary folder when /run is not
-    /// writable), short enough for a socket path whatever the data folder's path.
-    var socketsFolder: String {
-        let absolute = URL(fileURLWithPath: dataDir).standardizedFileURL.path
-        let tag = SHA256.hash(data: Data(absolute.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
-        let base = FileManager.default.isWritableFile(atPath: "/run") ? "/run/martlet" : NSTemporaryDirectory() + "martlet-run"
-        return "\(base)/\(tag)"
-    }
+    /// Servers' sockets, short enough for a socket path whatever the data folder's path.
+    var socketsFolder: String { RuntimeFolder.path(dataDir: dataDir) }
     var instancesFolder: String { "\(root)/instances" }
     var imagesFolder: String { "\(root)/images" }
 }

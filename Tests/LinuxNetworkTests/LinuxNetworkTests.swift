@@ -1,3 +1,4 @@
+import DriverConformance
 import DriverKit
 import Foundation
 @testable import LinuxNetwork
@@ -8,16 +9,24 @@ import Testing
 /// (`MARTLET_NETWORK_TESTS=1`, see scripts/test-qemu.sh).
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .serialized)
 struct LinuxNetworkTests {
-    let backend = LinuxNetworkBackend(host: "net-test")
+    static let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-net-\(getpid())").path
+    let backend = LinuxNetworkBackend(host: "net-test", runtime: Self.runtime)
 
-    static func network(_ type: String = "vxlan", vni: Int? = 4242, mtu: Int = 1450) -> NetworkPlan {
+    static func network(_ type: String = "vxlan", vni: Int? = 4242, mtu: Int = 1450, subnets: [SubnetPlan] = []) -> NetworkPlan {
         NetworkPlan(id: UUID().uuidString.lowercased(), networkType: type, physicalNetwork: nil, segmentationID: vni, mtu: mtu,
-                    adminStateUp: true, subnets: [])
+                    adminStateUp: true, subnets: subnets)
     }
 
-    static func port(on network: NetworkPlan, owner: String = "compute:nova", up: Bool = true) -> PortPlan {
-        PortPlan(id: UUID().uuidString.lowercased(), networkID: network.id, host: "net-test", macAddress: "fa:16:3e:00:00:01",
-                 fixedIPs: [], adminStateUp: up, deviceOwner: owner, portSecurityEnabled: true, securityGroupIDs: [], allowedAddressPairs: [])
+    static func port(on network: NetworkPlan, owner: String = "compute:nova", up: Bool = true, mac: String = "fa:16:3e:00:00:01",
+                     ips: [String] = []) -> PortPlan {
+        PortPlan(id: UUID().uuidString.lowercased(), networkID: network.id, host: "net-test", macAddress: mac,
+                 fixedIPs: ips, adminStateUp: up, deviceOwner: owner, portSecurityEnabled: true, securityGroupIDs: [], allowedAddressPairs: [])
+    }
+
+    /// The shared checks, but for the one that wants routers and security groups applied.
+    @Test(arguments: NetworkBackendConformance.checks.filter { !$0.description.contains("router") })
+    func conformance(_ check: ConformanceCheck<any NetworkBackend>) async throws {
+        try await check.run(backend)
     }
 
     static func sys(_ device: String, _ attribute: String) -> String? {
@@ -64,14 +73,52 @@ struct LinuxNetworkTests {
         try await backend.removeNetwork(id: network.id)
     }
 
+    @Test func dhcpIsADnsmasqInTheNetworksNamespaceThatKnowsEachPort() async throws {
+        let subnet = SubnetPlan(id: UUID().uuidString.lowercased(), cidr: "10.99.0.0/24", gatewayIP: "10.99.0.1",
+                                allocationPools: [Pool(start: "10.99.0.2", end: "10.99.0.254")], enableDHCP: true,
+                                dnsNameservers: ["10.99.0.53"], hostRoutes: [], ipv6RAMode: nil, ipv6AddressMode: nil)
+        let network = Self.network(subnets: [subnet])
+        try await backend.apply(network: network)
+        let dhcpPort = Self.port(on: network, owner: "network:dhcp", mac: "fa:16:3e:00:00:02", ips: ["10.99.0.2"])
+        try await backend.apply(port: dhcpPort)
+        let server = Self.port(on: network, mac: "fa:16:3e:00:00:05", ips: ["10.99.0.5"])
+        try await backend.apply(port: server)
+
+        let namespace = "qdhcp-\(network.id)"
+        let inside = try await HostCommand.run(["ip", "-n", namespace, "-br", "addr", "show", "dev", DeviceNames.dhcpInterface(port: dhcpPort.id)])
+        #expect(inside.contains("10.99.0.2/24"), "\(inside)")
+        let pid = try #require(backend.dhcp.pid(network.id), "dnsmasq is not running")
+        #expect(try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8).contains("--dhcp-range=set:subnet-\(subnet.id),10.99.0.0,static,255.255.255.0"))
+        // dnsmasq runs in the network's namespace, not the host's.
+        let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net") != own)
+        let hosts = "\(backend.dhcp.folder(network.id))/hosts/\(server.id)"
+        #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5\n")
+
+        // Applying again changes nothing: the same dnsmasq runs on.
+        try await backend.apply(network: network)
+        try await backend.apply(port: dhcpPort)
+        #expect(backend.dhcp.pid(network.id) == pid)
+
+        try await backend.removePort(id: server.id)
+        #expect(!FileManager.default.fileExists(atPath: hosts))
+        try await backend.removePort(id: dhcpPort.id)
+        #expect(backend.dhcp.pid(network.id) == nil, "dnsmasq outlived the DHCP port")
+        try await backend.removeNetwork(id: network.id)
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(namespace)"))
+        // Gone, or a zombie its new parent has yet to reap.
+        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first
+        #expect(state == nil || state == "Z", "dnsmasq still runs")
+    }
+
     @Test func whatItCannotBuildIsSaidSoNotFaked() async throws {
         let vlan = Self.network("vlan", vni: 100)
         await #expect(throws: DriverError.unsupported("vlan networks are not wired by the linux backend yet")) { try await backend.apply(network: vlan) }
         let network = Self.network("local", vni: nil)
         try await backend.apply(network: network)
-        let dhcp = Self.port(on: network, owner: "network:dhcp")
-        await #expect(throws: DriverError.self) { try await backend.apply(port: dhcp) }
-        #expect(!Links.exists(DeviceNames.tap(port: dhcp.id)))
+        let routerPort = Self.port(on: network, owner: "network:router_interface")
+        await #expect(throws: DriverError.self) { try await backend.apply(port: routerPort) }
+        #expect(!Links.exists(DeviceNames.tap(port: routerPort.id)))
         try await backend.removeNetwork(id: network.id)
     }
 }

@@ -126,6 +126,12 @@ def cloud(tmp_path_factory):
         network = osc.json("network", "create", "guests")["id"]
         osc.ok("subnet", "create", "--network", network, "--subnet-range", "10.77.0.0/24", "guests-v4")
         yield QemuCloud(server, osc, image, network)
+        # The network's dnsmasq and namespace go with it (guests were deleted by their tests).
+        osc.ok("network", "delete", network)
+        deadline = time.monotonic() + 30
+        while Path(f"/run/netns/qdhcp-{network}").exists():
+            assert time.monotonic() < deadline, "the guests' network left its DHCP namespace behind"
+            time.sleep(0.2)
     finally:
         rc = server.stop()
         print(f"\nserver log: {server.log_path}")
@@ -156,6 +162,29 @@ def test_boots_and_reads_its_config_drive(cloud, guest):
     assert cloud.osc.json("port", "show", port)["status"] == "ACTIVE"
     # `--lines` keeps the end of the log.
     assert cloud.osc.ok("console", "log", "show", "--lines", "1", guest).strip() in log
+
+
+def test_guests_get_their_addresses_by_dhcp_and_reach_each_other(cloud, guest, tmp_path):
+    """The linux data plane: the network's dnsmasq (in its qdhcp namespace, on the DHCP port the
+    service made) gives each guest its port's address, and one guest pings the other across the
+    network's bridge."""
+    (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
+    cloud.wait_console(guest, f"martlet-guest: eth0 {address}/")
+    dhcp = cloud.osc.json("port", "list", "--network", cloud.network, "--device-owner", "network:dhcp", "--long")
+    assert len(dhcp) == 1, dhcp
+    assert Path(f"/run/netns/qdhcp-{cloud.network}").exists()
+    user_data = tmp_path / "ping.sh"
+    user_data.write_text(f"#!/bin/sh\nfor i in $(seq 30); do ping -c 1 -W 1 {address} >/dev/null && echo ping-ok-{address} && exit; sleep 1; done\n"
+                         f"echo ping-failed-{address}\n")
+    neighbour = cloud.create("neighbour", "--config-drive", "True", "--user-data", str(user_data))
+    try:
+        cloud.wait_status(neighbour, "ACTIVE")
+        log = cloud.wait_console(neighbour, "martlet-guest: ready")
+        (own,) = [ip for ips in cloud.show(neighbour)["addresses"].values() for ip in ips]
+        assert f"martlet-guest: eth0 {own}/" in log, log[-3000:]
+        assert f"ping-ok-{address}" in log, log[-3000:]
+    finally:
+        cloud.osc.ok("server", "delete", "--wait", neighbour)
 
 
 def test_consoles(cloud, guest):
@@ -406,9 +435,14 @@ def test_a_network_s_bridge_and_tunnel_go_with_it(cloud):
         assert time.monotonic() < deadline, "the network's bridge or VXLAN device never appeared"
         time.sleep(0.2)
     assert (vxlan / "master").resolve().name == bridge.name
+    cloud.osc.ok("subnet", "create", "--network", network["id"], "--subnet-range", "10.78.0.0/24", "short-lived-v4")
+    namespace = Path(f"/run/netns/qdhcp-{network['id']}")
+    while not namespace.exists():
+        assert time.monotonic() < deadline, "the network's DHCP namespace never appeared"
+        time.sleep(0.2)
     cloud.osc.ok("network", "delete", network["id"])
-    while bridge.exists() or vxlan.exists():
-        assert time.monotonic() < deadline, "the deleted network's bridge or VXLAN device stayed"
+    while bridge.exists() or vxlan.exists() or namespace.exists():
+        assert time.monotonic() < deadline, "the deleted network's bridge, VXLAN device or DHCP namespace stayed"
         time.sleep(0.2)
 
 

@@ -15,8 +15,15 @@ public final class FakeNetworkBackend: NetworkBackend {
     private let state = Mutex(State())
     public let hosts: [String]
 
+    public let servesDHCP: Bool
+
     /// `hosts`: the hosts it pretends to wire, those the fake hypervisor simulates (`fake-1` …).
-    public init(hosts: [String] = ["fake-1"]) { self.hosts = hosts }
+    /// `servesDHCP`: whether it claims DHCP (off by default: the API then shows no DHCP ports, as
+    /// before the data plane existed).
+    public init(hosts: [String] = ["fake-1"], servesDHCP: Bool = false) {
+        self.hosts = hosts
+        self.servesDHCP = servesDHCP
+    }
 
     public var snapshot: State { state.withLock { $0 } }
 

@@ -5,6 +5,9 @@ public protocol NetworkBackend: Sendable {
     /// The hosts whose data plane this backend runs. On each the service lists the agents Neutron
     /// would run there (L3, DHCP, Linux bridge, metadata): this backend does their work.
     var hosts: [String] { get }
+    /// Whether it answers DHCP: the service then keeps a `network:dhcp` port on each network with
+    /// DHCP, bound to the first host, as Neutron's DHCP agent does.
+    var servesDHCP: Bool { get }
     /// The `binding:vif_type` ports bound to `host` get (`unbound` is the service's own).
     func vifType(host: String) -> String
     func apply(network: NetworkPlan) async throws

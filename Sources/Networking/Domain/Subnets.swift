@@ -85,6 +85,7 @@ struct Subnets: ResourceKind {
         let stored = try await change.insert(table, doc)
         try await Networks.setSubnet(id, on: networkID, present: true, change)
         if stored["enable_dhcp"] == true { try await AgentScheduler.schedule(network: networkID, change) }
+        try await DHCPPorts.sync(network: networkID, change)
         return stored
     }
 
@@ -109,6 +110,7 @@ struct Subnets: ResourceKind {
         if let types = try body.strings("service_types") { doc["service_types"] = JSON(types) }
         if doc["enable_dhcp"] == true { try await AgentScheduler.schedule(network: current["network_id"]?.stringValue ?? "", change) }
         change.note(.network(current["network_id"]?.stringValue ?? ""))
+        try await DHCPPorts.sync(network: current["network_id"]?.stringValue ?? "", change, pending: doc)
         return doc
     }
 
@@ -130,6 +132,7 @@ struct Subnets: ResourceKind {
         try await change.db.raw("DELETE FROM net_ip_allocations WHERE subnet_id = \(bind: id)").run()
         try await change.delete(table, id)
         try await Networks.setSubnet(id, on: networkID, present: false, change)
+        try await DHCPPorts.sync(network: networkID, change)
     }
 
     // MARK: - Validation

@@ -1,0 +1,174 @@
+import DriverKit
+import Foundation
+import Logging
+
+/// One dnsmasq per network, in the network's `qdhcp-` namespace on the interface of its DHCP port,
+/// answering only the addresses the Networking service gave its ports (static ranges, a hosts
+/// directory with one file per port, which dnsmasq rereads on SIGHUP). It serves no DNS and
+/// forwards nothing: a guest's query never leaves the host through it.
+///
+/// Its files are under `<runtime>/dhcp/<network>/`: `plan.json` (the network as last applied),
+/// `hosts/<port>`, `opts`, `leases`, `args` (the command line it runs with) and `dnsmasq.pid`.
+/// dnsmasq drops to `nobody` and reads its hosts and options as that user: every folder on the
+/// way is world-readable.
+struct DHCPServer {
+    let root: String
+    let logger: Logger
+
+    func folder(_ network: String) -> String { "\(root)/\(network)" }
+
+    /// Records the network's subnets and options, then starts, restarts or stops dnsmasq to match.
+    func apply(_ plan: NetworkPlan) async throws {
+        let folder = folder(plan.id)
+        try makeReadable("\(folder)/hosts")
+        try write(try JSONEncoder().encode(plan), to: "\(folder)/plan.json")
+        try write(Data(options(plan).utf8), to: "\(folder)/opts")
+        try await converge(plan.id)
+    }
+
+    func plan(_ network: String) -> NetworkPlan? {
+        (try? Data(contentsOf: URL(fileURLWithPath: "\(folder(network))/plan.json"))).flatMap { try? JSONDecoder().decode(NetworkPlan.self, from: $0) }
+    }
+
+    /// The DHCP-enabled IPv4 subnets, which dnsmasq answers on.
+    static func served(_ plan: NetworkPlan) -> [SubnetPlan] {
+        plan.subnets.filter { $0.enableDHCP && !$0.cidr.contains(":") }
+    }
+
+    /// A port's addresses on the network's served subnets, as a dnsmasq host entry.
+    func addHost(_ port: PortPlan) async throws {
+        guard let plan = plan(port.networkID) else { return }
+        let served = Self.served(plan).compactMap { IPv4Network($0.cidr) }
+        let entries = port.fixedIPs.filter { ip in served.contains { $0.contains(ip) } }
+            .map { "\(port.macAddress),host-\($0.replacingOccurrences(of: ".", with: "-")),\($0)\n" }
+        let path = "\(folder(port.networkID))/hosts/\(port.id)"
+        if entries.isEmpty { try? FileManager.default.removeItem(atPath: path) } else { try write(Data(entries.joined().utf8), to: path) }
+        reload(port.networkID)
+    }
+
+    func removeHost(portID: String) {
+        for network in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            let path = "\(folder(network))/hosts/\(portID)"
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            try? FileManager.default.removeItem(atPath: path)
+            reload(network)
+        }
+    }
+
+    /// Records which port is the network's DHCP port (its interface is the one dnsmasq answers on).
+    func recordPort(_ port: PortPlan) throws {
+        try makeReadable(folder(port.networkID))
+        try write(Data(port.id.utf8), to: "\(folder(port.networkID))/port")
+    }
+
+    /// The networks whose DHCP port this is.
+    func networks(withPort portID: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter {
+            (try? String(contentsOfFile: "\(folder($0))/port", encoding: .utf8)) == portID
+        }
+    }
+
+    /// dnsmasq runs while the network has a served subnet and its DHCP interface is in place.
+    func converge(_ network: String) async throws {
+        let namespace = Namespaces.dhcp(network: network)
+        guard let plan = plan(network), !Self.served(plan).isEmpty,
+              let port = try? String(contentsOfFile: "\(folder(network))/port", encoding: .utf8),
+              await Links.exists(DeviceNames.dhcpInterface(port: port), in: namespace) else { return stop(network) }
+        let args = arguments(plan, interface: DeviceNames.dhcpInterface(port: port))
+        let argsFile = "\(folder(network))/args"
+        if pid(network) != nil, (try? String(contentsOfFile: argsFile, encoding: .utf8)) == args.joined(separator: "\n") { return }
+        stop(network)
+        try write(Data(args.joined(separator: "\n").utf8), to: argsFile)
+        // dnsmasq puts itself in the background once it listens; its pid file says where.
+        try await HostCommand.run(["ip", "netns", "exec", namespace] + args, failure: { .transient($0) })
+        logger.info("dnsmasq started", metadata: ["network": "\(network)", "pid": "\(pid(network).map(String.init) ?? "?")"])
+    }
+
+    /// Stops the network's dnsmasq and forgets its files.
+    func remove(_ network: String) {
+        stop(network)
+        try? FileManager.default.removeItem(atPath: folder(network))
+    }
+
+    private func stop(_ network: String) {
+        guard let pid = pid(network) else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<100 where Self.alive(pid) { usleep(20_000) }
+        if Self.alive(pid) { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: "\(folder(network))/dnsmasq.pid")
+    }
+
+    private func reload(_ network: String) {
+        if let pid = pid(network) { kill(pid, SIGHUP) }
+    }
+
+    /// The pid of the network's running dnsmasq (checked by its command line, not just the file).
+    func pid(_ network: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: "\(folder(network))/dnsmasq.pid", encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+              cmdline.hasPrefix("dnsmasq") || cmdline.contains("/dnsmasq\0"), cmdline.contains(folder(network)) else { return nil }
+        return pid
+    }
+
+    private static func alive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 && !isZombie(pid) }
+
+    private static func isZombie(_ pid: pid_t) -> Bool {
+        ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first) == "Z"
+    }
+
+    func arguments(_ plan: NetworkPlan, interface: String) -> [String] {
+        let folder = folder(plan.id)
+        var args = ["dnsmasq", "--no-hosts", "--no-resolv", "--port=0", "--conf-file=/dev/null", "--bind-interfaces",
+                    "--interface=\(interface)", "--except-interface=lo", "--dhcp-authoritative",
+                    "--pid-file=\(folder)/dnsmasq.pid", "--dhcp-hostsdir=\(folder)/hosts", "--dhcp-optsfile=\(folder)/opts",
+                    "--dhcp-leasefile=\(folder)/leases"]
+        for subnet in Self.served(plan) {
+            guard let network = IPv4Network(subnet.cidr) else { continue }
+            args.append("--dhcp-range=set:\(Self.tag(subnet)),\(network.address),static,\(network.netmask),86400s")
+        }
+        return args
+    }
+
+    /// Per subnet: its gateway (none when it has none), name servers, routes and the MTU.
+    func options(_ plan: NetworkPlan) -> String {
+        var lines: [String] = []
+        for subnet in Self.served(plan) {
+            let tag = "tag:\(Self.tag(subnet))"
+            lines.append("\(tag),option:router\(subnet.gatewayIP.map { ",\($0)" } ?? "")")
+            lines.append("\(tag),option:dns-server\(subnet.dnsNameservers.filter { !$0.contains(":") }.map { ",\($0)" }.joined())")
+            if !subnet.hostRoutes.isEmpty {
+                var routes = subnet.hostRoutes.map { "\($0.destination),\($0.nexthop)" }
+                // With classless routes a client ignores the router option: the default route goes in too.
+                if let gateway = subnet.gatewayIP { routes.append("0.0.0.0/0,\(gateway)") }
+                lines.append("\(tag),option:classless-static-route,\(routes.joined(separator: ","))")
+            }
+            lines.append("\(tag),option:mtu,\(plan.mtu)")
+        }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
+    static func tag(_ subnet: SubnetPlan) -> String { "subnet-\(subnet.id)" }
+
+    /// Makes `path` and the folders above it that are missing, readable by everyone (whatever the umask).
+    private func makeReadable(_ path: String) throws {
+        var missing: [String] = []
+        var folder = path
+        while !FileManager.default.fileExists(atPath: folder), folder != "/" {
+            missing.append(folder)
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        for folder in missing.reversed() {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder)
+        }
+    }
+
+    /// Whole or not at all: dnsmasq may read the file at any moment.
+    private func write(_ data: Data, to path: String) throws {
+        let temporary = path + ".new"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: temporary)
+        guard rename(temporary, path) == 0 else { throw DriverError.failed("cannot rename \(temporary): errno \(errno)") }
+    }
+}

@@ -1,0 +1,67 @@
+import DriverKit
+import Foundation
+import MartletCore
+import MartletTestSupport
+@testable import Networking
+import Testing
+
+/// With a data plane that serves DHCP, a network with DHCP keeps one `network:dhcp` port, as
+/// Neutron's DHCP agent does; with one that does not (the fake's default), it has none.
+@Suite struct DHCPPortTests {
+    @Test(arguments: TestBackend.available)
+    func aNetworkWithDHCPHasOneDHCPPortWithAnAddressOnEachDHCPSubnet(_ database: TestBackend) async throws {
+        let cloud = try await TestCloud.make(database, migrations: NetworkService.migrations, services: { db, config, _ in
+            [try NetworkService(database: db, config: config, backend: FakeNetworkBackend(hosts: ["net-1"], servesDHCP: true))]
+        })
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            func dhcpPorts(_ network: String) async throws -> [JSON] {
+                try await c.call(.get, "/network/v2.0/ports?network_id=\(network)&device_owner=network:dhcp", token: admin)["ports"]?.array ?? []
+            }
+            func subnets(_ port: JSON) -> Set<String> { Set((port["fixed_ips"]?.array ?? []).compactMap { $0["subnet_id"]?.stringValue }) }
+            func setDHCP(_ subnet: String, _ on: Bool) async throws {
+                let reply = try await c.call(.put, "/network/v2.0/subnets/\(subnet)", token: admin, json: ["subnet": ["enable_dhcp": .bool(on)]])
+                #expect(reply.status == .ok)
+            }
+
+            let (network, first) = try await c.networkWithSubnet(admin)
+            var ports = try await dhcpPorts(network)
+            #expect(ports.count == 1)
+            #expect(ports.first?["binding:host_id"] == "net-1" && ports.first?["device_id"]?.stringValue?.hasPrefix("dhcp") == true)
+            #expect(ports.first.map(subnets) == [first])
+
+            let second = try #require(try await c.create("subnets", "subnet", admin, ["network_id": .string(network), "cidr": "10.1.0.0/24",
+                                                                                      "ip_version": 4])["id"]?.stringValue)
+            ports = try await dhcpPorts(network)
+            #expect(ports.count == 1 && ports.first.map(subnets) == [first, second])
+            // IPv6 subnets are not served (no DHCPv6 yet), so they add no address.
+            _ = try await c.create("subnets", "subnet", admin, ["network_id": .string(network), "cidr": "fd00:1::/64", "ip_version": 6])
+            #expect(try await dhcpPorts(network).first.map(subnets) == [first, second])
+
+            try await setDHCP(first, false)
+            #expect(try await dhcpPorts(network).first.map(subnets) == [second])
+            try await setDHCP(second, false)
+            #expect(try await dhcpPorts(network).isEmpty)
+            try await setDHCP(first, true)
+            #expect(try await dhcpPorts(network).count == 1)
+            // Deleting the subnet takes the port; deleting the network is not refused for a DHCP port.
+            #expect(try await c.call(.delete, "/network/v2.0/subnets/\(first)", token: admin).status == .noContent)
+            #expect(try await dhcpPorts(network).isEmpty)
+            try await setDHCP(second, true)
+            #expect(try await c.call(.delete, "/network/v2.0/networks/\(network)", token: admin).status == .noContent)
+            #expect(try await dhcpPorts(network).isEmpty)
+        }
+    }
+
+    @Test func aDataPlaneWithoutDHCPGetsNoDHCPPort() async throws {
+        let cloud = try await networkCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, _) = try await c.networkWithSubnet(admin)
+            let ports = try await c.call(.get, "/network/v2.0/ports?network_id=\(network)", token: admin)["ports"]?.array ?? []
+            #expect(ports.isEmpty)
+        }
+    }
+}
