@@ -53,6 +53,7 @@ public final class ComputeService: APIService {
     /// The most servers one create request makes, whatever the quota allows.
     let maxServersPerRequest: Int
     let enableInstancePassword: Bool
+    let resumeGuestsOnHostBoot: Bool
     let logger: Logger
     let recorder = RouteRecorder()
     /// Nova's policy table with the operator's overrides.
@@ -78,6 +79,7 @@ public final class ComputeService: APIService {
         consoleURL = config.resolvedConsoleURL
         maxServersPerRequest = config.maxServersPerRequest
         enableInstancePassword = config.enableInstancePassword
+        resumeGuestsOnHostBoot = config.resumeGuestsStateOnHostBoot
         self.logger = logger
         let owner = ServiceReference()
         conductor = Conductor(database: database, logger: logger, owner: owner)
@@ -125,7 +127,9 @@ public final class ComputeService: APIService {
 
     /// Resumes every unfinished build and task and re-spawns what the database says runs, several
     /// at a time, logging progress: after a restart every server ends settled. It runs while the
-    /// API already answers (a request on a server not yet back brings it back itself).
+    /// API already answers (a request on a server not yet back brings it back itself). A guest
+    /// the host still has but that no longer runs (its host rebooted) is started again only with
+    /// `resume_guests_state_on_host_boot`; otherwise the power sync records it stopped.
     public func resumeServers(concurrency: Int = 16) async {
         let local = Set(hypervisor.hosts.map(\.name))
         let all: [Server]
@@ -139,8 +143,12 @@ public final class ComputeService: APIService {
         for server in all {
             if server.vmState == .building || server.taskState != nil {
                 conductor.converge(server.id)
-            } else if let host = server.host, local.contains(host), await hypervisor.powerState(server.id, host: host) == nil {
-                lost.append(server)
+            } else if let host = server.host, local.contains(host) {
+                switch await hypervisor.powerState(server.id, host: host) {
+                case nil: lost.append(server)
+                case .shutdown?, .crashed? where resumeGuestsOnHostBoot && server.vmState == .active: lost.append(server)
+                default: break
+                }
             }
         }
         guard !lost.isEmpty else { return }

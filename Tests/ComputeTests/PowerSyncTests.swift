@@ -43,6 +43,25 @@ import Testing
         }
     }
 
+    @Test(arguments: [false, true])
+    func aGuestItsHostLostIsStartedAgainOnlyWhenAskedTo(_ resume: Bool) async throws {
+        let cloud = try await computeCloud { $0.resumeGuestsStateOnHostBoot = resume }
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let hypervisor = cloud.compute.hypervisor as! FakeHypervisor
+            let host = try #require(try await c.server(admin, id)?["OS-EXT-SRV-ATTR:host"]?.stringValue)
+            hypervisor.crash(id)  // as a host reboot leaves it: known to the host, not running
+            await cloud.compute.resumeServers()
+            try await PowerSync.sync(id, cloud.compute)
+            #expect(await hypervisor.powerState(id, host: host) == (resume ? .running : .crashed))
+            #expect(try await c.server(admin, id)?["status"]?.stringValue == (resume ? "ACTIVE" : "SHUTOFF"))
+        }
+    }
+
     @Test func whatAHostHasOfNoServerIsRemoved() async throws {
         let cloud = try await computeCloud()
         defer { Task { await cloud.close() } }
