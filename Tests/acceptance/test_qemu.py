@@ -14,6 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
+import openstack
+import openstack.config
 import pytest
 import requests
 
@@ -28,8 +30,8 @@ BOOT_TIMEOUT = 240
 
 
 class QemuCloud:
-    def __init__(self, server: MartletServer, osc: OpenStackCLI, image: str, network: str):
-        self.server, self.osc, self.image, self.network = server, osc, image, network
+    def __init__(self, server: MartletServer, osc: OpenStackCLI, clouds: Path, image: str, network: str):
+        self.server, self.osc, self.clouds, self.image, self.network = server, osc, clouds, image, network
 
     @property
     def instances(self) -> Path:
@@ -120,12 +122,13 @@ def cloud(tmp_path_factory):
     try:
         import shutil, sys
         exe = str(Path(sys.executable).parent / "openstack")
-        osc = OpenStackCLI(exe if Path(exe).exists() else shutil.which("openstack"), Clouds(server, root).path)
+        clouds = Clouds(server, root).path
+        osc = OpenStackCLI(exe if Path(exe).exists() else shutil.which("openstack"), clouds)
         image = osc.json("image", "create", "--disk-format", "qcow2", "--container-format", "bare", "--public",
                          "--file", image_path, "martlet-guest")["id"]
         network = osc.json("network", "create", "guests")["id"]
         osc.ok("subnet", "create", "--network", network, "--subnet-range", "10.77.0.0/24", "guests-v4")
-        yield QemuCloud(server, osc, image, network)
+        yield QemuCloud(server, osc, clouds, image, network)
         # The network's dnsmasq and namespace go with it (guests were deleted by their tests).
         osc.ok("network", "delete", network)
         deadline = time.monotonic() + 30
@@ -220,6 +223,22 @@ def test_consoles(cloud, guest):
         consoles.read_until(ws, b"login:")
     finally:
         ws.close()
+
+
+def test_openstacksdk_reads_the_consoles_and_stops_and_starts_the_guest(cloud, guest):
+    region = openstack.config.OpenStackConfig(config_files=[str(cloud.clouds)]).get_one("martlet")
+    conn = openstack.connection.Connection(config=region)
+    try:
+        server = conn.compute.get_server(guest)
+        assert "martlet-guest: ready" in conn.compute.get_server_console_output(server)["output"]
+        console = conn.compute.create_server_remote_console(server, protocol="vnc", type="novnc")
+        assert console.url.startswith(cloud.server.console_url + "/vnc_lite.html"), console.url
+        conn.compute.stop_server(server)
+        conn.compute.wait_for_server(server, status="SHUTOFF", wait=BOOT_TIMEOUT)
+        conn.compute.start_server(server)
+        conn.compute.wait_for_server(server, status="ACTIVE", wait=BOOT_TIMEOUT)
+    finally:
+        conn.close()
 
 
 def test_stop_and_start(cloud, guest):
