@@ -73,11 +73,11 @@ struct DHCPServer {
         let namespace = Namespaces.dhcp(network: network)
         guard let plan = plan(network), !Self.served(plan).isEmpty,
               let port = try? String(contentsOfFile: "\(folder(network))/port", encoding: .utf8),
-              await Links.exists(DeviceNames.dhcpInterface(port: port), in: namespace) else { return stop(network) }
+              await Links.exists(DeviceNames.dhcpInterface(port: port), in: namespace) else { return await stop(network) }
         let args = arguments(plan, interface: DeviceNames.dhcpInterface(port: port))
         let argsFile = "\(folder(network))/args"
         if pid(network) != nil, (try? String(contentsOfFile: argsFile, encoding: .utf8)) == args.joined(separator: "\n") { return }
-        stop(network)
+        await stop(network)
         try write(Data(args.joined(separator: "\n").utf8), to: argsFile)
         // dnsmasq puts itself in the background once it listens; its pid file says where.
         try await HostCommand.run(["ip", "netns", "exec", namespace] + args, failure: { .transient($0) })
@@ -85,15 +85,15 @@ struct DHCPServer {
     }
 
     /// Stops the network's dnsmasq and forgets its files.
-    func remove(_ network: String) {
-        stop(network)
+    func remove(_ network: String) async {
+        await stop(network)
         try? FileManager.default.removeItem(atPath: folder(network))
     }
 
-    private func stop(_ network: String) {
+    private func stop(_ network: String) async {
         guard let pid = pid(network) else { return }
         kill(pid, SIGTERM)
-        for _ in 0..<100 where Self.alive(pid) { usleep(20_000) }
+        for _ in 0..<100 where Self.alive(pid) { try? await Task.sleep(for: .milliseconds(20)) }
         if Self.alive(pid) { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(atPath: "\(folder(network))/dnsmasq.pid")
     }

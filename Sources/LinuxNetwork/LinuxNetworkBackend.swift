@@ -44,7 +44,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
     public func removeNetwork(id: String) async throws {
         let bridge = DeviceNames.bridge(network: id)
         for link in try await Links.all() where link.master == bridge && link.kind == "vxlan" { try await Links.delete(link.ifname) }
-        dhcp.remove(id)
+        await dhcp.remove(id)
         try await Namespaces.delete(Namespaces.dhcp(network: id))
         try await Links.delete(bridge)
     }
