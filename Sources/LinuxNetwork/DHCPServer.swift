@@ -61,6 +61,16 @@ struct DHCPServer {
         try write(Data(port.id.utf8), to: "\(folder(port.networkID))/port")
     }
 
+    /// The networks it keeps files for.
+    func networkIDs() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] }
+
+    /// The ports a network's files name: its DHCP port and those with a hosts entry.
+    func ports(_ network: String) -> [String] {
+        let hosts = (try? FileManager.default.contentsOfDirectory(atPath: "\(folder(network))/hosts")) ?? []
+        let own = try? String(contentsOfFile: "\(folder(network))/port", encoding: .utf8)
+        return hosts.filter { !$0.hasSuffix(".new") } + [own].compactMap { $0 }
+    }
+
     /// The networks whose DHCP port this is.
     func networks(withPort portID: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter {

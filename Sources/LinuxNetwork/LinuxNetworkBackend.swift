@@ -85,6 +85,23 @@ public final class LinuxNetworkBackend: NetworkBackend {
         for network in dhcp.networks(withPort: id) { try await dhcp.converge(network) }
     }
 
+    /// Its bridges and the taps on them (by ID prefix), and what its DHCP folders and namespaces name.
+    public func inventory() async throws -> DataPlaneInventory {
+        var inventory = DataPlaneInventory()
+        let links = try await Links.all()
+        let bridges = Set(links.filter { $0.kind == "bridge" && $0.ifname.hasPrefix(DeviceNames.bridgePrefix) }.map(\.ifname))
+        inventory.networks = Set(bridges.map { String($0.dropFirst(DeviceNames.bridgePrefix.count)) })
+        for link in links where link.ifname.hasPrefix(DeviceNames.tapPrefix) && bridges.contains(link.master ?? "") {
+            inventory.ports.insert(String(link.ifname.dropFirst(DeviceNames.tapPrefix.count)))
+        }
+        for network in dhcp.networkIDs() {
+            inventory.networks.insert(network)
+            inventory.ports.formUnion(dhcp.ports(network))
+        }
+        inventory.networks.formUnion(Namespaces.dhcpNetworks())
+        return inventory
+    }
+
     public func apply(router: RouterPlan) async throws {
         throw DriverError.unsupported("routers are not wired by the linux backend yet")
     }

@@ -5,6 +5,11 @@ import Foundation
 enum Namespaces {
     static func dhcp(network id: String) -> String { "qdhcp-\(id)" }
 
+    /// The networks that have a `qdhcp-` namespace.
+    static func dhcpNetworks() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("qdhcp-") }.map { String($0.dropFirst(6)) }
+    }
+
     static func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: "/run/netns/\(name)") }
 
     static func ensure(_ name: String) async throws {

@@ -7,11 +7,24 @@ public protocol BlockObserver: Sendable {
     mutating func observe(_ block: ByteBuffer) async
 }
 
-public enum DurableFileError: Error, Equatable {
+public enum DurableFileError: Error, Equatable, CustomStringConvertible {
     /// The body went past `limit` bytes.
     case tooLarge(limit: Int64)
     /// A system call on `path` failed with `errno`.
     case failed(path: String, errno: Int32)
+
+    /// The system's words for it ("No space left on device"), without the path: what a user may see.
+    public var reason: String {
+        switch self {
+        case .tooLarge(let limit): return "more than \(limit) bytes"
+        case .failed(_, let errno): return String(cString: strerror(errno))
+        }
+    }
+
+    public var description: String {
+        if case .failed(let path, _) = self { return "\(reason): \(path)" }
+        return reason
+    }
 }
 
 /// A file that appears complete and durable under its name, or not at all: the body goes to a

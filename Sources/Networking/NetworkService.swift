@@ -88,14 +88,15 @@ public final class NetworkService: APIService {
     /// Waits until the data plane has applied every change so far (tests and benchmarks use it).
     public func settle() async { await dataPlane.queue.idle() }
 
-    /// Records its hosts' agents as started, gives what needs an agent and has none one, and queues
-    /// every network, bound port and router for the data plane (which `run` then brings up to date).
+    /// Records its hosts' agents as started, gives what needs an agent and has none one, removes
+    /// from the data plane what the database no longer has, and queues every network, bound port
+    /// and router for it (which `run` then brings up to date).
     public func converge() async throws {
         try await change(caller: Caller(isAdmin: true, projectID: "")) { change in
             try await Agents.register(hosts: backend.hosts, change)
             try await AgentScheduler.scheduleUnhosted(change)
             try await DHCPPorts.syncAll(change)
         }
-        dataPlane.queue.enqueue(try await dataPlane.applier.everything())
+        dataPlane.queue.enqueue(try await dataPlane.applier.resync())
     }
 }

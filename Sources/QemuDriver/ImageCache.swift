@@ -63,7 +63,12 @@ actor ImageCache {
         let download = "\(folder)/\(image.id).download"
         defer { try? FileManager.default.removeItem(atPath: download) }
         var digest = MD5Observer()
-        let size = try await DurableFile.write(chunks, to: download, temporary: download + ".part", observer: &digest)
+        let size: Int64
+        do {
+            size = try await DurableFile.write(chunks, to: download, temporary: download + ".part", observer: &digest)
+        } catch let error as DurableFileError {
+            throw DriverError.failed("Image \(image.id) could not be stored on this host: \(error.reason).")
+        }
         if let expected = image.size, expected != size {
             throw DriverError.invalidInput("Image \(image.id) is truncated: \(size) of \(expected) bytes arrived.")
         }

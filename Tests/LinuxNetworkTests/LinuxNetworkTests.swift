@@ -95,6 +95,11 @@ struct LinuxNetworkTests {
         let hosts = "\(backend.dhcp.folder(network.id))/hosts/\(server.id)"
         #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5\n")
 
+        // What it has built, for a resync to compare with the database.
+        let built = try await backend.inventory()
+        #expect(built.networks.isSuperset(of: [network.id, String(network.id.prefix(11))]))
+        #expect(built.ports.isSuperset(of: [server.id, dhcpPort.id, String(server.id.prefix(11)), String(dhcpPort.id.prefix(11))]))
+
         // Applying again changes nothing: the same dnsmasq runs on.
         try await backend.apply(network: network)
         try await backend.apply(port: dhcpPort)

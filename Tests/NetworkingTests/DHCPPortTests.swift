@@ -65,3 +65,28 @@ import Testing
         }
     }
 }
+
+/// A resync removes from the data plane what the database no longer has, and nothing else.
+@Suite struct DataPlanePruneTests {
+    @Test func aResyncRemovesWhatALostDeleteLeftBehind() async throws {
+        let cloud = try await networkCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, _) = try await c.networkWithSubnet(admin)
+            // What a delete cut short by a crash leaves: objects only the backend still has.
+            let stale = NetworkPlan(id: UUID().uuidString.lowercased(), networkType: "local", physicalNetwork: nil, segmentationID: nil,
+                                    mtu: 1500, adminStateUp: true, subnets: [])
+            try await cloud.fakeBackend.apply(network: stale)
+            try await cloud.fakeBackend.apply(port: PortPlan(id: UUID().uuidString.lowercased(), networkID: stale.id, host: "fake-1",
+                                                            macAddress: "fa:16:3e:00:00:09", fixedIPs: [], adminStateUp: true,
+                                                            deviceOwner: "compute:nova", portSecurityEnabled: true, securityGroupIDs: [],
+                                                            allowedAddressPairs: []))
+            try await cloud.network.converge()
+            await cloud.network.settle()
+            let state = cloud.fakeBackend.snapshot
+            #expect(state.ports.isEmpty)
+            #expect(Set(state.networks.keys) == [network])
+        }
+    }
+}

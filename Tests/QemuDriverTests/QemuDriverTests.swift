@@ -121,6 +121,34 @@ struct QemuDriverTests {
         #expect(Self.leftovers().isEmpty)
     }
 
+    /// The data folder on a small tmpfs, filled to the last few kilobytes (the stage runs in a mount
+    /// namespace of its own, so the mount goes with it).
+    @Test func aFullDiskFailsTheSpawnClearlyAndLeavesNothing() async throws {
+        let mount = Self.images.folder + "/full-disk"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        try await HostCommand.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount])
+        var failure: (any Error)?
+        do {
+            var settings = QemuSettings(dataDir: mount + "/data")
+            settings.hostName = Self.host
+            let driver = QemuHypervisor(settings, accelerator: "tcg", images: Self.images, logger: .init(label: "test"))
+            let free = try #require(try FileManager.default.attributesOfFileSystem(forPath: mount)[.systemFreeSize] as? NSNumber).int64Value
+            try await HostCommand.run(["fallocate", "-l", "\(free - 8192)", mount + "/filler"])
+            do {
+                try await driver.spawn(Self.spec())
+                Issue.record("a server spawned on a full disk")
+            } catch {
+                failure = error
+            }
+            #expect(driver.instanceIDs().isEmpty, "left behind: \(driver.instanceIDs())")
+            #expect(Self.leftovers().filter { $0.hasPrefix("process") }.isEmpty)
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: settings.imagesFolder)) ?? []).isEmpty)
+        }
+        try await HostCommand.run(["umount", mount])
+        let said = failure.map { "\($0)" } ?? "none"
+        #expect(said.contains("No space left on device") && !said.contains(mount), "the error does not say the disk is full, or names a host path: \(said)")
+    }
+
     @Test func qemuFailingToStartLeavesNoProcessTapOrFile() async throws {
         var image = Self.images.bootSector
         image.properties["hw_machine_type"] = "no-such-machine"

@@ -390,7 +390,16 @@ def test_kill_9_of_martlet_converges(cloud):
     cloud.server.proc.send_signal(signal.SIGKILL)
     cloud.server.proc.wait()
     cloud.server.proc = None
+    # What a delete whose data-plane event the crash lost leaves: a network's bridge and a tap on it.
+    stray = "deadbeef-00"
+    subprocess.run(["ip", "link", "add", f"brq{stray}", "type", "bridge"], check=True)
+    subprocess.run(["ip", "tuntap", "add", "dev", f"tap{stray}", "mode", "tap"], check=True)
+    subprocess.run(["ip", "link", "set", f"tap{stray}", "master", f"brq{stray}"], check=True)
     cloud.server.start()
+    deadline = time.monotonic() + 30
+    while Path(f"/sys/class/net/brq{stray}").exists() or Path(f"/sys/class/net/tap{stray}").exists():
+        assert time.monotonic() < deadline, "the restart left a bridge and a tap no network or port has"
+        time.sleep(0.2)
     for server_id in ids:
         cloud.wait_status(server_id, "ACTIVE")
     for server_id, pids in running.items():

@@ -41,6 +41,10 @@ public final class FakeNetworkBackend: NetworkBackend {
     public func apply(securityGroup: SecurityGroupPlan) async throws { try change { $0.securityGroups[securityGroup.id] = securityGroup } }
     public func removeSecurityGroup(id: String) async throws { try change { $0.securityGroups.removeValue(forKey: id) } }
 
+    public func inventory() async throws -> DataPlaneInventory {
+        state.withLock { DataPlaneInventory(networks: Set($0.networks.keys), ports: Set($0.ports.keys)) }
+    }
+
     private func change(_ edit: (inout State) -> Void) throws {
         try state.withLock { s in
             if s.failures > 0 {

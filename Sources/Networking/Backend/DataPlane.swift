@@ -19,7 +19,7 @@ final class DataPlane: Sendable {
         self.applier = applier
         // One at a time, in order: a network is wired before the ports that arrive after it.
         queue = ReconcileQueue(name: "data plane", concurrency: 1, backoff: .init(initial: .milliseconds(200), maximum: .seconds(30)),
-                               resyncInterval: resyncInterval, resync: { try await applier.everything() },
+                               resyncInterval: resyncInterval, resync: { try await applier.resync() },
                                leadership: DatabaseLeadership(database: store.db), logger: logger) { key in try await applier.apply(key) }
     }
 
@@ -69,6 +69,33 @@ struct DataPlaneApplier: Sendable {
             port["status"] = "ACTIVE"
             try await store.update(.ports, port, now: Timestamp.iso(Date()), in: db)
         }
+    }
+
+    /// Every object the database has, after removing from the backend what it no longer has. The
+    /// backend is asked first, so what is made meanwhile is not in its answer and not touched.
+    func resync() async throws -> [DataPlaneEvent.Key] {
+        let built = try await backend.inventory()
+        let keys = try await everything()
+        var networks = Set<String>(), ports = Set<String>()
+        for key in keys {
+            switch key {
+            case .network(let id): networks.insert(id)
+            case .port(let id): ports.insert(id)
+            default: break
+            }
+        }
+        // A device's name carries its object's ID's first 11 characters.
+        let prefixes = Set((networks.union(ports)).map { String($0.prefix(11)) })
+        func known(_ id: String, _ all: Set<String>) -> Bool { all.contains(id) || (id.count == 11 && prefixes.contains(id)) }
+        for id in built.ports.sorted() where !known(id, ports) {
+            logger.notice("removing a port the database no longer has", metadata: ["port": "\(id)"])
+            try await backend.removePort(id: id)
+        }
+        for id in built.networks.sorted() where !known(id, networks) {
+            logger.notice("removing a network the database no longer has", metadata: ["network": "\(id)"])
+            try await backend.removeNetwork(id: id)
+        }
+        return keys
     }
 
     /// Every network, security group, bound port and router, for a resync.
