@@ -146,7 +146,7 @@ public final class ComputeService: APIService {
             } else if let host = server.host, local.contains(host) {
                 switch await hypervisor.powerState(server.id, host: host) {
                 case nil: lost.append(server)
-                case .shutdown?, .crashed? where resumeGuestsOnHostBoot && server.vmState == .active: lost.append(server)
+                case .shutdown?, .crashed?: if resumeGuestsOnHostBoot && server.vmState == .active { lost.append(server) }
                 default: break
                 }
             }

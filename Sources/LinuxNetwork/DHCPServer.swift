@@ -17,13 +17,14 @@ struct DHCPServer {
 
     func folder(_ network: String) -> String { "\(root)/\(network)" }
 
-    /// Records the network's subnets and options, then starts, restarts or stops dnsmasq to match.
-    func apply(_ plan: NetworkPlan) async throws {
+    /// Records the network (its folder is also what says the backend built it) and its options,
+    /// which a running dnsmasq rereads; `converge` then starts, restarts or stops it to match.
+    func record(_ plan: NetworkPlan) throws {
         let folder = folder(plan.id)
         try makeReadable("\(folder)/hosts")
         try write(try JSONEncoder().encode(plan), to: "\(folder)/plan.json")
         try write(Data(options(plan).utf8), to: "\(folder)/opts")
-        try await converge(plan.id)
+        reload(plan.id)
     }
 
     func plan(_ network: String) -> NetworkPlan? {
@@ -35,14 +36,14 @@ struct DHCPServer {
         plan.subnets.filter { $0.enableDHCP && !$0.cidr.contains(":") }
     }
 
-    /// A port's addresses on the network's served subnets, as a dnsmasq host entry.
+    /// A server port's IPv4 addresses as dnsmasq host entries. Every one is written, served subnet
+    /// or not (dnsmasq answers those in its ranges), so turning DHCP on needs no port rewritten;
+    /// the file is written even when empty, since it also records the port as this backend's.
     func addHost(_ port: PortPlan) async throws {
-        guard let plan = plan(port.networkID) else { return }
-        let served = Self.served(plan).compactMap { IPv4Network($0.cidr) }
-        let entries = port.fixedIPs.filter { ip in served.contains { $0.contains(ip) } }
+        let entries = port.fixedIPs.filter { IPv4Network.parse($0) != nil }
             .map { "\(port.macAddress),host-\($0.replacingOccurrences(of: ".", with: "-")),\($0)\n" }
-        let path = "\(folder(port.networkID))/hosts/\(port.id)"
-        if entries.isEmpty { try? FileManager.default.removeItem(atPath: path) } else { try write(Data(entries.joined().utf8), to: path) }
+        try makeReadable("\(folder(port.networkID))/hosts")
+        try write(Data(entries.joined().utf8), to: "\(folder(port.networkID))/hosts/\(port.id)")
         reload(port.networkID)
     }
 

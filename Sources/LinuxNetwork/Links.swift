@@ -4,37 +4,19 @@ import Foundation
 /// The host's network devices through `ip`: each call makes one device look as asked and does
 /// nothing when it already does, so a backend can replay its whole desired state at any time.
 enum Links {
-    struct Link: Decodable {
-        let ifname: String
-        let master: String?
-        let mtu: Int?
-        let linkinfo: Info?
-        struct Info: Decodable { let info_kind: String? }
-        var kind: String? { linkinfo?.info_kind }
-    }
-
     static func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") }
 
     static func mtu(_ name: String) -> Int? {
         (try? String(contentsOfFile: "/sys/class/net/\(name)/mtu", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    /// Every device of the host, with its kind (`bridge`, `vxlan`, `tun`…) and master.
-    static func all() async throws -> [Link] {
-        let json = try await HostCommand.run(["ip", "-d", "-j", "link", "show"])
-        return try JSONDecoder().decode([Link].self, from: Data(json.utf8))
-    }
-
+    /// A bridge with no address of the host's on it: no IPv6 link-local address (guests would
+    /// reach the host's services on `::`) and no router advertisement from a guest taken.
     static func bridge(_ name: String, mtu: Int, up: Bool) async throws {
         if !exists(name) { try await ip("link", "add", "name", name, "type", "bridge") }
+        let ipv6 = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
+        if FileManager.default.fileExists(atPath: ipv6) { try Data("1".utf8).write(to: URL(fileURLWithPath: ipv6)) }
         try await ip("link", "set", "dev", name, "mtu", "\(mtu)", up ? "up" : "down")
-    }
-
-    /// A VXLAN device of `vni` on `bridge`. With no remote it floods nowhere: what one host needs,
-    /// and where the other hosts' tunnels will join.
-    static func vxlan(_ name: String, vni: Int, bridge: String, mtu: Int) async throws {
-        if !exists(name) { try await ip("link", "add", name, "type", "vxlan", "id", "\(vni)", "dstport", "4789", "nolearning") }
-        try await ip("link", "set", "dev", name, "master", bridge, "mtu", "\(mtu)", "up")
     }
 
     /// A port's tap, made here when the hypervisor has not made it yet (it opens it by name).

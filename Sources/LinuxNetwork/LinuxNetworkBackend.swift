@@ -3,8 +3,8 @@ import Foundation
 import Logging
 
 /// The data plane of one host from Linux's own parts, as Neutron's Linux bridge agent builds it:
-/// a bridge per network, a VXLAN device on it for `vxlan` networks, and the taps of the servers'
-/// ports on their network's bridge. Every call converges one object to its plan.
+/// a bridge per network and the taps of the servers' ports on their network's bridge. Every call
+/// converges one object to its plan.
 ///
 /// DHCP is a dnsmasq per network in its `qdhcp-` namespace (see `DHCPServer`).
 ///
@@ -26,27 +26,25 @@ public final class LinuxNetworkBackend: NetworkBackend {
     public var servesDHCP: Bool { true }
     public func vifType(host: String) -> String { "bridge" }
 
+    /// The network's bridge. No VXLAN device yet: with one host it would carry nothing, and the
+    /// kernel's VXLAN socket listens on UDP 4789 on every address of the host, taking frames from
+    /// anyone who guesses a VNI. It comes with the second host and its tunnel's peers.
     public func apply(network: NetworkPlan) async throws {
-        let bridge = DeviceNames.bridge(network: network.id)
-        switch network.networkType {
-        case "vxlan":
-            guard let vni = network.segmentationID else { throw DriverError.invalidInput("vxlan network \(network.id) has no VNI") }
-            try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
-            try await Links.vxlan(DeviceNames.vxlan(vni: vni), vni: vni, bridge: bridge, mtu: network.mtu)
-        case "local":
-            try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
-        default:
+        // Recorded first, so a port of a network this backend cannot build is told so.
+        try dhcp.record(network)
+        guard Self.networkTypes.contains(network.networkType) else {
             throw DriverError.unsupported("\(network.networkType) networks are not wired by the linux backend yet")
         }
-        try await dhcp.apply(network)
+        try await Links.bridge(DeviceNames.bridge(network: network.id), mtu: network.mtu, up: network.adminStateUp)
+        try await dhcp.converge(network.id)
     }
 
+    static let networkTypes: Set<String> = ["vxlan", "local"]
+
     public func removeNetwork(id: String) async throws {
-        let bridge = DeviceNames.bridge(network: id)
-        for link in try await Links.all() where link.master == bridge && link.kind == "vxlan" { try await Links.delete(link.ifname) }
         await dhcp.remove(id)
         try await Namespaces.delete(Namespaces.dhcp(network: id))
-        try await Links.delete(bridge)
+        try await Links.delete(DeviceNames.bridge(network: id))
     }
 
     /// A server's port: its tap on the network's bridge, and its addresses in the network's DHCP
@@ -57,17 +55,18 @@ public final class LinuxNetworkBackend: NetworkBackend {
         guard isServer || port.deviceOwner == "network:dhcp" else {
             throw DriverError.unsupported("\(port.deviceOwner.isEmpty ? "unowned" : port.deviceOwner) ports are not wired by the linux backend yet")
         }
-        let bridge = DeviceNames.bridge(network: port.networkID)
-        // The bridge carries the network's MTU, so a restarted backend needs nothing remembered.
-        guard let mtu = Links.mtu(bridge) else {
-            throw DriverError.transient("network \(port.networkID) of port \(port.id) is not wired yet")
+        guard let plan = dhcp.plan(port.networkID) else { throw DriverError.transient("network \(port.networkID) of port \(port.id) is not wired yet") }
+        guard Self.networkTypes.contains(plan.networkType) else {
+            throw DriverError.unsupported("ports of \(plan.networkType) networks are not wired by the linux backend yet")
         }
+        let bridge = DeviceNames.bridge(network: port.networkID)
+        // The bridge carries the network's MTU.
+        guard let mtu = Links.mtu(bridge) else { throw DriverError.transient("network \(port.networkID) of port \(port.id) is not wired yet") }
         if isServer {
             try await Links.tap(DeviceNames.tap(port: port.id), bridge: bridge, mtu: mtu, up: port.adminStateUp)
             try await dhcp.addHost(port)
             return
         }
-        guard let plan = dhcp.plan(port.networkID) else { throw DriverError.transient("network \(port.networkID) has no plan yet") }
         let namespace = Namespaces.dhcp(network: port.networkID), inside = DeviceNames.dhcpInterface(port: port.id)
         try await Namespaces.ensure(namespace)
         try await Links.veth(DeviceNames.tap(port: port.id), peer: inside, namespace: namespace, bridge: bridge, mtu: mtu, mac: port.macAddress)
@@ -85,20 +84,14 @@ public final class LinuxNetworkBackend: NetworkBackend {
         for network in dhcp.networks(withPort: id) { try await dhcp.converge(network) }
     }
 
-    /// Its bridges and the taps on them (by ID prefix), and what its DHCP folders and namespaces name.
+    /// The networks and ports it recorded in its runtime folder: only its own, whatever else the
+    /// host runs (another cloud's bridges are not its to remove).
     public func inventory() async throws -> DataPlaneInventory {
         var inventory = DataPlaneInventory()
-        let links = try await Links.all()
-        let bridges = Set(links.filter { $0.kind == "bridge" && $0.ifname.hasPrefix(DeviceNames.bridgePrefix) }.map(\.ifname))
-        inventory.networks = Set(bridges.map { String($0.dropFirst(DeviceNames.bridgePrefix.count)) })
-        for link in links where link.ifname.hasPrefix(DeviceNames.tapPrefix) && bridges.contains(link.master ?? "") {
-            inventory.ports.insert(String(link.ifname.dropFirst(DeviceNames.tapPrefix.count)))
-        }
         for network in dhcp.networkIDs() {
             inventory.networks.insert(network)
             inventory.ports.formUnion(dhcp.ports(network))
         }
-        inventory.networks.formUnion(Namespaces.dhcpNetworks())
         return inventory
     }
 

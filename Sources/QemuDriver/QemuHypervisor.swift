@@ -284,18 +284,19 @@ public final class QemuHypervisor: Hypervisor {
             // Paused, qemu has flushed the disk, so the copy is whole; the pause lasts as long as the copy.
             var running = false
             if folder.runningPID != nil { running = try await status(folder) == .running }
-            if running {
-                try Data().write(to: URL(fileURLWithPath: folder.snapshotPause))
-                try await qmp(folder, "stop")
-            }
             do {
+                if running {
+                    try Data().write(to: URL(fileURLWithPath: folder.snapshotPause))
+                    try await qmp(folder, "stop")
+                }
                 try await DiskImage.flatten(folder.disk, into: copy, shared: folder.runningPID != nil)
+                if running { try await resumeAfterSnapshot(folder) }
             } catch {
                 try? FileManager.default.removeItem(atPath: copy)
                 if running { try? await resumeAfterSnapshot(folder) }
+                try? FileManager.default.removeItem(atPath: folder.snapshotPause)
                 throw error
             }
-            if running { try await resumeAfterSnapshot(folder) }
         }
         return DiskSnapshot(diskFormat: "qcow2", chunks: FileChunks(path: copy, removesFile: true))
     }

@@ -33,18 +33,23 @@ struct LinuxNetworkTests {
         (try? String(contentsOfFile: "/sys/class/net/\(device)/\(attribute)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    static func sysctl(_ name: String) -> String? {
+        (try? String(contentsOfFile: "/proc/sys/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func master(_ device: String) -> String? {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/sys/class/net/\(device)/master")).map { URL(fileURLWithPath: $0).lastPathComponent }
     }
 
-    @Test func aVXLANNetworkIsABridgeWithItsTunnelAndItsPortsTaps() async throws {
+    @Test func aNetworkIsABridgeWithItsPortsTapsAndNoAddressOfTheHost() async throws {
         let network = Self.network()
         try await backend.apply(network: network)
         try await backend.apply(network: network)  // again: nothing changes
         let bridge = DeviceNames.bridge(network: network.id)
         #expect(Self.sys(bridge, "mtu") == "1450")
-        #expect(Self.master("vxlan-4242") == bridge)
-        #expect(Self.sys("vxlan-4242", "mtu") == "1450")
+        #expect(Self.sysctl("net/ipv6/conf/\(bridge)/disable_ipv6") == "1", "the bridge gives the host an IPv6 address guests reach")
+        // No VXLAN device on one host: its socket would take frames from anyone on UDP 4789.
+        #expect(!Links.exists("vxlan-4242"))
 
         let port = Self.port(on: network)
         try await backend.apply(port: port)
@@ -58,7 +63,7 @@ struct LinuxNetworkTests {
         #expect(!Links.exists(tap))
         try await backend.removeNetwork(id: network.id)
         try await backend.removeNetwork(id: network.id)
-        #expect(!Links.exists(bridge) && !Links.exists("vxlan-4242"))
+        #expect(!Links.exists(bridge))
     }
 
     @Test func aPortWaitsForItsNetworkAndAnAdminDownPortIsDown() async throws {
@@ -97,8 +102,8 @@ struct LinuxNetworkTests {
 
         // What it has built, for a resync to compare with the database.
         let built = try await backend.inventory()
-        #expect(built.networks.isSuperset(of: [network.id, String(network.id.prefix(11))]))
-        #expect(built.ports.isSuperset(of: [server.id, dhcpPort.id, String(server.id.prefix(11)), String(dhcpPort.id.prefix(11))]))
+        #expect(built.networks == [network.id])
+        #expect(built.ports == [server.id, dhcpPort.id])
 
         // Applying again changes nothing: the same dnsmasq runs on.
         try await backend.apply(network: network)
@@ -119,6 +124,10 @@ struct LinuxNetworkTests {
     @Test func whatItCannotBuildIsSaidSoNotFaked() async throws {
         let vlan = Self.network("vlan", vni: 100)
         await #expect(throws: DriverError.unsupported("vlan networks are not wired by the linux backend yet")) { try await backend.apply(network: vlan) }
+        await #expect(throws: DriverError.unsupported("ports of vlan networks are not wired by the linux backend yet")) {
+            try await backend.apply(port: Self.port(on: vlan))
+        }
+        try await backend.removeNetwork(id: vlan.id)
         let network = Self.network("local", vni: nil)
         try await backend.apply(network: network)
         let routerPort = Self.port(on: network, owner: "network:router_interface")

@@ -19,14 +19,12 @@ public protocol NetworkBackend: Sendable {
     func removeRouter(id: String) async throws
     func apply(securityGroup: SecurityGroupPlan) async throws
     func removeSecurityGroup(id: String) async throws
-    /// What it has built on its hosts, for a resync to remove what the database no longer has (a
-    /// delete whose event a crash lost). Removing any of it with `removeNetwork`/`removePort`
-    /// must work with the IDs given here.
+    /// What it has built on its hosts (its own: not what another program made), for a resync to
+    /// remove what the database no longer has (a delete whose event a crash lost).
     func inventory() async throws -> DataPlaneInventory
 }
 
-/// The networks and ports a backend has built, by ID, or by the ID's first 11 characters where
-/// only a device's name tells it (`brq…`, `tap…`).
+/// The networks and ports a backend has built, by ID.
 public struct DataPlaneInventory: Sendable, Equatable {
     public var networks: Set<String>
     public var ports: Set<String>

@@ -71,31 +71,24 @@ struct DataPlaneApplier: Sendable {
         }
     }
 
-    /// Every object the database has, after removing from the backend what it no longer has. The
-    /// backend is asked first, so what is made meanwhile is not in its answer and not touched.
+    /// Every object the database has, and what the backend has built of objects the database no
+    /// longer has (a delete whose event a crash lost): queued like the rest, each is read again
+    /// when its turn comes and removed then, one at a time. The backend is asked first, so an
+    /// object made meanwhile is not in its answer.
     func resync() async throws -> [DataPlaneEvent.Key] {
-        let built = try await backend.inventory()
+        let built: DataPlaneInventory
+        do {
+            built = try await backend.inventory()
+        } catch {
+            logger.error("the data plane could not say what it has built", metadata: ["error": "\(error)"])
+            return try await everything()
+        }
         let keys = try await everything()
-        var networks = Set<String>(), ports = Set<String>()
-        for key in keys {
-            switch key {
-            case .network(let id): networks.insert(id)
-            case .port(let id): ports.insert(id)
-            default: break
-            }
-        }
-        // A device's name carries its object's ID's first 11 characters.
-        let prefixes = Set((networks.union(ports)).map { String($0.prefix(11)) })
-        func known(_ id: String, _ all: Set<String>) -> Bool { all.contains(id) || (id.count == 11 && prefixes.contains(id)) }
-        for id in built.ports.sorted() where !known(id, ports) {
-            logger.notice("removing a port the database no longer has", metadata: ["port": "\(id)"])
-            try await backend.removePort(id: id)
-        }
-        for id in built.networks.sorted() where !known(id, networks) {
-            logger.notice("removing a network the database no longer has", metadata: ["network": "\(id)"])
-            try await backend.removeNetwork(id: id)
-        }
-        return keys
+        let known = Set(keys)
+        let stale = built.ports.sorted().map(DataPlaneEvent.Key.port).filter { !known.contains($0) }
+            + built.networks.sorted().map(DataPlaneEvent.Key.network).filter { !known.contains($0) }
+        if !stale.isEmpty { logger.notice("removing what the database no longer has", metadata: ["objects": "\(stale.count)"]) }
+        return keys + stale
     }
 
     /// Every network, security group, bound port and router, for a resync.
