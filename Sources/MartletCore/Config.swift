@@ -101,29 +101,27 @@ public struct MartletConfig: Sendable, Equatable {
     }
 
     /// The S3 listener's port, or nil when it is off.
-    public var resolvedS3Port: Int? {
-        let port = s3Port ?? (self.port == 0 ? 0 : self.port + 1)
-        return port == 0 ? nil : port
-    }
+    public var resolvedS3Port: Int? { listenerPort(s3Port, after: 1) }
 
     /// The base URL of the S3 listener: the public URL's host with the S3 port.
-    public var resolvedS3URL: String? {
-        guard let s3 = resolvedS3Port, var parts = URLComponents(string: resolvedPublicURL) else { return nil }
-        parts.port = s3
-        parts.path = ""
-        return parts.string
-    }
+    public var resolvedS3URL: String? { resolvedS3Port.flatMap(publicURL(port:)) }
 
     /// The console proxy's port, or nil when it is off.
-    public var resolvedConsolePort: Int? {
-        let port = consolePort ?? (self.port == 0 ? 0 : self.port + 2)
+    public var resolvedConsolePort: Int? { listenerPort(consolePort, after: 2) }
+
+    /// The base URL of the console proxy: the public URL's host with the console port.
+    public var resolvedConsoleURL: String? { resolvedConsolePort.flatMap(publicURL(port:)) }
+
+    /// A second listener's port: as configured, else `offset` after the main one; 0 (or a main port
+    /// of 0) turns it off.
+    private func listenerPort(_ configured: Int?, after offset: Int) -> Int? {
+        let port = configured ?? (self.port == 0 ? 0 : self.port + offset)
         return port == 0 ? nil : port
     }
 
-    /// The base URL of the console proxy: the public URL's host with the console port.
-    public var resolvedConsoleURL: String? {
-        guard let console = resolvedConsolePort, var parts = URLComponents(string: resolvedPublicURL) else { return nil }
-        parts.port = console
+    private func publicURL(port: Int) -> String? {
+        guard var parts = URLComponents(string: resolvedPublicURL) else { return nil }
+        parts.port = port
         parts.path = ""
         return parts.string
     }

@@ -26,8 +26,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let id = try await c.bootOne(admin)
             await cloud.compute.settle()
             let m = try await c.makeMember(admin: admin, name: "max", password: "pw")
             let max = try await c.token("max", "pw", project: m.projectName)
@@ -49,8 +48,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let id = try await c.bootOne(admin)
             await cloud.compute.settle()
             #expect(try await c.server(admin, id)?["OS-EXT-SRV-ATTR:host"]?.stringValue != nil)
             let m = try await c.makeMember(admin: admin, name: "max", password: "pw")

@@ -52,6 +52,13 @@ extension Client {
         return (networkID, imageID)
     }
 
+    /// One server booted on fresh prerequisites; its ID (the server may still be building).
+    func bootOne(_ token: String) async throws -> String {
+        let (network, image) = try await bootPrerequisites(token)
+        guard let id = try await boot(token, image: image, network: network)["server"]?["id"]?.stringValue else { throw TestFailure("boot gave no server") }
+        return id
+    }
+
     /// POSTs a server; returns the reply (202 carries `server.id`).
     func boot(_ token: String, name: String = "vm", image: String, network: String?, flavor: String = "42",
               extra: [String: JSON] = [:], hints: [String: JSON]? = nil, version: String? = nil) async throws -> Reply {

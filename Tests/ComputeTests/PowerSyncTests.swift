@@ -49,8 +49,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let id = try await c.bootOne(admin)
             await cloud.compute.settle()
             let hypervisor = cloud.compute.hypervisor as! FakeHypervisor
             let host = try #require(try await c.server(admin, id)?["OS-EXT-SRV-ATTR:host"]?.stringValue)

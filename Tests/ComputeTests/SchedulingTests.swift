@@ -12,8 +12,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let id = try await c.bootOne(admin)
             await cloud.compute.settle()
             // Nova's API asks the scheduler first: a cold migration (and a live one before 2.34) is refused at once.
             for body: JSON in [["migrate": .null], ["os-migrateLive": ["host": .null, "block_migration": false]]] {

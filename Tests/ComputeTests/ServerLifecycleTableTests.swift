@@ -92,8 +92,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let id = try await c.bootOne(admin)
             await cloud.compute.settle()
             for (body, name) in [(["unpause": .null], "unpause"), (["confirmResize": .null], "confirmResize"),
                                  (["revertResize": .null], "revertResize"), (["os-start": .null], "start"), (["resume": .null], "resume"),
@@ -125,8 +124,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let id = try await c.bootOne(admin)
             let building = try #require(try await c.server(admin, id))
             #expect(building["status"] == "BUILD" && building["OS-EXT-STS:task_state"] == "scheduling")
             for (body, name) in [(["os-stop": .null], "stop"), (["pause": .null], "pause"),
@@ -145,8 +143,7 @@ import Testing
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
-            let (network, image) = try await c.bootPrerequisites(admin)
-            let id = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let id = try await c.bootOne(admin)
             await cloud.compute.settle()
             // A soft reboot that hangs (as one does when the guest ignores ACPI): its task is left on the row.
             let store = cloud.compute.servers
