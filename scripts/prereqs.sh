@@ -4,7 +4,7 @@
 #
 #   - Debian packages: PostgreSQL (server + client), python3-venv, wrk, curl, jq,
 #     rclone, and qemu, qemu-img, genisoimage for the qemu driver, novnc for its consoles, dnsmasq
-#     for the linux data plane
+#     and nftables for the linux data plane
 #   - a Python virtualenv OUTSIDE the repository, at
 #       ${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}
 #     with python-openstackclient, openstacksdk, pytest (+ pytest-timeout), and the
@@ -41,6 +41,8 @@ APT_PACKAGES=(
     iproute2            # ip tuntap: the servers' tap devices
     novnc               # the noVNC page the console proxy serves
     dnsmasq-base        # DHCP of the linux data plane (the binary, without Debian's system service)
+    nftables            # security groups and anti-spoofing of the linux data plane
+    iputils-ping        # the data-plane tests ping between namespaces
 )
 
 if [[ "${MARTLET_SKIP_APT:-0}" != 1 ]]; then

@@ -11,9 +11,11 @@ enum Links {
     }
 
     /// A bridge with no address of the host's on it: no IPv6 link-local address (guests would
-    /// reach the host's services on `::`) and no router advertisement from a guest taken.
+    /// reach the host's services on `::`) and no router advertisement from a guest taken. Its IP
+    /// traffic goes through the host's netfilter hooks, where security groups are.
     static func bridge(_ name: String, mtu: Int, up: Bool) async throws {
         if !exists(name) { try await ip("link", "add", "name", name, "type", "bridge") }
+        try await ip("link", "set", "dev", name, "type", "bridge", "nf_call_iptables", "1", "nf_call_ip6tables", "1")
         let ipv6 = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
         if FileManager.default.fileExists(atPath: ipv6) { try Data("1".utf8).write(to: URL(fileURLWithPath: ipv6)) }
         try await ip("link", "set", "dev", name, "mtu", "\(mtu)", up ? "up" : "down")

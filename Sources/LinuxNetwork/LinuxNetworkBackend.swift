@@ -6,21 +6,24 @@ import Logging
 /// a bridge per network and the taps of the servers' ports on their network's bridge. Every call
 /// converges one object to its plan.
 ///
-/// DHCP is a dnsmasq per network in its `qdhcp-` namespace (see `DHCPServer`).
+/// DHCP is a dnsmasq per network in its `qdhcp-` namespace (see `DHCPServer`); security groups
+/// and anti-spoofing are nftables rules (see `Firewall`).
 ///
-/// Not built yet: routers and floating IPs, security groups (nftables), the metadata proxy, IPv6
-/// (SLAAC, DHCPv6), `vlan` and `flat` provider networks. Ports it cannot wire stay `DOWN`.
+/// Not built yet: routers and floating IPs, the metadata proxy, IPv6 (SLAAC, DHCPv6), `vlan` and
+/// `flat` provider networks. Ports it cannot wire stay `DOWN`.
 public final class LinuxNetworkBackend: NetworkBackend {
     public let hosts: [String]
     let dhcp: DHCPServer
+    let firewall: Firewall
     let logger: Logger
 
     /// `runtime`: where dnsmasq's files go (`RuntimeFolder`).
     public init(host: String = ProcessInfo.processInfo.hostName, runtime: String, logger: Logger = Logger(label: "martlet.linux-network")) {
         hosts = [host]
         dhcp = DHCPServer(root: "\(runtime)/dhcp", logger: logger)
+        firewall = Firewall(runtime: runtime, logger: logger)
         self.logger = logger
-        logger.warning("the linux network backend wires networks, ports and DHCP only: no routers or security groups yet")
+        logger.warning("the linux network backend wires networks, ports, DHCP and security groups only: no routers yet")
     }
 
     public var servesDHCP: Bool { true }
@@ -35,7 +38,9 @@ public final class LinuxNetworkBackend: NetworkBackend {
         guard Self.networkTypes.contains(network.networkType) else {
             throw DriverError.unsupported("\(network.networkType) networks are not wired by the linux backend yet")
         }
-        try await Links.bridge(DeviceNames.bridge(network: network.id), mtu: network.mtu, up: network.adminStateUp)
+        let bridge = DeviceNames.bridge(network: network.id)
+        try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
+        try await firewall.apply(network: network.id, bridge: bridge)
         try await dhcp.converge(network.id)
     }
 
@@ -45,6 +50,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
         await dhcp.remove(id)
         try await Namespaces.delete(Namespaces.dhcp(network: id))
         try await Links.delete(DeviceNames.bridge(network: id))
+        await firewall.remove(network: id, bridge: DeviceNames.bridge(network: id))
     }
 
     /// A server's port: its tap on the network's bridge, and its addresses in the network's DHCP
@@ -63,6 +69,8 @@ public final class LinuxNetworkBackend: NetworkBackend {
         // The bridge carries the network's MTU.
         guard let mtu = Links.mtu(bridge) else { throw DriverError.transient("network \(port.networkID) of port \(port.id) is not wired yet") }
         if isServer {
+            // Filtered before its tap joins the bridge: no frame passes unfiltered.
+            try await firewall.apply(port: port, tap: DeviceNames.tap(port: port.id))
             try await Links.tap(DeviceNames.tap(port: port.id), bridge: bridge, mtu: mtu, up: port.adminStateUp)
             try await dhcp.addHost(port)
             return
@@ -80,6 +88,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
 
     public func removePort(id: String) async throws {
         try await Links.delete(DeviceNames.tap(port: id))
+        await firewall.remove(port: id, tap: DeviceNames.tap(port: id))
         dhcp.removeHost(portID: id)
         for network in dhcp.networks(withPort: id) { try await dhcp.converge(network) }
     }
@@ -102,8 +111,10 @@ public final class LinuxNetworkBackend: NetworkBackend {
     public func removeRouter(id: String) async throws {}
 
     public func apply(securityGroup: SecurityGroupPlan) async throws {
-        throw DriverError.unsupported("security groups are not enforced by the linux backend yet")
+        try await firewall.apply(group: securityGroup)
     }
 
-    public func removeSecurityGroup(id: String) async throws {}
+    public func removeSecurityGroup(id: String) async throws {
+        await firewall.remove(group: id)
+    }
 }

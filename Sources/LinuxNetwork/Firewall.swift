@@ -1,0 +1,170 @@
+import DriverKit
+import Foundation
+import Logging
+
+/// Security groups and anti-spoofing in nftables (the rules are `FirewallRules`). Each port with
+/// port security gets a number (1…65535) that marks its packets; each network a conntrack zone.
+/// Both are kept in files under `<runtime>/firewall/`, with the plan each port was filtered by,
+/// so a restart finds the same numbers and knows what a removed port had put in its groups' sets.
+///
+/// Every change is one `nft -f` transaction: the kernel applies it whole or not at all.
+final class Firewall: @unchecked Sendable {
+    let rules: FirewallRules
+    let root: String
+    let logger: Logger
+    private let lock = NSLock()
+    private var ports: [String: Record] = [:]
+    private var zones: [String: Int] = [:]
+    private var ready = false
+
+    struct Record: Codable {
+        var number: Int
+        var plan: PortPlan
+    }
+
+    init(runtime: String, logger: Logger) {
+        root = "\(runtime)/firewall"
+        // nft names: letters, digits and underscores.
+        let tag = URL(fileURLWithPath: runtime).lastPathComponent.map { $0.isLetter || $0.isNumber ? $0 : "_" }
+        rules = FirewallRules(table: "martlet_" + String(tag))
+        self.logger = logger
+        for file in Self.files("\(root)/ports") {
+            if let data = FileManager.default.contents(atPath: "\(root)/ports/\(file)"), let record = try? JSONDecoder().decode(Record.self, from: data) {
+                ports[record.plan.id] = record
+            }
+        }
+        for file in Self.files("\(root)/zones") {
+            if let text = try? String(contentsOfFile: "\(root)/zones/\(file)", encoding: .utf8), let zone = Int(text) { zones[file] = zone }
+        }
+    }
+
+    // MARK: Networks
+
+    /// The network's bridge gets a conntrack zone of its own.
+    func apply(network: String, bridge: String) async throws {
+        let zone = try locked {
+            if let zone = zones[network] { return zone }
+            let zone = try Self.lowestFree(Set(zones.values))
+            try Self.write(Data("\(zone)".utf8), to: "\(root)/zones/\(network)")
+            zones[network] = zone
+            return zone
+        }
+        try await run(rules.zone(bridge: bridge, zone))
+    }
+
+    func remove(network: String, bridge: String) async {
+        guard locked({ zones[network] }) != nil else { return }
+        await runEach(rules.removeZone(bridge: bridge))
+        locked {
+            zones[network] = nil
+            try? FileManager.default.removeItem(atPath: "\(root)/zones/\(network)")
+        }
+    }
+
+    // MARK: Security groups
+
+    func apply(group: SecurityGroupPlan) async throws {
+        try await run(rules.group(group))
+    }
+
+    /// Its rules and members go at once; its chains and sets when nothing refers to them any more
+    /// (a port still naming it keeps them, empty: that port admits nothing through it).
+    func remove(group: String) async {
+        let lines = rules.removeGroup(group)
+        await runEach(lines.flush)
+        await runEach(lines.delete, quietly: true)
+    }
+
+    // MARK: Ports
+
+    /// Filters a server port by its plan, or lets everything through when it has no port security.
+    func apply(port plan: PortPlan, tap: String) async throws {
+        guard plan.portSecurityEnabled else { return await remove(port: plan.id, tap: tap) }
+        let previous = locked { ports[plan.id] }
+        let number = try previous?.number ?? locked { try Self.lowestFree(Set(ports.values.map(\.number))) }
+        var lines = rules.port(plan, tap: tap, number: number)
+        if let previous { lines = leaving(previous.plan, for: plan) + lines }
+        try await run(lines)
+        let record = Record(number: number, plan: plan)
+        try locked {
+            try Self.write(try JSONEncoder().encode(record), to: "\(root)/ports/\(plan.id)")
+            ports[plan.id] = record
+        }
+    }
+
+    func remove(port id: String, tap: String) async {
+        guard let record = locked({ ports[id] }) else { return }
+        await runEach(leaving(record.plan, for: nil) + rules.removePort(id, tap: tap, number: record.number))
+        locked {
+            ports[id] = nil
+            try? FileManager.default.removeItem(atPath: "\(root)/ports/\(id)")
+        }
+    }
+
+    /// The addresses `old` gave its groups' sets that `new` does not, and no other port gives.
+    private func leaving(_ old: PortPlan, for new: PortPlan?) -> [String] {
+        let kept = Dictionary(new.map { rules.members($0) } ?? [], uniquingKeysWith: +).mapValues(Set.init)
+        return locked {
+            rules.members(old).flatMap { group, addresses in
+                let others = Set(ports.values.filter { $0.plan.id != old.id && $0.plan.securityGroupIDs.contains(group) }
+                    .flatMap { rules.members($0.plan).first { $0.group == group }?.addresses ?? [] })
+                let gone = addresses.filter { !(kept[group]?.contains($0) ?? false) && !others.contains($0) }
+                return gone.isEmpty ? [] : rules.deleteElements(group: group, gone)
+            }
+        }
+    }
+
+    // MARK: nft
+
+    /// One transaction, after the tables (made once per process, and again after a failure: someone
+    /// may have flushed them, and the caller's retry then rebuilds).
+    private func run(_ lines: [String]) async throws {
+        let skeleton = locked { ready } ? [] : rules.skeleton
+        do {
+            try await Self.nft(skeleton + lines)
+            locked { ready = true }
+        } catch {
+            locked { ready = false }
+            throw error
+        }
+    }
+
+    /// For removals: the whole at once, or each line alone when some of it is already gone.
+    private func runEach(_ lines: [String], quietly: Bool = false) async {
+        guard !lines.isEmpty, (try? await Self.nft(lines)) == nil else { return }
+        for line in lines {
+            do { try await Self.nft([line]) } catch where !quietly { logger.debug("nft", metadata: ["line": "\(line)", "error": "\(error)"]) } catch {}
+        }
+    }
+
+    private static func nft(_ lines: [String]) async throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-nft-\(UUID().uuidString).nft").path
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: script))
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try await HostCommand.run(["nft", "-f", script], failure: { .transient($0) })
+    }
+
+    // MARK: Records
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private static func lowestFree(_ used: Set<Int>) throws -> Int {
+        guard let free = (1...0xffff).first(where: { !used.contains($0) }) else { throw DriverError.failed("more than 65535 filtered ports or networks on one host") }
+        return free
+    }
+
+    private static func files(_ folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasSuffix(".new") }
+    }
+
+    private static func write(_ data: Data, to path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let temporary = path + ".new"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else { throw DriverError.failed("cannot rename \(temporary): errno \(errno)") }
+    }
+}

@@ -1,0 +1,161 @@
+import DriverKit
+import Foundation
+@testable import LinuxNetwork
+import Testing
+
+/// Security groups against the kernel: each port's tap is a veth whose other end is in a network
+/// namespace standing in for a guest, and what passes between them is tried with real packets
+/// (ping, TCP). Inside the test stage's own namespace (`MARTLET_NETWORK_TESTS=1`).
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .serialized)
+struct SecurityGroupTests {
+    static let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-sg-\(getpid())").path
+    let backend = LinuxNetworkBackend(host: "net-test", runtime: Self.runtime)
+
+    /// A stand-in guest: a namespace whose `eth0` is the other end of the port's tap.
+    struct Guest {
+        let namespace: String
+        let address: String
+
+        static func make(_ port: PortPlan) async throws -> Guest {
+            let namespace = "mtg-\(port.id.prefix(8))"
+            try await HostCommand.run(["ip", "netns", "add", namespace])
+            try await HostCommand.run(["ip", "link", "add", DeviceNames.tap(port: port.id), "type", "veth", "peer", "name", "eth0", "netns", namespace])
+            try await HostCommand.run(["ip", "-n", namespace, "link", "set", "eth0", "address", port.macAddress, "up"])
+            try await HostCommand.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
+            try await HostCommand.run(["ip", "-n", namespace, "addr", "add", "\(port.fixedIPs[0])/24", "dev", "eth0"])
+            return Guest(namespace: namespace, address: port.fixedIPs[0])
+        }
+
+        func remove() async { _ = try? await HostCommand.output(["ip", "netns", "delete", namespace]) }
+
+        func pings(_ other: Guest, from source: String? = nil) async -> Bool {
+            let from = source.map { ["-I", $0] } ?? []
+            return (try? await HostCommand.output(["ip", "netns", "exec", namespace, "ping", "-c", "1", "-W", "1"] + from + [other.address]))?.status == 0
+        }
+
+        /// Whether a TCP connection to `other`'s `port` opens (a listener there answers every port).
+        func connects(to other: Guest, port: Int, from source: String = "") async -> Bool {
+            let probe = "import socket,sys; s=socket.socket(); s.settimeout(1); s.bind((sys.argv[3],0)); s.connect((sys.argv[1],int(sys.argv[2])))"
+            return (try? await HostCommand.output(["ip", "netns", "exec", namespace, "python3", "-c", probe, other.address, "\(port)", source]))?.status == 0
+        }
+
+        /// Listens on 22 and 8080 until the returned process is ended.
+        func listen() throws -> Process {
+            let script = """
+            import socket, select
+            ls = []
+            for p in (22, 8080):
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', p)); s.listen(16); ls.append(s)
+            while True:
+                for s in select.select(ls, [], [])[0]: s.accept()[0].close()
+            """
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, "python3", "-c", script]
+            try process.run()
+            return process
+        }
+    }
+
+    static func rule(_ direction: String, _ proto: String? = nil, port: Int? = nil, prefix: String? = nil, group: String? = nil) -> SecurityGroupPlan.Rule {
+        .init(id: UUID().uuidString.lowercased(), direction: direction, ethertype: "IPv4", proto: proto, portRangeMin: port,
+              portRangeMax: port, remoteIPPrefix: prefix, remoteGroupID: group)
+    }
+
+    static func port(_ network: NetworkPlan, _ last: Int, groups: [String], security: Bool = true) -> PortPlan {
+        PortPlan(id: UUID().uuidString.lowercased(), networkID: network.id, host: "net-test", macAddress: String(format: "fa:16:3e:00:91:%02x", last),
+                 fixedIPs: ["10.91.0.\(last)"], adminStateUp: true, deviceOwner: "compute:nova", portSecurityEnabled: security,
+                 securityGroupIDs: groups, allowedAddressPairs: [])
+    }
+
+    @Test func groupsDecideWhatReachesAPortAndNoPortSpeaksForAnother() async throws {
+        let network = NetworkPlan(id: UUID().uuidString.lowercased(), networkType: "local", physicalNetwork: nil, segmentationID: nil,
+                                  mtu: 1500, adminStateUp: true, subnets: [])
+        try await backend.apply(network: network)
+        let webID = UUID().uuidString.lowercased(), plainID = UUID().uuidString.lowercased()
+        // "web": TCP 8080 from anywhere, ping from its own members; "plain": nothing in. Both send anything.
+        var web = SecurityGroupPlan(id: webID, stateful: true, rules: [
+            Self.rule("ingress", "tcp", port: 8080, prefix: "0.0.0.0/0"), Self.rule("ingress", "icmp", group: webID), Self.rule("egress"),
+        ])
+        let plain = SecurityGroupPlan(id: plainID, stateful: true, rules: [Self.rule("egress")])
+        try await backend.apply(securityGroup: web)
+        try await backend.apply(securityGroup: plain)
+        let p1 = Self.port(network, 11, groups: [webID]), p2 = Self.port(network, 12, groups: [webID])
+        var p3 = Self.port(network, 13, groups: [plainID])
+        var guests: [Guest] = []
+        var listener: Process?
+        // SIGKILL: the test's threads block SIGTERM, which the child inherits.
+        defer { if let listener { kill(listener.processIdentifier, SIGKILL) } }
+        do {
+            for port in [p1, p2, p3] {
+                guests.append(try await Guest.make(port))
+                try await backend.apply(port: port)
+            }
+            let (g1, g2, g3) = (guests[0], guests[1], guests[2])
+            listener = try g1.listen()
+            try await Task.sleep(for: .milliseconds(300))
+
+            #expect(await g2.pings(g1), "a member of web does not reach another by ping")
+            #expect(await !g3.pings(g1), "ping from outside web passes")
+            // The answer passes g3's filter, which admits nothing in, because the connection is known.
+            #expect(await g3.connects(to: g1, port: 8080), "TCP 8080, open to all, is closed")
+            #expect(await !g3.connects(to: g1, port: 22), "TCP 22 passes with no rule for it")
+
+            // A rule added: the group's chain is rewritten, its members are not touched.
+            web.rules.append(Self.rule("ingress", "tcp", port: 22, prefix: "10.91.0.0/24"))
+            try await backend.apply(securityGroup: web)
+            #expect(await g3.connects(to: g1, port: 22), "a new rule did not open TCP 22")
+
+            // A port joining a group is admitted by its members' `remote_group_id` rules, and no longer once it leaves.
+            p3.securityGroupIDs = [plainID, webID]
+            try await backend.apply(port: p3)
+            #expect(await g3.pings(g1), "a new member of web does not reach the others by ping")
+            p3.securityGroupIDs = [plainID]
+            try await backend.apply(port: p3)
+            #expect(await !g3.pings(g1), "a port that left web still reaches its members by ping")
+
+            // Another's address is dropped before the bridge, whatever the groups allow.
+            _ = try await HostCommand.run(["ip", "-n", g3.namespace, "addr", "add", "10.91.0.99/24", "dev", "eth0"])
+            #expect(await !g3.connects(to: g1, port: 8080, from: "10.91.0.99"), "a port sent from an address it does not have")
+            // Without port security it may (as Neutron has it).
+            p3.portSecurityEnabled = false
+            p3.securityGroupIDs = []
+            try await backend.apply(port: p3)
+            #expect(await g3.connects(to: g1, port: 8080, from: "10.91.0.99"), "a port without port security is filtered")
+
+            // Someone deletes the tables: the resync's order (groups, then ports) rebuilds them.
+            let table = backend.firewall.rules.table
+            _ = try await HostCommand.run(["nft", "delete", "table", "inet", table])
+            try? await backend.apply(securityGroup: web)  // the first call after may find the tables gone
+            try await backend.apply(securityGroup: web)
+            for port in [p1, p2] { try await backend.apply(port: port) }
+            #expect(await g2.pings(g1), "the rebuilt tables do not admit members")
+            #expect(await !g3.connects(to: g1, port: 9999, from: "10.91.0.99"), "the rebuilt tables admit what no rule opens")
+
+            // Removed: no chain of the ports or groups is left.
+            for port in [p1, p2, p3] { try await backend.removePort(id: port.id) }
+            try await backend.removeSecurityGroup(id: webID)
+            try await backend.removeSecurityGroup(id: plainID)
+            try await backend.removeNetwork(id: network.id)
+            let left = try await HostCommand.run(["nft", "list", "table", "inet", table])
+            for id in [p1.id, p2.id, webID, plainID] { #expect(!left.contains(id), "\(id) is left in \(left)") }
+        } catch {
+            Issue.record(error)
+        }
+        for guest in guests { await guest.remove() }
+        try? FileManager.default.removeItem(atPath: Self.runtime)
+    }
+
+    @Test func rulesReadAsNeutronWritesThem() {
+        #expect(FirewallRules.match(Self.rule("ingress", "tcp", port: 22, prefix: "10.0.0.0/8"))
+            == "meta nfproto ipv4 ip saddr 10.0.0.0/8 meta l4proto 6 th dport 22")
+        var icmp = Self.rule("egress", "icmp", port: 8, prefix: "0.0.0.0/0")
+        icmp.portRangeMax = 0
+        #expect(FirewallRules.match(icmp) == "meta nfproto ipv4 meta l4proto 1 icmp type 8 icmp code 0")
+        let v6 = SecurityGroupPlan.Rule(id: "r", direction: "egress", ethertype: "IPv6", proto: "udp", portRangeMin: 1000, portRangeMax: 2000,
+                                        remoteIPPrefix: nil, remoteGroupID: "g")
+        #expect(FirewallRules.match(v6) == "meta nfproto ipv6 ip6 daddr @sg_g_v6 meta l4proto 17 th dport 1000-2000")
+        #expect(FirewallRules.match(Self.rule("ingress", "112")) == "meta nfproto ipv4 meta l4proto 112")
+        #expect(FirewallRules.linkLocal("fa:16:3e:00:91:0b") == "fe80::f816:3eff:fe00:910b")
+    }
+}
