@@ -54,6 +54,9 @@ public final class ComputeService: APIService {
     let maxServersPerRequest: Int
     let enableInstancePassword: Bool
     let resumeGuestsOnHostBoot: Bool
+    /// Seconds a boot waits for its ports to be wired (0: none), and whether it then fails.
+    let vifPluggingTimeout: Int
+    let vifPluggingIsFatal: Bool
     let logger: Logger
     let recorder = RouteRecorder()
     /// Nova's policy table with the operator's overrides.
@@ -80,6 +83,8 @@ public final class ComputeService: APIService {
         maxServersPerRequest = config.maxServersPerRequest
         enableInstancePassword = config.enableInstancePassword
         resumeGuestsOnHostBoot = config.resumeGuestsStateOnHostBoot
+        vifPluggingTimeout = config.vifPluggingTimeout
+        vifPluggingIsFatal = config.vifPluggingIsFatal
         self.logger = logger
         let owner = ServiceReference()
         conductor = Conductor(database: database, logger: logger, owner: owner)

@@ -5,6 +5,4 @@ enum DeviceNames {
     static func tap(port id: String) -> String { "tap" + id.prefix(11) }
     /// The DHCP port's end inside its namespace (the other end, `tap…`, is on the bridge).
     static func dhcpInterface(port id: String) -> String { "ns-" + id.prefix(11) }
-    static let bridgePrefix = "brq"
-    static let tapPrefix = "tap"
 }

@@ -121,7 +121,7 @@ final class Firewall: @unchecked Sendable {
     private func run(_ lines: [String]) async throws {
         let skeleton = locked { ready } ? [] : rules.skeleton
         do {
-            try await Self.nft(skeleton + lines)
+            try await Nft.run(skeleton + lines)
             locked { ready = true }
         } catch {
             locked { ready = false }
@@ -131,17 +131,10 @@ final class Firewall: @unchecked Sendable {
 
     /// For removals: the whole at once, or each line alone when some of it is already gone.
     private func runEach(_ lines: [String], quietly: Bool = false) async {
-        guard !lines.isEmpty, (try? await Self.nft(lines)) == nil else { return }
+        guard !lines.isEmpty, (try? await Nft.run(lines)) == nil else { return }
         for line in lines {
-            do { try await Self.nft([line]) } catch where !quietly { logger.debug("nft", metadata: ["line": "\(line)", "error": "\(error)"]) } catch {}
+            do { try await Nft.run([line]) } catch where !quietly { logger.debug("nft", metadata: ["line": "\(line)", "error": "\(error)"]) } catch {}
         }
-    }
-
-    private static func nft(_ lines: [String]) async throws {
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-nft-\(UUID().uuidString).nft").path
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: script))
-        defer { try? FileManager.default.removeItem(atPath: script) }
-        try await HostCommand.run(["nft", "-f", script], failure: { .transient($0) })
     }
 
     // MARK: Records

@@ -44,6 +44,29 @@ enum Links {
         for address in addresses { try await ip("-n", namespace, "addr", "replace", address, "dev", device) }
     }
 
+    /// Gives `device` in `namespace` exactly these IPv4 addresses (`ip/prefix`).
+    static func setAddresses(_ device: String, in namespace: String, _ addresses: [String]) async throws {
+        let listed = try await HostCommand.run(["ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", device], failure: { .transient($0) })
+        let have = Set(listed.split(separator: "\n").compactMap { line -> String? in
+            let words = line.split(separator: " ")
+            guard let at = words.firstIndex(of: "inet"), at + 1 < words.count else { return nil }
+            return String(words[at + 1])
+        })
+        for stale in have.subtracting(addresses) { try await ip("-n", namespace, "addr", "delete", stale, "dev", device) }
+        for address in Set(addresses).subtracting(have) { try await ip("-n", namespace, "addr", "add", address, "dev", device) }
+    }
+
+    /// The devices in a namespace, by name.
+    static func names(in namespace: String) async throws -> [String] {
+        let listed = try await HostCommand.run(["ip", "-n", namespace, "-o", "link", "show"], failure: { .transient($0) })
+        // "2: qr-1234@if5: <...": the name, without the peer's index.
+        return listed.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            guard words.count > 1 else { return nil }
+            return String(words[1].dropLast().split(separator: "@").first ?? "")
+        }
+    }
+
     static func delete(_ name: String) async throws {
         guard exists(name) else { return }
         try await ip("link", "delete", "dev", name)

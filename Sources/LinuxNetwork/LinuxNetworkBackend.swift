@@ -7,14 +7,17 @@ import Logging
 /// converges one object to its plan.
 ///
 /// DHCP is a dnsmasq per network in its `qdhcp-` namespace (see `DHCPServer`); security groups
-/// and anti-spoofing are nftables rules (see `Firewall`).
+/// and anti-spoofing are nftables rules (see `Firewall`); a router is a `qrouter-` namespace (see
+/// `RouterNamespace`).
 ///
-/// Not built yet: routers and floating IPs, the metadata proxy, IPv6 (SLAAC, DHCPv6), `vlan` and
+/// Not built yet: the metadata proxy, IPv6 (SLAAC, DHCPv6, router advertisements), `vlan` and
 /// `flat` provider networks. Ports it cannot wire stay `DOWN`.
 public final class LinuxNetworkBackend: NetworkBackend {
     public let hosts: [String]
     let dhcp: DHCPServer
     let firewall: Firewall
+    /// One empty file per router it has built, named by its ID.
+    let routers: String
     let logger: Logger
 
     /// `runtime`: where dnsmasq's files go (`RuntimeFolder`).
@@ -22,8 +25,9 @@ public final class LinuxNetworkBackend: NetworkBackend {
         hosts = [host]
         dhcp = DHCPServer(root: "\(runtime)/dhcp", logger: logger)
         firewall = Firewall(runtime: runtime, logger: logger)
+        routers = "\(runtime)/routers"
         self.logger = logger
-        logger.warning("the linux network backend wires networks, ports, DHCP and security groups only: no routers yet")
+        logger.warning("the linux network backend has no metadata proxy, IPv6 or provider networks yet")
     }
 
     public var servesDHCP: Bool { true }
@@ -101,14 +105,21 @@ public final class LinuxNetworkBackend: NetworkBackend {
             inventory.networks.insert(network)
             inventory.ports.formUnion(dhcp.ports(network))
         }
+        inventory.routers = Set((try? FileManager.default.contentsOfDirectory(atPath: routers)) ?? [])
         return inventory
     }
 
+    /// Recorded first, so a router cut off half-built is found and removed if it is gone.
     public func apply(router: RouterPlan) async throws {
-        throw DriverError.unsupported("routers are not wired by the linux backend yet")
+        try FileManager.default.createDirectory(atPath: routers, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(routers)/\(router.id)", contents: nil)
+        try await RouterNamespace(id: router.id, network: dhcp.plan).apply(router)
     }
 
-    public func removeRouter(id: String) async throws {}
+    public func removeRouter(id: String) async throws {
+        try await RouterNamespace(id: id, network: dhcp.plan).remove()
+        try? FileManager.default.removeItem(atPath: "\(routers)/\(id)")
+    }
 
     public func apply(securityGroup: SecurityGroupPlan) async throws {
         try await firewall.apply(group: securityGroup)

@@ -1,14 +1,10 @@
 import DriverKit
 import Foundation
 
-/// Named network namespaces (`ip netns`), as Neutron's agents name them: `qdhcp-<network>`.
+/// Named network namespaces (`ip netns`), as Neutron's agents name them: `qdhcp-<network>`, `qrouter-<router>`.
 enum Namespaces {
     static func dhcp(network id: String) -> String { "qdhcp-\(id)" }
-
-    /// The networks that have a `qdhcp-` namespace.
-    static func dhcpNetworks() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("qdhcp-") }.map { String($0.dropFirst(6)) }
-    }
+    static func router(_ id: String) -> String { "qrouter-\(id)" }
 
     static func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: "/run/netns/\(name)") }
 

@@ -59,6 +59,10 @@ public struct MartletConfig: Sendable, Equatable {
     /// At start, guests that should run but whose host lost them (a host reboot) are started again,
     /// rather than recorded stopped (Nova's option of that name, off by default as there).
     public var resumeGuestsStateOnHostBoot = false
+    /// Seconds a boot waits for the network to wire the server's ports (0: not at all), and
+    /// whether the boot then fails (Nova's options of those names and defaults).
+    public var vifPluggingTimeout = 300
+    public var vifPluggingIsFatal = true
     /// Seconds between comparisons of servers' recorded power states with their hosts'.
     public var powerSyncInterval = 5
     /// Nova's allocation ratios of a real host.
@@ -134,7 +138,7 @@ public struct MartletConfig: Sendable, Equatable {
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
                               "network_flat_networks", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "network_backend", "volume_driver", "fake_hosts", "qemu_accelerator",
-                              "qemu_shutdown_timeout", "qemu_image_cache_max_age", "force_config_drive", "resume_guests_state_on_host_boot", "power_sync_interval", "cpu_allocation_ratio",
+                              "qemu_shutdown_timeout", "qemu_image_cache_max_age", "force_config_drive", "resume_guests_state_on_host_boot", "vif_plugging_timeout", "vif_plugging_is_fatal", "power_sync_interval", "cpu_allocation_ratio",
                               "ram_allocation_ratio", "disk_allocation_ratio",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
                               "scheduler_weigher", "metadata_proxy_secret", "object_operator_roles", "object_reader_roles",
@@ -203,6 +207,8 @@ public struct MartletConfig: Sendable, Equatable {
             case "qemu_image_cache_max_age": qemuImageCacheMaxAge = try int(key, value, 0...Int(Int32.max))
             case "force_config_drive": forceConfigDrive = try bool(key, value)
             case "resume_guests_state_on_host_boot": resumeGuestsStateOnHostBoot = try bool(key, value)
+            case "vif_plugging_timeout": vifPluggingTimeout = try int(key, value, 0...86400)
+            case "vif_plugging_is_fatal": vifPluggingIsFatal = try bool(key, value)
             case "power_sync_interval": powerSyncInterval = try int(key, value, 1...86400)
             case "cpu_allocation_ratio": cpuAllocationRatio = try ratio(key, value)
             case "ram_allocation_ratio": ramAllocationRatio = try ratio(key, value)

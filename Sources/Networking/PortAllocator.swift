@@ -162,6 +162,22 @@ extension NetworkService: PortAllocator {
         return found
     }
 
+    public func waitUntilWired(_ portIDs: [String], timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        var pause = Duration.milliseconds(20)
+        while true {
+            let waiting = try await read { db in
+                try await store.rows(.ports, where: "id IN (\(binds: portIDs))", in: db).filter { port in
+                    port["status"] != "ACTIVE" && port["admin_state_up"] != false
+                }
+            }
+            if waiting.isEmpty { return true }
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(500))
+        }
+    }
+
     private func ports(_ ids: [String], _ db: any SQLDatabase) async throws -> [AllocatedPort] {
         var result: [AllocatedPort] = []
         for id in ids {

@@ -27,6 +27,10 @@ public protocol PortAllocator: Sendable {
     func checkSecurityGroups(_ names: [String], projectID: String) async throws
     /// The floating IPs associated now with any of these ports (a server's `addresses` show them).
     func floatingIPs(ofPorts portIDs: [String]) async throws -> [FloatingAddress]
+    /// Waits until the data plane has wired each of these ports (`ACTIVE`), as Nova waits for
+    /// Neutron's `network-vif-plugged`; false when `timeout` passes first. Ports that are down by
+    /// their admin state, or deleted meanwhile, are not waited for.
+    func waitUntilWired(_ portIDs: [String], timeout: Duration) async throws -> Bool
 }
 
 /// A floating IP and the fixed address of the port it leads to.

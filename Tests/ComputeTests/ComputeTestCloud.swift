@@ -25,9 +25,11 @@ func computeCloud(_ backend: TestBackend = .sqlite, policyOverrides: [String: Po
 extension TestCloud {
     var compute: ComputeService { services.first { $0 is ComputeService } as! ComputeService }
 
-    /// Another Compute over the same database and network, as after a restart.
+    /// Another Compute over the same database and network, as after a restart. The network's data
+    /// plane, stopped with the first Compute's loops, is not restarted: boots do not wait for it.
     func restartedCompute(configure: (inout MartletConfig) -> Void = { _ in }) -> ComputeService {
         var config = self.config
+        config.vifPluggingTimeout = 0
         configure(&config)
         let network = services.first { $0 is NetworkService } as! NetworkService
         let image = services.first { $0 is ImageService } as! ImageService

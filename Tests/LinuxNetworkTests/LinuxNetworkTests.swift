@@ -23,8 +23,7 @@ struct LinuxNetworkTests {
                  fixedIPs: ips, adminStateUp: up, deviceOwner: owner, portSecurityEnabled: true, securityGroupIDs: [], allowedAddressPairs: [])
     }
 
-    /// The shared checks, but for the one that wants routers and security groups applied.
-    @Test(arguments: NetworkBackendConformance.checks.filter { !$0.description.contains("router") })
+    @Test(arguments: NetworkBackendConformance.checks)
     func conformance(_ check: ConformanceCheck<any NetworkBackend>) async throws {
         try await check.run(backend)
     }

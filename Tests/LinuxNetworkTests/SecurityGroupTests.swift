@@ -11,52 +11,6 @@ struct SecurityGroupTests {
     static let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-sg-\(getpid())").path
     let backend = LinuxNetworkBackend(host: "net-test", runtime: Self.runtime)
 
-    /// A stand-in guest: a namespace whose `eth0` is the other end of the port's tap.
-    struct Guest {
-        let namespace: String
-        let address: String
-
-        static func make(_ port: PortPlan) async throws -> Guest {
-            let namespace = "mtg-\(port.id.prefix(8))"
-            try await HostCommand.run(["ip", "netns", "add", namespace])
-            try await HostCommand.run(["ip", "link", "add", DeviceNames.tap(port: port.id), "type", "veth", "peer", "name", "eth0", "netns", namespace])
-            try await HostCommand.run(["ip", "-n", namespace, "link", "set", "eth0", "address", port.macAddress, "up"])
-            try await HostCommand.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
-            try await HostCommand.run(["ip", "-n", namespace, "addr", "add", "\(port.fixedIPs[0])/24", "dev", "eth0"])
-            return Guest(namespace: namespace, address: port.fixedIPs[0])
-        }
-
-        func remove() async { _ = try? await HostCommand.output(["ip", "netns", "delete", namespace]) }
-
-        func pings(_ other: Guest, from source: String? = nil) async -> Bool {
-            let from = source.map { ["-I", $0] } ?? []
-            return (try? await HostCommand.output(["ip", "netns", "exec", namespace, "ping", "-c", "1", "-W", "1"] + from + [other.address]))?.status == 0
-        }
-
-        /// Whether a TCP connection to `other`'s `port` opens (a listener there answers every port).
-        func connects(to other: Guest, port: Int, from source: String = "") async -> Bool {
-            let probe = "import socket,sys; s=socket.socket(); s.settimeout(1); s.bind((sys.argv[3],0)); s.connect((sys.argv[1],int(sys.argv[2])))"
-            return (try? await HostCommand.output(["ip", "netns", "exec", namespace, "python3", "-c", probe, other.address, "\(port)", source]))?.status == 0
-        }
-
-        /// Listens on 22 and 8080 until the returned process is ended.
-        func listen() throws -> Process {
-            let script = """
-            import socket, select
-            ls = []
-            for p in (22, 8080):
-                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', p)); s.listen(16); ls.append(s)
-            while True:
-                for s in select.select(ls, [], [])[0]: s.accept()[0].close()
-            """
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", namespace, "python3", "-c", script]
-            try process.run()
-            return process
-        }
-    }
-
     static func rule(_ direction: String, _ proto: String? = nil, port: Int? = nil, prefix: String? = nil, group: String? = nil) -> SecurityGroupPlan.Rule {
         .init(id: UUID().uuidString.lowercased(), direction: direction, ethertype: "IPv4", proto: proto, portRangeMin: port,
               portRangeMax: port, remoteIPPrefix: prefix, remoteGroupID: group)
@@ -113,6 +67,14 @@ struct SecurityGroupTests {
             p3.securityGroupIDs = [plainID]
             try await backend.apply(port: p3)
             #expect(await !g3.pings(g1), "a port that left web still reaches its members by ping")
+
+            // A port in no group admits nothing, from members of its former group neither.
+            var alone = p1
+            alone.securityGroupIDs = []
+            try await backend.apply(port: alone)
+            #expect(await !g2.pings(g1), "a port in no group is reached by ping")
+            try await backend.apply(port: p1)
+            #expect(await g2.pings(g1), "a port back in its group is not reached by ping")
 
             // Another's address is dropped before the bridge, whatever the groups allow.
             _ = try await HostCommand.run(["ip", "-n", g3.namespace, "addr", "add", "10.91.0.99/24", "dev", "eth0"])

@@ -168,25 +168,36 @@ def test_boots_and_reads_its_config_drive(cloud, guest):
     assert cloud.osc.ok("console", "log", "show", "--lines", "1", guest).strip() in log
 
 
+@pytest.mark.timeout(600)  # a second guest's boot under TCG, then two changes of its neighbour's groups
 def test_guests_get_their_addresses_by_dhcp_and_reach_each_other(cloud, guest, tmp_path):
     """The linux data plane: the network's dnsmasq (in its qdhcp namespace, on the DHCP port the
     service made) gives each guest its port's address, and one guest pings the other across the
-    network's bridge."""
+    network's bridge, as long as the other's security groups admit it: the default group admits
+    its members, no group admits nothing."""
     (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
     cloud.wait_console(guest, f"martlet-guest: eth0 {address}/")
     dhcp = cloud.osc.json("port", "list", "--network", cloud.network, "--device-owner", "network:dhcp", "--long")
     assert len(dhcp) == 1, dhcp
     assert Path(f"/run/netns/qdhcp-{cloud.network}").exists()
     user_data = tmp_path / "ping.sh"
-    user_data.write_text(f"#!/bin/sh\nfor i in $(seq 30); do ping -c 1 -W 1 {address} >/dev/null && echo ping-ok-{address} && exit; sleep 1; done\n"
-                         f"echo ping-failed-{address}\n")
+    # Says each change of state: ping-1-ok, ping-2-blocked, ...
+    user_data.write_text("#!/bin/sh\nn=0; last=none\nfor i in $(seq 150); do\n"
+                         f"  if ping -c 1 -W 1 {address} >/dev/null; then now=ok; else now=blocked; fi\n"
+                         "  if [ $now != $last ]; then n=$((n+1)); echo ping-$n-$now; last=$now; fi; sleep 1\ndone\n")
     neighbour = cloud.create("neighbour", "--config-drive", "True", "--user-data", str(user_data))
     try:
         cloud.wait_status(neighbour, "ACTIVE")
         log = cloud.wait_console(neighbour, "martlet-guest: ready")
         (own,) = [ip for ips in cloud.show(neighbour)["addresses"].values() for ip in ips]
         assert f"martlet-guest: eth0 {own}/" in log, log[-3000:]
-        assert f"ping-ok-{address}" in log, log[-3000:]
+        cloud.wait_console(neighbour, "ping-1-ok")
+        (port,) = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")
+        cloud.osc.ok("port", "set", "--no-security-group", port["ID"])
+        try:
+            cloud.wait_console(neighbour, "ping-2-blocked")
+        finally:
+            cloud.osc.ok("port", "set", "--security-group", "default", port["ID"])
+        cloud.wait_console(neighbour, "ping-3-ok")
     finally:
         cloud.osc.ok("server", "delete", "--wait", neighbour)
 

@@ -15,6 +15,8 @@ struct Workflows: Sendable {
     var placement: Placement { service.placement }
 
     struct NoValidHost: Error {}
+    /// Nova's words when the network does not say a server's ports are wired in time.
+    struct VirtualInterfaceCreateFailed: Error {}
 
     /// Throws what the reconcile queue should retry: a stopping process (the step is repeated after
     /// the restart) and a driver's transient failure. Any other failure ends the task in ERROR.
@@ -67,6 +69,7 @@ struct Workflows: Sendable {
         if case .list(let requested) = server.networks, !requested.isEmpty, server.addresses.isEmpty {
             server = try await plugPorts(server, requested, host: host)
         }
+        try await waitUntilWired(server)
         try await hypervisor.spawn(try await spec(server, host: host, powerOn: true))
         // The ports' addresses are recorded with the state: a restart before this finds the ports by device.
         let ports = (addresses: server.addresses, owned: server.ownedPorts, tags: server.interfaceTags)
@@ -171,6 +174,17 @@ struct Workflows: Sendable {
         var hosts: [String] = []
         for id in ids { if let host = try await servers.get(id, in: db)?.host { hosts.append(host) } }
         return hosts
+    }
+
+    /// A guest starts once its ports are wired (a guest whose first DHCP request finds no filter
+    /// or no DHCP entry yet boots without an address), as Nova's `vif_plugging_timeout` and
+    /// `vif_plugging_is_fatal` have it.
+    private func waitUntilWired(_ server: Server) async throws {
+        let ports = Array(Set(server.addresses.map(\.portID))).sorted()
+        guard !ports.isEmpty, service.vifPluggingTimeout > 0 else { return }
+        if try await service.ports.waitUntilWired(ports, timeout: .seconds(service.vifPluggingTimeout)) { return }
+        if service.vifPluggingIsFatal { throw VirtualInterfaceCreateFailed() }
+        service.logger.warning("ports not wired in time; starting the server anyway", metadata: ["server": "\(server.id)"])
     }
 
     /// Makes and binds the server's ports (all or none, or finds those a run before made); returns the
@@ -484,6 +498,7 @@ struct Workflows: Sendable {
         let message: String
         switch error {
         case is NoValidHost: message = "No valid host was found. There are not enough hosts available."
+        case is VirtualInterfaceCreateFailed: message = "Virtual Interface creation failed"
         case let e as APIError: message = e.message
         default: message = String(describing: error)
         }

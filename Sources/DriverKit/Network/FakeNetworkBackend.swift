@@ -42,7 +42,7 @@ public final class FakeNetworkBackend: NetworkBackend {
     public func removeSecurityGroup(id: String) async throws { try change { $0.securityGroups.removeValue(forKey: id) } }
 
     public func inventory() async throws -> DataPlaneInventory {
-        state.withLock { DataPlaneInventory(networks: Set($0.networks.keys), ports: Set($0.ports.keys)) }
+        state.withLock { DataPlaneInventory(networks: Set($0.networks.keys), ports: Set($0.ports.keys), routers: Set($0.routers.keys)) }
     }
 
     private func change(_ edit: (inout State) -> Void) throws {

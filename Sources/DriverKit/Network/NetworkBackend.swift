@@ -24,14 +24,16 @@ public protocol NetworkBackend: Sendable {
     func inventory() async throws -> DataPlaneInventory
 }
 
-/// The networks and ports a backend has built, by ID.
+/// The networks, ports and routers a backend has built, by ID.
 public struct DataPlaneInventory: Sendable, Equatable {
     public var networks: Set<String>
     public var ports: Set<String>
+    public var routers: Set<String>
 
-    public init(networks: Set<String> = [], ports: Set<String> = []) {
+    public init(networks: Set<String> = [], ports: Set<String> = [], routers: Set<String> = []) {
         self.networks = networks
         self.ports = ports
+        self.routers = routers
     }
 }
 

@@ -87,6 +87,7 @@ struct DataPlaneApplier: Sendable {
         let known = Set(keys)
         let stale = built.ports.sorted().map(DataPlaneEvent.Key.port).filter { !known.contains($0) }
             + built.networks.sorted().map(DataPlaneEvent.Key.network).filter { !known.contains($0) }
+            + built.routers.sorted().map(DataPlaneEvent.Key.router).filter { !known.contains($0) }
         if !stale.isEmpty { logger.notice("removing what the database no longer has", metadata: ["objects": "\(stale.count)"]) }
         return keys + stale
     }

@@ -1,0 +1,54 @@
+import DriverKit
+import Foundation
+@testable import LinuxNetwork
+
+/// A stand-in guest: a namespace whose `eth0` is the other end of the port's tap.
+struct Guest {
+    let namespace: String
+    let address: String
+
+    /// `prefix` of its address; `gateway`: its default route.
+    static func make(_ port: PortPlan, prefix: Int = 24, gateway: String? = nil) async throws -> Guest {
+        let namespace = "mtg-\(port.id.prefix(8))"
+        try await HostCommand.run(["ip", "netns", "add", namespace])
+        try await HostCommand.run(["ip", "link", "add", DeviceNames.tap(port: port.id), "type", "veth", "peer", "name", "eth0", "netns", namespace])
+        try await HostCommand.run(["ip", "-n", namespace, "link", "set", "eth0", "address", port.macAddress, "up"])
+        try await HostCommand.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
+        try await HostCommand.run(["ip", "-n", namespace, "addr", "add", "\(port.fixedIPs[0])/\(prefix)", "dev", "eth0"])
+        // `onlink`: the tap end is not up before the backend wires it, and without a carrier the kernel refuses the gateway.
+        if let gateway { try await HostCommand.run(["ip", "-n", namespace, "route", "add", "default", "via", gateway, "dev", "eth0", "onlink"]) }
+        return Guest(namespace: namespace, address: port.fixedIPs[0])
+    }
+
+    func remove() async { _ = try? await HostCommand.output(["ip", "netns", "delete", namespace]) }
+
+    func pings(_ other: Guest, from source: String? = nil) async -> Bool { await pings(other.address, from: source) }
+
+    func pings(_ address: String, from source: String? = nil) async -> Bool {
+        let from = source.map { ["-I", $0] } ?? []
+        return (try? await HostCommand.output(["ip", "netns", "exec", namespace, "ping", "-c", "1", "-W", "1"] + from + [address]))?.status == 0
+    }
+
+    /// Whether a TCP connection to `other`'s `port` opens (a listener there answers every port).
+    func connects(to other: Guest, port: Int, from source: String = "") async -> Bool {
+        let probe = "import socket,sys; s=socket.socket(); s.settimeout(1); s.bind((sys.argv[3],0)); s.connect((sys.argv[1],int(sys.argv[2])))"
+        return (try? await HostCommand.output(["ip", "netns", "exec", namespace, "python3", "-c", probe, other.address, "\(port)", source]))?.status == 0
+    }
+
+    /// Listens on 22 and 8080 until the returned process is ended.
+    func listen() throws -> Process {
+        let script = """
+        import socket, select
+        ls = []
+        for p in (22, 8080):
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', p)); s.listen(16); ls.append(s)
+        while True:
+            for s in select.select(ls, [], [])[0]: s.accept()[0].close()
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", namespace, "python3", "-c", script]
+        try process.run()
+        return process
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""The linux data plane's costs through the API (run by bench/dataplane.sh inside its namespace).
+
+  dataplane.py URL PASSWORD HOST TABLE PORTS RULE_CHANGES
+
+Creates a network, a /20 subnet and a security group whose rules admit its own members (a
+`remote_group_id` rule, so every port joins the group's address set), then PORTS ports bound to
+HOST one after the other, each timed from its POST to the first GET that reads it ACTIVE (the
+tap, its filters, its DHCP entry are then in place). Then RULE_CHANGES times one rule added to the
+group, which by then has PORTS members: from the POST to the first `nft list chain` that shows
+it. Prints one JSON object.
+"""
+import json
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+URL, PASSWORD, HOST, TABLE = sys.argv[1:5]
+PORTS, RULE_CHANGES = int(sys.argv[5]), int(sys.argv[6])
+
+
+def call(method, path, body=None, token=None):
+    request = urllib.request.Request(URL + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("X-Auth-Token", token)
+    with urllib.request.urlopen(request) as answer:
+        data = answer.read()
+        return answer.headers, json.loads(data) if data else None
+
+
+def token():
+    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": PASSWORD}}},
+                     "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+    headers, body = call("POST", "/identity/v3/auth/tokens", auth)
+    return headers["X-Subject-Token"], body["token"]["project"]["id"]
+
+
+def ms(seconds):
+    return round(seconds * 1000, 2)
+
+
+def summary(samples):
+    ordered = sorted(samples)
+    return {"n": len(ordered), "p50_ms": ms(statistics.median(ordered)), "p90_ms": ms(ordered[int(len(ordered) * 0.9) - 1]),
+            "max_ms": ms(ordered[-1])}
+
+
+def main():
+    tok, project = token()
+    call("PUT", f"/network/v2.0/quotas/{project}", {"quota": {"port": -1, "security_group_rule": -1}}, tok)
+    _, net = call("POST", "/network/v2.0/networks", {"network": {"name": "bench-dp"}}, tok)
+    network = net["network"]["id"]
+    call("POST", "/network/v2.0/subnets", {"subnet": {"network_id": network, "cidr": "10.100.0.0/20", "ip_version": 4}}, tok)
+    _, sg = call("POST", "/network/v2.0/security-groups", {"security-group": {"name": "bench-dp"}}, tok)
+    group = sg["security_group"]["id"]
+    call("POST", "/network/v2.0/security-group-rules", {"security_group_rule": {
+        "security_group_id": group, "direction": "ingress", "ethertype": "IPv4", "remote_group_id": group}}, tok)
+
+    wired = []
+    for i in range(PORTS):
+        started = time.monotonic()
+        _, made = call("POST", "/network/v2.0/ports", {"port": {
+            "network_id": network, "device_id": f"bench-dp-{i}", "device_owner": "compute:nova", "binding:host_id": HOST,
+            "security_groups": [group]}}, tok)
+        port = made["port"]["id"]
+        while call("GET", f"/network/v2.0/ports/{port}?fields=status", token=tok)[1]["port"]["status"] != "ACTIVE":
+            time.sleep(0.001)
+            if time.monotonic() - started > 60:
+                sys.exit(f"port {i} not ACTIVE after 60 s")
+        wired.append(time.monotonic() - started)
+
+    changes = []
+    for i in range(RULE_CHANGES):
+        started = time.monotonic()
+        _, rule = call("POST", "/network/v2.0/security-group-rules", {"security_group_rule": {
+            "security_group_id": group, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+            "port_range_min": 8000 + i, "port_range_max": 8000 + i}}, tok)
+        rule_id = rule["security_group_rule"]["id"]
+        while rule_id not in subprocess.run(["nft", "list", "chain", "inet", TABLE, f"sg_in_{group}"], capture_output=True, text=True).stdout:
+            if time.monotonic() - started > 60:
+                sys.exit(f"rule {i} not in nftables after 60 s")
+        changes.append(time.monotonic() - started)
+
+    tenth = max(1, PORTS // 10)
+    print(json.dumps({
+        "network": network,
+        "port_to_active": summary(wired),
+        "port_to_active_first_tenth_p50_ms": ms(statistics.median(wired[:tenth])),
+        "port_to_active_last_tenth_p50_ms": ms(statistics.median(wired[-tenth:])),
+        "rule_change_with_members": PORTS,
+        "rule_change": summary(changes),
+    }))
+
+
+main()
