@@ -52,3 +52,10 @@ struct Guest {
         return process
     }
 }
+
+extension LinuxNetworkBackend {
+    /// Removes its nftables tables (a backend keeps them, so guests stay filtered while it is away).
+    func dropTables() async {
+        for family in ["bridge", "inet"] { _ = try? await HostCommand.output(["nft", "delete", "table", family, firewall.rules.table]) }
+    }
+}

@@ -81,6 +81,7 @@ struct RouterTests {
         for guest in guests { await guest.remove() }
         for port in [pa, pb, pup] { try? await backend.removePort(id: port.id) }
         for network in [a, b, external] { try? await backend.removeNetwork(id: network.id) }
+        await backend.dropTables()
         try? FileManager.default.removeItem(atPath: Self.runtime)
     }
 }

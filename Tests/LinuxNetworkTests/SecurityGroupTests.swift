@@ -105,6 +105,7 @@ struct SecurityGroupTests {
             Issue.record(error)
         }
         for guest in guests { await guest.remove() }
+        await backend.dropTables()
         try? FileManager.default.removeItem(atPath: Self.runtime)
     }
 

@@ -180,10 +180,11 @@ def test_guests_get_their_addresses_by_dhcp_and_reach_each_other(cloud, guest, t
     assert len(dhcp) == 1, dhcp
     assert Path(f"/run/netns/qdhcp-{cloud.network}").exists()
     user_data = tmp_path / "ping.sh"
-    # Says each change of state: ping-1-ok, ping-2-blocked, ...
-    user_data.write_text("#!/bin/sh\nn=0; last=none\nfor i in $(seq 150); do\n"
+    # Pings in the background (the boot waits for user data) and says each change of state:
+    # ping-1-ok, ping-2-blocked, ...
+    user_data.write_text("#!/bin/sh\n(n=0; last=none\nfor i in $(seq 600); do\n"
                          f"  if ping -c 1 -W 1 {address} >/dev/null; then now=ok; else now=blocked; fi\n"
-                         "  if [ $now != $last ]; then n=$((n+1)); echo ping-$n-$now; last=$now; fi; sleep 1\ndone\n")
+                         "  if [ $now != $last ]; then n=$((n+1)); echo ping-$n-$now; last=$now; fi; sleep 1\ndone) &\n")
     neighbour = cloud.create("neighbour", "--config-drive", "True", "--user-data", str(user_data))
     try:
         cloud.wait_status(neighbour, "ACTIVE")
@@ -200,6 +201,60 @@ def test_guests_get_their_addresses_by_dhcp_and_reach_each_other(cloud, guest, t
         cloud.wait_console(neighbour, "ping-3-ok")
     finally:
         cloud.osc.ok("server", "delete", "--wait", neighbour)
+
+
+def test_a_router_and_a_floating_ip_reach_the_guest(cloud, guest):
+    """A router between the guests' subnet and an external network that leads nowhere (its only
+    other member is a namespace this test makes, standing in for the upstream gateway): the
+    router's namespace reaches the guest, and the upstream reaches it at its floating IP, once
+    the guest's group admits ICMP."""
+    external = cloud.osc.json("network", "create", "--external", "public")["id"]
+    cloud.osc.ok("subnet", "create", "--network", external, "--subnet-range", "172.24.4.0/24", "--gateway", "172.24.4.1",
+                 "--no-dhcp", "public-v4")
+    router = cloud.osc.json("router", "create", "edge")["id"]
+    cloud.osc.ok("router", "set", "--external-gateway", external, router)
+    cloud.osc.ok("router", "add", "subnet", router, "guests-v4")
+    rule = cloud.osc.json("security", "group", "rule", "create", "--protocol", "icmp", "--remote-ip", "0.0.0.0/0", "default")["id"]
+    upstream = f"mt-up-{uuid.uuid4().hex[:6]}"
+    (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
+    fip = None
+    try:
+        namespace = f"qrouter-{router}"
+        deadline = time.monotonic() + 60
+        while not ok(["ip", "netns", "exec", namespace, "ping", "-c", "1", "-W", "1", address]):
+            assert time.monotonic() < deadline, f"the router's namespace does not reach the guest: {run(['ip', '-n', namespace, 'addr'])}"
+        # The upstream: a namespace on the external network's bridge, with the subnet's gateway address.
+        subprocess.run(["ip", "netns", "add", upstream], check=True)
+        subprocess.run(["ip", "link", "add", "mt-up0", "type", "veth", "peer", "name", "eth0", "netns", upstream], check=True)
+        subprocess.run(["ip", "link", "set", "mt-up0", "master", f"brq{external[:11]}", "up"], check=True)
+        for command in (["link", "set", "eth0", "up"], ["addr", "add", "172.24.4.1/24", "dev", "eth0"]):
+            subprocess.run(["ip", "-n", upstream] + command, check=True)
+        port = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")[0]["ID"]
+        fip = cloud.osc.json("floating", "ip", "create", "--port", port, external)
+        deadline = time.monotonic() + 60
+        while not ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", fip["floating_ip_address"]]):
+            assert time.monotonic() < deadline, f"the floating IP does not reach the guest: {run(['ip', '-n', namespace, 'addr'])}"
+    finally:
+        if fip:
+            cloud.osc.ok("floating", "ip", "delete", fip["id"])
+        subprocess.run(["ip", "netns", "delete", upstream], capture_output=True)
+        subprocess.run(["ip", "link", "delete", "mt-up0"], capture_output=True)
+        cloud.osc.ok("security", "group", "rule", "delete", rule)
+        cloud.osc.ok("router", "remove", "subnet", router, "guests-v4")
+        cloud.osc.ok("router", "delete", router)
+        cloud.osc.ok("network", "delete", external)
+    deadline = time.monotonic() + 30
+    while Path(f"/run/netns/qrouter-{router}").exists():
+        assert time.monotonic() < deadline, "the deleted router left its namespace"
+        time.sleep(0.2)
+
+
+def ok(command: list[str]) -> bool:
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+def run(command: list[str]) -> str:
+    return subprocess.run(command, capture_output=True, text=True).stdout
 
 
 def test_consoles(cloud, guest):
