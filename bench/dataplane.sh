@@ -46,7 +46,7 @@ ip -n "$NS" link set lo up
 in_ns() { ip netns exec "$NS" "$@"; }
 
 log "martlet: $BIN in namespace $NS"
-in_ns "$BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" --admin-password "$PASSWORD" --bcrypt-cost 4 \
+ip netns exec "$NS" "$BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" --admin-password "$PASSWORD" --bcrypt-cost 4 \
   --network-backend linux > "$WORK/martlet.log" 2>&1 &
 MPID=$!
 for _ in $(seq 1 600); do in_ns curl -fs "http://127.0.0.1:$PORT/identity/v3" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -58,6 +58,7 @@ RESULT=$(in_ns python3 "$REPO/bench/lib/dataplane.py" "http://127.0.0.1:$PORT" "
 NETWORK=$(jq -r .network <<< "$RESULT")
 DPID=$(cat "$RUNTIME/dhcp/$NETWORK/dnsmasq.pid" 2>/dev/null || echo "")
 DRSS=$([ -n "$DPID" ] && ps -o rss= -p "$DPID" | tr -d ' ' || echo "")
+log "dnsmasq: $(ps -o pid=,rss=,args= -p "$DPID" | cut -c1-120)"
 MRSS=$(ps -o rss= -p "$MPID" | tr -d ' ')
 RULES=$(in_ns nft list table inet "martlet_$TAG" | grep -c . || true)
 

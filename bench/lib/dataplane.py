@@ -54,7 +54,7 @@ def main():
     _, net = call("POST", "/network/v2.0/networks", {"network": {"name": "bench-dp"}}, tok)
     network = net["network"]["id"]
     call("POST", "/network/v2.0/subnets", {"subnet": {"network_id": network, "cidr": "10.100.0.0/20", "ip_version": 4}}, tok)
-    _, sg = call("POST", "/network/v2.0/security-groups", {"security-group": {"name": "bench-dp"}}, tok)
+    _, sg = call("POST", "/network/v2.0/security-groups", {"security_group": {"name": "bench-dp"}}, tok)
     group = sg["security_group"]["id"]
     call("POST", "/network/v2.0/security-group-rules", {"security_group_rule": {
         "security_group_id": group, "direction": "ingress", "ethertype": "IPv4", "remote_group_id": group}}, tok)
