@@ -33,8 +33,10 @@ MPID=""
 cleanup() {
   set +e
   [ -z "$MPID" ] || { kill "$MPID"; wait "$MPID"; } 2>/dev/null
-  # dnsmasq runs in the network's DHCP namespace, not in $NS: stopped by its pid file.
+  # dnsmasq runs in the network's DHCP namespace, not in $NS: stopped by its pid file. The DHCP
+  # namespaces are named ones (ip netns), which outlive $NS: deleted by name.
   for f in "$RUNTIME"/dhcp/*/dnsmasq.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  for d in "$RUNTIME"/dhcp/*/; do [ -d "$d" ] && ip netns delete "qdhcp-$(basename "$d")" 2>/dev/null; done
   ip netns delete "$NS" 2>/dev/null
   rm -rf "$WORK" "$RUNTIME"
 }

@@ -26,6 +26,10 @@ cleanup() {
     ip netns delete "$netns" 2>/dev/null || true
 }
 trap cleanup EXIT
+# The data plane's namespaces are named ones (ip netns), visible outside the run's namespace:
+# every one the run makes must be gone when it ends.
+data_plane_namespaces() { ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^(qdhcp|qrouter)-' | sort || true; }
+namespaces_before="$(data_plane_namespaces)"
 ip netns add "$netns"
 ip -n "$netns" link set lo up
 in_netns() { ip netns exec "$netns" "$@"; }
@@ -39,4 +43,10 @@ echo "--- pytest Tests/acceptance/test_qemu.py (guest image $image)"
 in_netns env MARTLET_QEMU_ACCEPTANCE=1 MARTLET_GUEST_IMAGE="$image" MARTLET_BIN="$MARTLET_BIN" \
     PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest Tests/acceptance/test_qemu.py -v -ra -p no:cacheprovider \
     ${PYTEST_FLAGS:-} || status=1
+leaked="$(comm -13 <(echo "$namespaces_before") <(data_plane_namespaces))"
+if [[ -n "$leaked" ]]; then
+    echo "--- FAILED: the run left these namespaces behind:"; echo "$leaked"
+    for n in $leaked; do ip netns delete "$n" 2>/dev/null || true; done
+    status=1
+fi
 exit "$status"
