@@ -78,6 +78,10 @@ let package = Package(
             dependencies: [
                 "DriverKit",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The console proxy's listener: the noVNC page and console websockets to the hosts' consoles.

@@ -8,7 +8,8 @@ import Logging
 /// forwards nothing: a guest's query never leaves the host through it.
 ///
 /// Its files are under `<runtime>/dhcp/<network>/`: `plan.json` (the network as last applied),
-/// `hosts/<port>`, `opts`, `leases`, `args` (the command line it runs with) and `dnsmasq.pid`.
+/// `port.json` (its DHCP port), `hosts/<port>`, `opts`, `leases`, `args` (the command line it
+/// runs with) and `dnsmasq.pid`.
 /// dnsmasq drops to `nobody` and reads its hosts and options as that user: every folder on the
 /// way is world-readable.
 struct DHCPServer {
@@ -23,9 +24,13 @@ struct DHCPServer {
         let folder = folder(plan.id)
         try makeReadable("\(folder)/hosts")
         try write(try JSONEncoder().encode(plan), to: "\(folder)/plan.json")
-        try write(Data(options(plan).utf8), to: "\(folder)/opts")
+        try write(Data(options(plan, dhcpPort: dhcpPort(plan.id)).utf8), to: "\(folder)/opts")
         reload(plan.id)
     }
+
+    /// The subnets whose guests reach the metadata service through the DHCP namespace: served
+    /// ones no router has an interface on.
+    static func isolated(_ plan: NetworkPlan) -> [SubnetPlan] { served(plan).filter { !$0.routed } }
 
     func plan(_ network: String) -> NetworkPlan? {
         (try? Data(contentsOf: URL(fileURLWithPath: "\(folder(network))/plan.json"))).flatMap { try? JSONDecoder().decode(NetworkPlan.self, from: $0) }
@@ -61,10 +66,16 @@ struct DHCPServer {
         }
     }
 
-    /// Records which port is the network's DHCP port (its interface is the one dnsmasq answers on).
+    /// Records the network's DHCP port (its interface is the one dnsmasq answers on, its address
+    /// the metadata route's next hop).
     func recordPort(_ port: PortPlan) throws {
         try makeReadable(folder(port.networkID))
-        try write(Data(port.id.utf8), to: "\(folder(port.networkID))/port")
+        try write(try JSONEncoder().encode(port), to: "\(folder(port.networkID))/port.json")
+        if let plan = plan(port.networkID) { try record(plan) }
+    }
+
+    func dhcpPort(_ network: String) -> PortPlan? {
+        (try? Data(contentsOf: URL(fileURLWithPath: "\(folder(network))/port.json"))).flatMap { try? JSONDecoder().decode(PortPlan.self, from: $0) }
     }
 
     /// The networks it keeps files for.
@@ -73,22 +84,19 @@ struct DHCPServer {
     /// The ports a network's files name: its DHCP port and those with a hosts entry.
     func ports(_ network: String) -> [String] {
         let hosts = (try? FileManager.default.contentsOfDirectory(atPath: "\(folder(network))/hosts")) ?? []
-        let own = try? String(contentsOfFile: "\(folder(network))/port", encoding: .utf8)
-        return hosts.filter { !$0.hasSuffix(".new") } + [own].compactMap { $0 }
+        return hosts.filter { !$0.hasSuffix(".new") } + [dhcpPort(network)?.id].compactMap { $0 }
     }
 
     /// The networks whose DHCP port this is.
     func networks(withPort portID: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter {
-            (try? String(contentsOfFile: "\(folder($0))/port", encoding: .utf8)) == portID
-        }
+        networkIDs().filter { dhcpPort($0)?.id == portID }
     }
 
     /// dnsmasq runs while the network has a served subnet and its DHCP interface is in place.
     func converge(_ network: String) async throws {
         let namespace = Namespaces.dhcp(network: network)
         guard let plan = plan(network), !Self.served(plan).isEmpty,
-              let port = try? String(contentsOfFile: "\(folder(network))/port", encoding: .utf8),
+              let port = dhcpPort(network)?.id,
               await Links.exists(DeviceNames.dhcpInterface(port: port), in: namespace) else { return await stop(network) }
         let args = arguments(plan, interface: DeviceNames.dhcpInterface(port: port))
         let argsFile = "\(folder(network))/args"
@@ -146,15 +154,19 @@ struct DHCPServer {
         return args
     }
 
-    /// Per subnet: its gateway (none when it has none), name servers, routes and the MTU.
-    func options(_ plan: NetworkPlan) -> String {
+    /// Per subnet: its gateway (none when it has none), name servers, routes and the MTU; on a
+    /// subnet without a router, the route to the metadata service through the DHCP port.
+    func options(_ plan: NetworkPlan, dhcpPort: PortPlan?) -> String {
         var lines: [String] = []
         for subnet in Self.served(plan) {
             let tag = "tag:\(Self.tag(subnet))"
             lines.append("\(tag),option:router\(subnet.gatewayIP.map { ",\($0)" } ?? "")")
             lines.append("\(tag),option:dns-server\(subnet.dnsNameservers.filter { !$0.contains(":") }.map { ",\($0)" }.joined())")
-            if !subnet.hostRoutes.isEmpty {
-                var routes = subnet.hostRoutes.map { "\($0.destination),\($0.nexthop)" }
+            var routes = subnet.hostRoutes.map { "\($0.destination),\($0.nexthop)" }
+            if !subnet.routed, let network = IPv4Network(subnet.cidr), let own = dhcpPort?.fixedIPs.first(where: { network.contains($0) }) {
+                routes.append("\(MetadataProxy.address)/32,\(own)")
+            }
+            if !routes.isEmpty {
                 // With classless routes a client ignores the router option: the default route goes in too.
                 if let gateway = subnet.gatewayIP { routes.append("0.0.0.0/0,\(gateway)") }
                 lines.append("\(tag),option:classless-static-route,\(routes.joined(separator: ","))")

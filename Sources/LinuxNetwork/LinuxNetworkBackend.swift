@@ -8,26 +8,31 @@ import Logging
 ///
 /// DHCP is a dnsmasq per network in its `qdhcp-` namespace (see `DHCPServer`); security groups
 /// and anti-spoofing are nftables rules (see `Firewall`); a router is a `qrouter-` namespace (see
-/// `RouterNamespace`).
+/// `RouterNamespace`); guests reach the metadata service through a proxy in their router's
+/// namespace, or their DHCP namespace on a network without a router (see `MetadataProxy`).
 ///
-/// Not built yet: the metadata proxy, IPv6 (SLAAC, DHCPv6, router advertisements), `vlan` and
-/// `flat` provider networks. Ports it cannot wire stay `DOWN`.
+/// Not built yet: IPv6 (SLAAC, DHCPv6, router advertisements), `vlan` and `flat` provider
+/// networks. Ports it cannot wire stay `DOWN`.
 public final class LinuxNetworkBackend: NetworkBackend {
     public let hosts: [String]
     let dhcp: DHCPServer
     let firewall: Firewall
     /// One empty file per router it has built, named by its ID.
     let routers: String
+    /// None without a metadata service to pass guests' requests to.
+    let metadata: MetadataProxy?
     let logger: Logger
 
     /// `runtime`: where dnsmasq's files go (`RuntimeFolder`).
-    public init(host: String = ProcessInfo.processInfo.hostName, runtime: String, logger: Logger = Logger(label: "martlet.linux-network")) {
+    public init(host: String = ProcessInfo.processInfo.hostName, runtime: String, metadata: MetadataProxy.Upstream? = nil,
+                logger: Logger = Logger(label: "martlet.linux-network")) {
         hosts = [host]
         dhcp = DHCPServer(root: "\(runtime)/dhcp", logger: logger)
         firewall = Firewall(runtime: runtime, logger: logger)
         routers = "\(runtime)/routers"
+        self.metadata = metadata.map { MetadataProxy(upstream: $0, logger: logger) }
         self.logger = logger
-        logger.warning("the linux network backend has no metadata proxy, IPv6 or provider networks yet")
+        logger.warning("the linux network backend has no IPv6 or provider networks yet")
     }
 
     public var servesDHCP: Bool { true }
@@ -46,11 +51,25 @@ public final class LinuxNetworkBackend: NetworkBackend {
         try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
         try await firewall.apply(network: network.id, bridge: bridge)
         try await dhcp.converge(network.id)
+        try await serveMetadata(network)
+    }
+
+    /// The proxy in the network's DHCP namespace while a subnet has DHCP and no router.
+    private func serveMetadata(_ network: NetworkPlan) async throws {
+        guard let metadata else { return }
+        let namespace = Namespaces.dhcp(network: network.id)
+        if !DHCPServer.isolated(network).isEmpty, let port = dhcp.dhcpPort(network.id),
+           await Links.exists(DeviceNames.dhcpInterface(port: port.id), in: namespace) {
+            try await metadata.serve(namespace: namespace, networks: [network.id])
+        } else {
+            await metadata.stop(namespace: namespace)
+        }
     }
 
     static let networkTypes: Set<String> = ["vxlan", "local"]
 
     public func removeNetwork(id: String) async throws {
+        await metadata?.stop(namespace: Namespaces.dhcp(network: id))
         await dhcp.remove(id)
         try await Namespaces.delete(Namespaces.dhcp(network: id))
         try await Links.delete(DeviceNames.bridge(network: id))
@@ -77,6 +96,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
             try await firewall.apply(port: port, tap: DeviceNames.tap(port: port.id))
             try await Links.tap(DeviceNames.tap(port: port.id), bridge: bridge, mtu: mtu, up: port.adminStateUp)
             try await dhcp.addHost(port)
+            metadata?.learn(port)
             return
         }
         let namespace = Namespaces.dhcp(network: port.networkID), inside = DeviceNames.dhcpInterface(port: port.id)
@@ -88,12 +108,14 @@ public final class LinuxNetworkBackend: NetworkBackend {
         })
         try dhcp.recordPort(port)
         try await dhcp.converge(port.networkID)
+        if let plan = dhcp.plan(port.networkID) { try await serveMetadata(plan) }
     }
 
     public func removePort(id: String) async throws {
         try await Links.delete(DeviceNames.tap(port: id))
         await firewall.remove(port: id, tap: DeviceNames.tap(port: id))
         dhcp.removeHost(portID: id)
+        metadata?.forget(port: id)
         for network in dhcp.networks(withPort: id) { try await dhcp.converge(network) }
     }
 
@@ -114,9 +136,11 @@ public final class LinuxNetworkBackend: NetworkBackend {
         try FileManager.default.createDirectory(atPath: routers, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: "\(routers)/\(router.id)", contents: nil)
         try await RouterNamespace(id: router.id, network: dhcp.plan).apply(router)
+        try await metadata?.serve(namespace: Namespaces.router(router.id), networks: router.interfaces.map(\.networkID))
     }
 
     public func removeRouter(id: String) async throws {
+        await metadata?.stop(namespace: Namespaces.router(id))
         try await RouterNamespace(id: id, network: dhcp.plan).remove()
         try? FileManager.default.removeItem(atPath: "\(routers)/\(id)")
     }

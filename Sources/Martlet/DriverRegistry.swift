@@ -24,7 +24,10 @@ struct DriverRegistry {
 
     static let networkBackends: [String: Factory<any NetworkBackend>] = [
         "fake": { env in FakeNetworkBackend(config: env.config) },
-        "linux": { env in LinuxNetworkBackend(runtime: RuntimeFolder.path(dataDir: env.config.dataDir, kind: "martlet-network")) },
+        "linux": { env in
+            LinuxNetworkBackend(runtime: RuntimeFolder.path(dataDir: env.config.dataDir, kind: "martlet-network"),
+                                metadata: env.config.metadataProxySecret.map { MetadataProxy.Upstream(host: env.config.loopbackHost, port: env.config.port, secret: $0) })
+        },
     ]
 
     static let volumeDrivers: [String: Factory<any VolumeDriver>] = [

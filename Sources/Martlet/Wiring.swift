@@ -25,7 +25,11 @@ struct Wiring {
         + ObjectStorageService.migrations + ComputeService.migrations
 
     static func open(_ options: ConfigOptions) async throws -> Wiring {
-        let config = try options.load()
+        var config = try options.load()
+        if config.networkDriver == "linux", config.metadataProxySecret == nil {
+            // The proxy runs in this process: a secret of its own each start is enough.
+            config.metadataProxySecret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max)) }.joined()
+        }
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

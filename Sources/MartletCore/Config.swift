@@ -100,9 +100,11 @@ public struct MartletConfig: Sendable, Equatable {
 
     public var resolvedPublicURL: String {
         if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
-        let shownHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
-        return "http://\(shownHost.contains(":") ? "[\(shownHost)]" : shownHost):\(port)"
+        return "http://\(loopbackHost.contains(":") ? "[\(loopbackHost)]" : loopbackHost):\(port)"
     }
+
+    /// The address this process reaches its own API listener at.
+    public var loopbackHost: String { host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host }
 
     /// The S3 listener's port, or nil when it is off.
     public var resolvedS3Port: Int? { listenerPort(s3Port, after: 1) }

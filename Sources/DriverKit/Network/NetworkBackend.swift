@@ -70,8 +70,11 @@ public struct SubnetPlan: Sendable, Equatable, Codable {
     public var hostRoutes: [Route]
     public var ipv6RAMode: String?
     public var ipv6AddressMode: String?
+    /// A router has an interface on it: guests reach the metadata service through the router,
+    /// not through the DHCP namespace.
+    public var routed: Bool
 
-    public init(id: String, cidr: String, gatewayIP: String?, allocationPools: [Pool], enableDHCP: Bool, dnsNameservers: [String], hostRoutes: [Route], ipv6RAMode: String?, ipv6AddressMode: String?) {
+    public init(id: String, cidr: String, gatewayIP: String?, allocationPools: [Pool], enableDHCP: Bool, dnsNameservers: [String], hostRoutes: [Route], ipv6RAMode: String?, ipv6AddressMode: String?, routed: Bool = false) {
         self.id = id
         self.cidr = cidr
         self.gatewayIP = gatewayIP
@@ -81,6 +84,7 @@ public struct SubnetPlan: Sendable, Equatable, Codable {
         self.hostRoutes = hostRoutes
         self.ipv6RAMode = ipv6RAMode
         self.ipv6AddressMode = ipv6AddressMode
+        self.routed = routed
     }
 }
 
@@ -114,12 +118,14 @@ public struct PortPlan: Sendable, Equatable, Codable {
     public var fixedIPs: [String]
     public var adminStateUp: Bool
     public var deviceOwner: String
+    /// The server (or router, DHCP agent) the port belongs to.
+    public var deviceID: String
     public var portSecurityEnabled: Bool
     public var securityGroupIDs: [String]
     /// Extra (MAC, IP or CIDR) pairs the anti-spoofing filter admits.
     public var allowedAddressPairs: [AddressPair]
 
-    public init(id: String, networkID: String, host: String, macAddress: String, fixedIPs: [String], adminStateUp: Bool, deviceOwner: String, portSecurityEnabled: Bool, securityGroupIDs: [String], allowedAddressPairs: [AddressPair]) {
+    public init(id: String, networkID: String, host: String, macAddress: String, fixedIPs: [String], adminStateUp: Bool, deviceOwner: String, portSecurityEnabled: Bool, securityGroupIDs: [String], allowedAddressPairs: [AddressPair], deviceID: String = "") {
         self.id = id
         self.networkID = networkID
         self.host = host
@@ -127,6 +133,7 @@ public struct PortPlan: Sendable, Equatable, Codable {
         self.fixedIPs = fixedIPs
         self.adminStateUp = adminStateUp
         self.deviceOwner = deviceOwner
+        self.deviceID = deviceID
         self.portSecurityEnabled = portSecurityEnabled
         self.securityGroupIDs = securityGroupIDs
         self.allowedAddressPairs = allowedAddressPairs

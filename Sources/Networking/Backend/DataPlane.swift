@@ -55,6 +55,7 @@ struct DataPlaneApplier: Sendable {
         case .router(let id):
             guard let plan = try await store.db.read({ db in try await routerPlan(id, db) }) else { return try await backend.removeRouter(id: id) }
             try await backend.apply(router: plan)
+            try await reportFloatingIPs(plan)
         case .securityGroup(let id):
             guard let plan = try await store.db.read({ db in try await securityGroupPlan(id, db) }) else { return try await backend.removeSecurityGroup(id: id) }
             try await backend.apply(securityGroup: plan)
@@ -68,6 +69,21 @@ struct DataPlaneApplier: Sendable {
                   port["binding:host_id"]?.stringValue == host, port["admin_state_up"] != false else { return }
             port["status"] = "ACTIVE"
             try await store.update(.ports, port, now: Timestamp.iso(Date()), in: db)
+        }
+    }
+
+    /// The router's NAT is applied: its floating IPs are `ACTIVE` if it forwards them (up, with a
+    /// gateway) to the fixed IPs they still point at, `DOWN` otherwise.
+    private func reportFloatingIPs(_ plan: RouterPlan) async throws {
+        let working = plan.adminStateUp && plan.gateway != nil ? Set(plan.floatingIPs.map { "\($0.floatingIP) \($0.fixedIP)" }) : []
+        try await store.db.transaction { db in
+            for var fip in try await store.rows(.floatingIPs, where: "router_id = \(bind: plan.id)", forUpdate: true, in: db) {
+                let nat = "\(fip["floating_ip_address"]?.stringValue ?? "") \(fip["fixed_ip_address"]?.stringValue ?? "")"
+                let status: JSON = working.contains(nat) ? "ACTIVE" : "DOWN"
+                guard fip["status"] != status else { continue }
+                fip["status"] = status
+                try await store.update(.floatingIPs, fip, now: Timestamp.iso(Date()), in: db)
+            }
         }
     }
 
@@ -107,6 +123,14 @@ struct DataPlaneApplier: Sendable {
     private func networkPlan(_ id: String, _ db: any SQLDatabase) async throws -> NetworkPlan? {
         guard let network = try await store.get(.networks, id, in: db) else { return nil }
         let subnets = try await store.rows(.subnets, where: "network_id = \(bind: id)", in: db)
+        var routed: Set<String> = []
+        for s in subnets {
+            let subnet = s["id"]?.stringValue ?? ""
+            let interfaces = try await store.count(.ports, where: """
+                device_owner = 'network:router_interface' AND id IN (SELECT port_id FROM net_ip_allocations WHERE subnet_id = \(bind: subnet))
+                """, in: db)
+            if interfaces > 0 { routed.insert(subnet) }
+        }
         return NetworkPlan(
             id: id, networkType: network["provider:network_type"]?.stringValue ?? "local",
             physicalNetwork: network["provider:physical_network"]?.stringValue,
@@ -118,7 +142,7 @@ struct DataPlaneApplier: Sendable {
                            enableDHCP: s["enable_dhcp"] == true,
                            dnsNameservers: (s["dns_nameservers"]?.array ?? []).compactMap(\.stringValue),
                            hostRoutes: Self.routes(s["host_routes"]), ipv6RAMode: s["ipv6_ra_mode"]?.stringValue,
-                           ipv6AddressMode: s["ipv6_address_mode"]?.stringValue)
+                           ipv6AddressMode: s["ipv6_address_mode"]?.stringValue, routed: routed.contains(s["id"]?.stringValue ?? ""))
             })
     }
 
@@ -132,7 +156,8 @@ struct DataPlaneApplier: Sendable {
             securityGroupIDs: (port["security_groups"]?.array ?? []).compactMap(\.stringValue),
             allowedAddressPairs: (port["allowed_address_pairs"]?.array ?? []).map {
                 AddressPair(ipAddress: $0["ip_address"]?.stringValue ?? "", macAddress: $0["mac_address"]?.stringValue ?? "")
-            })
+            },
+            deviceID: port["device_id"]?.stringValue ?? "")
     }
 
     static func routes(_ value: JSON?) -> [Route] {

@@ -118,10 +118,12 @@ struct FloatingIPs: ResourceKind {
         guard let router = try await routerBetween(subnetID: subnetID, externalNetwork: external, change) else {
             throw APIError(.notFound, "External network \(external) is not reachable from subnet \(subnetID).  Therefore, cannot associate Port \(portID) with a Floating IP.", type: "ExternalGatewayForFloatingIPNotFound")
         }
+        let unchanged = doc["port_id"]?.stringValue == portID && doc["fixed_ip_address"]?.stringValue == address
         doc["port_id"] = .string(portID)
         doc["fixed_ip_address"] = .string(address)
         doc["router_id"] = .string(router)
-        doc["status"] = "ACTIVE"
+        // `ACTIVE` once the data plane has applied its NAT, as Neutron's L3 agent reports it.
+        if !unchanged { doc["status"] = "DOWN" }
         change.note(.router(router))
     }
 

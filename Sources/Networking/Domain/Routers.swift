@@ -204,6 +204,8 @@ struct Routers: ResourceKind {
         }
         try await AgentScheduler.schedule(router: router, change)
         change.note(.router(routerID))
+        // Its DHCP stops routing the metadata service through the DHCP namespace.
+        change.note(.network(port["network_id"]?.stringValue ?? ""))
         return interfaceInfo(router, port)
     }
 
@@ -254,6 +256,7 @@ struct Routers: ResourceKind {
         }
         try await Ports.remove(port, change)
         change.note(.router(routerID))
+        change.note(.network(port["network_id"]?.stringValue ?? ""))
         return interfaceInfo(router, port)
     }
 
