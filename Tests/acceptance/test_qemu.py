@@ -173,7 +173,9 @@ def test_guests_get_their_addresses_by_dhcp_and_reach_each_other(cloud, guest, t
     """The linux data plane: the network's dnsmasq (in its qdhcp namespace, on the DHCP port the
     service made) gives each guest its port's address, and one guest pings the other across the
     network's bridge, as long as the other's security groups admit it: the default group admits
-    its members, no group admits nothing."""
+    its members, no group admits nothing. The second guest has no config drive: it reads its
+    instance data and user data from 169.254.169.254, through the metadata proxy in the DHCP
+    namespace of its network (which has no router)."""
     (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
     cloud.wait_console(guest, f"martlet-guest: eth0 {address}/")
     dhcp = cloud.osc.json("port", "list", "--network", cloud.network, "--device-owner", "network:dhcp", "--long")
@@ -182,15 +184,18 @@ def test_guests_get_their_addresses_by_dhcp_and_reach_each_other(cloud, guest, t
     user_data = tmp_path / "ping.sh"
     # Pings in the background (the boot waits for user data) and says each change of state:
     # ping-1-ok, ping-2-blocked, ...
-    user_data.write_text("#!/bin/sh\n(n=0; last=none\nfor i in $(seq 600); do\n"
+    user_data.write_text("#!/bin/sh\necho metadata-uuid-$(curl -s http://169.254.169.254/openstack/latest/meta_data.json | jq -r .uuid)\n"
+                         "(n=0; last=none\nfor i in $(seq 600); do\n"
                          f"  if ping -c 1 -W 1 {address} >/dev/null; then now=ok; else now=blocked; fi\n"
                          "  if [ $now != $last ]; then n=$((n+1)); echo ping-$n-$now; last=$now; fi; sleep 1\ndone) &\n")
-    neighbour = cloud.create("neighbour", "--config-drive", "True", "--user-data", str(user_data))
+    neighbour = cloud.create("neighbour", "--user-data", str(user_data))
     try:
         cloud.wait_status(neighbour, "ACTIVE")
         log = cloud.wait_console(neighbour, "martlet-guest: ready")
         (own,) = [ip for ips in cloud.show(neighbour)["addresses"].values() for ip in ips]
         assert f"martlet-guest: eth0 {own}/" in log, log[-3000:]
+        assert "martlet-guest: instance data from metadata service" in log and "martlet-guest: hostname neighbour" in log, log[-3000:]
+        assert f"metadata-uuid-{neighbour}" in log, log[-3000:]
         cloud.wait_console(neighbour, "ping-1-ok")
         (port,) = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")
         cloud.osc.ok("port", "set", "--no-security-group", port["ID"])
@@ -234,6 +239,12 @@ def test_a_router_and_a_floating_ip_reach_the_guest(cloud, guest):
         deadline = time.monotonic() + 60
         while not ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", fip["floating_ip_address"]]):
             assert time.monotonic() < deadline, f"the floating IP does not reach the guest: {run(['ip', '-n', namespace, 'addr'])}"
+        # ACTIVE once the router's NAT is in place; unset, it is DOWN and unreachable.
+        wait_for(lambda: cloud.osc.json("floating", "ip", "show", fip["id"])["status"] == "ACTIVE", "the working floating IP is not ACTIVE")
+        cloud.osc.ok("floating", "ip", "unset", "--port", fip["id"])
+        assert cloud.osc.json("floating", "ip", "show", fip["id"])["status"] == "DOWN"
+        wait_for(lambda: not ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", fip["floating_ip_address"]]),
+                 "a disassociated floating IP still reaches the guest")
     finally:
         if fip:
             cloud.osc.ok("floating", "ip", "delete", fip["id"])
@@ -247,6 +258,13 @@ def test_a_router_and_a_floating_ip_reach_the_guest(cloud, guest):
     while Path(f"/run/netns/qrouter-{router}").exists():
         assert time.monotonic() < deadline, "the deleted router left its namespace"
         time.sleep(0.2)
+
+
+def wait_for(condition, message: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.5)
 
 
 def ok(command: list[str]) -> bool:
