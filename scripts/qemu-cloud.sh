@@ -83,7 +83,7 @@ cat <<EOF
 
 The cloud is up on http://127.0.0.1:$PORT. In another shell:
     export OS_CLIENT_CONFIG_FILE=$DATA_DIR/clouds.yaml OS_CLOUD=martlet
-    openstack server create --image martlet-guest --flavor m1.nano --network private --key-name martlet-key --config-drive True --wait demo
+    openstack server create --image martlet-guest --flavor m1.nano --network private --key-name martlet-key --wait demo
     openstack server add floating ip demo \$(openstack floating ip create public -f value -c floating_ip_address)
     ssh -i $DATA_DIR/martlet-key.pem root@<that floating IP>
 
