@@ -11,28 +11,33 @@ import Logging
 /// `RouterNamespace`); guests reach the metadata service through a proxy in their router's
 /// namespace, or their DHCP namespace on a network without a router (see `MetadataProxy`).
 ///
-/// Not built yet: IPv6 (SLAAC, DHCPv6, router advertisements), `vlan` and `flat` provider
-/// networks. Ports it cannot wire stay `DOWN`.
+/// `flat` and `vlan` provider networks reach the host interface mapped to their physical network
+/// (see `Uplinks`).
+///
+/// Not built yet: IPv6 (SLAAC, DHCPv6, router advertisements). Ports it cannot wire stay `DOWN`.
 public final class LinuxNetworkBackend: NetworkBackend {
     public let hosts: [String]
     let dhcp: DHCPServer
     let firewall: Firewall
     /// One empty file per router it has built, named by its ID.
     let routers: String
+    let uplinks: Uplinks
     /// None without a metadata service to pass guests' requests to.
     let metadata: MetadataProxy?
     let logger: Logger
 
-    /// `runtime`: where dnsmasq's files go (`RuntimeFolder`).
-    public init(host: String = ProcessInfo.processInfo.hostName, runtime: String, metadata: MetadataProxy.Upstream? = nil,
-                logger: Logger = Logger(label: "martlet.linux-network")) {
+    /// `runtime`: where dnsmasq's files go (`RuntimeFolder`); `interfaceMappings`:
+    /// `physnet:interface[,…]`.
+    public init(host: String = ProcessInfo.processInfo.hostName, runtime: String, interfaceMappings: String = "",
+                metadata: MetadataProxy.Upstream? = nil, logger: Logger = Logger(label: "martlet.linux-network")) {
         hosts = [host]
         dhcp = DHCPServer(root: "\(runtime)/dhcp", logger: logger)
         firewall = Firewall(runtime: runtime, logger: logger)
         routers = "\(runtime)/routers"
+        uplinks = Uplinks(interfaceMappings)
         self.metadata = metadata.map { MetadataProxy(upstream: $0, logger: logger) }
         self.logger = logger
-        logger.warning("the linux network backend has no IPv6 or provider networks yet")
+        logger.warning("the linux network backend has no IPv6 yet")
     }
 
     public var servesDHCP: Bool { true }
@@ -44,11 +49,10 @@ public final class LinuxNetworkBackend: NetworkBackend {
     public func apply(network: NetworkPlan) async throws {
         // Recorded first, so a port of a network this backend cannot build is told so.
         try dhcp.record(network)
-        guard Self.networkTypes.contains(network.networkType) else {
-            throw DriverError.unsupported("\(network.networkType) networks are not wired by the linux backend yet")
-        }
+        _ = try uplinks.device(network)
         let bridge = DeviceNames.bridge(network: network.id)
         try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
+        try await uplinks.attach(network, bridge: bridge)
         try await firewall.apply(network: network.id, bridge: bridge)
         try await dhcp.converge(network.id)
         try await serveMetadata(network)
@@ -66,10 +70,9 @@ public final class LinuxNetworkBackend: NetworkBackend {
         }
     }
 
-    static let networkTypes: Set<String> = ["vxlan", "local"]
-
     public func removeNetwork(id: String) async throws {
         await metadata?.stop(namespace: Namespaces.dhcp(network: id))
+        if let plan = dhcp.plan(id) { await uplinks.detach(plan) }
         await dhcp.remove(id)
         try await Namespaces.delete(Namespaces.dhcp(network: id))
         try await Links.delete(DeviceNames.bridge(network: id))
@@ -85,8 +88,8 @@ public final class LinuxNetworkBackend: NetworkBackend {
             throw DriverError.unsupported("\(port.deviceOwner.isEmpty ? "unowned" : port.deviceOwner) ports are not wired by the linux backend yet")
         }
         guard let plan = dhcp.plan(port.networkID) else { throw DriverError.transient("network \(port.networkID) of port \(port.id) is not wired yet") }
-        guard Self.networkTypes.contains(plan.networkType) else {
-            throw DriverError.unsupported("ports of \(plan.networkType) networks are not wired by the linux backend yet")
+        if let uplink = try uplinks.device(plan), !Links.exists(uplink.device) {
+            throw DriverError.transient("the uplink \(uplink.device) of network \(port.networkID) is not there")
         }
         let bridge = DeviceNames.bridge(network: port.networkID)
         // The bridge carries the network's MTU.

@@ -26,6 +26,7 @@ struct DriverRegistry {
         "fake": { env in FakeNetworkBackend(config: env.config) },
         "linux": { env in
             LinuxNetworkBackend(runtime: RuntimeFolder.path(dataDir: env.config.dataDir, kind: "martlet-network"),
+                                interfaceMappings: env.config.physicalInterfaceMappings,
                                 metadata: env.config.metadataProxySecret.map { MetadataProxy.Upstream(host: env.config.loopbackHost, port: env.config.port, secret: $0) })
         },
     ]

@@ -33,6 +33,9 @@ public struct MartletConfig: Sendable, Equatable {
     public var networkVLANRanges = "physnet1:1000:2999"
     /// Physical networks flat provider networks may use, comma-separated; `*` for any.
     public var networkFlatNetworks = "*"
+    /// The host interface of each physical network, `physnet:interface[,…]` (the linux backend
+    /// puts flat networks' bridges on it, and VLAN devices on it under vlan networks' bridges).
+    public var physicalInterfaceMappings = ""
     /// Port MAC addresses keep this address's first three bytes.
     public var networkBaseMAC = "fa:16:3e:00:00:00"
     /// Port of the S3 listener (S3 clients want buckets at the root path); nil is `port + 1`, 0 turns it off.
@@ -139,7 +142,7 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "network_backend", "volume_driver", "fake_hosts", "qemu_accelerator",
+                              "network_flat_networks", "physical_interface_mappings", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "network_backend", "volume_driver", "fake_hosts", "qemu_accelerator",
                               "qemu_shutdown_timeout", "qemu_image_cache_max_age", "force_config_drive", "resume_guests_state_on_host_boot", "vif_plugging_timeout", "vif_plugging_is_fatal", "power_sync_interval", "cpu_allocation_ratio",
                               "ram_allocation_ratio", "disk_allocation_ratio",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
@@ -194,6 +197,7 @@ public struct MartletConfig: Sendable, Equatable {
             case "network_vxlan_ranges": networkVXLANRanges = value
             case "network_vlan_ranges": networkVLANRanges = value
             case "network_flat_networks": networkFlatNetworks = value
+            case "physical_interface_mappings": physicalInterfaceMappings = value
             case "network_base_mac": networkBaseMAC = value
             case "s3_port": s3Port = try int(key, value, 0...65535)
             case "console_port": consolePort = try int(key, value, 0...65535)
