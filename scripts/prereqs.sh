@@ -43,6 +43,7 @@ APT_PACKAGES=(
     dnsmasq-base        # DHCP of the linux data plane (the binary, without Debian's system service)
     nftables            # security groups and anti-spoofing of the linux data plane
     iputils-ping        # the data-plane tests ping between namespaces
+    busybox             # udhcpc: the data-plane tests ask dnsmasq for a lease as a guest would
 )
 
 if [[ "${MARTLET_SKIP_APT:-0}" != 1 ]]; then

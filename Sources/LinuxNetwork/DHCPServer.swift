@@ -4,12 +4,17 @@ import Logging
 
 /// One dnsmasq per network, in the network's `qdhcp-` namespace on the interface of its DHCP port,
 /// answering only the addresses the Networking service gave its ports (static ranges, a hosts
-/// directory with one file per port, which dnsmasq rereads on SIGHUP). It serves no DNS and
-/// forwards nothing: a guest's query never leaves the host through it.
+/// directory with one file per port). It serves no DNS and forwards nothing: a guest's query
+/// never leaves the host through it.
+///
+/// dnsmasq reads a new port's files by itself (inotify). What it cannot take that way (a changed
+/// or removed entry, the subnets' options) restarts it, leases kept: a SIGHUP would do, but
+/// dnsmasq 2.90 (Debian 12's) aborts on a SIGHUP once it has leased an address to a host entry
+/// that sets a tag ("free(): invalid pointer"), and every entry tags its port.
 ///
 /// Its files are under `<runtime>/dhcp/<network>/`: `plan.json` (the network as last applied),
-/// `port.json` (its DHCP port), `hosts/<port>`, `opts`, `leases`, `args` (the command line it
-/// runs with) and `dnsmasq.pid`.
+/// `port.json` (its DHCP port), `hosts/<port>`, `opts` (the subnets' options), `portopts/<port>`
+/// (a port's `extra_dhcp_opts`), `leases`, `args` (the command line it runs with) and `dnsmasq.pid`.
 /// dnsmasq drops to `nobody` and reads its hosts and options as that user: every folder on the
 /// way is world-readable.
 struct DHCPServer {
@@ -20,12 +25,12 @@ struct DHCPServer {
 
     /// Records the network (its folder is also what says the backend built it) and its options,
     /// which a running dnsmasq rereads; `converge` then starts, restarts or stops it to match.
-    func record(_ plan: NetworkPlan) throws {
+    func record(_ plan: NetworkPlan) async throws {
         let folder = folder(plan.id)
         try makeReadable("\(folder)/hosts")
+        try makeReadable("\(folder)/portopts")
         try write(try JSONEncoder().encode(plan), to: "\(folder)/plan.json")
-        try write(Data(options(plan, dhcpPort: dhcpPort(plan.id)).utf8), to: "\(folder)/opts")
-        reload(plan.id)
+        if try replace("\(folder)/opts", with: Data(options(plan, dhcpPort: dhcpPort(plan.id)).utf8)) { await stop(plan.id) }
     }
 
     /// The subnets whose guests reach the metadata service through the DHCP namespace: served
@@ -41,37 +46,51 @@ struct DHCPServer {
         plan.subnets.filter { $0.enableDHCP && !$0.cidr.contains(":") }
     }
 
-    /// A server port's IPv4 addresses as dnsmasq host entries. Every one is written, served subnet
-    /// or not (dnsmasq answers those in its ranges), so turning DHCP on needs no port rewritten;
-    /// the file is written even when empty, since it also records the port as this backend's.
+    /// A server port's IPv4 addresses as dnsmasq host entries, tagged with the port so its
+    /// `extra_dhcp_opts` reach it alone. Every address is written, served subnet or not (dnsmasq
+    /// answers those in its ranges), so turning DHCP on needs no port rewritten; the file is
+    /// written even when empty, since it also records the port as this backend's.
     func addHost(_ port: PortPlan) async throws {
+        let tag = "set:port-\(port.id)"
         let entries = port.fixedIPs.filter { IPv4Network.parse($0) != nil }
-            .map { "\(port.macAddress),host-\($0.replacingOccurrences(of: ".", with: "-")),\($0)\n" }
-        try makeReadable("\(folder(port.networkID))/hosts")
-        let path = "\(folder(port.networkID))/hosts/\(port.id)", data = Data(entries.joined().utf8)
-        let before = FileManager.default.contents(atPath: path)
-        guard before != data else { return }
-        try write(data, to: path)
-        // dnsmasq reads a new file by itself (inotify); a changed one keeps its old entries until
-        // a SIGHUP, which rereads every file (a SIGHUP per new port grew dnsmasq to 70 MiB at 1,000 ports).
-        if before != nil { reload(port.networkID) }
+            .map { "\(port.macAddress),\(tag),host-\($0.replacingOccurrences(of: ".", with: "-")),\($0)\n" }
+        let options = port.dhcpOptions.filter { $0.ipVersion == 4 }.map { option in
+            // A number is an option code; a name needs `option:`.
+            "tag:port-\(port.id),\(option.name.allSatisfy(\.isNumber) ? "" : "option:")\(option.name),\(option.value)\n"
+        }
+        let folder = folder(port.networkID)
+        let rewroteHosts = try replace("\(folder)/hosts/\(port.id)", with: Data(entries.joined().utf8))
+        let rewroteOptions = try replace("\(folder)/portopts/\(port.id)", with: Data(options.joined().utf8))
+        // New files are read by themselves (a SIGHUP per new port grew dnsmasq to 70 MiB at 1,000 ports).
+        if rewroteHosts || rewroteOptions { try await restart(port.networkID) }
     }
 
-    func removeHost(portID: String) {
-        for network in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+    /// Writes `data` to `path` unless it holds it already; true when it replaced other content
+    /// (which a running dnsmasq does not take by itself).
+    private func replace(_ path: String, with data: Data) throws -> Bool {
+        try makeReadable((path as NSString).deletingLastPathComponent)
+        let before = FileManager.default.contents(atPath: path)
+        guard before != data else { return false }
+        try write(data, to: path)
+        return before != nil
+    }
+
+    func removeHost(portID: String) async throws {
+        for network in networkIDs() {
             let path = "\(folder(network))/hosts/\(portID)"
             guard FileManager.default.fileExists(atPath: path) else { continue }
             try? FileManager.default.removeItem(atPath: path)
-            reload(network)
+            try? FileManager.default.removeItem(atPath: "\(folder(network))/portopts/\(portID)")
+            try await restart(network)
         }
     }
 
     /// Records the network's DHCP port (its interface is the one dnsmasq answers on, its address
     /// the metadata route's next hop).
-    func recordPort(_ port: PortPlan) throws {
+    func recordPort(_ port: PortPlan) async throws {
         try makeReadable(folder(port.networkID))
         try write(try JSONEncoder().encode(port), to: "\(folder(port.networkID))/port.json")
-        if let plan = plan(port.networkID) { try record(plan) }
+        if let plan = plan(port.networkID) { try await record(plan) }
     }
 
     func dhcpPort(_ network: String) -> PortPlan? {
@@ -122,8 +141,10 @@ struct DHCPServer {
         try? FileManager.default.removeItem(atPath: "\(folder(network))/dnsmasq.pid")
     }
 
-    private func reload(_ network: String) {
-        if let pid = pid(network) { kill(pid, SIGHUP) }
+    private func restart(_ network: String) async throws {
+        guard pid(network) != nil else { return }
+        await stop(network)
+        try await converge(network)
     }
 
     /// The pid of the network's running dnsmasq (checked by its command line, not just the file).
@@ -146,6 +167,7 @@ struct DHCPServer {
         var args = ["dnsmasq", "--no-hosts", "--no-resolv", "--port=0", "--conf-file=/dev/null", "--bind-interfaces",
                     "--interface=\(interface)", "--except-interface=lo", "--dhcp-authoritative",
                     "--pid-file=\(folder)/dnsmasq.pid", "--dhcp-hostsdir=\(folder)/hosts", "--dhcp-optsfile=\(folder)/opts",
+                    "--dhcp-optsdir=\(folder)/portopts",
                     "--dhcp-leasefile=\(folder)/leases"]
         for subnet in Self.served(plan) {
             guard let network = IPv4Network(subnet.cidr) else { continue }

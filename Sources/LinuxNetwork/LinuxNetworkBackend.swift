@@ -48,7 +48,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
     /// anyone who guesses a VNI. It comes with the second host and its tunnel's peers.
     public func apply(network: NetworkPlan) async throws {
         // Recorded first, so a port of a network this backend cannot build is told so.
-        try dhcp.record(network)
+        try await dhcp.record(network)
         _ = try uplinks.device(network)
         let bridge = DeviceNames.bridge(network: network.id)
         try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
@@ -109,7 +109,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
         try await Links.addresses(inside, in: namespace, port.fixedIPs.compactMap { ip in
             subnets.first { $0.contains(ip) }.map { "\(ip)/\($0.prefix)" }
         })
-        try dhcp.recordPort(port)
+        try await dhcp.recordPort(port)
         try await dhcp.converge(port.networkID)
         if let plan = dhcp.plan(port.networkID) { try await serveMetadata(plan) }
     }
@@ -117,7 +117,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
     public func removePort(id: String) async throws {
         try await Links.delete(DeviceNames.tap(port: id))
         await firewall.remove(port: id, tap: DeviceNames.tap(port: id))
-        dhcp.removeHost(portID: id)
+        try await dhcp.removeHost(portID: id)
         metadata?.forget(port: id)
         for network in dhcp.networks(withPort: id) { try await dhcp.converge(network) }
     }

@@ -35,6 +35,22 @@ struct Guest {
         return (try? await HostCommand.output(["ip", "netns", "exec", namespace, "python3", "-c", probe, other.address, "\(port)", source]))?.status == 0
     }
 
+    /// What a DHCP client (busybox's udhcpc, as in the test guest image) is told, as the
+    /// variables it hands its script; empty when no lease came.
+    func dhcpLease(asking options: [String]) async -> [String: String] {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("udhcpc-\(namespace).sh").path
+        let output = script + ".env"
+        defer { for file in [script, output] { try? FileManager.default.removeItem(atPath: file) } }
+        guard FileManager.default.createFile(atPath: script, contents: Data("#!/bin/sh\n[ \"$1\" = bound ] && env > \(output)\n".utf8),
+                                             attributes: [.posixPermissions: 0o755]),
+              (try? await HostCommand.output(["ip", "netns", "exec", namespace, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f",
+                                               "-t", "3", "-T", "1", "-s", script] + options.flatMap { ["-O", $0] }))?.status == 0,
+              let text = try? String(contentsOfFile: output, encoding: .utf8) else { return [:] }
+        return Dictionary(text.split(separator: "\n").compactMap { line in
+            line.firstIndex(of: "=").map { (String(line[..<$0]), String(line[line.index(after: $0)...])) }
+        }, uniquingKeysWith: { $1 })
+    }
+
     /// Listens on 22 and 8080 until the returned process is ended.
     func listen() throws -> Process {
         let script = """

@@ -85,7 +85,10 @@ struct LinuxNetworkTests {
         try await backend.apply(network: network)
         let dhcpPort = Self.port(on: network, owner: "network:dhcp", mac: "fa:16:3e:00:00:02", ips: ["10.99.0.2"])
         try await backend.apply(port: dhcpPort)
-        let server = Self.port(on: network, mac: "fa:16:3e:00:00:05", ips: ["10.99.0.5"])
+        var server = Self.port(on: network, mac: "fa:16:3e:00:00:05", ips: ["10.99.0.5"])
+        server.dhcpOptions = [DHCPOption(name: "bootfile-name", value: "pxelinux.0"), DHCPOption(name: "252", value: "\"http://10.99.0.9/wpad.dat\"")]
+        let guest = try await Guest.make(server)
+        defer { Task { await guest.remove() } }
         try await backend.apply(port: server)
 
         let namespace = "qdhcp-\(network.id)"
@@ -97,7 +100,11 @@ struct LinuxNetworkTests {
         let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net") != own)
         let hosts = "\(backend.dhcp.folder(network.id))/hosts/\(server.id)"
-        #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5\n")
+        #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "fa:16:3e:00:00:05,set:port-\(server.id),host-10-99-0-5,10.99.0.5\n")
+        // A guest's DHCP client gets its address, its subnet's options and its port's own.
+        let lease = await guest.dhcpLease(asking: ["bootfile", "252", "mtu"])
+        #expect(lease["ip"] == "10.99.0.5" && lease["router"] == "10.99.0.1" && lease["dns"] == "10.99.0.53" && lease["mtu"] == "1450", "\(lease)")
+        #expect(lease["bootfile"] == "pxelinux.0" && lease["wpad"] == "http://10.99.0.9/wpad.dat", "\(lease)")
 
         // What it has built, for a resync to compare with the database.
         let built = try await backend.inventory()
@@ -109,8 +116,14 @@ struct LinuxNetworkTests {
         try await backend.apply(port: dhcpPort)
         #expect(backend.dhcp.pid(network.id) == pid)
 
+        // A changed option reaches the next lease; removing a leased port leaves a dnsmasq
+        // serving (a SIGHUP made dnsmasq 2.90 abort once it had leased to a tagged entry).
+        server.dhcpOptions[0].value = "grub.efi"
+        try await backend.apply(port: server)
+        #expect(await guest.dhcpLease(asking: ["bootfile"])["bootfile"] == "grub.efi")
         try await backend.removePort(id: server.id)
         #expect(!FileManager.default.fileExists(atPath: hosts))
+        #expect(backend.dhcp.pid(network.id) != nil, "dnsmasq did not outlive a port's removal")
         try await backend.removePort(id: dhcpPort.id)
         #expect(backend.dhcp.pid(network.id) == nil, "dnsmasq outlived the DHCP port")
         try await backend.removeNetwork(id: network.id)

@@ -38,6 +38,12 @@ import Testing
             #expect(try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(net), "mac_address": "zz"]]).status == .badRequest)
             #expect(try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(net), "binding:profile": "str"]]).status == .badRequest)
             #expect(try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(net), "extra_dhcp_opts": [1]]]).status == .badRequest)
+            // DHCP's files take an option a line: nothing that could start another gets in.
+            for option: JSON in [["opt_name": "bootfile-name", "opt_value": "a\ntag:x,option:router,6.6.6.6"], ["opt_name": "router,6.6.6.6", "opt_value": "x"],
+                                 ["opt_name": "bootfile-name", "opt_value": "x", "ip_version": 5]] {
+                let refused = try await c.call(.post, "/network/v2.0/ports", token: admin, json: ["port": ["network_id": .string(net), "extra_dhcp_opts": [option]]])
+                #expect(refused.status == .badRequest && refused.faultType == "HTTPBadRequest", "\(option)")
+            }
             #expect(try await subnetReply(["cidr": "::/0", "ip_version": 6]).status == .badRequest)
             let rule = try await c.call(.post, "/network/v2.0/security-group-rules", token: admin, json: ["security_group_rule": [
                 "security_group_id": .string(UUID().uuidString.lowercased()), "direction": "ingress"]])

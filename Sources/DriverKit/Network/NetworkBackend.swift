@@ -124,8 +124,10 @@ public struct PortPlan: Sendable, Equatable, Codable {
     public var securityGroupIDs: [String]
     /// Extra (MAC, IP or CIDR) pairs the anti-spoofing filter admits.
     public var allowedAddressPairs: [AddressPair]
+    /// Neutron's `extra_dhcp_opts`: what DHCP tells this port besides its subnet's options.
+    public var dhcpOptions: [DHCPOption]
 
-    public init(id: String, networkID: String, host: String, macAddress: String, fixedIPs: [String], adminStateUp: Bool, deviceOwner: String, portSecurityEnabled: Bool, securityGroupIDs: [String], allowedAddressPairs: [AddressPair], deviceID: String = "") {
+    public init(id: String, networkID: String, host: String, macAddress: String, fixedIPs: [String], adminStateUp: Bool, deviceOwner: String, portSecurityEnabled: Bool, securityGroupIDs: [String], allowedAddressPairs: [AddressPair], deviceID: String = "", dhcpOptions: [DHCPOption] = []) {
         self.id = id
         self.networkID = networkID
         self.host = host
@@ -137,6 +139,20 @@ public struct PortPlan: Sendable, Equatable, Codable {
         self.portSecurityEnabled = portSecurityEnabled
         self.securityGroupIDs = securityGroupIDs
         self.allowedAddressPairs = allowedAddressPairs
+        self.dhcpOptions = dhcpOptions
+    }
+}
+
+/// One of a port's `extra_dhcp_opts`: an option by name (`bootfile-name`) or number (`150`).
+public struct DHCPOption: Sendable, Equatable, Codable {
+    public var name: String
+    public var value: String
+    public var ipVersion: Int
+
+    public init(name: String, value: String, ipVersion: Int = 4) {
+        self.name = name
+        self.value = value
+        self.ipVersion = ipVersion
     }
 }
 

@@ -157,7 +157,11 @@ struct DataPlaneApplier: Sendable {
             allowedAddressPairs: (port["allowed_address_pairs"]?.array ?? []).map {
                 AddressPair(ipAddress: $0["ip_address"]?.stringValue ?? "", macAddress: $0["mac_address"]?.stringValue ?? "")
             },
-            deviceID: port["device_id"]?.stringValue ?? "")
+            deviceID: port["device_id"]?.stringValue ?? "",
+            dhcpOptions: (port["extra_dhcp_opts"]?.array ?? []).compactMap { option in
+                guard let name = option["opt_name"]?.stringValue, let value = option["opt_value"]?.stringValue else { return nil }
+                return DHCPOption(name: name, value: value, ipVersion: Int(option["ip_version"]?.intValue ?? 4))
+            })
     }
 
     static func routes(_ value: JSON?) -> [Route] {

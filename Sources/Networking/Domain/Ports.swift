@@ -226,9 +226,21 @@ struct Ports: ResourceKind {
                   Set(option.keys).isSubset(of: ["opt_name", "opt_value", "ip_version"]) else {
                 throw NetFault.invalid("extra_dhcp_opts", "'\(item.text)' is not {opt_name, opt_value[, ip_version]}")
             }
+            // DHCP's files take one option a line: a name or value that could start another is refused.
+            guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw NetFault.invalid("extra_dhcp_opts", "'\(name)' is not a DHCP option name or number")
+            }
             switch option["opt_value"] {
-            case .string?, .null?, nil: break
+            case .string(let value)?:
+                if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    throw NetFault.invalid("extra_dhcp_opts", "the value of \(name) has a control character")
+                }
+            case .null?, nil: break
             default: throw NetFault.invalid("extra_dhcp_opts", "the value of \(name) must be a string")
+            }
+            switch option["ip_version"] {
+            case nil, .null?, 4?, 6?: break
+            default: throw NetFault.invalid("extra_dhcp_opts", "the ip_version of \(name) must be 4 or 6")
             }
             return item
         }
