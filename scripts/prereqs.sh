@@ -44,6 +44,7 @@ APT_PACKAGES=(
     nftables            # security groups and anti-spoofing of the linux data plane
     iputils-ping        # the data-plane tests ping between namespaces
     busybox             # udhcpc: the data-plane tests ask dnsmasq for a lease as a guest would
+    iperf3              # bench/dataplane.sh: TCP throughput through a router
 )
 
 if [[ "${MARTLET_SKIP_APT:-0}" != 1 ]]; then

@@ -145,9 +145,12 @@ public final class MetadataProxy: Sendable {
                 }
             }
         var request = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
-        for name in ["connection", "keep-alive", "x-instance-id", "x-instance-id-signature", "x-forwarded-for", "x-tenant-id"] {
+        for name in ["connection", "keep-alive", "transfer-encoding", "content-length", "x-instance-id", "x-instance-id-signature",
+                     "x-forwarded-for", "x-tenant-id"] {
             request.headers.remove(name: name)
         }
+        // The body whole, with its length: the service may answer and close before a chunked end.
+        request.headers.add(name: "Content-Length", value: "\(body.readableBytes)")
         request.headers.add(name: "X-Instance-ID", value: instance)
         request.headers.add(name: "X-Instance-ID-Signature", value: signature(instance))
         request.headers.add(name: "X-Forwarded-For", value: source)

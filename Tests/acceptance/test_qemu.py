@@ -491,6 +491,10 @@ def test_kill_9_of_martlet_converges(cloud):
         time.sleep(0.2)
     for server_id in ids:
         cloud.wait_status(server_id, "ACTIVE")
+    # The metadata proxy lived in the killed process: the restart listens again in the guests'
+    # DHCP namespace (a caller that is no server's port gets the proxy's own 404).
+    wait_for(lambda: run(["ip", "netns", "exec", f"qdhcp-{cloud.network}", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                          "-m", "2", "http://169.254.169.254/openstack"]) == "404", "the metadata proxy did not come back")
     for server_id, pids in running.items():
         assert cloud.qemu_pids(server_id) == pids, "a running guest was restarted instead of found again"
     assert len(cloud.qemu_pids(ids[2])) == 1

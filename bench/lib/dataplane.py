@@ -14,27 +14,11 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
+
+from cloud_api import Cloud
 
 URL, PASSWORD, HOST, TABLE = sys.argv[1:5]
 PORTS, RULE_CHANGES = int(sys.argv[5]), int(sys.argv[6])
-
-
-def call(method, path, body=None, token=None):
-    request = urllib.request.Request(URL + path, method=method, data=json.dumps(body).encode() if body is not None else None)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("X-Auth-Token", token)
-    with urllib.request.urlopen(request) as answer:
-        data = answer.read()
-        return answer.headers, json.loads(data) if data else None
-
-
-def token():
-    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": PASSWORD}}},
-                     "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-    headers, body = call("POST", "/identity/v3/auth/tokens", auth)
-    return headers["X-Subject-Token"], body["token"]["project"]["id"]
 
 
 def ms(seconds):
@@ -48,24 +32,21 @@ def summary(samples):
 
 
 def main():
-    tok, project = token()
-    call("PUT", f"/network/v2.0/quotas/{project}", {"quota": {"port": -1, "security_group_rule": -1}}, tok)
-    _, net = call("POST", "/network/v2.0/networks", {"network": {"name": "bench-dp"}}, tok)
-    network = net["network"]["id"]
-    call("POST", "/network/v2.0/subnets", {"subnet": {"network_id": network, "cidr": "10.100.0.0/20", "ip_version": 4}}, tok)
-    _, sg = call("POST", "/network/v2.0/security-groups", {"security_group": {"name": "bench-dp"}}, tok)
-    group = sg["security_group"]["id"]
-    call("POST", "/network/v2.0/security-group-rules", {"security_group_rule": {
-        "security_group_id": group, "direction": "ingress", "ethertype": "IPv4", "remote_group_id": group}}, tok)
+    cloud = Cloud(URL, PASSWORD)
+    cloud.call("PUT", f"/network/v2.0/quotas/{cloud.project}", {"quota": {"port": -1, "security_group_rule": -1}})
+    network = cloud.post("/network/v2.0/networks", {"network": {"name": "bench-dp"}})["network"]["id"]
+    cloud.post("/network/v2.0/subnets", {"subnet": {"network_id": network, "cidr": "10.100.0.0/20", "ip_version": 4}})
+    group = cloud.post("/network/v2.0/security-groups", {"security_group": {"name": "bench-dp"}})["security_group"]["id"]
+    cloud.post("/network/v2.0/security-group-rules", {"security_group_rule": {
+        "security_group_id": group, "direction": "ingress", "ethertype": "IPv4", "remote_group_id": group}})
 
     wired = []
     for i in range(PORTS):
         started = time.monotonic()
-        _, made = call("POST", "/network/v2.0/ports", {"port": {
+        port = cloud.post("/network/v2.0/ports", {"port": {
             "network_id": network, "device_id": f"bench-dp-{i}", "device_owner": "compute:nova", "binding:host_id": HOST,
-            "security_groups": [group]}}, tok)
-        port = made["port"]["id"]
-        while call("GET", f"/network/v2.0/ports/{port}?fields=status", token=tok)[1]["port"]["status"] != "ACTIVE":
+            "security_groups": [group]}})["port"]["id"]
+        while cloud.get(f"/network/v2.0/ports/{port}?fields=status")["port"]["status"] != "ACTIVE":
             time.sleep(0.001)
             if time.monotonic() - started > 60:
                 sys.exit(f"port {i} not ACTIVE after 60 s")
@@ -78,10 +59,9 @@ def main():
     changes = []
     for i in range(RULE_CHANGES):
         started = time.monotonic()
-        _, rule = call("POST", "/network/v2.0/security-group-rules", {"security_group_rule": {
+        rule_id = cloud.post("/network/v2.0/security-group-rules", {"security_group_rule": {
             "security_group_id": group, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
-            "port_range_min": 8000 + i, "port_range_max": 8000 + i}}, tok)
-        rule_id = rule["security_group_rule"]["id"]
+            "port_range_min": 8000 + i, "port_range_max": 8000 + i}})["security_group_rule"]["id"]
         while rule_id not in monitor.stdout.readline():
             if time.monotonic() - started > 60:
                 sys.exit(f"rule {i} not in nftables after 60 s")
