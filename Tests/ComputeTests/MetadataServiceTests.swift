@@ -31,6 +31,17 @@ import Testing
             #expect(forged.status == .forbidden)
             let anonymous = try await c.call(.get, "/openstack/latest/meta_data.json")
             #expect(anonymous.status == .notFound, "loopback is no server's address")
+
+            // The guest's password: posted once (at most 256 bytes), read and cleared by its owner.
+            let password = "/openstack/2013-10-17/password"
+            #expect(try await c.call(.post, password, raw: Array(String(repeating: "x", count: 257).utf8), headers: signed).status == .badRequest)
+            #expect(try await c.call(.post, password, raw: Array("s3cr3t-pw".utf8), headers: signed).status == .ok)
+            #expect(try await c.call(.post, password, raw: Array("again".utf8), headers: signed).status == .conflict)
+            let stored = try await c.call(.get, password, headers: signed)
+            #expect(String(decoding: stored.bytes, as: UTF8.self) == "s3cr3t-pw", "\(stored.status) \(String(decoding: stored.bytes, as: UTF8.self))")
+            #expect(try await c.call(.get, "/compute/v2.1/servers/\(id)/os-server-password", token: admin)["password"] == "s3cr3t-pw")
+            #expect(try await c.call(.delete, "/compute/v2.1/servers/\(id)/os-server-password", token: admin).status == .noContent)
+            #expect(try await c.call(.get, "/compute/v2.1/servers/\(id)/os-server-password", token: admin)["password"] == "")
         }
     }
 }

@@ -5,10 +5,14 @@ import MartletTestSupport
 @testable import Networking
 
 /// A cloud with Identity and Network over the fake data plane.
-func networkCloud(_ backend: TestBackend = .sqlite, configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
-    try await TestCloud.make(backend, migrations: NetworkService.migrations, configure: configure) { db, config, _ in
+/// `started`: the data plane has started (its hosts' agents registered), as under `martlet serve`.
+func networkCloud(_ backend: TestBackend = .sqlite, started: Bool = true, configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
+    let cloud = try await TestCloud.make(backend, migrations: NetworkService.migrations, configure: configure) { db, config, _ in
         [try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))]
     }
+    // Routers are built once an agent hosts them.
+    if started { try await cloud.network.converge() }
+    return cloud
 }
 
 extension TestCloud {

@@ -435,8 +435,16 @@ def test_resize_and_confirm(cloud, guest):
 
 
 def test_rebuild(cloud, guest):
+    """A rebuild makes the guest's taps again: the data plane plugs them into the network's
+    bridge, and the guest gets its address again."""
     cloud.osc.ok("server", "rebuild", "--image", cloud.image, "--wait", guest)
     cloud.wait_status(guest, "ACTIVE")
+    port = cloud.osc.json("port", "list", "--server", guest)[0]["ID"]
+    master = Path(f"/sys/class/net/tap{port[:11]}/master")
+    wait_for(lambda: master.exists() and master.resolve().name == f"brq{cloud.network[:11]}",
+             "the rebuilt guest's tap is not on its network's bridge")
+    (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
+    cloud.wait_console(guest, f"martlet-guest: eth0 {address}/")
     cloud.wait_console(guest, "martlet-guest: ready")
 
 

@@ -245,6 +245,7 @@ struct Workflows: Sendable {
     func respawn(_ s: Server) async throws {
         guard let host = s.host, ![.building, .shelvedOffloaded, .error].contains(s.vmState) else { return }
         try await hypervisor.spawn(try await spec(s, host: host, powerOn: false))
+        try await service.ports.rebind(s.portRef, host: host)
         switch s.vmState {
         case .active, .rescued, .resized: try await hypervisor.setPower(s.id, host: host, .start)
         case .paused: try await hypervisor.setPower(s.id, host: host, .pause)
@@ -272,6 +273,8 @@ struct Workflows: Sendable {
         let wasStopped = s.vmState == .stopped
         try await hypervisor.destroy(s.id, host: host)
         try await hypervisor.spawn(try await spec(s, host: host, powerOn: !wasStopped))
+        // The guest's taps are new: the data plane plugs them again, as after a move.
+        try await service.ports.rebind(s.portRef, host: host)
         try await settle(s.id) { s in
             ServerLifecycle.settle(&s, after: .rebuild, wasRunning: !wasStopped)
             s.launchedAt = Date().timeIntervalSince1970

@@ -62,6 +62,8 @@ struct Server: Codable, Sendable, Equatable {
     /// `OS-DCF:diskConfig` AUTO (grow the root partition) rather than MANUAL, as asked on create, rebuild or update.
     var autoDiskConfig: Bool?
     var trustedCertificates: [String]?
+    /// What the guest posted to the metadata service's `password` (Nova keeps it in system metadata).
+    var password: String?
 
     var status: String { Self.status(vmState: vmState, taskState: taskState) }
 

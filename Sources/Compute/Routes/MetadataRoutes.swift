@@ -19,7 +19,12 @@ struct MetadataRoutes {
         router.get("/openstack") { _, _ in text(Self.openstackVersions.joined(separator: "\n")) }
         router.get("/openstack/:version") { request, context in
             _ = try await instance(request, context)
-            return text(["meta_data.json", "network_data.json", "user_data", "vendor_data.json", "vendor_data2.json"].joined(separator: "\n"))
+            return text(["meta_data.json", "network_data.json", "password", "user_data", "vendor_data.json", "vendor_data2.json"].joined(separator: "\n"))
+        }
+        // Both methods on the path itself: the router would not fall back from it to `:file`.
+        router.get("/openstack/:version/password") { request, context in text(try await instance(request, context).password ?? "") }
+        router.post("/openstack/:version/password") { request, context in
+            try await setPassword(try await instance(request, context), request)
         }
         router.get("/openstack/:version/:file") { request, context in
             let version = context.parameters.get("version") ?? ""
@@ -69,6 +74,21 @@ struct MetadataRoutes {
             throw APIError.notFound("The caller is not a server of this cloud.")
         }
         return server
+    }
+
+    /// Nova's metadata password: a guest (cloudbase-init, tempest) posts it once, at most 256 bytes;
+    /// `os-server-password` reads and clears it.
+    private func setPassword(_ server: Server, _ request: Request) async throws -> Response {
+        var body: ByteBuffer
+        do { body = try await request.body.collect(upTo: 256) } catch { throw APIError.badRequest("Request is too large.") }
+        let password = body.readString(length: body.readableBytes) ?? ""
+        try await service.db.transaction { db in
+            guard var s = try await service.servers.get(server.id, in: db) else { throw APIError.notFound("Instance \(server.id) could not be found.") }
+            guard (s.password ?? "").isEmpty else { throw APIError.conflict("Password already set.") }
+            s.password = password
+            try await service.servers.update(s, in: db)
+        }
+        return text("")
     }
 
     private func userData(_ s: Server) throws -> Response {

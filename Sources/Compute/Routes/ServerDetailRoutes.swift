@@ -14,11 +14,15 @@ struct ServerDetailRoutes {
         registerTags(r)
         registerInterfaces(r)
         r.get("/v2.1/servers/:server_id/os-server-password", rule: "os_compute_api:os-server-password", loadsTarget: true) { call in
-            _ = try await service.visibleServer(call)
-            return .json(.ok, ["password": ""])
+            .json(.ok, ["password": .string(try await service.visibleServer(call).password ?? "")])
         }
         r.delete("/v2.1/servers/:server_id/os-server-password", rule: "os_compute_api:os-server-password", loadsTarget: true) { call in
-            _ = try await service.visibleServer(call)
+            let server = try await service.visibleServer(call)
+            try await service.db.transaction { db in
+                guard var s = try await service.servers.get(server.id, in: db), s.password != nil else { return }
+                s.password = nil
+                try await service.servers.update(s, in: db)
+            }
             return .empty(.noContent)
         }
         r.post("/v2.1/os-server-external-events", rule: "os_compute_api:os-server-external-events:create") { call in

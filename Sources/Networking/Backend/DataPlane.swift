@@ -53,9 +53,12 @@ struct DataPlaneApplier: Sendable {
             try await backend.apply(port: Self.portPlan(port, host: host))
             try await reportActive(id, host: host)
         case .router(let id):
-            guard let plan = try await store.db.read({ db in try await routerPlan(id, db) }) else { return try await backend.removeRouter(id: id) }
+            guard let plan = try await store.db.read({ db in try await routerPlan(id, db) }) else {
+                try await backend.removeRouter(id: id)
+                return try await reportFloatingIPs(router: id, working: [])
+            }
             try await backend.apply(router: plan)
-            try await reportFloatingIPs(plan)
+            try await reportFloatingIPs(router: id, working: plan.adminStateUp && plan.gateway != nil ? Set(plan.floatingIPs.map { "\($0.floatingIP) \($0.fixedIP)" }) : [])
         case .securityGroup(let id):
             guard let plan = try await store.db.read({ db in try await securityGroupPlan(id, db) }) else { return try await backend.removeSecurityGroup(id: id) }
             try await backend.apply(securityGroup: plan)
@@ -72,12 +75,11 @@ struct DataPlaneApplier: Sendable {
         }
     }
 
-    /// The router's NAT is applied: its floating IPs are `ACTIVE` if it forwards them (up, with a
-    /// gateway) to the fixed IPs they still point at, `DOWN` otherwise.
-    private func reportFloatingIPs(_ plan: RouterPlan) async throws {
-        let working = plan.adminStateUp && plan.gateway != nil ? Set(plan.floatingIPs.map { "\($0.floatingIP) \($0.fixedIP)" }) : []
+    /// The router's NAT is applied: its floating IPs are `ACTIVE` where it forwards them to the
+    /// fixed IPs they still point at (`working`: "floating fixed" pairs), `DOWN` otherwise.
+    private func reportFloatingIPs(router: String, working: Set<String>) async throws {
         try await store.db.transaction { db in
-            for var fip in try await store.rows(.floatingIPs, where: "router_id = \(bind: plan.id)", forUpdate: true, in: db) {
+            for var fip in try await store.rows(.floatingIPs, where: "router_id = \(bind: router)", forUpdate: true, in: db) {
                 let nat = "\(fip["floating_ip_address"]?.stringValue ?? "") \(fip["fixed_ip_address"]?.stringValue ?? "")"
                 let status: JSON = working.contains(nat) ? "ACTIVE" : "DOWN"
                 guard fip["status"] != status else { continue }
@@ -168,8 +170,10 @@ struct DataPlaneApplier: Sendable {
         (value?.array ?? []).map { Route(destination: $0["destination"]?.stringValue ?? "", nexthop: $0["nexthop"]?.stringValue ?? "") }
     }
 
+    /// Nil for a router that is gone or that no L3 agent hosts (Neutron's agents build only theirs).
     private func routerPlan(_ id: String, _ db: any SQLDatabase) async throws -> RouterPlan? {
-        guard let router = try await store.get(.routers, id, in: db) else { return nil }
+        guard let router = try await store.get(.routers, id, in: db),
+              try await !store.agentIDs(hosting: id, .routers, in: db).isEmpty else { return nil }
         let ports = try await store.rows(.ports, where: "device_id = \(bind: id)", in: db)
         var gateway: RouterPlan.Gateway?
         var interfaces: [RouterPlan.Interface] = []

@@ -4,9 +4,10 @@ import SQLKit
 /// Neutron's L3 and DHCP agent schedulers: which L3 agent hosts a router, which DHCP agents serve
 /// a network, chosen automatically or moved by an admin, with Neutron's refusals.
 ///
-/// The bindings are bookkeeping for the API: Martlet's built-in data plane serves every router and
-/// network of its hosts whichever agent the database names, so a binding moved, removed or never
-/// made changes nothing on the wire. The data plane is therefore not told about them.
+/// A router is built by the data plane while an L3 agent hosts it (taken off its agent, its
+/// namespace goes and its floating IPs are `DOWN`, as with Neutron's agents). DHCP bindings are
+/// bookkeeping: the built-in data plane serves every network of its hosts whichever DHCP agent
+/// the database names.
 enum AgentScheduler {
     /// Puts a router that has a gateway or an interface on the least busy usable L3 agent, unless an
     /// agent hosts it already (Neutron schedules routers as they get either). A distributed router
@@ -71,6 +72,7 @@ enum AgentScheduler {
             throw NetFault.conflict("The router \(routerID) has been already hosted by the L3 Agent \(other).", type: "RouterHostedByL3Agent")
         }
         try await change.store.bind(routerID, agent: agentID, .routers, in: change.db)
+        change.note(.router(routerID))
     }
 
     /// An admin takes a router off an L3 agent; one it was not on is no error, as in Neutron.
@@ -78,6 +80,7 @@ enum AgentScheduler {
         _ = try await Agents.require(agentID, in: change.db, change.store)
         _ = try await change.require(.routers, routerID)
         try await change.store.unbind(routerID, agent: agentID, .routers, in: change.db)
+        change.note(.router(routerID))
     }
 
     /// An admin has a DHCP agent serve a network (besides any others serving it).

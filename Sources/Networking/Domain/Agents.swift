@@ -100,6 +100,7 @@ enum Agents {
     /// Neutron agent does when it reports in again.
     static func delete(_ id: String, _ change: Change) async throws {
         guard try await change.get(.agents, id) != nil else { throw notFound(id) }
+        for router in try await change.store.hosted(on: id, .routers, in: change.db) { change.note(.router(router["id"]?.stringValue ?? "")) }
         try await change.store.unbindAgent(id, in: change.db)
         try await change.delete(.agents, id)
     }
