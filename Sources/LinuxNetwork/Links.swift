@@ -39,11 +39,6 @@ enum Links {
         try await ip("-n", namespace, "link", "set", "dev", inside, "address", mac, "mtu", "\(mtu)", "up")
     }
 
-    /// Gives `device` in `namespace` these addresses (`ip/prefix`), keeping those it has.
-    static func addresses(_ device: String, in namespace: String, _ addresses: [String]) async throws {
-        for address in addresses { try await ip("-n", namespace, "addr", "replace", address, "dev", device) }
-    }
-
     /// Gives `device` in `namespace` exactly these IPv4 addresses (`ip/prefix`).
     static func setAddresses(_ device: String, in namespace: String, _ addresses: [String]) async throws {
         let listed = try await HostCommand.run(["ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", device], failure: { .transient($0) })

@@ -54,8 +54,21 @@ public final class LinuxNetworkBackend: NetworkBackend {
         try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
         try await uplinks.attach(network, bridge: bridge)
         try await firewall.apply(network: network.id, bridge: bridge)
+        // The DHCP port may have been wired before the network had its subnets.
+        if let port = dhcp.dhcpPort(network.id) { try await addressDHCPInterface(port, network) }
         try await dhcp.converge(network.id)
         try await serveMetadata(network)
+    }
+
+    /// The DHCP port's addresses, with their subnets' prefixes, on its interface in the network's
+    /// namespace (once there), and no others: dnsmasq answers a subnet only through an address in it.
+    private func addressDHCPInterface(_ port: PortPlan, _ network: NetworkPlan) async throws {
+        let namespace = Namespaces.dhcp(network: network.id), inside = DeviceNames.dhcpInterface(port: port.id)
+        guard await Links.exists(inside, in: namespace) else { return }
+        let subnets = network.subnets.compactMap { IPv4Network($0.cidr) }
+        try await Links.setAddresses(inside, in: namespace, port.fixedIPs.compactMap { ip in
+            subnets.first { $0.contains(ip) }.map { "\(ip)/\($0.prefix)" }
+        })
     }
 
     /// The proxy in the network's DHCP namespace while a subnet has DHCP and no router.
@@ -102,13 +115,11 @@ public final class LinuxNetworkBackend: NetworkBackend {
             metadata?.learn(port)
             return
         }
-        let namespace = Namespaces.dhcp(network: port.networkID), inside = DeviceNames.dhcpInterface(port: port.id)
+        let namespace = Namespaces.dhcp(network: port.networkID)
         try await Namespaces.ensure(namespace)
-        try await Links.veth(DeviceNames.tap(port: port.id), peer: inside, namespace: namespace, bridge: bridge, mtu: mtu, mac: port.macAddress)
-        let subnets = plan.subnets.compactMap { IPv4Network($0.cidr) }
-        try await Links.addresses(inside, in: namespace, port.fixedIPs.compactMap { ip in
-            subnets.first { $0.contains(ip) }.map { "\(ip)/\($0.prefix)" }
-        })
+        try await Links.veth(DeviceNames.tap(port: port.id), peer: DeviceNames.dhcpInterface(port: port.id), namespace: namespace,
+                             bridge: bridge, mtu: mtu, mac: port.macAddress)
+        try await addressDHCPInterface(port, plan)
         try await dhcp.recordPort(port)
         try await dhcp.converge(port.networkID)
         if let plan = dhcp.plan(port.networkID) { try await serveMetadata(plan) }

@@ -82,9 +82,14 @@ struct LinuxNetworkTests {
                                 allocationPools: [Pool(start: "10.99.0.2", end: "10.99.0.254")], enableDHCP: true,
                                 dnsNameservers: ["10.99.0.53"], hostRoutes: [], ipv6RAMode: nil, ipv6AddressMode: nil)
         let network = Self.network(subnets: [subnet])
-        try await backend.apply(network: network)
+        // The DHCP port wired while the network has no subnet yet (events may come in that order):
+        // the subnet's arrival gives its interface the address dnsmasq answers through.
+        var bare = network
+        bare.subnets = []
+        try await backend.apply(network: bare)
         let dhcpPort = Self.port(on: network, owner: "network:dhcp", mac: "fa:16:3e:00:00:02", ips: ["10.99.0.2"])
         try await backend.apply(port: dhcpPort)
+        try await backend.apply(network: network)
         var server = Self.port(on: network, mac: "fa:16:3e:00:00:05", ips: ["10.99.0.5"])
         server.dhcpOptions = [DHCPOption(name: "bootfile-name", value: "pxelinux.0"), DHCPOption(name: "252", value: "\"http://10.99.0.9/wpad.dat\"")]
         let guest = try await Guest.make(server)
