@@ -46,6 +46,15 @@ struct DataPlaneApplier: Sendable {
         case .network(let id):
             guard let plan = try await store.db.read({ db in try await networkPlan(id, db) }) else { return try await backend.removeNetwork(id: id) }
             try await backend.apply(network: plan)
+            // Routers with a leg on it take their prefixes and default route from its subnets: one
+            // applied before this network's latest plan (its event queued behind theirs) would keep
+            // a leg without its address. A router that fails here is retried by its own events.
+            let routers = try await store.db.read { db in
+                try await store.rows(.ports, where: "network_id = \(bind: id) AND device_owner IN ('network:router_gateway', 'network:router_interface')", in: db)
+            }
+            for router in Set(routers.compactMap { $0["device_id"]?.stringValue }).sorted() {
+                do { try await wire(.router(router)) } catch { logger.debug("router not wired", metadata: ["router": "\(router)", "error": "\(error)"]) }
+            }
         case .port(let id):
             guard let port = try await store.db.read({ db in try await store.get(.ports, id, in: db) }) else { return try await backend.removePort(id: id) }
             let host = port["binding:host_id"]?.stringValue ?? ""
