@@ -9,15 +9,22 @@ struct Guest {
 
     /// `prefix` of its address; `gateway`: its default route.
     static func make(_ port: PortPlan, prefix: Int = 24, gateway: String? = nil) async throws -> Guest {
-        let namespace = "mtg-\(port.id.prefix(8))"
+        let guest = Guest(namespace: "mtg-\(port.id.prefix(8))", address: port.fixedIPs[0])
+        let namespace = guest.namespace
         try await HostCommand.run(["ip", "netns", "add", namespace])
-        try await HostCommand.run(["ip", "link", "add", DeviceNames.tap(port: port.id), "type", "veth", "peer", "name", "eth0", "netns", namespace])
-        try await HostCommand.run(["ip", "-n", namespace, "link", "set", "eth0", "address", port.macAddress, "up"])
-        try await HostCommand.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
-        try await HostCommand.run(["ip", "-n", namespace, "addr", "add", "\(port.fixedIPs[0])/\(prefix)", "dev", "eth0"])
-        // `onlink`: the tap end is not up before the backend wires it, and without a carrier the kernel refuses the gateway.
-        if let gateway { try await HostCommand.run(["ip", "-n", namespace, "route", "add", "default", "via", gateway, "dev", "eth0", "onlink"]) }
-        return Guest(namespace: namespace, address: port.fixedIPs[0])
+        do {
+            try await HostCommand.run(["ip", "link", "add", DeviceNames.tap(port: port.id), "type", "veth", "peer", "name", "eth0", "netns", namespace])
+            try await HostCommand.run(["ip", "-n", namespace, "link", "set", "eth0", "address", port.macAddress, "up"])
+            try await HostCommand.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
+            try await HostCommand.run(["ip", "-n", namespace, "addr", "add", "\(port.fixedIPs[0])/\(prefix)", "dev", "eth0"])
+            // `onlink`: the tap end is not up before the backend wires it, and without a carrier the kernel refuses the gateway.
+            if let gateway { try await HostCommand.run(["ip", "-n", namespace, "route", "add", "default", "via", gateway, "dev", "eth0", "onlink"]) }
+        } catch {
+            // Half made, it is the caller's to remove only once returned: its namespace (and the veth in it) goes here.
+            await guest.remove()
+            throw error
+        }
+        return guest
     }
 
     func remove() async { _ = try? await HostCommand.output(["ip", "netns", "delete", namespace]) }

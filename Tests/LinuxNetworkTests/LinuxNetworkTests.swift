@@ -93,49 +93,56 @@ struct LinuxNetworkTests {
         var server = Self.port(on: network, mac: "fa:16:3e:00:00:05", ips: ["10.99.0.5"])
         server.dhcpOptions = [DHCPOption(name: "bootfile-name", value: "pxelinux.0"), DHCPOption(name: "252", value: "\"http://10.99.0.9/wpad.dat\"")]
         let guest = try await Guest.make(server)
-        defer { Task { await guest.remove() } }
-        try await backend.apply(port: server)
+        // Removed on every path, failures included (a `defer` cannot wait for it).
+        do {
+            try await backend.apply(port: server)
 
-        let namespace = "qdhcp-\(network.id)"
-        let inside = try await HostCommand.run(["ip", "-n", namespace, "-br", "addr", "show", "dev", DeviceNames.dhcpInterface(port: dhcpPort.id)])
-        #expect(inside.contains("10.99.0.2/24"), "\(inside)")
-        let pid = try #require(backend.dhcp.pid(network.id), "dnsmasq is not running")
-        #expect(try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8).contains("--dhcp-range=set:subnet-\(subnet.id),10.99.0.0,static,255.255.255.0"))
-        // dnsmasq runs in the network's namespace, not the host's.
-        let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net") != own)
-        let hosts = "\(backend.dhcp.folder(network.id))/hosts/\(server.id)"
-        #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "fa:16:3e:00:00:05,set:port-\(server.id),host-10-99-0-5,10.99.0.5\n")
-        // A guest's DHCP client gets its address, its subnet's options and its port's own.
-        let lease = await guest.dhcpLease(asking: ["bootfile", "252", "mtu"])
-        #expect(lease["ip"] == "10.99.0.5" && lease["router"] == "10.99.0.1" && lease["dns"] == "10.99.0.53" && lease["mtu"] == "1450", "\(lease)")
-        #expect(lease["bootfile"] == "pxelinux.0" && lease["wpad"] == "http://10.99.0.9/wpad.dat", "\(lease)")
+            let namespace = "qdhcp-\(network.id)"
+            let inside = try await HostCommand.run(["ip", "-n", namespace, "-br", "addr", "show", "dev", DeviceNames.dhcpInterface(port: dhcpPort.id)])
+            #expect(inside.contains("10.99.0.2/24"), "\(inside)")
+            let pid = try #require(backend.dhcp.pid(network.id), "dnsmasq is not running")
+            #expect(try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8).contains("--dhcp-range=set:subnet-\(subnet.id),10.99.0.0,static,255.255.255.0"))
+            // dnsmasq runs in the network's namespace, not the host's.
+            let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net") != own)
+            let hosts = "\(backend.dhcp.folder(network.id))/hosts/\(server.id)"
+            #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "fa:16:3e:00:00:05,set:port-\(server.id),host-10-99-0-5,10.99.0.5\n")
+            // A guest's DHCP client gets its address, its subnet's options and its port's own.
+            let lease = await guest.dhcpLease(asking: ["bootfile", "252", "mtu"])
+            #expect(lease["ip"] == "10.99.0.5" && lease["router"] == "10.99.0.1" && lease["dns"] == "10.99.0.53" && lease["mtu"] == "1450", "\(lease)")
+            #expect(lease["bootfile"] == "pxelinux.0" && lease["wpad"] == "http://10.99.0.9/wpad.dat", "\(lease)")
 
-        // What it has built, for a resync to compare with the database.
-        let built = try await backend.inventory()
-        #expect(built.networks == [network.id])
-        #expect(built.ports == [server.id, dhcpPort.id])
+            // What it has built, for a resync to compare with the database.
+            let built = try await backend.inventory()
+            #expect(built.networks == [network.id])
+            #expect(built.ports == [server.id, dhcpPort.id])
 
-        // Applying again changes nothing: the same dnsmasq runs on.
-        try await backend.apply(network: network)
-        try await backend.apply(port: dhcpPort)
-        #expect(backend.dhcp.pid(network.id) == pid)
+            // Applying again changes nothing: the same dnsmasq runs on.
+            try await backend.apply(network: network)
+            try await backend.apply(port: dhcpPort)
+            #expect(backend.dhcp.pid(network.id) == pid)
 
-        // A changed option reaches the next lease; removing a leased port leaves a dnsmasq
-        // serving (a SIGHUP made dnsmasq 2.90 abort once it had leased to a tagged entry).
-        server.dhcpOptions[0].value = "grub.efi"
-        try await backend.apply(port: server)
-        #expect(await guest.dhcpLease(asking: ["bootfile"])["bootfile"] == "grub.efi")
-        try await backend.removePort(id: server.id)
-        #expect(!FileManager.default.fileExists(atPath: hosts))
-        #expect(backend.dhcp.pid(network.id) != nil, "dnsmasq did not outlive a port's removal")
-        try await backend.removePort(id: dhcpPort.id)
-        #expect(backend.dhcp.pid(network.id) == nil, "dnsmasq outlived the DHCP port")
-        try await backend.removeNetwork(id: network.id)
-        #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(namespace)"))
-        // Gone, or a zombie its new parent has yet to reap.
-        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first
-        #expect(state == nil || state == "Z", "dnsmasq still runs")
+            // A changed option reaches the next lease; removing a leased port leaves a dnsmasq
+            // serving (a SIGHUP made dnsmasq 2.90 abort once it had leased to a tagged entry).
+            server.dhcpOptions[0].value = "grub.efi"
+            try await backend.apply(port: server)
+            #expect(await guest.dhcpLease(asking: ["bootfile"])["bootfile"] == "grub.efi")
+            try await backend.removePort(id: server.id)
+            #expect(!FileManager.default.fileExists(atPath: hosts))
+            #expect(backend.dhcp.pid(network.id) != nil, "dnsmasq did not outlive a port's removal")
+            try await backend.removePort(id: dhcpPort.id)
+            #expect(backend.dhcp.pid(network.id) == nil, "dnsmasq outlived the DHCP port")
+            try await backend.removeNetwork(id: network.id)
+            #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(namespace)"))
+            // Gone, or a zombie its new parent has yet to reap.
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first
+            #expect(state == nil || state == "Z", "dnsmasq still runs")
+        } catch {
+            Issue.record(error)
+        }
+        await guest.remove()
+        for port in [server.id, dhcpPort.id] { try? await backend.removePort(id: port) }
+        try? await backend.removeNetwork(id: network.id)
     }
 
     @Test func whatItCannotBuildIsSaidSoNotFaked() async throws {
@@ -177,7 +184,9 @@ struct LinuxNetworkTests {
             }
             let vlans = (try? await HostCommand.run(["ip", "-n", switchNamespace, "link", "add", "link", "eth0", "name", "eth0.42", "type", "vlan", "id", "42"])) != nil
             try await provider.apply(network: flat)
-            guests = [try await Guest.make(onFlat), try await Guest.make(onVLAN)]
+            // One at a time: a guest made before a later one fails is still removed below.
+            guests.append(try await Guest.make(onFlat))
+            guests.append(try await Guest.make(onVLAN))
             try await provider.apply(port: onFlat)
             #expect(Self.master("mtphys0") == DeviceNames.bridge(network: flat.id))
             #expect(await guests[0].pings("10.94.0.1"), "the flat network does not reach its physical network")

@@ -80,7 +80,9 @@ struct MetadataProxyTests {
         do {
             for network in [isolated, routed] { try await backend.apply(network: network) }
             try await backend.apply(port: dhcpPort)
-            guests = [try await Guest.make(a), try await Guest.make(b, gateway: "10.93.2.1")]
+            // One at a time: a guest made before a later one fails is still removed below.
+            guests.append(try await Guest.make(a))
+            guests.append(try await Guest.make(b, gateway: "10.93.2.1"))
             for port in [a, b] { try await backend.apply(port: port) }
             try await backend.apply(router: router)
             // What dnsmasq tells a guest of the network without a router: the metadata service is through the DHCP port.

@@ -30,7 +30,10 @@ struct RouterTests {
         let pa = Self.port(a, "10.92.1.10", 10), pb = Self.port(b, "10.92.2.10", 11), pup = Self.port(external, "172.24.4.1", 12)
         var guests: [Guest] = []
         do {
-            guests = [try await Guest.make(pa, gateway: "10.92.1.1"), try await Guest.make(pb, gateway: "10.92.2.1"), try await Guest.make(pup)]
+            // One at a time: a guest made before a later one fails is still removed below.
+            guests.append(try await Guest.make(pa, gateway: "10.92.1.1"))
+            guests.append(try await Guest.make(pb, gateway: "10.92.2.1"))
+            guests.append(try await Guest.make(pup))
             for port in [pa, pb, pup] { try await backend.apply(port: port) }
             let (ga, gb, upstream) = (guests[0], guests[1], guests[2])
             let uuid = { UUID().uuidString.lowercased() }
