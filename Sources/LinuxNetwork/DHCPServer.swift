@@ -23,8 +23,9 @@ struct DHCPServer {
 
     func folder(_ network: String) -> String { "\(root)/\(network)" }
 
-    /// Records the network (its folder is also what says the backend built it) and its options,
-    /// which a running dnsmasq rereads; `converge` then starts, restarts or stops it to match.
+    /// Records the network (its folder is also what says the backend built it) and its options;
+    /// changed options stop a running dnsmasq (it does not reread them), and `converge` then
+    /// starts or stops it to match.
     func record(_ plan: NetworkPlan) async throws {
         let folder = folder(plan.id)
         try makeReadable("\(folder)/hosts")
