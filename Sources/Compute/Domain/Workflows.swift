@@ -245,7 +245,6 @@ struct Workflows: Sendable {
     func respawn(_ s: Server) async throws {
         guard let host = s.host, ![.building, .shelvedOffloaded, .error].contains(s.vmState) else { return }
         try await hypervisor.spawn(try await spec(s, host: host, powerOn: false))
-        try await service.ports.rebind(s.portRef, host: host)
         switch s.vmState {
         case .active, .rescued, .resized: try await hypervisor.setPower(s.id, host: host, .start)
         case .paused: try await hypervisor.setPower(s.id, host: host, .pause)
