@@ -30,7 +30,7 @@ let package = Package(
             name: "Martlet",
             dependencies: [
                 "MartletCore", "MartletStore", "DriverKit", "ServiceContracts", "Identity", "Image", "Networking", "ObjectStorage", "Compute",
-                "QemuDriver", "LinuxNetwork", "ConsoleProxy",
+                "BlockStorage", "FileVolumeDriver", "QemuDriver", "LinuxNetwork", "ConsoleProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -161,6 +161,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "BlockStorage",
+            dependencies: [
+                "MartletCore", "MartletStore", "ServiceContracts", "DriverKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The volume driver that keeps volumes as qcow2 files of this host, through qemu-img.
+        .target(
+            name: "FileVolumeDriver",
+            dependencies: ["MartletCore", "DriverKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "Compute",
             dependencies: [
                 "MartletCore", "MartletStore", "ServiceContracts", "DriverKit",
@@ -220,6 +234,14 @@ let package = Package(
                 "Image", "Identity", "MartletCore", "MartletStore", "MartletTestSupport", "ServiceContracts",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
+            name: "BlockStorageTests",
+            dependencies: [
+                "BlockStorage", "FileVolumeDriver", "Compute", "Image", "Networking", "Identity", "MartletCore", "MartletStore",
+                "MartletTestSupport", "DriverKit", "ServiceContracts",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(

@@ -18,7 +18,7 @@ public final class ComputeService: APIService {
     public let catalogName = "nova"
     /// Clients expect the versioned endpoint in the catalog, as DevStack registers it.
     public let catalogPath = "/compute/v2.1"
-    public let faultFormat: any FaultFormat = NovaFaults()
+    public let faultFormat: any FaultFormat = WSGIFaults()
     public static let migrations = ComputeSchema.migrations
     /// Roles Nova's default policy names besides admin, member and reader.
     public static let roles = ["manager", "service"]
@@ -38,6 +38,8 @@ public final class ComputeService: APIService {
     /// Neutron's resources for the proxy APIs (`os-security-groups`, `os-networks`).
     let networks: any NetworkResources
     let images: any ImageCatalog
+    /// Block Storage, when it is served: the volumes servers attach.
+    let volumes: (any VolumeCatalog)?
     let conductor: Conductor
     let powerSync: PowerSync
     let consoles: ConsoleTokens
@@ -65,7 +67,7 @@ public final class ComputeService: APIService {
     public var routes: [RouteSpec] { recorder.all }
 
     public init(database: Database, config: MartletConfig, ports: any PortAllocator & NetworkResources, images: any ImageCatalog,
-                hypervisor: any Hypervisor, policyOverrides: [String: PolicyRule] = [:],
+                hypervisor: any Hypervisor, volumes: (any VolumeCatalog)? = nil, policyOverrides: [String: PolicyRule] = [:],
                 logger: Logger = Logger(label: "martlet.compute")) {
         db = database
         policy = ComputePolicy.table.overriding(policyOverrides)
@@ -76,6 +78,7 @@ public final class ComputeService: APIService {
         self.ports = ports
         networks = ports
         self.images = images
+        self.volumes = volumes
         links = Links(base: config.resolvedPublicURL + "/compute")
         metadataSecret = config.metadataProxySecret
         consoles = ConsoleTokens(lifetime: TimeInterval(config.consoleTokenTTL))
@@ -110,6 +113,7 @@ public final class ComputeService: APIService {
         NetworkProxyRoutes(service: self).register(router)
         FloatingIPProxyRoutes(service: self).register(router)
         ConsoleRoutes(service: self).register(router)
+        VolumeAttachmentRoutes(service: self).register(router)
     }
 
     public func addRootRoutes(to router: Router<MartletContext>) {

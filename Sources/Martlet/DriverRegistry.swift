@@ -1,4 +1,5 @@
 import DriverKit
+import FileVolumeDriver
 import LinuxNetwork
 import Logging
 import MartletCore
@@ -33,6 +34,7 @@ struct DriverRegistry {
 
     static let volumeDrivers: [String: Factory<any VolumeDriver>] = [
         "fake": { _ in FakeVolumeDriver() },
+        "file": { env in try FileVolumeDriver(folder: env.config.dataURL.appendingPathComponent("volumes", isDirectory: true).path, images: env.images) },
     ]
 
     static func make<Driver>(_ kind: String, _ name: String, from table: [String: Factory<Driver>], _ env: Environment) async throws -> Driver {

@@ -33,6 +33,7 @@ struct Serve: AsyncParsableCommand {
         }
         try await context.network.converge()
         try await context.compute.start()
+        try await context.blockStorage.start()
 
         let metrics = PrometheusCollectorRegistry()
         let database = context.database

@@ -1,3 +1,4 @@
+import BlockStorage
 import Compute
 import Foundation
 import Identity
@@ -18,11 +19,12 @@ struct Wiring {
     let network: NetworkService
     let objectStorage: ObjectStorageService
     let compute: ComputeService
+    let blockStorage: BlockStorageService
 
-    var services: [any APIService] { [identity, compute, image, network, objectStorage] }
+    var services: [any APIService] { [identity, compute, image, network, objectStorage, blockStorage] }
 
     static let migrations: [Migration] = IdentityService.migrations + ImageService.migrations + NetworkService.migrations
-        + ObjectStorageService.migrations + ComputeService.migrations
+        + ObjectStorageService.migrations + ComputeService.migrations + BlockStorageService.migrations
 
     static func open(_ options: ConfigOptions) async throws -> Wiring {
         var config = try options.load()
@@ -45,13 +47,15 @@ struct Wiring {
         let drivers = DriverRegistry.Environment(config: config, images: CatalogImageSource(catalog: image))
         let hypervisor = try await DriverRegistry.make("compute_driver", config.computeDriver, from: DriverRegistry.hypervisors, drivers)
         let backend = try await DriverRegistry.make("network_driver", config.networkDriver, from: DriverRegistry.networkBackends, drivers)
-        // Block Storage, which will use it, is not served yet; the name is still checked.
-        _ = try await DriverRegistry.make("volume_driver", config.volumeDriver, from: DriverRegistry.volumeDrivers, drivers)
+        let volumeDriver = try await DriverRegistry.make("volume_driver", config.volumeDriver, from: DriverRegistry.volumeDrivers, drivers)
         let network = try NetworkService(database: database, config: config, backend: backend)
+        let blockStorage = BlockStorageService(database: database, config: config, driver: volumeDriver, images: image)
         return Wiring(config: config, logger: logger, database: database,
                       identity: identity, image: image, network: network,
                       objectStorage: try ObjectStorageService(database: database, config: config, credentials: identity),
-                      compute: ComputeService(database: database, config: config, ports: network, images: image, hypervisor: hypervisor))
+                      compute: ComputeService(database: database, config: config, ports: network, images: image, hypervisor: hypervisor,
+                                              volumes: blockStorage),
+                      blockStorage: blockStorage)
     }
 
     /// Opens the database, brings its schema up to date and bootstraps the cloud.
@@ -66,6 +70,8 @@ struct Wiring {
     static func bootstrap(_ w: Wiring) async throws {
         var entries = w.services.map { (type: $0.catalogType, name: $0.catalogName, path: $0.catalogPath) }
         if let s3 = w.config.resolvedS3URL { entries.append((type: "s3", name: "s3", path: s3)) }
+        let alias = BlockStorageService.aliasCatalogType
+        entries.append((type: alias.type, name: alias.name, path: w.blockStorage.catalogPath))
         let result = try await w.identity.bootstrap(adminPassword: w.config.adminPassword, services: entries,
                                                     roles: ObjectStorageService.roles + ComputeService.roles)
         let password = result.generatedPassword ?? w.config.adminPassword

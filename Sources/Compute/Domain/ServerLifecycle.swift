@@ -49,7 +49,7 @@ enum ServerAction: String, CaseIterable, Sendable {
     case resize, confirmResize, revertResize, migrate, liveMigrate, evacuate, rebuild
     case createImage, createBackup, shelve, shelveOffload, unshelve, restore
     case delete, forceDelete
-    case lock, unlock, resetState, changePassword, triggerCrashDump, attachInterface
+    case lock, unlock, resetState, changePassword, triggerCrashDump, attachInterface, attachVolume, detachVolume
 
     /// The name the instance action records and a refusal quotes ("Cannot 'stop' instance …").
     var name: String {
@@ -59,6 +59,8 @@ enum ServerAction: String, CaseIterable, Sendable {
         case .forceDelete: return "delete"
         case .triggerCrashDump: return "trigger_crash_dump"
         case .attachInterface: return "attach_interface"
+        case .attachVolume: return "attach_volume"
+        case .detachVolume: return "detach_volume"
         default: return rawValue
         }
     }
@@ -175,6 +177,8 @@ enum ServerLifecycle {
         case .resetState: return Transition(from: everyState, during: .any, task: nil, end: EndState(vm: .asked, power: .unchanged))
         case .changePassword, .triggerCrashDump: return Transition(from: [.active], during: .any, task: nil, end: .unchanged)
         case .attachInterface: return Transition(from: [.active, .paused, .stopped], during: .idle, task: nil, end: .unchanged)
+        case .attachVolume, .detachVolume:
+            return Transition(from: [.active, .paused, .stopped, .suspended, .resized], during: .idle, task: nil, end: .unchanged)
         }
     }
 

@@ -49,7 +49,8 @@ struct Workflows: Sendable {
             case .shelve: try await shelve(server)
             case .unshelve: try await unshelve(server)
             // Builds are handled above (a build is its vm_state, not its task); the rest are made at once by admission.
-            case .create, .shelveOffload, .restore, .lock, .unlock, .resetState, .changePassword, .triggerCrashDump, .attachInterface: return
+            case .create, .shelveOffload, .restore, .lock, .unlock, .resetState, .changePassword, .triggerCrashDump, .attachInterface,
+                 .attachVolume, .detachVolume: return
             }
         } catch where Task.isCancelled || error is CancellationError || (error as? DriverError)?.isTransient == true {
             throw error
@@ -237,7 +238,8 @@ struct Workflows: Sendable {
         }
         return InstanceSpec(id: s.id, name: s.name, host: host, vcpus: s.flavor.vcpus, memoryMB: s.flavor.ram, diskGB: s.flavor.disk,
                             ephemeralGB: s.flavor.ephemeral, swapMB: s.flavor.swap, image: image,
-                            ports: ports, userData: s.userData, keyData: s.keyData, configDrive: s.configDrive, metadata: s.metadata,
+                            ports: ports, volumes: (s.volumes ?? []).map { InstanceVolume(volumeID: $0.volumeID, device: $0.device, connection: $0.connection) },
+                            userData: s.userData, keyData: s.keyData, configDrive: s.configDrive, metadata: s.metadata,
                             instanceFiles: InstanceData(server: s).configDriveFiles(), powerOn: powerOn)
     }
 
@@ -455,6 +457,7 @@ struct Workflows: Sendable {
         if let host = s.host { try await hypervisor.destroy(s.id, host: host) }
         if let source = s.moveSource, source != s.host { try await hypervisor.destroy(s.id, host: source) }
         try await service.ports.release(s.portRef, deleting: Set(s.ownedPorts))
+        try await VolumeAttacher(service: service).releaseAll(of: s)
         try await service.db.transaction { db in
             try await placement.release(s.id, in: db)
             if let migration = s.migrationID { try await placement.release(migration, in: db) }

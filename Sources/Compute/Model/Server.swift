@@ -64,6 +64,8 @@ struct Server: Codable, Sendable, Equatable {
     var trustedCertificates: [String]?
     /// What the guest posted to the metadata service's `password` (Nova keeps it in system metadata).
     var password: String?
+    /// Block Storage volumes attached to the server, in attach order.
+    var volumes: [AttachedVolume]?
 
     var status: String { Self.status(vmState: vmState, taskState: taskState) }
 
@@ -176,4 +178,13 @@ struct RequestedNetwork: Codable, Sendable, Equatable {
     var portID: String? = nil
     var fixedIP: String? = nil
     var tag: String? = nil
+}
+
+/// A volume as a disk of a server: where Compute put it and how the host reaches it.
+struct AttachedVolume: Codable, Sendable, Equatable {
+    var volumeID: String
+    var device: String
+    var tag: String?
+    var deleteOnTermination: Bool
+    var connection: VolumeConnection
 }

@@ -36,7 +36,7 @@ struct ServerView {
             "OS-SRV-USG:terminated_at": nil,
             "OS-EXT-STS:task_state": JSON(s.taskState?.rawValue), "OS-EXT-STS:vm_state": .string(s.vmState.rawValue),
             "OS-EXT-STS:power_state": JSON(s.powerState.rawValue),
-            "os-extended-volumes:volumes_attached": [],
+            "os-extended-volumes:volumes_attached": .array((s.volumes ?? []).map { ["id": .string($0.volumeID)] }),
         ]
         if !s.securityGroups.isEmpty { b["security_groups"] = .array(s.securityGroups.map { ["name": .string($0)] }) }
         b["image"] = s.imageRef.isEmpty ? "" : image(s)
@@ -67,7 +67,9 @@ struct ServerView {
         }
         if hostStatus && at(16) { b["host_status"] = .string(s.host == nil ? "" : "UP") }
         if at(3) {
-            b["os-extended-volumes:volumes_attached"] = []
+            b["os-extended-volumes:volumes_attached"] = .array((s.volumes ?? []).map {
+                ["id": .string($0.volumeID), "delete_on_termination": .bool($0.deleteOnTermination)]
+            })
         }
         if at(9) { b["locked"] = .bool(s.locked) }
         if at(19) { b["description"] = JSON(s.description) }

@@ -1,15 +1,14 @@
-import DriverKit
 import Foundation
 
 /// `qemu-img`: what a disk file is, and the disks a server is made of.
-enum DiskImage {
-    struct Info: Sendable {
-        var format: String
-        var virtualSize: Int64
-        var backingFile: String?
+public enum DiskImage {
+    public struct Info: Sendable {
+        public var format: String
+        public var virtualSize: Int64
+        public var backingFile: String?
     }
 
-    static func info(_ path: String) async throws -> Info {
+    public static func info(_ path: String) async throws -> Info {
         // -U: a running server's disk is read without taking qemu's lock.
         let json = try await HostCommand.run(["qemu-img", "info", "-U", "--output=json", path]) {
             .invalidInput("The image is not a readable disk image (\($0)).")
@@ -22,34 +21,34 @@ enum DiskImage {
     }
 
     /// Refuses a qcow2 whose metadata is corrupt or cut short.
-    static func check(_ path: String) async throws {
+    public static func check(_ path: String) async throws {
         try await HostCommand.run(["qemu-img", "check", "-q", "-f", "qcow2", path]) { .invalidInput("The image is corrupt (\($0)).") }
     }
 
     /// A qcow2 overlay on `base`, `sizeGB` large (0 keeps the base's size).
-    static func overlay(_ path: String, on base: String, sizeGB: Int) async throws {
+    public static func overlay(_ path: String, on base: String, sizeGB: Int) async throws {
         var arguments = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, path]
         if sizeGB > 0 { arguments.append("\(sizeGB)G") }
         try await HostCommand.run(arguments)
     }
 
     /// An empty qcow2 disk (ephemeral or swap).
-    static func blank(_ path: String, megabytes: Int) async throws {
+    public static func blank(_ path: String, megabytes: Int) async throws {
         try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", path, "\(megabytes)M"])
     }
 
-    static func grow(_ path: String, toGB sizeGB: Int) async throws {
+    public static func grow(_ path: String, toGB sizeGB: Int) async throws {
         guard sizeGB > 0, try await info(path).virtualSize < Int64(sizeGB) << 30 else { return }
         try await HostCommand.run(["qemu-img", "resize", "-q", path, "\(sizeGB)G"])
     }
 
     /// A standalone copy of a disk and what it stands on (a snapshot); `shared` reads a disk a running qemu holds.
-    static func flatten(_ path: String, into copy: String, shared: Bool) async throws {
+    public static func flatten(_ path: String, into copy: String, shared: Bool) async throws {
         var arguments = ["qemu-img", "convert", "-q", "-O", "qcow2"]
         if shared { arguments.append("-U") }
         try await HostCommand.run(arguments + [path, copy])
     }
 
     /// qemu's name of an Image service disk format.
-    static func qemuFormat(_ diskFormat: String) -> String { diskFormat == "vhd" ? "vpc" : diskFormat }
+    public static func qemuFormat(_ diskFormat: String) -> String { diskFormat == "vhd" ? "vpc" : diskFormat }
 }

@@ -1,0 +1,66 @@
+import DriverKit
+import MartletCore
+import ServiceContracts
+
+/// Compute's side door: volumes reserved, connected and released for servers, in process, with
+/// the same states Cinder's attachments API moves a volume through.
+extension BlockStorageService: VolumeCatalog {
+    public func volume(id: String, projectID: String) async throws -> VolumeSummary? {
+        guard let v = try await store.volume(id), v.projectID == projectID else { return nil }
+        return VolumeSummary(id: v.id, status: v.status, sizeGB: v.size, bootable: v.bootable, multiattach: v.multiattach)
+    }
+
+    public func reserve(volumeID: String, for server: ServerRef) async throws {
+        try await editForServer(volumeID) { v in
+            guard !v.attachments.contains(where: { $0.serverID == server.deviceID }) else {
+                throw APIError.badRequest("Volume \(v.id) is already attached to server \(server.deviceID).")
+            }
+            guard v.status == "available" || (v.status == "in-use" && v.multiattach) else {
+                throw BlockStorageFault.invalidVolume("volume \(v.id) status must be available or in-use with multiattach, but it is \(v.status).")
+            }
+            v.attachments.append(VolumeAttachment(id: Identifier.uuid(), serverID: server.deviceID, status: "reserved"))
+            if v.status == "available" { v.status = "reserved" }
+        }
+    }
+
+    public func attach(volumeID: String, to server: ServerRef, host: String, device: String) async throws -> VolumeConnection {
+        guard let volume = try await store.volume(volumeID),
+              volume.attachments.contains(where: { $0.serverID == server.deviceID }) else {
+            throw BlockStorageFault.invalidVolume("volume \(volumeID) is not reserved for server \(server.deviceID).")
+        }
+        var connection = try await driver.connect(volumeID, host: host)
+        if volume.readonly { connection.data["access_mode"] = "ro" }
+        if let attachment = volume.attachments.first(where: { $0.serverID == server.deviceID }) { connection.data["attachment_id"] = attachment.id }
+        try await editForServer(volumeID) { v in
+            guard let index = v.attachments.firstIndex(where: { $0.serverID == server.deviceID }) else {
+                throw BlockStorageFault.invalidVolume("volume \(volumeID) lost its reservation for server \(server.deviceID).")
+            }
+            v.attachments[index].status = "attached"
+            v.attachments[index].hostName = host
+            v.attachments[index].device = device
+            v.attachments[index].attachedAt = BlockStorageStore.now()
+            v.attachments[index].mode = v.readonly ? "ro" : "rw"
+            v.status = "in-use"
+        }
+        return connection
+    }
+
+    public func detach(volumeID: String, from server: ServerRef) async throws {
+        guard let volume = try await store.volume(volumeID),
+              let attachment = volume.attachments.first(where: { $0.serverID == server.deviceID }) else { return }
+        // The host's connection goes when no other server there still uses the volume.
+        if let host = attachment.hostName, !volume.attachments.contains(where: { $0.id != attachment.id && $0.hostName == host }) {
+            try await driver.disconnect(volumeID, host: host)
+        }
+        try await editForServer(volumeID) { v in
+            v.attachments.removeAll { $0.serverID == server.deviceID }
+            if ["reserved", "in-use", "attaching", "detaching"].contains(v.status) {
+                v.status = v.attachments.contains(where: { $0.status == "attached" }) ? "in-use" : "available"
+            }
+        }
+    }
+
+    private func editForServer(_ id: String, _ change: @escaping @Sendable (inout Volume) throws -> Void) async throws {
+        guard try await store.editVolume(id, change) != nil else { throw BlockStorageFault.volumeNotFound(id) }
+    }
+}

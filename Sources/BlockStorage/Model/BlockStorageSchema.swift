@@ -1,0 +1,28 @@
+import MartletStore
+
+enum BlockStorageSchema {
+    static let migrations: [Migration] = [
+        Migration("block-storage-0001", [
+            """
+            CREATE TABLE blk_volumes (
+                id TEXT PRIMARY KEY, project_id TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX blk_volumes_project ON blk_volumes (project_id, created_at)",
+            "CREATE INDEX blk_volumes_status ON blk_volumes (status)",
+            """
+            CREATE TABLE blk_snapshots (
+                id TEXT PRIMARY KEY, project_id TEXT NOT NULL, volume_id TEXT NOT NULL, status TEXT NOT NULL,
+                created_at REAL NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX blk_snapshots_project ON blk_snapshots (project_id, created_at)",
+            "CREATE INDEX blk_snapshots_volume ON blk_snapshots (volume_id)",
+            "CREATE TABLE blk_types (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+            """
+            CREATE TABLE blk_quotas (
+                project_id TEXT NOT NULL, resource TEXT NOT NULL, hard_limit INTEGER NOT NULL, PRIMARY KEY (project_id, resource))
+            """,
+            // One row per project, locked while a create counts the project's use (exact quotas on PostgreSQL).
+            "CREATE TABLE blk_project_locks (project_id TEXT PRIMARY KEY)",
+        ]),
+    ]
+}

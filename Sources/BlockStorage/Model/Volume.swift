@@ -1,0 +1,79 @@
+import Foundation
+
+/// A volume as it is stored: written whole, its status and owner also kept in indexed columns.
+struct Volume: Codable, Sendable, Equatable {
+    var id: String
+    var projectID: String
+    var userID: String
+    var name: String?
+    var description: String?
+    var size: Int
+    var status: String
+    var availabilityZone: String
+    var typeID: String
+    var bootable = false
+    var multiattach = false
+    var readonly = false
+    var sourceVolumeID: String?
+    var snapshotID: String?
+    /// `volume_image_metadata`: the image's attributes and properties when made from an image.
+    var imageMetadata: [String: String]?
+    var metadata: [String: String] = [:]
+    var attachments: [VolumeAttachment] = []
+    var migrationStatus: String?
+    var createdAt: Double
+    var updatedAt: Double?
+
+    /// Statuses a volume may be deleted in (Cinder's `delete` check, without `cascade`).
+    static let deletable: Set<String> = ["available", "error", "error_restoring", "error_extending", "error_managing"]
+    /// Every status `os-reset_status` accepts.
+    static let statuses: Set<String> = [
+        "creating", "available", "reserved", "attaching", "detaching", "in-use", "maintenance", "deleting", "awaiting-transfer",
+        "error", "error_deleting", "backing-up", "restoring-backup", "error_backing-up", "error_restoring", "error_extending",
+        "downloading", "uploading", "retyping", "extending",
+    ]
+
+    var attachStatus: String { attachments.isEmpty ? "detached" : "attached" }
+}
+
+/// A volume's connection to a server, as Cinder's attachment record keeps it.
+struct VolumeAttachment: Codable, Sendable, Equatable {
+    var id: String
+    var serverID: String?
+    var hostName: String?
+    var device: String?
+    var attachedAt: Double?
+    /// `reserved` until connected, then `attached`.
+    var status: String
+    var mode = "rw"
+}
+
+struct Snapshot: Codable, Sendable, Equatable {
+    var id: String
+    var projectID: String
+    var userID: String
+    var volumeID: String
+    var name: String?
+    var description: String?
+    var size: Int
+    var status: String
+    var metadata: [String: String] = [:]
+    var createdAt: Double
+    var updatedAt: Double?
+
+    static let statuses: Set<String> = ["creating", "available", "deleting", "error", "error_deleting", "backing-up", "restoring"]
+}
+
+struct VolumeType: Codable, Sendable, Equatable {
+    var id: String
+    var name: String
+    var description: String?
+    var isPublic = true
+    var extraSpecs: [String: String] = [:]
+    /// Projects a private type is shared with.
+    var projects: [String] = []
+    var createdAt: Double
+
+    /// The type Cinder creates at install and gives volumes that name none.
+    static let defaultName = "__DEFAULT__"
+}

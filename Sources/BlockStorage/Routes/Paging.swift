@@ -1,0 +1,50 @@
+import Foundation
+import MartletCore
+
+/// Cinder's `sort=key:dir,key2` (or `sort_key`/`sort_dir`), newest first by default.
+enum SortOrder {
+    static func parse(_ call: APICall, allowed: Set<String>) throws -> [(key: String, ascending: Bool)] {
+        var keys: [(String, Bool)] = []
+        if let sort = call.query("sort") {
+            for item in sort.split(separator: ",") {
+                let parts = item.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                keys.append((parts[0], try direction(parts.count > 1 ? parts[1] : "desc")))
+            }
+        } else if let key = call.query("sort_key") {
+            keys.append((key, try direction(call.query("sort_dir") ?? "desc")))
+        } else if let dir = call.query("sort_dir") {
+            keys.append(("created_at", try direction(dir)))
+        }
+        for (key, _) in keys where !allowed.contains(key) { throw BlockStorageFault.invalidInput("Invalid sort key \(key).") }
+        return keys.isEmpty ? [("created_at", false)] : keys
+    }
+
+    private static func direction(_ text: String) throws -> Bool {
+        switch text.lowercased() {
+        case "asc": return true
+        case "desc": return false
+        default: throw BlockStorageFault.invalidInput("Invalid sort dirs passed: \(text)")
+        }
+    }
+
+    static func compare(_ a: Double, _ b: Double) -> ComparisonResult { a == b ? .orderedSame : (a < b ? .orderedAscending : .orderedDescending) }
+}
+
+/// `limit`, `marker` and `offset` over a sorted listing, with the `next` link when more follow.
+enum Paging {
+    static let maxLimit = 1000
+
+    static func page<T>(_ items: [T], _ call: APICall, id: KeyPath<T, String>, path: String) throws -> (items: ArraySlice<T>, next: String?) {
+        let limit = try Pagination.limit(call.query("limit"), max: maxLimit) { BlockStorageFault.invalidInput("limit must be a non-negative integer, not '\($0)'.") } ?? maxLimit
+        var rest = try Pagination.after(call.query("marker"), in: items, id: { $0[keyPath: id] }, notFound: BlockStorageFault.markerNotFound)
+        if let raw = call.query("offset") {
+            guard let offset = Int(raw), offset >= 0 else { throw BlockStorageFault.invalidInput("offset must be a non-negative integer, not '\(raw)'.") }
+            rest = rest.dropFirst(offset)
+        }
+        let slice = rest.prefix(limit)
+        guard slice.count == limit, slice.endIndex < items.endIndex, let last = slice.last else { return (slice, nil) }
+        var query = call.queryItems.filter { $0.key != "marker" && $0.key != "offset" }.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
+        query.append(("marker", last[keyPath: id]))
+        return (slice, Pagination.href(path, query))
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Hummingbird
+import MartletCore
+
+/// `/snapshots`: point-in-time copies of volumes, with metadata and admin actions.
+struct SnapshotRoutes {
+    let service: BlockStorageService
+    var store: BlockStorageStore { service.store }
+    var views: Views { Views(service: service) }
+
+    static let sortKeys: Set<String> = ["created_at", "id", "name", "size", "status", "updated_at"]
+
+    func register(_ r: PolicyRouter) {
+        r.get("/v3/snapshots", rule: "volume:get_all_snapshots") { try await list($0) }
+        r.get("/v3/snapshots/detail", rule: "volume:get_all_snapshots") { try await list($0) }
+        r.post("/v3/snapshots", rule: "volume:create_snapshot") { try await create($0) }
+        r.get("/v3/snapshots/:snapshot_id", rule: "volume:get_snapshot", loadsTarget: true) { call in
+            .json(.ok, ["snapshot": views.snapshot(try await service.visibleSnapshot(call))])
+        }
+        r.put("/v3/snapshots/:snapshot_id", rule: "volume:update_snapshot", loadsTarget: true) { call in
+            let snapshot = try await service.visibleSnapshot(call)
+            let body = try VolumeInput.body(try await call.body(), "snapshot")
+            let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
+            let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
+            let updated = try await edit(snapshot.id) { s in
+                if body["name"] != nil || body["display_name"] != nil { s.name = name }
+                if body["description"] != nil || body["display_description"] != nil { s.description = description }
+            }
+            return .json(.ok, ["snapshot": views.snapshot(updated)])
+        }
+        r.delete("/v3/snapshots/:snapshot_id", rule: "volume:delete_snapshot", loadsTarget: true) { call in
+            let snapshot = try await service.visibleSnapshot(call)
+            _ = try await edit(snapshot.id) { s in
+                guard ["available", "error"].contains(s.status) else {
+                    throw BlockStorageFault.invalidSnapshot("Volume Snapshot status must be available or error, currently \(s.status).")
+                }
+                s.status = "deleting"
+            }
+            service.work.deleteSnapshot(snapshot.id)
+            return .empty(.accepted)
+        }
+        r.post("/v3/snapshots/:snapshot_id/action", rule: "volume:get_snapshot", loadsTarget: true) { try await act($0) }
+        registerMetadata(r)
+    }
+
+    private func edit(_ id: String, _ change: @escaping @Sendable (inout Snapshot) throws -> Void) async throws -> Snapshot {
+        guard let s = try await store.editSnapshot(id, change) else { throw BlockStorageFault.snapshotNotFound(id) }
+        return s
+    }
+
+    private func list(_ call: APICall) async throws -> Response {
+        let q = call.queryItems
+        let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(q["all_tenants"] ?? "")
+        var snapshots = try await store.db.read { try await store.snapshots(projectID: allProjects ? q["project_id"] : call.auth.projectID, in: $0) }
+        if let name = q["name"] ?? q["display_name"] { snapshots.removeAll { $0.name != name } }
+        if let status = q["status"] { snapshots.removeAll { $0.status != status } }
+        if let volume = q["volume_id"] { snapshots.removeAll { $0.volumeID != volume } }
+        let keys = try SortOrder.parse(call, allowed: Self.sortKeys)
+        snapshots.sort { a, b in
+            for (key, ascending) in keys {
+                let order: ComparisonResult
+                switch key {
+                case "id": order = a.id.compare(b.id)
+                case "name": order = (a.name ?? "").compare(b.name ?? "")
+                case "size": order = SortOrder.compare(Double(a.size), Double(b.size))
+                case "status": order = a.status.compare(b.status)
+                case "updated_at": order = SortOrder.compare(a.updatedAt ?? 0, b.updatedAt ?? 0)
+                default: order = SortOrder.compare(a.createdAt, b.createdAt)
+                }
+                if order != .orderedSame { return (order == .orderedAscending) == ascending }
+            }
+            return (keys.last?.ascending ?? false) ? a.id < b.id : a.id > b.id
+        }
+        let page = try Paging.page(snapshots, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
+        var body: [String: JSON] = ["snapshots": .array(page.items.map(views.snapshot))]
+        if let next = page.next { body["snapshots_links"] = [["rel": "next", "href": .string(next)]] }
+        return .json(.ok, .object(body))
+    }
+
+    private func create(_ call: APICall) async throws -> Response {
+        let body = try VolumeInput.body(try await call.body(), "snapshot")
+        guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else {
+            throw BlockStorageFault.invalidInput("'volume_id' is required.")
+        }
+        let force = try VolumeInput.bool(body["force"], field: "force") ?? false
+        let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
+        let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
+        let metadata = try VolumeInput.metadata(body["metadata"]) ?? [:]
+        let volume = try await service.visibleVolume(call, volumeID)
+        let snapshot = try await store.db.transaction { db -> Snapshot in
+            guard let v = try await store.volume(volumeID, in: db) else { throw BlockStorageFault.volumeNotFound(volumeID) }
+            guard v.status == "available" || (force && v.status == "in-use") else {
+                throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be available, but current status is: \(v.status).")
+            }
+            try await store.lockProject(v.projectID, in: db)
+            let typeName = try await store.type(v.typeID, in: db)?.name
+            try await service.quotas.check(projectID: v.projectID, snapshots: 1, gigabytes: v.size, typeName: typeName, store: store, in: db)
+            let snapshot = Snapshot(id: Identifier.uuid(), projectID: volume.projectID, userID: call.auth.userID, volumeID: v.id, name: name,
+                                    description: description, size: v.size, status: "creating", metadata: metadata, createdAt: BlockStorageStore.now())
+            try await store.insert(snapshot, in: db)
+            return snapshot
+        }
+        service.work.createSnapshot(snapshot)
+        return .json(.accepted, ["snapshot": views.snapshot(snapshot)])
+    }
+
+    private func act(_ call: APICall) async throws -> Response {
+        let snapshot = try await service.visibleSnapshot(call)
+        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first else {
+            throw BlockStorageFault.invalidInput("An action body names exactly one action.")
+        }
+        func allow(_ rule: String) throws {
+            guard call.can(rule, ["project_id": snapshot.projectID]) else { throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.") }
+        }
+        switch name {
+        case "os-reset_status":
+            try allow("volume_extension:snapshot_admin_actions:reset_status")
+            guard let status = try VolumeInput.text(value["status"], field: "status"), Snapshot.statuses.contains(status) else {
+                throw BlockStorageFault.invalidInput("Must specify a valid status")
+            }
+            _ = try await edit(snapshot.id) { $0.status = status }
+            return .empty(.accepted)
+        case "os-force_delete":
+            try allow("volume_extension:snapshot_admin_actions:force_delete")
+            _ = try await edit(snapshot.id) { $0.status = "deleting" }
+            service.work.deleteSnapshot(snapshot.id)
+            return .empty(.accepted)
+        default:
+            throw BlockStorageFault.invalidInput("There is no such action: \(name)")
+        }
+    }
+
+    private func registerMetadata(_ r: PolicyRouter) {
+        r.get("/v3/snapshots/:snapshot_id/metadata", rule: "volume:get_snapshot_metadata", loadsTarget: true) { call in
+            .json(.ok, ["metadata": Views.strings(try await service.visibleSnapshot(call).metadata)])
+        }
+        r.post("/v3/snapshots/:snapshot_id/metadata", rule: "volume:update_snapshot_metadata", loadsTarget: true) { call in
+            let snapshot = try await service.visibleSnapshot(call)
+            let items = try await metadataBody(call, "metadata")
+            let s = try await edit(snapshot.id) { $0.metadata.merge(items) { _, new in new } }
+            return .json(.ok, ["metadata": Views.strings(s.metadata)])
+        }
+        r.put("/v3/snapshots/:snapshot_id/metadata", rule: "volume:update_snapshot_metadata", loadsTarget: true) { call in
+            let snapshot = try await service.visibleSnapshot(call)
+            let items = try await metadataBody(call, "metadata")
+            let s = try await edit(snapshot.id) { $0.metadata = items }
+            return .json(.ok, ["metadata": Views.strings(s.metadata)])
+        }
+        r.get("/v3/snapshots/:snapshot_id/metadata/:key", rule: "volume:get_snapshot_metadata", loadsTarget: true) { call in
+            let key = try call.param("key")
+            guard let value = try await service.visibleSnapshot(call).metadata[key] else { throw APIError.notFound("Metadata \(key) could not be found.") }
+            return .json(.ok, ["meta": [key: .string(value)]])
+        }
+        r.put("/v3/snapshots/:snapshot_id/metadata/:key", rule: "volume:update_snapshot_metadata", loadsTarget: true) { call in
+            let snapshot = try await service.visibleSnapshot(call)
+            let key = try call.param("key")
+            let items = try await metadataBody(call, "meta")
+            guard items.count == 1, let value = items[key] else { throw APIError.badRequest("Request body and URI mismatch") }
+            _ = try await edit(snapshot.id) { $0.metadata[key] = value }
+            return .json(.ok, ["meta": [key: .string(value)]])
+        }
+        r.delete("/v3/snapshots/:snapshot_id/metadata/:key", rule: "volume:delete_snapshot_metadata", loadsTarget: true) { call in
+            let snapshot = try await service.visibleSnapshot(call)
+            let key = try call.param("key")
+            guard snapshot.metadata[key] != nil else { throw APIError.notFound("Metadata \(key) could not be found.") }
+            _ = try await edit(snapshot.id) { $0.metadata.removeValue(forKey: key) }
+            return .empty(.ok)
+        }
+    }
+
+    private func metadataBody(_ call: APICall, _ wrapper: String) async throws -> [String: String] {
+        guard let items = try VolumeInput.metadata(try await call.body()[wrapper], field: wrapper) else {
+            throw BlockStorageFault.invalidInput("'\(wrapper)' is required.")
+        }
+        return items
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import MartletCore
+
+/// Volumes, snapshots and types as Cinder's views render them.
+struct Views {
+    let service: BlockStorageService
+
+    static func time(_ t: Double?) -> JSON {
+        guard let t else { return .null }
+        // Cinder's `2026-11-23T06:12:12.000000`.
+        return .string(Timestamp.microseconds(Date(timeIntervalSince1970: t), zone: false))
+    }
+
+    static func strings(_ d: [String: String]) -> JSON { .object(d.mapValues { .string($0) }) }
+
+    func summary(_ v: Volume) -> JSON {
+        ["id": .string(v.id), "name": JSON(v.name), "links": service.link("volumes", v.id)]
+    }
+
+    func volume(_ v: Volume, typeName: String?, admin: Bool) -> JSON {
+        var b: [String: JSON] = [
+            "id": .string(v.id), "name": JSON(v.name), "description": JSON(v.description), "status": .string(v.status),
+            "size": JSON(v.size), "availability_zone": .string(v.availabilityZone), "created_at": Self.time(v.createdAt),
+            "updated_at": Self.time(v.updatedAt), "volume_type": JSON(typeName), "snapshot_id": JSON(v.snapshotID),
+            "source_volid": JSON(v.sourceVolumeID), "metadata": Self.strings(v.metadata.merging(v.readonly ? ["readonly": "True"] : [:]) { a, _ in a }),
+            "links": service.link("volumes", v.id), "user_id": .string(v.userID), "bootable": .string(v.bootable ? "true" : "false"),
+            "encrypted": false, "replication_status": .null, "consistencygroup_id": .null, "multiattach": .bool(v.multiattach),
+            "os-vol-tenant-attr:tenant_id": .string(v.projectID),
+            "attachments": .array(v.attachments.filter { $0.status == "attached" }.map { a in
+                ["id": .string(v.id), "attachment_id": .string(a.id), "volume_id": .string(v.id), "server_id": JSON(a.serverID),
+                 "host_name": JSON(a.hostName), "device": JSON(a.device), "attached_at": Self.time(a.attachedAt)]
+            }),
+        ]
+        if let image = v.imageMetadata { b["volume_image_metadata"] = Self.strings(image) }
+        if admin {
+            b["os-vol-host-attr:host"] = .string(service.backendHost)
+            b["os-vol-mig-status-attr:migstat"] = JSON(v.migrationStatus)
+            b["os-vol-mig-status-attr:name_id"] = .null
+        }
+        return .object(b)
+    }
+
+    func snapshot(_ s: Snapshot) -> JSON {
+        ["id": .string(s.id), "name": JSON(s.name), "description": JSON(s.description), "volume_id": .string(s.volumeID),
+         "status": .string(s.status), "size": JSON(s.size), "created_at": Self.time(s.createdAt), "updated_at": Self.time(s.updatedAt),
+         "metadata": Self.strings(s.metadata), "os-extended-snapshot-attributes:progress": .string(s.status == "available" ? "100%" : "0%"),
+         "os-extended-snapshot-attributes:project_id": .string(s.projectID)]
+    }
+
+    func type(_ t: VolumeType, admin: Bool) -> JSON {
+        var b: [String: JSON] = [
+            "id": .string(t.id), "name": .string(t.name), "description": JSON(t.description), "is_public": .bool(t.isPublic),
+            "os-volume-type-access:is_public": .bool(t.isPublic), "extra_specs": Self.strings(t.extraSpecs),
+        ]
+        if admin { b["qos_specs_id"] = .null }
+        return .object(b)
+    }
+}

@@ -1,0 +1,212 @@
+import DriverKit
+import Foundation
+import Hummingbird
+import MartletCore
+
+/// `POST /volumes/{id}/action`: one action per request, each checked against its own Cinder rule.
+struct VolumeActionRoutes {
+    let service: BlockStorageService
+    var store: BlockStorageStore { service.store }
+
+    func register(_ r: PolicyRouter) {
+        r.post("/v3/volumes/:volume_id/action", rule: "volume:get", loadsTarget: true) { try await act($0) }
+    }
+
+    private func act(_ call: APICall) async throws -> Response {
+        let volume = try await service.visibleVolume(call)
+        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first else {
+            throw BlockStorageFault.invalidInput("An action body names exactly one action.")
+        }
+        let args: [String: JSON]
+        switch value {
+        case .object(let o): args = o
+        case .null: args = [:]
+        default: throw BlockStorageFault.invalidInput("The body of \(name) must be an object.")
+        }
+        func allow(_ rule: String) throws {
+            guard call.can(rule, ["project_id": volume.projectID]) else {
+                throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.")
+            }
+        }
+        /// Changes the volume in one transaction; `change` throws to refuse its current state.
+        func edit(_ change: @escaping @Sendable (inout Volume) throws -> Void) async throws -> Volume {
+            guard let v = try await store.editVolume(volume.id, change) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+            return v
+        }
+        switch name {
+        case "os-extend":
+            try allow("volume:extend")
+            let newSize = try VolumeInput.size(args["new_size"], field: "new_size")
+            guard let newSize else { throw BlockStorageFault.invalidInput("'new_size' is required.") }
+            try await store.db.transaction { db in
+                guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+                guard v.status == "available" else {
+                    throw BlockStorageFault.invalidVolume("Volume status must be 'available' to extend, currently \(v.status).")
+                }
+                guard newSize > v.size else {
+                    throw BlockStorageFault.invalidInput("New size for extend must be greater than current size. (current: \(v.size), extended: \(newSize)).")
+                }
+                try await store.lockProject(v.projectID, in: db)
+                let typeName = try await store.type(v.typeID, in: db)?.name
+                try await service.quotas.check(projectID: v.projectID, gigabytes: newSize - v.size, typeName: typeName, store: store, in: db)
+                v.status = "extending"
+                try await store.update(v, in: db)
+            }
+            service.work.extend(volume.id, to: newSize, settleTo: "available")
+            return .empty(.accepted)
+
+        case "os-reset_status":
+            try allow("volume_extension:volume_admin_actions:reset_status")
+            let status = try VolumeInput.text(args["status"], field: "status")
+            let attachStatus = try VolumeInput.text(args["attach_status"], field: "attach_status")
+            let migration = try VolumeInput.text(args["migration_status"], field: "migration_status")
+            guard status != nil || attachStatus != nil || migration != nil else {
+                throw BlockStorageFault.invalidInput("Must specify 'status', 'attach_status' or 'migration_status' for update.")
+            }
+            if let status, !Volume.statuses.contains(status) { throw BlockStorageFault.invalidInput("Must specify a valid status") }
+            if let attachStatus, !["attached", "detached"].contains(attachStatus) {
+                throw BlockStorageFault.invalidInput("Must specify a valid attach status")
+            }
+            _ = try await edit { v in
+                if let status { v.status = status }
+                if attachStatus == "detached" { v.attachments.removeAll() }
+                if let migration { v.migrationStatus = ["none", ""].contains(migration) ? nil : migration }
+            }
+            return .empty(.accepted)
+
+        case "os-force_delete":
+            try allow("volume_extension:volume_admin_actions:force_delete")
+            _ = try await edit { v in
+                guard v.attachments.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) is attached; detach it first.") }
+                v.status = "deleting"
+            }
+            service.work.delete(volume.id)
+            return .empty(.accepted)
+
+        case "os-set_bootable":
+            try allow("volume:update_volume_bootable")
+            guard let bootable = try VolumeInput.bool(args["bootable"], field: "bootable") else {
+                throw BlockStorageFault.invalidInput("Must specify bootable in request.")
+            }
+            _ = try await edit { $0.bootable = bootable }
+            return .empty(.ok)
+
+        case "os-update_readonly_flag":
+            try allow("volume:update_readonly_flag")
+            guard let readonly = try VolumeInput.bool(args["readonly"], field: "readonly") else {
+                throw BlockStorageFault.invalidInput("Must specify readonly in request.")
+            }
+            _ = try await edit { v in
+                guard ["available", "in-use"].contains(v.status) else {
+                    throw BlockStorageFault.invalidVolume("Volume status must be available or in-use to update its read-only flag.")
+                }
+                v.readonly = readonly
+            }
+            return .empty(.accepted)
+
+        case "os-retype":
+            try allow("volume:retype")
+            guard let typeRef = try VolumeInput.text(args["new_type"], field: "new_type") else {
+                throw BlockStorageFault.invalidInput("New volume type must be specified.")
+            }
+            guard let type = try await store.db.read({ try await store.type(idOrName: typeRef, in: $0) }) else {
+                throw BlockStorageFault.typeNameNotFound(typeRef)
+            }
+            _ = try await edit { v in
+                guard ["available", "in-use"].contains(v.status) else {
+                    throw BlockStorageFault.invalidVolume("Volume status must be available or in-use to retype, currently \(v.status).")
+                }
+                guard v.typeID != type.id else { throw BlockStorageFault.invalidInput("Retype requires a different volume type.") }
+                v.typeID = type.id
+            }
+            return .empty(.accepted)
+
+        case "os-reserve":
+            try allow("volume:reserve_volume")
+            _ = try await edit { v in
+                guard v.status == "available" || (v.status == "in-use" && v.multiattach) else {
+                    throw BlockStorageFault.invalidVolume("Volume status must be available to reserve, but the status is \(v.status).")
+                }
+                v.status = "attaching"
+            }
+            return .empty(.accepted)
+
+        case "os-unreserve":
+            try allow("volume:unreserve_volume")
+            _ = try await edit { v in
+                if v.status == "attaching" { v.status = v.attachments.isEmpty ? "available" : "in-use" }
+            }
+            return .empty(.accepted)
+
+        case "os-begin_detaching":
+            try allow("volume:begin_detaching")
+            _ = try await edit { v in
+                guard v.status == "in-use" else { throw BlockStorageFault.invalidVolume("Volume status must be in-use to detach, but the status is \(v.status).") }
+                v.status = "detaching"
+            }
+            return .empty(.accepted)
+
+        case "os-roll_detaching":
+            try allow("volume:roll_detaching")
+            _ = try await edit { v in if v.status == "detaching" { v.status = "in-use" } }
+            return .empty(.accepted)
+
+        case "os-attach":
+            try allow("volume:attach")
+            let server = try VolumeInput.text(args["instance_uuid"], field: "instance_uuid")
+            let host = try VolumeInput.text(args["host_name"], field: "host_name")
+            guard server != nil || host != nil else { throw BlockStorageFault.invalidInput("Must specify 'instance_uuid' or 'host_name'.") }
+            guard let mountpoint = try VolumeInput.text(args["mountpoint"], field: "mountpoint") else {
+                throw BlockStorageFault.invalidInput("Must specify 'mountpoint'.")
+            }
+            let mode = try VolumeInput.text(args["mode"], field: "mode") ?? "rw"
+            guard ["rw", "ro"].contains(mode) else { throw BlockStorageFault.invalidInput("Invalid attach mode '\(mode)', it must be 'rw' or 'ro'.") }
+            _ = try await edit { v in
+                guard ["available", "attaching"].contains(v.status) || (v.status == "in-use" && v.multiattach) else {
+                    throw BlockStorageFault.invalidVolume("Volume status must be available or attaching to attach, but the status is \(v.status).")
+                }
+                v.attachments.append(VolumeAttachment(id: Identifier.uuid(), serverID: server, hostName: host, device: mountpoint,
+                                                      attachedAt: BlockStorageStore.now(), status: "attached", mode: mode))
+                v.status = "in-use"
+            }
+            return .empty(.accepted)
+
+        case "os-detach":
+            try allow("volume:detach")
+            let attachment = try VolumeInput.text(args["attachment_id"], field: "attachment_id")
+            _ = try await edit { v in
+                guard !v.attachments.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) is not attached.") }
+                guard attachment == nil || v.attachments.contains(where: { $0.id == attachment }) || v.attachments.count == 1 else {
+                    throw BlockStorageFault.invalidVolume("Volume \(v.id) has no attachment \(attachment!).")
+                }
+                if let attachment, v.attachments.contains(where: { $0.id == attachment }) {
+                    v.attachments.removeAll { $0.id == attachment }
+                } else {
+                    v.attachments.removeFirst()
+                }
+                v.status = v.attachments.isEmpty ? "available" : "in-use"
+            }
+            return .empty(.accepted)
+
+        case "os-initialize_connection":
+            try allow("volume:initialize_connection")
+            guard case .object(let connector)? = args["connector"] else { throw BlockStorageFault.invalidInput("Must specify 'connector'.") }
+            let host = connector["host"]?.stringValue ?? connector["ip"]?.stringValue ?? "localhost"
+            let connection = try await service.driver.connect(volume.id, host: host)
+            var data = connection.data.mapValues { JSON.string($0) }
+            data["access_mode"] = .string(volume.readonly ? "ro" : "rw")
+            data["volume_id"] = .string(volume.id)
+            return .json(.ok, ["connection_info": ["driver_volume_type": .string(connection.driverVolumeType), "data": .object(data)]])
+
+        case "os-terminate_connection":
+            try allow("volume:terminate_connection")
+            guard case .object(let connector)? = args["connector"] else { throw BlockStorageFault.invalidInput("Must specify 'connector'.") }
+            let host = connector["host"]?.stringValue ?? connector["ip"]?.stringValue ?? "localhost"
+            try await service.driver.disconnect(volume.id, host: host)
+            return .empty(.accepted)
+
+        default:
+            throw BlockStorageFault.invalidInput("There is no such action: \(name)")
+        }
+    }
+}

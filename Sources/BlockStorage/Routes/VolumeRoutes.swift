@@ -1,0 +1,287 @@
+import DriverKit
+import Foundation
+import Hummingbird
+import MartletCore
+import SQLKit
+
+/// `/volumes`: create, list, show, update, delete, and their metadata.
+struct VolumeRoutes {
+    let service: BlockStorageService
+    var store: BlockStorageStore { service.store }
+    var views: Views { Views(service: service) }
+
+    func register(_ r: PolicyRouter) {
+        r.get("/v3/volumes", rule: "volume:get_all") { try await list($0, detail: false) }
+        r.get("/v3/volumes/detail", rule: "volume:get_all") { try await list($0, detail: true) }
+        r.post("/v3/volumes", rule: "volume:create") { try await create($0) }
+        r.get("/v3/volumes/:volume_id", rule: "volume:get", loadsTarget: true) { call in
+            let volume = try await service.visibleVolume(call)
+            return .json(.ok, ["volume": try await render(volume, call)])
+        }
+        r.put("/v3/volumes/:volume_id", rule: "volume:update", loadsTarget: true) { try await update($0) }
+        r.delete("/v3/volumes/:volume_id", rule: "volume:delete", loadsTarget: true) { try await delete($0) }
+        registerMetadata(r)
+    }
+
+    func render(_ volume: Volume, _ call: APICall) async throws -> JSON {
+        let type = try await store.db.read { try await store.type(volume.typeID, in: $0) }
+        return views.volume(volume, typeName: type?.name, admin: call.isAdmin)
+    }
+
+    // MARK: List
+
+    static let sortKeys: Set<String> = ["created_at", "id", "name", "size", "status", "updated_at", "availability_zone", "bootable"]
+
+    func list(_ call: APICall, detail: Bool) async throws -> Response {
+        let q = call.queryItems
+        let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(q["all_tenants"] ?? "")
+        let project = allProjects ? q["project_id"] : call.auth.projectID
+        var volumes = try await store.db.read { try await store.volumes(projectID: project, in: $0) }
+        if let name = q["name"] ?? q["display_name"] { volumes.removeAll { $0.name != name } }
+        if let status = q["status"] { volumes.removeAll { $0.status != status } }
+        if let zone = q["availability_zone"] { volumes.removeAll { $0.availabilityZone != zone } }
+        if let bootable = q["bootable"] {
+            let wanted = try VolumeInput.bool(.string(bootable), field: "bootable")
+            volumes.removeAll { $0.bootable != wanted }
+        }
+        if let raw = q["metadata"] {
+            // Clients send a Python-ish dict: `{'k': 'v'}`.
+            let text = raw.replacingOccurrences(of: "'", with: "\"")
+            guard let wanted = try? VolumeInput.metadata(try JSON.parse(Array(text.utf8))) else {
+                throw BlockStorageFault.invalidInput("metadata filter \(raw) is not an object of strings.")
+            }
+            volumes.removeAll { v in wanted.contains { v.metadata[$0.key] != $0.value } }
+        }
+        var types: [String: String] = [:]
+        for type in try await store.db.read({ try await store.types(in: $0) }) { types[type.id] = type.name }
+        try sort(&volumes, call)
+        let page = try paginate(volumes, call, id: \.id)
+        let rendered: [JSON] = page.items.map { detail ? views.volume($0, typeName: types[$0.typeID], admin: call.isAdmin) : views.summary($0) }
+        var body: [String: JSON] = ["volumes": .array(rendered)]
+        if let next = page.next { body["volumes_links"] = [["rel": "next", "href": .string(next)]] }
+        return .json(.ok, .object(body))
+    }
+
+    private func sort(_ volumes: inout [Volume], _ call: APICall) throws {
+        let keys = try SortOrder.parse(call, allowed: Self.sortKeys)
+        volumes.sort { a, b in
+            for (key, ascending) in keys {
+                let order: ComparisonResult
+                switch key {
+                case "id": order = a.id.compare(b.id)
+                case "name": order = (a.name ?? "").compare(b.name ?? "")
+                case "size": order = a.size == b.size ? .orderedSame : (a.size < b.size ? .orderedAscending : .orderedDescending)
+                case "status": order = a.status.compare(b.status)
+                case "availability_zone": order = a.availabilityZone.compare(b.availabilityZone)
+                case "bootable": order = a.bootable == b.bootable ? .orderedSame : (!a.bootable ? .orderedAscending : .orderedDescending)
+                case "updated_at": order = SortOrder.compare(a.updatedAt ?? 0, b.updatedAt ?? 0)
+                default: order = SortOrder.compare(a.createdAt, b.createdAt)
+                }
+                if order != .orderedSame { return (order == .orderedAscending) == ascending }
+            }
+            return ascending(a.id, b.id, keys.last?.ascending ?? false)
+        }
+    }
+
+    private func ascending(_ a: String, _ b: String, _ up: Bool) -> Bool { up ? a < b : a > b }
+
+    func paginate<T>(_ items: [T], _ call: APICall, id: KeyPath<T, String>) throws -> (items: ArraySlice<T>, next: String?) {
+        try Paging.page(items, call, id: id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
+    }
+
+    // MARK: Create
+
+    func create(_ call: APICall) async throws -> Response {
+        let body = try VolumeInput.body(try await call.body(), "volume")
+        let projectID = try call.auth.projectID ?? { throw APIError.badRequest("A project-scoped token is needed to create a volume.") }()
+        var size = try VolumeInput.size(body["size"])
+        let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
+        let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
+        let metadata = try VolumeInput.metadata(body["metadata"]) ?? [:]
+        let zone = try VolumeInput.text(body["availability_zone"], field: "availability_zone")
+        if let zone, zone != BlockStorageService.zone { throw BlockStorageFault.invalidInput("Availability zone '\(zone)' is invalid.") }
+        var multiattach = try VolumeInput.bool(body["multiattach"], field: "multiattach") ?? false
+        let snapshotID = try VolumeInput.text(body["snapshot_id"], field: "snapshot_id")
+        let sourceID = try VolumeInput.text(body["source_volid"], field: "source_volid")
+        let imageID = try VolumeInput.text(body["imageRef"] ?? body["image_id"], field: "imageRef")
+        if body["backup_id"].map({ $0 != .null }) == true { throw APIError.badRequest("Restoring a backup into a new volume needs microversion 3.47.") }
+        guard [snapshotID, sourceID, imageID].compactMap({ $0 }).count <= 1 else {
+            throw BlockStorageFault.invalidInput("A volume is made from at most one of a snapshot, a source volume and an image.")
+        }
+        let typeRef = try VolumeInput.text(body["volume_type"], field: "volume_type")
+
+        // The source, checked for existence, access and state.
+        var source: VolumeSpec.Source = .blank
+        var inheritedType: String?
+        var imageMetadata: [String: String]?
+        var bootable = false
+        if let snapshotID {
+            guard let snapshot = try await store.snapshot(snapshotID), call.canSee(projectID: snapshot.projectID) else {
+                throw BlockStorageFault.snapshotNotFound(snapshotID)
+            }
+            guard snapshot.status == "available" else {
+                throw BlockStorageFault.invalidSnapshot("Originating snapshot status must be one of 'available' values")
+            }
+            let origin = try await store.volume(snapshot.volumeID)
+            inheritedType = origin?.typeID
+            bootable = origin?.bootable ?? false
+            imageMetadata = origin?.imageMetadata
+            size = size ?? snapshot.size
+            guard size! >= snapshot.size else {
+                throw BlockStorageFault.invalidInput("Volume size '\(size!)'GB cannot be smaller than the snapshot size \(snapshot.size)GB. They must be >= original snapshot size.")
+            }
+            source = .snapshot(snapshotID)
+        } else if let sourceID {
+            guard let origin = try await store.volume(sourceID), call.canSee(projectID: origin.projectID) else {
+                throw BlockStorageFault.volumeNotFound(sourceID)
+            }
+            guard ["available", "in-use"].contains(origin.status) else {
+                throw BlockStorageFault.invalidVolume("Volume \(sourceID) status must be available or in-use, but current status is: \(origin.status).")
+            }
+            inheritedType = origin.typeID
+            bootable = origin.bootable
+            imageMetadata = origin.imageMetadata
+            size = size ?? origin.size
+            guard size! >= origin.size else {
+                throw BlockStorageFault.invalidInput("Volume size '\(size!)'GB cannot be smaller than original volume size \(origin.size)GB. They must be >= original volume size.")
+            }
+            source = .volume(sourceID)
+        } else if let imageID {
+            guard let image = try await service.images.bootImage(id: imageID, projectID: projectID, isAdmin: call.isAdmin) else {
+                throw BlockStorageFault.imageNotFound(imageID)
+            }
+            guard image.status == "active" else { throw BlockStorageFault.invalidInput("Image \(imageID) is not active.") }
+            guard let wanted = size else { throw BlockStorageFault.invalidInput("A volume made from an image needs a size.") }
+            let imageGB = Int(((image.size ?? 0) + (1 << 30) - 1) >> 30)
+            guard wanted >= imageGB else {
+                throw BlockStorageFault.invalidInput("Size of specified image \(imageGB)GB is larger than volume size \(wanted)GB.")
+            }
+            guard wanted >= image.minDisk else {
+                throw BlockStorageFault.invalidInput("Volume size \(wanted)GB cannot be smaller than the image minDisk size \(image.minDisk)GB.")
+            }
+            bootable = true
+            imageMetadata = VolumeImage.metadata(image)
+            source = .image(imageID)
+        }
+        guard let size else { throw BlockStorageFault.invalidInput("'size' is required for a volume made from nothing.") }
+
+        let now = BlockStorageStore.now()
+        let volume = try await store.db.transaction { db -> Volume in
+            let type: VolumeType
+            if let typeRef {
+                guard let found = try await store.type(idOrName: typeRef, in: db),
+                      found.isPublic || call.isAdmin || found.projects.contains(projectID)
+                else { throw BlockStorageFault.typeNameNotFound(typeRef) }
+                type = found
+            } else if let inheritedType, let found = try await store.type(inheritedType, in: db) {
+                type = found
+            } else {
+                guard let found = try await store.type(named: VolumeType.defaultName, in: db) else { throw BlockStorageFault.typeNameNotFound(VolumeType.defaultName) }
+                type = found
+            }
+            if type.extraSpecs["multiattach"]?.lowercased() == "<is> true" { multiattach = true }
+            try await store.lockProject(projectID, in: db)
+            try await service.quotas.check(projectID: projectID, volumes: 1, gigabytes: size, typeName: type.name, store: store, in: db)
+            let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: call.auth.userID, name: name, description: description,
+                                size: size, status: "creating", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
+                                multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
+                                metadata: metadata, createdAt: now)
+            try await store.insert(volume, in: db)
+            return volume
+        }
+        service.work.create(volume, source: source)
+        return .json(.accepted, ["volume": try await render(volume, call)])
+    }
+
+    // MARK: Update and delete
+
+    func update(_ call: APICall) async throws -> Response {
+        let volume = try await service.visibleVolume(call)
+        let body = try VolumeInput.body(try await call.body(), "volume")
+        let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
+        let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
+        let metadata = try VolumeInput.metadata(body["metadata"])
+        guard let updated = try await store.editVolume(volume.id, { v in
+            if body["name"] != nil || body["display_name"] != nil { v.name = name }
+            if body["description"] != nil || body["display_description"] != nil { v.description = description }
+            if let metadata { v.metadata = metadata }
+        }) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+        return .json(.ok, ["volume": try await render(updated, call)])
+    }
+
+    func delete(_ call: APICall) async throws -> Response {
+        let volume = try await service.visibleVolume(call)
+        let cascade = ["1", "true", "True", "yes"].contains(call.query("cascade") ?? "")
+        try await store.db.transaction { db in
+            guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+            guard Volume.deletable.contains(v.status), v.attachments.isEmpty, v.migrationStatus == nil else {
+                throw BlockStorageFault.invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing "
+                    + "and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.")
+            }
+            let snapshots = try await store.snapshots(volumeID: v.id, in: db)
+            if !snapshots.isEmpty {
+                guard cascade else { throw BlockStorageFault.invalidVolume("Volume \(v.id) still has \(snapshots.count) dependent snapshots.") }
+                guard snapshots.allSatisfy({ ["available", "error"].contains($0.status) }) else {
+                    throw BlockStorageFault.invalidVolume("Snapshots of volume \(v.id) must be available or error to delete them with it.")
+                }
+                for var s in snapshots {
+                    s.status = "deleting"
+                    try await store.update(s, in: db)
+                }
+            }
+            v.status = "deleting"
+            try await store.update(v, in: db)
+        }
+        service.work.delete(volume.id)
+        return .empty(.accepted)
+    }
+
+    // MARK: Metadata
+
+    private func registerMetadata(_ r: PolicyRouter) {
+        r.get("/v3/volumes/:volume_id/metadata", rule: "volume:get_volume_metadata", loadsTarget: true) { call in
+            .json(.ok, ["metadata": Views.strings(try await service.visibleVolume(call).metadata)])
+        }
+        r.post("/v3/volumes/:volume_id/metadata", rule: "volume:create_volume_metadata", loadsTarget: true) { call in
+            let items = try await metadataBody(call, "metadata")
+            let v = try await editMetadata(call) { $0.merge(items) { _, new in new } }
+            return .json(.ok, ["metadata": Views.strings(v.metadata)])
+        }
+        r.put("/v3/volumes/:volume_id/metadata", rule: "volume:update_volume_metadata", loadsTarget: true) { call in
+            let items = try await metadataBody(call, "metadata")
+            let v = try await editMetadata(call) { $0 = items }
+            return .json(.ok, ["metadata": Views.strings(v.metadata)])
+        }
+        r.get("/v3/volumes/:volume_id/metadata/:key", rule: "volume:get_volume_metadata", loadsTarget: true) { call in
+            let key = try call.param("key")
+            guard let value = try await service.visibleVolume(call).metadata[key] else { throw APIError.notFound("Metadata \(key) could not be found.") }
+            return .json(.ok, ["meta": [key: .string(value)]])
+        }
+        r.put("/v3/volumes/:volume_id/metadata/:key", rule: "volume:update_volume_metadata", loadsTarget: true) { call in
+            let key = try call.param("key")
+            let items = try await metadataBody(call, "meta")
+            guard items.count == 1, let value = items[key] else { throw APIError.badRequest("Request body and URI mismatch") }
+            _ = try await editMetadata(call) { $0[key] = value }
+            return .json(.ok, ["meta": [key: .string(value)]])
+        }
+        r.delete("/v3/volumes/:volume_id/metadata/:key", rule: "volume:delete_volume_metadata", loadsTarget: true) { call in
+            let key = try call.param("key")
+            guard try await service.visibleVolume(call).metadata[key] != nil else { throw APIError.notFound("Metadata \(key) could not be found.") }
+            _ = try await editMetadata(call) { $0.removeValue(forKey: key) }
+            return .empty(.ok)
+        }
+    }
+
+    private func metadataBody(_ call: APICall, _ wrapper: String) async throws -> [String: String] {
+        guard let items = try VolumeInput.metadata(try await call.body()[wrapper], field: wrapper) else {
+            throw BlockStorageFault.invalidInput("'\(wrapper)' is required.")
+        }
+        return items
+    }
+
+    private func editMetadata(_ call: APICall, _ change: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Volume {
+        let volume = try await service.visibleVolume(call)
+        guard let v = try await store.editVolume(volume.id, { change(&$0.metadata) }) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+        return v
+    }
+}

@@ -1,0 +1,89 @@
+import DriverKit
+import Foundation
+import MartletCore
+import ServiceContracts
+
+/// Volumes onto and off servers: Block Storage reserves and connects the volume, the hypervisor
+/// adds the disk, the server records it; a step that fails undoes the ones before it, so a failed
+/// attach leaves no reservation and no half-recorded disk.
+struct VolumeAttacher {
+    let service: ComputeService
+
+    private var catalog: any VolumeCatalog {
+        get throws {
+            guard let volumes = service.volumes else { throw APIError.badRequest("This cloud serves no Block Storage: there are no volumes to attach.") }
+            return volumes
+        }
+    }
+
+    static let pending = VolumeConnection(driverVolumeType: "pending", data: [:])
+
+    func attach(_ server: Server, volumeID: String, device requested: String?, tag: String?, deleteOnTermination: Bool) async throws -> AttachedVolume {
+        let catalog = try catalog
+        guard try await catalog.volume(id: volumeID, projectID: server.projectID) != nil else {
+            throw APIError.notFound("Volume \(volumeID) could not be found.")
+        }
+        guard !(server.volumes ?? []).contains(where: { $0.volumeID == volumeID }) else {
+            throw APIError.badRequest("Invalid volume: volume \(volumeID) is already attached to instance \(server.id).")
+        }
+        guard let host = server.host else { throw ComputeFault.invalidState(server, action: ServerAction.attachVolume.name) }
+        // The disk is recorded first, so two attaches at once take two devices.
+        let recorded = try await Workflows(service: service).settle(server.id) { s in
+            let device = Self.freeDevice(s, requested: requested)
+            s.volumes = (s.volumes ?? []) + [AttachedVolume(volumeID: volumeID, device: device, tag: tag,
+                                                            deleteOnTermination: deleteOnTermination, connection: Self.pending)]
+        }
+        guard var disk = recorded.volumes?.first(where: { $0.volumeID == volumeID }) else { throw APIError.internalError() }
+        do {
+            try await catalog.reserve(volumeID: volumeID, for: server.portRef)
+            do {
+                disk.connection = try await catalog.attach(volumeID: volumeID, to: server.portRef, host: host, device: disk.device)
+                try await service.hypervisor.attachVolume(server.id, host: host,
+                                                          volume: InstanceVolume(volumeID: volumeID, device: disk.device, connection: disk.connection))
+            } catch {
+                try? await catalog.detach(volumeID: volumeID, from: server.portRef)
+                throw error
+            }
+        } catch {
+            _ = try? await Workflows(service: service).settle(server.id) { s in s.volumes?.removeAll { $0.volumeID == volumeID } }
+            throw error
+        }
+        let connection = disk.connection
+        _ = try await Workflows(service: service).settle(server.id) { s in
+            if let index = s.volumes?.firstIndex(where: { $0.volumeID == volumeID }) { s.volumes?[index].connection = connection }
+        }
+        return disk
+    }
+
+    func detach(_ server: Server, volumeID: String) async throws {
+        guard (server.volumes ?? []).contains(where: { $0.volumeID == volumeID }) else {
+            throw APIError.notFound("Volume \(volumeID) is not attached to instance \(server.id).")
+        }
+        if let host = server.host { try await service.hypervisor.detachVolume(server.id, host: host, volumeID: volumeID) }
+        try await catalog.detach(volumeID: volumeID, from: server.portRef)
+        _ = try await Workflows(service: service).settle(server.id) { s in s.volumes?.removeAll { $0.volumeID == volumeID } }
+    }
+
+    /// A deleted server's volumes go back to `available` (its host's disks are gone with it).
+    func releaseAll(of server: Server) async throws {
+        guard let volumes = service.volumes else { return }
+        for disk in server.volumes ?? [] { try await volumes.detach(volumeID: disk.volumeID, from: server.portRef) }
+    }
+
+    /// The requested device when it is free, else the first free `/dev/vdX` after the root disk
+    /// and the flavor's ephemeral and swap disks.
+    static func freeDevice(_ s: Server, requested: String?) -> String {
+        var used: Set<String> = ["/dev/vda"]
+        var next = UInt8(ascii: "b")
+        for extra in [s.flavor.ephemeral, s.flavor.swap] where extra > 0 {
+            used.insert("/dev/vd" + String(UnicodeScalar(next)))
+            next += 1
+        }
+        used.formUnion((s.volumes ?? []).map(\.device))
+        if let requested, !used.contains(requested) { return requested }
+        for letter in UInt8(ascii: "b")...UInt8(ascii: "z") where !used.contains("/dev/vd" + String(UnicodeScalar(letter))) {
+            return "/dev/vd" + String(UnicodeScalar(letter))
+        }
+        return "/dev/vd" + String(UnicodeScalar(next))
+    }
+}

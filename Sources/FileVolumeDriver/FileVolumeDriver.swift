@@ -1,0 +1,142 @@
+import DriverKit
+import Foundation
+import Logging
+import MartletCore
+
+/// Volumes as qcow2 files in one folder of this host, made and changed with `qemu-img`. Clones and
+/// snapshots are `cp --reflink=auto` copies: copy-on-write where the file system shares extents
+/// (btrfs, XFS), a sparse copy elsewhere, and never a backing chain that would tie a volume's life
+/// to another's. Every file is made under a temporary name and renamed when whole, so a crash
+/// leaves no half volume under a volume's name; `sweep` removes the temporary leftovers.
+public final class FileVolumeDriver: VolumeDriver {
+    public let folder: String
+    let images: any ImageSource
+    let logger: Logger
+
+    public init(folder: String, images: any ImageSource, logger: Logger = Logger(label: "martlet.volume.file")) throws {
+        self.folder = folder
+        self.images = images
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        sweep()
+    }
+
+    func path(volume id: String) throws -> String { "\(folder)/volume-\(try Self.checked(id)).qcow2" }
+    func path(snapshot id: String) throws -> String { "\(folder)/snapshot-\(try Self.checked(id)).qcow2" }
+
+    /// IDs become file names: only UUID-like ones are taken.
+    static func checked(_ id: String) throws -> String {
+        guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isHexDigit || $0 == "-") }) else {
+            throw DriverError.invalidInput("'\(id)' is not a volume or snapshot ID.")
+        }
+        return id
+    }
+
+    private var exists: (String) -> Bool { { FileManager.default.fileExists(atPath: $0) } }
+
+    public func create(_ volume: VolumeSpec) async throws {
+        guard volume.sizeGB > 0 else { throw DriverError.invalidInput("a volume needs a size of at least 1 GiB") }
+        let target = try path(volume: volume.id)
+        if exists(target) {
+            guard try await DiskImage.info(target).virtualSize == Int64(volume.sizeGB) << 30 else {
+                throw DriverError.invalidState("volume \(volume.id) exists with another size")
+            }
+            return
+        }
+        let partial = "\(target).part"
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        switch volume.source {
+        case .blank:
+            try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", partial, "\(volume.sizeGB)G"])
+        case .volume(let id):
+            try await copy(try path(volume: id), to: partial, what: "volume \(id)")
+        case .snapshot(let id):
+            try await copy(try path(snapshot: id), to: partial, what: "snapshot \(id)")
+        case .image(let id):
+            try await fetch(image: id, into: partial)
+        }
+        let size = try await DiskImage.info(partial).virtualSize
+        guard size <= Int64(volume.sizeGB) << 30 else {
+            throw DriverError.invalidInput("the source is \(size) bytes, more than the volume's \(volume.sizeGB) GiB")
+        }
+        if size < Int64(volume.sizeGB) << 30 { try await HostCommand.run(["qemu-img", "resize", "-q", partial, "\(volume.sizeGB)G"]) }
+        try await DurableFile.rename(partial, to: target)
+    }
+
+    /// A copy that shares the source's extents where the file system can.
+    private func copy(_ source: String, to copy: String, what: String) async throws {
+        guard exists(source) else { throw DriverError.notFound(what) }
+        try await HostCommand.run(["cp", "--reflink=auto", "--sparse=always", source, copy])
+    }
+
+    /// The image's bytes, streamed to disk, checked (no backing file: it could read any file of
+    /// this host) and converted to qcow2.
+    private func fetch(image id: String, into target: String) async throws {
+        guard let chunks = try await images.imageData(id: id) else { throw DriverError.invalidInput("Image \(id) has no data.") }
+        let download = "\(target).download"
+        defer { try? FileManager.default.removeItem(atPath: download) }
+        do {
+            _ = try await DurableFile.write(chunks, to: download, temporary: download + ".part")
+        } catch let error as DurableFileError {
+            throw DriverError.failed("Image \(id) could not be stored: \(error.reason).")
+        }
+        let info = try await DiskImage.info(download)
+        guard info.backingFile == nil else { throw DriverError.invalidInput("Image \(id) has a backing file, which a volume source may not have.") }
+        if info.format == "qcow2" { try await DiskImage.check(download) }
+        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", info.format, "-O", "qcow2", download, target])
+    }
+
+    public func delete(_ id: String) async throws {
+        try? FileManager.default.removeItem(atPath: try path(volume: id))
+    }
+
+    public func extend(_ id: String, sizeGB: Int) async throws {
+        let file = try path(volume: id)
+        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
+        let size = try await DiskImage.info(file).virtualSize
+        guard Int64(sizeGB) << 30 >= size else { throw DriverError.invalidInput("volume \(id) cannot shrink from \(size >> 30) GiB") }
+        if Int64(sizeGB) << 30 > size { try await HostCommand.run(["qemu-img", "resize", "-q", file, "\(sizeGB)G"]) }
+    }
+
+    public func createSnapshot(_ snapshotID: String, of volumeID: String) async throws {
+        let target = try path(snapshot: snapshotID)
+        guard !exists(target) else { return }
+        let partial = "\(target).part"
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        try await copy(try path(volume: volumeID), to: partial, what: "volume \(volumeID)")
+        try await DurableFile.rename(partial, to: target)
+    }
+
+    public func deleteSnapshot(_ snapshotID: String) async throws {
+        try? FileManager.default.removeItem(atPath: try path(snapshot: snapshotID))
+    }
+
+    /// This driver's files are on this host: the connection is the file's path.
+    public func connect(_ id: String, host: String) async throws -> VolumeConnection {
+        let file = try path(volume: id)
+        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
+        return VolumeConnection(driverVolumeType: "file", data: ["path": file, "format": "qcow2"])
+    }
+
+    public func disconnect(_ id: String, host: String) async throws {}
+
+    public func read(_ id: String) async throws -> ByteChunks {
+        let file = try path(volume: id)
+        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
+        return FileChunks(path: file)
+    }
+
+    public func capacity() async throws -> VolumeCapacity {
+        let attributes = try FileManager.default.attributesOfFileSystem(forPath: folder)
+        let total = (attributes[.systemSize] as? NSNumber)?.int64Value ?? 0
+        let free = (attributes[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
+        return VolumeCapacity(totalGB: Int(total >> 30), freeGB: Int(free >> 30))
+    }
+
+    /// Removes what a crash left under temporary names.
+    func sweep() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".part") || name.hasSuffix(".download") {
+            try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
+        }
+    }
+}

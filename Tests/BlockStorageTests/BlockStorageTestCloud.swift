@@ -1,0 +1,56 @@
+@testable import BlockStorage
+import Compute
+import DriverKit
+import Foundation
+import Image
+import MartletCore
+import MartletStore
+import MartletTestSupport
+import Networking
+
+/// A cloud with Identity, Image, Networking, Compute (fake hypervisor) and Block Storage on a fresh database.
+func volumeCloud(_ backend: TestBackend = .sqlite, driver: (MartletConfig, ImageService) throws -> any VolumeDriver = { _, _ in FakeVolumeDriver() },
+                 configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
+    let cloud = try await TestCloud.make(backend, migrations: ImageService.migrations + NetworkService.migrations + ComputeService.migrations
+                                         + BlockStorageService.migrations, roles: ComputeService.roles, configure: configure) { db, config, _ in
+        let image = try ImageService(database: db, config: config)
+        let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
+        let volumes = BlockStorageService(database: db, config: config, driver: try driver(config, image), images: image)
+        let compute = ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config),
+                                     volumes: volumes)
+        return [compute, image, network, volumes]
+    }
+    try await cloud.blockStorage.start()
+    try await cloud.compute.start()
+    return cloud
+}
+
+extension TestCloud {
+    var blockStorage: BlockStorageService { services.first { $0 is BlockStorageService } as! BlockStorageService }
+    var compute: ComputeService { services.first { $0 is ComputeService } as! ComputeService }
+}
+
+extension Client {
+    /// Polls a volume until its status is `status` (or it is gone, for `"deleted"`), for at most `seconds`.
+    @discardableResult
+    func waitForVolume(_ id: String, _ status: String, token: String, seconds: Double = 20) async throws -> Reply {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let reply = try await call(.get, "/volume/v3/volumes/\(id)", token: token)
+            if status == "deleted" && reply.status == .notFound { return reply }
+            if reply["volume"]?["status"]?.stringValue == status { return reply }
+            if Date() > deadline { throw TestFailure("volume \(id) is \(reply["volume"]?["status"]?.stringValue ?? "\(reply.status)"), not \(status)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Creates a volume and waits for it to be available; its ID.
+    func makeVolume(_ token: String, size: Int = 1, extra: [String: JSON] = [:]) async throws -> String {
+        var body: [String: JSON] = ["size": JSON(size)]
+        body.merge(extra) { _, new in new }
+        let reply = try await call(.post, "/volume/v3/volumes", token: token, json: ["volume": .object(body)])
+        guard reply.status == .accepted, let id = reply["volume"]?["id"]?.stringValue else { throw TestFailure("create: \(reply.status) \(reply.body?.text ?? "")") }
+        try await waitForVolume(id, "available", token: token)
+        return id
+    }
+}
