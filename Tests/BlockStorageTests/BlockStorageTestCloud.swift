@@ -1,5 +1,5 @@
 @testable import BlockStorage
-import Compute
+@testable import Compute
 import DriverKit
 import Foundation
 import Image

@@ -1,0 +1,105 @@
+@testable import BlockStorage
+@testable import Compute
+import DriverKit
+import Foundation
+import Image
+import MartletCore
+import MartletTestSupport
+import Testing
+
+@Suite struct ServerVolumeTests {
+    @Test(arguments: TestBackend.available)
+    func aVolumeAttachesToOneServerDetachesAndOutlivesIt(_ backend: TestBackend) async throws {
+        let cloud = try await volumeCloud(backend)
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let first = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            let second = try #require(try await c.boot(admin, name: "vm2", image: image, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let volume = try await c.makeVolume(admin)
+
+            let attached = try await c.call(.post, "/compute/v2.1/servers/\(first)/os-volume_attachments", token: admin,
+                                            json: ["volumeAttachment": ["volumeId": .string(volume)]])
+            #expect(attached.status == .ok && attached["volumeAttachment"]?["device"] == "/dev/vdb", "\(attached.body?.text ?? "")")
+            let shown = try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]
+            #expect(shown?["status"] == "in-use" && shown?["attachments"]?.array.first?["server_id"]?.stringValue == first)
+            #expect(shown?["attachments"]?.array.first?["device"] == "/dev/vdb")
+            let hypervisor = try #require(cloud.compute.hypervisor as? FakeHypervisor)
+            #expect(hypervisor.devices(first)?.volumes == [volume])
+            #expect((cloud.blockStorage.driver as? FakeVolumeDriver)?.volume(volume)?.hosts.count == 1)
+            let server = try await c.server(admin, first, version: "2.79")
+            #expect(server?["os-extended-volumes:volumes_attached"]?.array.first?["id"]?.stringValue == volume)
+            let list = try await c.call(.get, "/compute/v2.1/servers/\(first)/os-volume_attachments", token: admin)
+            #expect(list["volumeAttachments"]?.array.map { $0["volumeId"]?.stringValue ?? "" } == [volume])
+
+            // In use: not deletable, not attachable elsewhere, and the refused attach leaves the second server as it was.
+            #expect(try await c.call(.delete, "/volume/v3/volumes/\(volume)", token: admin).status == .badRequest)
+            let twice = try await c.call(.post, "/compute/v2.1/servers/\(second)/os-volume_attachments", token: admin,
+                                         json: ["volumeAttachment": ["volumeId": .string(volume)]])
+            #expect(twice.status == .badRequest, "\(twice.body?.text ?? "")")
+            #expect(hypervisor.devices(second)?.volumes.isEmpty == true)
+            #expect(try await c.server(admin, second)?["os-extended-volumes:volumes_attached"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["attachments"]?.array.count == 1)
+            let unknown = try await c.call(.post, "/compute/v2.1/servers/\(second)/os-volume_attachments", token: admin,
+                                           json: ["volumeAttachment": ["volumeId": .string(Identifier.uuid())]])
+            #expect(unknown.status == .notFound)
+
+            // Detach, attach to the second server, then delete that server: the volume is free again.
+            #expect(try await c.call(.delete, "/compute/v2.1/servers/\(first)/os-volume_attachments/\(volume)", token: admin).status == .accepted)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["status"] == "available")
+            #expect(hypervisor.devices(first)?.volumes.isEmpty == true)
+            #expect((cloud.blockStorage.driver as? FakeVolumeDriver)?.volume(volume)?.hosts.isEmpty == true)
+            #expect(try await c.call(.post, "/compute/v2.1/servers/\(second)/os-volume_attachments", token: admin,
+                                     json: ["volumeAttachment": ["volumeId": .string(volume)]]).status == .ok)
+            #expect(try await c.call(.delete, "/compute/v2.1/servers/\(second)", token: admin).status == .noContent)
+            await cloud.compute.settle()
+            let freed = try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]
+            #expect(freed?["status"] == "available" && freed?["attachments"]?.array.isEmpty == true)
+            #expect(try await c.call(.delete, "/volume/v3/volumes/\(volume)", token: admin).status == .accepted)
+        }
+    }
+
+    @Test func anotherProjectsVolumeCannotBeAttached() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let other = try await c.makeMember(admin: admin, name: "other")
+            let otherToken = try await c.token("other", "pw", project: other.projectName)
+            let theirs = try await c.makeVolume(otherToken)
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let server = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let reply = try await c.call(.post, "/compute/v2.1/servers/\(server)/os-volume_attachments", token: admin,
+                                         json: ["volumeAttachment": ["volumeId": .string(theirs)]])
+            #expect(reply.status == .notFound)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(theirs)", token: otherToken)["volume"]?["status"] == "available")
+        }
+    }
+
+    @Test func aRestartEndsWhatACrashCutOff() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let halfMade = try await c.makeVolume(admin)
+            let halfDeleted = try await c.makeVolume(admin)
+            let halfExtended = try await c.makeVolume(admin)
+            // The statuses a kill -9 leaves behind, as the database holds them.
+            for (id, status) in [(halfMade, "creating"), (halfDeleted, "deleting"), (halfExtended, "extending")] {
+                #expect(try await c.call(.post, "/volume/v3/volumes/\(id)/action", token: admin,
+                                         json: ["os-reset_status": ["status": .string(status)]]).status == .accepted)
+            }
+            let restarted = BlockStorageService(database: cloud.database.database, config: cloud.config, driver: cloud.blockStorage.driver,
+                                                images: cloud.services.first { $0 is ImageService } as! ImageService)
+            try await restarted.start()
+            await restarted.settle()
+            #expect(try await restarted.store.volume(halfMade)?.status == "error")
+            #expect((cloud.blockStorage.driver as? FakeVolumeDriver)?.volume(halfMade) == nil, "a half-made volume's bytes go")
+            #expect(try await restarted.store.volume(halfDeleted) == nil)
+            #expect(try await restarted.store.volume(halfExtended)?.status == "error_extending")
+        }
+    }
+}
