@@ -165,6 +165,7 @@ let package = Package(
             dependencies: [
                 "MartletCore", "MartletStore", "ServiceContracts", "DriverKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]

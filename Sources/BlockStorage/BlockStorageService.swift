@@ -22,6 +22,9 @@ public final class BlockStorageService: APIService {
     static let zone = "nova"
     /// The host name the volume driver is reported under (`os-vol-host-attr:host`, services, pools).
     let backendHost: String
+    /// This machine, as Cinder's scheduler service is named, and its volume service (`node@driver`).
+    var nodeName: String { ProcessInfo.processInfo.hostName }
+    var volumeServiceHost: String { "\(nodeName)@\(backendName)" }
     /// The driver's name, as Cinder's `volume_backend_name`.
     let backendName: String
 
@@ -60,11 +63,19 @@ public final class BlockStorageService: APIService {
         TypeRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)
         InfoRoutes(service: self).register(router)
+        ServiceRoutes(service: self).register(router)
+        QoSRoutes(service: self).register(router)
+        TransferRoutes(service: self).register(router)
     }
 
-    /// Makes the default volume type once, then settles what a crash left half done.
+    /// Makes the default volume type and this host's services once, then settles what a crash left half done.
     public func start() async throws {
         try await db.transaction { db in
+            let known = try await store.services(in: db)
+            for (binary, host) in [("cinder-scheduler", nodeName), ("cinder-volume", volumeServiceHost)]
+            where !known.contains(where: { $0.binary == binary && $0.host == host }) {
+                try await store.save(ServiceState(binary: binary, host: host, updatedAt: BlockStorageStore.now()), in: db)
+            }
             if try await store.type(named: VolumeType.defaultName, in: db) == nil {
                 try await store.save(VolumeType(id: Identifier.uuid(), name: VolumeType.defaultName, description: "Default Volume Type",
                                                 createdAt: BlockStorageStore.now()), in: db)

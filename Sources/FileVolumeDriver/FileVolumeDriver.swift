@@ -24,9 +24,9 @@ public final class FileVolumeDriver: VolumeDriver {
     func path(volume id: String) throws -> String { "\(folder)/volume-\(try Self.checked(id)).qcow2" }
     func path(snapshot id: String) throws -> String { "\(folder)/snapshot-\(try Self.checked(id)).qcow2" }
 
-    /// IDs become file names: only UUID-like ones are taken.
+    /// IDs become file names: letters, digits, `-` and `_` only.
     static func checked(_ id: String) throws -> String {
-        guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isHexDigit || $0 == "-") }) else {
+        guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
             throw DriverError.invalidInput("'\(id)' is not a volume or snapshot ID.")
         }
         return id
@@ -120,11 +120,25 @@ public final class FileVolumeDriver: VolumeDriver {
 
     public func disconnect(_ id: String, host: String) async throws {}
 
-    public func read(_ id: String) async throws -> ByteChunks {
+    /// A copy in the asked format (a volume attached with `force` is read without its lock),
+    /// streamed and removed as it is read.
+    public func read(_ id: String, format: String) async throws -> ByteChunks {
         let file = try path(volume: id)
         guard exists(file) else { throw DriverError.notFound("volume \(id)") }
-        return FileChunks(path: file)
+        let qemuFormat = DiskImage.qemuFormat(format)
+        guard Self.readableFormats.contains(qemuFormat) else { throw DriverError.invalidInput("a volume cannot be read as \(format)") }
+        let copy = "\(folder)/read-\(Identifier.hex()).part"
+        do {
+            try await HostCommand.run(["qemu-img", "convert", "-q", "-U", "-f", "qcow2", "-O", qemuFormat, file, copy])
+        } catch {
+            try? FileManager.default.removeItem(atPath: copy)
+            throw error
+        }
+        return FileChunks(path: copy, removesFile: true)
     }
+
+    /// What `read` converts to: the qemu names of the Image service's disk formats.
+    static let readableFormats: Set<String> = ["raw", "qcow2", "vmdk", "vdi", "vpc", "vhdx"]
 
     public func capacity() async throws -> VolumeCapacity {
         let attributes = try FileManager.default.attributesOfFileSystem(forPath: folder)

@@ -31,7 +31,10 @@ import Testing
             let next = try #require(page["volumes_links"]?.array.first?["href"]?.stringValue)
             #expect(next.contains("marker=\(second)"))
             let rest = try await c.call(.get, "/volume/v3/volumes?limit=1&marker=\(second)", token: admin)
-            #expect(rest["volumes"]?.array.map { $0["id"]?.stringValue ?? "" } == [id] && rest["volumes_links"] == nil)
+            // Cinder links a next page after every full page; the page after the last is empty and unlinked.
+            #expect(rest["volumes"]?.array.map { $0["id"]?.stringValue ?? "" } == [id] && rest["volumes_links"] != nil)
+            let end = try await c.call(.get, "/volume/v3/volumes?limit=1&marker=\(id)", token: admin)
+            #expect(end["volumes"]?.array.isEmpty == true && end["volumes_links"] == nil)
             let byName = try await c.call(.get, "/volume/v3/volumes/detail?name=logs", token: admin)
             #expect(byName["volumes"]?.array.map { $0["size"] } == [2])
             let byMeta = try await c.call(.get, "/volume/v3/volumes?metadata=%7B%27k%27%3A%20%27v%27%7D", token: admin)

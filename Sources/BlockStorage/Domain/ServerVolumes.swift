@@ -29,7 +29,7 @@ extension BlockStorageService: VolumeCatalog {
             throw BlockStorageFault.invalidVolume("volume \(volumeID) is not reserved for server \(server.deviceID).")
         }
         var connection = try await driver.connect(volumeID, host: host)
-        if volume.readonly { connection.data["access_mode"] = "ro" }
+        if volume.readonly == true { connection.data["access_mode"] = "ro" }
         if let attachment = volume.attachments.first(where: { $0.serverID == server.deviceID }) { connection.data["attachment_id"] = attachment.id }
         try await editForServer(volumeID) { v in
             guard let index = v.attachments.firstIndex(where: { $0.serverID == server.deviceID }) else {
@@ -39,7 +39,7 @@ extension BlockStorageService: VolumeCatalog {
             v.attachments[index].hostName = host
             v.attachments[index].device = device
             v.attachments[index].attachedAt = BlockStorageStore.now()
-            v.attachments[index].mode = v.readonly ? "ro" : "rw"
+            v.attachments[index].mode = v.readonly == true ? "ro" : "rw"
             v.status = "in-use"
         }
         return connection

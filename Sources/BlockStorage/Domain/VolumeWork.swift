@@ -90,6 +90,19 @@ final class VolumeWork: Sendable {
         }
     }
 
+    /// Streams the volume into the queued image; a failure removes the image. The volume goes back to `settleTo` either way.
+    func upload(_ volumeID: String, image imageID: String, format: String, settleTo: String) {
+        start("uploading volume \(volumeID)") { [self] in
+            do {
+                try await images.finishSnapshot(id: imageID, data: try await driver.read(volumeID, format: format), diskFormat: format)
+            } catch {
+                logger.error("volume upload failed", metadata: ["volume": "\(volumeID)", "image": "\(imageID)", "error": "\(error)"])
+                try? await images.deleteImage(id: imageID)
+            }
+            try await store.editVolume(volumeID) { $0.status = settleTo }
+        }
+    }
+
     // MARK: Snapshots
 
     func createSnapshot(_ snapshot: Snapshot) {
@@ -123,9 +136,9 @@ final class VolumeWork: Sendable {
 
     /// Ends the steps a crash cut off: a half-made volume or snapshot becomes `error` (its partial
     /// bytes removed), a delete runs again, an extend is `error_extending`, an attach that never
-    /// completed is released.
+    /// completed is released, an upload cut off gives the volume back (its image stays queued).
     func recover() async throws {
-        for volume in try await store.volumes(status: ["creating", "deleting", "extending", "attaching", "detaching"]) {
+        for volume in try await store.volumes(status: ["creating", "deleting", "extending", "attaching", "detaching", "uploading"]) {
             switch volume.status {
             case "creating":
                 try? await driver.delete(volume.id)

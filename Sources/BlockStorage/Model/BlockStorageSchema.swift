@@ -23,6 +23,13 @@ enum BlockStorageSchema {
             """,
             // One row per project, locked while a create counts the project's use (exact quotas on PostgreSQL).
             "CREATE TABLE blk_project_locks (project_id TEXT PRIMARY KEY)",
+            "CREATE TABLE blk_qos_specs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+            """
+            CREATE TABLE blk_transfers (
+                id TEXT PRIMARY KEY, project_id TEXT NOT NULL, volume_id TEXT NOT NULL UNIQUE, created_at REAL NOT NULL, doc TEXT NOT NULL)
+            """,
+            // An admin's enable/disable of the scheduler and volume services.
+            "CREATE TABLE blk_services (binary_name TEXT NOT NULL, host TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (binary_name, host))",
         ]),
     ]
 }

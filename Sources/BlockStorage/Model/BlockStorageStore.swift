@@ -53,6 +53,17 @@ struct BlockStorageStore: Sendable {
         try await db.raw("UPDATE blk_volumes SET status = \(bind: v.status), doc = \(bind: try encode(v)) WHERE id = \(bind: v.id)").run()
     }
 
+    /// Writes a volume that changed project (an accepted transfer): its owner column follows.
+    func updateOwner(_ v: Volume, in db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE blk_volumes SET project_id = \(bind: v.projectID) WHERE id = \(bind: v.id)").run()
+        try await update(v, in: db)
+    }
+
+    func updateOwner(_ s: Snapshot, in db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE blk_snapshots SET project_id = \(bind: s.projectID) WHERE id = \(bind: s.id)").run()
+        try await update(s, in: db)
+    }
+
     func deleteVolume(_ id: String, in db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM blk_volumes WHERE id = \(bind: id)").run()
     }
@@ -180,5 +191,58 @@ struct BlockStorageStore: Sendable {
         if self.db.kind == .postgres {
             try await db.raw("SELECT project_id FROM blk_project_locks WHERE project_id = \(bind: projectID) FOR UPDATE").run()
         }
+    }
+
+    // MARK: QoS specs, transfers, services
+
+    func qosSpecs(in db: any SQLDatabase) async throws -> [QoSSpecs] {
+        try decode(QoSSpecs.self, try await db.raw("SELECT doc FROM blk_qos_specs ORDER BY name").all())
+    }
+
+    func qosSpecs(_ id: String, in db: any SQLDatabase) async throws -> QoSSpecs? {
+        try decode(QoSSpecs.self, try await db.raw("SELECT doc FROM blk_qos_specs WHERE id = \(bind: id)").all()).first
+    }
+
+    func save(_ q: QoSSpecs, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM blk_qos_specs WHERE id = \(bind: q.id)").run()
+        try await db.raw("INSERT INTO blk_qos_specs (id, name, doc) VALUES (\(bind: q.id), \(bind: q.name), \(bind: try encode(q)))").run()
+    }
+
+    func deleteQoSSpecs(_ id: String, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM blk_qos_specs WHERE id = \(bind: id)").run()
+    }
+
+    func transfers(projectID: String?, in db: any SQLDatabase) async throws -> [VolumeTransfer] {
+        let query: SQLQueryString = projectID.map { "SELECT doc FROM blk_transfers WHERE project_id = \(bind: $0) ORDER BY created_at, id" }
+            ?? "SELECT doc FROM blk_transfers ORDER BY created_at, id"
+        return try decode(VolumeTransfer.self, try await db.raw(query).all())
+    }
+
+    func transfer(_ id: String, in db: any SQLDatabase) async throws -> VolumeTransfer? {
+        try decode(VolumeTransfer.self, try await db.raw(forUpdate("SELECT doc FROM blk_transfers WHERE id = \(bind: id)")).all()).first
+    }
+
+    func transfer(volumeID: String, in db: any SQLDatabase) async throws -> VolumeTransfer? {
+        try decode(VolumeTransfer.self, try await db.raw("SELECT doc FROM blk_transfers WHERE volume_id = \(bind: volumeID)").all()).first
+    }
+
+    func insert(_ t: VolumeTransfer, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO blk_transfers (id, project_id, volume_id, created_at, doc)
+            VALUES (\(bind: t.id), \(bind: t.projectID), \(bind: t.volumeID), \(bind: t.createdAt), \(bind: try encode(t)))
+            """).run()
+    }
+
+    func deleteTransfer(_ id: String, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM blk_transfers WHERE id = \(bind: id)").run()
+    }
+
+    func services(in db: any SQLDatabase) async throws -> [ServiceState] {
+        try decode(ServiceState.self, try await db.raw("SELECT doc FROM blk_services ORDER BY binary_name, host").all())
+    }
+
+    func save(_ s: ServiceState, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM blk_services WHERE binary_name = \(bind: s.binary) AND host = \(bind: s.host)").run()
+        try await db.raw("INSERT INTO blk_services (binary_name, host, doc) VALUES (\(bind: s.binary), \(bind: s.host), \(bind: try encode(s)))").run()
     }
 }

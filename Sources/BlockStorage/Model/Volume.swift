@@ -13,7 +13,8 @@ struct Volume: Codable, Sendable, Equatable {
     var typeID: String
     var bootable = false
     var multiattach = false
-    var readonly = false
+    /// The read-only flag, once an update set it (Cinder shows it in the metadata from then on).
+    var readonly: Bool?
     var sourceVolumeID: String?
     var snapshotID: String?
     /// `volume_image_metadata`: the image's attributes and properties when made from an image.
@@ -72,8 +73,43 @@ struct VolumeType: Codable, Sendable, Equatable {
     var extraSpecs: [String: String] = [:]
     /// Projects a private type is shared with.
     var projects: [String] = []
+    /// The QoS specs associated with the type.
+    var qosSpecsID: String?
     var createdAt: Double
 
     /// The type Cinder creates at install and gives volumes that name none.
     static let defaultName = "__DEFAULT__"
+}
+
+/// A named set of QoS limits, associated with volume types.
+struct QoSSpecs: Codable, Sendable, Equatable {
+    var id: String
+    var name: String
+    /// `front-end`, `back-end` or `both`.
+    var consumer: String
+    var specs: [String: String]
+
+    static let consumers: Set<String> = ["front-end", "back-end", "both"]
+}
+
+/// A volume offered to another project: whoever presents the key takes it.
+struct VolumeTransfer: Codable, Sendable, Equatable {
+    var id: String
+    var projectID: String
+    var volumeID: String
+    var name: String?
+    /// SHA-256 of a per-transfer salt and the key; the key itself is shown once.
+    var salt: String
+    var keyHash: String
+    var createdAt: Double
+}
+
+/// An admin's view of a service: enabled or not, and why.
+struct ServiceState: Codable, Sendable, Equatable {
+    var binary: String
+    var host: String
+    var disabled = false
+    var disabledReason: String?
+    var frozen = false
+    var updatedAt: Double
 }

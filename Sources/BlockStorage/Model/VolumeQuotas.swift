@@ -34,14 +34,22 @@ struct VolumeQuotas: Sendable {
         return use
     }
 
-    /// The project's limits: defaults, per-type entries unlimited, overridden by what was set.
-    func limits(projectID: String, store: BlockStorageStore, in db: any SQLDatabase) async throws -> [String: Int] {
+    /// Where the `default` quota class keeps what an admin changed of the defaults.
+    static let defaultClass = "class:default"
+
+    /// The defaults: Cinder's, per-type entries unlimited, overridden by the default class.
+    func defaults(store: BlockStorageStore, in db: any SQLDatabase) async throws -> [String: Int] {
         var limits = Self.defaults
         for type in try await store.types(in: db) {
             for resource in ["volumes", "gigabytes", "snapshots"] { limits["\(resource)_\(type.name)"] = -1 }
         }
-        limits.merge(try await store.quotas(projectID: projectID, in: db)) { _, set in set }
+        limits.merge(try await store.quotas(projectID: Self.defaultClass, in: db)) { _, set in set }
         return limits
+    }
+
+    /// The project's limits: the defaults overridden by what was set for it.
+    func limits(projectID: String, store: BlockStorageStore, in db: any SQLDatabase) async throws -> [String: Int] {
+        try await defaults(store: store, in: db).merging(try await store.quotas(projectID: projectID, in: db)) { _, set in set }
     }
 
     /// Refuses (413, as Cinder) a create that would take the project over a limit. The caller holds the project's lock.

@@ -26,20 +26,30 @@ struct InfoRoutes {
                  "updated": "2026-12-01T00:00:00+00:00"]
             })])
         }
-        r.get("/v3/os-services", rule: "volume_extension:services:index") { call in
+        r.get("/v3/os-hosts", rule: "volume_extension:hosts") { _ in
             let now = Views.time(Date().timeIntervalSince1970)
-            let host = service.backendHost.split(separator: "#").first.map(String.init) ?? service.backendHost
-            let all: [JSON] = [
-                ["binary": "cinder-scheduler", "host": .string(ProcessInfo.processInfo.hostName), "zone": .string(BlockStorageService.zone),
-                 "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": .null],
-                ["binary": "cinder-volume", "host": .string(host), "zone": .string(BlockStorageService.zone),
-                 "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": .null, "replication_status": "disabled",
-                 "active_backend_id": .null, "frozen": false],
-            ]
-            let filtered = all.filter { s in
-                (call.query("binary").map { s["binary"]?.stringValue == $0 } ?? true) && (call.query("host").map { s["host"]?.stringValue == $0 } ?? true)
+            let hosts: [JSON] = [("cinder-scheduler", service.nodeName), ("cinder-volume", service.volumeServiceHost)].map { binary, host in
+                ["service-status": "available", "service": .string(binary), "zone": .string(BlockStorageService.zone),
+                 "service-state": "enabled", "host_name": .string(host), "last-update": now]
             }
-            return .json(.ok, ["services": .array(filtered)])
+            return .json(.ok, ["hosts": .array(hosts)])
+        }
+        r.get("/v3/os-hosts/:host_name", rule: "volume_extension:hosts") { call in
+            let name = try call.param("host_name")
+            guard [service.nodeName, service.volumeServiceHost].contains(name) else { throw APIError.notFound("Host \(name) could not be found.") }
+            let (volumes, snapshots) = try await service.store.db.read { db in
+                (try await service.store.volumes(projectID: nil, in: db), try await service.store.snapshots(projectID: nil, in: db))
+            }
+            func resource(_ project: String, _ v: [Volume], _ s: [Snapshot]) -> JSON {
+                ["resource": ["project": .string(project), "host": .string(name), "volume_count": .string(String(v.count)),
+                              "total_volume_gb": .string(String(v.reduce(0) { $0 + $1.size })), "snapshot_count": .string(String(s.count)),
+                              "total_snapshot_gb": .string(String(s.reduce(0) { $0 + $1.size }))]]
+            }
+            var rows = [resource("(total)", volumes, snapshots)]
+            for project in Set(volumes.map(\.projectID)).sorted() {
+                rows.append(resource(project, volumes.filter { $0.projectID == project }, snapshots.filter { $0.projectID == project }))
+            }
+            return .json(.ok, ["host": .array(rows)])
         }
         r.get("/v3/scheduler-stats/get_pools", rule: "scheduler_extension:scheduler_stats:get_pools") { call in
             let capacity = try await service.driver.capacity()

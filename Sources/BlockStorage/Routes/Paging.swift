@@ -30,7 +30,7 @@ enum SortOrder {
     static func compare(_ a: Double, _ b: Double) -> ComparisonResult { a == b ? .orderedSame : (a < b ? .orderedAscending : .orderedDescending) }
 }
 
-/// `limit`, `marker` and `offset` over a sorted listing, with the `next` link when more follow.
+/// `limit`, `marker` and `offset` over a sorted listing, with the `next` link after a full page.
 enum Paging {
     static let maxLimit = 1000
 
@@ -42,7 +42,8 @@ enum Paging {
             rest = rest.dropFirst(offset)
         }
         let slice = rest.prefix(limit)
-        guard slice.count == limit, slice.endIndex < items.endIndex, let last = slice.last else { return (slice, nil) }
+        // Cinder links a next page whenever a page is full, even when nothing follows (tempest expects it).
+        guard slice.count == limit, let last = slice.last else { return (slice, nil) }
         var query = call.queryItems.filter { $0.key != "marker" && $0.key != "offset" }.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
         query.append(("marker", last[keyPath: id]))
         return (slice, Pagination.href(path, query))

@@ -22,7 +22,7 @@ struct QuotaRoutes {
         }
         r.get("/v3/os-quota-sets/:project_id/defaults", rule: "volume_extension:quotas:show") { call in
             let project = try call.param("project_id")
-            let limits = try await store.db.read { try await quotas.limits(projectID: "", store: store, in: $0) }
+            let limits = try await store.db.read { try await quotas.defaults(store: store, in: $0) }
             return .json(.ok, ["quota_set": .object(limits.mapValues { JSON($0) }.merging(["id": .string(project)]) { a, _ in a })])
         }
         r.put("/v3/os-quota-sets/:project_id", rule: "volume_extension:quotas:update") { call in
@@ -50,8 +50,21 @@ struct QuotaRoutes {
         }
         r.get("/v3/os-quota-class-sets/:class_name", rule: "volume_extension:quota_classes") { call in
             let name = try call.param("class_name")
-            let limits = try await store.db.read { try await quotas.limits(projectID: "", store: store, in: $0) }
+            let limits = try await store.db.read { try await quotas.defaults(store: store, in: $0) }
             return .json(.ok, ["quota_class_set": .object(limits.mapValues { JSON($0) }.merging(["id": .string(name)]) { a, _ in a })])
+        }
+        r.put("/v3/os-quota-class-sets/:class_name", rule: "volume_extension:quota_classes") { call in
+            guard try call.param("class_name") == "default" else { throw BlockStorageFault.invalidInput("Only the 'default' quota class can be changed.") }
+            let values = try requested(try await call.body(), wrapper: "quota_class_set")
+            let limits = try await store.db.transaction { db in
+                let known = try await quotas.defaults(store: store, in: db)
+                for (resource, limit) in values {
+                    guard known[resource] != nil else { throw APIError.badRequest("Bad key(s) in quota class set: \(resource)") }
+                    try await store.setQuota(projectID: VolumeQuotas.defaultClass, resource: resource, limit: limit, in: db)
+                }
+                return try await quotas.defaults(store: store, in: db)
+            }
+            return .json(.ok, ["quota_class_set": .object(limits.mapValues { JSON($0) })])
         }
         r.get("/v3/limits", rule: "limits_extension:used_limits") { call in
             guard let project = call.auth.projectID else { throw APIError.badRequest("Limits are a project's: use a project-scoped token.") }

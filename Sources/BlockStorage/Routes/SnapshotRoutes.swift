@@ -11,11 +11,11 @@ struct SnapshotRoutes {
     static let sortKeys: Set<String> = ["created_at", "id", "name", "size", "status", "updated_at"]
 
     func register(_ r: PolicyRouter) {
-        r.get("/v3/snapshots", rule: "volume:get_all_snapshots") { try await list($0) }
-        r.get("/v3/snapshots/detail", rule: "volume:get_all_snapshots") { try await list($0) }
+        r.get("/v3/snapshots", rule: "volume:get_all_snapshots") { try await list($0, detailed: false) }
+        r.get("/v3/snapshots/detail", rule: "volume:get_all_snapshots") { try await list($0, detailed: true) }
         r.post("/v3/snapshots", rule: "volume:create_snapshot") { try await create($0) }
         r.get("/v3/snapshots/:snapshot_id", rule: "volume:get_snapshot", loadsTarget: true) { call in
-            .json(.ok, ["snapshot": views.snapshot(try await service.visibleSnapshot(call))])
+            .json(.ok, ["snapshot": views.snapshot(try await service.visibleSnapshot(call), detailed: true)])
         }
         r.put("/v3/snapshots/:snapshot_id", rule: "volume:update_snapshot", loadsTarget: true) { call in
             let snapshot = try await service.visibleSnapshot(call)
@@ -26,7 +26,7 @@ struct SnapshotRoutes {
                 if body["name"] != nil || body["display_name"] != nil { s.name = name }
                 if body["description"] != nil || body["display_description"] != nil { s.description = description }
             }
-            return .json(.ok, ["snapshot": views.snapshot(updated)])
+            return .json(.ok, ["snapshot": views.snapshot(updated, detailed: false)])
         }
         r.delete("/v3/snapshots/:snapshot_id", rule: "volume:delete_snapshot", loadsTarget: true) { call in
             let snapshot = try await service.visibleSnapshot(call)
@@ -48,7 +48,7 @@ struct SnapshotRoutes {
         return s
     }
 
-    private func list(_ call: APICall) async throws -> Response {
+    private func list(_ call: APICall, detailed: Bool) async throws -> Response {
         let q = call.queryItems
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(q["all_tenants"] ?? "")
         var snapshots = try await store.db.read { try await store.snapshots(projectID: allProjects ? q["project_id"] : call.auth.projectID, in: $0) }
@@ -72,7 +72,7 @@ struct SnapshotRoutes {
             return (keys.last?.ascending ?? false) ? a.id < b.id : a.id > b.id
         }
         let page = try Paging.page(snapshots, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
-        var body: [String: JSON] = ["snapshots": .array(page.items.map(views.snapshot))]
+        var body: [String: JSON] = ["snapshots": .array(page.items.map { views.snapshot($0, detailed: detailed) })]
         if let next = page.next { body["snapshots_links"] = [["rel": "next", "href": .string(next)]] }
         return .json(.ok, .object(body))
     }
@@ -101,7 +101,7 @@ struct SnapshotRoutes {
             return snapshot
         }
         service.work.createSnapshot(snapshot)
-        return .json(.accepted, ["snapshot": views.snapshot(snapshot)])
+        return .json(.accepted, ["snapshot": views.snapshot(snapshot, detailed: false)])
     }
 
     private func act(_ call: APICall) async throws -> Response {

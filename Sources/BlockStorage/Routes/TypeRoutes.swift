@@ -16,16 +16,16 @@ struct TypeRoutes {
                 // Admins see public types by default, private ones when asking for them, both with `is_public=None`.
                 if call.query("is_public")?.lowercased() != "none" { types.removeAll { $0.isPublic != (wantPublic ?? true) } }
             }
-            return .json(.ok, ["volume_types": .array(types.map { views.type($0, admin: call.isAdmin) })])
+            return .json(.ok, ["volume_types": .array(types.map { views.type($0) })])
         }
         r.get("/v3/types/default", rule: "volume_extension:type_get") { call in
             guard let type = try await store.db.read({ try await store.type(named: VolumeType.defaultName, in: $0) }) else {
                 throw APIError.notFound("Default volume type can not be found.")
             }
-            return .json(.ok, ["volume_type": views.type(type, admin: call.isAdmin)])
+            return .json(.ok, ["volume_type": views.type(type)])
         }
         r.get("/v3/types/:type_id", rule: "volume_extension:type_get") { call in
-            .json(.ok, ["volume_type": views.type(try await visibleType(call), admin: call.isAdmin)])
+            .json(.ok, ["volume_type": views.type(try await visibleType(call))])
         }
         r.post("/v3/types", rule: "volume_extension:types_manage") { try await create($0) }
         r.put("/v3/types/:type_id", rule: "volume_extension:types_manage") { try await update($0) }
@@ -69,7 +69,7 @@ struct TypeRoutes {
             guard try await store.type(named: name, in: db) == nil else { throw APIError.conflict("Volume Type \(name) already exists.") }
             try await store.save(type, in: db)
         }
-        return .json(.ok, ["volume_type": views.type(type, admin: call.isAdmin)])
+        return .json(.ok, ["volume_type": views.type(type)])
     }
 
     private func update(_ call: APICall) async throws -> Response {
@@ -94,7 +94,7 @@ struct TypeRoutes {
             try await store.save(type, in: db)
             return type
         }
-        return .json(.ok, ["volume_type": views.type(type, admin: call.isAdmin)])
+        return .json(.ok, ["volume_type": views.type(type, updated: true)])
     }
 
     /// Changes a type in one transaction.

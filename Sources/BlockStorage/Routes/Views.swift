@@ -17,20 +17,24 @@ struct Views {
         ["id": .string(v.id), "name": JSON(v.name), "links": service.link("volumes", v.id)]
     }
 
-    func volume(_ v: Volume, typeName: String?, admin: Bool) -> JSON {
+    /// A volume; `detailed` adds what Cinder's show and detail list add to a create's or update's
+    /// answer (the owner, the image's metadata, and for admins the host and migration).
+    func volume(_ v: Volume, typeName: String?, admin: Bool, detailed: Bool = true) -> JSON {
         var b: [String: JSON] = [
             "id": .string(v.id), "name": JSON(v.name), "description": JSON(v.description), "status": .string(v.status),
             "size": JSON(v.size), "availability_zone": .string(v.availabilityZone), "created_at": Self.time(v.createdAt),
             "updated_at": Self.time(v.updatedAt), "volume_type": JSON(typeName), "snapshot_id": JSON(v.snapshotID),
-            "source_volid": JSON(v.sourceVolumeID), "metadata": Self.strings(v.metadata.merging(v.readonly ? ["readonly": "True"] : [:]) { a, _ in a }),
+            "source_volid": JSON(v.sourceVolumeID), "metadata": Self.strings(v.metadata.merging(v.readonly.map { ["readonly": $0 ? "True" : "False"] } ?? [:]) { a, _ in a }),
             "links": service.link("volumes", v.id), "user_id": .string(v.userID), "bootable": .string(v.bootable ? "true" : "false"),
             "encrypted": false, "replication_status": .null, "consistencygroup_id": .null, "multiattach": .bool(v.multiattach),
-            "os-vol-tenant-attr:tenant_id": .string(v.projectID),
+            "migration_status": JSON(v.migrationStatus),
             "attachments": .array(v.attachments.filter { $0.status == "attached" }.map { a in
                 ["id": .string(v.id), "attachment_id": .string(a.id), "volume_id": .string(v.id), "server_id": JSON(a.serverID),
                  "host_name": JSON(a.hostName), "device": JSON(a.device), "attached_at": Self.time(a.attachedAt)]
             }),
         ]
+        guard detailed else { return .object(b) }
+        b["os-vol-tenant-attr:tenant_id"] = .string(v.projectID)
         if let image = v.imageMetadata { b["volume_image_metadata"] = Self.strings(image) }
         if admin {
             b["os-vol-host-attr:host"] = .string(service.backendHost)
@@ -40,19 +44,26 @@ struct Views {
         return .object(b)
     }
 
-    func snapshot(_ s: Snapshot) -> JSON {
-        ["id": .string(s.id), "name": JSON(s.name), "description": JSON(s.description), "volume_id": .string(s.volumeID),
-         "status": .string(s.status), "size": JSON(s.size), "created_at": Self.time(s.createdAt), "updated_at": Self.time(s.updatedAt),
-         "metadata": Self.strings(s.metadata), "os-extended-snapshot-attributes:progress": .string(s.status == "available" ? "100%" : "0%"),
-         "os-extended-snapshot-attributes:project_id": .string(s.projectID)]
+    /// A snapshot; `detailed` (show, detail list) adds its progress and project.
+    func snapshot(_ s: Snapshot, detailed: Bool) -> JSON {
+        var b: [String: JSON] = [
+            "id": .string(s.id), "name": JSON(s.name), "description": JSON(s.description), "volume_id": .string(s.volumeID),
+            "status": .string(s.status), "size": JSON(s.size), "created_at": Self.time(s.createdAt), "updated_at": Self.time(s.updatedAt),
+            "metadata": Self.strings(s.metadata),
+        ]
+        if detailed {
+            b["os-extended-snapshot-attributes:progress"] = .string(s.status == "available" ? "100%" : "0%")
+            b["os-extended-snapshot-attributes:project_id"] = .string(s.projectID)
+        }
+        return .object(b)
     }
 
-    func type(_ t: VolumeType, admin: Bool) -> JSON {
-        var b: [String: JSON] = [
-            "id": .string(t.id), "name": .string(t.name), "description": JSON(t.description), "is_public": .bool(t.isPublic),
-            "os-volume-type-access:is_public": .bool(t.isPublic), "extra_specs": Self.strings(t.extraSpecs),
-        ]
-        if admin { b["qos_specs_id"] = .null }
+    /// A type; an update's answer has no access attribute and no QoS link, as Cinder's.
+    func type(_ t: VolumeType, updated: Bool = false) -> JSON {
+        var b: [String: JSON] = ["id": .string(t.id), "name": .string(t.name), "description": JSON(t.description), "is_public": .bool(t.isPublic),
+                                 "extra_specs": Self.strings(t.extraSpecs)]
+        if !updated { b["os-volume-type-access:is_public"] = .bool(t.isPublic) }
+        if !updated, let qos = t.qosSpecsID { b["qos_specs_id"] = .string(qos) }
         return .object(b)
     }
 }

@@ -1,5 +1,6 @@
 import DriverKit
 import Foundation
+import ServiceContracts
 import Hummingbird
 import MartletCore
 
@@ -194,7 +195,7 @@ struct VolumeActionRoutes {
             let host = connector["host"]?.stringValue ?? connector["ip"]?.stringValue ?? "localhost"
             let connection = try await service.driver.connect(volume.id, host: host)
             var data = connection.data.mapValues { JSON.string($0) }
-            data["access_mode"] = .string(volume.readonly ? "ro" : "rw")
+            data["access_mode"] = .string(volume.readonly == true ? "ro" : "rw")
             data["volume_id"] = .string(volume.id)
             return .json(.ok, ["connection_info": ["driver_volume_type": .string(connection.driverVolumeType), "data": .object(data)]])
 
@@ -204,6 +205,72 @@ struct VolumeActionRoutes {
             let host = connector["host"]?.stringValue ?? connector["ip"]?.stringValue ?? "localhost"
             try await service.driver.disconnect(volume.id, host: host)
             return .empty(.accepted)
+
+        case "os-volume_upload_image":
+            try allow("volume_extension:volume_actions:upload_image")
+            guard let imageName = try VolumeInput.text(args["image_name"], field: "image_name"), !imageName.isEmpty else {
+                throw BlockStorageFault.invalidInput("'image_name' is required.")
+            }
+            let force = try VolumeInput.bool(args["force"], field: "force") ?? false
+            let diskFormat = try VolumeInput.text(args["disk_format"], field: "disk_format") ?? "raw"
+            let containerFormat = try VolumeInput.text(args["container_format"], field: "container_format") ?? "bare"
+            guard VolumeImage.uploadFormats.contains(diskFormat) else {
+                throw BlockStorageFault.invalidInput("Invalid disk-format '\(diskFormat)' is specified. Allowed disk-formats are \(VolumeImage.uploadFormats.sorted().joined(separator: ", ")).")
+            }
+            let before = try await edit { v in
+                guard v.status == "available" || (force && v.status == "in-use") else {
+                    throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be available or in-use with force, but current status is: \(v.status).")
+                }
+                v.status = "uploading"
+            }
+            let settleTo = before.attachments.isEmpty ? "available" : "in-use"
+            let image: BootImage
+            do {
+                image = try await service.images.createSnapshot(name: imageName, projectID: volume.projectID, properties: VolumeImage.carried(volume),
+                                                                minDisk: volume.size, minRam: 0, diskFormat: diskFormat, containerFormat: containerFormat)
+            } catch {
+                _ = try? await edit { $0.status = settleTo }
+                throw error
+            }
+            service.work.upload(volume.id, image: image.id, format: diskFormat, settleTo: settleTo)
+            let type = try await store.db.read { try await store.type(volume.typeID, in: $0) }
+            return .json(.accepted, ["os-volume_upload_image": [
+                "id": .string(volume.id), "updated_at": Views.time(BlockStorageStore.now()), "status": "uploading",
+                "display_description": JSON(volume.description), "size": JSON(volume.size),
+                "volume_type": type.map { Views(service: service).type($0) } ?? .null, "image_id": .string(image.id),
+                "container_format": .string(containerFormat), "disk_format": .string(diskFormat), "image_name": .string(imageName),
+            ]])
+
+        case "os-force_detach":
+            try allow("volume_extension:volume_admin_actions:force_detach")
+            let attachment = try VolumeInput.text(args["attachment_id"], field: "attachment_id")
+            let detached = try await edit { v in
+                let gone = v.attachments.filter { attachment == nil || $0.id == attachment }
+                guard !gone.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) has no attachment \(attachment ?? "")") }
+                v.attachments.removeAll { attachment == nil || $0.id == attachment }
+                v.status = v.attachments.isEmpty ? "available" : "in-use"
+            }
+            for host in Set(volume.attachments.compactMap(\.hostName)) where !detached.attachments.contains(where: { $0.hostName == host }) {
+                try await service.driver.disconnect(volume.id, host: host)
+            }
+            return .empty(.accepted)
+
+        case "os-set_image_metadata":
+            try allow("volume_extension:volume_image_metadata:set")
+            guard let items = try VolumeInput.metadata(args["metadata"]) else { throw BlockStorageFault.invalidInput("'metadata' is required.") }
+            let v = try await edit { $0.imageMetadata = ($0.imageMetadata ?? [:]).merging(items) { _, new in new } }
+            return .json(.ok, ["metadata": Views.strings(v.imageMetadata ?? [:])])
+
+        case "os-unset_image_metadata":
+            try allow("volume_extension:volume_image_metadata:remove")
+            guard let key = try VolumeInput.text(args["key"], field: "key") else { throw BlockStorageFault.invalidInput("'key' is required.") }
+            guard volume.imageMetadata?[key] != nil else { throw APIError.notFound("Glance metadata for volume \(volume.id) has no key \(key).") }
+            _ = try await edit { $0.imageMetadata?.removeValue(forKey: key) }
+            return .empty(.ok)
+
+        case "os-show_image_metadata":
+            try allow("volume_extension:volume_image_metadata:show")
+            return .json(.ok, ["metadata": Views.strings(volume.imageMetadata ?? [:])])
 
         default:
             throw BlockStorageFault.invalidInput("There is no such action: \(name)")

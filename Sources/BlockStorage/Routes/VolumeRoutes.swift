@@ -23,9 +23,9 @@ struct VolumeRoutes {
         registerMetadata(r)
     }
 
-    func render(_ volume: Volume, _ call: APICall) async throws -> JSON {
+    func render(_ volume: Volume, _ call: APICall, detailed: Bool = true) async throws -> JSON {
         let type = try await store.db.read { try await store.type(volume.typeID, in: $0) }
-        return views.volume(volume, typeName: type?.name, admin: call.isAdmin)
+        return views.volume(volume, typeName: type?.name, admin: call.isAdmin, detailed: detailed)
     }
 
     // MARK: List
@@ -33,6 +33,8 @@ struct VolumeRoutes {
     static let sortKeys: Set<String> = ["created_at", "id", "name", "size", "status", "updated_at", "availability_zone", "bootable"]
 
     func list(_ call: APICall, detail: Bool) async throws -> Response {
+        // `GET /volumes/` names a volume with an empty ID, as Cinder routes it.
+        if call.request.uri.path.hasSuffix("/") { throw BlockStorageFault.volumeNotFound("") }
         let q = call.queryItems
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(q["all_tenants"] ?? "")
         let project = allProjects ? q["project_id"] : call.auth.projectID
@@ -182,15 +184,17 @@ struct VolumeRoutes {
             if type.extraSpecs["multiattach"]?.lowercased() == "<is> true" { multiattach = true }
             try await store.lockProject(projectID, in: db)
             try await service.quotas.check(projectID: projectID, volumes: 1, gigabytes: size, typeName: type.name, store: store, in: db)
+            // With its volume service disabled no backend takes the volume: it ends in error, as Cinder's scheduler leaves it.
+            let schedulable = try await store.services(in: db).contains { $0.binary == "cinder-volume" && !$0.disabled }
             let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: call.auth.userID, name: name, description: description,
-                                size: size, status: "creating", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
+                                size: size, status: schedulable ? "creating" : "error", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
                                 multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
                                 metadata: metadata, createdAt: now)
             try await store.insert(volume, in: db)
             return volume
         }
-        service.work.create(volume, source: source)
-        return .json(.accepted, ["volume": try await render(volume, call)])
+        if volume.status == "creating" { service.work.create(volume, source: source) }
+        return .json(.accepted, ["volume": try await render(volume, call, detailed: false)])
     }
 
     // MARK: Update and delete
@@ -206,7 +210,7 @@ struct VolumeRoutes {
             if body["description"] != nil || body["display_description"] != nil { v.description = description }
             if let metadata { v.metadata = metadata }
         }) else { throw BlockStorageFault.volumeNotFound(volume.id) }
-        return .json(.ok, ["volume": try await render(updated, call)])
+        return .json(.ok, ["volume": try await render(updated, call, detailed: false)])
     }
 
     func delete(_ call: APICall) async throws -> Response {

@@ -87,9 +87,9 @@ public final class FakeVolumeDriver: VolumeDriver {
         state.withLock { s in _ = s.volumes[id]?.hosts.remove(host) }
     }
 
-    public func read(_ id: String) async throws -> ByteChunks {
+    public func read(_ id: String, format: String) async throws -> ByteChunks {
         guard let volume = state.withLock({ $0.volumes[id] }) else { throw DriverError.notFound("volume \(id)") }
-        return BufferChunks(bytes: Array("fake volume \(id) of \(volume.sizeGB) GiB from \(volume.origin)\n".utf8))
+        return BufferChunks(bytes: Array("fake \(format) volume \(id) of \(volume.sizeGB) GiB from \(volume.origin)\n".utf8))
     }
 
     public func capacity() async throws -> VolumeCapacity {

@@ -14,8 +14,9 @@ public protocol VolumeDriver: Sendable {
     /// Makes the volume reachable from `host` and says how a hypervisor there opens it.
     func connect(_ id: String, host: String) async throws -> VolumeConnection
     func disconnect(_ id: String, host: String) async throws
-    /// The volume's bytes (upload to image), streamed.
-    func read(_ id: String) async throws -> ByteChunks
+    /// The volume's bytes as a disk image of `format` (`raw`, `qcow2`, …: an Image service disk
+    /// format), streamed, for an upload to the Image service.
+    func read(_ id: String, format: String) async throws -> ByteChunks
     /// What the backend holds, for the scheduler and for `os-services`/pool stats.
     func capacity() async throws -> VolumeCapacity
 }

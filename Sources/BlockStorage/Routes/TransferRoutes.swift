@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+import Hummingbird
+import MartletCore
+
+/// `/os-volume-transfer`: a project offers an available volume; another project takes it with the
+/// key, which is shown once and kept only as a salted hash.
+struct TransferRoutes {
+    let service: BlockStorageService
+    var store: BlockStorageStore { service.store }
+
+    func register(_ r: PolicyRouter) {
+        r.post("/v3/os-volume-transfer", rule: "volume:create_transfer") { try await create($0) }
+        r.get("/v3/os-volume-transfer", rule: "volume:get_all_transfers") { try await list($0, detailed: false) }
+        r.get("/v3/os-volume-transfer/detail", rule: "volume:get_all_transfers") { try await list($0, detailed: true) }
+        r.get("/v3/os-volume-transfer/:transfer_id", rule: "volume:get_transfer", loadsTarget: true) { call in
+            .json(.ok, ["transfer": view(try await visible(call), detailed: true)])
+        }
+        r.delete("/v3/os-volume-transfer/:transfer_id", rule: "volume:delete_transfer", loadsTarget: true) { call in
+            let transfer = try await visible(call)
+            try await store.db.transaction { db in
+                try await store.deleteTransfer(transfer.id, in: db)
+                if var volume = try await store.volume(transfer.volumeID, in: db), volume.status == "awaiting-transfer" {
+                    volume.status = "available"
+                    try await store.update(volume, in: db)
+                }
+            }
+            return .empty(.accepted)
+        }
+        r.post("/v3/os-volume-transfer/:transfer_id/accept", rule: "volume:accept_transfer") { try await accept($0) }
+    }
+
+    private func view(_ t: VolumeTransfer, detailed: Bool) -> JSON {
+        var b: [String: JSON] = ["id": .string(t.id), "name": JSON(t.name), "volume_id": .string(t.volumeID),
+                                 "links": service.link("os-volume-transfer", t.id)]
+        if detailed { b["created_at"] = Views.time(t.createdAt) }
+        return .object(b)
+    }
+
+    private func visible(_ call: APICall) async throws -> VolumeTransfer {
+        let id = try call.param("transfer_id")
+        guard let transfer = try await store.db.read({ try await store.transfer(id, in: $0) }), call.canSee(projectID: transfer.projectID) else {
+            throw APIError.notFound("Transfer \(id) could not be found.")
+        }
+        try call.authorize(["project_id": transfer.projectID])
+        return transfer
+    }
+
+    private func list(_ call: APICall, detailed: Bool) async throws -> Response {
+        let all = call.isAdmin && ["1", "true", "True"].contains(call.query("all_tenants") ?? "")
+        let transfers = try await store.db.read { try await store.transfers(projectID: all ? nil : call.auth.projectID, in: $0) }
+        return .json(.ok, ["transfers": .array(transfers.map { view($0, detailed: detailed) })])
+    }
+
+    static func hash(_ key: String, salt: String) -> String {
+        SHA256.hash(data: Data((salt + key).utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func create(_ call: APICall) async throws -> Response {
+        let body = try VolumeInput.body(try await call.body(), "transfer")
+        guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else { throw BlockStorageFault.invalidInput("'volume_id' is required.") }
+        let name = try VolumeInput.text(body["name"], field: "name")
+        let volume = try await service.visibleVolume(call, volumeID)
+        let key = Identifier.hex().prefix(16).lowercased()
+        let salt = Identifier.hex()
+        let stored = VolumeTransfer(id: Identifier.uuid(), projectID: volume.projectID, volumeID: volume.id, name: name, salt: salt,
+                                    keyHash: Self.hash(key, salt: salt), createdAt: BlockStorageStore.now())
+        try await store.db.transaction { db in
+            guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+            guard v.status == "available" else { throw BlockStorageFault.invalidVolume("status must be available, but it is \(v.status).") }
+            v.status = "awaiting-transfer"
+            try await store.update(v, in: db)
+            try await store.insert(stored, in: db)
+        }
+        var answer = view(stored, detailed: true).objectValue ?? [:]
+        answer["auth_key"] = .string(key)
+        return .json(.accepted, ["transfer": .object(answer)])
+    }
+
+    private func accept(_ call: APICall) async throws -> Response {
+        let id = try call.param("transfer_id")
+        guard let key = try VolumeInput.body(try await call.body(), "accept")["auth_key"]?.stringValue else {
+            throw BlockStorageFault.invalidInput("'auth_key' is required.")
+        }
+        guard let project = call.auth.projectID else { throw APIError.badRequest("A project-scoped token is needed to accept a transfer.") }
+        let transfer = try await store.db.transaction { db -> VolumeTransfer in
+            guard let transfer = try await store.transfer(id, in: db) else { throw APIError.notFound("Transfer \(id) could not be found.") }
+            guard Self.hash(key, salt: transfer.salt) == transfer.keyHash else {
+                throw BlockStorageFault.invalidInput("Invalid auth key: Attempt to transfer \(id) with invalid auth key.")
+            }
+            guard var volume = try await store.volume(transfer.volumeID, in: db) else { throw BlockStorageFault.volumeNotFound(transfer.volumeID) }
+            let snapshots = try await store.snapshots(volumeID: volume.id, in: db)
+            try await store.lockProject(project, in: db)
+            let typeName = try await store.type(volume.typeID, in: db)?.name
+            try await service.quotas.check(projectID: project, volumes: 1, snapshots: snapshots.count,
+                                           gigabytes: volume.size + snapshots.reduce(0) { $0 + $1.size }, typeName: typeName, store: store, in: db)
+            volume.projectID = project
+            volume.userID = call.auth.userID
+            volume.status = "available"
+            try await store.updateOwner(volume, in: db)
+            for var snapshot in snapshots {
+                snapshot.projectID = project
+                snapshot.userID = call.auth.userID
+                try await store.updateOwner(snapshot, in: db)
+            }
+            try await store.deleteTransfer(transfer.id, in: db)
+            return transfer
+        }
+        return .json(.accepted, ["transfer": view(transfer, detailed: false)])
+    }
+}
