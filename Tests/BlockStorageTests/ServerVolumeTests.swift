@@ -46,6 +46,14 @@ import Testing
                                            json: ["volumeAttachment": ["volumeId": .string(Identifier.uuid())]])
             #expect(unknown.status == .notFound)
 
+            // Compute's attachment is Compute's to end: Cinder's detach actions refuse it, even for an admin.
+            let attachment = try #require(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["attachments"]?.array.first?["attachment_id"])
+            for action: JSON in [["os-detach": ["attachment_id": attachment]], ["os-force_detach": ["attachment_id": attachment]]] {
+                let refused = try await c.call(.post, "/volume/v3/volumes/\(volume)/action", token: admin, json: action)
+                #expect(refused.status == .conflict && refused["conflictingRequest"] != nil, "\(action): \(refused.status)")
+            }
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["status"] == "in-use")
+
             // Detach, attach to the second server, then delete that server: the volume is free again.
             #expect(try await c.call(.delete, "/compute/v2.1/servers/\(first)/os-volume_attachments/\(volume)", token: admin).status == .accepted)
             #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["status"] == "available")

@@ -18,7 +18,7 @@ extension BlockStorageService: VolumeCatalog {
             guard v.status == "available" || (v.status == "in-use" && v.multiattach) else {
                 throw BlockStorageFault.invalidVolume("volume \(v.id) status must be available or in-use with multiattach, but it is \(v.status).")
             }
-            v.attachments.append(VolumeAttachment(id: Identifier.uuid(), serverID: server.deviceID, status: "reserved"))
+            v.attachments.append(VolumeAttachment(id: Identifier.uuid(), serverID: server.deviceID, status: "reserved", byCompute: true))
             if v.status == "available" { v.status = "reserved" }
         }
     }

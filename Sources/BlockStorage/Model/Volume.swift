@@ -47,6 +47,8 @@ struct VolumeAttachment: Codable, Sendable, Equatable {
     /// `reserved` until connected, then `attached`.
     var status: String
     var mode = "rw"
+    /// Made by Compute for one of its servers: only Compute may undo it (Cinder's answer to OSSA-2023-003).
+    var byCompute: Bool?
 }
 
 struct Snapshot: Codable, Sendable, Equatable {

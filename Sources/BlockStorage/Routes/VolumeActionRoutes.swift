@@ -176,15 +176,10 @@ struct VolumeActionRoutes {
             try allow("volume:detach")
             let attachment = try VolumeInput.text(args["attachment_id"], field: "attachment_id")
             _ = try await edit { v in
-                guard !v.attachments.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) is not attached.") }
-                guard attachment == nil || v.attachments.contains(where: { $0.id == attachment }) || v.attachments.count == 1 else {
-                    throw BlockStorageFault.invalidVolume("Volume \(v.id) has no attachment \(attachment!).")
-                }
-                if let attachment, v.attachments.contains(where: { $0.id == attachment }) {
-                    v.attachments.removeAll { $0.id == attachment }
-                } else {
-                    v.attachments.removeFirst()
-                }
+                // Detaching what is not attached ends where it should be: nothing to do, as Cinder's cast answers.
+                guard let index = v.attachments.firstIndex(where: { $0.id == attachment }) ?? (v.attachments.count == 1 ? 0 : nil) else { return }
+                try Self.refuseComputeAttachment(v.attachments[index])
+                v.attachments.remove(at: index)
                 v.status = v.attachments.isEmpty ? "available" : "in-use"
             }
             return .empty(.accepted)
@@ -247,6 +242,7 @@ struct VolumeActionRoutes {
             let detached = try await edit { v in
                 let gone = v.attachments.filter { attachment == nil || $0.id == attachment }
                 guard !gone.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) has no attachment \(attachment ?? "")") }
+                for one in gone { try Self.refuseComputeAttachment(one) }
                 v.attachments.removeAll { attachment == nil || $0.id == attachment }
                 v.status = v.attachments.isEmpty ? "available" : "in-use"
             }
@@ -274,6 +270,14 @@ struct VolumeActionRoutes {
 
         default:
             throw BlockStorageFault.invalidInput("There is no such action: \(name)")
+        }
+    }
+
+    /// An attachment Compute made for a server is Compute's to end: removing it here would leave
+    /// the disk in the guest while the volume is handed to someone else.
+    static func refuseComputeAttachment(_ attachment: VolumeAttachment) throws {
+        guard attachment.byCompute != true else {
+            throw APIError.conflict("Volume attachment \(attachment.id) was made by Compute for server \(attachment.serverID ?? ""): detach it through Compute.")
         }
     }
 }
