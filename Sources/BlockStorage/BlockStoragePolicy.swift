@@ -56,6 +56,7 @@ enum BlockStoragePolicy {
         "volume:delete_snapshot_metadata": member,
         "volume_extension:snapshot_admin_actions:reset_status": admin,
         "volume_extension:snapshot_admin_actions:force_delete": admin,
+        "snapshot_extension:snapshot_actions:update_snapshot_status": member,
         "volume_extension:type_get": reader,
         "volume_extension:type_get_all": reader,
         "volume_extension:types_manage": admin,

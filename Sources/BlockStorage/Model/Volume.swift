@@ -63,6 +63,8 @@ struct Snapshot: Codable, Sendable, Equatable {
     var metadata: [String: String] = [:]
     var createdAt: Double
     var updatedAt: Double?
+    /// What a driver last reported of its progress (`80%`); nil: 0% while creating, 100% once available.
+    var progress: String?
 
     static let statuses: Set<String> = ["creating", "available", "deleting", "error", "error_deleting", "backing-up", "restoring"]
 }

@@ -15,6 +15,8 @@ enum SortOrder {
         } else if let dir = call.query("sort_dir") {
             keys.append(("created_at", try direction(dir)))
         }
+        // `display_name` is the v1 name of `name`, which clients still sort by.
+        keys = keys.map { ($0.0 == "display_name" ? "name" : $0.0, $0.1) }
         for (key, _) in keys where !allowed.contains(key) { throw BlockStorageFault.invalidInput("Invalid sort key \(key).") }
         return keys.isEmpty ? [("created_at", false)] : keys
     }

@@ -79,9 +79,8 @@ struct SnapshotRoutes {
 
     private func create(_ call: APICall) async throws -> Response {
         let body = try VolumeInput.body(try await call.body(), "snapshot")
-        guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else {
-            throw BlockStorageFault.invalidInput("'volume_id' is required.")
-        }
+        // No volume named is a volume not found, as Cinder (and tempest) have it.
+        guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else { throw BlockStorageFault.volumeNotFound("None") }
         let force = try VolumeInput.bool(body["force"], field: "force") ?? false
         let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
         let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
@@ -119,6 +118,20 @@ struct SnapshotRoutes {
                 throw BlockStorageFault.invalidInput("Must specify a valid status")
             }
             _ = try await edit(snapshot.id) { $0.status = status }
+            return .empty(.accepted)
+        case "os-update_snapshot_status":
+            try allow("snapshot_extension:snapshot_actions:update_snapshot_status")
+            guard let status = try VolumeInput.text(value["status"], field: "status") else { throw BlockStorageFault.invalidInput("'status' is required.") }
+            // The moves a volume driver reports, as Cinder allows them.
+            let allowed: [String: Set<String>] = ["creating": ["creating", "available", "error"], "deleting": ["deleting", "error_deleting"]]
+            let progress = try VolumeInput.text(value["progress"], field: "progress")
+            _ = try await edit(snapshot.id) { s in
+                guard allowed[s.status]?.contains(status) == true else {
+                    throw BlockStorageFault.invalidSnapshot("Snapshot status \(s.status) cannot be updated to \(status).")
+                }
+                s.status = status
+                if let progress { s.progress = progress }
+            }
             return .empty(.accepted)
         case "os-force_delete":
             try allow("volume_extension:snapshot_admin_actions:force_delete")

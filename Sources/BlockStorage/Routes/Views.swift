@@ -52,7 +52,7 @@ struct Views {
             "metadata": Self.strings(s.metadata),
         ]
         if detailed {
-            b["os-extended-snapshot-attributes:progress"] = .string(s.status == "available" ? "100%" : "0%")
+            b["os-extended-snapshot-attributes:progress"] = .string(s.progress ?? (s.status == "available" ? "100%" : "0%"))
             b["os-extended-snapshot-attributes:project_id"] = .string(s.projectID)
         }
         return .object(b)
