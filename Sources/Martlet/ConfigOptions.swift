@@ -32,6 +32,8 @@ struct ConfigOptions: ParsableArguments {
     var computeDriver: String?
     @Option(name: .customLong("network-backend"), help: "Data plane: fake or linux (default fake; env MARTLET_NETWORK_BACKEND).")
     var networkBackend: String?
+    @Option(name: .customLong("volume-driver"), help: "Volume driver: fake or file (qcow2 files in the data folder) (default fake; env MARTLET_VOLUME_DRIVER).")
+    var volumeDriver: String?
     @Option(name: .customLong("qemu-accelerator"), help: "auto, kvm or tcg (default auto: KVM when a probe guest runs under it; env MARTLET_QEMU_ACCELERATOR).")
     var qemuAccelerator: String?
     @Option(name: .customLong("fake-hosts"), help: "Hosts the fake hypervisor simulates (default 2; env MARTLET_FAKE_HOSTS).")
@@ -57,6 +59,7 @@ struct ConfigOptions: ParsableArguments {
         flags["console_port"] = consolePort.map(String.init)
         flags["compute_driver"] = computeDriver
         flags["network_backend"] = networkBackend
+        flags["volume_driver"] = volumeDriver
         flags["qemu_accelerator"] = qemuAccelerator
         flags["fake_hosts"] = fakeHosts.map(String.init)
         flags["fake_spawn_delay_ms"] = fakeSpawnDelayMS.map(String.init)

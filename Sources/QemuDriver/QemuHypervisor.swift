@@ -427,7 +427,22 @@ public final class QemuHypervisor: Hypervisor {
             guard let volume = instance.volumes.first(where: { $0.volumeID == volumeID }) else { return false }
             if folder.runningPID != nil, VolumeDisk.path(volume) != nil {
                 try? await qmp(folder, "device_del", ["id": VolumeDisk.deviceID(volume)])
-                try? await qmp(folder, "blockdev-del", ["node-name": VolumeDisk.nodeName(volume)])
+                // The guest lets the disk go when it answers the unplug (ACPI); until then qemu keeps
+                // the node in use. A guest that never answers keeps its volume: the detach fails.
+                let deadline = ContinuousClock.now + .seconds(60)
+                while true {
+                    do {
+                        try await qmp(folder, "blockdev-del", ["node-name": VolumeDisk.nodeName(volume)])
+                        break
+                    } catch DriverError.failed(let why) where why.contains("Failed to find node") {
+                        break  // gone already (a repeated detach)
+                    } catch {
+                        guard ContinuousClock.now < deadline else {
+                            throw DriverError.failed("server \(id) did not release volume \(volumeID) within 60 s")
+                        }
+                        try await Task.sleep(for: .milliseconds(250))
+                    }
+                }
             }
             instance.volumes.removeAll { $0.volumeID == volumeID }
             return true

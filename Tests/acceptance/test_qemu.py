@@ -118,7 +118,7 @@ def cloud(tmp_path_factory):
     (root / "data").mkdir()
     server = MartletServer(binary, root / "data", root / "server.log", os.environ.get("MARTLET_ACCEPTANCE_DATABASE") or None,
                            admin_password="admin-" + uuid.uuid4().hex,
-                           extra_args=("--compute-driver", "qemu", "--network-backend", "linux"))
+                           extra_args=("--compute-driver", "qemu", "--network-backend", "linux", "--volume-driver", "file"))
     server.start()
     try:
         import shutil, sys
@@ -395,6 +395,59 @@ def test_interface_hot_plug_and_unplug(cloud, guest):
     wait_nics(1)  # the guest let the device go (ACPI hot unplug)
     assert not Path(f"/sys/class/net/tap{port[:11]}").exists()
     cloud.osc.ok("port", "delete", port)
+
+
+def volume_script(serial: str, body: str) -> str:
+    """User data that waits (in the background) for the disk whose serial is `serial`, then runs
+    `body` with $dev set to it: the guest finds a hot-plugged volume as Nova's guests do."""
+    return ("#!/bin/sh\n(for i in $(seq 600); do\n"
+            "  for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = \"" + serial + "\" ] && dev=/dev/${d##*/} && break 2; done\n"
+            "  sleep 1\ndone\n" + body + ") &\n")
+
+
+def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
+    """Block Storage with the file driver and real guests: a blank volume is hot-plugged into a
+    running guest (virtio-blk over QMP, its serial the volume ID's first 20 characters), the guest
+    makes a file system and writes a file, the volume is detached (the guest lets the disk go),
+    attached to a second guest, which reads the file back."""
+    volume = cloud.osc.json("volume", "create", "--size", "1", "data")["id"]
+    serial = volume[:20]
+    marker = "written-" + uuid.uuid4().hex[:8]
+    writer_data = tmp_path / "writer.sh"
+    writer_data.write_text(volume_script(serial, "mkfs.ext4 -q $dev && mkdir -p /mnt/v && mount $dev /mnt/v && "
+                                                 f"echo {marker} > /mnt/v/hello.txt && umount /mnt/v && sync && echo volume-wrote-$dev\n"))
+    reader_data = tmp_path / "reader.sh"
+    reader_data.write_text(volume_script(serial, "mkdir -p /mnt/v && mount $dev /mnt/v && echo volume-read-$(cat /mnt/v/hello.txt) && umount /mnt/v\n"))
+    writer = cloud.create("vol-writer", "--user-data", str(writer_data))
+    reader = cloud.create("vol-reader", "--user-data", str(reader_data))
+    try:
+        for server in (writer, reader):
+            cloud.wait_status(server, "ACTIVE")
+            cloud.wait_console(server, "martlet-guest: ready")
+        cloud.osc.ok("server", "add", "volume", writer, volume)
+        shown = cloud.osc.json("volume", "show", volume)
+        assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == writer, shown
+        log = cloud.wait_console(writer, "volume-wrote-/dev/vd")
+        assert "volume-wrote-/dev/vdb" in log, log[-2000:]
+        files = list(cloud.server.data_dir.glob(f"volumes/volume-{volume}.qcow2"))
+        assert len(files) == 1, "the file driver keeps the volume as one qcow2 file"
+
+        cloud.osc.ok("server", "remove", "volume", writer, volume)
+        assert cloud.osc.json("volume", "show", volume)["status"] == "available"
+        nodes = [n["node-name"] for n in cloud.qmp(writer, "query-named-block-nodes")["return"]]
+        assert not any(volume[:11] in n for n in nodes), f"the writer's qemu still has the volume: {nodes}"
+
+        cloud.osc.ok("server", "add", "volume", reader, volume)
+        cloud.wait_console(reader, f"volume-read-{marker}")
+        cloud.osc.ok("server", "remove", "volume", reader, volume)
+    finally:
+        for server in (writer, reader):
+            cloud.osc.run("server", "delete", "--wait", server)
+        cloud.osc.ok("volume", "delete", volume)
+    deadline = time.monotonic() + 30
+    while list(cloud.server.data_dir.glob(f"volumes/*{volume}*")):
+        assert time.monotonic() < deadline, "the deleted volume's file stayed"
+        time.sleep(0.5)
 
 
 def test_a_flavor_larger_than_the_host_is_refused(cloud):
