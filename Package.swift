@@ -271,7 +271,7 @@ let package = Package(
         .testTarget(
             name: "SecurityTests",
             dependencies: [
-                "Compute", "Image", "Networking", "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
+                "BlockStorage", "Compute", "Image", "Networking", "ObjectStorage", "Identity", "MartletCore", "MartletStore", "MartletTestSupport",
                 "DriverKit", "ServiceContracts",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -1,3 +1,4 @@
+import BlockStorage
 import Compute
 import DriverKit
 import Foundation
@@ -16,19 +17,23 @@ import Testing
 /// Every service on one database, as `martlet serve` wires them.
 func fullCloud(_ backend: TestBackend = .sqlite) async throws -> TestCloud {
     let cloud = try await TestCloud.make(
-        backend, migrations: ImageService.migrations + NetworkService.migrations + ObjectStorageService.migrations + ComputeService.migrations,
+        backend, migrations: ImageService.migrations + NetworkService.migrations + ObjectStorageService.migrations + ComputeService.migrations
+            + BlockStorageService.migrations,
         roles: ObjectStorageService.roles + ComputeService.roles, services: { db, config, identity in
         let image = try ImageService(database: db, config: config)
         let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
-        return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config)), image, network,
-                try ObjectStorageService(database: db, config: config, credentials: identity)]
+        let volumes = BlockStorageService(database: db, config: config, driver: FakeVolumeDriver(), images: image)
+        return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config), volumes: volumes),
+                image, network, try ObjectStorageService(database: db, config: config, credentials: identity), volumes]
     })
+    try await cloud.blockStorage.start()
     try await cloud.compute.start()
     return cloud
 }
 
 extension TestCloud {
     var compute: ComputeService { services.first { $0 is ComputeService } as! ComputeService }
+    var blockStorage: BlockStorageService { services.first { $0 is BlockStorageService } as! BlockStorageService }
 
     /// Every route a policy guards, with the service's path prefix.
     var guardedRoutes: [(method: HTTPRequest.Method, path: String)] {
@@ -126,6 +131,15 @@ struct Estate: Sendable {
             "name": "a-server", "imageRef": .string(image), "flavorRef": "42", "networks": [["uuid": .string(network)]],
             "metadata": ["k": "v"], "key_name": "alice-key"]])["server"]?["id"])
 
+        // Block Storage: a volume with metadata, a snapshot of it, and a pending transfer of another volume.
+        let volume = try need(try await c.call(.post, "/volume/v3/volumes", token: t, json: ["volume": ["size": 1, "name": "a-volume",
+                                                                                                          "metadata": ["k": "v"]]])["volume"]?["id"])
+        let offered = try need(try await c.call(.post, "/volume/v3/volumes", token: t, json: ["volume": ["size": 1, "name": "a-offered"]])["volume"]?["id"])
+        for id in [volume, offered] { try await available(c, t, "volumes", id) }
+        let snapshot = try need(try await c.call(.post, "/volume/v3/snapshots", token: t, json: ["snapshot": ["volume_id": .string(volume)]])["snapshot"]?["id"])
+        let transfer = try need(try await c.call(.post, "/volume/v3/os-volume-transfer", token: t, json: ["transfer": ["volume_id": .string(offered)]])["transfer"]?["id"])
+        try await available(c, t, "snapshots", snapshot)
+
         // Identity: an application credential and an EC2 credential of alice's.
         let appCred = try need(try await c.call(.post, "/identity/v3/users/\(a.user)/application_credentials", token: t,
                                                 json: ["application_credential": ["name": "a-cred"]])["application_credential"]?["id"])
@@ -139,7 +153,8 @@ struct Estate: Sendable {
         try expect(try await c.call(.put, "\(e.account)/a-box/a-object", token: t, raw: Array("secret".utf8)), .created)
 
         e.byParam = ["server_id": server, "image_id": image, "project_id": a.project, "user_id": a.user, "credential_id": credential,
-                     "access": access, "name": "alice-key", "key": "k", "tag": "t1", "port_id": port, "network": "a-net"]
+                     "access": access, "name": "alice-key", "key": "k", "tag": "t1", "port_id": port, "network": "a-net",
+                     "volume_id": volume, "snapshot_id": snapshot, "transfer_id": transfer]
         e.bySegment = ["networks": network, "subnets": subnet, "ports": port, "routers": router, "security-groups": group,
                        "security-group-rules": rule, "subnetpools": pool, "floatingips": fip, "os-security-groups": group,
                        "os-security-group-rules": rule, "os-server-groups": serverGroup, "application_credentials": appCred]
@@ -154,6 +169,8 @@ struct Estate: Sendable {
             "/compute/v2.1/os-keypairs/alice-key?user_id=\(aliceID)", "/compute/v2.1/servers/\(byParam["server_id"]!)/os-interface",
             "/image/v2/images/\(byParam["image_id"]!)", "/identity/v3/projects/\(projectA)", "/identity/v3/users/\(aliceID)",
             "/identity/v3/credentials/\(byParam["credential_id"]!)", "/identity/v3/projects/\(projectA)/users/\(aliceID)/roles",
+            "/volume/v3/volumes/\(byParam["volume_id"]!)", "/volume/v3/snapshots/\(byParam["snapshot_id"]!)",
+            "/volume/v3/os-volume-transfer/\(byParam["transfer_id"]!)",
         ] + ["networks", "subnets", "ports", "routers", "security-groups", "security-group-rules", "subnetpools", "floatingips"]
             .map { "/network/v2.0/\($0)/\(bySegment[$0]!)" }
         for path in reads {
@@ -178,6 +195,16 @@ struct Estate: Sendable {
 
     /// A body as text (nothing of A's changes on its own once its server has settled).
     static func stable(_ json: JSON?) -> String { json?.text ?? "" }
+}
+
+/// Waits (5 s at most) for a volume or snapshot the fake driver is making.
+func available(_ c: Client, _ token: String, _ kind: String, _ id: String) async throws {
+    for _ in 0..<250 {
+        let reply = try await c.call(.get, "/volume/v3/\(kind)/\(id)", token: token)
+        if reply[String(kind.dropLast())]?["status"] == "available" { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw TestFailure("\(kind) \(id) never became available")
 }
 
 func need(_ value: JSON?, _ what: String = "id") throws -> String {

@@ -83,6 +83,15 @@ import Testing
                 (.post, "/image/v2/images", ["name": "r-image", "disk_format": "raw", "container_format": "bare"]),
                 (.patch, "/image/v2/images/\(image)", [["op": "replace", "path": "/name", "value": "renamed"]]),
                 (.delete, "/image/v2/images/\(image)", .null),
+                (.post, "/volume/v3/volumes", ["volume": ["size": 1]]),
+                (.post, "/volume/v3/volumes/\(e.byParam["volume_id"]!)/action", ["os-extend": ["new_size": 2]]),
+                (.post, "/volume/v3/volumes/\(e.byParam["volume_id"]!)/action", ["os-set_bootable": ["bootable": true]]),
+                (.put, "/volume/v3/volumes/\(e.byParam["volume_id"]!)", ["volume": ["name": "renamed"]]),
+                (.delete, "/volume/v3/volumes/\(e.byParam["volume_id"]!)/metadata/k", .null),
+                (.post, "/volume/v3/snapshots", ["snapshot": ["volume_id": .string(e.byParam["volume_id"]!)]]),
+                (.delete, "/volume/v3/snapshots/\(e.byParam["snapshot_id"]!)", .null),
+                (.delete, "/volume/v3/os-volume-transfer/\(e.byParam["transfer_id"]!)", .null),
+                (.post, "/compute/v2.1/servers/\(server)/os-volume_attachments", ["volumeAttachment": ["volumeId": .string(e.byParam["volume_id"]!)]]),
             ]
             for (method, path, body) in writes {
                 let headers = method == .patch ? ["Content-Type": "application/openstack-images-v2.1-json-patch"] : [:]
