@@ -241,7 +241,7 @@ let package = Package(
             name: "BlockStorageTests",
             dependencies: [
                 "BlockStorage", "FileVolumeDriver", "Compute", "Image", "Networking", "Identity", "MartletCore", "MartletStore",
-                "MartletTestSupport", "DriverKit", "ServiceContracts",
+                "MartletTestSupport", "DriverKit", "DriverConformance", "ServiceContracts", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

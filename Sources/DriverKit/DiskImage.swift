@@ -6,6 +6,11 @@ public enum DiskImage {
         public var format: String
         public var virtualSize: Int64
         public var backingFile: String?
+        /// A qcow2's external data file: like a backing file, it would let an image read a host file.
+        public var dataFile: String?
+
+        /// Whether the image names another file of the host (a backing or data file): an uploaded image may not.
+        public var namesHostFile: Bool { backingFile != nil || dataFile != nil }
     }
 
     public static func info(_ path: String) async throws -> Info {
@@ -17,7 +22,9 @@ public enum DiskImage {
               let format = object["format"] as? String, let size = (object["virtual-size"] as? NSNumber)?.int64Value else {
             throw DriverError.invalidInput("qemu-img could not describe the image.")
         }
-        return Info(format: format, virtualSize: size, backingFile: object["backing-filename"] as? String)
+        let specific = (object["format-specific"] as? [String: Any])?["data"] as? [String: Any]
+        return Info(format: format, virtualSize: size, backingFile: object["backing-filename"] as? String,
+                    dataFile: specific?["data-file"] as? String)
     }
 
     /// Refuses a qcow2 whose metadata is corrupt or cut short.

@@ -71,7 +71,13 @@ public final class FileVolumeDriver: VolumeDriver {
 
     /// The image's bytes, streamed to disk, checked (no backing file: it could read any file of
     /// this host) and converted to qcow2.
+    /// An image the Image service keeps as a local file is converted in place; another is
+    /// streamed to a temporary file first.
     private func fetch(image id: String, into target: String) async throws {
+        if let file = try await images.imageFile(id: id) {
+            try await convert(file, into: target, image: id)
+            return
+        }
         guard let chunks = try await images.imageData(id: id) else { throw DriverError.invalidInput("Image \(id) has no data.") }
         let download = "\(target).download"
         defer { try? FileManager.default.removeItem(atPath: download) }
@@ -80,10 +86,14 @@ public final class FileVolumeDriver: VolumeDriver {
         } catch let error as DurableFileError {
             throw DriverError.failed("Image \(id) could not be stored: \(error.reason).")
         }
-        let info = try await DiskImage.info(download)
-        guard info.backingFile == nil else { throw DriverError.invalidInput("Image \(id) has a backing file, which a volume source may not have.") }
-        if info.format == "qcow2" { try await DiskImage.check(download) }
-        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", info.format, "-O", "qcow2", download, target])
+        try await convert(download, into: target, image: id)
+    }
+
+    private func convert(_ source: String, into target: String, image id: String) async throws {
+        let info = try await DiskImage.info(source)
+        guard !info.namesHostFile else { throw DriverError.invalidInput("Image \(id) has a backing or data file, which a volume source may not have.") }
+        if info.format == "qcow2" { try await DiskImage.check(source) }
+        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", info.format, "-O", "qcow2", source, target])
     }
 
     public func delete(_ id: String) async throws {

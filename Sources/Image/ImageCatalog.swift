@@ -72,6 +72,11 @@ extension ImageService: ImageCatalog {
         return data.chunks(.image(id))
     }
 
+    public func imageFile(id: String) async throws -> String? {
+        guard try await data.size(.image(id)) != nil else { return nil }
+        return data.localFile(.image(id))
+    }
+
     public func deleteImage(id: String) async throws {
         try await repo.db.transaction { db in try await repo.delete(id, in: db) }
         try? await data.delete(.image(id))

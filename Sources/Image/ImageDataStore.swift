@@ -28,6 +28,8 @@ public protocol ImageDataStore: Sendable {
     func delete(_ key: ImageDataKey) async throws
     /// Every key that has data, and removes interrupted writes: for the start-up clean-up.
     func sweep() async throws -> [ImageDataKey]
+    /// Where the key's bytes are on this host, for a store that keeps files (nil otherwise).
+    func localFile(_ key: ImageDataKey) -> String?
 }
 
 public enum ImageDataKey: Sendable, Hashable {
@@ -42,6 +44,10 @@ public enum ImageDataError: Error {
 /// Image data as files in `<data-dir>/images` (staged data in `images/staging`), written with
 /// `DurableFile`. File names are image IDs, which the service generates or validates as UUIDs,
 /// so no client string ever becomes a path.
+extension ImageDataStore {
+    public func localFile(_ key: ImageDataKey) -> String? { nil }
+}
+
 public struct FileImageDataStore: ImageDataStore {
     let root: FilePath
     let fileSystem = FileSystem.shared
@@ -53,6 +59,8 @@ public struct FileImageDataStore: ImageDataStore {
                                                     withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
     }
+
+    public func localFile(_ key: ImageDataKey) -> String? { path(key).string }
 
     func path(_ key: ImageDataKey) -> FilePath {
         switch key {

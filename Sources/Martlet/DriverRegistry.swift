@@ -49,4 +49,5 @@ struct DriverRegistry {
 struct CatalogImageSource: ImageSource {
     let catalog: any ImageCatalog
     func imageData(id: String) async throws -> ByteChunks? { try await catalog.imageData(id: id) }
+    func imageFile(id: String) async throws -> String? { try await catalog.imageFile(id: id) }
 }

@@ -79,9 +79,9 @@ actor ImageCache {
         if let declared = image.diskFormat, DiskImage.qemuFormat(declared) != info.format {
             throw DriverError.invalidInput("Image \(image.id) says it is \(declared) but its data is \(info.format).")
         }
-        if info.backingFile != nil {
-            // A backing file would let an image read any file of the host.
-            throw DriverError.invalidInput("Image \(image.id) has a backing file, which an uploaded image may not have.")
+        if info.namesHostFile {
+            // A backing or data file would let an image read any file of the host.
+            throw DriverError.invalidInput("Image \(image.id) has a backing or data file, which an uploaded image may not have.")
         }
         if info.format == "qcow2" { try await DiskImage.check(download) }
         let staged = "\(folder)/\(image.id).staged"

@@ -13,6 +13,8 @@ public protocol ImageCatalog: Sendable {
     func finishSnapshot(id: String, data: ByteChunks, diskFormat: String) async throws
     /// Streams an image's stored bytes (a hypervisor's image cache fetches them), nil when it has none.
     func imageData(id: String) async throws -> ByteChunks?
+    /// The image's stored bytes as a file of this host, when the store keeps them as one; nil otherwise.
+    func imageFile(id: String) async throws -> String?
     /// Removes an image (a snapshot whose server failed to produce it).
     func deleteImage(id: String) async throws
     /// Every image the project may see, newest first (Compute's `/images` proxy, before 2.36).

@@ -43,6 +43,13 @@ public struct ConsoleEndpoint: Sendable, Equatable {
 public protocol ImageSource: Sendable {
     /// The image's bytes, nil when it has none.
     func imageData(id: String) async throws -> ByteChunks?
+    /// The image's bytes as a file of this host when the image store keeps them as one, so a
+    /// driver reads them in place instead of copying them first; nil otherwise.
+    func imageFile(id: String) async throws -> String?
+}
+
+extension ImageSource {
+    public func imageFile(id: String) async throws -> String? { nil }
 }
 
 /// What one host offers the scheduler.
