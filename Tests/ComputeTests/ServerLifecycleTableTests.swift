@@ -46,7 +46,7 @@ import Testing
             }
             // Only actions the conductor finishes set a task; the rest are made at once.
             #expect((t.task == nil) == [.shelveOffload, .restore, .lock, .unlock, .resetState, .changePassword, .triggerCrashDump,
-                                        .attachInterface].contains(action), "\(action)")
+                                        .attachInterface, .attachVolume, .detachVolume].contains(action), "\(action)")
         }
         // The ends the workflows rely on.
         var s = server(.resized, task: .resizeConfirming, previous: .stopped)
