@@ -33,19 +33,22 @@ struct MachineCommand {
         if p["hw_firmware_type"] == "uefi" { args += ["-bios", "/usr/share/ovmf/OVMF.fd"] }
         let bus = p["hw_disk_bus"] ?? "virtio"
         if bus == "scsi" { args += ["-device", "virtio-scsi-pci,id=scsi0"] }
-        var disks = [folder.disk]
+        // A server booting from a volume has no root disk here: the volume boots first.
+        let root = spec.rootVolume
+        var disks = root == nil ? [folder.disk] : []
         if rescue { disks.insert(folder.rescueDisk, at: 0) }
+        if let root, !rescue { args += VolumeDisk.arguments(root, bootIndex: 1) }
         if spec.ephemeralGB > 0 { disks.append(folder.ephemeral) }
         if spec.swapMB > 0 { disks.append(folder.swap) }
         for (index, disk) in disks.enumerated() {
             args += ["-drive", "file=\(disk),format=qcow2,if=none,id=disk\(index),discard=unmap"]
-            args += ["-device", device(bus: bus, drive: "disk\(index)", serial: index == 0 && !rescue ? String(spec.id.prefix(20)) : nil,
-                                        bootIndex: index == 0 ? 1 : nil)]
+            args += ["-device", device(bus: bus, drive: "disk\(index)", serial: index == 0 && !rescue && root == nil ? String(spec.id.prefix(20)) : nil,
+                                        bootIndex: index == 0 && (root == nil || rescue) ? 1 : nil)]
         }
         if configDrive {
             args += ["-drive", "file=\(folder.configDrive),format=raw,if=none,id=config,readonly=on", "-device", device(bus: bus, drive: "config")]
         }
-        for volume in spec.volumes { args += VolumeDisk.arguments(volume) }
+        for volume in spec.volumes where volume != root || rescue { args += VolumeDisk.arguments(volume) }
         for port in spec.ports {
             args += ["-netdev", NetworkInterface.netdev(port), "-device", NetworkInterface.device(port)]
         }

@@ -76,6 +76,11 @@ public final class QemuHypervisor: Hypervisor {
     }
 
     private func makeDisks(_ instance: InstanceSpec, in folder: InstanceFolder) async throws {
+        if instance.rootVolume != nil {
+            // Booting from a volume: no root disk of the host's.
+            try await makeLocalDisks(instance, in: folder)
+            return
+        }
         let base = try await cache.base(for: instance.image)
         let imageSize = base.virtualSize
         if instance.diskGB > 0 {
@@ -86,6 +91,10 @@ public final class QemuHypervisor: Hypervisor {
             }
         }
         try await DiskImage.overlay(folder.disk, on: base.path, sizeGB: instance.diskGB)
+        try await makeLocalDisks(instance, in: folder)
+    }
+
+    private func makeLocalDisks(_ instance: InstanceSpec, in folder: InstanceFolder) async throws {
         if instance.ephemeralGB > 0 { try await DiskImage.blank(folder.ephemeral, megabytes: instance.ephemeralGB * 1024) }
         if instance.swapMB > 0 { try await DiskImage.blank(folder.swap, megabytes: instance.swapMB) }
     }
@@ -96,7 +105,7 @@ public final class QemuHypervisor: Hypervisor {
         let saved = try folder.load()
         guard (saved.vcpus, saved.memoryMB, saved.diskGB) != (instance.vcpus, instance.memoryMB, instance.diskGB) else { return }
         try await shutDown(folder)
-        try await DiskImage.grow(folder.disk, toGB: instance.diskGB)
+        if saved.rootVolume == nil { try await DiskImage.grow(folder.disk, toGB: instance.diskGB) }
         var reshaped = saved
         (reshaped.vcpus, reshaped.memoryMB, reshaped.diskGB) = (instance.vcpus, instance.memoryMB, instance.diskGB)
         try await folder.save(reshaped)

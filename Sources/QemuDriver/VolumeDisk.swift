@@ -18,10 +18,11 @@ enum VolumeDisk {
         ["driver": "virtio-blk-pci", "drive": nodeName(volume), "id": deviceID(volume), "serial": serial(volume)]
     }
 
-    /// The same disk on a qemu command line.
-    static func arguments(_ volume: InstanceVolume) -> [String] {
+    /// The same disk on a qemu command line (`bootIndex` for the volume a server boots from).
+    static func arguments(_ volume: InstanceVolume, bootIndex: Int? = nil) -> [String] {
         guard let path = path(volume) else { return [] }
         return ["-drive", "file=\(path),format=\(format(volume)),if=none,id=\(nodeName(volume))",
-                "-device", "virtio-blk-pci,drive=\(nodeName(volume)),id=\(deviceID(volume)),serial=\(serial(volume))"]
+                "-device", "virtio-blk-pci,drive=\(nodeName(volume)),id=\(deviceID(volume)),serial=\(serial(volume))"
+                    + (bootIndex.map { ",bootindex=\($0)" } ?? "")]
     }
 }

@@ -11,6 +11,11 @@ public protocol VolumeCatalog: Sendable {
     func attach(volumeID: String, to server: ServerRef, host: String, device: String) async throws -> VolumeConnection
     /// Disconnects it from the host and makes it `available` again (a reservation that never attached too).
     func detach(volumeID: String, from server: ServerRef) async throws
+    /// Makes a volume for a server's block device mapping (blank, or from an image or a snapshot),
+    /// with the project's quota checked; it is `creating` until the driver is done. Its ID.
+    func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String) async throws -> String
+    /// Deletes a detached volume (a server's, `delete_on_termination`).
+    func deleteVolume(id: String) async throws
 }
 
 /// A volume as Compute shows it in a server's attachments and checks it before an attach.

@@ -111,3 +111,63 @@ import Testing
         }
     }
 }
+
+@Suite struct BootFromVolumeTests {
+    @Test(arguments: TestBackend.available)
+    func aServerBootsFromAVolumeMadeFromAnImageAndTakesItAlongWhenAsked(_ backend: TestBackend) async throws {
+        let cloud = try await volumeCloud(backend)
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let kept = try await c.makeVolume(admin, size: 2)
+            let reply = try await c.boot(admin, image: "", network: network, extra: ["block_device_mapping_v2": [
+                ["boot_index": 0, "uuid": .string(image), "source_type": "image", "destination_type": "volume", "volume_size": 1,
+                 "delete_on_termination": true],
+                ["boot_index": 1, "uuid": .string(kept), "source_type": "volume", "destination_type": "volume"],
+            ]])
+            #expect(reply.status == .accepted, "\(reply.body?.text ?? "")")
+            let id = try #require(reply["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let server = try #require(try await c.server(admin, id, version: "2.79"))
+            #expect(server["status"] == "ACTIVE" && server["image"] == "", "\(server.text)")
+            let attached = server["os-extended-volumes:volumes_attached"]?.array ?? []
+            #expect(attached.count == 2 && attached.contains { $0["id"]?.stringValue == kept && $0["delete_on_termination"] == false })
+            let boot = try #require(attached.first { $0["id"]?.stringValue != kept }?["id"]?.stringValue)
+            let bootVolume = try await c.call(.get, "/volume/v3/volumes/\(boot)", token: admin)["volume"]
+            #expect(bootVolume?["status"] == "in-use" && bootVolume?["bootable"] == "true" && bootVolume?["attachments"]?.array.first?["device"] == "/dev/vda")
+            #expect(bootVolume?["volume_image_metadata"]?["image_id"]?.stringValue == image)
+            let hypervisor = try #require(cloud.compute.hypervisor as? FakeHypervisor)
+            #expect(Set(hypervisor.devices(id)?.volumes ?? []) == [boot, kept])
+
+            // Deleting the server takes the boot volume (delete_on_termination) and frees the other.
+            #expect(try await c.call(.delete, "/compute/v2.1/servers/\(id)", token: admin).status == .noContent)
+            await cloud.compute.settle()
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(boot)", token: admin).status == .notFound)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(kept)", token: admin)["volume"]?["status"] == "available")
+            #expect(try await c.call(.get, "/network/v2.0/ports?device_owner=compute:nova", token: admin)["ports"]?.array.isEmpty == true,
+                    "the server's port goes with it")
+        }
+    }
+
+    @Test func badMappingsAreRefusedAndMakeNothing() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            for mapping: JSON in [
+                ["boot_index": 0, "uuid": .string(Identifier.uuid()), "source_type": "volume", "destination_type": "volume"],
+                ["boot_index": 0, "uuid": .string(image), "source_type": "image", "destination_type": "volume"],
+                ["boot_index": 0, "uuid": "not-a-uuid", "source_type": "volume", "destination_type": "volume"],
+                ["boot_index": 0, "source_type": "floppy", "destination_type": "volume"],
+            ] {
+                let reply = try await c.boot(admin, image: "", network: network, extra: ["block_device_mapping_v2": [mapping]])
+                #expect(reply.status == .badRequest, "\(mapping): \(reply.status) \(reply.body?.text ?? "")")
+            }
+            #expect(try await c.call(.get, "/compute/v2.1/servers", token: admin)["servers"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/volume/v3/volumes", token: admin)["volumes"]?.array.isEmpty == true)
+        }
+    }
+}

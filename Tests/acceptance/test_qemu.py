@@ -450,6 +450,31 @@ def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
         time.sleep(0.5)
 
 
+def test_boots_from_a_volume(cloud):
+    """`openstack server create --boot-from-volume`: Compute asks Block Storage for a volume made
+    from the image (the file driver converts the image in place), connects it and boots the guest
+    from it, with no root disk of the host's; the volume outlives the server."""
+    server = cloud.osc.json("server", "create", "--image", cloud.image, "--boot-from-volume", "1", "--flavor", "m1.nano",
+                            "--nic", f"net-id={cloud.network}", "from-volume")["id"]
+    try:
+        cloud.wait_status(server, "ACTIVE")
+        cloud.wait_console(server, "martlet-guest: ready")
+        shown = cloud.show(server)
+        (attached,) = shown["volumes_attached"]
+        volume = cloud.osc.json("volume", "show", attached["id"])
+        assert volume["status"] == "in-use" and volume["bootable"] in (True, "true"), volume
+        assert volume["attachments"][0]["device"] == "/dev/vda", volume
+        assert not (cloud.instances / server / "disk.qcow2").exists(), "a server booting from a volume has no root disk of the host's"
+    finally:
+        cloud.osc.ok("server", "delete", "--wait", server)
+    cloud.assert_gone(server, [])
+    deadline = time.monotonic() + 30
+    while cloud.osc.json("volume", "show", attached["id"])["status"] != "available":
+        assert time.monotonic() < deadline, "the boot volume stayed attached to a deleted server"
+        time.sleep(0.5)
+    cloud.osc.ok("volume", "delete", attached["id"])
+
+
 def test_a_flavor_larger_than_the_host_is_refused(cloud):
     cloud.osc.ok("flavor", "create", "--vcpus", "1", "--ram", "64", "--disk", "1000000", "larger-than-the-host")
     server_id = cloud.osc.json("server", "create", "--image", cloud.image, "--flavor", "larger-than-the-host",

@@ -12,9 +12,8 @@ extension BlockStorageService: VolumeCatalog {
 
     public func reserve(volumeID: String, for server: ServerRef) async throws {
         try await editForServer(volumeID) { v in
-            guard !v.attachments.contains(where: { $0.serverID == server.deviceID }) else {
-                throw APIError.badRequest("Volume \(v.id) is already attached to server \(server.deviceID).")
-            }
+            // Reserved or attached for this server already: a repeated step (a build run again).
+            if v.attachments.contains(where: { $0.serverID == server.deviceID }) { return }
             guard v.status == "available" || (v.status == "in-use" && v.multiattach) else {
                 throw BlockStorageFault.invalidVolume("volume \(v.id) status must be available or in-use with multiattach, but it is \(v.status).")
             }
@@ -58,6 +57,25 @@ extension BlockStorageService: VolumeCatalog {
                 v.status = v.attachments.contains(where: { $0.status == "attached" }) ? "in-use" : "available"
             }
         }
+    }
+
+    public func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String) async throws -> String {
+        var request = VolumeRequest(projectID: projectID, userID: userID, size: sizeGB, name: name)
+        switch source {
+        case .blank: break
+        case .image(let id): request.imageID = id
+        case .snapshot(let id): request.snapshotID = id
+        case .volume(let id): request.sourceVolumeID = id
+        }
+        return try await create(request).id
+    }
+
+    public func deleteVolume(id: String) async throws {
+        let gone = try await store.editVolume(id) { v in
+            guard v.attachments.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) is still attached.") }
+            v.status = "deleting"
+        }
+        if gone != nil { work.delete(id) }
     }
 
     private func editForServer(_ id: String, _ change: @escaping @Sendable (inout Volume) throws -> Void) async throws {

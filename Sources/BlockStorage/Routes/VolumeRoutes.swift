@@ -96,104 +96,20 @@ struct VolumeRoutes {
     func create(_ call: APICall) async throws -> Response {
         let body = try VolumeInput.body(try await call.body(), "volume")
         let projectID = try call.auth.projectID ?? { throw APIError.badRequest("A project-scoped token is needed to create a volume.") }()
-        var size = try VolumeInput.size(body["size"])
-        let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
-        let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
-        let metadata = try VolumeInput.metadata(body["metadata"]) ?? [:]
-        let zone = try VolumeInput.text(body["availability_zone"], field: "availability_zone")
-        if let zone, zone != BlockStorageService.zone { throw BlockStorageFault.invalidInput("Availability zone '\(zone)' is invalid.") }
-        var multiattach = try VolumeInput.bool(body["multiattach"], field: "multiattach") ?? false
-        let snapshotID = try VolumeInput.text(body["snapshot_id"], field: "snapshot_id")
-        let sourceID = try VolumeInput.text(body["source_volid"], field: "source_volid")
-        let imageID = try VolumeInput.text(body["imageRef"] ?? body["image_id"], field: "imageRef")
         if body["backup_id"].map({ $0 != .null }) == true { throw APIError.badRequest("Restoring a backup into a new volume needs microversion 3.47.") }
-        guard [snapshotID, sourceID, imageID].compactMap({ $0 }).count <= 1 else {
-            throw BlockStorageFault.invalidInput("A volume is made from at most one of a snapshot, a source volume and an image.")
-        }
-        let typeRef = try VolumeInput.text(body["volume_type"], field: "volume_type")
-
-        // The source, checked for existence, access and state.
-        var source: VolumeSpec.Source = .blank
-        var inheritedType: String?
-        var imageMetadata: [String: String]?
-        var bootable = false
-        if let snapshotID {
-            guard let snapshot = try await store.snapshot(snapshotID), call.canSee(projectID: snapshot.projectID) else {
-                throw BlockStorageFault.snapshotNotFound(snapshotID)
-            }
-            guard snapshot.status == "available" else {
-                throw BlockStorageFault.invalidSnapshot("Originating snapshot status must be one of 'available' values")
-            }
-            let origin = try await store.volume(snapshot.volumeID)
-            inheritedType = origin?.typeID
-            bootable = origin?.bootable ?? false
-            imageMetadata = origin?.imageMetadata
-            size = size ?? snapshot.size
-            guard size! >= snapshot.size else {
-                throw BlockStorageFault.invalidInput("Volume size '\(size!)'GB cannot be smaller than the snapshot size \(snapshot.size)GB. They must be >= original snapshot size.")
-            }
-            source = .snapshot(snapshotID)
-        } else if let sourceID {
-            guard let origin = try await store.volume(sourceID), call.canSee(projectID: origin.projectID) else {
-                throw BlockStorageFault.volumeNotFound(sourceID)
-            }
-            guard ["available", "in-use"].contains(origin.status) else {
-                throw BlockStorageFault.invalidVolume("Volume \(sourceID) status must be available or in-use, but current status is: \(origin.status).")
-            }
-            inheritedType = origin.typeID
-            bootable = origin.bootable
-            imageMetadata = origin.imageMetadata
-            size = size ?? origin.size
-            guard size! >= origin.size else {
-                throw BlockStorageFault.invalidInput("Volume size '\(size!)'GB cannot be smaller than original volume size \(origin.size)GB. They must be >= original volume size.")
-            }
-            source = .volume(sourceID)
-        } else if let imageID {
-            guard let image = try await service.images.bootImage(id: imageID, projectID: projectID, isAdmin: call.isAdmin) else {
-                throw BlockStorageFault.imageNotFound(imageID)
-            }
-            guard image.status == "active" else { throw BlockStorageFault.invalidInput("Image \(imageID) is not active.") }
-            guard let wanted = size else { throw BlockStorageFault.invalidInput("A volume made from an image needs a size.") }
-            let imageGB = Int(((image.size ?? 0) + (1 << 30) - 1) >> 30)
-            guard wanted >= imageGB else {
-                throw BlockStorageFault.invalidInput("Size of specified image \(imageGB)GB is larger than volume size \(wanted)GB.")
-            }
-            guard wanted >= image.minDisk else {
-                throw BlockStorageFault.invalidInput("Volume size \(wanted)GB cannot be smaller than the image minDisk size \(image.minDisk)GB.")
-            }
-            bootable = true
-            imageMetadata = VolumeImage.metadata(image)
-            source = .image(imageID)
-        }
-        guard let size else { throw BlockStorageFault.invalidInput("'size' is required for a volume made from nothing.") }
-
-        let now = BlockStorageStore.now()
-        let volume = try await store.db.transaction { db -> Volume in
-            let type: VolumeType
-            if let typeRef {
-                guard let found = try await store.type(idOrName: typeRef, in: db),
-                      found.isPublic || call.isAdmin || found.projects.contains(projectID)
-                else { throw BlockStorageFault.typeNameNotFound(typeRef) }
-                type = found
-            } else if let inheritedType, let found = try await store.type(inheritedType, in: db) {
-                type = found
-            } else {
-                guard let found = try await store.type(named: VolumeType.defaultName, in: db) else { throw BlockStorageFault.typeNameNotFound(VolumeType.defaultName) }
-                type = found
-            }
-            if type.extraSpecs["multiattach"]?.lowercased() == "<is> true" { multiattach = true }
-            try await store.lockProject(projectID, in: db)
-            try await service.quotas.check(projectID: projectID, volumes: 1, gigabytes: size, typeName: type.name, store: store, in: db)
-            // With its volume service disabled no backend takes the volume: it ends in error, as Cinder's scheduler leaves it.
-            let schedulable = try await store.services(in: db).contains { $0.binary == "cinder-volume" && !$0.disabled }
-            let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: call.auth.userID, name: name, description: description,
-                                size: size, status: schedulable ? "creating" : "error", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
-                                multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
-                                metadata: metadata, createdAt: now)
-            try await store.insert(volume, in: db)
-            return volume
-        }
-        if volume.status == "creating" { service.work.create(volume, source: source) }
+        let request = VolumeRequest(
+            projectID: projectID, userID: call.auth.userID, isAdmin: call.isAdmin,
+            size: try VolumeInput.size(body["size"]),
+            name: try VolumeInput.text(body["name"] ?? body["display_name"], field: "name"),
+            description: try VolumeInput.text(body["description"] ?? body["display_description"], field: "description"),
+            metadata: try VolumeInput.metadata(body["metadata"]) ?? [:],
+            zone: try VolumeInput.text(body["availability_zone"], field: "availability_zone"),
+            multiattach: try VolumeInput.bool(body["multiattach"], field: "multiattach") ?? false,
+            snapshotID: try VolumeInput.text(body["snapshot_id"], field: "snapshot_id"),
+            sourceVolumeID: try VolumeInput.text(body["source_volid"], field: "source_volid"),
+            imageID: try VolumeInput.text(body["imageRef"] ?? body["image_id"], field: "imageRef"),
+            typeRef: try VolumeInput.text(body["volume_type"], field: "volume_type"))
+        let volume = try await service.create(request)
         return .json(.accepted, ["volume": try await render(volume, call, detailed: false)])
     }
 

@@ -64,10 +64,76 @@ struct VolumeAttacher {
         _ = try await Workflows(service: service).settle(server.id) { s in s.volumes?.removeAll { $0.volumeID == volumeID } }
     }
 
-    /// A deleted server's volumes go back to `available` (its host's disks are gone with it).
+    /// A deleted server's volumes go back to `available` (its host's disks are gone with it), and
+    /// those asked to go with it (`delete_on_termination`) are deleted.
     func releaseAll(of server: Server) async throws {
         guard let volumes = service.volumes else { return }
-        for disk in server.volumes ?? [] { try await volumes.detach(volumeID: disk.volumeID, from: server.portRef) }
+        for disk in server.volumes ?? [] {
+            try await volumes.detach(volumeID: disk.volumeID, from: server.portRef)
+            if disk.deleteOnTermination { try await volumes.deleteVolume(id: disk.volumeID) }
+        }
+    }
+
+    /// The create's volumes, before the first spawn: made (from an image, a snapshot or nothing) and
+    /// waited for, then reserved and connected to the host; the boot volume is `/dev/vda`. Each step
+    /// is recorded as it ends, so a build run again after a restart makes nothing twice.
+    func attachRequested(_ devices: [BlockDeviceRequest], to server: Server, host: String) async throws -> Server {
+        let catalog = try catalog
+        var server = server
+        for index in devices.indices.sorted(by: { (devices[$0].bootIndex ?? Int.max) < (devices[$1].bootIndex ?? Int.max) }) {
+            var device = server.blockDevices?[index] ?? devices[index]
+            if device.sourceType != "volume" {
+                let source: VolumeSpec.Source = switch device.sourceType {
+                case "image": .image(device.uuid ?? "")
+                case "snapshot": .snapshot(device.uuid ?? "")
+                default: .blank
+                }
+                let made = try await catalog.createVolume(projectID: server.projectID, userID: server.userID, sizeGB: device.volumeSize,
+                                                          source: source, name: "\(server.name)-\(device.isRoot ? "boot" : "volume-\(index)")")
+                device.sourceType = "volume"
+                device.uuid = made
+                let recorded = device
+                server = try await Workflows(service: service).settle(server.id) { s in
+                    s.blockDevices?[index] = recorded
+                    Self.record(recorded, in: &s)
+                }
+                try await waitAvailable(made, projectID: server.projectID)
+            }
+            let volumeID = device.uuid ?? ""
+            if let disk = server.volumes?.first(where: { $0.volumeID == volumeID }), disk.connection != Self.pending { continue }
+            if server.volumes?.contains(where: { $0.volumeID == volumeID }) != true {
+                let recorded = device
+                server = try await Workflows(service: service).settle(server.id) { s in Self.record(recorded, in: &s) }
+            }
+            guard let disk = server.volumes?.first(where: { $0.volumeID == volumeID }) else { throw APIError.internalError() }
+            try await catalog.reserve(volumeID: volumeID, for: server.portRef)
+            let connection = try await catalog.attach(volumeID: volumeID, to: server.portRef, host: host, device: disk.device)
+            server = try await Workflows(service: service).settle(server.id) { s in
+                if let at = s.volumes?.firstIndex(where: { $0.volumeID == volumeID }) { s.volumes?[at].connection = connection }
+            }
+        }
+        return try await Workflows(service: service).settle(server.id) { $0.blockDevices = nil }
+    }
+
+    /// Records a requested volume as a disk of the server, not yet connected.
+    private static func record(_ device: BlockDeviceRequest, in s: inout Server) {
+        guard let id = device.uuid else { return }
+        let path = device.isRoot ? "/dev/vda" : freeDevice(s, requested: device.deviceName)
+        s.volumes = (s.volumes ?? []) + [AttachedVolume(volumeID: id, device: path, tag: device.tag,
+                                                        deleteOnTermination: device.deleteOnTermination, connection: pending)]
+    }
+
+    /// Waits for a volume made for the server (an image is converted: minutes at most).
+    private func waitAvailable(_ id: String, projectID: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(600)
+        while true {
+            let status = try await catalog.volume(id: id, projectID: projectID)?.status
+            if status == "available" { return }
+            guard let status, !status.hasPrefix("error"), ContinuousClock.now < deadline else {
+                throw APIError.badRequest("Block Device Mapping is Invalid: volume \(id) did not become available (\(status ?? "gone")).")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// The requested device when it is free, else the first free `/dev/vdX` after the root disk

@@ -71,6 +71,11 @@ struct Workflows: Sendable {
             server = try await plugPorts(server, requested, host: host)
         }
         try await waitUntilWired(server)
+        if let devices = server.blockDevices, !devices.isEmpty {
+            // Only the volumes come from the stored server: its ports are recorded below, with the state.
+            let stored = try await VolumeAttacher(service: service).attachRequested(devices, to: server, host: host)
+            (server.volumes, server.blockDevices) = (stored.volumes, nil)
+        }
         try await hypervisor.spawn(try await spec(server, host: host, powerOn: true))
         // The ports' addresses are recorded with the state: a restart before this finds the ports by device.
         let ports = (addresses: server.addresses, owned: server.ownedPorts, tags: server.interfaceTags)

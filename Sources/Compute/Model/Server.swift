@@ -66,6 +66,8 @@ struct Server: Codable, Sendable, Equatable {
     var password: String?
     /// Block Storage volumes attached to the server, in attach order.
     var volumes: [AttachedVolume]?
+    /// Volumes the create asked for (`block_device_mapping_v2`), made and attached by the build.
+    var blockDevices: [BlockDeviceRequest]?
 
     var status: String { Self.status(vmState: vmState, taskState: taskState) }
 
@@ -187,4 +189,18 @@ struct AttachedVolume: Codable, Sendable, Equatable {
     var tag: String?
     var deleteOnTermination: Bool
     var connection: VolumeConnection
+}
+
+/// A `block_device_mapping_v2` entry whose destination is a volume.
+struct BlockDeviceRequest: Codable, Sendable, Equatable {
+    /// `volume`, `image`, `snapshot` or `blank`.
+    var sourceType: String
+    var uuid: String?
+    var bootIndex: Int?
+    var volumeSize: Int?
+    var deleteOnTermination: Bool
+    var deviceName: String?
+    var tag: String?
+
+    var isRoot: Bool { bootIndex == 0 }
 }

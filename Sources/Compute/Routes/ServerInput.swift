@@ -27,6 +27,8 @@ struct ServerInput {
     var hints: [String: [String]] = [:]
     /// 2.74: the host an admin asks for.
     var host: String?
+    /// Block device mappings to volumes (boot from volume, extra volumes).
+    var blockDevices: [BlockDeviceRequest] = []
 
     init(_ root: JSONFields, version v: Microversion) throws {
         if let extra = root.members.keys.first(where: { !["server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"].contains($0) }) {
@@ -56,13 +58,36 @@ struct ServerInput {
         if let bdms = try f.objects("block_device_mapping_v2") {
             for bdm in bdms {
                 let source = try bdm.string("source_type") ?? "image"
-                if source != "image" {
-                    throw APIError.badRequest("Block device mappings with source_type '\(source)' need the Block Storage service, which this cloud does not offer yet.")
+                let destination = try bdm.string("destination_type") ?? (source == "image" || source == "blank" ? "local" : "volume")
+                guard ["image", "volume", "snapshot", "blank"].contains(source), ["local", "volume"].contains(destination) else {
+                    throw APIError.badRequest("Block Device Mapping is Invalid: source_type \(source) with destination_type \(destination).")
                 }
-                if imageRef == nil, let uuid = try bdm.string("uuid") { imageRef = uuid }
+                let uuid = try bdm.string("uuid")
+                if destination == "local" {
+                    guard source == "image" else { throw APIError.badRequest("Block Device Mapping is Invalid: local \(source) disks are not supported.") }
+                    if imageRef == nil, let uuid { imageRef = uuid }
+                    continue
+                }
+                if source != "blank" {
+                    guard let uuid, UUID(uuidString: uuid) != nil else {
+                        throw APIError.badRequest("Block Device Mapping is Invalid: a \(source) source needs a uuid.")
+                    }
+                }
+                let size = try bdm.int("volume_size")
+                if let size, size < 1 { throw APIError.badRequest("Block Device Mapping is Invalid: volume_size must be positive.") }
+                if ["image", "blank"].contains(source), size == nil {
+                    throw APIError.badRequest("Block Device Mapping is Invalid: Images with destination_type 'volume' need to have a non-zero size specified")
+                }
+                let bootIndex = try bdm.int("boot_index")
+                blockDevices.append(BlockDeviceRequest(sourceType: source, uuid: uuid, bootIndex: bootIndex, volumeSize: size,
+                                                       deleteOnTermination: try bdm.bool("delete_on_termination") ?? false,
+                                                       deviceName: try bdm.string("device_name"), tag: try bdm.string("tag", maxLength: 60)))
             }
+            guard blockDevices.filter(\.isRoot).count <= 1 else { throw APIError.badRequest("Block Device Mapping is Invalid: two boot indexes 0.") }
+            // A volume to boot from replaces the image (Nova keeps `image` empty for such servers).
+            if blockDevices.contains(where: \.isRoot) { imageRef = nil }
         }
-        if imageRef == nil { throw APIError.badRequest("Missing imageRef attribute") }
+        if imageRef == nil && !blockDevices.contains(where: \.isRoot) { throw APIError.badRequest("Missing imageRef attribute") }
         if let raw = f.members["networks"] {
             switch raw {
             case .string("auto") where v >= Microversion(2, 37): networks = .auto

@@ -281,6 +281,25 @@ struct ServerRoutes {
                 throw APIError.badRequest("Flavor's disk is too small for requested image. Flavor disk is \(Int64(flavor.disk) << 30) bytes, image is \(size) bytes.")
             }
         }
+        if !input.blockDevices.isEmpty {
+            guard let volumes = service.volumes else { throw APIError.badRequest("Block device mappings to volumes need Block Storage, which this cloud does not serve.") }
+            for device in input.blockDevices where device.sourceType == "volume" {
+                let uuid = device.uuid ?? ""
+                guard let volume = try await volumes.volume(id: uuid, projectID: projectID) else {
+                    throw APIError.badRequest("Block Device Mapping is Invalid: failed to get volume \(uuid).")
+                }
+                guard volume.status == "available" || volume.multiattach else {
+                    throw APIError.badRequest("Block Device Mapping is Invalid: volume \(uuid) is \(volume.status), not available.")
+                }
+                if input.maxCount > 1 { throw APIError.badRequest("Multiple instances cannot share volume \(uuid).") }
+            }
+            for device in input.blockDevices where device.sourceType == "image" {
+                guard let image = try await service.images.bootImage(id: device.uuid ?? "", projectID: projectID, isAdmin: isAdmin),
+                      image.status == "active" else {
+                    throw APIError.badRequest("Block Device Mapping is Invalid: failed to get image \(device.uuid ?? "").")
+                }
+            }
+        }
         var keyData: String?
         if let keyName = input.keyName {
             keyData = try await service.db.read { try await KeypairStore().get(user: call.auth.userID, name: keyName, in: $0)?.publicKey }
@@ -312,6 +331,7 @@ struct ServerRoutes {
             schedulerHints: input.hints, createdAt: now, updatedAt: now, launchedAt: nil, fault: nil,
             previousVMState: nil, rescueImageRef: nil, trustedCertificates: input.trustedCertificates)
         base.autoDiskConfig = input.diskConfig.map { $0 == "AUTO" }
+        if !input.blockDevices.isEmpty { base.blockDevices = input.blockDevices }
         if let host = input.host {
             guard try await service.db.read({ try await service.placement.providers(in: $0) }).contains(where: { $0.host == host }) else {
                 throw APIError.badRequest("Compute host \(host) could not be found.")

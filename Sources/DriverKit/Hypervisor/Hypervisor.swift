@@ -174,6 +174,11 @@ public struct InstancePort: Sendable, Equatable, Codable {
     public var deviceName: String { "tap" + String(id.prefix(11)) }
 }
 
+extension InstanceSpec {
+    /// The volume the server boots from (Nova's boot from volume): the one at `/dev/vda`.
+    public var rootVolume: InstanceVolume? { volumes.first { $0.device == "/dev/vda" } }
+}
+
 /// A volume as a disk of a server: where its bytes are on the host and which device it appears as.
 public struct InstanceVolume: Sendable, Equatable, Codable {
     public var volumeID: String

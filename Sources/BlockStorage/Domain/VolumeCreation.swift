@@ -1,0 +1,122 @@
+import DriverKit
+import Foundation
+import MartletCore
+
+/// A volume to make, from the API or from Compute (a server booting from a volume).
+struct VolumeRequest: Sendable {
+    var projectID: String
+    var userID: String
+    var isAdmin = false
+    var size: Int?
+    var name: String?
+    var description: String?
+    var metadata: [String: String] = [:]
+    var zone: String?
+    var multiattach = false
+    var snapshotID: String?
+    var sourceVolumeID: String?
+    var imageID: String?
+    var typeRef: String?
+
+    /// Admins use any project's sources; others their own project's.
+    func canSee(_ owner: String) -> Bool { isAdmin || owner == projectID }
+}
+
+extension BlockStorageService {
+    /// Checks the request's source, type and quota, records the volume `creating` and leaves the
+    /// bytes to the driver; the volume as recorded.
+    func create(_ request: VolumeRequest) async throws -> Volume {
+        let projectID = request.projectID
+        var size = request.size
+        let (name, description, metadata, snapshotID, sourceID, imageID, typeRef) =
+            (request.name, request.description, request.metadata, request.snapshotID, request.sourceVolumeID, request.imageID, request.typeRef)
+        var multiattach = request.multiattach
+        if let zone = request.zone, zone != BlockStorageService.zone { throw BlockStorageFault.invalidInput("Availability zone '\(zone)' is invalid.") }
+        guard [snapshotID, sourceID, imageID].compactMap({ $0 }).count <= 1 else {
+            throw BlockStorageFault.invalidInput("A volume is made from at most one of a snapshot, a source volume and an image.")
+        }
+        // The source, checked for existence, access and state.
+        var source: VolumeSpec.Source = .blank
+        var inheritedType: String?
+        var imageMetadata: [String: String]?
+        var bootable = false
+        if let snapshotID {
+            guard let snapshot = try await store.snapshot(snapshotID), request.canSee(snapshot.projectID) else {
+                throw BlockStorageFault.snapshotNotFound(snapshotID)
+            }
+            guard snapshot.status == "available" else {
+                throw BlockStorageFault.invalidSnapshot("Originating snapshot status must be one of 'available' values")
+            }
+            let origin = try await store.volume(snapshot.volumeID)
+            inheritedType = origin?.typeID
+            bootable = origin?.bootable ?? false
+            imageMetadata = origin?.imageMetadata
+            size = size ?? snapshot.size
+            guard size! >= snapshot.size else {
+                throw BlockStorageFault.invalidInput("Volume size '\(size!)'GB cannot be smaller than the snapshot size \(snapshot.size)GB. They must be >= original snapshot size.")
+            }
+            source = .snapshot(snapshotID)
+        } else if let sourceID {
+            guard let origin = try await store.volume(sourceID), request.canSee(origin.projectID) else {
+                throw BlockStorageFault.volumeNotFound(sourceID)
+            }
+            guard ["available", "in-use"].contains(origin.status) else {
+                throw BlockStorageFault.invalidVolume("Volume \(sourceID) status must be available or in-use, but current status is: \(origin.status).")
+            }
+            inheritedType = origin.typeID
+            bootable = origin.bootable
+            imageMetadata = origin.imageMetadata
+            size = size ?? origin.size
+            guard size! >= origin.size else {
+                throw BlockStorageFault.invalidInput("Volume size '\(size!)'GB cannot be smaller than original volume size \(origin.size)GB. They must be >= original volume size.")
+            }
+            source = .volume(sourceID)
+        } else if let imageID {
+            guard let image = try await images.bootImage(id: imageID, projectID: projectID, isAdmin: request.isAdmin) else {
+                throw BlockStorageFault.imageNotFound(imageID)
+            }
+            guard image.status == "active" else { throw BlockStorageFault.invalidInput("Image \(imageID) is not active.") }
+            guard let wanted = size else { throw BlockStorageFault.invalidInput("A volume made from an image needs a size.") }
+            let imageGB = Int(((image.size ?? 0) + (1 << 30) - 1) >> 30)
+            guard wanted >= imageGB else {
+                throw BlockStorageFault.invalidInput("Size of specified image \(imageGB)GB is larger than volume size \(wanted)GB.")
+            }
+            guard wanted >= image.minDisk else {
+                throw BlockStorageFault.invalidInput("Volume size \(wanted)GB cannot be smaller than the image minDisk size \(image.minDisk)GB.")
+            }
+            bootable = true
+            imageMetadata = VolumeImage.metadata(image)
+            source = .image(imageID)
+        }
+        guard let size else { throw BlockStorageFault.invalidInput("'size' is required for a volume made from nothing.") }
+
+        let now = BlockStorageStore.now()
+        let volume = try await store.db.transaction { db -> Volume in
+            let type: VolumeType
+            if let typeRef {
+                guard let found = try await store.type(idOrName: typeRef, in: db),
+                      found.isPublic || request.isAdmin || found.projects.contains(projectID)
+                else { throw BlockStorageFault.typeNameNotFound(typeRef) }
+                type = found
+            } else if let inheritedType, let found = try await store.type(inheritedType, in: db) {
+                type = found
+            } else {
+                guard let found = try await store.type(named: VolumeType.defaultName, in: db) else { throw BlockStorageFault.typeNameNotFound(VolumeType.defaultName) }
+                type = found
+            }
+            if type.extraSpecs["multiattach"]?.lowercased() == "<is> true" { multiattach = true }
+            try await store.lockProject(projectID, in: db)
+            try await quotas.check(projectID: projectID, volumes: 1, gigabytes: size, typeName: type.name, store: store, in: db)
+            // With its volume service disabled no backend takes the volume: it ends in error, as Cinder's scheduler leaves it.
+            let schedulable = try await store.services(in: db).contains { $0.binary == "cinder-volume" && !$0.disabled }
+            let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: request.userID, name: name, description: description,
+                                size: size, status: schedulable ? "creating" : "error", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
+                                multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
+                                metadata: metadata, createdAt: now)
+            try await store.insert(volume, in: db)
+            return volume
+        }
+        if volume.status == "creating" { work.create(volume, source: source) }
+        return volume
+    }
+}
