@@ -29,7 +29,23 @@ enum SortOrder {
         }
     }
 
-    static func compare(_ a: Double, _ b: Double) -> ComparisonResult { a == b ? .orderedSame : (a < b ? .orderedAscending : .orderedDescending) }
+    /// What a record sorts by for one key.
+    enum Value: Comparable {
+        case text(String)
+        case number(Double)
+    }
+
+    /// Sorts by the keys in turn, then by ID in the last key's direction (a stable order for markers).
+    static func sort<T>(_ items: inout [T], by keys: [(key: String, ascending: Bool)], id: KeyPath<T, String>,
+                        value: (T, String) -> Value) {
+        items.sort { a, b in
+            for (key, ascending) in keys {
+                let (x, y) = (value(a, key), value(b, key))
+                if x != y { return (x < y) == ascending }
+            }
+            return (keys.last?.ascending ?? false) ? a[keyPath: id] < b[keyPath: id] : a[keyPath: id] > b[keyPath: id]
+        }
+    }
 }
 
 /// `limit`, `marker` and `offset` over a sorted listing, with the `next` link after a full page.

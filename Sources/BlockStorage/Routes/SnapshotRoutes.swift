@@ -55,21 +55,15 @@ struct SnapshotRoutes {
         if let name = q["name"] ?? q["display_name"] { snapshots.removeAll { $0.name != name } }
         if let status = q["status"] { snapshots.removeAll { $0.status != status } }
         if let volume = q["volume_id"] { snapshots.removeAll { $0.volumeID != volume } }
-        let keys = try SortOrder.parse(call, allowed: Self.sortKeys)
-        snapshots.sort { a, b in
-            for (key, ascending) in keys {
-                let order: ComparisonResult
-                switch key {
-                case "id": order = a.id.compare(b.id)
-                case "name": order = (a.name ?? "").compare(b.name ?? "")
-                case "size": order = SortOrder.compare(Double(a.size), Double(b.size))
-                case "status": order = a.status.compare(b.status)
-                case "updated_at": order = SortOrder.compare(a.updatedAt ?? 0, b.updatedAt ?? 0)
-                default: order = SortOrder.compare(a.createdAt, b.createdAt)
-                }
-                if order != .orderedSame { return (order == .orderedAscending) == ascending }
+        SortOrder.sort(&snapshots, by: try SortOrder.parse(call, allowed: Self.sortKeys), id: \.id) { s, key in
+            switch key {
+            case "id": .text(s.id)
+            case "name": .text(s.name ?? "")
+            case "size": .number(Double(s.size))
+            case "status": .text(s.status)
+            case "updated_at": .number(s.updatedAt ?? 0)
+            default: .number(s.createdAt)
             }
-            return (keys.last?.ascending ?? false) ? a.id < b.id : a.id > b.id
         }
         let page = try Paging.page(snapshots, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
         var body: [String: JSON] = ["snapshots": .array(page.items.map { views.snapshot($0, detailed: detailed) })]
@@ -149,13 +143,13 @@ struct SnapshotRoutes {
         }
         r.post("/v3/snapshots/:snapshot_id/metadata", rule: "volume:update_snapshot_metadata", loadsTarget: true) { call in
             let snapshot = try await service.visibleSnapshot(call)
-            let items = try await metadataBody(call, "metadata")
+            let items = try await VolumeInput.metadataBody(call, "metadata")
             let s = try await edit(snapshot.id) { $0.metadata.merge(items) { _, new in new } }
             return .json(.ok, ["metadata": Views.strings(s.metadata)])
         }
         r.put("/v3/snapshots/:snapshot_id/metadata", rule: "volume:update_snapshot_metadata", loadsTarget: true) { call in
             let snapshot = try await service.visibleSnapshot(call)
-            let items = try await metadataBody(call, "metadata")
+            let items = try await VolumeInput.metadataBody(call, "metadata")
             let s = try await edit(snapshot.id) { $0.metadata = items }
             return .json(.ok, ["metadata": Views.strings(s.metadata)])
         }
@@ -167,7 +161,7 @@ struct SnapshotRoutes {
         r.put("/v3/snapshots/:snapshot_id/metadata/:key", rule: "volume:update_snapshot_metadata", loadsTarget: true) { call in
             let snapshot = try await service.visibleSnapshot(call)
             let key = try call.param("key")
-            let items = try await metadataBody(call, "meta")
+            let items = try await VolumeInput.metadataBody(call, "meta")
             guard items.count == 1, let value = items[key] else { throw APIError.badRequest("Request body and URI mismatch") }
             _ = try await edit(snapshot.id) { $0.metadata[key] = value }
             return .json(.ok, ["meta": [key: .string(value)]])
@@ -179,12 +173,5 @@ struct SnapshotRoutes {
             _ = try await edit(snapshot.id) { $0.metadata.removeValue(forKey: key) }
             return .empty(.ok)
         }
-    }
-
-    private func metadataBody(_ call: APICall, _ wrapper: String) async throws -> [String: String] {
-        guard let items = try VolumeInput.metadata(try await call.body()[wrapper], field: wrapper) else {
-            throw BlockStorageFault.invalidInput("'\(wrapper)' is required.")
-        }
-        return items
     }
 }

@@ -53,6 +53,14 @@ enum VolumeInput {
         return s
     }
 
+    /// A metadata body, `{"metadata": {...}}` or `{"meta": {...}}`: its object, required.
+    static func metadataBody(_ call: APICall, _ wrapper: String) async throws -> [String: String] {
+        guard let items = try metadata(try await call.body()[wrapper], field: wrapper) else {
+            throw BlockStorageFault.invalidInput("'\(wrapper)' is required.")
+        }
+        return items
+    }
+
     /// The request body's `{"<wrapper>": {...}}` object.
     static func body(_ json: JSON, _ wrapper: String) throws -> [String: JSON] {
         guard case .object(let root) = json, case .object(let inner)? = root[wrapper] else {

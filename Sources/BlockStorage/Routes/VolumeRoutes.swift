@@ -65,27 +65,19 @@ struct VolumeRoutes {
     }
 
     private func sort(_ volumes: inout [Volume], _ call: APICall) throws {
-        let keys = try SortOrder.parse(call, allowed: Self.sortKeys)
-        volumes.sort { a, b in
-            for (key, ascending) in keys {
-                let order: ComparisonResult
-                switch key {
-                case "id": order = a.id.compare(b.id)
-                case "name": order = (a.name ?? "").compare(b.name ?? "")
-                case "size": order = a.size == b.size ? .orderedSame : (a.size < b.size ? .orderedAscending : .orderedDescending)
-                case "status": order = a.status.compare(b.status)
-                case "availability_zone": order = a.availabilityZone.compare(b.availabilityZone)
-                case "bootable": order = a.bootable == b.bootable ? .orderedSame : (!a.bootable ? .orderedAscending : .orderedDescending)
-                case "updated_at": order = SortOrder.compare(a.updatedAt ?? 0, b.updatedAt ?? 0)
-                default: order = SortOrder.compare(a.createdAt, b.createdAt)
-                }
-                if order != .orderedSame { return (order == .orderedAscending) == ascending }
+        SortOrder.sort(&volumes, by: try SortOrder.parse(call, allowed: Self.sortKeys), id: \.id) { v, key in
+            switch key {
+            case "id": .text(v.id)
+            case "name": .text(v.name ?? "")
+            case "size": .number(Double(v.size))
+            case "status": .text(v.status)
+            case "availability_zone": .text(v.availabilityZone)
+            case "bootable": .number(v.bootable ? 1 : 0)
+            case "updated_at": .number(v.updatedAt ?? 0)
+            default: .number(v.createdAt)
             }
-            return ascending(a.id, b.id, keys.last?.ascending ?? false)
         }
     }
-
-    private func ascending(_ a: String, _ b: String, _ up: Bool) -> Bool { up ? a < b : a > b }
 
     func paginate<T>(_ items: [T], _ call: APICall, id: KeyPath<T, String>) throws -> (items: ArraySlice<T>, next: String?) {
         try Paging.page(items, call, id: id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
@@ -163,12 +155,12 @@ struct VolumeRoutes {
             .json(.ok, ["metadata": Views.strings(try await service.visibleVolume(call).metadata)])
         }
         r.post("/v3/volumes/:volume_id/metadata", rule: "volume:create_volume_metadata", loadsTarget: true) { call in
-            let items = try await metadataBody(call, "metadata")
+            let items = try await VolumeInput.metadataBody(call, "metadata")
             let v = try await editMetadata(call) { $0.merge(items) { _, new in new } }
             return .json(.ok, ["metadata": Views.strings(v.metadata)])
         }
         r.put("/v3/volumes/:volume_id/metadata", rule: "volume:update_volume_metadata", loadsTarget: true) { call in
-            let items = try await metadataBody(call, "metadata")
+            let items = try await VolumeInput.metadataBody(call, "metadata")
             let v = try await editMetadata(call) { $0 = items }
             return .json(.ok, ["metadata": Views.strings(v.metadata)])
         }
@@ -179,7 +171,7 @@ struct VolumeRoutes {
         }
         r.put("/v3/volumes/:volume_id/metadata/:key", rule: "volume:update_volume_metadata", loadsTarget: true) { call in
             let key = try call.param("key")
-            let items = try await metadataBody(call, "meta")
+            let items = try await VolumeInput.metadataBody(call, "meta")
             guard items.count == 1, let value = items[key] else { throw APIError.badRequest("Request body and URI mismatch") }
             _ = try await editMetadata(call) { $0[key] = value }
             return .json(.ok, ["meta": [key: .string(value)]])
@@ -190,13 +182,6 @@ struct VolumeRoutes {
             _ = try await editMetadata(call) { $0.removeValue(forKey: key) }
             return .empty(.ok)
         }
-    }
-
-    private func metadataBody(_ call: APICall, _ wrapper: String) async throws -> [String: String] {
-        guard let items = try VolumeInput.metadata(try await call.body()[wrapper], field: wrapper) else {
-            throw BlockStorageFault.invalidInput("'\(wrapper)' is required.")
-        }
-        return items
     }
 
     private func editMetadata(_ call: APICall, _ change: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Volume {
