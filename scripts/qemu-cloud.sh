@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real all-in-one cloud (root): `martlet serve --compute-driver qemu --network-backend linux`,
+# The real all-in-one cloud (root): `martlet serve --compute-driver qemu --network-backend linux --volume-driver file`,
 # set up the first time as DevStack sets up its own:
 #   - the test guest image (scripts/build-guest-image.sh) as the public image `martlet-guest`;
 #   - an external network `public` (172.24.4.0/24) whose bridge has the host's address 172.24.4.1,
@@ -28,7 +28,7 @@ else
     martlet="$(swift build -c release --show-bin-path)/martlet"
 fi
 
-"$martlet" serve --data-dir "$DATA_DIR" --port "$PORT" --compute-driver qemu --network-backend linux "$@" &
+"$martlet" serve --data-dir "$DATA_DIR" --port "$PORT" --compute-driver qemu --network-backend linux --volume-driver file "$@" &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server"' INT TERM
 for _ in $(seq 1 150); do
