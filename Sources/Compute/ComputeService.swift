@@ -114,6 +114,7 @@ public final class ComputeService: APIService {
         FloatingIPProxyRoutes(service: self).register(router)
         ConsoleRoutes(service: self).register(router)
         VolumeAttachmentRoutes(service: self).register(router)
+        VolumeProxyRoutes(service: self).register(router)
     }
 
     public func addRootRoutes(to router: Router<MartletContext>) {

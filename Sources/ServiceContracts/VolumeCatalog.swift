@@ -5,6 +5,8 @@ import DriverKit
 public protocol VolumeCatalog: Sendable {
     /// The volume if the project may use it; nil otherwise.
     func volume(id: String, projectID: String) async throws -> VolumeSummary?
+    /// The project's volumes, oldest first (Compute's `os-volumes` proxy).
+    func volumes(projectID: String) async throws -> [VolumeSummary]
     /// Marks an `available` volume `reserved` for the server; a volume in use is a conflict.
     func reserve(volumeID: String, for server: ServerRef) async throws
     /// Connects a reserved volume to the server's host and marks it `in-use` at `device`.
@@ -18,13 +20,31 @@ public protocol VolumeCatalog: Sendable {
     func deleteVolume(id: String) async throws
 }
 
-/// A volume as Compute shows it in a server's attachments and checks it before an attach.
+/// A volume as Compute checks it before an attach and shows it in its `os-volumes` proxy.
 public struct VolumeSummary: Sendable, Equatable, Codable {
     public var id: String
     public var status: String
     public var sizeGB: Int
     public var bootable: Bool
     public var multiattach: Bool
+    public var name: String?
+    public var description: String?
+    public var availabilityZone = "nova"
+    public var createdAt: Double = 0
+    public var typeName: String?
+    public var snapshotID: String?
+    public var metadata: [String: String] = [:]
+    /// The servers it is attached to, and as which device.
+    public var attachments: [Attachment] = []
+
+    public struct Attachment: Sendable, Equatable, Codable {
+        public var serverID: String
+        public var device: String?
+        public init(serverID: String, device: String?) {
+            self.serverID = serverID
+            self.device = device
+        }
+    }
 
     public init(id: String, status: String, sizeGB: Int, bootable: Bool, multiattach: Bool) {
         self.id = id

@@ -171,3 +171,29 @@ import Testing
         }
     }
 }
+
+@Suite struct ComputeVolumeProxyTests {
+    @Test func novasOsVolumesShowBlockStorageUntil2_36() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let made = try await c.call(.post, "/compute/v2.1/os-volumes", token: admin, json: ["volume": ["size": 1, "display_name": "proxied"]])
+            #expect(made.status == .ok && made["volume"]?["displayName"] == "proxied", "\(made.body?.text ?? "")")
+            let id = try #require(made["volume"]?["id"]?.stringValue)
+            await cloud.blockStorage.settle()
+            let shown = try await c.call(.get, "/compute/v2.1/os-volumes/\(id)", token: admin)["volume"]
+            #expect(shown?["status"] == "available" && shown?["size"] == 1 && shown?["attachments"] == [[:]])
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(id)", token: admin)["volume"]?["name"] == "proxied")
+            #expect(try await c.call(.get, "/compute/v2.1/os-volumes/detail?limit=1", token: admin)["volumes"]?.array.count == 1)
+            for body: JSON in [["volume": ["size": 0]], ["volume": ["size": "#$%"]], ["volume": [:]]] {
+                #expect(try await c.call(.post, "/compute/v2.1/os-volumes", token: admin, json: body).status == .badRequest)
+            }
+            let later = try await c.call(.get, "/compute/v2.1/os-volumes", token: admin, headers: ["OpenStack-API-Version": "compute 2.36"])
+            #expect(later.status == .notFound)
+            #expect(try await c.call(.delete, "/compute/v2.1/os-volumes/\(id)", token: admin).status == .accepted)
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.get, "/compute/v2.1/os-volumes/\(id)", token: admin).status == .notFound)
+        }
+    }
+}

@@ -7,7 +7,27 @@ import ServiceContracts
 extension BlockStorageService: VolumeCatalog {
     public func volume(id: String, projectID: String) async throws -> VolumeSummary? {
         guard let v = try await store.volume(id), v.projectID == projectID else { return nil }
-        return VolumeSummary(id: v.id, status: v.status, sizeGB: v.size, bootable: v.bootable, multiattach: v.multiattach)
+        return try await summary(v)
+    }
+
+    public func volumes(projectID: String) async throws -> [VolumeSummary] {
+        let (volumes, types) = try await store.db.read { db in (try await store.volumes(projectID: projectID, in: db), try await store.types(in: db)) }
+        let names = Dictionary(uniqueKeysWithValues: types.map { ($0.id, $0.name) })
+        return volumes.map { Self.summary($0, typeName: names[$0.typeID]) }
+    }
+
+    private func summary(_ v: Volume) async throws -> VolumeSummary {
+        Self.summary(v, typeName: try await store.db.read { try await store.type(v.typeID, in: $0)?.name })
+    }
+
+    private static func summary(_ v: Volume, typeName: String?) -> VolumeSummary {
+        var s = VolumeSummary(id: v.id, status: v.status, sizeGB: v.size, bootable: v.bootable, multiattach: v.multiattach)
+        (s.name, s.description, s.availabilityZone, s.createdAt) = (v.name, v.description, v.availabilityZone, v.createdAt)
+        (s.typeName, s.snapshotID, s.metadata) = (typeName, v.snapshotID, v.metadata)
+        s.attachments = v.attachments.filter { $0.status == "attached" }.compactMap { a in
+            a.serverID.map { VolumeSummary.Attachment(serverID: $0, device: a.device) }
+        }
+        return s
     }
 
     public func reserve(volumeID: String, for server: ServerRef) async throws {
