@@ -15,7 +15,8 @@ public protocol VolumeCatalog: Sendable {
     func detach(volumeID: String, from server: ServerRef) async throws
     /// Makes a volume for a server's block device mapping (blank, or from an image or a snapshot),
     /// with the project's quota checked; it is `creating` until the driver is done. Its ID.
-    func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String) async throws -> String
+    func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String, description: String?,
+                      metadata: [String: String]) async throws -> String
     /// Deletes a detached volume (a server's, `delete_on_termination`).
     func deleteVolume(id: String) async throws
 }

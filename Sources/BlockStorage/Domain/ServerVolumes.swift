@@ -79,8 +79,9 @@ extension BlockStorageService: VolumeCatalog {
         }
     }
 
-    public func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String) async throws -> String {
-        var request = VolumeRequest(projectID: projectID, userID: userID, size: sizeGB, name: name)
+    public func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String, description: String?,
+                             metadata: [String: String]) async throws -> String {
+        var request = VolumeRequest(projectID: projectID, userID: userID, size: sizeGB, name: name, description: description, metadata: metadata)
         switch source {
         case .blank: break
         case .image(let id): request.imageID = id

@@ -89,7 +89,8 @@ struct VolumeAttacher {
                 default: .blank
                 }
                 let made = try await catalog.createVolume(projectID: server.projectID, userID: server.userID, sizeGB: device.volumeSize,
-                                                          source: source, name: "\(server.name)-\(device.isRoot ? "boot" : "volume-\(index)")")
+                                                          source: source, name: "\(server.name)-\(device.isRoot ? "boot" : "volume-\(index)")",
+                                                          description: nil, metadata: [:])
                 device.sourceType = "volume"
                 device.uuid = made
                 let recorded = device

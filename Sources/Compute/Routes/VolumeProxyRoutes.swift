@@ -28,7 +28,9 @@ struct VolumeProxyRoutes {
             let snapshot = try f.string("snapshot_id", nullable: true)
             let id = try await catalog.createVolume(projectID: project, userID: call.auth.userID, sizeGB: size,
                                                     source: snapshot.map { .snapshot($0) } ?? .blank,
-                                                    name: try f.string("display_name", maxLength: 255, nullable: true) ?? "")
+                                                    name: try f.string("display_name", maxLength: 255, nullable: true) ?? "",
+                                                    description: try f.string("display_description", maxLength: 255, nullable: true),
+                                                    metadata: try ServerInput.validMetadata(try f.object("metadata")?.members ?? [:]))
             guard let volume = try await catalog.volume(id: id, projectID: project) else { throw APIError.notFound("Volume \(id) could not be found.") }
             return .json(.ok, ["volume": view(volume)])
         }
@@ -51,6 +53,8 @@ struct VolumeProxyRoutes {
 
     private func list(_ call: APICall) async throws -> Response {
         let (catalog, project) = try proxy(call)
+        // `GET /os-volumes/` names a volume with an empty ID.
+        if call.request.uri.path.hasSuffix("/") { throw APIError.notFound("Volume  could not be found.") }
         let all = try await catalog.volumes(projectID: project)
         let offset = max(Int(call.query("offset") ?? "0") ?? 0, 0)
         let limit = try Pagination.limit(call.query("limit"), max: 1000, invalid: ComputeFault.invalidLimit) ?? all.count
