@@ -453,7 +453,8 @@ def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
 def test_boots_from_a_volume(cloud):
     """`openstack server create --boot-from-volume`: Compute asks Block Storage for a volume made
     from the image (the file driver converts the image in place), connects it and boots the guest
-    from it, with no root disk of the host's; the volume outlives the server."""
+    from it, with no root disk of the host's; the volume outlives the server. Then a snapshot of
+    that volume becomes a volume which a second server boots from."""
     server = cloud.osc.json("server", "create", "--image", cloud.image, "--boot-from-volume", "1", "--flavor", "m1.nano",
                             "--nic", f"net-id={cloud.network}", "from-volume")["id"]
     try:
@@ -472,7 +473,32 @@ def test_boots_from_a_volume(cloud):
     while cloud.osc.json("volume", "show", attached["id"])["status"] != "available":
         assert time.monotonic() < deadline, "the boot volume stayed attached to a deleted server"
         time.sleep(0.5)
-    cloud.osc.ok("volume", "delete", attached["id"])
+    snapshot = cloud.osc.json("volume", "snapshot", "create", "--volume", attached["id"], "boot-snap")["id"]
+    copy = None
+    try:
+        deadline = time.monotonic() + 60
+        while cloud.osc.json("volume", "snapshot", "show", snapshot)["status"] != "available":
+            assert time.monotonic() < deadline, "the snapshot never became available"
+            time.sleep(0.5)
+        copy = cloud.osc.json("volume", "create", "--snapshot", snapshot, "from-snap")["id"]
+        while cloud.osc.json("volume", "show", copy)["status"] != "available":
+            assert time.monotonic() < deadline, "the volume from the snapshot never became available"
+            time.sleep(0.5)
+        second = cloud.osc.json("server", "create", "--volume", copy, "--flavor", "m1.nano", "--nic", f"net-id={cloud.network}",
+                                "from-snapshot")["id"]
+        try:
+            cloud.wait_status(second, "ACTIVE")
+            cloud.wait_console(second, "martlet-guest: ready")
+        finally:
+            cloud.osc.ok("server", "delete", "--wait", second)
+    finally:
+        cloud.osc.ok("volume", "snapshot", "delete", snapshot)
+        deadline = time.monotonic() + 60
+        while copy and cloud.osc.json("volume", "show", copy)["status"] != "available":
+            assert time.monotonic() < deadline, "the second boot volume stayed attached"
+            time.sleep(0.5)
+        for volume in filter(None, [copy, attached["id"]]):
+            cloud.osc.ok("volume", "delete", volume)
 
 
 def test_a_flavor_larger_than_the_host_is_refused(cloud):
