@@ -151,6 +151,31 @@ import Testing
         }
     }
 
+    @Test func aVolumeBackedServerShelvesWithItsVolumeAndRefusesImageSnapshots() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, _) = try await c.bootPrerequisites(admin)
+            let boot = try await c.makeVolume(admin)
+            let id = try #require(try await c.boot(admin, image: "", network: network, extra: ["block_device_mapping_v2": [
+                ["boot_index": 0, "uuid": .string(boot), "source_type": "volume", "destination_type": "volume"]]])["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let snapshot = try await c.action(admin, id, ["createImage": ["name": "snap"]])
+            #expect(snapshot.status == .badRequest && snapshot["badRequest"]?["message"]?.stringValue?.contains("volume-backed") == true)
+            #expect(try await c.action(admin, id, ["shelve": .null]).status == .accepted)
+            await cloud.compute.settle()
+            #expect(try await c.server(admin, id)?["status"] == "SHELVED_OFFLOADED")
+            #expect(try await c.call(.get, "/image/v2/images?name=vm-shelved", token: admin)["images"]?.array.isEmpty == true, "no image of a volume-backed server")
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(boot)", token: admin)["volume"]?["status"] == "in-use")
+            #expect(try await c.action(admin, id, ["unshelve": .null]).status == .accepted)
+            await cloud.compute.settle()
+            #expect(try await c.server(admin, id)?["status"] == "ACTIVE")
+            let hypervisor = try #require(cloud.compute.hypervisor as? FakeHypervisor)
+            #expect(hypervisor.devices(id)?.volumes == [boot])
+        }
+    }
+
     @Test func badMappingsAreRefusedAndMakeNothing() async throws {
         let cloud = try await volumeCloud()
         defer { Task { await cloud.close() } }

@@ -97,6 +97,9 @@ struct Server: Codable, Sendable, Equatable {
 extension Server {
     /// The server as Networking names its ports: this device in this project.
     var portRef: ServerRef { ServerRef(deviceID: id, projectID: projectID) }
+
+    /// Boots from a Block Storage volume (its `/dev/vda`), not from a disk of its host's.
+    var isVolumeBacked: Bool { volumes?.contains { $0.device == "/dev/vda" } == true }
 }
 
 enum VMState: String, Codable, Sendable {

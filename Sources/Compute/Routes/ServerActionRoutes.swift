@@ -108,8 +108,14 @@ struct ServerActionRoutes {
             // Before 2.14 the answer carried the admin password; no password is set here.
             return v >= Microversion(2, 14) ? .empty(.ok) : .json(.ok, [:])
         case "rebuild": return try await rebuild(server, call, try args())
+        case "createImage" where server.isVolumeBacked, "createBackup" where server.isVolumeBacked:
+            // Nova answers with an image of volume snapshots; that is not built yet: say so rather than fail later.
+            throw APIError.badRequest("Snapshots of volume-backed servers are not supported by this cloud yet.")
         case "createImage": return try await createImage(server, call, try args())
         case "createBackup": return try await createBackup(server, call, try args())
+        case "shelve" where server.isVolumeBacked:
+            // The volumes are the server's disks: shelving keeps them attached and snapshots nothing, as Nova does.
+            try await begin(.shelve)
         case "shelve":
             _ = try await beginSnapshot(server, call, action: .shelve, name: server.name + "-shelved",
                                         properties: ["image_type": "snapshot", "instance_uuid": server.id])
