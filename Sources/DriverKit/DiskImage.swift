@@ -8,10 +8,16 @@ public enum DiskImage {
         public var backingFile: String?
         /// A qcow2's external data file: like a backing file, it would let an image read a host file.
         public var dataFile: String?
+        /// A VMDK whose extents live in other files (a descriptor naming any host file, CVE-2022-47951).
+        public var externalExtents = false
 
-        /// Whether the image names another file of the host (a backing or data file): an uploaded image may not.
-        public var namesHostFile: Bool { backingFile != nil || dataFile != nil }
+        /// Whether the image names another file of the host (a backing or data file, VMDK extents
+        /// elsewhere): an uploaded image may not.
+        public var namesHostFile: Bool { backingFile != nil || dataFile != nil || externalExtents }
     }
+
+    /// The formats an uploaded image may be (qemu's names): others are refused before any conversion.
+    public static let uploadableFormats: Set<String> = ["raw", "qcow2", "vmdk", "vdi", "vpc", "vhdx"]
 
     public static func info(_ path: String) async throws -> Info {
         // -U: a running server's disk is read without taking qemu's lock.
@@ -23,8 +29,17 @@ public enum DiskImage {
             throw DriverError.invalidInput("qemu-img could not describe the image.")
         }
         let specific = (object["format-specific"] as? [String: Any])?["data"] as? [String: Any]
-        return Info(format: format, virtualSize: size, backingFile: object["backing-filename"] as? String,
-                    dataFile: specific?["data-file"] as? String)
+        var info = Info(format: format, virtualSize: size, backingFile: object["backing-filename"] as? String,
+                        dataFile: specific?["data-file"] as? String)
+        if format == "vmdk" {
+            // Only a single-file VMDK (its one extent the file itself) is self-contained.
+            let extents = (specific?["extents"] as? [[String: Any]]) ?? []
+            let kind = specific?["create-type"] as? String ?? ""
+            let own = URL(fileURLWithPath: path).standardizedFileURL.path
+            info.externalExtents = !["monolithicSparse", "streamOptimized"].contains(kind)
+                || extents.contains { URL(fileURLWithPath: $0["filename"] as? String ?? "").standardizedFileURL.path != own }
+        }
+        return info
     }
 
     /// Refuses a qcow2 whose metadata is corrupt or cut short.

@@ -91,7 +91,8 @@ public final class FileVolumeDriver: VolumeDriver {
 
     private func convert(_ source: String, into target: String, image id: String) async throws {
         let info = try await DiskImage.info(source)
-        guard !info.namesHostFile else { throw DriverError.invalidInput("Image \(id) has a backing or data file, which a volume source may not have.") }
+        guard DiskImage.uploadableFormats.contains(info.format) else { throw DriverError.invalidInput("Image \(id) is \(info.format), not a disk image a volume is made from.") }
+        guard !info.namesHostFile else { throw DriverError.invalidInput("Image \(id) names other files of the host (a backing or data file, VMDK extents), which a volume source may not.") }
         if info.format == "qcow2" { try await DiskImage.check(source) }
         try await HostCommand.run(["qemu-img", "convert", "-q", "-f", info.format, "-O", "qcow2", source, target])
     }

@@ -79,9 +79,12 @@ actor ImageCache {
         if let declared = image.diskFormat, DiskImage.qemuFormat(declared) != info.format {
             throw DriverError.invalidInput("Image \(image.id) says it is \(declared) but its data is \(info.format).")
         }
+        guard DiskImage.uploadableFormats.contains(info.format) else {
+            throw DriverError.invalidInput("Image \(image.id) is \(info.format), not a disk image this host boots.")
+        }
         if info.namesHostFile {
-            // A backing or data file would let an image read any file of the host.
-            throw DriverError.invalidInput("Image \(image.id) has a backing or data file, which an uploaded image may not have.")
+            // A backing or data file, or a VMDK's extents elsewhere, would let an image read any file of the host.
+            throw DriverError.invalidInput("Image \(image.id) names other files of the host (a backing or data file, VMDK extents), which an uploaded image may not.")
         }
         if info.format == "qcow2" { try await DiskImage.check(download) }
         let staged = "\(folder)/\(image.id).staged"

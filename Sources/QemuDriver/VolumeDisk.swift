@@ -8,10 +8,12 @@ enum VolumeDisk {
     /// The guest sees the volume ID (first 20 characters) as the disk's serial, as Nova arranges.
     static func serial(_ volume: InstanceVolume) -> String { String(volume.volumeID.prefix(20)) }
     static func format(_ volume: InstanceVolume) -> String { volume.connection.data["format"] ?? "raw" }
+    /// Block Storage's read-only flag, carried in the connection.
+    static func readOnly(_ volume: InstanceVolume) -> Bool { volume.connection.data["access_mode"] == "ro" }
 
     static func blockdev(_ volume: InstanceVolume, path: String) -> [String: any Sendable] {
-        ["node-name": nodeName(volume), "driver": format(volume),
-         "file": ["driver": path.hasPrefix("/dev/") ? "host_device" : "file", "filename": path] as [String: any Sendable]]
+        ["node-name": nodeName(volume), "driver": format(volume), "read-only": readOnly(volume),
+         "file": ["driver": path.hasPrefix("/dev/") ? "host_device" : "file", "filename": path, "read-only": readOnly(volume)] as [String: any Sendable]]
     }
 
     static func device(_ volume: InstanceVolume) -> [String: any Sendable] {
@@ -21,7 +23,7 @@ enum VolumeDisk {
     /// The same disk on a qemu command line (`bootIndex` for the volume a server boots from).
     static func arguments(_ volume: InstanceVolume, bootIndex: Int? = nil) -> [String] {
         guard let path = path(volume) else { return [] }
-        return ["-drive", "file=\(path),format=\(format(volume)),if=none,id=\(nodeName(volume))",
+        return ["-drive", "file=\(path),format=\(format(volume)),if=none,id=\(nodeName(volume))" + (readOnly(volume) ? ",readonly=on" : ""),
                 "-device", "virtio-blk-pci,drive=\(nodeName(volume)),id=\(deviceID(volume)),serial=\(serial(volume))"
                     + (bootIndex.map { ",bootindex=\($0)" } ?? "")]
     }

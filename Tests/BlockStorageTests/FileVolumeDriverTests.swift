@@ -7,7 +7,8 @@ import NIOCore
 import Testing
 
 /// The file driver with real qemu-img: the conformance suite, images as sources (in place and
-/// streamed), hostile images refused with nothing left behind, reads in other formats.
+/// streamed), hostile images (backing file, data file, VMDK descriptor) refused with nothing left
+/// behind, reads in other formats.
 @Suite struct FileVolumeDriverTests {
     /// Images as files in a folder: `imageFile` names them, `imageData` streams them.
     struct FolderImages: ImageSource {
@@ -44,6 +45,16 @@ import Testing
         try Data(("martlet-marker" + String(repeating: "\0", count: 4096)).utf8).write(to: URL(fileURLWithPath: "\(images)/plain"))
         try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", "/etc/hostname", "\(images)/backed"])
         try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=\(root)/stolen", "\(images)/data-file", "1M"])
+        // A VMDK descriptor whose flat extent is a host file (CVE-2022-47951).
+        try Data("""
+            # Disk DescriptorFile
+            version=1
+            CID=fffffffe
+            parentCID=ffffffff
+            createType="monolithicFlat"
+            RW 1 FLAT "/etc/hostname" 0
+            ddb.virtualHWVersion = "4"
+            """.utf8).write(to: URL(fileURLWithPath: "\(images)/vmdk-descriptor"))
         let driver = try Self.driver(root, inPlace: inPlace)
 
         try await driver.create(VolumeSpec(id: "from-image", sizeGB: 1, source: .image("plain")))
@@ -56,7 +67,7 @@ import Testing
         }
         #expect(count == 1 << 30 && head == Array("martlet-marker".utf8))
 
-        for hostile in ["backed", "data-file"] {
+        for hostile in ["backed", "data-file", "vmdk-descriptor"] {
             await #expect(throws: DriverError.self) { try await driver.create(VolumeSpec(id: "bad-\(hostile)", sizeGB: 1, source: .image(hostile))) }
         }
         try await driver.delete("from-image")

@@ -140,12 +140,16 @@ import Testing
             let hypervisor = try #require(cloud.compute.hypervisor as? FakeHypervisor)
             #expect(Set(hypervisor.devices(id)?.volumes ?? []) == [boot, kept])
 
-            // Deleting the server takes the boot volume (delete_on_termination) and frees the other.
+            // A snapshot of the kept volume holds nothing back; deleting the server takes the boot volume
+            // (delete_on_termination) and frees the other.
+            let snap = try #require(try await c.call(.post, "/volume/v3/snapshots", token: admin,
+                                                     json: ["snapshot": ["volume_id": .string(kept), "force": true]])["snapshot"]?["id"]?.stringValue)
             #expect(try await c.call(.delete, "/compute/v2.1/servers/\(id)", token: admin).status == .noContent)
             await cloud.compute.settle()
             await cloud.blockStorage.settle()
             #expect(try await c.call(.get, "/volume/v3/volumes/\(boot)", token: admin).status == .notFound)
             #expect(try await c.call(.get, "/volume/v3/volumes/\(kept)", token: admin)["volume"]?["status"] == "available")
+            #expect(try await c.call(.get, "/volume/v3/snapshots/\(snap)", token: admin)["snapshot"]?["status"] == "available")
             #expect(try await c.call(.get, "/network/v2.0/ports?device_owner=compute:nova", token: admin)["ports"]?.array.isEmpty == true,
                     "the server's port goes with it")
         }
@@ -163,6 +167,10 @@ import Testing
             await cloud.compute.settle()
             let snapshot = try await c.action(admin, id, ["createImage": ["name": "snap"]])
             #expect(snapshot.status == .badRequest && snapshot["badRequest"]?["message"]?.stringValue?.contains("volume-backed") == true)
+            // The boot volume stays: detaching it, or rebuilding over it, is refused.
+            #expect(try await c.call(.delete, "/compute/v2.1/servers/\(id)/os-volume_attachments/\(boot)", token: admin).status == .badRequest)
+            let (_, image) = try await c.bootPrerequisites(admin, cidr: "10.21.0.0/24")
+            #expect(try await c.action(admin, id, ["rebuild": ["imageRef": .string(image)]]).status == .badRequest)
             #expect(try await c.action(admin, id, ["shelve": .null]).status == .accepted)
             await cloud.compute.settle()
             #expect(try await c.server(admin, id)?["status"] == "SHELVED_OFFLOADED")

@@ -32,8 +32,11 @@ extension BlockStorageService: VolumeCatalog {
 
     public func reserve(volumeID: String, for server: ServerRef) async throws {
         try await editForServer(volumeID) { v in
-            // Reserved or attached for this server already: a repeated step (a build run again).
-            if v.attachments.contains(where: { $0.serverID == server.deviceID }) { return }
+            // Reserved or attached for this server already: a repeated step (a build run again). Compute's from now on.
+            if let index = v.attachments.firstIndex(where: { $0.serverID == server.deviceID }) {
+                v.attachments[index].byCompute = true
+                return
+            }
             guard v.status == "available" || (v.status == "in-use" && v.multiattach) else {
                 throw BlockStorageFault.invalidVolume("volume \(v.id) status must be available or in-use with multiattach, but it is \(v.status).")
             }
@@ -73,9 +76,7 @@ extension BlockStorageService: VolumeCatalog {
         }
         try await editForServer(volumeID) { v in
             v.attachments.removeAll { $0.serverID == server.deviceID }
-            if ["reserved", "in-use", "attaching", "detaching"].contains(v.status) {
-                v.status = v.attachments.contains(where: { $0.status == "attached" }) ? "in-use" : "available"
-            }
+            if ["reserved", "in-use", "attaching", "detaching"].contains(v.status) { v.status = v.restingStatus }
         }
     }
 
@@ -91,12 +92,16 @@ extension BlockStorageService: VolumeCatalog {
         return try await create(request).id
     }
 
+    /// The API's delete checks apply: a volume with snapshots, attached elsewhere or busy stays.
     public func deleteVolume(id: String) async throws {
-        let gone = try await store.editVolume(id) { v in
-            guard v.attachments.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) is still attached.") }
+        let found = try await store.db.transaction { db -> Bool in
+            guard var v = try await store.volume(id, in: db) else { return false }
+            if let refusal = v.deleteRefusal(snapshots: try await store.snapshots(volumeID: id, in: db).count, cascade: false) { throw refusal }
             v.status = "deleting"
+            try await store.update(v, in: db)
+            return true
         }
-        if gone != nil { work.delete(id) }
+        if found { work.delete(id) }
     }
 
     private func editForServer(_ id: String, _ change: @escaping @Sendable (inout Volume) throws -> Void) async throws {

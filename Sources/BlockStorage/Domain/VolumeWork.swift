@@ -80,18 +80,23 @@ final class VolumeWork: Sendable {
                 try await driver.extend(volumeID, sizeGB: size)
             } catch {
                 logger.error("volume extend failed", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
-                try await store.editVolume(volumeID) { $0.status = "error_extending" }
+                try await store.editVolume(volumeID) { v in
+                    v.status = "error_extending"
+                    v.extendingTo = nil
+                }
                 return
             }
             try await store.editVolume(volumeID) { v in
                 v.size = size
                 v.status = status
+                v.extendingTo = nil
             }
         }
     }
 
-    /// Streams the volume into the queued image; a failure removes the image. The volume goes back to `settleTo` either way.
-    func upload(_ volumeID: String, image imageID: String, format: String, settleTo: String) {
+    /// Streams the volume into the queued image; a failure removes the image. The volume rests
+    /// afterwards by what is attached then (a forced upload's server may have let it go meanwhile).
+    func upload(_ volumeID: String, image imageID: String, format: String) {
         start("uploading volume \(volumeID)") { [self] in
             do {
                 try await images.finishSnapshot(id: imageID, data: try await driver.read(volumeID, format: format), diskFormat: format)
@@ -99,7 +104,7 @@ final class VolumeWork: Sendable {
                 logger.error("volume upload failed", metadata: ["volume": "\(volumeID)", "image": "\(imageID)", "error": "\(error)"])
                 try? await images.deleteImage(id: imageID)
             }
-            try await store.editVolume(volumeID) { $0.status = settleTo }
+            try await store.editVolume(volumeID) { v in if v.status == "uploading" { v.status = v.restingStatus } }
         }
     }
 
@@ -146,11 +151,14 @@ final class VolumeWork: Sendable {
             case "deleting":
                 delete(volume.id)
             case "extending":
-                try await store.editVolume(volume.id) { $0.status = "error_extending" }
+                try await store.editVolume(volume.id) { v in
+                    v.status = "error_extending"
+                    v.extendingTo = nil
+                }
             default:
                 try await store.editVolume(volume.id) { v in
                     v.attachments.removeAll { $0.status != "attached" }
-                    v.status = v.attachments.isEmpty ? "available" : "in-use"
+                    v.status = v.restingStatus
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MartletCore
 
 /// A volume as it is stored: written whole, its status and owner also kept in indexed columns.
 struct Volume: Codable, Sendable, Equatable {
@@ -34,7 +35,23 @@ struct Volume: Codable, Sendable, Equatable {
         "downloading", "uploading", "retyping", "extending",
     ]
 
+    /// While an extend runs, the size it grows to (quotas count it from the moment it is accepted).
+    var extendingTo: Int?
+
     var attachStatus: String { attachments.isEmpty ? "detached" : "attached" }
+
+    /// Where a volume rests once a step on it ends: `in-use` while something is attached, else `available`.
+    var restingStatus: String { attachments.contains { $0.status == "attached" } ? "in-use" : "available" }
+
+    /// Cinder's refusal to delete a volume in this state (`snapshots`: how many it has), nil when it may go.
+    func deleteRefusal(snapshots: Int, cascade: Bool) -> APIError? {
+        guard Self.deletable.contains(status), attachments.isEmpty, migrationStatus == nil else {
+            return BlockStorageFault.invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing "
+                + "and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.")
+        }
+        if snapshots > 0 && !cascade { return BlockStorageFault.invalidVolume("Volume \(id) still has \(snapshots) dependent snapshots.") }
+        return nil
+    }
 }
 
 /// A volume's connection to a server, as Cinder's attachment record keeps it.

@@ -16,7 +16,8 @@ struct VolumeQuotas: Sendable {
         let snapshots = try await store.snapshots(projectID: projectID, in: db)
         var use: [String: Int] = [
             "volumes": volumes.count, "snapshots": snapshots.count,
-            "gigabytes": volumes.reduce(0) { $0 + $1.size } + snapshots.reduce(0) { $0 + $1.size },
+            // An extend counts its target from the moment it is accepted.
+            "gigabytes": volumes.reduce(0) { $0 + max($1.size, $1.extendingTo ?? 0) } + snapshots.reduce(0) { $0 + $1.size },
             "backups": 0, "backup_gigabytes": 0, "groups": 0, "per_volume_gigabytes": 0,
         ]
         let types = try await store.types(in: db)
@@ -29,7 +30,7 @@ struct VolumeQuotas: Sendable {
         for volume in volumes {
             guard let name = names[volume.typeID] else { continue }
             use["volumes_\(name)", default: 0] += 1
-            use["gigabytes_\(name)", default: 0] += volume.size
+            use["gigabytes_\(name)", default: 0] += max(volume.size, volume.extendingTo ?? 0)
         }
         return use
     }
@@ -53,26 +54,28 @@ struct VolumeQuotas: Sendable {
     }
 
     /// Refuses (413, as Cinder) a create that would take the project over a limit. The caller holds the project's lock.
-    func check(projectID: String, volumes: Int = 0, snapshots: Int = 0, gigabytes: Int, typeName: String?,
-               store: BlockStorageStore, in db: any SQLDatabase) async throws {
+    /// `perVolume`: `gigabytes` is one new volume's size, held to `per_volume_gigabytes`.
+    /// `typedOnly`: only the type's own limits (a retype moves a volume the project already counts).
+    func check(projectID: String, volumes: Int = 0, snapshots: Int = 0, gigabytes: Int, typeName: String?, perVolume: Bool = true,
+               typedOnly: Bool = false, store: BlockStorageStore, in db: any SQLDatabase) async throws {
         let limits = try await limits(projectID: projectID, store: store, in: db)
         let use = try await usage(projectID: projectID, store: store, in: db)
-        if volumes > 0, let perVolume = limits["per_volume_gigabytes"], perVolume >= 0, gigabytes > perVolume {
-            throw APIError(.contentTooLarge, "VolumeSizeExceedsLimit: Requested volume size \(gigabytes)G is larger than maximum allowed limit \(perVolume)G.")
+        if volumes > 0, perVolume, let limit = limits["per_volume_gigabytes"], limit >= 0, gigabytes > limit {
+            throw APIError(.contentTooLarge, "VolumeSizeExceedsLimit: Requested volume size \(gigabytes)G is larger than maximum allowed limit \(limit)G.")
         }
         func over(_ resource: String, _ asked: Int) -> (limit: Int, used: Int)? {
             guard asked > 0, let limit = limits[resource], limit >= 0, (use[resource] ?? 0) + asked > limit else { return nil }
             return (limit, use[resource] ?? 0)
         }
         let typed = typeName.map { ["volumes_\($0)": volumes, "snapshots_\($0)": snapshots, "gigabytes_\($0)": gigabytes] } ?? [:]
-        for (resource, asked) in [("gigabytes", gigabytes)] + typed.filter({ $0.key.hasPrefix("gigabytes") }).map({ ($0.key, $0.value) }) {
+        for (resource, asked) in (typedOnly ? [] : [("gigabytes", gigabytes)]) + typed.filter({ $0.key.hasPrefix("gigabytes") }).map({ ($0.key, $0.value) }) {
             if let (limit, used) = over(resource, asked) {
                 let what = volumes > 0 ? "VolumeSizeExceedsAvailableQuota" : "SnapshotSizeExceedsAvailableQuota"
                 throw APIError(.contentTooLarge, "\(what): Requested volume or snapshot exceeds allowed \(resource) quota. "
                                + "Requested \(asked)G, quota is \(limit)G and \(used)G has been consumed.")
             }
         }
-        for (resource, asked) in [("volumes", volumes), ("snapshots", snapshots)]
+        for (resource, asked) in (typedOnly ? [] : [("volumes", volumes), ("snapshots", snapshots)])
             + typed.filter({ !$0.key.hasPrefix("gigabytes") }).map({ ($0.key, $0.value) }) {
             if let (limit, _) = over(resource, asked) {
                 let what = resource.hasPrefix("volumes") ? "VolumeLimitExceeded" : "SnapshotLimitExceeded"

@@ -93,7 +93,8 @@ struct TransferRoutes {
             try await store.lockProject(project, in: db)
             let typeName = try await store.type(volume.typeID, in: db)?.name
             try await service.quotas.check(projectID: project, volumes: 1, snapshots: snapshots.count,
-                                           gigabytes: volume.size + snapshots.reduce(0) { $0 + $1.size }, typeName: typeName, store: store, in: db)
+                                           gigabytes: volume.size + snapshots.reduce(0) { $0 + $1.size }, typeName: typeName, perVolume: false,
+                                           store: store, in: db)
             volume.projectID = project
             volume.userID = call.auth.userID
             volume.status = "available"

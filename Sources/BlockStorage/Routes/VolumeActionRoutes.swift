@@ -51,6 +51,7 @@ struct VolumeActionRoutes {
                 let typeName = try await store.type(v.typeID, in: db)?.name
                 try await service.quotas.check(projectID: v.projectID, gigabytes: newSize - v.size, typeName: typeName, store: store, in: db)
                 v.status = "extending"
+                v.extendingTo = newSize
                 try await store.update(v, in: db)
             }
             service.work.extend(volume.id, to: newSize, settleTo: "available")
@@ -110,15 +111,19 @@ struct VolumeActionRoutes {
             guard let typeRef = try VolumeInput.text(args["new_type"], field: "new_type") else {
                 throw BlockStorageFault.invalidInput("New volume type must be specified.")
             }
-            guard let type = try await store.db.read({ try await store.type(idOrName: typeRef, in: $0) }) else {
-                throw BlockStorageFault.typeNameNotFound(typeRef)
-            }
-            _ = try await edit { v in
+            try await store.db.transaction { db in
+                guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+                guard let type = try await store.type(idOrName: typeRef, in: db),
+                      type.isPublic || call.isAdmin || type.projects.contains(v.projectID) else { throw BlockStorageFault.typeNameNotFound(typeRef) }
                 guard ["available", "in-use"].contains(v.status) else {
                     throw BlockStorageFault.invalidVolume("Volume status must be available or in-use to retype, currently \(v.status).")
                 }
                 guard v.typeID != type.id else { throw BlockStorageFault.invalidInput("Retype requires a different volume type.") }
+                try await store.lockProject(v.projectID, in: db)
+                try await service.quotas.check(projectID: v.projectID, volumes: 1, gigabytes: v.size, typeName: type.name, perVolume: false,
+                                               typedOnly: true, store: store, in: db)
                 v.typeID = type.id
+                try await store.update(v, in: db)
             }
             return .empty(.accepted)
 
@@ -135,7 +140,7 @@ struct VolumeActionRoutes {
         case "os-unreserve":
             try allow("volume:unreserve_volume")
             _ = try await edit { v in
-                if v.status == "attaching" { v.status = v.attachments.isEmpty ? "available" : "in-use" }
+                if v.status == "attaching" { v.status = v.restingStatus }
             }
             return .empty(.accepted)
 
@@ -180,12 +185,13 @@ struct VolumeActionRoutes {
                 guard let index = v.attachments.firstIndex(where: { $0.id == attachment }) ?? (v.attachments.count == 1 ? 0 : nil) else { return }
                 try Self.refuseComputeAttachment(v.attachments[index])
                 v.attachments.remove(at: index)
-                v.status = v.attachments.isEmpty ? "available" : "in-use"
+                v.status = v.restingStatus
             }
             return .empty(.accepted)
 
         case "os-initialize_connection":
             try allow("volume:initialize_connection")
+            for attachment in volume.attachments { try Self.refuseComputeAttachment(attachment) }
             guard case .object(let connector)? = args["connector"] else { throw BlockStorageFault.invalidInput("Must specify 'connector'.") }
             let host = connector["host"]?.stringValue ?? connector["ip"]?.stringValue ?? "localhost"
             let connection = try await service.driver.connect(volume.id, host: host)
@@ -196,6 +202,7 @@ struct VolumeActionRoutes {
 
         case "os-terminate_connection":
             try allow("volume:terminate_connection")
+            for attachment in volume.attachments { try Self.refuseComputeAttachment(attachment) }
             guard case .object(let connector)? = args["connector"] else { throw BlockStorageFault.invalidInput("Must specify 'connector'.") }
             let host = connector["host"]?.stringValue ?? connector["ip"]?.stringValue ?? "localhost"
             try await service.driver.disconnect(volume.id, host: host)
@@ -212,22 +219,21 @@ struct VolumeActionRoutes {
             guard VolumeImage.uploadFormats.contains(diskFormat) else {
                 throw BlockStorageFault.invalidInput("Invalid disk-format '\(diskFormat)' is specified. Allowed disk-formats are \(VolumeImage.uploadFormats.sorted().joined(separator: ", ")).")
             }
-            let before = try await edit { v in
+            _ = try await edit { v in
                 guard v.status == "available" || (force && v.status == "in-use") else {
                     throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be available or in-use with force, but current status is: \(v.status).")
                 }
                 v.status = "uploading"
             }
-            let settleTo = before.attachments.isEmpty ? "available" : "in-use"
             let image: BootImage
             do {
                 image = try await service.images.createSnapshot(name: imageName, projectID: volume.projectID, properties: VolumeImage.carried(volume),
                                                                 minDisk: volume.size, minRam: 0, diskFormat: diskFormat, containerFormat: containerFormat)
             } catch {
-                _ = try? await edit { $0.status = settleTo }
+                _ = try? await edit { $0.status = $0.restingStatus }
                 throw error
             }
-            service.work.upload(volume.id, image: image.id, format: diskFormat, settleTo: settleTo)
+            service.work.upload(volume.id, image: image.id, format: diskFormat)
             let type = try await store.db.read { try await store.type(volume.typeID, in: $0) }
             return .json(.accepted, ["os-volume_upload_image": [
                 "id": .string(volume.id), "updated_at": Views.time(BlockStorageStore.now()), "status": "uploading",
@@ -244,7 +250,7 @@ struct VolumeActionRoutes {
                 guard !gone.isEmpty else { throw BlockStorageFault.invalidVolume("Volume \(v.id) has no attachment \(attachment ?? "")") }
                 for one in gone { try Self.refuseComputeAttachment(one) }
                 v.attachments.removeAll { attachment == nil || $0.id == attachment }
-                v.status = v.attachments.isEmpty ? "available" : "in-use"
+                v.status = v.restingStatus
             }
             for host in Set(volume.attachments.compactMap(\.hostName)) where !detached.attachments.contains(where: { $0.hostName == host }) {
                 try await service.driver.disconnect(volume.id, host: host)

@@ -126,13 +126,9 @@ struct VolumeRoutes {
         let cascade = ["1", "true", "True", "yes"].contains(call.query("cascade") ?? "")
         try await store.db.transaction { db in
             guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
-            guard Volume.deletable.contains(v.status), v.attachments.isEmpty, v.migrationStatus == nil else {
-                throw BlockStorageFault.invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing "
-                    + "and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.")
-            }
             let snapshots = try await store.snapshots(volumeID: v.id, in: db)
+            if let refusal = v.deleteRefusal(snapshots: snapshots.count, cascade: cascade) { throw refusal }
             if !snapshots.isEmpty {
-                guard cascade else { throw BlockStorageFault.invalidVolume("Volume \(v.id) still has \(snapshots.count) dependent snapshots.") }
                 guard snapshots.allSatisfy({ ["available", "error"].contains($0.status) }) else {
                     throw BlockStorageFault.invalidVolume("Snapshots of volume \(v.id) must be available or error to delete them with it.")
                 }

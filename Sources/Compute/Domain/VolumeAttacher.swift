@@ -56,9 +56,11 @@ struct VolumeAttacher {
     }
 
     func detach(_ server: Server, volumeID: String) async throws {
-        guard (server.volumes ?? []).contains(where: { $0.volumeID == volumeID }) else {
+        guard let disk = (server.volumes ?? []).first(where: { $0.volumeID == volumeID }) else {
             throw APIError.notFound("Volume \(volumeID) is not attached to instance \(server.id).")
         }
+        // The server boots from it: without it, it could not start again.
+        guard disk.device != "/dev/vda" else { throw APIError.badRequest("Cannot detach a root device volume") }
         if let host = server.host { try await service.hypervisor.detachVolume(server.id, host: host, volumeID: volumeID) }
         try await catalog.detach(volumeID: volumeID, from: server.portRef)
         _ = try await Workflows(service: service).settle(server.id) { s in s.volumes?.removeAll { $0.volumeID == volumeID } }
@@ -70,7 +72,12 @@ struct VolumeAttacher {
         guard let volumes = service.volumes else { return }
         for disk in server.volumes ?? [] {
             try await volumes.detach(volumeID: disk.volumeID, from: server.portRef)
-            if disk.deleteOnTermination { try await volumes.deleteVolume(id: disk.volumeID) }
+            // A volume Block Storage keeps (it has snapshots, say) stays, as Nova leaves it: the server goes anyway.
+            if disk.deleteOnTermination {
+                do { try await volumes.deleteVolume(id: disk.volumeID) } catch {
+                    service.logger.warning("volume kept", metadata: ["volume": "\(disk.volumeID)", "server": "\(server.id)", "reason": "\(error)"])
+                }
+            }
         }
     }
 

@@ -243,6 +243,8 @@ struct ServerActionRoutes {
             throw APIError.badRequest("Cannot find requested image \(imageRef).")
         }
         guard image.status == "active" else { throw APIError.badRequest("Image \(imageRef) is not active.") }
+        // Reimaging a boot volume (2.93) is not built: a volume-backed server keeps its disk, as Nova before 2.93.
+        if server.isVolumeBacked { throw APIError.badRequest("Unable to rebuild with a different image for a volume-backed server.") }
         if image.minRam > server.flavor.ram { throw APIError.badRequest("Flavor's memory is too small for requested image.") }
         let name = try f.string("name", minLength: 1, maxLength: 255).map { try ServerInput.validName($0) }
         let metadata = f.has("metadata") ? try ServerInput.metadata(f, "metadata") : nil
