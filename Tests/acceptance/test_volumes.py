@@ -6,10 +6,8 @@ proxies, and raw HTTP with requests (Cinder fault bodies for hostile input). The
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import random
 import shutil
 import subprocess
 import time
@@ -21,7 +19,9 @@ import openstack
 import pytest
 import requests
 
-from conftest import Identity, MartletServer, OSCError, ServiceAPI, uniq, write_random
+from conftest import Identity, MartletServer, OSCError, ServiceAPI, uniq
+# Compute's helpers and its network, image and SDK fixtures, shared rather than copied.
+from test_compute import ComputeAPI as BaseComputeAPI, Servers, conn, image, json_tail, net  # noqa: F401
 
 DEFAULT_TYPE = "__DEFAULT__"
 
@@ -40,23 +40,6 @@ GiB = 1 << 30
 
 
 # --- helpers ---------------------------------------------------------------------
-
-def rand_cidr() -> ipaddress.IPv4Network:
-    """A random private /24, so tests never look at each other's addresses."""
-    base = ipaddress.IPv4Address("10.0.0.0") + random.randrange(1 << 16) * 256
-    return ipaddress.ip_network(f"{base}/24")
-
-
-def json_tail(out: str) -> Any:
-    """The JSON document of `-f json` output that `--wait` may have prefixed
-    with "\\rProgress: N" or "Complete"."""
-    starts = [i for i in (out.find("{"), out.find("[")) if i >= 0]
-    assert starts, f"no JSON in the output:\n{out}"
-    try:
-        return json.loads(out[min(starts):])
-    except ValueError as e:
-        raise AssertionError(f"bad JSON in the output ({e}):\n{out}") from None
-
 
 def wait_until(what: str, probe: Callable[[], Any], done: Callable[[Any], bool],
                timeout: float = WAIT) -> Any:
@@ -200,52 +183,12 @@ class Tracked:
         assert not errors, "could not delete volumes or snapshots at teardown:\n" + "\n".join(errors)
 
 
-class ComputeAPI(ServiceAPI):
-    """Raw Compute v2.1 calls (as admin)."""
-
-    prefix = "compute"
-
-    def server(self, server_id: str) -> dict:
-        r = self.request("GET", f"/v2.1/servers/{server_id}")
-        assert r.status_code == 200, f"GET /v2.1/servers/{server_id} -> {r.status_code}: {r.text}"
-        return r.json()["server"]
+class ComputeAPI(BaseComputeAPI):
+    """Compute's raw calls, and the volumes a server lists."""
 
     def attached(self, server_id: str) -> list[str]:
         """The IDs of the volumes the server lists as attached."""
         return [v["id"] for v in self.server(server_id)["os-extended-volumes:volumes_attached"]]
-
-    def delete_and_wait(self, server_id: str, timeout: float = 60) -> None:
-        r = self.request("DELETE", f"/v2.1/servers/{server_id}")
-        assert r.status_code in (202, 204, 404), f"DELETE server {server_id} -> {r.status_code}: {r.text}"
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.request("GET", f"/v2.1/servers/{server_id}")
-            if r.status_code == 404:
-                return
-            assert time.monotonic() < deadline, \
-                f"server {server_id} still there {timeout}s after DELETE: {r.status_code} {r.text}"
-            time.sleep(0.2)
-
-
-class Servers:
-    """Servers a test made, deleted (as admin, waiting until gone) at teardown."""
-
-    def __init__(self, compute: ComputeAPI):
-        self.compute = compute
-        self.ids: list[str] = []
-
-    def track(self, server_id: str) -> str:
-        self.ids.append(server_id)
-        return server_id
-
-    def delete_all(self) -> None:
-        errors = []
-        for server_id in reversed(self.ids):
-            try:
-                self.compute.delete_and_wait(server_id)
-            except Exception as e:  # noqa: BLE001 - report all of them
-                errors.append(str(e))
-        assert not errors, "could not delete servers at teardown:\n" + "\n".join(errors)
 
 
 def boot(osc, servers: Servers, net: dict, image: dict) -> dict:
@@ -295,41 +238,6 @@ def servers(compute, volumes):
     s = Servers(compute)
     yield s
     s.delete_all()
-
-
-@pytest.fixture(scope="module")
-def net(osc):
-    """An admin network with one /24 subnet (there is no default network)."""
-    network = osc.json("network", "create", uniq("volume-net"))
-    cidr = rand_cidr()
-    try:
-        subnet = osc.json("subnet", "create", uniq("volume-subnet"), "--network", network["id"],
-                          "--subnet-range", str(cidr))
-    except Exception:
-        osc.run("network", "delete", network["id"])
-        raise
-    yield {"network": network, "subnet": subnet, "cidr": cidr}
-    osc.run("subnet", "delete", subnet["id"])
-    osc.run("network", "delete", network["id"])
-
-
-@pytest.fixture(scope="module")
-def image(osc, tmp_path_factory):
-    """A small public raw image (public so that other projects may use it)."""
-    path = tmp_path_factory.mktemp("volume-image") / "disk.raw"
-    write_random(path, 1 << 20)
-    img = osc.json("image", "create", "--disk-format", "raw", "--container-format", "bare",
-                   "--file", str(path), "--public", uniq("volume-img"))
-    assert img["status"] == "active", img
-    yield img
-    osc.run("image", "delete", img["id"])
-
-
-@pytest.fixture
-def conn(clouds):
-    c = openstack.connect(cloud="martlet")
-    yield c
-    c.close()
 
 
 # --- 1. volumes ----------------------------------------------------------------------
