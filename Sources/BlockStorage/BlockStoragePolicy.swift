@@ -4,17 +4,8 @@ import MartletCore
 /// decided by project; these rules decide who may act (a `reader` reads, a `member` writes).
 enum BlockStoragePolicy {
     static let admin = PolicyRule.role("admin")
-    /// A member of the project that owns the target (`target.project_id`; any project when none is loaded).
-    static let projectMember = PolicyRule { req in
-        req.auth.hasRole("member") && req.auth.projectID != nil
-            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
-    }
-    static let projectReader = PolicyRule { req in
-        (req.auth.hasRole("reader") || req.auth.hasRole("member")) && req.auth.projectID != nil
-            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
-    }
-    static let member = admin || projectMember
-    static let reader = admin || projectReader
+    static let member = admin || .projectMember
+    static let reader = admin || .projectReader
 
     static let table = Policy([
         "volume:versions": .anyone,

@@ -4,17 +4,8 @@ import MartletCore
 /// by project; these rules decide who may act.
 enum ComputePolicy {
     static let admin = PolicyRule.role("admin")
-    /// A member of the project that owns the target (`target.project_id`; any project when none is loaded).
-    static let projectMember = PolicyRule { req in
-        req.auth.hasRole("member") && req.auth.projectID != nil
-            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
-    }
-    static let projectReader = PolicyRule { req in
-        (req.auth.hasRole("reader") || req.auth.hasRole("member")) && req.auth.projectID != nil
-            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
-    }
-    static let memberOrAdmin = admin || projectMember
-    static let readerOrAdmin = admin || projectReader
+    static let memberOrAdmin = admin || .projectMember
+    static let readerOrAdmin = admin || .projectReader
     static let anyone = PolicyRule { $0.auth.projectID != nil || $0.auth.hasRole("admin") }
     /// The keypair's user (`target.user_id`) or an admin.
     static let keypairOwner = admin || PolicyRule.isUser("user_id")

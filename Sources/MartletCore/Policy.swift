@@ -35,6 +35,19 @@ public struct PolicyRule: Sendable {
         .init { $0.target[key] == $0.auth.userID }
     }
 
+    /// A member of the project that owns the target (`target.project_id`; any project when none is
+    /// loaded): Nova's and Cinder's `project_member_api`.
+    public static let projectMember = PolicyRule { req in
+        req.auth.hasRole("member") && req.auth.projectID != nil
+            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
+    }
+
+    /// A reader (or member) of the target's project: `project_reader_api`.
+    public static let projectReader = PolicyRule { req in
+        (req.auth.hasRole("reader") || req.auth.hasRole("member")) && req.auth.projectID != nil
+            && (req.target["project_id"] == nil || req.target["project_id"] == req.auth.projectID)
+    }
+
     /// The target attribute `key` names the project the caller's token is scoped to.
     public static func isTokenProject(_ key: String) -> PolicyRule {
         .init { req in req.auth.projectID != nil && req.target[key] == req.auth.projectID }
