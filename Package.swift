@@ -165,6 +165,7 @@ let package = Package(
             dependencies: [
                 "MartletCore", "MartletStore", "ServiceContracts", "DriverKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -240,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "BlockStorageTests",
             dependencies: [
-                "BlockStorage", "FileVolumeDriver", "Compute", "Image", "Networking", "Identity", "MartletCore", "MartletStore",
+                "BlockStorage", "FileVolumeDriver", "Compute", "Image", "Networking", "ObjectStorage", "Identity", "MartletCore", "MartletStore",
                 "MartletTestSupport", "DriverKit", "DriverConformance", "ServiceContracts", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

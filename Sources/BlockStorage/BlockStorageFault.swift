@@ -11,5 +11,7 @@ enum BlockStorageFault {
     static func invalidVolume(_ reason: String) -> APIError { .badRequest("Invalid volume: \(reason)") }
     static func invalidSnapshot(_ reason: String) -> APIError { .badRequest("Invalid snapshot: \(reason)") }
     static func invalidInput(_ reason: String) -> APIError { .badRequest("Invalid input received: \(reason)") }
+    static func backupNotFound(_ id: String) -> APIError { .notFound("Backup \(id) could not be found.") }
+    static func invalidBackup(_ reason: String) -> APIError { .badRequest("Invalid backup: \(reason)") }
     static func markerNotFound(_ marker: String) -> APIError { .notFound("Marker \(marker) could not be found.") }
 }

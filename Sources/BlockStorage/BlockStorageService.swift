@@ -32,6 +32,8 @@ public final class BlockStorageService: APIService {
     let store: BlockStorageStore
     let driver: any VolumeDriver
     let images: any ImageCatalog
+    /// Where backups are kept: projects' accounts in the object store.
+    let objects: any ProjectObjects
     let quotas = VolumeQuotas()
     let work: VolumeWork
     let logger: Logger
@@ -41,16 +43,17 @@ public final class BlockStorageService: APIService {
     public var routes: [RouteSpec] { recorder.all }
 
     public init(database: Database, config: MartletConfig, driver: any VolumeDriver, images: any ImageCatalog,
-                logger: Logger = Logger(label: "martlet.block-storage")) {
+                objects: any ProjectObjects, logger: Logger = Logger(label: "martlet.block-storage")) {
         db = database
         store = BlockStorageStore(db: database)
         self.driver = driver
         self.images = images
+        self.objects = objects
         self.logger = logger
         publicURL = config.resolvedPublicURL
         backendName = config.volumeDriver
         backendHost = "\(ProcessInfo.processInfo.hostName)@\(config.volumeDriver)#\(config.volumeDriver)"
-        work = VolumeWork(store: store, driver: driver, images: images, logger: logger)
+        work = VolumeWork(store: store, driver: driver, images: images, backups: BackupEngine(driver: driver, objects: objects), logger: logger)
     }
 
     public func addRoutes(to group: RouterGroup<MartletContext>) {
@@ -66,13 +69,14 @@ public final class BlockStorageService: APIService {
         ServiceRoutes(service: self).register(router)
         QoSRoutes(service: self).register(router)
         TransferRoutes(service: self).register(router)
+        BackupRoutes(service: self).register(router)
     }
 
     /// Makes the default volume type and this host's services once, then settles what a crash left half done.
     public func start() async throws {
         try await db.transaction { db in
             let known = try await store.services(in: db)
-            for (binary, host) in [("cinder-scheduler", nodeName), ("cinder-volume", volumeServiceHost)]
+            for (binary, host) in [("cinder-scheduler", nodeName), ("cinder-volume", volumeServiceHost), ("cinder-backup", nodeName)]
             where !known.contains(where: { $0.binary == binary && $0.host == host }) {
                 try await store.save(ServiceState(binary: binary, host: host, updatedAt: BlockStorageStore.now()), in: db)
             }

@@ -148,6 +148,29 @@ public final class FileVolumeDriver: VolumeDriver {
         return FileChunks(path: copy, removesFile: true)
     }
 
+    /// Streams the raw bytes to a temporary file, converts it to qcow2 of the volume's size and
+    /// renames that over the volume, so a failure leaves the volume as it was.
+    public func write(_ id: String, raw: ByteChunks) async throws {
+        let file = try path(volume: id)
+        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
+        let size = try await DiskImage.info(file).virtualSize
+        let incoming = "\(folder)/write-\(Identifier.hex()).part", converted = "\(file).part"
+        defer {
+            try? FileManager.default.removeItem(atPath: incoming)
+            try? FileManager.default.removeItem(atPath: converted)
+        }
+        do {
+            _ = try await DurableFile.write(raw, to: incoming, temporary: incoming + ".part", limit: size)
+        } catch DurableFileError.tooLarge {
+            throw DriverError.invalidInput("the image is larger than volume \(id)")
+        } catch let error as DurableFileError {
+            throw DriverError.failed("volume \(id) could not be written: \(error.reason).")
+        }
+        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", incoming, converted])
+        if try await DiskImage.info(converted).virtualSize < size { try await HostCommand.run(["qemu-img", "resize", "-q", converted, "\(size)"]) }
+        try await DurableFile.rename(converted, to: file)
+    }
+
     /// What `read` converts to: the qemu names of the Image service's disk formats.
     static let readableFormats: Set<String> = ["raw", "qcow2", "vmdk", "vdi", "vpc", "vhdx"]
 

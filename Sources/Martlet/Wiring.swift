@@ -49,10 +49,10 @@ struct Wiring {
         let backend = try await DriverRegistry.make("network_driver", config.networkDriver, from: DriverRegistry.networkBackends, drivers)
         let volumeDriver = try await DriverRegistry.make("volume_driver", config.volumeDriver, from: DriverRegistry.volumeDrivers, drivers)
         let network = try NetworkService(database: database, config: config, backend: backend)
-        let blockStorage = BlockStorageService(database: database, config: config, driver: volumeDriver, images: image)
+        let objectStorage = try ObjectStorageService(database: database, config: config, credentials: identity)
+        let blockStorage = BlockStorageService(database: database, config: config, driver: volumeDriver, images: image, objects: objectStorage)
         return Wiring(config: config, logger: logger, database: database,
-                      identity: identity, image: image, network: network,
-                      objectStorage: try ObjectStorageService(database: database, config: config, credentials: identity),
+                      identity: identity, image: image, network: network, objectStorage: objectStorage,
                       compute: ComputeService(database: database, config: config, ports: network, images: image, hypervisor: hypervisor,
                                               volumes: blockStorage),
                       blockStorage: blockStorage)

@@ -7,18 +7,21 @@ import MartletCore
 import MartletStore
 import MartletTestSupport
 import Networking
+import ObjectStorage
 
 /// A cloud with Identity, Image, Networking, Compute (fake hypervisor) and Block Storage on a fresh database.
 func volumeCloud(_ backend: TestBackend = .sqlite, driver: (MartletConfig, ImageService) throws -> any VolumeDriver = { _, _ in FakeVolumeDriver() },
                  configure: (inout MartletConfig) -> Void = { _ in }) async throws -> TestCloud {
-    let cloud = try await TestCloud.make(backend, migrations: ImageService.migrations + NetworkService.migrations + ComputeService.migrations
-                                         + BlockStorageService.migrations, roles: ComputeService.roles, configure: configure) { db, config, _ in
+    let cloud = try await TestCloud.make(backend, migrations: ImageService.migrations + NetworkService.migrations + ObjectStorageService.migrations
+                                         + ComputeService.migrations + BlockStorageService.migrations,
+                                         roles: ObjectStorageService.roles + ComputeService.roles, configure: configure) { db, config, identity in
         let image = try ImageService(database: db, config: config)
         let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
-        let volumes = BlockStorageService(database: db, config: config, driver: try driver(config, image), images: image)
+        let objects = try ObjectStorageService(database: db, config: config, credentials: identity)
+        let volumes = BlockStorageService(database: db, config: config, driver: try driver(config, image), images: image, objects: objects)
         let compute = ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config),
                                      volumes: volumes)
-        return [compute, image, network, volumes]
+        return [compute, image, network, objects, volumes]
     }
     try await cloud.blockStorage.start()
     try await cloud.compute.start()
@@ -28,6 +31,7 @@ func volumeCloud(_ backend: TestBackend = .sqlite, driver: (MartletConfig, Image
 extension TestCloud {
     var blockStorage: BlockStorageService { services.first { $0 is BlockStorageService } as! BlockStorageService }
     var compute: ComputeService { services.first { $0 is ComputeService } as! ComputeService }
+    var objectStorage: ObjectStorageService { services.first { $0 is ObjectStorageService } as! ObjectStorageService }
 }
 
 extension Client {

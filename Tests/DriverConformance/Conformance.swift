@@ -45,3 +45,13 @@ func byteCount(_ chunks: ByteChunks) async throws -> Int {
     return count
 }
 
+
+/// The first `count` bytes of the stream (fewer if it ends sooner).
+func prefix(_ chunks: ByteChunks, _ count: Int) async throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    for try await chunk in chunks {
+        bytes.append(contentsOf: chunk.readableBytesView.prefix(count - bytes.count))
+        if bytes.count == count { break }
+    }
+    return bytes
+}

@@ -1,4 +1,5 @@
 import DriverKit
+import MartletCore
 
 /// What every `VolumeDriver` must do. Each check makes its own volumes and removes them.
 public enum VolumeDriverConformance {
@@ -52,6 +53,18 @@ public enum VolumeDriverConformance {
             try await driver.disconnect(volume.id, host: "conformance-host")
             try await driver.delete(volume.id)
             try await expectDriverError("connect a missing volume", isNotFound) { _ = try await driver.connect(volume.id, host: "conformance-host") }
+        },
+        .init("bytes written read back the same, and copies keep them") { driver in
+            let volume = VolumeSpec(id: id("write"), sizeGB: 1)
+            try await driver.create(volume)
+            let pattern = (0..<(64 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            try await driver.write(volume.id, raw: BufferChunks(bytes: pattern))
+            try expect(try await prefix(driver.read(volume.id, format: "raw"), pattern.count) == pattern, "the written bytes did not read back")
+            let clone = VolumeSpec(id: id("write-clone"), sizeGB: 1, source: .volume(volume.id))
+            try await driver.create(clone)
+            try expect(try await prefix(driver.read(clone.id, format: "raw"), pattern.count) == pattern, "a clone lost the written bytes")
+            try await expectDriverError("write to a missing volume", isNotFound) { try await driver.write(id("missing"), raw: BufferChunks(bytes: [1])) }
+            for id in [clone.id, volume.id] { try await driver.delete(id) }
         },
         .init("capacity is consistent") { driver in
             let capacity = try await driver.capacity()

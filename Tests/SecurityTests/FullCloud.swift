@@ -22,9 +22,10 @@ func fullCloud(_ backend: TestBackend = .sqlite) async throws -> TestCloud {
         roles: ObjectStorageService.roles + ComputeService.roles, services: { db, config, identity in
         let image = try ImageService(database: db, config: config)
         let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
-        let volumes = BlockStorageService(database: db, config: config, driver: FakeVolumeDriver(), images: image)
+        let objects = try ObjectStorageService(database: db, config: config, credentials: identity)
+        let volumes = BlockStorageService(database: db, config: config, driver: FakeVolumeDriver(), images: image, objects: objects)
         return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config), volumes: volumes),
-                image, network, try ObjectStorageService(database: db, config: config, credentials: identity), volumes]
+                image, network, objects, volumes]
     })
     try await cloud.blockStorage.start()
     try await cloud.compute.start()

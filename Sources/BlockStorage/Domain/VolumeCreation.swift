@@ -17,6 +17,8 @@ struct VolumeRequest: Sendable {
     var sourceVolumeID: String?
     var imageID: String?
     var typeRef: String?
+    /// A backup restored into the new volume (`restoring-backup` until its bytes are in).
+    var restoring: Backup?
 
     /// Admins use any project's sources; others their own project's.
     func canSee(_ owner: String) -> Bool { isAdmin || owner == projectID }
@@ -110,13 +112,21 @@ extension BlockStorageService {
             // With its volume service disabled no backend takes the volume: it ends in error, as Cinder's scheduler leaves it.
             let schedulable = try await store.services(in: db).contains { $0.binary == "cinder-volume" && !$0.disabled }
             let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: request.userID, name: name, description: description,
-                                size: size, status: schedulable ? "creating" : "error", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
+                                size: size, status: !schedulable ? "error" : request.restoring == nil ? "creating" : "restoring-backup", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
                                 multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
                                 metadata: metadata, createdAt: now)
             try await store.insert(volume, in: db)
             return volume
         }
-        if volume.status == "creating" { work.create(volume, source: source) }
+        if let backup = request.restoring {
+            if volume.status == "restoring-backup" {
+                work.restoreBackup(backup, into: volume, makesVolume: true)
+            } else {
+                try await store.editBackup(backup.id) { $0.status = "available" }
+            }
+        } else if volume.status == "creating" {
+            work.create(volume, source: source)
+        }
         return volume
     }
 }

@@ -12,14 +12,16 @@ final class VolumeWork: Sendable {
     let store: BlockStorageStore
     let driver: any VolumeDriver
     let images: any ImageCatalog
+    let backups: BackupEngine
     let logger: Logger
     private let running = Mutex<[Int: Task<Void, Never>]>([:])
     private let nextTicket = Atomic<Int>(0)
 
-    init(store: BlockStorageStore, driver: any VolumeDriver, images: any ImageCatalog, logger: Logger) {
+    init(store: BlockStorageStore, driver: any VolumeDriver, images: any ImageCatalog, backups: BackupEngine, logger: Logger) {
         self.store = store
         self.driver = driver
         self.images = images
+        self.backups = backups
         self.logger = logger
     }
 
@@ -137,13 +139,92 @@ final class VolumeWork: Sendable {
         }
     }
 
+    // MARK: Backups
+
+    /// Where a backup of a snapshot reads from: a volume made from the snapshot for the purpose.
+    static func scratchVolume(for backup: Backup) -> String { "bk-\(backup.id)" }
+
+    /// Copies the volume (or snapshot) into the object store; the volume or snapshot then rests
+    /// as before, the backup is `available`, or `error` with the reason and no object left.
+    func createBackup(_ backup: Backup, parent: Backup?) {
+        start("backing up volume \(backup.volumeID)") { [self] in
+            var source = backup.volumeID
+            do {
+                if let snapshotID = backup.snapshotID {
+                    source = Self.scratchVolume(for: backup)
+                    try await driver.create(VolumeSpec(id: source, sizeGB: backup.size, source: .snapshot(snapshotID)))
+                }
+                let chunks = try await backups.write(backup, volumeID: source, parent: parent)
+                let kept = try await store.editBackup(backup.id) { b in
+                    b.chunks = chunks
+                    b.status = "available"
+                }
+                // Deleted (force) while it was being made: its objects go too.
+                if kept == nil { await backups.deleteObjects(chunks.compactMap(\.object), of: backup) }
+            } catch {
+                logger.error("backup failed", metadata: ["backup": "\(backup.id)", "error": "\(error)"])
+                try await store.editBackup(backup.id) { b in
+                    b.status = "error"
+                    b.failReason = "\(error)"
+                }
+            }
+            try await endBackup(backup, scratch: source != backup.volumeID ? source : nil)
+        }
+    }
+
+    /// Gives the volume or snapshot a backup was taken of back its resting status.
+    private func endBackup(_ backup: Backup, scratch: String?) async throws {
+        if let scratch { try? await driver.delete(scratch) }
+        if let snapshotID = backup.snapshotID {
+            try await store.editSnapshot(snapshotID) { s in if s.status == "backing-up" { s.status = "available" } }
+        } else {
+            try await store.editVolume(backup.volumeID) { v in if v.status == "backing-up" { v.status = v.restingStatus } }
+        }
+    }
+
+    /// Writes the backup into the volume (made first, blank, when the restore asked for a new one);
+    /// the volume takes the backed-up volume's metadata and bootable flag. A failure leaves the
+    /// volume `error_restoring` (`error` when it was being made) and the backup `available`.
+    func restoreBackup(_ backup: Backup, into volume: Volume, makesVolume: Bool) {
+        start("restoring backup \(backup.id)") { [self] in
+            do {
+                if makesVolume { try await driver.create(VolumeSpec(id: volume.id, sizeGB: volume.size)) }
+                try await backups.restore(backup, into: volume.id)
+                try await store.editVolume(volume.id) { v in
+                    v.status = "available"
+                    v.bootable = backup.volumeState.bootable
+                    v.metadata.merge(backup.volumeState.metadata) { mine, _ in mine }
+                    if let image = backup.volumeState.imageMetadata { v.imageMetadata = image }
+                }
+            } catch {
+                logger.error("restore failed", metadata: ["backup": "\(backup.id)", "volume": "\(volume.id)", "error": "\(error)"])
+                try await store.editVolume(volume.id) { $0.status = makesVolume ? "error" : "error_restoring" }
+            }
+            try await store.editBackup(backup.id) { b in if b.status == "restoring" { b.status = "available" } }
+        }
+    }
+
+    /// Removes the objects no other backup points at, then the record.
+    func deleteBackup(_ backupID: String) {
+        start("deleting backup \(backupID)") { [self] in
+            guard let backup = try await store.backup(backupID) else { return }
+            // An incremental backup points at its parent's objects; an imported record at the exported one's.
+            let others = try await store.db.read { try await store.backups(projectID: nil, in: $0) }
+                .filter { $0.id != backupID && $0.objectProjectID == backup.objectProjectID && $0.container == backup.container }
+            let shared = Set(others.flatMap { $0.chunks.compactMap(\.object) })
+            await backups.deleteObjects(backup.chunks.compactMap(\.object).filter { !shared.contains($0) }, of: backup)
+            try await store.db.transaction { try await store.deleteBackup(backupID, in: $0) }
+        }
+    }
+
     // MARK: After a restart
 
     /// Ends the steps a crash cut off: a half-made volume or snapshot becomes `error` (its partial
     /// bytes removed), a delete runs again, an extend is `error_extending`, an attach that never
     /// completed is released, an upload cut off gives the volume back (its image stays queued).
     func recover() async throws {
-        for volume in try await store.volumes(status: ["creating", "deleting", "extending", "attaching", "detaching", "uploading"]) {
+        for volume in try await store.volumes(status: ["creating", "deleting", "extending", "attaching", "detaching", "uploading", "backing-up",
+                                                       "restoring-backup"]) {
             switch volume.status {
             case "creating":
                 try? await driver.delete(volume.id)
@@ -155,6 +236,8 @@ final class VolumeWork: Sendable {
                     v.status = "error_extending"
                     v.extendingTo = nil
                 }
+            case "restoring-backup":
+                try await store.editVolume(volume.id) { $0.status = "error_restoring" }
             default:
                 try await store.editVolume(volume.id) { v in
                     v.attachments.removeAll { $0.status != "attached" }
@@ -168,6 +251,31 @@ final class VolumeWork: Sendable {
             } else {
                 try? await driver.deleteSnapshot(snapshot.id)
                 try await store.editSnapshot(snapshot.id) { $0.status = "error" }
+            }
+        }
+        try await recoverBackups()
+    }
+
+    /// A backup cut off is `error` with whatever objects it had written removed (their names are
+    /// known from its size); a delete runs again; a restore gives the backup back.
+    private func recoverBackups() async throws {
+        for backup in try await store.backups(status: ["creating", "deleting", "restoring"]) {
+            switch backup.status {
+            case "creating":
+                let count = (backup.size << 30 + BackupEngine.chunkSize - 1) / BackupEngine.chunkSize
+                await backups.deleteObjects((0..<count).map { BackupEngine.objectName(backup, index: $0) }, of: backup)
+                try? await driver.delete(Self.scratchVolume(for: backup))
+                try await store.editBackup(backup.id) { b in
+                    b.status = "error"
+                    b.failReason = "The backup was cut off by a restart."
+                }
+                if let snapshotID = backup.snapshotID {
+                    try await store.editSnapshot(snapshotID) { s in if s.status == "backing-up" { s.status = "available" } }
+                }
+            case "deleting":
+                deleteBackup(backup.id)
+            default:
+                try await store.editBackup(backup.id) { $0.status = "available" }
             }
         }
     }

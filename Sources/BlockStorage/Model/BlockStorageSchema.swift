@@ -31,5 +31,15 @@ enum BlockStorageSchema {
             // An admin's enable/disable of the scheduler and volume services.
             "CREATE TABLE blk_services (binary_name TEXT NOT NULL, host TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (binary_name, host))",
         ]),
+        Migration("block-storage-0002", [
+            """
+            CREATE TABLE blk_backups (
+                id TEXT PRIMARY KEY, project_id TEXT NOT NULL, volume_id TEXT NOT NULL, parent_id TEXT, status TEXT NOT NULL,
+                created_at REAL NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX blk_backups_project ON blk_backups (project_id, created_at)",
+            "CREATE INDEX blk_backups_parent ON blk_backups (parent_id)",
+            "CREATE INDEX blk_backups_status ON blk_backups (status)",
+        ]),
     ]
 }

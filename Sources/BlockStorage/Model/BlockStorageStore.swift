@@ -10,11 +10,11 @@ struct BlockStorageStore: Sendable {
 
     static func now() -> Double { Date().timeIntervalSince1970 }
 
-    private func encode(_ value: some Encodable) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
-    private func decode<T: Decodable>(_ type: T.Type, _ rows: [any SQLRow]) throws -> [T] {
+    func encode(_ value: some Encodable) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
+    func decode<T: Decodable>(_ type: T.Type, _ rows: [any SQLRow]) throws -> [T] {
         try rows.map { try JSONDecoder().decode(T.self, from: Data(try $0.decode(column: "doc", as: String.self).utf8)) }
     }
-    private func forUpdate(_ query: SQLQueryString) -> SQLQueryString {
+    func forUpdate(_ query: SQLQueryString) -> SQLQueryString {
         db.kind == .postgres ? query + " FOR UPDATE" : query
     }
 

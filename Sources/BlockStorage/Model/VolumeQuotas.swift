@@ -14,11 +14,12 @@ struct VolumeQuotas: Sendable {
     func usage(projectID: String, store: BlockStorageStore, in db: any SQLDatabase) async throws -> [String: Int] {
         let volumes = try await store.volumes(projectID: projectID, in: db)
         let snapshots = try await store.snapshots(projectID: projectID, in: db)
+        let backups = try await store.backups(projectID: projectID, in: db)
         var use: [String: Int] = [
             "volumes": volumes.count, "snapshots": snapshots.count,
             // An extend counts its target from the moment it is accepted.
             "gigabytes": volumes.reduce(0) { $0 + max($1.size, $1.extendingTo ?? 0) } + snapshots.reduce(0) { $0 + $1.size },
-            "backups": 0, "backup_gigabytes": 0, "groups": 0, "per_volume_gigabytes": 0,
+            "backups": backups.count, "backup_gigabytes": backups.reduce(0) { $0 + $1.size }, "groups": 0, "per_volume_gigabytes": 0,
         ]
         let types = try await store.types(in: db)
         let names = Dictionary(uniqueKeysWithValues: types.map { ($0.id, $0.name) })
@@ -82,6 +83,19 @@ struct VolumeQuotas: Sendable {
                 let noun = resource.hasPrefix("volumes") ? "volumes" : "snapshots"
                 throw APIError(.contentTooLarge, "\(what): Maximum number of \(noun) allowed (\(limit)) exceeded for quota '\(resource)'.")
             }
+        }
+    }
+
+    /// Refuses (413) a backup the project has no room for. The caller holds the project's lock.
+    func checkBackup(projectID: String, gigabytes: Int, store: BlockStorageStore, in db: any SQLDatabase) async throws {
+        let limits = try await limits(projectID: projectID, store: store, in: db)
+        let use = try await usage(projectID: projectID, store: store, in: db)
+        if let limit = limits["backups"], limit >= 0, (use["backups"] ?? 0) + 1 > limit {
+            throw APIError(.contentTooLarge, "BackupLimitExceeded: Maximum number of backups allowed (\(limit)) exceeded.")
+        }
+        if let limit = limits["backup_gigabytes"], limit >= 0, (use["backup_gigabytes"] ?? 0) + gigabytes > limit {
+            throw APIError(.contentTooLarge, "VolumeBackupSizeExceedsAvailableQuota: Requested backup exceeds allowed Backup gigabytes quota. "
+                           + "Requested \(gigabytes)G, quota is \(limit)G and \(use["backup_gigabytes"] ?? 0)G has been consumed.")
         }
     }
 }

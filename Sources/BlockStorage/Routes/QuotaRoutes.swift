@@ -76,7 +76,7 @@ struct QuotaRoutes {
                 "maxTotalVolumeGigabytes": JSON(limits["gigabytes"] ?? -1), "maxTotalBackups": JSON(limits["backups"] ?? -1),
                 "maxTotalBackupGigabytes": JSON(limits["backup_gigabytes"] ?? -1),
                 "totalVolumesUsed": JSON(use["volumes"] ?? 0), "totalSnapshotsUsed": JSON(use["snapshots"] ?? 0),
-                "totalGigabytesUsed": JSON(use["gigabytes"] ?? 0), "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0,
+                "totalGigabytesUsed": JSON(use["gigabytes"] ?? 0), "totalBackupsUsed": JSON(use["backups"] ?? 0), "totalBackupGigabytesUsed": JSON(use["backup_gigabytes"] ?? 0),
             ]
             return .json(.ok, ["limits": ["rate": [], "absolute": .object(absolute)]])
         }

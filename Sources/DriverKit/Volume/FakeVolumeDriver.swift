@@ -9,6 +9,8 @@ public final class FakeVolumeDriver: VolumeDriver {
         var hosts: Set<String> = []
         /// Where the bytes came from, so a copy can be told from its source.
         var origin: String
+        /// Bytes a restore wrote, read back as they were.
+        var written: [UInt8]?
     }
     private struct State {
         var volumes: [String: Volume] = [:]
@@ -29,6 +31,7 @@ public final class FakeVolumeDriver: VolumeDriver {
             let used = s.volumes.values.reduce(0) { $0 + $1.sizeGB }
             guard used + volume.sizeGB <= totalGB else { throw DriverError.invalidInput("the backend has \(totalGB - used) GiB free") }
             let origin: String
+            var written: [UInt8]?
             switch volume.source {
             case .blank: origin = "blank"
             case .image(let id): origin = "image \(id)"
@@ -36,12 +39,14 @@ public final class FakeVolumeDriver: VolumeDriver {
                 guard let source = s.volumes[id] else { throw DriverError.notFound("volume \(id)") }
                 guard source.sizeGB <= volume.sizeGB else { throw DriverError.invalidInput("a copy cannot be smaller than its source") }
                 origin = "volume \(id)"
+                written = source.written
             case .snapshot(let id):
                 guard let source = s.snapshots[id] else { throw DriverError.notFound("snapshot \(id)") }
                 guard source.sizeGB <= volume.sizeGB else { throw DriverError.invalidInput("a volume cannot be smaller than its snapshot") }
                 origin = "snapshot \(id)"
+                written = source.written
             }
-            s.volumes[volume.id] = Volume(sizeGB: volume.sizeGB, origin: origin)
+            s.volumes[volume.id] = Volume(sizeGB: volume.sizeGB, origin: origin, written: written)
         }
     }
 
@@ -66,7 +71,7 @@ public final class FakeVolumeDriver: VolumeDriver {
         try state.withLock { s in
             guard s.snapshots[snapshotID] == nil else { return }
             guard let volume = s.volumes[volumeID] else { throw DriverError.notFound("volume \(volumeID)") }
-            s.snapshots[snapshotID] = Volume(sizeGB: volume.sizeGB, origin: "volume \(volumeID)")
+            s.snapshots[snapshotID] = Volume(sizeGB: volume.sizeGB, origin: "volume \(volumeID)", written: volume.written)
         }
     }
 
@@ -89,8 +94,27 @@ public final class FakeVolumeDriver: VolumeDriver {
 
     public func read(_ id: String, format: String) async throws -> ByteChunks {
         guard let volume = state.withLock({ $0.volumes[id] }) else { throw DriverError.notFound("volume \(id)") }
+        if let written = volume.written, format == "raw" { return BufferChunks(bytes: written) }
         return BufferChunks(bytes: Array("fake \(format) volume \(id) of \(volume.sizeGB) GiB from \(volume.origin)\n".utf8))
     }
+
+    /// Keeps up to `maxWritten` bytes in memory; a larger image is refused (nothing fake needs more).
+    public func write(_ id: String, raw: ByteChunks) async throws {
+        guard let volume = state.withLock({ $0.volumes[id] }) else { throw DriverError.notFound("volume \(id)") }
+        var bytes: [UInt8] = []
+        for try await chunk in raw {
+            bytes.append(contentsOf: chunk.readableBytesView)
+            guard bytes.count <= Self.maxWritten, bytes.count <= volume.sizeGB << 30 else {
+                throw DriverError.invalidInput("the fake driver keeps at most \(Self.maxWritten) bytes of a volume")
+            }
+        }
+        state.withLock { s in
+            s.volumes[id]?.written = bytes
+            s.volumes[id]?.origin = "restore"
+        }
+    }
+
+    public static let maxWritten = 1 << 20
 
     public func capacity() async throws -> VolumeCapacity {
         let used = state.withLock { $0.volumes.values.reduce(0) { $0 + $1.sizeGB } }

@@ -17,6 +17,9 @@ public protocol VolumeDriver: Sendable {
     /// The volume's bytes as a disk image of `format` (`raw`, `qcow2`, …: an Image service disk
     /// format), streamed, for an upload to the Image service.
     func read(_ id: String, format: String) async throws -> ByteChunks
+    /// Replaces the volume's bytes with a raw disk image streamed in (a backup restored). The
+    /// volume keeps its size: a shorter image leaves zeros after it, a longer one is refused.
+    func write(_ id: String, raw: ByteChunks) async throws
     /// What the backend holds, for the scheduler and for `os-services`/pool stats.
     func capacity() async throws -> VolumeCapacity
 }
