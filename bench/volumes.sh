@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/volumes.sh - Block Storage with the file driver: a volume made from a BENCH_IMAGE_MIB image
 # against a plain `qemu-img convert` of the same file (the naive way's ceiling, measured in the
-# same run on the same disk), a clone, and BENCH_VOLUMES volumes created at once.
+# same run on the same disk), a clone, a backup and a restore against PUTting the same bytes to the
+# object store directly, and BENCH_VOLUMES volumes created at once.
 #
 #   bash bench/volumes.sh [MARTLET_BINARY]    # default .build/release/martlet, else .build/debug/martlet
 #   BENCH_IMAGE_MIB=1024 BENCH_VOLUMES=100    # the defaults
@@ -53,6 +54,15 @@ printf '%-58s %s s\n' "volume from a ${IMAGE_MIB} MiB image, create -> available
 printf '%-58s %s s\n' "qemu-img convert of the same file (the naive ceiling)" "$CONVERT"
 printf '%-58s %s\n' "ratio Martlet / qemu-img convert" "$(awk -v a="$FROM" -v b="$CONVERT" 'BEGIN { printf "%.2f", a / b }')"
 printf '%-58s %s s\n' "clone of that volume, create -> available" "$CLONE"
+B=$(jq -r '[.backup_s, .restore_s, .direct_put_s, .direct_put_mib, .volume_mib, .backup_objects] | @tsv' <<< "$RESULT")
+read -r BACKUP RESTORE DIRECT DIRECT_MIB VOLUME_MIB OBJECTS <<< "$B"
+printf '%-58s %s s (%s MiB/s of volume, %s objects)\n' "backup of that volume to the object store" "$BACKUP" \
+  "$(awk -v m="$VOLUME_MIB" -v t="$BACKUP" 'BEGIN { printf "%.0f", m / t }')" "$OBJECTS"
+printf '%-58s %s s (%s MiB/s of volume)\n' "restore of the backup into a new volume" "$RESTORE" \
+  "$(awk -v m="$VOLUME_MIB" -v t="$RESTORE" 'BEGIN { printf "%.0f", m / t }')"
+printf '%-58s %s s (%s MiB/s)\n' "PUT of the same $DIRECT_MIB MiB of data to the object store" "$DIRECT" \
+  "$(awk -v m="$DIRECT_MIB" -v t="$DIRECT" 'BEGIN { printf "%.0f", m / t }')"
+printf '%-58s %s\n' "ratio backup / direct PUT" "$(awk -v a="$BACKUP" -v b="$DIRECT" 'BEGIN { printf "%.2f", a / b }')"
 printf '%-58s %s s\n' "$N blank 1 GiB volumes at once: all accepted (202)" "$ACCEPTED"
 printf '%-58s %s s\n' "$N blank 1 GiB volumes at once: all available" "$ALL"
 printf '%-58s %s MiB\n' "Martlet RSS after" "$((RSS / 1024))"

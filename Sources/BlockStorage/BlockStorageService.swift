@@ -17,7 +17,7 @@ public final class BlockStorageService: APIService {
     public let faultFormat: any FaultFormat = WSGIFaults()
     public static let migrations = BlockStorageSchema.migrations
     /// The microversions served; `docs/block-storage-microversions.md` says what each one changes.
-    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 0))
+    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 10))
     /// The one availability zone volumes live in, as Cinder's default.
     static let zone = "nova"
     /// The host name the volume driver is reported under (`os-vol-host-attr:host`, services, pools).
@@ -27,6 +27,8 @@ public final class BlockStorageService: APIService {
     var volumeServiceHost: String { "\(nodeName)@\(backendName)" }
     /// The driver's name, as Cinder's `volume_backend_name`.
     let backendName: String
+    /// What the backend offers; a volume type's extra specs must match it.
+    let capabilities: BackendCapabilities
 
     let db: Database
     let store: BlockStorageStore
@@ -52,6 +54,7 @@ public final class BlockStorageService: APIService {
         self.logger = logger
         publicURL = config.resolvedPublicURL
         backendName = config.volumeDriver
+        capabilities = BackendCapabilities(backendName: config.volumeDriver)
         backendHost = "\(ProcessInfo.processInfo.hostName)@\(config.volumeDriver)#\(config.volumeDriver)"
         work = VolumeWork(store: store, driver: driver, images: images, backups: BackupEngine(driver: driver, objects: objects), logger: logger)
     }
@@ -70,6 +73,7 @@ public final class BlockStorageService: APIService {
         QoSRoutes(service: self).register(router)
         TransferRoutes(service: self).register(router)
         BackupRoutes(service: self).register(router)
+        MessageRoutes(service: self).register(router)
     }
 
     /// Makes the default volume type and this host's services once, then settles what a crash left half done.
@@ -121,4 +125,11 @@ extension APICall {
     func canSee(projectID: String) -> Bool { isAdmin || auth.projectID == projectID }
 
     var requestedVersion: Microversion { context.microversion ?? BlockStorageService.versions.minimum }
+
+    /// Refuses a route that a later microversion brought, as Cinder does (404).
+    func require(_ major: Int, _ minor: Int) throws {
+        guard requestedVersion >= Microversion(major, minor) else {
+            throw APIError.notFound("API version \(requestedVersion) is not supported on this method.")
+        }
+    }
 }

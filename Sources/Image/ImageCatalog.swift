@@ -42,12 +42,12 @@ extension ImageService: ImageCatalog {
     }
 
     public func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
-                               diskFormat: String, containerFormat: String) async throws -> BootImage {
+                               diskFormat: String, containerFormat: String, visibility: String, protected: Bool) async throws -> BootImage {
         let now = repo.now()
         let image = ImageRecord(
-            id: Identifier.uuid(), name: name, status: "queued", visibility: "private", owner: projectID,
+            id: Identifier.uuid(), name: name, status: "queued", visibility: visibility, owner: projectID,
             diskFormat: diskFormat, containerFormat: containerFormat, size: nil, virtualSize: nil, checksum: nil,
-            osHashAlgo: nil, osHashValue: nil, minDisk: minDisk, minRam: minRam, protected: false, osHidden: false,
+            osHashAlgo: nil, osHashValue: nil, minDisk: minDisk, minRam: minRam, protected: protected, osHidden: false,
             properties: properties, createdAt: now, updatedAt: now, tags: [])
         try await repo.db.transaction { db in try await repo.insert(image, in: db) }
         return image.bootImage

@@ -7,7 +7,7 @@ public protocol ImageCatalog: Sendable {
     func bootImage(id: String, projectID: String?, isAdmin: Bool) async throws -> BootImage?
     /// Registers a `queued` image owned by `projectID`; its data comes later through `finishSnapshot`.
     func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
-                        diskFormat: String, containerFormat: String) async throws -> BootImage
+                        diskFormat: String, containerFormat: String, visibility: String, protected: Bool) async throws -> BootImage
     /// Streams the snapshot's bytes into the store and makes it `active`; nothing is held whole in memory.
     /// `diskFormat` is the format the hypervisor made the snapshot in.
     func finishSnapshot(id: String, data: ByteChunks, diskFormat: String) async throws
@@ -21,6 +21,15 @@ public protocol ImageCatalog: Sendable {
     func visibleImages(projectID: String?, isAdmin: Bool) async throws -> [BootImage]
     /// Replaces an image's custom properties with what `edit` makes of them; the image as it is then.
     func editProperties(id: String, _ edit: @Sendable ([String: String]) throws -> [String: String]) async throws -> BootImage?
+}
+
+extension ImageCatalog {
+    /// A private, unprotected snapshot (a server's).
+    public func createSnapshot(name: String, projectID: String, properties: [String: String], minDisk: Int, minRam: Int,
+                               diskFormat: String, containerFormat: String) async throws -> BootImage {
+        try await createSnapshot(name: name, projectID: projectID, properties: properties, minDisk: minDisk, minRam: minRam,
+                                 diskFormat: diskFormat, containerFormat: containerFormat, visibility: "private", protected: false)
+    }
 }
 
 /// An image as a hypervisor and the server's `image` field need it.

@@ -1,6 +1,7 @@
 """Times Block Storage on a running Martlet (bench/volumes.sh starts it with the file driver):
 a volume from an image (upload once, then create → available), a plain `qemu-img convert` of the
-same file beside it, and BENCH_VOLUMES volumes created at once. Prints one JSON object."""
+same file beside it, a backup and a restore of that volume beside a plain PUT of the same bytes to
+the object store, and BENCH_VOLUMES volumes created at once. Prints one JSON object."""
 import concurrent.futures
 import json
 import subprocess
@@ -16,15 +17,15 @@ cloud = Cloud(url, password)
 result = {}
 
 
-def wait(volume_id, timeout=600):
-    """Seconds until the volume is available; fails loudly on error or timeout."""
+def wait(volume_id, timeout=600, kind="volumes"):
+    """Seconds until the volume (backup) is available; fails loudly on error or timeout."""
     start = time.monotonic()
     while True:
-        status = cloud.get(f"/volume/v3/volumes/{volume_id}")["volume"]["status"]
+        status = cloud.get(f"/volume/v3/{kind}/{volume_id}")[kind[:-1]]["status"]
         if status == "available":
             return time.monotonic() - start
         if status.startswith("error") or time.monotonic() - start > timeout:
-            raise SystemExit(f"volume {volume_id} is {status} after {time.monotonic() - start:.0f} s")
+            raise SystemExit(f"{kind[:-1]} {volume_id} is {status} after {time.monotonic() - start:.0f} s")
         time.sleep(0.05)
 
 
@@ -53,6 +54,39 @@ start = time.monotonic()
 clone = cloud.post("/volume/v3/volumes", {"volume": {"size": size_gb, "source_volid": volume["id"], "name": "clone"}})["volume"]
 wait(clone["id"])
 result["clone_s"] = round(time.monotonic() - start, 3)
+
+# A backup of that volume to the object store (only its non-zero chunks are stored), and a
+# restore into a new volume; beside them, the same non-zero bytes PUT to the object store
+# directly in objects of the backup's chunk size, one after another.
+CHUNK = 8 << 20
+start = time.monotonic()
+backup = cloud.post("/volume/v3/backups", {"backup": {"volume_id": volume["id"], "container": "bench-backups"}})["backup"]
+wait(backup["id"], kind="backups")
+result["backup_s"] = round(time.monotonic() - start, 3)
+result["backup_objects"] = cloud.get(f"/volume/v3/backups/{backup['id']}")["backup"]["object_count"]
+start = time.monotonic()
+restored = cloud.post(f"/volume/v3/backups/{backup['id']}/restore", {"restore": {"name": "restored"}})["restore"]
+wait(restored["volume_id"])
+result["restore_s"] = round(time.monotonic() - start, 3)
+cloud.call("PUT", "/object-store/v1/AUTH_%s/bench-direct" % cloud.project)
+start = time.monotonic()
+stored = 0
+with open(source, "rb") as f:
+    index = 0
+    while True:
+        block = f.read(CHUNK)
+        if not block:
+            break
+        index += 1
+        if block.count(0) == len(block):
+            continue
+        request = urllib.request.Request(f"{url}/object-store/v1/AUTH_{cloud.project}/bench-direct/chunk-{index:05d}", data=block, method="PUT")
+        request.add_header("X-Auth-Token", cloud.token)
+        urllib.request.urlopen(request).read()
+        stored += len(block)
+result["direct_put_s"] = round(time.monotonic() - start, 3)
+result["direct_put_mib"] = stored >> 20
+result["volume_mib"] = size_gb << 10
 
 # BENCH_VOLUMES blank volumes at once, each on its own connection: all available, and per volume.
 def create_one(i):

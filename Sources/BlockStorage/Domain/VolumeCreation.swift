@@ -110,7 +110,9 @@ extension BlockStorageService {
             try await store.lockProject(projectID, in: db)
             try await quotas.check(projectID: projectID, volumes: 1, gigabytes: size, typeName: type.name, store: store, in: db)
             // With its volume service disabled no backend takes the volume: it ends in error, as Cinder's scheduler leaves it.
+            // So does a type whose extra specs ask for what the backend does not offer.
             let schedulable = try await store.services(in: db).contains { $0.binary == "cinder-volume" && !$0.disabled }
+                && capabilities.satisfies(type.extraSpecs)
             let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: request.userID, name: name, description: description,
                                 size: size, status: !schedulable ? "error" : request.restoring == nil ? "creating" : "restoring-backup", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
                                 multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
@@ -118,6 +120,7 @@ extension BlockStorageService {
             try await store.insert(volume, in: db)
             return volume
         }
+        if volume.status == "error" { await work.report(.noValidBackend, projectID: projectID, resourceID: volume.id) }
         if let backup = request.restoring {
             if volume.status == "restoring-backup" {
                 work.restoreBackup(backup, into: volume, makesVolume: true)

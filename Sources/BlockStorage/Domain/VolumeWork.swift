@@ -36,6 +36,16 @@ final class VolumeWork: Sendable {
         }
     }
 
+    /// Leaves the project a user message about a step that failed; a message that cannot be
+    /// recorded is logged, and the step's own outcome stands.
+    func report(_ event: UserMessage.Event, projectID: String, resourceID: String?) async {
+        do {
+            try await store.report(event, projectID: projectID, resourceID: resourceID)
+        } catch {
+            logger.error("user message not recorded", metadata: ["event": "\(event.id)", "error": "\(error)"])
+        }
+    }
+
     func settle() async {
         while let task = running.withLock({ $0.values.first }) { await task.value }
     }
@@ -50,6 +60,7 @@ final class VolumeWork: Sendable {
                 logger.error("volume create failed", metadata: ["volume": "\(volume.id)", "error": "\(error)"])
                 try? await driver.delete(volume.id)
                 try await store.editVolume(volume.id) { $0.status = "error" }
+                await report(.volumeCreateFailed, projectID: volume.projectID, resourceID: volume.id)
                 return
             }
             let kept = try await store.editVolume(volume.id) { $0.status = "available" }
@@ -82,10 +93,11 @@ final class VolumeWork: Sendable {
                 try await driver.extend(volumeID, sizeGB: size)
             } catch {
                 logger.error("volume extend failed", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
-                try await store.editVolume(volumeID) { v in
+                let failed = try await store.editVolume(volumeID) { v in
                     v.status = "error_extending"
                     v.extendingTo = nil
                 }
+                if let failed { await report(.extendFailed, projectID: failed.projectID, resourceID: volumeID) }
                 return
             }
             try await store.editVolume(volumeID) { v in
@@ -167,6 +179,7 @@ final class VolumeWork: Sendable {
                     b.status = "error"
                     b.failReason = "\(error)"
                 }
+                await report(.backupFailed, projectID: backup.projectID, resourceID: backup.id)
             }
             try await endBackup(backup, scratch: source != backup.volumeID ? source : nil)
         }
@@ -199,6 +212,7 @@ final class VolumeWork: Sendable {
             } catch {
                 logger.error("restore failed", metadata: ["backup": "\(backup.id)", "volume": "\(volume.id)", "error": "\(error)"])
                 try await store.editVolume(volume.id) { $0.status = makesVolume ? "error" : "error_restoring" }
+                await report(.restoreFailed, projectID: volume.projectID, resourceID: volume.id)
             }
             try await store.editBackup(backup.id) { b in if b.status == "restoring" { b.status = "available" } }
         }

@@ -40,6 +40,8 @@ enum BlockStorageSchema {
             "CREATE INDEX blk_backups_project ON blk_backups (project_id, created_at)",
             "CREATE INDEX blk_backups_parent ON blk_backups (parent_id)",
             "CREATE INDEX blk_backups_status ON blk_backups (status)",
+            "CREATE TABLE blk_messages (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX blk_messages_project ON blk_messages (project_id, created_at)",
         ]),
     ]
 }

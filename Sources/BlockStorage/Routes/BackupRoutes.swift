@@ -24,6 +24,22 @@ struct BackupRoutes {
             let dependent = try await store.db.read { try await store.backups(parentID: backup.id, in: $0) }
             return .json(.ok, ["backup": views.backup(backup, detailed: true, hasDependents: !dependent.isEmpty)])
         }
+        // 3.9: a backup's name and description change.
+        r.put("/v3/backups/:backup_id", rule: "backup:update", loadsTarget: true) { call in
+            try call.require(3, 9)
+            let backup = try await visibleBackup(call)
+            let body = try VolumeInput.body(try await call.body(), "backup")
+            if let extra = body.keys.first(where: { !["name", "description"].contains($0) }) {
+                throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
+            }
+            let name = try VolumeInput.text(body["name"], field: "name")
+            let description = try VolumeInput.text(body["description"], field: "description")
+            let updated = try await store.editBackup(backup.id) { b in
+                if body["name"] != nil { b.name = name }
+                if body["description"] != nil { b.description = description }
+            }
+            return .json(.ok, ["backup": views.backup(updated ?? backup)])
+        }
         r.delete("/v3/backups/:backup_id", rule: "backup:delete", loadsTarget: true) { call in
             try await delete(try await visibleBackup(call), force: false)
         }

@@ -55,18 +55,49 @@ struct InfoRoutes {
             let capacity = try await service.driver.capacity()
             var pool: [String: JSON] = ["name": .string(service.backendHost)]
             if ["1", "true", "True"].contains(call.query("detail") ?? "") {
+                let c = service.capabilities.values
                 pool["capabilities"] = ["total_capacity_gb": JSON(capacity.totalGB), "free_capacity_gb": JSON(capacity.freeGB),
-                                        "volume_backend_name": .string(service.backendName), "storage_protocol": "file",
-                                        "driver_version": "1.0", "vendor_name": "Martlet", "reserved_percentage": 0,
-                                        "thin_provisioning_support": true, "multiattach": true, "pool_name": .string(service.backendName)]
+                                        "volume_backend_name": JSON(c["volume_backend_name"]), "storage_protocol": JSON(c["storage_protocol"]),
+                                        "driver_version": JSON(c["driver_version"]), "vendor_name": JSON(c["vendor_name"]), "reserved_percentage": 0,
+                                        "thin_provisioning_support": true, "multiattach": true, "pool_name": JSON(c["pool_name"])]
             }
             return .json(.ok, ["pools": [.object(pool)]])
         }
         r.get("/v3/capabilities/:hostname", rule: "volume_extension:capabilities") { _ in
-            .json(.ok, ["namespace": .string("OS::Storage::Capabilities::\(service.backendName)"), "vendor_name": "Martlet",
-                        "volume_backend_name": .string(service.backendName), "pool_name": .string(service.backendName),
-                        "driver_version": "1.0", "storage_protocol": "file", "display_name": .null, "description": .null,
+            let c = service.capabilities.values
+            return .json(.ok, ["namespace": .string("OS::Storage::Capabilities::\(service.backendName)"), "vendor_name": JSON(c["vendor_name"]),
+                        "volume_backend_name": JSON(c["volume_backend_name"]), "pool_name": JSON(c["pool_name"]),
+                        "driver_version": JSON(c["driver_version"]), "storage_protocol": JSON(c["storage_protocol"]), "display_name": .null, "description": .null,
                         "visibility": .null, "replication_targets": [], "properties": [:]])
+        }
+
+        // 3.7: clusters. Services here are never clustered (one host), so there are none.
+        for path in ["/v3/clusters", "/v3/clusters/detail"] {
+            r.get(path, rule: "clusters:get_all") { call in
+                try call.require(3, 7)
+                return .json(.ok, ["clusters": []])
+            }
+        }
+        r.get("/v3/clusters/:name", rule: "clusters:get") { call in
+            try call.require(3, 7)
+            throw APIError.notFound("Cluster \(try call.param("name")) could not be found.")
+        }
+        // `PUT /clusters/enable` and `/disable` (one parameter name: the router shares the segment with GET).
+        r.put("/v3/clusters/:name", rule: "clusters:update") { call in
+            try call.require(3, 7)
+            guard ["enable", "disable"].contains(try call.param("name")) else { throw APIError.notFound("The resource could not be found.") }
+            let name = try VolumeInput.text(try await call.body()["name"], field: "name") ?? ""
+            throw APIError.notFound("Cluster \(name) could not be found.")
+        }
+        // 3.8: what the backend holds that Block Storage does not manage. Every volume and snapshot
+        // the drivers keep is managed (there is no manage or unmanage), so the lists are empty.
+        for kind in ["manageable_volumes", "manageable_snapshots"] {
+            for path in ["/v3/\(kind)", "/v3/\(kind)/detail"] {
+                r.get(path, rule: "volume_extension:list_manageable") { call in
+                    try call.require(3, 8)
+                    return .json(.ok, [kind: []])
+                }
+            }
         }
     }
 }

@@ -15,17 +15,19 @@ struct ServiceRoutes {
                 // `host=node` matches `node` and the backends on it (`node@file`), as Cinder's filter does.
                 (call.query("binary").map { s.binary == $0 } ?? true) && (call.query("host").map { s.host == $0 || s.host.hasPrefix($0 + "@") } ?? true)
             }
-            return .json(.ok, ["services": .array(shown.map(view))])
+            return .json(.ok, ["services": .array(shown.map { view($0, clustered: call.requestedVersion >= Microversion(3, 7)) })])
         }
         r.put("/v3/os-services/:action", rule: "volume_extension:services:update") { try await act($0) }
     }
 
-    private func view(_ s: ServiceState) -> JSON {
+    /// `clustered` (3.7): the service's cluster, none here (one host, no clustering).
+    private func view(_ s: ServiceState, clustered: Bool) -> JSON {
         var b: [String: JSON] = [
             "binary": .string(s.binary), "host": .string(s.host), "zone": .string(BlockStorageService.zone),
             "status": s.disabled ? "disabled" : "enabled", "state": "up", "updated_at": Views.time(s.updatedAt),
             "disabled_reason": JSON(s.disabledReason),
         ]
+        if clustered { b["cluster"] = .null }
         if s.binary == "cinder-volume" {
             b["frozen"] = .bool(s.frozen)
             b["replication_status"] = "disabled"

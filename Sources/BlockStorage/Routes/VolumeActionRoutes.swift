@@ -219,6 +219,14 @@ struct VolumeActionRoutes {
             guard VolumeImage.uploadFormats.contains(diskFormat) else {
                 throw BlockStorageFault.invalidInput("Invalid disk-format '\(diskFormat)' is specified. Allowed disk-formats are \(VolumeImage.uploadFormats.sorted().joined(separator: ", ")).")
             }
+            // 3.1: the image's visibility and protection; a public image is an admin's to make.
+            let since31 = call.requestedVersion >= Microversion(3, 1)
+            let visibility = since31 ? try VolumeInput.text(args["visibility"], field: "visibility") ?? "private" : "private"
+            let protected = since31 ? try VolumeInput.bool(args["protected"], field: "protected") ?? false : false
+            guard ["public", "private", "shared", "community"].contains(visibility) else {
+                throw BlockStorageFault.invalidInput("Invalid visibility '\(visibility)': it is one of public, private, shared, community.")
+            }
+            if visibility == "public" { try allow("volume_extension:volume_actions:upload_public") }
             _ = try await edit { v in
                 guard v.status == "available" || (force && v.status == "in-use") else {
                     throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be available or in-use with force, but current status is: \(v.status).")
@@ -228,19 +236,25 @@ struct VolumeActionRoutes {
             let image: BootImage
             do {
                 image = try await service.images.createSnapshot(name: imageName, projectID: volume.projectID, properties: VolumeImage.carried(volume),
-                                                                minDisk: volume.size, minRam: 0, diskFormat: diskFormat, containerFormat: containerFormat)
+                                                                minDisk: volume.size, minRam: 0, diskFormat: diskFormat, containerFormat: containerFormat,
+                                                                visibility: visibility, protected: protected)
             } catch {
                 _ = try? await edit { $0.status = $0.restingStatus }
                 throw error
             }
             service.work.upload(volume.id, image: image.id, format: diskFormat)
             let type = try await store.db.read { try await store.type(volume.typeID, in: $0) }
-            return .json(.accepted, ["os-volume_upload_image": [
+            var uploaded: [String: JSON] = [
                 "id": .string(volume.id), "updated_at": Views.time(BlockStorageStore.now()), "status": "uploading",
                 "display_description": JSON(volume.description), "size": JSON(volume.size),
                 "volume_type": type.map { Views(service: service).type($0) } ?? .null, "image_id": .string(image.id),
                 "container_format": .string(containerFormat), "disk_format": .string(diskFormat), "image_name": .string(imageName),
-            ]])
+            ]
+            if since31 {
+                uploaded["visibility"] = .string(visibility)
+                uploaded["protected"] = .bool(protected)
+            }
+            return .json(.accepted, ["os-volume_upload_image": .object(uploaded)])
 
         case "os-force_detach":
             try allow("volume_extension:volume_admin_actions:force_detach")

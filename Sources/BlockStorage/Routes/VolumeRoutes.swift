@@ -30,6 +30,15 @@ struct VolumeRoutes {
 
     // MARK: List
 
+    /// A filter given as a dictionary; clients send a Python-ish one: `{'k': 'v'}`.
+    static func dictionaryFilter(_ raw: String, _ name: String) throws -> [String: String] {
+        let text = raw.replacingOccurrences(of: "'", with: "\"")
+        guard let wanted = try? VolumeInput.metadata(try JSON.parse(Array(text.utf8))) else {
+            throw BlockStorageFault.invalidInput("\(name) filter \(raw) is not an object of strings.")
+        }
+        return wanted ?? [:]
+    }
+
     static let sortKeys: Set<String> = ["created_at", "id", "name", "size", "status", "updated_at", "availability_zone", "bootable"]
 
     func list(_ call: APICall, detail: Bool) async throws -> Response {
@@ -47,13 +56,16 @@ struct VolumeRoutes {
             volumes.removeAll { $0.bootable != wanted }
         }
         if let raw = q["metadata"] {
-            // Clients send a Python-ish dict: `{'k': 'v'}`.
-            let text = raw.replacingOccurrences(of: "'", with: "\"")
-            guard let wanted = try? VolumeInput.metadata(try JSON.parse(Array(text.utf8))) else {
-                throw BlockStorageFault.invalidInput("metadata filter \(raw) is not an object of strings.")
-            }
+            let wanted = try Self.dictionaryFilter(raw, "metadata")
             volumes.removeAll { v in wanted.contains { v.metadata[$0.key] != $0.value } }
         }
+        // 3.4: by the image attributes a volume was made with.
+        if call.requestedVersion >= Microversion(3, 4), let raw = q["glance_metadata"] {
+            let wanted = try Self.dictionaryFilter(raw, "glance_metadata")
+            volumes.removeAll { v in wanted.contains { v.imageMetadata?[$0.key] != $0.value } }
+        }
+        // 3.10: by generic group; no volume is in one (groups are not served).
+        if call.requestedVersion >= Microversion(3, 10), q["group_id"] != nil { volumes.removeAll() }
         var types: [String: String] = [:]
         for type in try await store.db.read({ try await store.types(in: $0) }) { types[type.id] = type.name }
         try sort(&volumes, call)

@@ -1,0 +1,103 @@
+@testable import BlockStorage
+import Foundation
+import MartletCore
+import MartletTestSupport
+import Testing
+
+/// What 3.1 to 3.10 add, and that a request at 3.0 does not see it.
+@Suite struct VolumeMicroversionTests {
+    static func at(_ version: String) -> [String: String] { ["OpenStack-API-Version": "volume \(version)"] }
+
+    @Test func aTypeNoBackendSatisfiesLeavesAVolumeInErrorAndAMessage() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let root = try await c.call(.get, "/volume/v3/", token: admin)
+            #expect(root["versions"]?.array.first?["version"] == "3.10", "\(root.body?.text ?? "")")
+            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.11")).status == .notAcceptable)
+
+            // Cinder's capabilities filter: extra specs the backend does not offer find no backend.
+            let bogus = try await c.call(.post, "/volume/v3/types", token: admin,
+                                         json: ["volume_type": ["name": "bogus", "extra_specs": ["vendor_name": "Nobody", "storage_protocol": "x"]]])
+            let fitting = try await c.call(.post, "/volume/v3/types", token: admin,
+                                           json: ["volume_type": ["name": "fitting", "extra_specs": ["vendor_name": "Martlet", "multiattach": "<is> True",
+                                                                                                     "capabilities:storage_protocol": "<in> fil",
+                                                                                                     "qos:read_iops": "100"]]])
+            #expect(bogus.status == .ok && fitting.status == .ok)
+            let fine = try await c.makeVolume(admin, extra: ["volume_type": "fitting"])
+            let failed = try await c.call(.post, "/volume/v3/volumes", token: admin, json: ["volume": ["size": 1, "volume_type": "bogus"]])
+            let failedID = try #require(failed["volume"]?["id"]?.stringValue)
+            try await c.waitForVolume(failedID, "error", token: admin)
+
+            // The message (3.3), not at 3.0; sorted and paged from 3.5.
+            #expect(try await c.call(.get, "/volume/v3/messages", token: admin).status == .notFound)
+            let listed = try await c.call(.get, "/volume/v3/messages?resource_uuid=\(failedID)", token: admin, headers: Self.at("3.3"))
+            let message = try #require(listed["messages"]?.array.first)
+            #expect(message["event_id"] == "VOLUME_VOLUME_001_002" && message["message_level"] == "ERROR" && message["resource_type"] == "VOLUME")
+            #expect(message["user_message"]?.stringValue?.contains("Could not find any available weighted backend") == true)
+            let id = try #require(message["id"]?.stringValue)
+            #expect(try await c.call(.get, "/volume/v3/messages/\(id)", token: admin, headers: Self.at("3.3"))["message"]?["id"]?.stringValue == id)
+            let paged = try await c.call(.get, "/volume/v3/messages?limit=1&sort=created_at:desc", token: admin, headers: Self.at("3.5"))
+            #expect(paged["messages"]?.array.count == 1 && paged["messages_links"] != nil)
+            // Another project sees none of it; a member deletes its own.
+            let other = try await c.makeMember(admin: admin, name: "other")
+            let otherToken = try await c.token("other", "pw", project: other.projectName)
+            #expect(try await c.call(.get, "/volume/v3/messages", token: otherToken, headers: Self.at("3.3"))["messages"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/volume/v3/messages/\(id)", token: otherToken, headers: Self.at("3.3")).status == .notFound)
+            #expect(try await c.call(.delete, "/volume/v3/messages/\(id)", token: admin, headers: Self.at("3.3")).status == .noContent)
+            #expect(try await c.call(.get, "/volume/v3/messages/\(id)", token: admin, headers: Self.at("3.3")).status == .notFound)
+            _ = fine
+        }
+    }
+
+    @Test func laterMicroversionsAddFiltersFieldsAndRoutes() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let volume = try await c.makeVolume(admin)
+            try await cloud.blockStorage.store.editVolume(volume) { $0.imageMetadata = ["image_name": "cirros"] }
+            _ = try await c.makeVolume(admin)
+
+            // 3.4: the glance_metadata filter, ignored before.
+            let filter = "/volume/v3/volumes?glance_metadata=%7B%27image_name%27%3A%20%27cirros%27%7D"
+            #expect(try await c.call(.get, filter, token: admin, headers: Self.at("3.4"))["volumes"]?.array.map { $0["id"]?.stringValue } == [volume])
+            #expect(try await c.call(.get, filter, token: admin)["volumes"]?.array.count == 2)
+            // 3.10: no volume is in a group.
+            #expect(try await c.call(.get, "/volume/v3/volumes?group_id=x", token: admin, headers: Self.at("3.10"))["volumes"]?.array.isEmpty == true)
+
+            // 3.1: the uploaded image's visibility and protection, a public one only for admins.
+            let upload = try await c.call(.post, "/volume/v3/volumes/\(volume)/action", token: admin, json: ["os-volume_upload_image": ["image_name": "shared-one", "visibility": "shared", "protected": true]], headers: Self.at("3.1"))
+            #expect(upload["os-volume_upload_image"]?["visibility"] == "shared" && upload["os-volume_upload_image"]?["protected"] == true)
+            let imageID = try #require(upload["os-volume_upload_image"]?["image_id"]?.stringValue)
+            let image = try await c.call(.get, "/image/v2/images/\(imageID)", token: admin)
+            #expect(image["visibility"] == "shared" && image["protected"] == true)
+            try await c.waitForVolume(volume, "available", token: admin)
+            let owner = try await c.makeMember(admin: admin, name: "owner")
+            let ownerToken = try await c.token("owner", "pw", project: owner.projectName)
+            let own = try await c.makeVolume(ownerToken)
+            let public_ = try await c.call(.post, "/volume/v3/volumes/\(own)/action", token: ownerToken, json: ["os-volume_upload_image": ["image_name": "mine", "visibility": "public"]], headers: Self.at("3.1"))
+            #expect(public_.status == .forbidden)
+            #expect(try await c.call(.post, "/volume/v3/volumes/\(own)/action", token: ownerToken, json: ["os-volume_upload_image": ["image_name": "mine", "visibility": "everyone"]], headers: Self.at("3.1")).status == .badRequest)
+            #expect(try await cloud.blockStorage.store.volume(own)?.status == "available", "a refused upload leaves the volume as it was")
+
+            // 3.7: services name their (absent) cluster; no clusters. 3.8: nothing unmanaged.
+            let services = try await c.call(.get, "/volume/v3/os-services", token: admin, headers: Self.at("3.7"))["services"]?.array ?? []
+            #expect(!services.isEmpty && services.allSatisfy { $0["cluster"] == .null && $0.objectValue?.keys.contains("cluster") == true })
+            #expect(try await c.call(.get, "/volume/v3/os-services", token: admin)["services"]?.array.first?.objectValue?.keys.contains("cluster") == false)
+            #expect(try await c.call(.get, "/volume/v3/clusters", token: admin, headers: Self.at("3.7"))["clusters"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/volume/v3/clusters", token: admin).status == .notFound)
+            #expect(try await c.call(.get, "/volume/v3/clusters", token: ownerToken, headers: Self.at("3.7")).status == .forbidden)
+            #expect(try await c.call(.get, "/volume/v3/manageable_volumes/detail", token: admin, headers: Self.at("3.8"))["manageable_volumes"]?.array.isEmpty == true)
+
+            // 3.9: a backup's name and description change.
+            let backup = try await c.makeBackup(admin, volume: volume)
+            #expect(try await c.call(.put, "/volume/v3/backups/\(backup)", token: admin, json: ["backup": ["name": "x"]]).status == .notFound)
+            let renamed = try await c.call(.put, "/volume/v3/backups/\(backup)", token: admin, json: ["backup": ["name": "renamed", "description": "d"]], headers: Self.at("3.9"))
+            #expect(renamed.status == .ok && renamed["backup"]?["name"] == "renamed")
+            #expect(try await c.call(.get, "/volume/v3/backups/\(backup)", token: admin)["backup"]?["description"] == "d")
+            #expect(try await c.call(.put, "/volume/v3/backups/\(backup)", token: admin, json: ["backup": ["size": 5]], headers: Self.at("3.9")).status == .badRequest)
+        }
+    }
+}
