@@ -17,6 +17,9 @@ public protocol VolumeCatalog: Sendable {
     /// with the project's quota checked; it is `creating` until the driver is done. Its ID.
     func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String, description: String?,
                       metadata: [String: String]) async throws -> String
+    /// Snapshots one of the project's volumes, attached or not (an image of a volume-backed server),
+    /// with the project's snapshot quota checked; it is `creating` until the driver is done. Its ID.
+    func snapshotVolume(id: String, projectID: String, userID: String, name: String) async throws -> String
     /// Deletes a detached volume (a server's, `delete_on_termination`).
     func deleteVolume(id: String) async throws
 }

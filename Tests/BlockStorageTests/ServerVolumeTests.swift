@@ -155,7 +155,7 @@ import Testing
         }
     }
 
-    @Test func aVolumeBackedServerShelvesWithItsVolumeAndRefusesImageSnapshots() async throws {
+    @Test func aVolumeBackedServerShelvesWithItsVolumeAndRefusesBackupsAndRebuilds() async throws {
         let cloud = try await volumeCloud()
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
@@ -165,8 +165,8 @@ import Testing
             let id = try #require(try await c.boot(admin, image: "", network: network, extra: ["block_device_mapping_v2": [
                 ["boot_index": 0, "uuid": .string(boot), "source_type": "volume", "destination_type": "volume"]]])["server"]?["id"]?.stringValue)
             await cloud.compute.settle()
-            let snapshot = try await c.action(admin, id, ["createImage": ["name": "snap"]])
-            #expect(snapshot.status == .badRequest && snapshot["badRequest"]?["message"]?.stringValue?.contains("volume-backed") == true)
+            let backup = try await c.action(admin, id, ["createBackup": ["name": "b", "backup_type": "daily", "rotation": 1]])
+            #expect(backup.status == .badRequest && backup["badRequest"]?["message"]?.stringValue?.contains("volume-backed") == true)
             // The boot volume stays: detaching it, or rebuilding over it, is refused.
             #expect(try await c.call(.delete, "/compute/v2.1/servers/\(id)/os-volume_attachments/\(boot)", token: admin).status == .badRequest)
             let (_, image) = try await c.bootPrerequisites(admin, cidr: "10.21.0.0/24")
@@ -181,6 +181,58 @@ import Testing
             #expect(try await c.server(admin, id)?["status"] == "ACTIVE")
             let hypervisor = try #require(cloud.compute.hypervisor as? FakeHypervisor)
             #expect(hypervisor.devices(id)?.volumes == [boot])
+        }
+    }
+
+    /// Nova's image of a volume-backed server: volume snapshots named by the image's
+    /// `block_device_mapping`, from which a server booted on the image gets its volumes.
+    @Test(arguments: TestBackend.available)
+    func anImageOfAVolumeBackedServerBootsAServerOnVolumesOfItsSnapshots(_ backend: TestBackend) async throws {
+        let cloud = try await volumeCloud(backend)
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let first = try #require(try await c.boot(admin, image: "", network: network, extra: ["block_device_mapping_v2": [
+                ["boot_index": 0, "uuid": .string(image), "source_type": "image", "destination_type": "volume", "volume_size": 1,
+                 "delete_on_termination": true]]])["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let made = try await c.call(.post, "/compute/v2.1/servers/\(first)/action", token: admin, json: ["createImage": ["name": "golden", "metadata": ["k": "v"]]],
+                                        headers: ["OpenStack-API-Version": "compute 2.45"])
+            #expect(made.status == .accepted, "\(made.body?.text ?? "")")
+            let imageID = try #require(made["image_id"]?.stringValue)
+            let shown = try await c.call(.get, "/image/v2/images/\(imageID)", token: admin)
+            #expect(shown["status"] == "active" && shown["size"] == 0 && shown["bdm_v2"] == "True" && shown["k"] == "v")
+            let mapping = try JSON.parse(Array(try #require(shown["block_device_mapping"]?.stringValue).utf8))
+            let entry = try #require(mapping.array.first)
+            #expect(entry["source_type"] == "snapshot" && entry["boot_index"] == 0 && entry["volume_size"] == 1 && entry["delete_on_termination"] == true)
+            let snapshot = try #require(entry["snapshot_id"]?.stringValue)
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.get, "/volume/v3/snapshots/\(snapshot)", token: admin)["snapshot"]?["status"] == "available")
+
+            // A server on the image boots from a new volume made from the snapshot, and takes it along.
+            let second = try #require(try await c.boot(admin, image: imageID, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let server = try #require(try await c.server(admin, second))
+            #expect(server["status"] == "ACTIVE" && server["image"] == "", "\(server.text)")
+            let volumeID = try #require(server["os-extended-volumes:volumes_attached"]?.array.first?["id"]?.stringValue)
+            let volume = try await c.call(.get, "/volume/v3/volumes/\(volumeID)", token: admin)["volume"]
+            #expect(volume?["snapshot_id"]?.stringValue == snapshot && volume?["attachments"]?.array.first?["server_id"]?.stringValue == second)
+            #expect(volume?["volume_image_metadata"]?["image_id"]?.stringValue == image)
+            #expect(try await c.call(.delete, "/compute/v2.1/servers/\(second)", token: admin).status == .noContent)
+            await cloud.compute.settle()
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volumeID)", token: admin).status == .notFound)
+
+            // An image whose mapping is not a list of mappings is refused and makes nothing.
+            let bad = try #require(try await c.call(.post, "/image/v2/images", token: admin,
+                                                    json: ["name": "bad", "disk_format": "raw", "container_format": "bare", "bdm_v2": "True",
+                                                           "block_device_mapping": "[{\"source_type\": \"snapshot\", \"destination_type\": \"volume\", \"snapshot_id\": \"../x\"}]"])["id"]?.stringValue)
+            #expect(try await c.call(.put, "/image/v2/images/\(bad)/file", token: admin, raw: Array("x".utf8),
+                                     headers: ["Content-Type": "application/octet-stream"]).status == .noContent)
+            let refused = try await c.boot(admin, image: bad, network: network)
+            #expect(refused.status == .badRequest && refused["badRequest"]?["message"]?.stringValue?.contains("Block Device Mapping") == true,
+                    "\(refused.body?.text ?? "")")
         }
     }
 

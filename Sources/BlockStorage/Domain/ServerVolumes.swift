@@ -92,6 +92,11 @@ extension BlockStorageService: VolumeCatalog {
         return try await create(request).id
     }
 
+    public func snapshotVolume(id: String, projectID: String, userID: String, name: String) async throws -> String {
+        guard let volume = try await store.volume(id), volume.projectID == projectID else { throw BlockStorageFault.volumeNotFound(id) }
+        return try await createSnapshot(volumeID: volume.id, userID: userID, name: name, description: nil, metadata: [:], force: true).id
+    }
+
     /// The API's delete checks apply: a volume with snapshots, attached elsewhere or busy stays.
     public func deleteVolume(id: String) async throws {
         let found = try await store.db.transaction { db -> Bool in

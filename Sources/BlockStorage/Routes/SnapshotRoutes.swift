@@ -79,21 +79,9 @@ struct SnapshotRoutes {
         let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
         let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
         let metadata = try VolumeInput.metadata(body["metadata"]) ?? [:]
-        let volume = try await service.visibleVolume(call, volumeID)
-        let snapshot = try await store.db.transaction { db -> Snapshot in
-            guard let v = try await store.volume(volumeID, in: db) else { throw BlockStorageFault.volumeNotFound(volumeID) }
-            guard v.status == "available" || (force && v.status == "in-use") else {
-                throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be available, but current status is: \(v.status).")
-            }
-            try await store.lockProject(v.projectID, in: db)
-            let typeName = try await store.type(v.typeID, in: db)?.name
-            try await service.quotas.check(projectID: v.projectID, snapshots: 1, gigabytes: v.size, typeName: typeName, store: store, in: db)
-            let snapshot = Snapshot(id: Identifier.uuid(), projectID: volume.projectID, userID: call.auth.userID, volumeID: v.id, name: name,
-                                    description: description, size: v.size, status: "creating", metadata: metadata, createdAt: BlockStorageStore.now())
-            try await store.insert(snapshot, in: db)
-            return snapshot
-        }
-        service.work.createSnapshot(snapshot)
+        _ = try await service.visibleVolume(call, volumeID)
+        let snapshot = try await service.createSnapshot(volumeID: volumeID, userID: call.auth.userID, name: name, description: description,
+                                                        metadata: metadata, force: force)
         return .json(.accepted, ["snapshot": views.snapshot(snapshot, detailed: false)])
     }
 

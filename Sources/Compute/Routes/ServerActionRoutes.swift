@@ -108,9 +108,9 @@ struct ServerActionRoutes {
             // Before 2.14 the answer carried the admin password; no password is set here.
             return v >= Microversion(2, 14) ? .empty(.ok) : .json(.ok, [:])
         case "rebuild": return try await rebuild(server, call, try args())
-        case "createImage" where server.isVolumeBacked, "createBackup" where server.isVolumeBacked:
-            // Nova answers with an image of volume snapshots; that is not built yet: say so rather than fail later.
-            throw APIError.badRequest("Snapshots of volume-backed servers are not supported by this cloud yet.")
+        case "createImage" where server.isVolumeBacked: return try await createVolumeBackedImage(server, call, try args())
+        case "createBackup" where server.isVolumeBacked:
+            throw APIError.badRequest("Backups of volume-backed servers are not supported: back up their volumes with Block Storage.")
         case "createImage": return try await createImage(server, call, try args())
         case "createBackup": return try await createBackup(server, call, try args())
         case "shelve" where server.isVolumeBacked:
@@ -349,9 +349,45 @@ struct ServerActionRoutes {
             }
         }
         properties.merge(metadata) { _, asked in asked }
-        let image = try await beginSnapshot(server, call, action: action, name: name, properties: properties)
+        return imageAnswer(try await beginSnapshot(server, call, action: action, name: name, properties: properties), call)
+    }
+
+    /// A snapshot's answer: the image's ID in the body since 2.45, its address in `Location` before.
+    private func imageAnswer(_ image: BootImage, _ call: APICall) -> Response {
         if service.version(call) >= Microversion(2, 45) { return .json(.accepted, ["image_id": .string(image.id)]) }
         let base = service.links.base.replacingOccurrences(of: "/compute", with: "/image")
         return .empty(.accepted, headers: [.location: "\(base)/v2/images/\(image.id)"])
+    }
+
+    /// Nova's image of a volume-backed server: a snapshot of each of its volumes and an image with
+    /// no data whose `block_device_mapping` names them; a server booted from the image gets volumes
+    /// made from those snapshots.
+    private func createVolumeBackedImage(_ server: Server, _ call: APICall, _ f: JSONFields) async throws -> Response {
+        let name = try f.requiredString("name", minLength: 1, maxLength: 255)
+        let metadata = try ServerInput.metadata(f, "metadata")
+        try ServerLifecycle.check(.createImage, server)
+        guard let volumes = service.volumes else { throw APIError.badRequest("Images of volume-backed servers need Block Storage.") }
+        var mapping: [JSON] = []
+        // The root volume first, as Nova lists the mappings by boot index.
+        for attached in (server.volumes ?? []).sorted(by: { ($0.device != "/dev/vda" ? 1 : 0, $0.device) < ($1.device != "/dev/vda" ? 1 : 0, $1.device) }) {
+            guard let volume = try await volumes.volume(id: attached.volumeID, projectID: server.projectID) else { continue }
+            let snapshot = try await volumes.snapshotVolume(id: volume.id, projectID: server.projectID, userID: call.auth.userID,
+                                                            name: "snapshot for \(name)")
+            mapping.append([
+                "source_type": "snapshot", "destination_type": "volume", "snapshot_id": .string(snapshot), "volume_id": .null, "image_id": .null,
+                "volume_size": JSON(volume.sizeGB), "boot_index": attached.device == "/dev/vda" ? 0 : .null, "device_name": .string(attached.device),
+                "delete_on_termination": .bool(attached.deleteOnTermination), "tag": JSON(attached.tag), "disk_bus": "virtio",
+                "device_type": "disk", "guest_format": .null, "volume_type": .null, "no_device": .null,
+            ])
+        }
+        var properties = metadata
+        properties["block_device_mapping"] = String(decoding: JSON.array(mapping).serialized(), as: UTF8.self)
+        properties["bdm_v2"] = "True"
+        properties["root_device_name"] = "/dev/vda"
+        let image = try await service.images.createSnapshot(name: name, projectID: server.projectID, properties: properties, minDisk: 0, minRam: 0,
+                                                            diskFormat: "raw", containerFormat: "bare")
+        // The image holds no bytes: the volumes' snapshots are its data.
+        try await service.images.finishSnapshot(id: image.id, data: BufferChunks([]), diskFormat: "raw")
+        return imageAnswer(image, call)
     }
 }

@@ -281,3 +281,31 @@ struct ServerInput {
         return trimmed.isEmpty ? "server" : String(trimmed.prefix(63))
     }
 }
+
+extension ServerInput {
+    /// The volumes an image asks for (Nova's image-defined block device mapping, as an image of a
+    /// volume-backed server has it): `block_device_mapping`, a JSON list, when `bdm_v2` is true.
+    /// The image's properties are anyone's input: a malformed list is a 400.
+    static func imageDefinedDevices(_ properties: [String: String]) throws -> [BlockDeviceRequest] {
+        guard properties["bdm_v2"]?.lowercased() == "true", let text = properties["block_device_mapping"] else { return [] }
+        let invalid = APIError.badRequest("Block Device Mapping is Invalid: the image's block_device_mapping is not a list of mappings.")
+        guard case .array(let entries)? = try? JSON.parse(Array(text.utf8)) else { throw invalid }
+        var devices: [BlockDeviceRequest] = []
+        for entry in entries {
+            let f = try JSONFields(entry, path: "block_device_mapping")
+            guard try f.string("destination_type", nullable: true) == "volume" else { continue }
+            let source = try f.string("source_type") ?? ""
+            guard ["volume", "snapshot", "image", "blank"].contains(source) else { throw invalid }
+            let uuid = try f.string("snapshot_id", nullable: true) ?? f.string("volume_id", nullable: true) ?? f.string("image_id", nullable: true)
+                ?? f.string("uuid", nullable: true)
+            guard source == "blank" || uuid.map({ UUID(uuidString: $0) != nil }) == true else { throw invalid }
+            let size = try f.int("volume_size")
+            if let size, size < 1 { throw invalid }
+            devices.append(BlockDeviceRequest(sourceType: source, uuid: uuid, bootIndex: try f.int("boot_index"), volumeSize: size,
+                                              deleteOnTermination: try f.bool("delete_on_termination") ?? false,
+                                              deviceName: try f.string("device_name", nullable: true), tag: try f.string("tag", maxLength: 60, nullable: true)))
+        }
+        guard devices.filter(\.isRoot).count <= 1 else { throw invalid }
+        return devices
+    }
+}

@@ -255,7 +255,7 @@ struct ServerRoutes {
     private func create(_ call: APICall) async throws -> Response {
         let v = service.version(call)
         let root = try JSONFields(try await call.body(), path: "")
-        let input = try ServerInput(root, version: v)
+        var input = try ServerInput(root, version: v)
         let isAdmin = call.isComputeAdmin
         guard let projectID = call.auth.projectID else { throw APIError.forbidden("Servers belong to a project: use a project-scoped token.") }
         if input.zone?.contains(":") == true || input.host != nil {
@@ -280,6 +280,13 @@ struct ServerRoutes {
             if let size = image.size, flavor.disk > 0, size > Int64(flavor.disk) << 30 {
                 throw APIError.badRequest("Flavor's disk is too small for requested image. Flavor disk is \(Int64(flavor.disk) << 30) bytes, image is \(size) bytes.")
             }
+            // An image of a volume-backed server: its volumes are made from the snapshots it names
+            // (the request's own mappings win for a device they both name), and the root one boots.
+            for device in try ServerInput.imageDefinedDevices(image.properties)
+            where !input.blockDevices.contains(where: { ($0.isRoot && device.isRoot) || ($0.deviceName != nil && $0.deviceName == device.deviceName) }) {
+                input.blockDevices.append(device)
+            }
+            if input.blockDevices.contains(where: \.isRoot) { input.imageRef = nil }
         }
         if !input.blockDevices.isEmpty {
             guard let volumes = service.volumes else { throw APIError.badRequest("Block device mappings to volumes need Block Storage, which this cloud does not serve.") }
