@@ -527,6 +527,40 @@ def test_server_delete_leaves_its_volume_available(osc, volume_api, volumes, ser
     assert (shown["status"], shown["attachments"]) == ("available", []), shown
 
 
+def test_image_of_a_volume_backed_server_boots_another_on_its_snapshot(osc, volume_api, volumes, compute,
+                                                                       servers, net, image, cleanup):
+    """`openstack server image create` of a server booted from a volume makes Nova's image: no
+    data, a `block_device_mapping` naming a snapshot of the volume; `server create --image` on it
+    boots from a new volume made from that snapshot."""
+    vid = make_volume(osc, volume_api, volumes, "--image", image["id"])["id"]
+    first = json_tail(osc.ok("server", "create", "--flavor", "m1.nano", "--volume", vid,
+                             "--network", net["network"]["id"], "--wait", uniq("vm-bfv"), "-f", "json"))
+    servers.track(first["id"])
+    assert (first["status"], first["image"]) in {("ACTIVE", ""), ("ACTIVE", "N/A (booted from volume)")}, first
+
+    name = uniq("img-of-bfv")
+    osc.ok("server", "image", "create", "--name", name, "--wait", first["id"])
+    cleanup.add("image", "delete", name)
+    shown = osc.json("image", "show", name)
+    assert (shown["status"], shown["size"]) == ("active", 0), shown
+    props = shown["properties"]
+    assert (props["bdm_v2"], props["root_device_name"]) == ("True", "/dev/vda"), props
+    [entry] = json.loads(props["block_device_mapping"])
+    assert (entry["source_type"], entry["destination_type"], entry["boot_index"]) == ("snapshot", "volume", 0), entry
+    snapshot = volumes.snapshot(entry["snapshot_id"])
+    assert volume_api.wait_status(snapshot, "available", kind="snapshots")["volume_id"] == vid
+
+    second = json_tail(osc.ok("server", "create", "--flavor", "m1.nano", "--image", name,
+                              "--network", net["network"]["id"], "--wait", uniq("vm-from-img"), "-f", "json"))
+    servers.track(second["id"])
+    assert second["status"] == "ACTIVE", second
+    [made] = compute.attached(second["id"])
+    volumes.volume(made)
+    volume = volume_api.show(made)
+    assert (volume["snapshot_id"], volume["status"], volume["bootable"]) == (snapshot, "in-use", "true"), volume
+    assert [a["server_id"] for a in volume["attachments"]] == [second["id"]], volume
+
+
 # --- 7. openstacksdk ----------------------------------------------------------------------------
 
 def test_sdk_volume_create_attach_detach_delete(conn, volumes, servers, net, image):
