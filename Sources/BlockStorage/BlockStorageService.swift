@@ -17,7 +17,7 @@ public final class BlockStorageService: APIService {
     public let faultFormat: any FaultFormat = WSGIFaults()
     public static let migrations = BlockStorageSchema.migrations
     /// The microversions served; `docs/block-storage-microversions.md` says what each one changes.
-    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 10))
+    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 14))
     /// The one availability zone volumes live in, as Cinder's default.
     static let zone = "nova"
     /// The host name the volume driver is reported under (`os-vol-host-attr:host`, services, pools).
@@ -74,6 +74,9 @@ public final class BlockStorageService: APIService {
         TransferRoutes(service: self).register(router)
         BackupRoutes(service: self).register(router)
         MessageRoutes(service: self).register(router)
+        GroupTypeRoutes(service: self).register(router)
+        GroupRoutes(service: self).register(router)
+        GroupSnapshotRoutes(service: self).register(router)
     }
 
     /// Makes the default volume type and this host's services once, then settles what a crash left half done.
@@ -83,6 +86,10 @@ public final class BlockStorageService: APIService {
             for (binary, host) in [("cinder-scheduler", nodeName), ("cinder-volume", volumeServiceHost), ("cinder-backup", nodeName)]
             where !known.contains(where: { $0.binary == binary && $0.host == host }) {
                 try await store.save(ServiceState(binary: binary, host: host, updatedAt: BlockStorageStore.now()), in: db)
+            }
+            if try await store.groupTypes(in: db).allSatisfy({ $0.name != GroupType.defaultName }) {
+                try await store.save(GroupType(id: Identifier.uuid(), name: GroupType.defaultName, description: "Default group type",
+                                               createdAt: BlockStorageStore.now()), in: db)
             }
             if try await store.type(named: VolumeType.defaultName, in: db) == nil {
                 try await store.save(VolumeType(id: Identifier.uuid(), name: VolumeType.defaultName, description: "Default Volume Type",

@@ -4,7 +4,7 @@ import MartletCore
 import MartletTestSupport
 import Testing
 
-/// What 3.1 to 3.10 add, and that a request at 3.0 does not see it.
+/// What 3.1 to 3.14 add, and that a request at 3.0 does not see it.
 @Suite struct VolumeMicroversionTests {
     static func at(_ version: String) -> [String: String] { ["OpenStack-API-Version": "volume \(version)"] }
 
@@ -14,8 +14,8 @@ import Testing
         try await cloud.serve { c in
             let admin = try await c.token()
             let root = try await c.call(.get, "/volume/v3/", token: admin)
-            #expect(root["versions"]?.array.first?["version"] == "3.10", "\(root.body?.text ?? "")")
-            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.11")).status == .notAcceptable)
+            #expect(root["versions"]?.array.first?["version"] == "3.14", "\(root.body?.text ?? "")")
+            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.15")).status == .notAcceptable)
 
             // Cinder's capabilities filter: extra specs the backend does not offer find no backend.
             let bogus = try await c.call(.post, "/volume/v3/types", token: admin,
@@ -98,6 +98,85 @@ import Testing
             #expect(renamed.status == .ok && renamed["backup"]?["name"] == "renamed")
             #expect(try await c.call(.get, "/volume/v3/backups/\(backup)", token: admin)["backup"]?["description"] == "d")
             #expect(try await c.call(.put, "/volume/v3/backups/\(backup)", token: admin, json: ["backup": ["size": 5]], headers: Self.at("3.9")).status == .badRequest)
+        }
+    }
+
+    /// Generic groups: types (3.11), the volume summary (3.12), groups with volumes (3.13), group
+    /// snapshots and groups made from them or from another group (3.14).
+    @Test(arguments: TestBackend.available)
+    func groupsHoldVolumesAndAreSnapshottedAndCopiedTogether(_ backend: TestBackend) async throws {
+        let cloud = try await volumeCloud(backend)
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            #expect(try await c.call(.get, "/volume/v3/group_types", token: admin, headers: Self.at("3.10")).status == .notFound)
+            #expect(try await c.call(.get, "/volume/v3/group_types/default", token: admin, headers: Self.at("3.11"))["group_type"]?["name"] == "default_group_type")
+            let made = try await c.call(.post, "/volume/v3/group_types", token: admin,
+                                        json: ["group_type": ["name": "gt", "group_specs": ["consistent_group_snapshot_enabled": "<is> True"]]], headers: Self.at("3.11"))
+            #expect(made.status == .accepted && made["group_type"]?["group_specs"]?["consistent_group_snapshot_enabled"] == "<is> True")
+            let groupType = try #require(made["group_type"]?["id"]?.stringValue)
+            #expect(try await c.call(.put, "/volume/v3/group_types/\(groupType)/group_specs/k", token: admin, json: ["k": "v"], headers: Self.at("3.11"))["k"] == "v")
+            let volumeType = try #require(try await c.call(.post, "/volume/v3/types", token: admin, json: ["volume_type": ["name": "vt"]])["volume_type"]?["id"]?.stringValue)
+
+            let group = try #require(try await c.call(.post, "/volume/v3/groups", token: admin, json: ["group": [
+                "name": "g1", "group_type": .string(groupType), "volume_types": [.string(volumeType)]]], headers: Self.at("3.13"))["group"]?["id"]?.stringValue)
+            let member = try await c.call(.post, "/volume/v3/volumes", token: admin, json: ["volume": [
+                "size": 2, "volume_type": .string(volumeType), "group_id": .string(group)]], headers: Self.at("3.13"))
+            #expect(member["volume"]?["group_id"]?.stringValue == group, "\(member.body?.text ?? "")")
+            let memberID = try #require(member["volume"]?["id"]?.stringValue)
+            try await c.waitForVolume(memberID, "available", token: admin)
+            let wrongType = try await c.call(.post, "/volume/v3/volumes", token: admin, json: ["volume": ["size": 1, "group_id": .string(group)]],
+                                             headers: Self.at("3.13"))
+            #expect(wrongType.status == .badRequest, "a volume of a type the group does not take")
+            let loose = try await c.makeVolume(admin, extra: ["volume_type": .string(volumeType)])
+            #expect(try await c.call(.put, "/volume/v3/groups/\(group)", token: admin, json: ["group": ["add_volumes": .string(loose), "name": "g1b"]],
+                                     headers: Self.at("3.13")).status == .accepted)
+            let shown = try await c.call(.get, "/volume/v3/groups/\(group)", token: admin, headers: Self.at("3.14"))["group"]
+            #expect(shown?["name"] == "g1b" && shown?["group_type"]?.stringValue == groupType && shown?["source_group_id"] == .null)
+            let summary = try await c.call(.get, "/volume/v3/volumes/summary", token: admin, headers: Self.at("3.12"))["volume-summary"]
+            #expect(summary?["total_count"] == 2 && summary?["total_size"] == 3)
+
+            // A group snapshot of both volumes, then a group made from it and one copied from the first.
+            let groupSnapshot = try await c.call(.post, "/volume/v3/group_snapshots", token: admin, json: ["group_snapshot": ["group_id": .string(group), "name": "gs"]],
+                                                 headers: Self.at("3.14"))
+            #expect(groupSnapshot["group_snapshot"]?["group_type_id"]?.stringValue == groupType, "\(groupSnapshot.body?.text ?? "")")
+            let groupSnapshotID = try #require(groupSnapshot["group_snapshot"]?["id"]?.stringValue)
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.get, "/volume/v3/group_snapshots/\(groupSnapshotID)", token: admin, headers: Self.at("3.14"))["group_snapshot"]?["status"] == "available")
+            let members = try await c.call(.get, "/volume/v3/snapshots/detail", token: admin, headers: Self.at("3.14"))["snapshots"]?.array ?? []
+            #expect(members.count == 2 && members.allSatisfy { $0["group_snapshot_id"]?.stringValue == groupSnapshotID })
+            for source in [["group_snapshot_id": JSON.string(groupSnapshotID)], ["source_group_id": .string(group)]] {
+                var body = source
+                body["name"] = "copy"
+                let copy = try #require(try await c.call(.post, "/volume/v3/groups/action", token: admin, json: ["create-from-src": .object(body)],
+                                                         headers: Self.at("3.14"))["group"]?["id"]?.stringValue)
+                await cloud.blockStorage.settle()
+                let volumes = try await c.call(.get, "/volume/v3/volumes/detail", token: admin, headers: Self.at("3.13"))["volumes"]?.array ?? []
+                #expect(volumes.filter { $0["group_id"]?.stringValue == copy && $0["status"] == "available" }.count == 2)
+                #expect(try await c.call(.post, "/volume/v3/groups/\(copy)/action", token: admin, json: ["delete": ["delete-volumes": true]],
+                                         headers: Self.at("3.14")).status == .accepted)
+            }
+
+            // A group with snapshots or volumes is not deleted without saying so; then it goes, volumes too.
+            #expect(try await c.call(.post, "/volume/v3/groups/\(group)/action", token: admin, json: ["delete": ["delete-volumes": true]],
+                                     headers: Self.at("3.14")).status == .badRequest)
+            #expect(try await c.call(.delete, "/volume/v3/group_snapshots/\(groupSnapshotID)", token: admin, headers: Self.at("3.14")).status == .accepted)
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.post, "/volume/v3/groups/\(group)/action", token: admin, json: ["delete": [:]],
+                                     headers: Self.at("3.14")).status == .badRequest)
+            #expect(try await c.call(.delete, "/volume/v3/group_types/\(groupType)", token: admin, headers: Self.at("3.11")).status == .badRequest)
+            #expect(try await c.call(.post, "/volume/v3/groups/\(group)/action", token: admin, json: ["delete": ["delete-volumes": true]],
+                                     headers: Self.at("3.14")).status == .accepted)
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.get, "/volume/v3/volumes", token: admin)["volumes"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/volume/v3/groups", token: admin, headers: Self.at("3.13"))["groups"]?.array.isEmpty == true)
+            #expect(try await c.call(.delete, "/volume/v3/group_types/\(groupType)", token: admin, headers: Self.at("3.11")).status == .accepted)
+
+            // Another project sees none of it, and members manage no group types.
+            let other = try await c.makeMember(admin: admin, name: "other")
+            let otherToken = try await c.token("other", "pw", project: other.projectName)
+            #expect(try await c.call(.post, "/volume/v3/group_types", token: otherToken, json: ["group_type": ["name": "mine"]],
+                                     headers: Self.at("3.11")).status == .forbidden)
         }
     }
 }

@@ -17,6 +17,8 @@ struct VolumeRequest: Sendable {
     var sourceVolumeID: String?
     var imageID: String?
     var typeRef: String?
+    /// The generic group it joins (3.13); its type must be one the group takes.
+    var groupID: String?
     /// A backup restored into the new volume (`restoring-backup` until its bytes are in).
     var restoring: Backup?
 
@@ -107,6 +109,14 @@ extension BlockStorageService {
                 type = found
             }
             if type.extraSpecs["multiattach"]?.lowercased() == "<is> true" { multiattach = true }
+            if let groupID = request.groupID {
+                guard let group: VolumeGroup = try await store.groupDoc(.groups, groupID, in: db), request.canSee(group.projectID) else {
+                    throw APIError.notFound("Group \(groupID) could not be found.")
+                }
+                guard group.volumeTypeIDs.contains(type.id) else {
+                    throw BlockStorageFault.invalidInput("Invalid volume type \(type.id) for group \(groupID): the group takes \(group.volumeTypeIDs).")
+                }
+            }
             try await store.lockProject(projectID, in: db)
             try await quotas.check(projectID: projectID, volumes: 1, gigabytes: size, typeName: type.name, store: store, in: db)
             // With its volume service disabled no backend takes the volume: it ends in error, as Cinder's scheduler leaves it.
@@ -116,7 +126,7 @@ extension BlockStorageService {
             let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: request.userID, name: name, description: description,
                                 size: size, status: !schedulable ? "error" : request.restoring == nil ? "creating" : "restoring-backup", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
                                 multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
-                                metadata: metadata, createdAt: now)
+                                metadata: metadata, groupID: request.groupID, createdAt: now)
             try await store.insert(volume, in: db)
             return volume
         }

@@ -43,5 +43,13 @@ enum BlockStorageSchema {
             "CREATE TABLE blk_messages (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL)",
             "CREATE INDEX blk_messages_project ON blk_messages (project_id, created_at)",
         ]),
+        // Generic groups (3.11–3.14): types, groups, group snapshots; members name their group in their own document.
+        Migration("block-storage-0003", [
+            "CREATE TABLE blk_group_types (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL)",
+            "CREATE TABLE blk_groups (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX blk_groups_project ON blk_groups (project_id, created_at)",
+            "CREATE TABLE blk_group_snapshots (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX blk_group_snapshots_project ON blk_group_snapshots (project_id, created_at)",
+        ]),
     ]
 }

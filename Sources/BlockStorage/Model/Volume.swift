@@ -23,6 +23,8 @@ struct Volume: Codable, Sendable, Equatable {
     var metadata: [String: String] = [:]
     var attachments: [VolumeAttachment] = []
     var migrationStatus: String?
+    /// The generic group it belongs to (3.13).
+    var groupID: String?
     var createdAt: Double
     var updatedAt: Double?
 
@@ -82,6 +84,8 @@ struct Snapshot: Codable, Sendable, Equatable {
     var updatedAt: Double?
     /// What a driver last reported of its progress (`80%`); nil: 0% while creating, 100% once available.
     var progress: String?
+    /// The group snapshot it is a member of (3.14).
+    var groupSnapshotID: String?
 
     static let statuses: Set<String> = ["creating", "available", "deleting", "error", "error_deleting", "backing-up", "restoring"]
 }

@@ -15,11 +15,12 @@ struct VolumeQuotas: Sendable {
         let volumes = try await store.volumes(projectID: projectID, in: db)
         let snapshots = try await store.snapshots(projectID: projectID, in: db)
         let backups = try await store.backups(projectID: projectID, in: db)
+        let groups: [VolumeGroup] = try await store.groupDocs(.groups, projectID: projectID, in: db)
         var use: [String: Int] = [
             "volumes": volumes.count, "snapshots": snapshots.count,
             // An extend counts its target from the moment it is accepted.
             "gigabytes": volumes.reduce(0) { $0 + max($1.size, $1.extendingTo ?? 0) } + snapshots.reduce(0) { $0 + $1.size },
-            "backups": backups.count, "backup_gigabytes": backups.reduce(0) { $0 + $1.size }, "groups": 0, "per_volume_gigabytes": 0,
+            "backups": backups.count, "backup_gigabytes": backups.reduce(0) { $0 + $1.size }, "groups": groups.count, "per_volume_gigabytes": 0,
         ]
         let types = try await store.types(in: db)
         let names = Dictionary(uniqueKeysWithValues: types.map { ($0.id, $0.name) })
@@ -96,6 +97,16 @@ struct VolumeQuotas: Sendable {
         if let limit = limits["backup_gigabytes"], limit >= 0, (use["backup_gigabytes"] ?? 0) + gigabytes > limit {
             throw APIError(.contentTooLarge, "VolumeBackupSizeExceedsAvailableQuota: Requested backup exceeds allowed Backup gigabytes quota. "
                            + "Requested \(gigabytes)G, quota is \(limit)G and \(use["backup_gigabytes"] ?? 0)G has been consumed.")
+        }
+    }
+
+    /// Refuses (413) a group the project has no room for.
+    func checkGroup(projectID: String, store: BlockStorageStore, in db: any SQLDatabase) async throws {
+        try await store.lockProject(projectID, in: db)
+        let limits = try await limits(projectID: projectID, store: store, in: db)
+        let use = try await usage(projectID: projectID, store: store, in: db)
+        if let limit = limits["groups"], limit >= 0, (use["groups"] ?? 0) + 1 > limit {
+            throw APIError(.contentTooLarge, "GroupLimitExceeded: Maximum number of groups allowed (\(limit)) exceeded.")
         }
     }
 }

@@ -15,7 +15,7 @@ struct SnapshotRoutes {
         r.get("/v3/snapshots/detail", rule: "volume:get_all_snapshots") { try await list($0, detailed: true) }
         r.post("/v3/snapshots", rule: "volume:create_snapshot") { try await create($0) }
         r.get("/v3/snapshots/:snapshot_id", rule: "volume:get_snapshot", loadsTarget: true) { call in
-            .json(.ok, ["snapshot": views.snapshot(try await service.visibleSnapshot(call), detailed: true)])
+            .json(.ok, ["snapshot": views.snapshot(try await service.visibleSnapshot(call), detailed: true, version: call.requestedVersion)])
         }
         r.put("/v3/snapshots/:snapshot_id", rule: "volume:update_snapshot", loadsTarget: true) { call in
             let snapshot = try await service.visibleSnapshot(call)
@@ -26,7 +26,7 @@ struct SnapshotRoutes {
                 if body["name"] != nil || body["display_name"] != nil { s.name = name }
                 if body["description"] != nil || body["display_description"] != nil { s.description = description }
             }
-            return .json(.ok, ["snapshot": views.snapshot(updated, detailed: false)])
+            return .json(.ok, ["snapshot": views.snapshot(updated, detailed: false, version: call.requestedVersion)])
         }
         r.delete("/v3/snapshots/:snapshot_id", rule: "volume:delete_snapshot", loadsTarget: true) { call in
             let snapshot = try await service.visibleSnapshot(call)
@@ -66,7 +66,7 @@ struct SnapshotRoutes {
             }
         }
         let page = try Paging.page(snapshots, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
-        var body: [String: JSON] = ["snapshots": .array(page.items.map { views.snapshot($0, detailed: detailed) })]
+        var body: [String: JSON] = ["snapshots": .array(page.items.map { views.snapshot($0, detailed: detailed, version: call.requestedVersion) })]
         if let next = page.next { body["snapshots_links"] = [["rel": "next", "href": .string(next)]] }
         return .json(.ok, .object(body))
     }
@@ -82,7 +82,7 @@ struct SnapshotRoutes {
         _ = try await service.visibleVolume(call, volumeID)
         let snapshot = try await service.createSnapshot(volumeID: volumeID, userID: call.auth.userID, name: name, description: description,
                                                         metadata: metadata, force: force)
-        return .json(.accepted, ["snapshot": views.snapshot(snapshot, detailed: false)])
+        return .json(.accepted, ["snapshot": views.snapshot(snapshot, detailed: false, version: call.requestedVersion)])
     }
 
     private func act(_ call: APICall) async throws -> Response {

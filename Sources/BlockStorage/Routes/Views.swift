@@ -19,7 +19,8 @@ struct Views {
 
     /// A volume; `detailed` adds what Cinder's show and detail list add to a create's or update's
     /// answer (the owner, the image's metadata, and for admins the host and migration).
-    func volume(_ v: Volume, typeName: String?, admin: Bool, detailed: Bool = true) -> JSON {
+    /// `version` adds what later microversions show (`group_id` from 3.13).
+    func volume(_ v: Volume, typeName: String?, admin: Bool, detailed: Bool = true, version: Microversion = Microversion(3, 0)) -> JSON {
         var b: [String: JSON] = [
             "id": .string(v.id), "name": JSON(v.name), "description": JSON(v.description), "status": .string(v.status),
             "size": JSON(v.size), "availability_zone": .string(v.availabilityZone), "created_at": Self.time(v.createdAt),
@@ -33,6 +34,7 @@ struct Views {
                  "host_name": JSON(a.hostName), "device": JSON(a.device), "attached_at": Self.time(a.attachedAt)]
             }),
         ]
+        if version >= Microversion(3, 13) { b["group_id"] = JSON(v.groupID) }
         guard detailed else { return .object(b) }
         b["os-vol-tenant-attr:tenant_id"] = .string(v.projectID)
         if let image = v.imageMetadata { b["volume_image_metadata"] = Self.strings(image) }
@@ -45,12 +47,13 @@ struct Views {
     }
 
     /// A snapshot; `detailed` (show, detail list) adds its progress and project.
-    func snapshot(_ s: Snapshot, detailed: Bool) -> JSON {
+    func snapshot(_ s: Snapshot, detailed: Bool, version: Microversion = Microversion(3, 0)) -> JSON {
         var b: [String: JSON] = [
             "id": .string(s.id), "name": JSON(s.name), "description": JSON(s.description), "volume_id": .string(s.volumeID),
             "status": .string(s.status), "size": JSON(s.size), "created_at": Self.time(s.createdAt), "updated_at": Self.time(s.updatedAt),
             "metadata": Self.strings(s.metadata),
         ]
+        if version >= Microversion(3, 14) { b["group_snapshot_id"] = JSON(s.groupSnapshotID) }
         if detailed {
             b["os-extended-snapshot-attributes:progress"] = .string(s.progress ?? (s.status == "available" ? "100%" : "0%"))
             b["os-extended-snapshot-attributes:project_id"] = .string(s.projectID)

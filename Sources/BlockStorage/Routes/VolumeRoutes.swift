@@ -13,6 +13,13 @@ struct VolumeRoutes {
     func register(_ r: PolicyRouter) {
         r.get("/v3/volumes", rule: "volume:get_all") { try await list($0, detail: false) }
         r.get("/v3/volumes/detail", rule: "volume:get_all") { try await list($0, detail: true) }
+        // 3.12: how many volumes and how large, all told.
+        r.get("/v3/volumes/summary", rule: "volume:get_all") { call in
+            try call.require(3, 12)
+            let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(call.query("all_tenants") ?? "")
+            let volumes = try await store.db.read { try await store.volumes(projectID: allProjects ? nil : call.auth.projectID, in: $0) }
+            return .json(.ok, ["volume-summary": ["total_size": JSON(volumes.reduce(0) { $0 + $1.size }), "total_count": JSON(volumes.count)]])
+        }
         r.post("/v3/volumes", rule: "volume:create") { try await create($0) }
         r.get("/v3/volumes/:volume_id", rule: "volume:get", loadsTarget: true) { call in
             let volume = try await service.visibleVolume(call)
@@ -25,7 +32,7 @@ struct VolumeRoutes {
 
     func render(_ volume: Volume, _ call: APICall, detailed: Bool = true) async throws -> JSON {
         let type = try await store.db.read { try await store.type(volume.typeID, in: $0) }
-        return views.volume(volume, typeName: type?.name, admin: call.isAdmin, detailed: detailed)
+        return views.volume(volume, typeName: type?.name, admin: call.isAdmin, detailed: detailed, version: call.requestedVersion)
     }
 
     // MARK: List
@@ -70,7 +77,7 @@ struct VolumeRoutes {
         for type in try await store.db.read({ try await store.types(in: $0) }) { types[type.id] = type.name }
         try sort(&volumes, call)
         let page = try paginate(volumes, call, id: \.id)
-        let rendered: [JSON] = page.items.map { detail ? views.volume($0, typeName: types[$0.typeID], admin: call.isAdmin) : views.summary($0) }
+        let rendered: [JSON] = page.items.map { detail ? views.volume($0, typeName: types[$0.typeID], admin: call.isAdmin, version: call.requestedVersion) : views.summary($0) }
         var body: [String: JSON] = ["volumes": .array(rendered)]
         if let next = page.next { body["volumes_links"] = [["rel": "next", "href": .string(next)]] }
         return .json(.ok, .object(body))
@@ -112,7 +119,8 @@ struct VolumeRoutes {
             snapshotID: try VolumeInput.text(body["snapshot_id"], field: "snapshot_id"),
             sourceVolumeID: try VolumeInput.text(body["source_volid"], field: "source_volid"),
             imageID: try VolumeInput.text(body["imageRef"] ?? body["image_id"], field: "imageRef"),
-            typeRef: try VolumeInput.text(body["volume_type"], field: "volume_type"))
+            typeRef: try VolumeInput.text(body["volume_type"], field: "volume_type"),
+            groupID: call.requestedVersion >= Microversion(3, 13) ? try VolumeInput.text(body["group_id"], field: "group_id") : nil)
         let volume = try await service.create(request)
         return .json(.accepted, ["volume": try await render(volume, call, detailed: false)])
     }
