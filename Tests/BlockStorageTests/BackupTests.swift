@@ -244,17 +244,9 @@ import Testing
 }
 
 extension Client {
-    /// Polls a backup until its status is `status` (or it is gone, for `"deleted"`).
     @discardableResult
     func waitForBackup(_ id: String, _ status: String, token: String, seconds: Double = 30) async throws -> Reply {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            let reply = try await call(.get, "/volume/v3/backups/\(id)", token: token)
-            if status == "deleted" && reply.status == .notFound { return reply }
-            if reply["backup"]?["status"]?.stringValue == status { return reply }
-            if Date() > deadline { throw TestFailure("backup \(id) is \(reply["backup"]?["status"]?.stringValue ?? "\(reply.status)"), not \(status)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitFor("backups", id, status, token: token, seconds: seconds)
     }
 
     func makeBackup(_ token: String, volume: String, incremental: Bool = false) async throws -> String {

@@ -38,17 +38,23 @@ extension Client {
     /// Polls a volume until its status is `status` (or it is gone, for `"deleted"`), for at most `seconds`.
     @discardableResult
     func waitForVolume(_ id: String, _ status: String, token: String, seconds: Double = 20) async throws -> Reply {
+        try await waitFor("volumes", id, status, token: token, seconds: seconds)
+    }
+
+    /// Polls `/volume/v3/<kind>/<id>` until its status is `status` (or it is gone, for `"deleted"`).
+    @discardableResult
+    func waitFor(_ kind: String, _ id: String, _ status: String, token: String, seconds: Double) async throws -> Reply {
         let deadline = Date().addingTimeInterval(seconds)
+        let noun = String(kind.dropLast())
         while true {
-            let reply = try await call(.get, "/volume/v3/volumes/\(id)", token: token)
+            let reply = try await call(.get, "/volume/v3/\(kind)/\(id)", token: token)
             if status == "deleted" && reply.status == .notFound { return reply }
-            if reply["volume"]?["status"]?.stringValue == status { return reply }
-            if Date() > deadline { throw TestFailure("volume \(id) is \(reply["volume"]?["status"]?.stringValue ?? "\(reply.status)"), not \(status)") }
+            if reply[noun]?["status"]?.stringValue == status { return reply }
+            if Date() > deadline { throw TestFailure("\(noun) \(id) is \(reply[noun]?["status"]?.stringValue ?? "\(reply.status)"), not \(status)") }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
 
-    /// Creates a volume and waits for it to be available; its ID.
     func makeVolume(_ token: String, size: Int = 1, extra: [String: JSON] = [:]) async throws -> String {
         var body: [String: JSON] = ["size": JSON(size)]
         body.merge(extra) { _, new in new }

@@ -115,6 +115,8 @@ import Testing
                                         json: ["group_type": ["name": "gt", "group_specs": ["consistent_group_snapshot_enabled": "<is> True"]]], headers: Self.at("3.11"))
             #expect(made.status == .accepted && made["group_type"]?["group_specs"]?["consistent_group_snapshot_enabled"] == "<is> True")
             let groupType = try #require(made["group_type"]?["id"]?.stringValue)
+            let sorted = try await c.call(.get, "/volume/v3/group_types?sort=name:desc&is_public=None", token: admin, headers: Self.at("3.11"))
+            #expect(sorted["group_types"]?.array.map { $0["name"]?.stringValue ?? "" } == ["gt", "default_group_type"])
             #expect(try await c.call(.put, "/volume/v3/group_types/\(groupType)/group_specs/k", token: admin, json: ["k": "v"], headers: Self.at("3.11"))["k"] == "v")
             let volumeType = try #require(try await c.call(.post, "/volume/v3/types", token: admin, json: ["volume_type": ["name": "vt"]])["volume_type"]?["id"]?.stringValue)
 

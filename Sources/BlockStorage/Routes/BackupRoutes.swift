@@ -270,12 +270,8 @@ struct BackupRoutes {
 
     private func act(_ call: APICall) async throws -> Response {
         let backup = try await visibleBackup(call)
-        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first else {
-            throw BlockStorageFault.invalidInput("An action body names exactly one action.")
-        }
-        func allow(_ rule: String) throws {
-            guard call.can(rule, ["project_id": backup.projectID]) else { throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.") }
-        }
+        let (name, value) = try await VolumeInput.action(call)
+        func allow(_ rule: String) throws { try call.allow(rule, projectID: backup.projectID) }
         switch name {
         case "os-reset_status":
             try allow("volume_extension:backup_admin_actions:reset_status")

@@ -150,10 +150,9 @@ struct GroupRoutes {
     /// `delete` (its volumes too with `delete-volumes`); `reset_status` is 3.20, not served yet.
     private func act(_ call: APICall) async throws -> Response {
         let group = try await service.visibleGroup(call)
-        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first, name == "delete" else {
-            throw BlockStorageFault.invalidInput("A group action body names exactly one action: 'delete'.")
-        }
-        guard call.can("group:delete", ["project_id": group.projectID]) else { throw APIError.forbidden("Policy doesn't allow group:delete to be performed.") }
+        let (name, value) = try await VolumeInput.action(call)
+        guard name == "delete" else { throw BlockStorageFault.invalidInput("There is no such group action: \(name)") }
+        try call.allow("group:delete", projectID: group.projectID)
         let deleteVolumes = try VolumeInput.bool(value["delete-volumes"], field: "delete-volumes") ?? false
         let doomed = try await store.db.transaction { db -> [String] in
             let volumes = try await store.volumes(groupID: group.id, projectID: group.projectID, in: db)

@@ -14,6 +14,15 @@ struct GroupTypeRoutes {
             if let wanted = call.query("is_public").flatMap({ try? VolumeInput.bool(.string($0), field: "is_public") }), call.isAdmin {
                 types.removeAll { $0.isPublic != wanted }
             }
+            SortOrder.sort(&types, by: try SortOrder.parse(call, allowed: ["id", "name", "description", "is_public", "created_at"]), id: \.id) { t, key in
+                switch key {
+                case "id": .text(t.id)
+                case "name": .text(t.name)
+                case "description": .text(t.description ?? "")
+                case "is_public": .number(t.isPublic ? 1 : 0)
+                default: .number(t.createdAt)
+                }
+            }
             return .json(.ok, ["group_types": .array(types.map { view($0, call) })])
         }
         r.get("/v3/group_types/default", rule: "group:group_types:show") { call in

@@ -87,12 +87,8 @@ struct SnapshotRoutes {
 
     private func act(_ call: APICall) async throws -> Response {
         let snapshot = try await service.visibleSnapshot(call)
-        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first else {
-            throw BlockStorageFault.invalidInput("An action body names exactly one action.")
-        }
-        func allow(_ rule: String) throws {
-            guard call.can(rule, ["project_id": snapshot.projectID]) else { throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.") }
-        }
+        let (name, value) = try await VolumeInput.action(call)
+        func allow(_ rule: String) throws { try call.allow(rule, projectID: snapshot.projectID) }
         switch name {
         case "os-reset_status":
             try allow("volume_extension:snapshot_admin_actions:reset_status")

@@ -15,20 +15,14 @@ struct VolumeActionRoutes {
 
     private func act(_ call: APICall) async throws -> Response {
         let volume = try await service.visibleVolume(call)
-        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first else {
-            throw BlockStorageFault.invalidInput("An action body names exactly one action.")
-        }
+        let (name, value) = try await VolumeInput.action(call)
         let args: [String: JSON]
         switch value {
         case .object(let o): args = o
         case .null: args = [:]
         default: throw BlockStorageFault.invalidInput("The body of \(name) must be an object.")
         }
-        func allow(_ rule: String) throws {
-            guard call.can(rule, ["project_id": volume.projectID]) else {
-                throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.")
-            }
-        }
+        func allow(_ rule: String) throws { try call.allow(rule, projectID: volume.projectID) }
         /// Changes the volume in one transaction; `change` throws to refuse its current state.
         func edit(_ change: @escaping @Sendable (inout Volume) throws -> Void) async throws -> Volume {
             guard let v = try await store.editVolume(volume.id, change) else { throw BlockStorageFault.volumeNotFound(volume.id) }

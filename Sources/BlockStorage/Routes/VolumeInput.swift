@@ -68,4 +68,19 @@ enum VolumeInput {
         }
         return inner
     }
+
+    /// An action body, `{"<action>": {...}}`: its one member.
+    static func action(_ call: APICall) async throws -> (name: String, value: JSON) {
+        guard case .object(let members) = try await call.body(), members.count == 1, let (name, value) = members.first else {
+            throw BlockStorageFault.invalidInput("An action body names exactly one action.")
+        }
+        return (name, value)
+    }
+}
+
+extension APICall {
+    /// Refuses (403) an action the policy does not allow on the project's resource.
+    func allow(_ rule: String, projectID: String) throws {
+        guard can(rule, ["project_id": projectID]) else { throw APIError.forbidden("Policy doesn't allow \(rule) to be performed.") }
+    }
 }
