@@ -90,6 +90,8 @@ enum BlockStoragePolicy {
         "group:get_group_snapshot": reader,
         "group:get_all_group_snapshots": reader,
         "group:delete_group_snapshot": member,
+        "group:reset_status": admin,
+        "group:reset_group_snapshot_status": admin,
         "volume_extension:quotas:show": reader,
         "volume_extension:quotas:update": admin,
         "volume_extension:quotas:delete": admin,

@@ -4,7 +4,7 @@ import MartletCore
 import MartletTestSupport
 import Testing
 
-/// What 3.1 to 3.14 add, and that a request at 3.0 does not see it.
+/// What 3.1 to 3.20 add, and that a request at 3.0 does not see it.
 @Suite struct VolumeMicroversionTests {
     static func at(_ version: String) -> [String: String] { ["OpenStack-API-Version": "volume \(version)"] }
 
@@ -14,8 +14,8 @@ import Testing
         try await cloud.serve { c in
             let admin = try await c.token()
             let root = try await c.call(.get, "/volume/v3/", token: admin)
-            #expect(root["versions"]?.array.first?["version"] == "3.14", "\(root.body?.text ?? "")")
-            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.15")).status == .notAcceptable)
+            #expect(root["versions"]?.array.first?["version"] == "3.20", "\(root.body?.text ?? "")")
+            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.21")).status == .notAcceptable)
 
             // Cinder's capabilities filter: extra specs the backend does not offer find no backend.
             let bogus = try await c.call(.post, "/volume/v3/types", token: admin,
@@ -98,6 +98,20 @@ import Testing
             #expect(renamed.status == .ok && renamed["backup"]?["name"] == "renamed")
             #expect(try await c.call(.get, "/volume/v3/backups/\(backup)", token: admin)["backup"]?["description"] == "d")
             #expect(try await c.call(.put, "/volume/v3/backups/\(backup)", token: admin, json: ["backup": ["size": 5]], headers: Self.at("3.9")).status == .badRequest)
+            // 3.18: a backup names its project.
+            #expect(try await c.call(.get, "/volume/v3/backups/\(backup)", token: admin, headers: Self.at("3.18"))["backup"]?["os-backup-project-attr:project_id"] != nil)
+            #expect(try await c.call(.get, "/volume/v3/backups/\(backup)", token: admin)["backup"]?["os-backup-project-attr:project_id"] == nil)
+
+            // 3.15: an update that sends back a stale ETag loses (412); the current one wins.
+            let read = try await c.call(.get, "/volume/v3/volumes/\(volume)/metadata", token: admin, headers: Self.at("3.15"))
+            let etag = try #require(read.header("ETag"))
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)/metadata", token: admin).header("ETag") == nil)
+            #expect(try await c.call(.put, "/volume/v3/volumes/\(volume)/metadata", token: admin, json: ["metadata": ["a": "1"]],
+                                     headers: ["OpenStack-API-Version": "volume 3.15", "If-Match": etag]).status == .ok)
+            let stale = try await c.call(.put, "/volume/v3/volumes/\(volume)/metadata/a", token: admin, json: ["meta": ["a": "2"]],
+                                         headers: ["OpenStack-API-Version": "volume 3.15", "If-Match": etag])
+            #expect(stale.status == .preconditionFailed)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)/metadata", token: admin)["metadata"] == ["a": "1"])
         }
     }
 
@@ -135,6 +149,14 @@ import Testing
                                      headers: Self.at("3.13")).status == .accepted)
             let shown = try await c.call(.get, "/volume/v3/groups/\(group)", token: admin, headers: Self.at("3.14"))["group"]
             #expect(shown?["name"] == "g1b" && shown?["group_type"]?.stringValue == groupType && shown?["source_group_id"] == .null)
+            // 3.20: an admin resets a group's status.
+            for status in ["error", "available"] {
+                #expect(try await c.call(.post, "/volume/v3/groups/\(group)/action", token: admin, json: ["reset_status": ["status": .string(status)]],
+                                         headers: Self.at("3.20")).status == .accepted)
+                #expect(try await c.call(.get, "/volume/v3/groups/\(group)", token: admin, headers: Self.at("3.20"))["group"]?["status"]?.stringValue == status)
+            }
+            #expect(try await c.call(.post, "/volume/v3/groups/\(group)/action", token: admin, json: ["reset_status": ["status": "error"]],
+                                     headers: Self.at("3.19")).status == .badRequest)
             let summary = try await c.call(.get, "/volume/v3/volumes/summary", token: admin, headers: Self.at("3.12"))["volume-summary"]
             #expect(summary?["total_count"] == 2 && summary?["total_size"] == 3)
 
@@ -147,6 +169,12 @@ import Testing
             #expect(try await c.call(.get, "/volume/v3/group_snapshots/\(groupSnapshotID)", token: admin, headers: Self.at("3.14"))["group_snapshot"]?["status"] == "available")
             let members = try await c.call(.get, "/volume/v3/snapshots/detail", token: admin, headers: Self.at("3.14"))["snapshots"]?.array ?? []
             #expect(members.count == 2 && members.allSatisfy { $0["group_snapshot_id"]?.stringValue == groupSnapshotID })
+            // 3.19: an admin's reset status stands over the members'.
+            #expect(try await c.call(.post, "/volume/v3/group_snapshots/\(groupSnapshotID)/action", token: admin, json: ["reset_status": ["status": "error"]],
+                                     headers: Self.at("3.19")).status == .accepted)
+            #expect(try await c.call(.get, "/volume/v3/group_snapshots/\(groupSnapshotID)", token: admin, headers: Self.at("3.19"))["group_snapshot"]?["status"] == "error")
+            #expect(try await c.call(.post, "/volume/v3/group_snapshots/\(groupSnapshotID)/action", token: admin, json: ["reset_status": ["status": "available"]],
+                                     headers: Self.at("3.19")).status == .accepted)
             for source in [["group_snapshot_id": JSON.string(groupSnapshotID)], ["source_group_id": .string(group)]] {
                 var body = source
                 body["name"] = "copy"

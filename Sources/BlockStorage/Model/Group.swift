@@ -42,6 +42,10 @@ struct GroupSnapshot: Codable, Sendable, Equatable {
     var groupTypeID: String
     var name: String?
     var description: String?
+    /// Set by an admin's `reset_status` (3.19); otherwise the status is the members'.
+    var resetStatus: String?
     var createdAt: Double
     var updatedAt: Double?
+
+    static let statuses: Set<String> = ["creating", "available", "deleting", "error", "error_deleting"]
 }

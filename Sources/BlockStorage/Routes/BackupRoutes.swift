@@ -22,7 +22,7 @@ struct BackupRoutes {
         r.get("/v3/backups/:backup_id", rule: "backup:get", loadsTarget: true) { call in
             let backup = try await visibleBackup(call)
             let dependent = try await store.db.read { try await store.backups(parentID: backup.id, in: $0) }
-            return .json(.ok, ["backup": views.backup(backup, detailed: true, hasDependents: !dependent.isEmpty)])
+            return .json(.ok, ["backup": views.backup(backup, detailed: true, hasDependents: !dependent.isEmpty, version: call.requestedVersion)])
         }
         // 3.9: a backup's name and description change.
         r.put("/v3/backups/:backup_id", rule: "backup:update", loadsTarget: true) { call in
@@ -76,7 +76,7 @@ struct BackupRoutes {
         }
         let page = try Paging.page(backups, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
         var body: [String: JSON] = [
-            "backups": .array(page.items.map { detailed ? views.backup($0, detailed: true, hasDependents: parents.contains($0.id)) : views.backup($0) }),
+            "backups": .array(page.items.map { detailed ? views.backup($0, detailed: true, hasDependents: parents.contains($0.id), version: call.requestedVersion) : views.backup($0) }),
         ]
         if let next = page.next { body["backups_links"] = [["rel": "next", "href": .string(next)]] }
         return .json(.ok, .object(body))

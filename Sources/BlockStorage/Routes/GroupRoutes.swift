@@ -147,10 +147,22 @@ struct GroupRoutes {
         return .empty(.accepted)
     }
 
-    /// `delete` (its volumes too with `delete-volumes`); `reset_status` is 3.20, not served yet.
+    /// `delete` (its volumes too with `delete-volumes`); `reset_status` (admins, 3.20).
     private func act(_ call: APICall) async throws -> Response {
         let group = try await service.visibleGroup(call)
         let (name, value) = try await VolumeInput.action(call)
+        if name == "reset_status", call.requestedVersion >= Microversion(3, 20) {
+            try call.allow("group:reset_status", projectID: group.projectID)
+            guard let status = try VolumeInput.text(value["status"], field: "status"), VolumeGroup.statuses.contains(status) else {
+                throw BlockStorageFault.invalidInput("Must specify a valid status")
+            }
+            try await store.db.transaction { db in
+                guard var g: VolumeGroup = try await store.groupDoc(.groups, group.id, in: db) else { throw APIError.notFound("Group \(group.id) could not be found.") }
+                g.status = status
+                try await store.save(g, in: db)
+            }
+            return .empty(.accepted)
+        }
         guard name == "delete" else { throw BlockStorageFault.invalidInput("There is no such group action: \(name)") }
         try call.allow("group:delete", projectID: group.projectID)
         let deleteVolumes = try VolumeInput.bool(value["delete-volumes"], field: "delete-volumes") ?? false

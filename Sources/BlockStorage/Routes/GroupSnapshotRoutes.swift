@@ -2,7 +2,8 @@ import Hummingbird
 import MartletCore
 
 /// `/group_snapshots` (3.14): a snapshot of every volume of a group, taken together. Its status is
-/// its members': `creating` while one is, `error` if one failed, else `available`.
+/// its members': `creating` while one is, `error` if one failed, else `available`; unless an admin
+/// reset it (3.19).
 struct GroupSnapshotRoutes {
     let service: BlockStorageService
     var store: BlockStorageStore { service.store }
@@ -14,6 +15,25 @@ struct GroupSnapshotRoutes {
         r.get("/v3/group_snapshots/:group_snapshot_id", rule: "group:get_group_snapshot", loadsTarget: true) { call in
             let snapshot = try await visible(call)
             return .json(.ok, ["group_snapshot": view(snapshot, status: try await status(of: snapshot), detailed: true)])
+        }
+        r.post("/v3/group_snapshots/:group_snapshot_id/action", rule: "group:get_group_snapshot", loadsTarget: true) { call in
+            let snapshot = try await visible(call)
+            let (name, value) = try await VolumeInput.action(call)
+            guard name == "reset_status", call.requestedVersion >= Microversion(3, 19) else {
+                throw BlockStorageFault.invalidInput("There is no such group snapshot action: \(name)")
+            }
+            try call.allow("group:reset_group_snapshot_status", projectID: snapshot.projectID)
+            guard let status = try VolumeInput.text(value["status"], field: "status"), GroupSnapshot.statuses.contains(status) else {
+                throw BlockStorageFault.invalidInput("Must specify a valid status")
+            }
+            try await store.db.transaction { db in
+                guard var s: GroupSnapshot = try await store.groupDoc(.snapshots, snapshot.id, in: db) else {
+                    throw APIError.notFound("GroupSnapshot \(snapshot.id) could not be found.")
+                }
+                s.resetStatus = status
+                try await store.save(s, in: db)
+            }
+            return .empty(.accepted)
         }
         r.delete("/v3/group_snapshots/:group_snapshot_id", rule: "group:delete_group_snapshot", loadsTarget: true) { call in
             let snapshot = try await visible(call)
@@ -45,6 +65,7 @@ struct GroupSnapshotRoutes {
     }
 
     private func status(of snapshot: GroupSnapshot) async throws -> String {
+        if let reset = snapshot.resetStatus { return reset }
         let members = try await store.db.read { try await store.snapshots(groupSnapshotID: snapshot.id, projectID: snapshot.projectID, in: $0) }
         if members.contains(where: { $0.status == "creating" }) { return "creating" }
         if members.contains(where: { $0.status.hasPrefix("error") }) { return "error" }

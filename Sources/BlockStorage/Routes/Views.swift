@@ -62,15 +62,18 @@ struct Views {
     }
 
     /// A backup: a create's, import's and summary list's answer name it; show and detail describe it.
-    func backup(_ b: Backup, detailed: Bool = false, hasDependents: Bool = false) -> JSON {
+    /// `version` 3.18 adds the owning project.
+    func backup(_ b: Backup, detailed: Bool = false, hasDependents: Bool = false, version: Microversion = Microversion(3, 0)) -> JSON {
         guard detailed else { return ["id": .string(b.id), "name": JSON(b.name), "links": service.link("backups", b.id)] }
-        return [
+        var body: [String: JSON] = [
             "id": .string(b.id), "name": JSON(b.name), "description": JSON(b.description), "links": service.link("backups", b.id),
             "status": .string(b.status), "fail_reason": JSON(b.failReason), "size": JSON(b.size), "object_count": JSON(b.objectCount),
             "availability_zone": .string(b.availabilityZone), "container": .string(b.container), "volume_id": .string(b.volumeID),
             "snapshot_id": JSON(b.snapshotID), "is_incremental": .bool(b.isIncremental), "has_dependent_backups": .bool(hasDependents),
             "created_at": Self.time(b.createdAt), "updated_at": Self.time(b.updatedAt), "data_timestamp": Self.time(b.dataTimestamp),
         ]
+        if version >= Microversion(3, 18) { body["os-backup-project-attr:project_id"] = .string(b.projectID) }
+        return .object(body)
     }
 
     /// A type; an update's answer has no access attribute and no QoS link, as Cinder's.

@@ -1,3 +1,4 @@
+import Crypto
 import DriverKit
 import Foundation
 import Hummingbird
@@ -168,7 +169,10 @@ struct VolumeRoutes {
 
     private func registerMetadata(_ r: PolicyRouter) {
         r.get("/v3/volumes/:volume_id/metadata", rule: "volume:get_volume_metadata", loadsTarget: true) { call in
-            .json(.ok, ["metadata": Views.strings(try await service.visibleVolume(call).metadata)])
+            let metadata = try await service.visibleVolume(call).metadata
+            // 3.15: an ETag, which an update may send back in If-Match so as not to lose another's change.
+            guard call.requestedVersion >= Microversion(3, 15) else { return .json(.ok, ["metadata": Views.strings(metadata)]) }
+            return .json(.ok, ["metadata": Views.strings(metadata)], headers: [.eTag: Self.etag(metadata)])
         }
         r.post("/v3/volumes/:volume_id/metadata", rule: "volume:create_volume_metadata", loadsTarget: true) { call in
             let items = try await VolumeInput.metadataBody(call, "metadata")
@@ -177,7 +181,7 @@ struct VolumeRoutes {
         }
         r.put("/v3/volumes/:volume_id/metadata", rule: "volume:update_volume_metadata", loadsTarget: true) { call in
             let items = try await VolumeInput.metadataBody(call, "metadata")
-            let v = try await editMetadata(call) { $0 = items }
+            let v = try await editMetadata(call, checksETag: true) { $0 = items }
             return .json(.ok, ["metadata": Views.strings(v.metadata)])
         }
         r.get("/v3/volumes/:volume_id/metadata/:key", rule: "volume:get_volume_metadata", loadsTarget: true) { call in
@@ -189,7 +193,7 @@ struct VolumeRoutes {
             let key = try call.param("key")
             let items = try await VolumeInput.metadataBody(call, "meta")
             guard items.count == 1, let value = items[key] else { throw APIError.badRequest("Request body and URI mismatch") }
-            _ = try await editMetadata(call) { $0[key] = value }
+            _ = try await editMetadata(call, checksETag: true) { $0[key] = value }
             return .json(.ok, ["meta": [key: .string(value)]])
         }
         r.delete("/v3/volumes/:volume_id/metadata/:key", rule: "volume:delete_volume_metadata", loadsTarget: true) { call in
@@ -200,9 +204,23 @@ struct VolumeRoutes {
         }
     }
 
-    private func editMetadata(_ call: APICall, _ change: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Volume {
+    /// `checksETag` (updates, 3.15): an `If-Match` that names no ETag of the metadata as it is now is refused (412).
+    private func editMetadata(_ call: APICall, checksETag: Bool = false,
+                              _ change: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Volume {
         let volume = try await service.visibleVolume(call)
-        guard let v = try await store.editVolume(volume.id, { change(&$0.metadata) }) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+        let ifMatch = checksETag && call.requestedVersion >= Microversion(3, 15) ? call.request.header("If-Match") : nil
+        guard let v = try await store.editVolume(volume.id, { v in
+            if let ifMatch, ifMatch.trimmingCharacters(in: .whitespaces) != "*" {
+                let tags = ifMatch.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")) }
+                guard tags.contains(Self.etag(v.metadata)) else { throw APIError(.preconditionFailed, "The metadata changed since its ETag was read.") }
+            }
+            change(&v.metadata)
+        }) else { throw BlockStorageFault.volumeNotFound(volume.id) }
         return v
+    }
+
+    /// The ETag of a volume's metadata: MD5 of `{"metadata": …}` as this service writes it.
+    static func etag(_ metadata: [String: String]) -> String {
+        Insecure.MD5.hash(data: JSON.object(["metadata": Views.strings(metadata)]).serialized()).map { String(format: "%02x", $0) }.joined()
     }
 }
