@@ -13,28 +13,43 @@ struct BackupEngine: Sendable {
     let driver: any VolumeDriver
     let objects: any ProjectObjects
 
-    /// Reads the volume and stores its chunks; the chunk list. A failure removes the objects this call wrote.
+    /// How many chunks are hashed and stored at once while the next one is read.
+    static let inFlight = 2
+
+    /// Reads the volume and stores its chunks, a few at a time; the chunk list, in order. A
+    /// failure removes the objects this call may have written (their names follow from the index).
     func write(_ backup: Backup, volumeID: String, parent: Backup?) async throws -> [BackupChunk] {
-        var chunks: [BackupChunk] = []
+        var count = 0
         do {
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(Self.chunkSize)
-            for try await var piece in try await driver.read(volumeID, format: "raw") {
-                while piece.readableBytes > 0 {
-                    var slice = piece.readSlice(length: min(Self.chunkSize - buffer.readableBytes, piece.readableBytes))!
-                    buffer.writeBuffer(&slice)
-                    if buffer.readableBytes == Self.chunkSize {
-                        chunks.append(try await store(buffer, index: chunks.count, of: backup, parent: parent))
-                        buffer.clear()
+            return try await withThrowingTaskGroup(of: (Int, BackupChunk).self) { group in
+                var done: [Int: BackupChunk] = [:]
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(Self.chunkSize)
+                func submit(_ bytes: ByteBuffer) async throws {
+                    while count - done.count >= Self.inFlight, let (index, chunk) = try await group.next() { done[index] = chunk }
+                    let index = count
+                    group.addTask { (index, try await store(bytes, index: index, of: backup, parent: parent)) }
+                    count += 1
+                }
+                for try await var piece in try await driver.read(volumeID, format: "raw") {
+                    while piece.readableBytes > 0 {
+                        var slice = piece.readSlice(length: min(Self.chunkSize - buffer.readableBytes, piece.readableBytes))!
+                        buffer.writeBuffer(&slice)
+                        if buffer.readableBytes == Self.chunkSize {
+                            try await submit(buffer)
+                            buffer = ByteBuffer()
+                            buffer.reserveCapacity(Self.chunkSize)
+                        }
                     }
                 }
+                if buffer.readableBytes > 0 { try await submit(buffer) }
+                for try await (index, chunk) in group { done[index] = chunk }
+                return (0..<count).map { done[$0]! }
             }
-            if buffer.readableBytes > 0 { chunks.append(try await store(buffer, index: chunks.count, of: backup, parent: parent)) }
         } catch {
-            await deleteObjects(chunks.compactMap(\.object).filter { $0.hasPrefix(backup.objectPrefix) }, of: backup)
+            await deleteObjects((0..<count).map { Self.objectName(backup, index: $0) }, of: backup)
             throw error
         }
-        return chunks
     }
 
     private func store(_ bytes: ByteBuffer, index: Int, of backup: Backup, parent: Backup?) async throws -> BackupChunk {
