@@ -106,6 +106,11 @@ measure_path() {
 }
 read -r ROUTED_RTT ROUTED_GBITS <<< "$(measure_path "$UPSTREAM" "$GUEST" "$(jq -r .floating_ip <<< "$PATH_JSON")")"
 read -r VETH_RTT VETH_GBITS <<< "$(measure_path "$END_A" "$END_B" 10.200.0.2)"
+# A path that does not answer fails the bench instead of printing blank figures beside the anchor's.
+number() { [[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+number "$ROUTED_RTT" && number "$ROUTED_GBITS" \
+  || die "the floating IP did not answer through its router (RTT '${ROUTED_RTT:-}' ms, TCP '${ROUTED_GBITS:-}' Gbit/s): the router's legs are not wired"
+number "$VETH_RTT" && number "$VETH_GBITS" || die "the bare veth pair did not answer (RTT '${VETH_RTT:-}', TCP '${VETH_GBITS:-}')"
 
 printf '\n%-58s %s\n' "metric" "value"
 printf '%-58s %s\n' "port create+bind -> ACTIVE, p50 / p90 / max (ms)" "$(jq -r '.port_to_active | "\(.p50_ms) / \(.p90_ms) / \(.max_ms)"' <<< "$RESULT")"

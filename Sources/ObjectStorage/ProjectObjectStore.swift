@@ -40,8 +40,8 @@ extension ObjectStorageService: ProjectObjects {
         }
     }
 
-    public func objectBytes(projectID: String, container: String, name: String) async throws -> ByteBuffer? {
-        guard let object = try await catalog.object("AUTH_" + projectID, container, name), !object.isExpired,
+    public func objectBytes(projectID: String, container: String, name: String, size: Int) async throws -> ByteBuffer? {
+        guard let object = try await catalog.object("AUTH_" + projectID, container, name), !object.isExpired, object.size == Int64(size),
               object.symlink == nil, object.manifest == nil, object.meta["x-object-manifest"] == nil, object.files.count <= 1 else { return nil }
         guard let piece = object.files.first else { return ByteBuffer() }
         return try await blobs.readAll(piece)

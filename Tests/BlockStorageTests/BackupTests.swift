@@ -154,7 +154,7 @@ import Testing
             // The owner rewrites the backup's object: a restore notices, and the volume says so.
             let prefix = try #require(try await cloud.blockStorage.store.backup(backup)?.objectPrefix)
             let put = try await c.call(.put, "/object-store/v1/AUTH_\(owner.project)/volumebackups/\(prefix)-00001", token: ownerToken,
-                                       raw: Array("forged".utf8))
+                                       raw: Array("forged data!".utf8))
             #expect(put.status == .created)
             let target = try await c.makeVolume(ownerToken)
             #expect(try await c.call(.post, "/volume/v3/backups/\(backup)/restore", token: ownerToken,
@@ -199,7 +199,7 @@ import Testing
             let cut = try await store.backup(made)
             #expect(cut?.status == "error" && cut?.failReason?.contains("restart") == true)
             #expect(try await cloud.objectStorage.objectBytes(projectID: cut!.objectProjectID, container: cut!.container,
-                                                                name: BackupEngine.objectName(cut!, index: 0)) == nil, "a cut-off backup's objects go")
+                                                                name: BackupEngine.objectName(cut!, index: 0), size: 4) == nil, "a cut-off backup's objects go")
             #expect(try await store.backup(restoring)?.status == "available")
             #expect(try await store.volume(volume)?.status == "available")
         }

@@ -123,7 +123,8 @@ struct RestoredBytes: AsyncSequence, Sendable {
             let chunk = backup.chunks[index]
             index += 1
             guard let name = chunk.object else { return ByteBuffer(repeating: 0, count: chunk.length) }
-            guard let bytes = try await objects.objectBytes(projectID: backup.objectProjectID, container: backup.container, name: name),
+            guard let bytes = try await objects.objectBytes(projectID: backup.objectProjectID, container: backup.container, name: name,
+                                                            size: chunk.length),
                   bytes.readableBytes == chunk.length, BackupEngine.sha256(bytes) == chunk.sha256 else { throw BackupError.corrupt(name) }
             return bytes
         }
