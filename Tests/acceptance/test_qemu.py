@@ -95,9 +95,9 @@ class QemuCloud:
                     pass  # an event
             return reply
 
-    def create(self, name: str, *extra: str) -> str:
+    def create(self, name: str, *extra: str, network: str | None = None) -> str:
         s = self.osc.json("server", "create", "--image", self.image, "--flavor", "m1.nano",
-                          "--nic", f"net-id={self.network}", *extra, name)
+                          "--nic", f"net-id={network or self.network}", *extra, name)
         return s["id"]
 
     def assert_gone(self, server_id: str, port_ids: list[str]) -> None:
@@ -206,6 +206,44 @@ def test_guests_get_their_addresses_by_dhcp_and_reach_each_other(cloud, guest, t
         cloud.wait_console(neighbour, "ping-3-ok")
     finally:
         cloud.osc.ok("server", "delete", "--wait", neighbour)
+
+
+@pytest.mark.timeout(600)  # a second guest's boot under TCG
+def test_guests_on_two_networks_reach_each_other_through_a_router(cloud, guest, tmp_path):
+    """Two tenant networks joined by a router: a guest on the second network pings the first
+    network's guest through the router's namespace, and reads its instance data from
+    169.254.169.254 through the metadata proxy in that namespace (a network with a router has
+    its metadata served there, not in its DHCP namespace)."""
+    (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
+    other = cloud.osc.json("network", "create", "guests-b")["id"]
+    cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "10.78.0.0/24", "guests-b-v4")
+    router = cloud.osc.json("router", "create", "between")["id"]
+    neighbour = None
+    try:
+        cloud.osc.ok("router", "add", "subnet", router, "guests-v4")
+        cloud.osc.ok("router", "add", "subnet", router, "guests-b-v4")
+        user_data = tmp_path / "ping-across.sh"
+        user_data.write_text("#!/bin/sh\necho metadata-uuid-$(curl -s http://169.254.169.254/openstack/latest/meta_data.json | jq -r .uuid)\n"
+                             "(for i in $(seq 300); do\n"
+                             f"  if ping -c 1 -W 1 {address} >/dev/null; then echo across-ok; break; fi; sleep 1\ndone) &\n")
+        neighbour = cloud.create("across", "--user-data", str(user_data), network=other)
+        cloud.wait_status(neighbour, "ACTIVE")
+        log = cloud.wait_console(neighbour, "martlet-guest: ready")
+        (own,) = [ip for ips in cloud.show(neighbour)["addresses"].values() for ip in ips]
+        assert own.startswith("10.78.0.") and f"martlet-guest: eth0 {own}/" in log, log[-3000:]
+        assert f"metadata-uuid-{neighbour}" in log, log[-3000:]
+        cloud.wait_console(neighbour, "across-ok")
+    finally:
+        if neighbour:
+            cloud.osc.ok("server", "delete", "--wait", neighbour)
+        for subnet in ("guests-v4", "guests-b-v4"):
+            cloud.osc.run("router", "remove", "subnet", router, subnet)
+        cloud.osc.ok("router", "delete", router)
+        cloud.osc.ok("network", "delete", other)
+    deadline = time.monotonic() + 30
+    while Path(f"/run/netns/qrouter-{router}").exists() or Path(f"/run/netns/qdhcp-{other}").exists():
+        assert time.monotonic() < deadline, "the router's or the second network's namespace was left behind"
+        time.sleep(0.2)
 
 
 def test_a_router_and_a_floating_ip_reach_the_guest(cloud, guest):

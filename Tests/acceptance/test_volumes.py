@@ -344,13 +344,16 @@ def test_snapshot_volume_from_it_and_delete_order(osc, volume_api, volumes):
 
 def test_volume_type_create_use_and_delete_refused_while_in_use(osc, volume_api, volumes, cleanup,
                                                                 member):
+    # Specs the scheduler reads must match the backend (a capability, or a `capabilities:` scope);
+    # other scopes (a vendor's, `qos:`) are the type's own.
+    specs = {"vendor:k": "v", "vendor_name": "Martlet"}
     tname = uniq("type")
-    created = osc.json("volume", "type", "create", "--property", "k=v", tname)
+    created = osc.json("volume", "type", "create", "--property", "vendor:k=v", "--property", "vendor_name=Martlet", tname)
     cleanup.add("volume", "type", "delete", created["id"])
     assert created["name"] == tname, created
-    assert created["properties"] == {"k": "v"}, created
+    assert created["properties"] == specs, created
     assert created["is_public"] is True, created
-    assert osc.json("volume", "type", "show", tname)["properties"] == {"k": "v"}
+    assert osc.json("volume", "type", "show", tname)["properties"] == specs
 
     listed = {t["Name"] for t in osc.json("volume", "type", "list")}
     assert {DEFAULT_TYPE, tname} <= listed, listed
@@ -362,6 +365,16 @@ def test_volume_type_create_use_and_delete_refused_while_in_use(osc, volume_api,
 
     vol = make_volume(osc, volume_api, volumes, "--type", tname)
     assert osc.json("volume", "show", vol["id"])["type"] == tname
+
+    # A type asking for what the backend does not offer: no backend takes the volume (Cinder's
+    # "no valid backend"), and the project gets a user message (3.3) saying so.
+    unmet = uniq("type-unmet")
+    osc.ok("volume", "type", "create", "--property", "storage_protocol=carrier-pigeon", unmet)
+    cleanup.add("volume", "type", "delete", unmet)
+    failed = volumes.volume(osc.json("volume", "create", "--size", "1", "--type", unmet, uniq("vol-unmet"))["id"])
+    volume_api.wait_status(failed, "error")
+    messages = volume_api.request("GET", "/v3/messages", headers={"OpenStack-API-Version": "volume 3.3"}).json()["messages"]
+    assert [m["event_id"] for m in messages if m.get("resource_uuid") == failed] == ["VOLUME_VOLUME_001_002"], messages
 
     r = osc.fails("volume", "type", "delete", tname)
     assert "400" in r.stderr, r.stderr
