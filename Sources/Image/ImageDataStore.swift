@@ -50,7 +50,7 @@ extension ImageDataStore {
 
 public struct FileImageDataStore: ImageDataStore {
     let root: FilePath
-    let fileSystem = FileSystem.shared
+    let fileSystem = FileSystem(threadPool: BlockingPools.files)
 
     public init(directory: URL) throws {
         root = FilePath(directory.path)

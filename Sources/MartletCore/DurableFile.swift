@@ -62,12 +62,12 @@ public enum DurableFile {
                     if last { try draft.publish() }
                 }
                 if data.readableBytes >= overlapMinimum {
-                    async let written: Void = NIOThreadPool.singleton.runIfActive(step)
+                    async let written: Void = BlockingPools.files.runIfActive(step)
                     await observer.observe(data)
                     try await written
                 } else {
                     if data.readableBytes > 0 { await observer.observe(data) }
-                    try await NIOThreadPool.singleton.runIfActive(step)
+                    try await BlockingPools.files.runIfActive(step)
                 }
                 offset += Int64(data.readableBytes)
                 if last { return offset }
@@ -91,7 +91,7 @@ public enum DurableFile {
 
     /// Renames an already synced file into place (replacing what is there) and fsyncs the folder.
     public static func rename(_ source: String, to path: String) async throws {
-        try await NIOThreadPool.singleton.runIfActive { try Draft.install(source, at: path) }
+        try await BlockingPools.files.runIfActive { try Draft.install(source, at: path) }
     }
 
     /// Adds chunks to `block` until it is full; true when the body has ended.
@@ -120,7 +120,7 @@ public enum DurableFile {
     /// Runs `work` on the pool even in a cancelled task (`runIfActive` would skip it): clean-up must happen.
     static func onPool(_ work: @escaping @Sendable () -> Void) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            NIOThreadPool.singleton.submit { _ in
+            BlockingPools.files.submit { _ in
                 work()
                 done.resume()
             }

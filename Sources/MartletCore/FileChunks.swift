@@ -33,7 +33,7 @@ public struct FileChunks: AsyncSequence, Sendable {
 
         public func next() async throws -> ByteBuffer? {
             let path = path, size = chunkSize, current = handle, removes = removesFile
-            let (opened, data) = try await NIOThreadPool.singleton.runIfActive { () throws -> (FileHandle, Data?) in
+            let (opened, data) = try await BlockingPools.files.runIfActive { () throws -> (FileHandle, Data?) in
                 let file = try current ?? FileHandle(forReadingFrom: URL(fileURLWithPath: path))
                 if current == nil, removes { try? FileManager.default.removeItem(atPath: path) }
                 return (file, try file.read(upToCount: size))

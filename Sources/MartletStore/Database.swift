@@ -254,7 +254,7 @@ struct SQLiteSource: ConnectionPoolSource {
     let path: String
 
     func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
-        SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop)
+        SQLiteConnection.open(storage: .file(path: path), threadPool: BlockingPools.database, logger: logger, on: eventLoop)
             .flatMap { connection in
                 let pragmas = ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 10000",
                                "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"]

@@ -82,3 +82,15 @@ extension LinuxNetworkBackend {
         for family in ["bridge", "inet"] { _ = try? await HostCommand.output(["nft", "delete", "table", family, firewall.rules.table]) }
     }
 }
+
+/// Whether `probe` holds within `seconds`, tried again each time it fails: on a loaded machine the
+/// first packet can be lost to ARP or a listener still starting, which says nothing of the rules.
+/// (What must not pass is tried once: a retry there would only hide a leak.)
+func eventually(seconds: Double = 8, _ probe: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while true {
+        if await probe() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(200))
+    }
+}

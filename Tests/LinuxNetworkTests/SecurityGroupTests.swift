@@ -49,21 +49,21 @@ struct SecurityGroupTests {
             listener = try g1.listen()
             try await Task.sleep(for: .milliseconds(300))
 
-            #expect(await g2.pings(g1), "a member of web does not reach another by ping")
+            #expect(await eventually { await g2.pings(g1) }, "a member of web does not reach another by ping")
             #expect(await !g3.pings(g1), "ping from outside web passes")
             // The answer passes g3's filter, which admits nothing in, because the connection is known.
-            #expect(await g3.connects(to: g1, port: 8080), "TCP 8080, open to all, is closed")
+            #expect(await eventually { await g3.connects(to: g1, port: 8080) }, "TCP 8080, open to all, is closed")
             #expect(await !g3.connects(to: g1, port: 22), "TCP 22 passes with no rule for it")
 
             // A rule added: the group's chain is rewritten, its members are not touched.
             web.rules.append(Self.rule("ingress", "tcp", port: 22, prefix: "10.91.0.0/24"))
             try await backend.apply(securityGroup: web)
-            #expect(await g3.connects(to: g1, port: 22), "a new rule did not open TCP 22")
+            #expect(await eventually { await g3.connects(to: g1, port: 22) }, "a new rule did not open TCP 22")
 
             // A port joining a group is admitted by its members' `remote_group_id` rules, and no longer once it leaves.
             p3.securityGroupIDs = [plainID, webID]
             try await backend.apply(port: p3)
-            #expect(await g3.pings(g1), "a new member of web does not reach the others by ping")
+            #expect(await eventually { await g3.pings(g1) }, "a new member of web does not reach the others by ping")
             p3.securityGroupIDs = [plainID]
             try await backend.apply(port: p3)
             #expect(await !g3.pings(g1), "a port that left web still reaches its members by ping")
@@ -74,7 +74,7 @@ struct SecurityGroupTests {
             try await backend.apply(port: alone)
             #expect(await !g2.pings(g1), "a port in no group is reached by ping")
             try await backend.apply(port: p1)
-            #expect(await g2.pings(g1), "a port back in its group is not reached by ping")
+            #expect(await eventually { await g2.pings(g1) }, "a port back in its group is not reached by ping")
 
             // Another's address is dropped before the bridge, whatever the groups allow.
             _ = try await HostCommand.run(["ip", "-n", g3.namespace, "addr", "add", "10.91.0.99/24", "dev", "eth0"])
@@ -83,7 +83,7 @@ struct SecurityGroupTests {
             p3.portSecurityEnabled = false
             p3.securityGroupIDs = []
             try await backend.apply(port: p3)
-            #expect(await g3.connects(to: g1, port: 8080, from: "10.91.0.99"), "a port without port security is filtered")
+            #expect(await eventually { await g3.connects(to: g1, port: 8080, from: "10.91.0.99") }, "a port without port security is filtered")
 
             // Someone deletes the tables: the resync's order (groups, then ports) rebuilds them.
             let table = backend.firewall.rules.table
@@ -91,7 +91,7 @@ struct SecurityGroupTests {
             try? await backend.apply(securityGroup: web)  // the first call after may find the tables gone
             try await backend.apply(securityGroup: web)
             for port in [p1, p2] { try await backend.apply(port: port) }
-            #expect(await g2.pings(g1), "the rebuilt tables do not admit members")
+            #expect(await eventually { await g2.pings(g1) }, "the rebuilt tables do not admit members")
             #expect(await !g3.connects(to: g1, port: 9999, from: "10.91.0.99"), "the rebuilt tables admit what no rule opens")
 
             // Removed: no chain of the ports or groups is left.

@@ -1,4 +1,5 @@
 import Foundation
+import MartletCore
 import MartletStore
 import MartletTestSupport
 import SQLKit
@@ -24,6 +25,31 @@ import Testing
         #expect(try row?.decode(column: "enabled", as: Bool.self) == true)
         #expect(try row?.decode(column: "size", as: Double?.self) == nil)
         #expect(try await t.database.appliedMigrations() == ["test-0001", "test-0002"])
+    }
+
+    /// Every file thread stuck on the disk (as by the fsyncs of a large volume write) holds up no
+    /// query: SQLite has threads of its own.
+    @Test func queriesDoNotWaitBehindFileWork() async throws {
+        let t = try await TestDatabase.make(.sqlite)
+        defer { Task { await t.close() } }
+        try await t.database.migrate([Self.v1])
+        let release = DispatchSemaphore(value: 0), stuck = 16
+        for _ in 0..<stuck { BlockingPools.files.submit { _ in release.wait() } }
+        let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await t.database.transaction { try await $0.raw("INSERT INTO widgets (id, name, enabled) VALUES ('q', 'q', \(bind: true))").run() }
+                return try await t.database.read { try await $0.raw("SELECT name FROM widgets").all() }.count == 1
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                return false
+            }
+            let first = try await group.next() ?? false
+            for _ in 0..<stuck { release.signal() }
+            group.cancelAll()
+            return first
+        }
+        #expect(answered, "a query waited for the file threads")
     }
 
     @Test(arguments: TestBackend.available)

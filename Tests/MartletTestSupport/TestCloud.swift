@@ -28,13 +28,18 @@ public struct TestCloud: Sendable {
         config.bcryptCost = 4
         config.publicURL = "http://127.0.0.1:5000"
         configure(&config)
-        try await database.database.migrate(IdentityService.migrations + migrations)
-        let identity = try IdentityService(database: database.database, config: config)
-        let extra = try services(database.database, config, identity)
-        let entries = ([identity] + extra).map { (type: $0.catalogType, name: $0.catalogName, path: $0.catalogPath) }
-        _ = try await identity.bootstrap(adminPassword: adminPassword, services: entries, roles: roles)
-        return TestCloud(database: database, config: config, identity: identity, services: extra,
-                         loops: BackgroundLoops(extra.flatMap(\.backgroundServices)))
+        do {
+            try await database.database.migrate(IdentityService.migrations + migrations)
+            let identity = try IdentityService(database: database.database, config: config)
+            let extra = try services(database.database, config, identity)
+            let entries = ([identity] + extra).map { (type: $0.catalogType, name: $0.catalogName, path: $0.catalogPath) }
+            _ = try await identity.bootstrap(adminPassword: adminPassword, services: entries, roles: roles)
+            return TestCloud(database: database, config: config, identity: identity, services: extra,
+                             loops: BackgroundLoops(extra.flatMap(\.backgroundServices)))
+        } catch {
+            await database.close()  // a pool dropped open is a crash, which would hide the error
+            throw error
+        }
     }
 
     /// A second service instance over the same data, as after a restart.
@@ -46,8 +51,7 @@ public struct TestCloud: Sendable {
         let router = APIRouter.make(services: [service] + services, validator: service.validator,
                                     fallbackFaults: service.faultFormat, metrics: PrometheusCollectorRegistry(),
                                     canWrite: { await store.canWrite(within: .seconds(2)) })
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        return try await app.test(.live) { try await body(Client(http: $0)) }
+        return try await LiveHTTP.serve(router) { try await body(Client(http: $0)) }
     }
 
     /// Stops the services' loops, as a process that is killed stops them (a test then restarts one).
@@ -71,7 +75,7 @@ public struct Reply: Sendable {
 }
 
 public struct Client: Sendable {
-    public let http: any TestClientProtocol
+    public let http: LiveHTTP
 
     @discardableResult
     public func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: JSON? = nil,

@@ -34,7 +34,7 @@ enum BlobError: Error {
 /// fsync'd (`DurableFile`), before the catalogue row that points at them commits.
 struct BlobStore: Sendable {
     let root: FilePath
-    let fileSystem = FileSystem.shared
+    let fileSystem = FileSystem(threadPool: BlockingPools.files)
 
     init(directory: URL) throws {
         root = FilePath(directory.path)
@@ -102,7 +102,7 @@ struct BlobStore: Sendable {
     /// close) instead of one per step.
     func readAll(_ piece: Piece) async throws -> ByteBuffer {
         let path = path(piece.file).string
-        return try await NIOThreadPool.singleton.runIfActive {
+        return try await BlockingPools.files.runIfActive {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw BlobError.unreadable(path) }
             defer { close(fd) }
