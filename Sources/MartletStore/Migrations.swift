@@ -29,8 +29,9 @@ extension Database {
         for migration in migrations {
             let done = try await transaction { db -> Bool in
                 if kind == .postgres {
-                    // Several API processes may start at once: one migrates, the others wait.
-                    try await db.raw("SELECT pg_advisory_xact_lock(7405132)").run()
+                    // Several API processes may start at once: one migrates, the others wait. The lock is
+                    // the schema's, so clouds in other schemas of the database do not wait for it.
+                    try await db.raw("SELECT pg_advisory_xact_lock(7405132, hashtext(current_schema()))").run()
                 }
                 let exists = try await db.raw("SELECT id FROM martlet_migrations WHERE id = \(bind: migration.id)").first()
                 if exists != nil { return true }

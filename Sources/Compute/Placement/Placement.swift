@@ -10,7 +10,8 @@ import SQLKit
 /// take the same capacity.
 struct Placement: Sendable {
     let db: Database
-    /// Taken first by every transaction that claims, on PostgreSQL (SQLite has one writer anyway).
+    /// Taken first by every transaction that claims, on PostgreSQL (SQLite has one writer anyway),
+    /// with the schema as its second half: clouds in other schemas of the database claim apart.
     static let lockKey = 7405133
 
     /// Records the driver's hosts; an operator's `disabled`/`forced_down` survive a restart.
@@ -42,7 +43,7 @@ struct Placement: Sendable {
     }
 
     func lock(_ db: any SQLDatabase) async throws {
-        if self.db.kind == .postgres { try await db.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(Self.lockKey)))").run() }
+        if self.db.kind == .postgres { try await db.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(Self.lockKey)), hashtext(current_schema()))").run() }
     }
 
     /// Every provider with its usage, as the scheduler sees it.
