@@ -17,7 +17,7 @@ public final class BlockStorageService: APIService {
     public let faultFormat: any FaultFormat = WSGIFaults()
     public static let migrations = BlockStorageSchema.migrations
     /// The microversions served; `docs/block-storage-microversions.md` says what each one changes.
-    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 20))
+    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 27))
     /// The one availability zone volumes live in, as Cinder's default.
     static let zone = "nova"
     /// The host name the volume driver is reported under (`os-vol-host-attr:host`, services, pools).
@@ -65,6 +65,7 @@ public final class BlockStorageService: APIService {
         VersionRoutes(service: self).register(router)
         VolumeRoutes(service: self).register(router)
         VolumeActionRoutes(service: self).register(router)
+        AttachmentRoutes(service: self).register(router)
         SnapshotRoutes(service: self).register(router)
         TypeRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)

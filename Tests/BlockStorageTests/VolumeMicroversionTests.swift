@@ -4,7 +4,7 @@ import MartletCore
 import MartletTestSupport
 import Testing
 
-/// What 3.1 to 3.20 add, and that a request at 3.0 does not see it.
+/// What 3.1 to 3.27 add, and that a request at 3.0 does not see it (the attachments of 3.27: AttachmentTests).
 @Suite struct VolumeMicroversionTests {
     static func at(_ version: String) -> [String: String] { ["OpenStack-API-Version": "volume \(version)"] }
 
@@ -14,8 +14,8 @@ import Testing
         try await cloud.serve { c in
             let admin = try await c.token()
             let root = try await c.call(.get, "/volume/v3/", token: admin)
-            #expect(root["versions"]?.array.first?["version"] == "3.20", "\(root.body?.text ?? "")")
-            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.21")).status == .notAcceptable)
+            #expect(root["versions"]?.array.first?["version"] == "3.27", "\(root.body?.text ?? "")")
+            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.28")).status == .notAcceptable)
 
             // Cinder's capabilities filter: extra specs the backend does not offer find no backend.
             let bogus = try await c.call(.post, "/volume/v3/types", token: admin,
@@ -115,6 +115,52 @@ import Testing
         }
     }
 
+    @Test func providerIDSnapshotMetadataForcedDeleteAndCleanup() async throws {
+        let cloud = try await volumeCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let owner = try await c.makeMember(admin: admin, name: "owner")
+            let ownerToken = try await c.token("owner", "pw", project: owner.projectName)
+            let volume = try await c.makeVolume(ownerToken)
+            // 3.21: admins see the backend's name for a volume (none for files); members never.
+            let path = "/volume/v3/volumes/\(volume)"
+            #expect(try await c.call(.get, path, token: admin, headers: Self.at("3.21"))["volume"]?.objectValue?.keys.contains("provider_id") == true)
+            #expect(try await c.call(.get, path, token: admin, headers: Self.at("3.20"))["volume"]?.objectValue?.keys.contains("provider_id") == false)
+            #expect(try await c.call(.get, path, token: ownerToken, headers: Self.at("3.21"))["volume"]?.objectValue?.keys.contains("provider_id") == false)
+
+            // 3.22: snapshots filtered by their metadata (ignored before).
+            for (name, tier) in [("a", "gold"), ("b", "iron")] {
+                let made = try await c.call(.post, "/volume/v3/snapshots", token: ownerToken,
+                                            json: ["snapshot": ["volume_id": .string(volume), "name": .string(name), "metadata": ["tier": .string(tier)]]])
+                try await c.waitFor("snapshots", try #require(made["snapshot"]?["id"]?.stringValue), "available", token: ownerToken, seconds: 20)
+            }
+            let gold = "/volume/v3/snapshots?metadata=%7B%27tier%27%3A%27gold%27%7D"
+            #expect(try await c.call(.get, gold, token: ownerToken, headers: Self.at("3.22"))["snapshots"]?.array.map { $0["name"] } == ["a"])
+            #expect(try await c.call(.get, gold, token: ownerToken, headers: Self.at("3.21"))["snapshots"]?.array.count == 2)
+            #expect(try await c.call(.get, "/volume/v3/snapshots?metadata=oops", token: ownerToken, headers: Self.at("3.22")).status == .badRequest)
+
+            // 3.23: `force` deletes a volume stuck in a status delete refuses; only for admins.
+            let stuck = try await c.makeVolume(ownerToken)
+            try await cloud.blockStorage.store.editVolume(stuck) { $0.status = "maintenance" }
+            #expect(try await c.call(.delete, "/volume/v3/volumes/\(stuck)?force=true", token: admin, headers: Self.at("3.22")).status == .badRequest)
+            #expect(try await c.call(.delete, "/volume/v3/volumes/\(stuck)?force=true", token: ownerToken, headers: Self.at("3.23")).status == .forbidden)
+            #expect(try await c.call(.delete, "/volume/v3/volumes/\(stuck)?force=true", token: admin, headers: Self.at("3.23")).status == .accepted)
+            try await c.waitFor("volumes", stuck, "deleted", token: admin, seconds: 20)
+
+            // 3.24: nothing to clean up after; 3.26: no replication to fail over to, no cluster to freeze.
+            let cleanup = try await c.call(.post, "/volume/v3/workers/cleanup", token: admin, json: [:], headers: Self.at("3.24"))
+            #expect(cleanup.status == .accepted && cleanup["cleaning"] == [] && cleanup["unavailable"] == [])
+            #expect(try await c.call(.post, "/volume/v3/workers/cleanup", token: admin, headers: Self.at("3.24")).status == .accepted)
+            #expect(try await c.call(.post, "/volume/v3/workers/cleanup", token: admin, json: ["x": 1], headers: Self.at("3.24")).status == .badRequest)
+            #expect(try await c.call(.post, "/volume/v3/workers/cleanup", token: admin, json: [:], headers: Self.at("3.23")).status == .notFound)
+            #expect(try await c.call(.post, "/volume/v3/workers/cleanup", token: ownerToken, json: [:], headers: Self.at("3.24")).status == .forbidden)
+            #expect(try await c.call(.put, "/volume/v3/os-services/failover", token: admin, json: ["host": "x"], headers: Self.at("3.26")).status == .badRequest)
+            #expect(try await c.call(.put, "/volume/v3/os-services/failover", token: admin, json: ["host": "x"], headers: Self.at("3.25")).status == .notFound)
+            #expect(try await c.call(.put, "/volume/v3/os-services/freeze", token: admin, json: ["cluster": "c"], headers: Self.at("3.26")).status == .notFound)
+        }
+    }
+
     /// Generic groups: types (3.11), the volume summary (3.12), groups with volumes (3.13), group
     /// snapshots and groups made from them or from another group (3.14).
     @Test(arguments: TestBackend.available)
@@ -149,6 +195,11 @@ import Testing
                                      headers: Self.at("3.13")).status == .accepted)
             let shown = try await c.call(.get, "/volume/v3/groups/\(group)", token: admin, headers: Self.at("3.14"))["group"]
             #expect(shown?["name"] == "g1b" && shown?["group_type"]?.stringValue == groupType && shown?["source_group_id"] == .null)
+            // 3.25: its volumes, when asked.
+            let listing = try await c.call(.get, "/volume/v3/groups/\(group)?list_volume=true", token: admin, headers: Self.at("3.25"))["group"]
+            #expect(Set(listing?["volumes"]?.array.compactMap(\.stringValue) ?? []) == [memberID, loose])
+            #expect(try await c.call(.get, "/volume/v3/groups/detail?list_volume=true", token: admin, headers: Self.at("3.25"))["groups"]?.array.first?["volumes"] != nil)
+            #expect(try await c.call(.get, "/volume/v3/groups/\(group)?list_volume=true", token: admin, headers: Self.at("3.24"))["group"]?["volumes"] == nil)
             // 3.20: an admin resets a group's status.
             for status in ["error", "available"] {
                 #expect(try await c.call(.post, "/volume/v3/groups/\(group)/action", token: admin, json: ["reset_status": ["status": .string(status)]],

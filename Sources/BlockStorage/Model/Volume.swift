@@ -1,4 +1,5 @@
 import Foundation
+import DriverKit
 import MartletCore
 
 /// A volume as it is stored: written whole, its status and owner also kept in indexed columns.
@@ -46,8 +47,9 @@ struct Volume: Codable, Sendable, Equatable {
     var restingStatus: String { attachments.contains { $0.status == "attached" } ? "in-use" : "available" }
 
     /// Cinder's refusal to delete a volume in this state (`snapshots`: how many it has), nil when it may go.
-    func deleteRefusal(snapshots: Int, cascade: Bool) -> APIError? {
-        guard Self.deletable.contains(status), attachments.isEmpty, migrationStatus == nil else {
+    /// `force` (an admin's, from 3.23) takes a volume in any status that nothing is attached to.
+    func deleteRefusal(snapshots: Int, cascade: Bool, force: Bool = false) -> APIError? {
+        guard force || Self.deletable.contains(status), attachments.isEmpty, migrationStatus == nil else {
             return BlockStorageFault.invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing "
                 + "and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.")
         }
@@ -63,11 +65,15 @@ struct VolumeAttachment: Codable, Sendable, Equatable {
     var hostName: String?
     var device: String?
     var attachedAt: Double?
-    /// `reserved` until connected, then `attached`.
+    /// `reserved` until connected, then `attached`; through the attachments API (3.27), `attaching`
+    /// once a host's connector is given, until `os-complete`.
     var status: String
     var mode = "rw"
     /// Made by Compute for one of its servers: only Compute may undo it (Cinder's answer to OSSA-2023-003).
     var byCompute: Bool?
+    /// What the attachments API answered the host's connector with.
+    var connection: VolumeConnection?
+    var createdAt: Double?
 }
 
 struct Snapshot: Codable, Sendable, Equatable {

@@ -12,7 +12,8 @@ struct GroupRoutes {
         r.post("/v3/groups", rule: "group:create") { try await create($0) }
         r.post("/v3/groups/action", rule: "group:create") { try await createFromSource($0) }
         r.get("/v3/groups/:group_id", rule: "group:get", loadsTarget: true) { call in
-            .json(.ok, ["group": view(try await service.visibleGroup(call), call)])
+            let group = try await service.visibleGroup(call)
+            return .json(.ok, ["group": view(group, call, members: try await memberIDs(call, projectID: group.projectID))])
         }
         r.put("/v3/groups/:group_id", rule: "group:update", loadsTarget: true) { try await update($0) }
         r.post("/v3/groups/:group_id/action", rule: "group:get", loadsTarget: true) { try await act($0) }
@@ -21,8 +22,19 @@ struct GroupRoutes {
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
         try call.require(3, 13)
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(call.query("all_tenants") ?? "")
-        let groups: [VolumeGroup] = try await store.db.read { try await store.groupDocs(.groups, projectID: allProjects ? nil : call.auth.projectID, in: $0) }
-        return .json(.ok, ["groups": .array(groups.reversed().map { detailed ? view($0, call) : ["id": .string($0.id), "name": .string($0.name ?? "")] })])
+        let projectID = allProjects ? nil : call.auth.projectID
+        let groups: [VolumeGroup] = try await store.db.read { try await store.groupDocs(.groups, projectID: projectID, in: $0) }
+        let members = detailed ? try await memberIDs(call, projectID: projectID) : nil
+        return .json(.ok, ["groups": .array(groups.reversed().map {
+            detailed ? view($0, call, members: members) : ["id": .string($0.id), "name": .string($0.name ?? "")]
+        })])
+    }
+
+    /// 3.25: `list_volume=true` shows the IDs of each group's volumes; nil when not asked.
+    private func memberIDs(_ call: APICall, projectID: String?) async throws -> [String: [String]]? {
+        guard call.requestedVersion >= Microversion(3, 25), ["1", "true", "True", "yes"].contains(call.query("list_volume") ?? "") else { return nil }
+        let volumes = try await store.db.read { try await store.volumes(projectID: projectID, in: $0) }
+        return Dictionary(grouping: volumes.compactMap { v in v.groupID.map { ($0, v.id) } }, by: { $0.0 }).mapValues { $0.map { $0.1 } }
     }
 
     private func create(_ call: APICall) async throws -> Response {
@@ -187,7 +199,7 @@ struct GroupRoutes {
         return .empty(.accepted)
     }
 
-    func view(_ g: VolumeGroup, _ call: APICall) -> JSON {
+    func view(_ g: VolumeGroup, _ call: APICall, members: [String: [String]]? = nil) -> JSON {
         var b: [String: JSON] = [
             "id": .string(g.id), "name": .string(g.name ?? ""), "description": JSON(g.description), "status": .string(g.status),
             "availability_zone": .string(g.availabilityZone), "created_at": Views.time(g.createdAt), "group_type": .string(g.groupTypeID),
@@ -197,6 +209,7 @@ struct GroupRoutes {
             b["group_snapshot_id"] = JSON(g.groupSnapshotID)
             b["source_group_id"] = JSON(g.sourceGroupID)
         }
+        if let members { b["volumes"] = .array((members[g.id] ?? []).map { .string($0) }) }
         return .object(b)
     }
 }

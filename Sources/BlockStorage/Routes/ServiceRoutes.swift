@@ -18,6 +18,18 @@ struct ServiceRoutes {
             return .json(.ok, ["services": .array(shown.map { view($0, clustered: call.requestedVersion >= Microversion(3, 7)) })])
         }
         r.put("/v3/os-services/:action", rule: "volume_extension:services:update") { try await act($0) }
+        // 3.24: clean up after services that died mid-work. This process recovers its own interrupted
+        // work when it starts, and there is no other volume service to clean up after.
+        r.post("/v3/workers/cleanup", rule: "workers:cleanup") { call in
+            try call.require(3, 24)
+            let filters: Set<String> = ["cluster_name", "disabled", "host", "is_up", "binary", "resource_id", "resource_type", "service_id"]
+            let raw = try await call.request.body.collect(upTo: 1 << 16)  // no body: no filters
+            if raw.readableBytes > 0 {
+                guard case .object(let body) = try JSON.parse(raw.readableBytesView) else { throw BlockStorageFault.invalidInput("The body must be an object.") }
+                if let extra = body.keys.sorted().first(where: { !filters.contains($0) }) { throw BlockStorageFault.invalidInput("Invalid filter keys: \(extra)") }
+            }
+            return .json(.accepted, ["cleaning": [], "unavailable": []])
+        }
     }
 
     /// `clustered` (3.7): the service's cluster, none here (one host, no clustering).
@@ -42,6 +54,10 @@ struct ServiceRoutes {
         let host = try VolumeInput.text(body["host"], field: "host")
         switch action {
         case "freeze", "thaw":
+            // 3.26: or a cluster; there are none here.
+            if host == nil, call.requestedVersion >= Microversion(3, 26), let cluster = try VolumeInput.text(body["cluster"], field: "cluster") {
+                throw APIError.notFound("Cluster \(cluster) could not be found.")
+            }
             guard let host else { throw BlockStorageFault.invalidInput("'host' is required.") }
             try await edit(binary: "cinder-volume", host: host, missing: BlockStorageFault.invalidInput("Host \(host) is not a volume service host.")) {
                 $0.frozen = action == "freeze"
@@ -64,6 +80,11 @@ struct ServiceRoutes {
             }
             return .json(.ok, ["disabled": .bool(saved.disabled), "status": saved.disabled ? "disabled" : "enabled", "host": .string(saved.host),
                                "service": .string(saved.binary), "binary": .string(saved.binary), "disabled_reason": JSON(saved.disabledReason)])
+        case "failover_host", "failover":
+            // `failover` is 3.26's (a host or a cluster). The backend has no replication target to fail over to.
+            if action == "failover" { try call.require(3, 26) }
+            guard host != nil || (action == "failover" && body["cluster"] != nil) else { throw BlockStorageFault.invalidInput("'host' is required.") }
+            throw BlockStorageFault.invalidInput("Host replication_status must be enabled to failover.")
         default:
             throw APIError.notFound("Unknown action \(action).")
         }

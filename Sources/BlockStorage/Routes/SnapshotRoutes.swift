@@ -55,6 +55,10 @@ struct SnapshotRoutes {
         if let name = q["name"] ?? q["display_name"] { snapshots.removeAll { $0.name != name } }
         if let status = q["status"] { snapshots.removeAll { $0.status != status } }
         if let volume = q["volume_id"] { snapshots.removeAll { $0.volumeID != volume } }
+        if call.requestedVersion >= Microversion(3, 22), let raw = q["metadata"] {
+            let wanted = try VolumeRoutes.dictionaryFilter(raw, "metadata")
+            snapshots.removeAll { s in wanted.contains { s.metadata[$0.key] != $0.value } }
+        }
         SortOrder.sort(&snapshots, by: try SortOrder.parse(call, allowed: Self.sortKeys), id: \.id) { s, key in
             switch key {
             case "id": .text(s.id)

@@ -42,6 +42,8 @@ struct Views {
             b["os-vol-host-attr:host"] = .string(service.backendHost)
             b["os-vol-mig-status-attr:migstat"] = JSON(v.migrationStatus)
             b["os-vol-mig-status-attr:name_id"] = .null
+            // The backend's own name for the volume: a file driver's is its ID, so it has none.
+            if version >= Microversion(3, 21) { b["provider_id"] = .null }
         }
         return .object(b)
     }

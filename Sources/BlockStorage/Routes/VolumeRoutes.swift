@@ -145,10 +145,13 @@ struct VolumeRoutes {
     func delete(_ call: APICall) async throws -> Response {
         let volume = try await service.visibleVolume(call)
         let cascade = ["1", "true", "True", "yes"].contains(call.query("cascade") ?? "")
+        // 3.23: `force`, an admin's, deletes in any status (nothing attached, no migration).
+        let force = call.requestedVersion >= Microversion(3, 23) && ["1", "true", "True", "yes"].contains(call.query("force") ?? "")
+        if force { try call.allow("volume_extension:volume_admin_actions:force_delete", projectID: volume.projectID) }
         try await store.db.transaction { db in
             guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
             let snapshots = try await store.snapshots(volumeID: v.id, in: db)
-            if let refusal = v.deleteRefusal(snapshots: snapshots.count, cascade: cascade) { throw refusal }
+            if let refusal = v.deleteRefusal(snapshots: snapshots.count, cascade: cascade, force: force) { throw refusal }
             if !snapshots.isEmpty {
                 guard snapshots.allSatisfy({ ["available", "error"].contains($0.status) }) else {
                     throw BlockStorageFault.invalidVolume("Snapshots of volume \(v.id) must be available or error to delete them with it.")
