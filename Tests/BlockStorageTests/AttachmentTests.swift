@@ -64,7 +64,7 @@ import Testing
 
             // Hostile bodies: nothing is made.
             for bad: JSON in [["volume_uuid": .string(volume), "mode": "ro"], ["volume_uuid": "not-a-uuid"], ["instance_uuid": .string(server)],
-                              ["volume_uuid": .string(volume), "connector": "host"], ["volume_uuid": .string(volume), "connector": [:]]] {
+                              ["volume_uuid": .string(volume), "connector": "host"], ["volume_uuid": .string(volume), "mode": "rw"]] {
                 #expect(try await create(bad).status == .badRequest, "\(bad)")
             }
             #expect(try await create(["volume_uuid": .string(UUID().uuidString)]).status == .notFound)

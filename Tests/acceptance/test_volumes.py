@@ -540,6 +540,45 @@ def test_server_delete_leaves_its_volume_available(osc, volume_api, volumes, ser
     assert (shown["status"], shown["attachments"]) == ("available", []), shown
 
 
+def test_volume_attachment_commands_reserve_connect_and_release(osc, volume_api, volumes, compute, servers, net, image):
+    """`openstack volume attachment` (the attachments API of 3.27): a volume reserved for a server,
+    connected with a host's connector, listed, shown and deleted; an attachment Compute made is
+    Compute's to undo (409)."""
+    at = ("--os-volume-api-version", "3.27")
+    vid = make_volume(osc, volume_api, volumes)["id"]
+    sid = boot(osc, servers, net, image)["id"]
+    made = osc.json(*at, "volume", "attachment", "create", vid, "--server", sid)
+    aid = made["ID"]
+    assert (made["Volume ID"], made["Instance ID"], made["Status"]) == (vid, sid, "reserved"), made
+    assert volume_api.show(vid)["status"] == "reserved"
+    # Without the flag the client settles on the highest version both sides know: 3.27 too.
+    assert [a["ID"] for a in osc.json("volume", "attachment", "list")] == [aid]
+
+    connected = osc.json(*at, "volume", "attachment", "set", aid, "--host", "node-1", "--mountpoint", "/dev/vdc")
+    assert (connected["Status"], connected["Attach Mode"]) == ("attaching", "rw"), connected
+    assert connected["Properties"]["attachment_id"] == aid, connected
+    assert volume_api.show(vid)["status"] == "attaching"
+    listed = osc.json(*at, "volume", "attachment", "list", "--volume-id", vid)
+    assert [(a["ID"], a["Status"]) for a in listed] == [(aid, "attaching")], listed
+    assert osc.json(*at, "volume", "attachment", "list", "--server-id", sid, "--status", "reserved") == []
+    assert osc.json(*at, "volume", "attachment", "show", aid)["Instance ID"] == sid
+
+    osc.ok(*at, "volume", "attachment", "delete", aid)
+    assert volume_api.show(vid)["status"] == "available"
+    assert osc.json(*at, "volume", "attachment", "list", "--volume-id", vid) == []
+
+    # Attached by Compute: listed, but not released behind Compute's back.
+    osc.json("server", "add", "volume", sid, vid)
+    volume_api.wait_status(vid, "in-use")
+    held = osc.json(*at, "volume", "attachment", "list", "--volume-id", vid)
+    assert [a["Status"] for a in held] == ["attached"], held
+    r = osc.fails(*at, "volume", "attachment", "delete", held[0]["ID"])
+    assert "409" in r.stderr or "Compute" in r.stderr, r.stderr
+    assert compute.attached(sid) == [vid] and volume_api.show(vid)["status"] == "in-use"
+    osc.ok("server", "remove", "volume", sid, vid)
+    volume_api.wait_status(vid, "available")
+
+
 def test_image_of_a_volume_backed_server_boots_another_on_its_snapshot(osc, volume_api, volumes, compute,
                                                                        servers, net, image, cleanup):
     """`openstack server image create` of a server booted from a volume makes Nova's image: no

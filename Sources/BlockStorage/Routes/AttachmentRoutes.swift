@@ -29,7 +29,8 @@ struct AttachmentRoutes {
         var found = volumes.flatMap { v in v.attachments.map { Held(volume: v, attachment: $0) } }
         if let volume = call.query("volume_id") { found.removeAll { $0.volume.id != volume } }
         if let server = call.query("instance_id") { found.removeAll { $0.attachment.serverID != server } }
-        if let status = call.query("attach_status") { found.removeAll { $0.attachment.status != status } }
+        // `status` too: Cinder takes it and, having no such column, matches nothing; the CLI's `--status` means this.
+        if let status = call.query("attach_status") ?? call.query("status") { found.removeAll { $0.attachment.status != status } }
         // Cinder's default order: the newest first.
         found.sort { ($0.attachment.createdAt ?? 0, $0.id) > ($1.attachment.createdAt ?? 0, $1.id) }
         let page = try Paging.page(found, call, id: \.id, path: "\(service.publicURL)/volume/v3/attachments\(detailed ? "/detail" : "")")
@@ -41,9 +42,10 @@ struct AttachmentRoutes {
     private func create(_ call: APICall) async throws -> Response {
         try call.require(3, 27)
         let body = try VolumeInput.body(try await call.body(), "attachment")
+        // `mode` is 3.54's; openstacksdk sends `"mode": null` before it, which says nothing.
         let allowed: Set<String> = call.requestedVersion >= Microversion(3, 54)
             ? ["volume_uuid", "instance_uuid", "connector", "mode"] : ["volume_uuid", "instance_uuid", "connector"]
-        if let extra = body.keys.sorted().first(where: { !allowed.contains($0) }) {
+        if let extra = body.keys.sorted().first(where: { !allowed.contains($0) && !($0 == "mode" && body[$0] == .null) }) {
             throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected).")
         }
         guard let volumeID = try VolumeInput.text(body["volume_uuid"], field: "volume_uuid") else {
@@ -145,12 +147,14 @@ struct AttachmentRoutes {
 
     static func notFound(_ id: String) -> APIError { .notFound("Volume attachment could not be found with filter: attachment_id = \(id).") }
 
-    /// A connector: an object with at least one member (`host`, `ip`, `initiator`, …).
+    /// A connector: an object with at least one member (`host`, `ip`, `initiator`, …). On create
+    /// it may be absent, null or empty (what the CLI sends without `--connect`): no connection yet.
     static func connector(_ value: JSON?, required: Bool) throws -> [String: JSON]? {
         switch value {
         case nil, .null?:
             if required { throw BlockStorageFault.invalidInput("'connector' is a required property.") }
             return nil
+        case .object(let members)? where members.isEmpty && !required: return nil
         case .object(let members)? where !members.isEmpty: return members
         default: throw BlockStorageFault.invalidInput("'connector' must be an object with at least one property.")
         }
