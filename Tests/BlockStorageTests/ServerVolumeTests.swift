@@ -53,6 +53,11 @@ import Testing
                 #expect(refused.status == .conflict && refused["conflictingRequest"] != nil, "\(action): \(refused.status)")
             }
             #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["status"] == "in-use")
+            // Named on another volume's detach, it is a mismatch (400), not that volume's own attachment.
+            let bystander = try await c.makeVolume(admin)
+            let mismatched = try await c.call(.post, "/volume/v3/volumes/\(bystander)/action", token: admin, json: ["os-detach": ["attachment_id": attachment]])
+            #expect(mismatched.status == .badRequest, "\(mismatched.body?.text ?? "")")
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["attachments"]?.array.count == 1)
 
             // Detach, attach to the second server, then delete that server: the volume is free again.
             #expect(try await c.call(.delete, "/compute/v2.1/servers/\(first)/os-volume_attachments/\(volume)", token: admin).status == .accepted)

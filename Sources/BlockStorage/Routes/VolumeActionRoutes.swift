@@ -174,6 +174,11 @@ struct VolumeActionRoutes {
         case "os-detach":
             try allow("volume:detach")
             let attachment = try VolumeInput.text(args["attachment_id"], field: "attachment_id")
+            // Another volume's attachment is refused (Cinder's mismatch check), not taken for this volume's only one.
+            if let attachment, !volume.attachments.contains(where: { $0.id == attachment }),
+               try await store.db.read({ try await store.volumes(projectID: nil, in: $0) }).contains(where: { $0.attachments.contains { $0.id == attachment } }) {
+                throw BlockStorageFault.invalidInput("Mismatched volumes on attachment deletion.")
+            }
             _ = try await edit { v in
                 // Detaching what is not attached ends where it should be: nothing to do, as Cinder's cast answers.
                 guard let index = v.attachments.firstIndex(where: { $0.id == attachment }) ?? (v.attachments.count == 1 ? 0 : nil) else { return }
