@@ -3,8 +3,8 @@
 # what is missing).
 #
 #   - Debian packages: PostgreSQL (server + client), python3-venv, wrk, curl, jq,
-#     rclone, and qemu, qemu-img, genisoimage for the qemu driver, novnc for its consoles, dnsmasq
-#     and nftables for the linux data plane
+#     rclone, and qemu, qemu-img, genisoimage for the qemu driver, novnc for its consoles, dnsmasq,
+#     nftables and radvd for the linux data plane
 #   - a Python virtualenv OUTSIDE the repository, at
 #       ${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}
 #     with python-openstackclient, openstacksdk, pytest (+ pytest-timeout), and the
@@ -42,8 +42,10 @@ APT_PACKAGES=(
     novnc               # the noVNC page the console proxy serves
     dnsmasq-base        # DHCP of the linux data plane (the binary, without Debian's system service)
     nftables            # security groups and anti-spoofing of the linux data plane
+    radvd               # IPv6 router advertisements of the linux data plane's routers (SLAAC, DHCPv6 flags)
     iputils-ping        # the data-plane tests ping between namespaces
     busybox             # udhcpc: the data-plane tests ask dnsmasq for a lease as a guest would
+    isc-dhcp-client     # dhclient -6: the data-plane tests ask dnsmasq for a DHCPv6 lease as a guest would
     iperf3              # bench/dataplane.sh: TCP throughput through a router
 )
 

@@ -28,52 +28,47 @@ struct DHCPServer {
     /// starts or stops it to match.
     func record(_ plan: NetworkPlan) async throws {
         let folder = folder(plan.id)
-        try makeReadable("\(folder)/hosts")
-        try makeReadable("\(folder)/portopts")
-        try write(try JSONEncoder().encode(plan), to: "\(folder)/plan.json")
-        if try replace("\(folder)/opts", with: Data(options(plan, dhcpPort: dhcpPort(plan.id)).utf8)) { await stop(plan.id) }
+        try RuntimeFiles.makeReadable("\(folder)/hosts")
+        try RuntimeFiles.makeReadable("\(folder)/portopts")
+        try RuntimeFiles.write(try JSONEncoder().encode(plan), to: "\(folder)/plan.json")
+        if try RuntimeFiles.replace("\(folder)/opts", with: Data(options(plan, dhcpPort: dhcpPort(plan.id)).utf8)) { await stop(plan.id) }
     }
 
     /// The subnets whose guests reach the metadata service through the DHCP namespace: served
     /// ones no router has an interface on.
-    static func isolated(_ plan: NetworkPlan) -> [SubnetPlan] { served(plan).filter { !$0.routed } }
+    static func isolated(_ plan: NetworkPlan) -> [SubnetPlan] { served(plan).filter { !$0.routed && !$0.cidr.contains(":") } }
 
     func plan(_ network: String) -> NetworkPlan? {
         (try? Data(contentsOf: URL(fileURLWithPath: "\(folder(network))/plan.json"))).flatMap { try? JSONDecoder().decode(NetworkPlan.self, from: $0) }
     }
 
-    /// The DHCP-enabled IPv4 subnets, which dnsmasq answers on.
+    /// The DHCP-enabled IPv4 subnets and the IPv6 ones whose addresses or settings come from
+    /// DHCPv6, which dnsmasq answers on. (On a SLAAC subnet a router's advertisements are all.)
     static func served(_ plan: NetworkPlan) -> [SubnetPlan] {
-        plan.subnets.filter { $0.enableDHCP && !$0.cidr.contains(":") }
+        plan.subnets.filter { $0.enableDHCP && (!$0.cidr.contains(":") || ["dhcpv6-stateful", "dhcpv6-stateless"].contains($0.ipv6AddressMode ?? "")) }
     }
 
-    /// A server port's IPv4 addresses as dnsmasq host entries, tagged with the port so its
+    /// A server port's addresses as dnsmasq host entries (an IPv6 one in brackets, which DHCPv6
+    /// hands to the client with the port's MAC on the link), tagged with the port so its
     /// `extra_dhcp_opts` reach it alone. Every address is written, served subnet or not (dnsmasq
     /// answers those in its ranges), so turning DHCP on needs no port rewritten; the file is
     /// written even when empty, since it also records the port as this backend's.
     func addHost(_ port: PortPlan) async throws {
         let tag = "set:port-\(port.id)"
-        let entries = port.fixedIPs.filter { IPv4Network.parse($0) != nil }
-            .map { "\(port.macAddress),\(tag),host-\($0.replacingOccurrences(of: ".", with: "-")),\($0)\n" }
-        let options = port.dhcpOptions.filter { $0.ipVersion == 4 }.map { option in
-            // A number is an option code; a name needs `option:`.
-            "tag:port-\(port.id),\(option.name.allSatisfy(\.isNumber) ? "" : "option:")\(option.name),\(option.value)\n"
+        let entries = port.fixedIPs.filter { IPPrefix.bytes($0) != nil }.map { ip in
+            let name = "host-" + ip.map { $0 == "." || $0 == ":" ? "-" : $0 }
+            return "\(port.macAddress),\(tag),\(name),\(ip.contains(":") ? "[\(ip)]" : ip)\n"
+        }
+        let options = port.dhcpOptions.map { option in
+            // An IPv4 option may be a bare number; a name, or any DHCPv6 option, says its space.
+            let space = option.ipVersion == 6 ? "option6:" : option.name.allSatisfy(\.isNumber) ? "" : "option:"
+            return "tag:port-\(port.id),\(space)\(option.name),\(option.value)\n"
         }
         let folder = folder(port.networkID)
-        let rewroteHosts = try replace("\(folder)/hosts/\(port.id)", with: Data(entries.joined().utf8))
-        let rewroteOptions = try replace("\(folder)/portopts/\(port.id)", with: Data(options.joined().utf8))
+        let rewroteHosts = try RuntimeFiles.replace("\(folder)/hosts/\(port.id)", with: Data(entries.joined().utf8))
+        let rewroteOptions = try RuntimeFiles.replace("\(folder)/portopts/\(port.id)", with: Data(options.joined().utf8))
         // New files are read by themselves (a SIGHUP per new port grew dnsmasq to 70 MiB at 1,000 ports).
         if rewroteHosts || rewroteOptions { try await restart(port.networkID) }
-    }
-
-    /// Writes `data` to `path` unless it holds it already; true when it replaced other content
-    /// (which a running dnsmasq does not take by itself).
-    private func replace(_ path: String, with data: Data) throws -> Bool {
-        try makeReadable((path as NSString).deletingLastPathComponent)
-        let before = FileManager.default.contents(atPath: path)
-        guard before != data else { return false }
-        try write(data, to: path)
-        return before != nil
     }
 
     func removeHost(portID: String) async throws {
@@ -89,8 +84,8 @@ struct DHCPServer {
     /// Records the network's DHCP port (its interface is the one dnsmasq answers on, its address
     /// the metadata route's next hop).
     func recordPort(_ port: PortPlan) async throws {
-        try makeReadable(folder(port.networkID))
-        try write(try JSONEncoder().encode(port), to: "\(folder(port.networkID))/port.json")
+        try RuntimeFiles.makeReadable(folder(port.networkID))
+        try RuntimeFiles.write(try JSONEncoder().encode(port), to: "\(folder(port.networkID))/port.json")
         if let plan = plan(port.networkID) { try await record(plan) }
     }
 
@@ -122,7 +117,7 @@ struct DHCPServer {
         let argsFile = "\(folder(network))/args"
         if pid(network) != nil, (try? String(contentsOfFile: argsFile, encoding: .utf8)) == args.joined(separator: "\n") { return }
         await stop(network)
-        try write(Data(args.joined(separator: "\n").utf8), to: argsFile)
+        try RuntimeFiles.write(Data(args.joined(separator: "\n").utf8), to: argsFile)
         // dnsmasq puts itself in the background once it listens; its pid file says where.
         try await HostCommand.run(["ip", "netns", "exec", namespace] + args, failure: { .transient($0) })
         logger.info("dnsmasq started", metadata: ["network": "\(network)", "pid": "\(pid(network).map(String.init) ?? "?")"])
@@ -134,13 +129,7 @@ struct DHCPServer {
         try? FileManager.default.removeItem(atPath: folder(network))
     }
 
-    private func stop(_ network: String) async {
-        guard let pid = pid(network) else { return }
-        kill(pid, SIGTERM)
-        for _ in 0..<100 where Self.alive(pid) { try? await Task.sleep(for: .milliseconds(20)) }
-        if Self.alive(pid) { kill(pid, SIGKILL) }
-        try? FileManager.default.removeItem(atPath: "\(folder(network))/dnsmasq.pid")
-    }
+    private func stop(_ network: String) async { await daemon(network).stop() }
 
     private func restart(_ network: String) async throws {
         guard pid(network) != nil else { return }
@@ -148,19 +137,10 @@ struct DHCPServer {
         try await converge(network)
     }
 
-    /// The pid of the network's running dnsmasq (checked by its command line, not just the file).
-    func pid(_ network: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: "\(folder(network))/dnsmasq.pid", encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-              cmdline.hasPrefix("dnsmasq") || cmdline.contains("/dnsmasq\0"), cmdline.contains(folder(network)) else { return nil }
-        return pid
-    }
+    func pid(_ network: String) -> pid_t? { daemon(network).pid }
 
-    private static func alive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 && !isZombie(pid) }
-
-    private static func isZombie(_ pid: pid_t) -> Bool {
-        ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first) == "Z"
+    private func daemon(_ network: String) -> Daemon {
+        Daemon(program: "dnsmasq", pidFile: "\(folder(network))/dnsmasq.pid", marker: folder(network))
     }
 
     func arguments(_ plan: NetworkPlan, interface: String) -> [String] {
@@ -171,8 +151,12 @@ struct DHCPServer {
                     "--dhcp-optsdir=\(folder)/portopts",
                     "--dhcp-leasefile=\(folder)/leases"]
         for subnet in Self.served(plan) {
-            guard let network = IPv4Network(subnet.cidr) else { continue }
-            args.append("--dhcp-range=set:\(Self.tag(subnet)),\(network.address),static,\(network.netmask),86400s")
+            if let network = IPv4Network(subnet.cidr) {
+                args.append("--dhcp-range=set:\(Self.tag(subnet)),\(network.address),static,\(network.netmask),86400s")
+            } else if let network = IPPrefix(subnet.cidr) {
+                // DHCPv6: a stateful subnet's addresses from the hosts files; a stateless one's settings alone.
+                args.append("--dhcp-range=set:\(Self.tag(subnet)),\(IPPrefix.canonical(subnet.cidr).split(separator: "/")[0]),static,\(network.length),86400s")
+            }
         }
         return args
     }
@@ -183,6 +167,12 @@ struct DHCPServer {
         var lines: [String] = []
         for subnet in Self.served(plan) {
             let tag = "tag:\(Self.tag(subnet))"
+            if subnet.cidr.contains(":") {
+                // Routes and the MTU come with the router's advertisements.
+                let servers = subnet.dnsNameservers.filter { $0.contains(":") }
+                if !servers.isEmpty { lines.append("\(tag),option6:dns-server,\(servers.map { "[\($0)]" }.joined(separator: ","))") }
+                continue
+            }
             lines.append("\(tag),option:router\(subnet.gatewayIP.map { ",\($0)" } ?? "")")
             lines.append("\(tag),option:dns-server\(subnet.dnsNameservers.filter { !$0.contains(":") }.map { ",\($0)" }.joined())")
             var routes = subnet.hostRoutes.map { "\($0.destination),\($0.nexthop)" }
@@ -200,26 +190,4 @@ struct DHCPServer {
     }
 
     static func tag(_ subnet: SubnetPlan) -> String { "subnet-\(subnet.id)" }
-
-    /// Makes `path` and the folders above it that are missing, readable by everyone (whatever the umask).
-    private func makeReadable(_ path: String) throws {
-        var missing: [String] = []
-        var folder = path
-        while !FileManager.default.fileExists(atPath: folder), folder != "/" {
-            missing.append(folder)
-            folder = (folder as NSString).deletingLastPathComponent
-        }
-        for folder in missing.reversed() {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder)
-        }
-    }
-
-    /// Whole or not at all: dnsmasq may read the file at any moment.
-    private func write(_ data: Data, to path: String) throws {
-        let temporary = path + ".new"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: temporary)
-        guard rename(temporary, path) == 0 else { throw DriverError.failed("cannot rename \(temporary): errno \(errno)") }
-    }
 }

@@ -28,12 +28,12 @@ final class Firewall: @unchecked Sendable {
         let tag = URL(fileURLWithPath: runtime).lastPathComponent.map { $0.isLetter || $0.isNumber ? $0 : "_" }
         rules = FirewallRules(table: "martlet_" + String(tag))
         self.logger = logger
-        for file in Self.files("\(root)/ports") {
+        for file in RuntimeFiles.names(in: "\(root)/ports") {
             if let data = FileManager.default.contents(atPath: "\(root)/ports/\(file)"), let record = try? JSONDecoder().decode(Record.self, from: data) {
                 ports[record.plan.id] = record
             }
         }
-        for file in Self.files("\(root)/zones") {
+        for file in RuntimeFiles.names(in: "\(root)/zones") {
             if let text = try? String(contentsOfFile: "\(root)/zones/\(file)", encoding: .utf8), let zone = Int(text) { zones[file] = zone }
         }
     }
@@ -45,7 +45,7 @@ final class Firewall: @unchecked Sendable {
         let zone = try locked {
             if let zone = zones[network] { return zone }
             let zone = try Self.lowestFree(Set(zones.values))
-            try Self.write(Data("\(zone)".utf8), to: "\(root)/zones/\(network)")
+            try RuntimeFiles.write(Data("\(zone)".utf8), to: "\(root)/zones/\(network)")
             zones[network] = zone
             return zone
         }
@@ -87,7 +87,7 @@ final class Firewall: @unchecked Sendable {
         try await run(lines)
         let record = Record(number: number, plan: plan)
         try locked {
-            try Self.write(try JSONEncoder().encode(record), to: "\(root)/ports/\(plan.id)")
+            try RuntimeFiles.write(try JSONEncoder().encode(record), to: "\(root)/ports/\(plan.id)")
             ports[plan.id] = record
         }
     }
@@ -148,16 +148,5 @@ final class Firewall: @unchecked Sendable {
     private static func lowestFree(_ used: Set<Int>) throws -> Int {
         guard let free = (1...0xffff).first(where: { !used.contains($0) }) else { throw DriverError.failed("more than 65535 filtered ports or networks on one host") }
         return free
-    }
-
-    private static func files(_ folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasSuffix(".new") }
-    }
-
-    private static func write(_ data: Data, to path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let temporary = path + ".new"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, path) == 0 else { throw DriverError.failed("cannot rename \(temporary): errno \(errno)") }
     }
 }

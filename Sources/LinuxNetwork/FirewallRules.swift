@@ -40,7 +40,10 @@ struct FirewallRules {
                 "add chain inet \(table) \(name)_check { type filter hook forward priority \(hook.0); policy accept; }",
                 "flush chain inet \(table) \(name)_check",
                 "add rule inet \(table) \(name)_check ct state established,related accept",
-                "add rule inet \(table) \(name)_check ct state invalid drop",
+                // Conntrack follows no neighbour discovery (it leaves it `invalid`): that goes on to
+                // the ports' filters, which let it pass as Neutron's do.
+                "add rule inet \(table) \(name)_check ct state invalid meta l4proto != ipv6-icmp drop",
+                "add rule inet \(table) \(name)_check ct state invalid icmpv6 type != \(Self.neighbourDiscovery) drop",
                 "add rule inet \(table) \(name)_check meta mark and \(hook.1) vmap @\(name)",
             ]
         }
@@ -203,6 +206,9 @@ struct FirewallRules {
             return some.isEmpty ? nil : "\(verb) element inet \(table) \(Self.set(group, v6: v6)) { \(some.joined(separator: ", ")) }"
         }
     }
+
+    static let neighbourDiscovery = "{ nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect, "
+        + "mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report }"
 
     /// What a port may send besides its groups' rules, and what it may not whatever they say, as
     /// Neutron's firewall drivers have it: DHCP and IPv6 neighbour discovery as a client, never

@@ -39,16 +39,21 @@ enum Links {
         try await ip("-n", namespace, "link", "set", "dev", inside, "address", mac, "mtu", "\(mtu)", "up")
     }
 
-    /// Gives `device` in `namespace` exactly these IPv4 addresses (`ip/prefix`).
+    /// Gives `device` in `namespace` exactly these addresses (`ip/prefix`, IPv4 or IPv6; its
+    /// link-local address stays). An IPv6 one skips duplicate address detection: the cloud's
+    /// address management gave it, and a tentative address would not serve for a second.
     static func setAddresses(_ device: String, in namespace: String, _ addresses: [String]) async throws {
-        let listed = try await HostCommand.run(["ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", device], failure: { .transient($0) })
+        let listed = try await HostCommand.run(["ip", "-n", namespace, "-o", "addr", "show", "dev", device, "scope", "global"], failure: { .transient($0) })
         let have = Set(listed.split(separator: "\n").compactMap { line -> String? in
             let words = line.split(separator: " ")
-            guard let at = words.firstIndex(of: "inet"), at + 1 < words.count else { return nil }
+            guard let at = words.firstIndex(where: { $0 == "inet" || $0 == "inet6" }), at + 1 < words.count else { return nil }
             return String(words[at + 1])
         })
-        for stale in have.subtracting(addresses) { try await ip("-n", namespace, "addr", "delete", stale, "dev", device) }
-        for address in Set(addresses).subtracting(have) { try await ip("-n", namespace, "addr", "add", address, "dev", device) }
+        let wanted = Set(addresses.map(IPPrefix.canonical))
+        for stale in have.subtracting(wanted) { try await ip("-n", namespace, "addr", "delete", stale, "dev", device) }
+        for address in wanted.subtracting(have) {
+            try await ip(["-n", namespace, "addr", "add", address, "dev", device] + (address.contains(":") ? ["nodad"] : []))
+        }
     }
 
     /// The devices in a namespace, by name.
@@ -67,7 +72,9 @@ enum Links {
         try await ip("link", "delete", "dev", name)
     }
 
-    private static func ip(_ arguments: String...) async throws {
+    private static func ip(_ arguments: String...) async throws { try await ip(arguments) }
+
+    private static func ip(_ arguments: [String]) async throws {
         // The kernel refusing a change now (a device being made or removed by another) may pass.
         try await HostCommand.run(["ip"] + arguments, failure: { .transient($0) })
     }

@@ -14,7 +14,8 @@ import Logging
 /// `flat` and `vlan` provider networks reach the host interface mapped to their physical network
 /// (see `Uplinks`).
 ///
-/// Not built yet: IPv6 (SLAAC, DHCPv6, router advertisements). Ports it cannot wire stay `DOWN`.
+/// IPv6: routers forward it and advertise their legs' prefixes (see `RouterAdvertiser`);
+/// dnsmasq answers DHCPv6 on stateful and stateless subnets. Ports it cannot wire stay `DOWN`.
 public final class LinuxNetworkBackend: NetworkBackend {
     public let hosts: [String]
     let dhcp: DHCPServer
@@ -22,6 +23,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
     /// One empty file per router it has built, named by its ID.
     let routers: String
     let uplinks: Uplinks
+    let advertiser: RouterAdvertiser
     /// None without a metadata service to pass guests' requests to.
     let metadata: MetadataProxy?
     let logger: Logger
@@ -35,9 +37,9 @@ public final class LinuxNetworkBackend: NetworkBackend {
         firewall = Firewall(runtime: runtime, logger: logger)
         routers = "\(runtime)/routers"
         uplinks = Uplinks(interfaceMappings)
+        advertiser = RouterAdvertiser(root: "\(runtime)/radvd", logger: logger)
         self.metadata = metadata.map { MetadataProxy(upstream: $0, logger: logger) }
         self.logger = logger
-        logger.warning("the linux network backend has no IPv6 yet")
     }
 
     public var servesDHCP: Bool { true }
@@ -65,9 +67,9 @@ public final class LinuxNetworkBackend: NetworkBackend {
     private func addressDHCPInterface(_ port: PortPlan, _ network: NetworkPlan) async throws {
         let namespace = Namespaces.dhcp(network: network.id), inside = DeviceNames.dhcpInterface(port: port.id)
         guard await Links.exists(inside, in: namespace) else { return }
-        let subnets = network.subnets.compactMap { IPv4Network($0.cidr) }
+        let subnets = network.subnets.compactMap { IPPrefix($0.cidr) }
         try await Links.setAddresses(inside, in: namespace, port.fixedIPs.compactMap { ip in
-            subnets.first { $0.contains(ip) }.map { "\(ip)/\($0.prefix)" }
+            subnets.first { $0.contains(ip) }.map { "\(ip)/\($0.length)" }
         })
     }
 
@@ -149,13 +151,13 @@ public final class LinuxNetworkBackend: NetworkBackend {
     public func apply(router: RouterPlan) async throws {
         try FileManager.default.createDirectory(atPath: routers, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: "\(routers)/\(router.id)", contents: nil)
-        try await RouterNamespace(id: router.id, network: dhcp.plan).apply(router)
+        try await RouterNamespace(id: router.id, network: dhcp.plan, advertiser: advertiser).apply(router)
         try await metadata?.serve(namespace: Namespaces.router(router.id), networks: router.interfaces.map(\.networkID))
     }
 
     public func removeRouter(id: String) async throws {
         await metadata?.stop(namespace: Namespaces.router(id))
-        try await RouterNamespace(id: id, network: dhcp.plan).remove()
+        try await RouterNamespace(id: id, network: dhcp.plan, advertiser: advertiser).remove()
         try? FileManager.default.removeItem(atPath: "\(routers)/\(id)")
     }
 

@@ -6,7 +6,8 @@ import Foundation
 /// network's, with the router's addresses; the default route through the external subnet's
 /// gateway, the extra routes, and in its own nftables table the NAT: each floating IP to its
 /// fixed IP (and back), and the rest of the tenants' traffic out of the gateway address unless
-/// `enable_snat` is false.
+/// `enable_snat` is false. IPv6 is routed, not translated; its legs' prefixes are advertised by
+/// `RouterAdvertiser`.
 ///
 /// Each apply makes the namespace match the plan: legs, addresses, routes and NAT that the plan
 /// no longer has are removed. The leg's end on a bridge is named `rtr<port>`, not `tap<port>`:
@@ -15,6 +16,7 @@ struct RouterNamespace {
     let id: String
     /// The networks as last applied (their subnets give the prefixes and the gateway).
     let network: (String) -> NetworkPlan?
+    let advertiser: RouterAdvertiser
 
     var name: String { Namespaces.router(id) }
 
@@ -24,21 +26,28 @@ struct RouterNamespace {
 
     func apply(_ plan: RouterPlan) async throws {
         try await Namespaces.ensure(name)
-        try await HostCommand.run(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1"], failure: { .transient($0) })
+        try await HostCommand.run(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"],
+                                  failure: { .transient($0) })
         var legs: [String: [String]] = [:]
+        var advertised: [RouterAdvertiser.Leg] = []
         for leg in plan.interfaces {
-            try await plug(port: leg.portID, inside: Self.interface(leg.portID), network: leg.networkID, mac: leg.macAddress)
+            let mtu = try await plug(port: leg.portID, inside: Self.interface(leg.portID), network: leg.networkID, mac: leg.macAddress)
             legs[Self.interface(leg.portID)] = leg.addresses
+            advertised.append(.init(device: Self.interface(leg.portID), mtu: mtu, advertisements: leg.advertisements))
         }
-        var defaultRoute: String?
+        var defaultRoutes: [(destination: String, nexthop: String)] = []
         if let gateway = plan.gateway {
             guard let external = network(gateway.networkID) else { throw DriverError.transient("external network \(gateway.networkID) is not wired yet") }
             let device = Self.gateway(gateway.portID)
             try await plug(port: gateway.portID, inside: device, network: gateway.networkID, mac: gateway.macAddress)
-            let subnets = external.subnets.compactMap { subnet in IPv4Network(subnet.cidr).map { (subnet, $0) } }
-            legs[device] = gateway.addresses.compactMap { ip in subnets.first { $0.1.contains(ip) }.map { "\(ip)/\($0.1.prefix)" } }
+            let subnets = external.subnets.compactMap { subnet in IPPrefix(subnet.cidr).map { (subnet, $0) } }
+            legs[device] = gateway.addresses.compactMap { ip in subnets.first { $0.1.contains(ip) }.map { "\(ip)/\($0.1.length)" } }
                 + plan.floatingIPs.map { "\($0.floatingIP)/32" }
-            defaultRoute = subnets.first { subnet in gateway.addresses.contains { subnet.1.contains($0) } }?.0.gatewayIP
+            // One default route per family, through the external subnet the gateway has an address on.
+            for ipv6 in [false, true] {
+                let subnet = subnets.first { $0.1.isIPv6 == ipv6 && gateway.addresses.contains(where: $0.1.contains) }
+                if let nexthop = subnet?.0.gatewayIP { defaultRoutes.append(("default", nexthop)) }
+            }
         }
         for (device, addresses) in legs {
             try await Links.setAddresses(device, in: name, addresses)
@@ -47,40 +56,52 @@ struct RouterNamespace {
         for stale in try await Links.names(in: name) where (stale.hasPrefix("qr-") || stale.hasPrefix("qg-")) && legs[stale] == nil {
             try await HostCommand.run(["ip", "-n", name, "link", "delete", "dev", stale], failure: { .transient($0) })
         }
+        try await advertiser.apply(router: id, namespace: name, legs: plan.adminStateUp ? advertised : [])
         // Its legs down, the kernel has dropped the routes through them; they come back with it.
         guard plan.adminStateUp else { return }
-        try await routes(plan.routes.map { ($0.destination, $0.nexthop) } + (defaultRoute.map { [("default", $0)] } ?? []))
+        try await routes(plan.routes.map { ($0.destination, $0.nexthop) } + defaultRoutes)
         try await Nft.run(nat(plan), namespace: name)
     }
 
     func remove() async throws {
+        // Before the namespace: radvd would go on in it, unseen.
+        await advertiser.stop(router: id)
         try await Namespaces.delete(name)
     }
 
-    /// A veth from the network's bridge into the namespace, with the router port's MAC.
-    private func plug(port: String, inside: String, network: String, mac: String) async throws {
+    /// A veth from the network's bridge into the namespace, with the router port's MAC; the
+    /// network's MTU.
+    @discardableResult
+    private func plug(port: String, inside: String, network: String, mac: String) async throws -> Int {
         let bridge = DeviceNames.bridge(network: network)
         guard let mtu = Links.mtu(bridge) else { throw DriverError.transient("network \(network) of router \(id) is not wired yet") }
         try await Links.veth(Self.outside(port), peer: inside, namespace: name, bridge: bridge, mtu: mtu, mac: mac)
+        return mtu
     }
 
-    /// The routes the router's plan gives (`ip route replace` is `proto boot`), and no other.
+    /// The routes the router's plan gives (`ip route replace` is `proto boot`), IPv4 and IPv6,
+    /// and no other.
     private func routes(_ wanted: [(destination: String, nexthop: String)]) async throws {
-        let listed = try await HostCommand.run(["ip", "-n", name, "-4", "-o", "route", "show", "proto", "boot"], failure: { .transient($0) })
-        let have = Set(listed.split(separator: "\n").compactMap { line -> String? in
-            let words = line.split(separator: " ")
-            guard words.count >= 3, words[1] == "via" else { return nil }
-            return "\(words[0]) \(words[2])"
-        })
-        let want = Set(wanted.map { "\($0.destination) \($0.nexthop)" })
+        var have: Set<String> = []
+        for family in ["-4", "-6"] {
+            let listed = try await HostCommand.run(["ip", "-n", name, family, "-o", "route", "show", "proto", "boot"], failure: { .transient($0) })
+            for line in listed.split(separator: "\n") {
+                let words = line.split(separator: " ")
+                if words.count >= 3, words[1] == "via" { have.insert("\(words[0]) \(words[2])") }
+            }
+        }
+        let want = wanted.map { "\(IPPrefix.canonical($0.destination)) \(IPPrefix.canonical($0.nexthop))" }
         for route in have.subtracting(want) {
             let parts = route.split(separator: " ").map(String.init)
-            _ = try? await HostCommand.run(["ip", "-n", name, "route", "delete", parts[0], "via", parts[1]])
+            _ = try? await HostCommand.run(["ip", "-n", name, Self.family(parts[1]), "route", "delete", parts[0], "via", parts[1]])
         }
         for route in wanted {
-            try await HostCommand.run(["ip", "-n", name, "route", "replace", route.destination, "via", route.nexthop], failure: { .transient($0) })
+            try await HostCommand.run(["ip", "-n", name, Self.family(route.nexthop), "route", "replace", route.destination, "via", route.nexthop],
+                                      failure: { .transient($0) })
         }
     }
+
+    private static func family(_ address: String) -> String { address.contains(":") ? "-6" : "-4" }
 
     /// The router's NAT, rewritten whole in one transaction.
     func nat(_ plan: RouterPlan) -> [String] {

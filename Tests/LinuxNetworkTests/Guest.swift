@@ -1,14 +1,16 @@
 import DriverKit
 import Foundation
 @testable import LinuxNetwork
+import Testing
 
 /// A stand-in guest: a namespace whose `eth0` is the other end of the port's tap.
 struct Guest {
     let namespace: String
     let address: String
 
-    /// `prefix` of its address; `gateway`: its default route.
-    static func make(_ port: PortPlan, prefix: Int = 24, gateway: String? = nil) async throws -> Guest {
+    /// `prefix` of its address; `gateway`: its default route; `configured` false: no address set
+    /// (it takes one from router advertisements or DHCP).
+    static func make(_ port: PortPlan, prefix: Int = 24, gateway: String? = nil, configured: Bool = true) async throws -> Guest {
         let guest = Guest(namespace: "mtg-\(port.id.prefix(8))", address: port.fixedIPs[0])
         let namespace = guest.namespace
         try await HostCommand.run(["ip", "netns", "add", namespace])
@@ -16,7 +18,7 @@ struct Guest {
             try await HostCommand.run(["ip", "link", "add", DeviceNames.tap(port: port.id), "type", "veth", "peer", "name", "eth0", "netns", namespace])
             try await HostCommand.run(["ip", "-n", namespace, "link", "set", "eth0", "address", port.macAddress, "up"])
             try await HostCommand.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
-            try await HostCommand.run(["ip", "-n", namespace, "addr", "add", "\(port.fixedIPs[0])/\(prefix)", "dev", "eth0"])
+            if configured { try await HostCommand.run(["ip", "-n", namespace, "addr", "add", "\(port.fixedIPs[0])/\(prefix)", "dev", "eth0"]) }
             // `onlink`: the tap end is not up before the backend wires it, and without a carrier the kernel refuses the gateway.
             if let gateway { try await HostCommand.run(["ip", "-n", namespace, "route", "add", "default", "via", gateway, "dev", "eth0", "onlink"]) }
         } catch {
@@ -58,6 +60,26 @@ struct Guest {
         }, uniquingKeysWith: { $1 })
     }
 
+    /// The addresses DHCPv6 offers it (dhclient, once, its lease read and not applied); empty
+    /// when none came within `seconds`.
+    func dhcpv6Addresses(seconds: Int = 20) async -> [String] {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("dhclient6-\(namespace)").path
+        let (lease, pidFile) = (base + ".lease", base + ".pid")
+        defer { for file in [lease, pidFile] { try? FileManager.default.removeItem(atPath: file) } }
+        // It goes to the background once leased (to renew): ended through its pid file.
+        _ = try? await HostCommand.output(["ip", "netns", "exec", namespace, "timeout", "\(seconds)", "dhclient", "-6", "-1", "-sf", "/bin/true",
+                                           "-lf", lease, "-pf", pidFile, "eth0"])
+        if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({ pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+            kill(pid, SIGTERM)
+        }
+        let text = (try? String(contentsOfFile: lease, encoding: .utf8)) ?? ""
+        // "    iaaddr 2001:db8::50 {"
+        return text.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            return words.count >= 2 && words[0] == "iaaddr" ? String(words[1]) : nil
+        }
+    }
+
     /// Listens on 22 and 8080 until the returned process is ended.
     func listen() throws -> Process {
         let script = """
@@ -93,4 +115,43 @@ func eventually(seconds: Double = 8, _ probe: () async -> Bool) async -> Bool {
         if ContinuousClock.now >= deadline { return false }
         try? await Task.sleep(for: .milliseconds(200))
     }
+}
+
+/// The data-plane tests run one at a time, across suites: each backend's nftables tables see the
+/// whole host's bridged traffic and read the packet mark as its own port numbers, so two
+/// backends filtering at once would misread each other's ports.
+struct OneBackendAtATime: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        guard !test.isSuite else { return try await function() }
+        await Turns.shared.take()
+        do {
+            try await function()
+        } catch {
+            await Turns.shared.pass()
+            throw error
+        }
+        await Turns.shared.pass()
+    }
+
+    private actor Turns {
+        static let shared = Turns()
+        private var busy = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        func take() async {
+            guard busy else { busy = true; return }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        /// Hands the turn to the next waiting test, or frees it.
+        func pass() {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+    }
+}
+
+extension Trait where Self == OneBackendAtATime {
+    static var oneBackendAtATime: Self { Self() }
 }

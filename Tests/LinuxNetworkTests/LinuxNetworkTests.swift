@@ -7,7 +7,7 @@ import Testing
 /// The linux backend against the kernel: real bridges, VXLAN devices and taps. They need root and
 /// make devices, so they run only in the stage that gives them a network namespace of their own
 /// (`MARTLET_NETWORK_TESTS=1`, see scripts/test-qemu.sh).
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .serialized)
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .oneBackendAtATime)
 struct LinuxNetworkTests {
     static let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-net-\(getpid())").path
     let backend = LinuxNetworkBackend(host: "net-test", runtime: Self.runtime)

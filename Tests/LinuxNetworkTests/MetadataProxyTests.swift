@@ -6,7 +6,7 @@ import Testing
 /// The metadata proxy against the kernel: stand-in guests ask `169.254.169.254` through their
 /// DHCP namespace (a network without a router) and through a router; a Python server on this
 /// namespace's loopback stands in for the metadata service and echoes what it was told.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .serialized)
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .oneBackendAtATime)
 struct MetadataProxyTests {
     static let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-metadata-\(getpid())").path
     static let upstreamPort = 20_000 + Int(getpid() % 10_000)

@@ -6,7 +6,7 @@ import Testing
 /// Security groups against the kernel: each port's tap is a veth whose other end is in a network
 /// namespace standing in for a guest, and what passes between them is tried with real packets
 /// (ping, TCP). Inside the test stage's own namespace (`MARTLET_NETWORK_TESTS=1`).
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .serialized)
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MARTLET_NETWORK_TESTS"] == "1"), .oneBackendAtATime)
 struct SecurityGroupTests {
     static let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("martlet-sg-\(getpid())").path
     let backend = LinuxNetworkBackend(host: "net-test", runtime: Self.runtime)

@@ -208,12 +208,30 @@ public struct RouterPlan: Sendable, Equatable, Codable {
         public var macAddress: String
         /// `10.0.0.1/24`: the router's address with its subnet's prefix.
         public var addresses: [String]
+        /// The IPv6 subnets of this leg the router advertises (those with an `ipv6_ra_mode`).
+        public var advertisements: [Advertisement]
 
-        public init(portID: String, networkID: String, macAddress: String, addresses: [String]) {
+        public init(portID: String, networkID: String, macAddress: String, addresses: [String], advertisements: [Advertisement] = []) {
             self.portID = portID
             self.networkID = networkID
             self.macAddress = macAddress
             self.addresses = addresses
+            self.advertisements = advertisements
+        }
+    }
+
+    /// A prefix in the router's advertisements, with Neutron's `ipv6_ra_mode` saying how hosts
+    /// take addresses: `slaac` (from the prefix), `dhcpv6-stateful` (from DHCPv6) or
+    /// `dhcpv6-stateless` (from the prefix, other settings from DHCPv6).
+    public struct Advertisement: Sendable, Equatable, Codable {
+        public var prefix: String
+        public var mode: String
+        public var dnsServers: [String]
+
+        public init(prefix: String, mode: String, dnsServers: [String] = []) {
+            self.prefix = prefix
+            self.mode = mode
+            self.dnsServers = dnsServers
         }
     }
 

@@ -195,13 +195,18 @@ struct DataPlaneApplier: Sendable {
                                 enableSNAT: router["external_gateway_info"]?["enable_snat"] != false)
             case "network:router_interface":
                 var withPrefix: [String] = []
+                var advertisements: [RouterPlan.Advertisement] = []
                 for ip in port["fixed_ips"]?.array ?? [] {
                     let subnet = try await store.get(.subnets, ip["subnet_id"]?.stringValue ?? "", in: db)
-                    let prefix = CIDR(subnet?["cidr"]?.stringValue ?? "")?.prefix ?? 32
-                    withPrefix.append("\(ip["ip_address"]?.stringValue ?? "")/\(prefix)")
+                    let cidr = subnet?["cidr"]?.stringValue ?? ""
+                    withPrefix.append("\(ip["ip_address"]?.stringValue ?? "")/\(CIDR(cidr)?.prefix ?? 32)")
+                    if let mode = subnet?["ipv6_ra_mode"]?.stringValue {
+                        advertisements.append(.init(prefix: cidr, mode: mode,
+                                                    dnsServers: (subnet?["dns_nameservers"]?.array ?? []).compactMap(\.stringValue).filter { $0.contains(":") }))
+                    }
                 }
                 interfaces.append(.init(portID: port["id"]?.stringValue ?? "", networkID: port["network_id"]?.stringValue ?? "",
-                                        macAddress: port["mac_address"]?.stringValue ?? "", addresses: withPrefix))
+                                        macAddress: port["mac_address"]?.stringValue ?? "", addresses: withPrefix, advertisements: advertisements))
             default: break
             }
         }

@@ -2,7 +2,8 @@ import MartletCore
 import SQLKit
 
 /// Neutron's DHCP agent keeps one port on each network with DHCP, owned `network:dhcp`, with an
-/// address on every DHCP-enabled IPv4 subnet, which its dnsmasq answers from. Martlet makes that
+/// address on every DHCP-enabled IPv4 subnet and every IPv6 one served by DHCPv6, which its
+/// dnsmasq answers from. Martlet makes that
 /// port itself, bound to the data plane's host, when its backend serves DHCP.
 enum DHCPPorts {
     static let owner = "network:dhcp"
@@ -15,7 +16,7 @@ enum DHCPPorts {
               let network = try await change.get(ResourceTable.networks, networkID) else { return }
         let subnets = try await change.rows(ResourceTable.subnets, "network_id = \(bind: networkID)")
             .map { $0["id"] == pending?["id"] ? pending ?? $0 : $0 }
-            .filter { $0["enable_dhcp"] == true && $0["ip_version"]?.intValue == 4 }
+            .filter { $0["enable_dhcp"] == true && ($0["ip_version"]?.intValue == 4 || Self.isDHCPv6($0)) }
             .compactMap { $0["id"]?.stringValue }.sorted()
         let existing = try await change.rows(ResourceTable.ports, "network_id = \(bind: networkID) AND device_owner = \(bind: owner)")
         let wanted = Set(subnets)
@@ -30,6 +31,11 @@ enum DHCPPorts {
             requests: subnets.map { IPAM.Request(subnetID: $0) }, change)
         Ports.bind(&port, host: host, profile: [:], backend: backend)
         try await change.update(ResourceTable.ports, port)
+    }
+
+    /// An IPv6 subnet whose addresses or settings come from DHCPv6 (SLAAC ones need no server).
+    static func isDHCPv6(_ subnet: Doc) -> Bool {
+        ["dhcpv6-stateful", "dhcpv6-stateless"].contains(subnet["ipv6_address_mode"]?.stringValue ?? "")
     }
 
     /// Every network's, after a start (the backend may have changed since the last run).
