@@ -35,8 +35,17 @@ import Testing
                                                                                       "ip_version": 4])["id"]?.stringValue)
             ports = try await dhcpPorts(network)
             #expect(ports.count == 1 && ports.first.map(subnets) == [first, second])
-            // IPv6 subnets are not served (no DHCPv6 yet), so they add no address.
+            // An IPv6 subnet without an address mode, or with SLAAC, needs no DHCPv6 server: no address.
             _ = try await c.create("subnets", "subnet", admin, ["network_id": .string(network), "cidr": "fd00:1::/64", "ip_version": 6])
+            _ = try await c.create("subnets", "subnet", admin, ["network_id": .string(network), "cidr": "fd00:2::/64", "ip_version": 6,
+                                                                "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"])
+            #expect(try await dhcpPorts(network).first.map(subnets) == [first, second])
+            // A DHCPv6 one is served: the port gets an address on it (stateless: from its MAC).
+            let stateful = try #require(try await c.create("subnets", "subnet", admin, [
+                "network_id": .string(network), "cidr": "fd00:3::/64", "ip_version": 6,
+                "ipv6_ra_mode": "dhcpv6-stateful", "ipv6_address_mode": "dhcpv6-stateful"])["id"]?.stringValue)
+            #expect(try await dhcpPorts(network).first.map(subnets) == [first, second, stateful])
+            #expect(try await c.call(.delete, "/network/v2.0/subnets/\(stateful)", token: admin).status == .noContent)
             #expect(try await dhcpPorts(network).first.map(subnets) == [first, second])
 
             try await setDHCP(first, false)

@@ -191,6 +191,28 @@ import Testing
         }
     }
 
+    @Test func anIPv6InterfaceIsAdvertisedWithItsSubnetsMode() async throws {
+        let cloud = try await networkCloud()
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let network = try #require(try await c.create("networks", "network", admin, ["name": "v6"])["id"])
+            let slaac = try await c.create("subnets", "subnet", admin, ["network_id": network, "cidr": "2001:db8:7::/64", "ip_version": 6,
+                                                                        "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac",
+                                                                        "dns_nameservers": ["2001:db8:53::1", "192.0.2.53"]])
+            let unadvertised = try await c.create("subnets", "subnet", admin, ["network_id": network, "cidr": "2001:db8:8::/64", "ip_version": 6])
+            let router = try #require(try await c.create("routers", "router", admin, ["name": "r6"])["id"]?.stringValue)
+            for subnet in [slaac, unadvertised] {
+                let added = try await c.call(.put, "/network/v2.0/routers/\(router)/add_router_interface", token: admin, json: ["subnet_id": subnet["id"]!])
+                #expect(added.status == .ok)
+            }
+            await cloud.network.settle()
+            let plan = try #require(cloud.fakeBackend.snapshot.routers[router])
+            #expect(Set(plan.interfaces.flatMap(\.addresses)) == ["2001:db8:7::1/64", "2001:db8:8::1/64"])
+            #expect(plan.interfaces.flatMap(\.advertisements) == [.init(prefix: "2001:db8:7::/64", mode: "slaac", dnsServers: ["2001:db8:53::1"])])
+        }
+    }
+
     @Test func securityGroupsHaveDefaultsRulesAndDuplicatesRefused() async throws {
         let cloud = try await networkCloud()
         defer { Task { await cloud.close() } }
