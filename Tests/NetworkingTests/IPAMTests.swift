@@ -68,6 +68,20 @@ import Testing
             let badPrefix = try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": [
                 "network_id": netID, "cidr": "fd00:6::/80", "ip_version": 6, "ipv6_address_mode": "slaac"]])
             #expect(badPrefix.status == .badRequest)
+
+            // A SLAAC subnet made later addresses the ports already there, a router's interface aside.
+            let router = try #require(try await c.create("routers", "router", admin, ["name": "r"])["id"]?.stringValue)
+            let interface = try await c.call(.put, "/network/v2.0/routers/\(router)/add_router_interface", token: admin, json: ["subnet_id": v4["id"]!])
+            let later = try await c.create("subnets", "subnet", admin, ["network_id": netID, "cidr": "fd00:7::/64", "ip_version": 6,
+                                                                       "ipv6_address_mode": "dhcpv6-stateless"])
+            let reread = try await c.call(.get, "/network/v2.0/ports/\(port["id"]!.stringValue!)", token: admin)["port"]
+            #expect(reread?["fixed_ips"]?.array.contains { $0["subnet_id"] == later["id"] && $0["ip_address"] == "fd00:7::f816:3eff:fe00:7" } == true,
+                    "\(String(describing: reread?["fixed_ips"]))")
+            let routerPort = try await c.call(.get, "/network/v2.0/ports/\(interface["port_id"]!.stringValue!)", token: admin)["port"]
+            #expect(routerPort?["fixed_ips"]?.array.count == 1)
+            // And the address leaves with the subnet.
+            #expect(try await c.call(.delete, "/network/v2.0/subnets/\(later["id"]!.stringValue!)", token: admin).status == .noContent)
+            #expect(try await c.call(.get, "/network/v2.0/ports/\(port["id"]!.stringValue!)", token: admin)["port"]?["fixed_ips"]?.array.count == 2)
         }
     }
 

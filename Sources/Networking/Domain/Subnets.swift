@@ -84,6 +84,7 @@ struct Subnets: ResourceKind {
         ]
         let stored = try await change.insert(table, doc)
         try await Networks.setSubnet(id, on: networkID, present: true, change)
+        if Self.isAutoAddress(stored) { try await Self.addressExistingPorts(on: stored, change) }
         if stored["enable_dhcp"] == true { try await AgentScheduler.schedule(network: networkID, change) }
         try await DHCPPorts.sync(network: networkID, change)
         return stored
@@ -275,6 +276,25 @@ struct Subnets: ResourceKind {
             throw NetFault.invalid(attribute, "Invalid data format for hostroute: '\(item.text)'")
         }
         return (destination, nexthop)
+    }
+
+    /// A new SLAAC or DHCPv6-stateless subnet gives the network's ports an address from their MAC,
+    /// as Neutron does: the hosts take it from the router's advertisements by themselves. Routers'
+    /// interfaces take the subnet through `add_router_interface`, a floating IP is one address,
+    /// and the DHCP port follows its own rule.
+    private static func addressExistingPorts(on subnet: Doc, _ change: Change) async throws {
+        let ipam = IPAM(change: change)
+        let skipped: Set<String> = ["network:router_interface", "network:router_interface_distributed", "network:ha_router_replicated_interface",
+                                    "network:floatingip", DHCPPorts.owner]
+        for var port in try await change.rows(ResourceTable.ports, "network_id = \(bind: subnet["network_id"]?.stringValue ?? "")") {
+            let owner = port["device_owner"]?.stringValue ?? ""
+            guard !skipped.contains(owner),
+                  let portID = port["id"]?.stringValue else { continue }
+            let ip = try await ipam.allocate(on: subnet, portID: portID, mac: port["mac_address"]?.stringValue ?? "")
+            port["fixed_ips"] = .array((port["fixed_ips"]?.array ?? []) + [["subnet_id": subnet["id"] ?? nil, "ip_address": .string(ip.description)]])
+            try await change.update(ResourceTable.ports, port)
+            change.note(.port(portID))
+        }
     }
 
     /// Whether addresses on this subnet come from the MAC address (SLAAC) rather than the pools.
