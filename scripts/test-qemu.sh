@@ -30,6 +30,9 @@ trap cleanup EXIT
 # every one the run makes must be gone when it ends.
 data_plane_namespaces() { ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^(qdhcp|qrouter)-' | sort || true; }
 namespaces_before="$(data_plane_namespaces)"
+# And so must its daemons (dnsmasq, radvd), which run with a folder of the data plane's on their command line.
+data_plane_daemons() { pgrep -f '^(dnsmasq|radvd) .*martlet' | sort || true; }
+daemons_before="$(data_plane_daemons)"
 ip netns add "$netns"
 ip -n "$netns" link set lo up
 in_netns() { ip netns exec "$netns" "$@"; }
@@ -47,6 +50,12 @@ leaked="$(comm -13 <(echo "$namespaces_before") <(data_plane_namespaces))"
 if [[ -n "$leaked" ]]; then
     echo "--- FAILED: the run left these namespaces behind:"; echo "$leaked"
     for n in $leaked; do ip netns delete "$n" 2>/dev/null || true; done
+    status=1
+fi
+leaked="$(comm -13 <(echo "$daemons_before") <(data_plane_daemons))"
+if [[ -n "$leaked" ]]; then
+    echo "--- FAILED: the run left these daemons running:"; ps -o pid,args -p "$(echo $leaked | tr ' ' ,)" || true
+    kill $leaked 2>/dev/null || true
     status=1
 fi
 exit "$status"

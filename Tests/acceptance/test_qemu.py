@@ -213,37 +213,58 @@ def test_guests_on_two_networks_reach_each_other_through_a_router(cloud, guest, 
     """Two tenant networks joined by a router: a guest on the second network pings the first
     network's guest through the router's namespace, and reads its instance data from
     169.254.169.254 through the metadata proxy in that namespace (a network with a router has
-    its metadata served there, not in its DHCP namespace)."""
+    its metadata served there, not in its DHCP namespace). Both networks have a SLAAC subnet too:
+    the running guest gets its address on the new subnet, the new guest its own, both from the
+    router's advertisements, and they ping each other over IPv6 through the router."""
     (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
     other = cloud.osc.json("network", "create", "guests-b")["id"]
     cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "10.78.0.0/24", "guests-b-v4")
+    slaac = ["--ip-version", "6", "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac"]
+    cloud.osc.ok("subnet", "create", "--network", "guests", "--subnet-range", "2001:db8:77::/64", *slaac, "guests-v6")
+    cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "2001:db8:78::/64", *slaac, "guests-b-v6")
+    # The running guest's port took its SLAAC address with the subnet. (Its server's `addresses`
+    # are what the port had at boot: Martlet has no network-changed event to refresh them.)
+    port = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")[0]["ID"]
+    (address6,) = [ip["ip_address"] for ip in cloud.osc.json("port", "show", port)["fixed_ips"] if ":" in ip["ip_address"]]
     router = cloud.osc.json("router", "create", "between")["id"]
+    subnets = ("guests-v4", "guests-b-v4", "guests-v6", "guests-b-v6")
     neighbour = None
     try:
-        cloud.osc.ok("router", "add", "subnet", router, "guests-v4")
-        cloud.osc.ok("router", "add", "subnet", router, "guests-b-v4")
+        for subnet in subnets:
+            cloud.osc.ok("router", "add", "subnet", router, subnet)
         user_data = tmp_path / "ping-across.sh"
         user_data.write_text("#!/bin/sh\necho metadata-uuid-$(curl -s http://169.254.169.254/openstack/latest/meta_data.json | jq -r .uuid)\n"
                              "(for i in $(seq 300); do\n"
-                             f"  if ping -c 1 -W 1 {address} >/dev/null; then echo across-ok; break; fi; sleep 1\ndone) &\n")
+                             f"  if ping -c 1 -W 1 {address} >/dev/null; then echo across-ok; break; fi; sleep 1\ndone) &\n"
+                             "(for i in $(seq 300); do\n"
+                             f"  if ping -c 1 -W 1 {address6} >/dev/null; then\n"
+                             "    echo across6-ok $(ip -6 -o addr show dev eth0 scope global | awk '{print $4}'); break; fi; sleep 1\ndone) &\n")
         neighbour = cloud.create("across", "--user-data", str(user_data), network=other)
         cloud.wait_status(neighbour, "ACTIVE")
         log = cloud.wait_console(neighbour, "martlet-guest: ready")
-        (own,) = [ip for ips in cloud.show(neighbour)["addresses"].values() for ip in ips]
-        assert own.startswith("10.78.0.") and f"martlet-guest: eth0 {own}/" in log, log[-3000:]
+        own = [ip for ips in cloud.show(neighbour)["addresses"].values() for ip in ips]
+        (own4,) = [ip for ip in own if ":" not in ip]
+        (own6,) = [ip for ip in own if ":" in ip]
+        assert own4.startswith("10.78.0.") and f"martlet-guest: eth0 {own4}/" in log, log[-3000:]
         assert f"metadata-uuid-{neighbour}" in log, log[-3000:]
         cloud.wait_console(neighbour, "across-ok")
+        # Its address from the advertisements is the one Martlet gave its port.
+        log = cloud.wait_console(neighbour, "across6-ok")
+        assert f"across6-ok {own6}/64" in log, log[-3000:]
     finally:
         if neighbour:
             cloud.osc.ok("server", "delete", "--wait", neighbour)
-        for subnet in ("guests-v4", "guests-b-v4"):
+        for subnet in subnets:
             cloud.osc.run("router", "remove", "subnet", router, subnet)
         cloud.osc.ok("router", "delete", router)
+        # The guest's SLAAC address leaves with its subnet.
+        cloud.osc.ok("subnet", "delete", "guests-v6")
         cloud.osc.ok("network", "delete", other)
     deadline = time.monotonic() + 30
     while Path(f"/run/netns/qrouter-{router}").exists() or Path(f"/run/netns/qdhcp-{other}").exists():
         assert time.monotonic() < deadline, "the router's or the second network's namespace was left behind"
         time.sleep(0.2)
+    assert [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips] == [address]
 
 
 def test_a_router_and_a_floating_ip_reach_the_guest(cloud, guest):
