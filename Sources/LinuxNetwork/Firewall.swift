@@ -24,9 +24,7 @@ final class Firewall: @unchecked Sendable {
 
     init(runtime: String, logger: Logger) {
         root = "\(runtime)/firewall"
-        // nft names: letters, digits and underscores.
-        let tag = URL(fileURLWithPath: runtime).lastPathComponent.map { $0.isLetter || $0.isNumber ? $0 : "_" }
-        rules = FirewallRules(table: "martlet_" + String(tag))
+        rules = FirewallRules(table: Nft.table(runtime: runtime))
         self.logger = logger
         for file in RuntimeFiles.names(in: "\(root)/ports") {
             if let data = FileManager.default.contents(atPath: "\(root)/ports/\(file)"), let record = try? JSONDecoder().decode(Record.self, from: data) {

@@ -12,7 +12,8 @@ import Logging
 /// namespace, or their DHCP namespace on a network without a router (see `MetadataProxy`).
 ///
 /// `flat` and `vlan` provider networks reach the host interface mapped to their physical network
-/// (see `Uplinks`).
+/// (see `Uplinks`); `vxlan` networks reach other hosts through VXLAN devices once the host has a
+/// tunnel address (see `Tunnels`).
 ///
 /// IPv6: routers forward it and advertise their legs' prefixes (see `RouterAdvertiser`);
 /// dnsmasq answers DHCPv6 on stateful and stateless subnets. Ports it cannot wire stay `DOWN`.
@@ -23,20 +24,23 @@ public final class LinuxNetworkBackend: NetworkBackend {
     /// One empty file per router it has built, named by its ID.
     let routers: String
     let uplinks: Uplinks
+    let tunnels: Tunnels
     let advertiser: RouterAdvertiser
     /// None without a metadata service to pass guests' requests to.
     let metadata: MetadataProxy?
     let logger: Logger
 
     /// `runtime`: where dnsmasq's files go (`RuntimeFolder`); `interfaceMappings`:
-    /// `physnet:interface[,…]`.
+    /// `physnet:interface[,…]`; `tunnelIP`: this host's VXLAN address, `tunnelPeers` the other hosts'.
     public init(host: String = ProcessInfo.processInfo.hostName, runtime: String, interfaceMappings: String = "",
+                tunnelIP: String? = nil, tunnelPeers: [String] = [],
                 metadata: MetadataProxy.Upstream? = nil, logger: Logger = Logger(label: "martlet.linux-network")) {
         hosts = [host]
         dhcp = DHCPServer(root: "\(runtime)/dhcp", logger: logger)
         firewall = Firewall(runtime: runtime, logger: logger)
         routers = "\(runtime)/routers"
         uplinks = Uplinks(interfaceMappings)
+        tunnels = Tunnels(localIP: tunnelIP, peers: tunnelPeers, table: Nft.table(runtime: runtime))
         advertiser = RouterAdvertiser(root: "\(runtime)/radvd", logger: logger)
         self.metadata = metadata.map { MetadataProxy(upstream: $0, logger: logger) }
         self.logger = logger
@@ -45,9 +49,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
     public var servesDHCP: Bool { true }
     public func vifType(host: String) -> String { "bridge" }
 
-    /// The network's bridge. No VXLAN device yet: with one host it would carry nothing, and the
-    /// kernel's VXLAN socket listens on UDP 4789 on every address of the host, taking frames from
-    /// anyone who guesses a VNI. It comes with the second host and its tunnel's peers.
+    /// The network's bridge, with its uplink or its VXLAN device.
     public func apply(network: NetworkPlan) async throws {
         // Recorded first, so a port of a network this backend cannot build is told so.
         try await dhcp.record(network)
@@ -55,6 +57,7 @@ public final class LinuxNetworkBackend: NetworkBackend {
         let bridge = DeviceNames.bridge(network: network.id)
         try await Links.bridge(bridge, mtu: network.mtu, up: network.adminStateUp)
         try await uplinks.attach(network, bridge: bridge)
+        try await tunnels.attach(network, bridge: bridge)
         try await firewall.apply(network: network.id, bridge: bridge)
         // The DHCP port may have been wired before the network had its subnets.
         if let port = dhcp.dhcpPort(network.id) { try await addressDHCPInterface(port, network) }
@@ -87,7 +90,10 @@ public final class LinuxNetworkBackend: NetworkBackend {
 
     public func removeNetwork(id: String) async throws {
         await metadata?.stop(namespace: Namespaces.dhcp(network: id))
-        if let plan = dhcp.plan(id) { await uplinks.detach(plan) }
+        if let plan = dhcp.plan(id) {
+            await uplinks.detach(plan)
+            await tunnels.detach(plan)
+        }
         await dhcp.remove(id)
         try await Namespaces.delete(Namespaces.dhcp(network: id))
         try await Links.delete(DeviceNames.bridge(network: id))

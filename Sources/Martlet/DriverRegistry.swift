@@ -28,6 +28,7 @@ struct DriverRegistry {
         "linux": { env in
             LinuxNetworkBackend(runtime: RuntimeFolder.path(dataDir: env.config.dataDir, kind: "martlet-network"),
                                 interfaceMappings: env.config.physicalInterfaceMappings,
+                                tunnelIP: env.config.vxlanLocalIP, tunnelPeers: env.config.vxlanPeers,
                                 metadata: env.config.metadataProxySecret.map { MetadataProxy.Upstream(host: env.config.loopbackHost, port: env.config.port, secret: $0) })
         },
     ]

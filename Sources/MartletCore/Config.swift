@@ -36,6 +36,12 @@ public struct MartletConfig: Sendable, Equatable {
     /// The host interface of each physical network, `physnet:interface[,…]` (the linux backend
     /// puts flat networks' bridges on it, and VLAN devices on it under vlan networks' bridges).
     public var physicalInterfaceMappings = ""
+    /// This host's address for VXLAN tunnels (Neutron's `[vxlan] local_ip`); none: no VXLAN
+    /// devices (one host).
+    public var vxlanLocalIP: String?
+    /// The other hosts' tunnel addresses: broadcast frames are flooded to them, and tunnel
+    /// traffic is taken from them alone.
+    public var vxlanPeers: [String] = []
     /// Port MAC addresses keep this address's first three bytes.
     public var networkBaseMAC = "fa:16:3e:00:00:00"
     /// Port of the S3 listener (S3 clients want buckets at the root path); nil is `port + 1`, 0 turns it off.
@@ -142,13 +148,18 @@ public struct MartletConfig: Sendable, Equatable {
                               "bcrypt_cost", "max_active_keys", "admin_password", "log_level",
                               "image_count_quota", "image_size_quota", "validation_cache_seconds",
                               "network_tenant_type", "network_vxlan_ranges", "network_vlan_ranges",
-                              "network_flat_networks", "physical_interface_mappings", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "network_backend", "volume_driver", "fake_hosts", "qemu_accelerator",
+                              "network_flat_networks", "physical_interface_mappings", "vxlan_local_ip", "vxlan_peers", "network_base_mac", "s3_port", "console_port", "novnc_path", "console_token_ttl", "compute_driver", "network_driver", "network_backend", "volume_driver", "fake_hosts", "qemu_accelerator",
                               "qemu_shutdown_timeout", "qemu_image_cache_max_age", "force_config_drive", "resume_guests_state_on_host_boot", "vif_plugging_timeout", "vif_plugging_is_fatal", "power_sync_interval", "cpu_allocation_ratio",
                               "ram_allocation_ratio", "disk_allocation_ratio",
                               "fake_host_vcpus", "fake_host_memory_mb", "fake_host_disk_gb", "fake_spawn_delay_ms",
                               "scheduler_weigher", "metadata_proxy_secret", "object_operator_roles", "object_reader_roles",
                               "object_reseller_admin_role", "max_servers_per_request", "request_read_timeout", "max_connections",
                               "transaction_timeout", "enable_instance_password"]
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
 
     /// Applies one layer of `key = value` settings, validating each.
     public mutating func apply(_ layer: [String: String], source: String) throws {
@@ -198,6 +209,13 @@ public struct MartletConfig: Sendable, Equatable {
             case "network_vlan_ranges": networkVLANRanges = value
             case "network_flat_networks": networkFlatNetworks = value
             case "physical_interface_mappings": physicalInterfaceMappings = value
+            case "vxlan_local_ip":
+                guard value.isEmpty || Self.isIPAddress(value) else { throw ConfigError("\(source): vxlan_local_ip must be an IP address, got '\(value)'") }
+                vxlanLocalIP = value.isEmpty ? nil : value
+            case "vxlan_peers":
+                let peers = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                if let bad = peers.first(where: { !Self.isIPAddress($0) }) { throw ConfigError("\(source): vxlan_peers must be IP addresses, got '\(bad)'") }
+                vxlanPeers = peers
             case "network_base_mac": networkBaseMAC = value
             case "s3_port": s3Port = try int(key, value, 0...65535)
             case "console_port": consolePort = try int(key, value, 0...65535)

@@ -35,6 +35,15 @@ import Testing
         #expect(throws: ConfigError.self) { try MartletConfig.load(configFile: "/nonexistent/martlet.toml", flags: [:], environment: [:]) }
     }
 
+    @Test func tunnelSettingsTakeAddressesOnly() throws {
+        let config = try MartletConfig.load(configFile: nil, flags: [:], environment: ["MARTLET_VXLAN_LOCAL_IP": "192.0.2.1",
+                                                                                        "MARTLET_VXLAN_PEERS": "192.0.2.2, 192.0.2.3"])
+        #expect(config.vxlanLocalIP == "192.0.2.1" && config.vxlanPeers == ["192.0.2.2", "192.0.2.3"])
+        #expect(try MartletConfig.load(configFile: nil, flags: [:], environment: [:]).vxlanLocalIP == nil)
+        #expect(throws: ConfigError.self) { try MartletConfig.load(configFile: nil, flags: ["vxlan_local_ip": "eth0"], environment: [:]) }
+        #expect(throws: ConfigError.self) { try MartletConfig.load(configFile: nil, flags: ["vxlan_peers": "192.0.2.2,peer-b"], environment: [:]) }
+    }
+
     @Test func unknownFileSettingsAreRefused() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).toml").path
         try "prot = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
