@@ -5,7 +5,8 @@ import Logging
 /// Security groups and anti-spoofing in nftables (the rules are `FirewallRules`). Each port with
 /// port security gets a number (1…65535) that marks its packets; each network a conntrack zone.
 /// Both are kept in files under `<runtime>/firewall/`, with the plan each port was filtered by,
-/// so a restart finds the same numbers and knows what a removed port had put in its groups' sets.
+/// so a restart finds the same numbers and knows what a removed port had put in its groups' sets;
+/// so are the stateless groups (a port whose groups all are is filtered without conntrack's help).
 ///
 /// Every change is one `nft -f` transaction: the kernel applies it whole or not at all.
 final class Firewall: @unchecked Sendable {
@@ -15,6 +16,7 @@ final class Firewall: @unchecked Sendable {
     private let lock = NSLock()
     private var ports: [String: Record] = [:]
     private var zones: [String: Int] = [:]
+    private var statelessGroups: Set<String> = []
     private var ready = false
 
     struct Record: Codable {
@@ -31,6 +33,7 @@ final class Firewall: @unchecked Sendable {
                 ports[record.plan.id] = record
             }
         }
+        statelessGroups = Set(RuntimeFiles.names(in: "\(root)/stateless"))
         for file in RuntimeFiles.names(in: "\(root)/zones") {
             if let text = try? String(contentsOfFile: "\(root)/zones/\(file)", encoding: .utf8), let zone = Int(text) { zones[file] = zone }
         }
@@ -61,8 +64,35 @@ final class Firewall: @unchecked Sendable {
 
     // MARK: Security groups
 
+    /// Its rules; when it turns stateless or stateful, its members' filters follow.
     func apply(group: SecurityGroupPlan) async throws {
-        try await run(rules.group(group))
+        let changed = locked { statelessGroups.contains(group.id) == group.stateful }
+        var lines = rules.group(group)
+        if changed {
+            let members = locked { ports.values.filter { $0.plan.securityGroupIDs.contains(group.id) } }
+            lines += members.flatMap { rules.statefulness(number: $0.number, stateless: isStateless($0.plan, with: group)) }
+        }
+        try await run(lines)
+        guard changed else { return }
+        let marker = "\(root)/stateless/\(group.id)"
+        try locked {
+            if group.stateful {
+                statelessGroups.remove(group.id)
+                try? FileManager.default.removeItem(atPath: marker)
+            } else {
+                try RuntimeFiles.write(Data(), to: marker)
+                statelessGroups.insert(group.id)
+            }
+        }
+    }
+
+    /// A port is filtered statelessly when every one of its groups is stateless (Neutron allows no mix).
+    private func isStateless(_ plan: PortPlan, with changed: SecurityGroupPlan? = nil) -> Bool {
+        locked {
+            !plan.securityGroupIDs.isEmpty && plan.securityGroupIDs.allSatisfy { id in
+                id == changed?.id ? !(changed?.stateful ?? true) : statelessGroups.contains(id)
+            }
+        }
     }
 
     /// Its rules and members go at once; its chains and sets when nothing refers to them any more
@@ -71,6 +101,10 @@ final class Firewall: @unchecked Sendable {
         let lines = rules.removeGroup(group)
         await runEach(lines.flush)
         await runEach(lines.delete, quietly: true)
+        locked {
+            statelessGroups.remove(group)
+            try? FileManager.default.removeItem(atPath: "\(root)/stateless/\(group)")
+        }
     }
 
     // MARK: Ports
@@ -80,7 +114,7 @@ final class Firewall: @unchecked Sendable {
         guard plan.portSecurityEnabled else { return await remove(port: plan.id, tap: tap) }
         let previous = locked { ports[plan.id] }
         let number = try previous?.number ?? locked { try Self.lowestFree(Set(ports.values.map(\.number))) }
-        var lines = rules.port(plan, tap: tap, number: number)
+        var lines = rules.port(plan, tap: tap, number: number) + rules.statefulness(number: number, stateless: isStateless(plan))
         if let previous { lines = leaving(previous.plan, for: plan) + lines }
         try await run(lines)
         let record = Record(number: number, plan: plan)
@@ -92,7 +126,8 @@ final class Firewall: @unchecked Sendable {
 
     func remove(port id: String, tap: String) async {
         guard let record = locked({ ports[id] }) else { return }
-        await runEach(leaving(record.plan, for: nil) + rules.removePort(id, tap: tap, number: record.number))
+        await runEach(leaving(record.plan, for: nil) + rules.removePort(id, tap: tap, number: record.number)
+                      + rules.statefulness(number: record.number, stateless: false))
         locked {
             ports[id] = nil
             try? FileManager.default.removeItem(atPath: "\(root)/ports/\(id)")

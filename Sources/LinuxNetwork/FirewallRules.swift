@@ -14,7 +14,8 @@ struct FirewallRules {
     /// through the inet family, whose conntrack (one zone per network, so equal addresses on two
     /// networks never share a connection) makes the filters stateful: the sender's egress filter
     /// in one base chain and the receiver's ingress filter in the next, so an accept in the first
-    /// does not skip the second.
+    /// does not skip the second. A port whose groups are stateless is in the `stateless_` sets:
+    /// its filter is asked for every packet, a known connection's included.
     var skeleton: [String] {
         [
             "add table bridge \(table)",
@@ -37,8 +38,10 @@ struct FirewallRules {
             "add rule inet \(table) zone ct zone set iifname map @zones",
         ] + ["egress": (0, "0x0000ffff"), "ingress": (10, "0xffff0000")].sorted { $0.key < $1.key }.flatMap { name, hook in
             [
+                "add set inet \(table) stateless_\(name) { type mark; }",
                 "add chain inet \(table) \(name)_check { type filter hook forward priority \(hook.0); policy accept; }",
                 "flush chain inet \(table) \(name)_check",
+                "add rule inet \(table) \(name)_check meta mark and \(hook.1) @stateless_\(name) meta mark and \(hook.1) vmap @\(name)",
                 "add rule inet \(table) \(name)_check ct state established,related accept",
                 // Conntrack follows no neighbour discovery (it leaves it `invalid`): that goes on to
                 // the ports' filters, which let it pass as Neutron's do.
@@ -168,6 +171,15 @@ struct FirewallRules {
         ]
         for (group, addresses) in members(plan) { lines += addElements(group: group, addresses) }
         return lines
+    }
+
+    /// Puts the port numbered `number` in the stateless sets, or takes it out (an element is added
+    /// before it is deleted, so either way the transaction holds whatever the sets had).
+    func statefulness(number: Int, stateless: Bool) -> [String] {
+        [("egress", number), ("ingress", number << 16)].flatMap { name, mark in
+            let element = "element inet \(table) stateless_\(name) { \(Self.hex(mark)) }"
+            return ["add " + element] + (stateless ? [] : ["delete " + element])
+        }
     }
 
     /// Undoes `port`: its map entries first (they refer to its chains), then its chains.

@@ -22,6 +22,51 @@ struct SecurityGroupTests {
                  securityGroupIDs: groups, allowedAddressPairs: [])
     }
 
+    /// A stateless group admits only what its rules say, answers included: a port in one reaches
+    /// another's TCP only once an ingress rule admits the answers, where a stateful group needs none.
+    @Test func aStatelessGroupAdmitsOnlyWhatItsRulesSay() async throws {
+        let network = NetworkPlan(id: UUID().uuidString.lowercased(), networkType: "local", physicalNetwork: nil, segmentationID: nil,
+                                  mtu: 1500, adminStateUp: true, subnets: [])
+        try await backend.apply(network: network)
+        let groupID = UUID().uuidString.lowercased()
+        var group = SecurityGroupPlan(id: groupID, stateful: false, rules: [Self.rule("egress"), Self.rule("ingress", "icmp")])
+        try await backend.apply(securityGroup: group)
+        let client = Self.port(network, 21, groups: [groupID]), server = Self.port(network, 22, groups: [], security: false)
+        var guests: [Guest] = []
+        var listener: Process?
+        defer { if let listener { kill(listener.processIdentifier, SIGKILL) } }
+        do {
+            for port in [client, server] {
+                guests.append(try await Guest.make(port))
+                try await backend.apply(port: port)
+            }
+            let (c, s) = (guests[0], guests[1])
+            listener = try s.listen()
+            try await Task.sleep(for: .milliseconds(300))
+            // The echo replies come in as ICMP, which a rule admits.
+            #expect(await eventually { await c.pings(s) }, "ping with ICMP admitted both ways does not pass")
+            // The server's SYN-ACK comes in as TCP, which no rule admits: the connection does not open.
+            #expect(await !c.connects(to: s, port: 8080), "a stateless group admits a connection's answers without a rule")
+            // Stateful, the answers of a connection it opened pass by themselves.
+            group.stateful = true
+            try await backend.apply(securityGroup: group)
+            #expect(await eventually { await c.connects(to: s, port: 8080) }, "a stateful group refuses the answers of its own connection")
+            // Stateless again, with the answers admitted by a rule.
+            group.stateful = false
+            group.rules.append(Self.rule("ingress", "tcp", port: nil, prefix: "10.91.0.22/32"))
+            try await backend.apply(securityGroup: group)
+            #expect(await eventually { await c.connects(to: s, port: 8080) }, "answers admitted by a rule do not pass")
+        } catch {
+            Issue.record(error)
+        }
+        for guest in guests { await guest.remove() }
+        for port in [client, server] { try? await backend.removePort(id: port.id) }
+        try? await backend.removeSecurityGroup(id: groupID)
+        try? await backend.removeNetwork(id: network.id)
+        await backend.dropTables()
+        try? FileManager.default.removeItem(atPath: Self.runtime)
+    }
+
     @Test func groupsDecideWhatReachesAPortAndNoPortSpeaksForAnother() async throws {
         let network = NetworkPlan(id: UUID().uuidString.lowercased(), networkType: "local", physicalNetwork: nil, segmentationID: nil,
                                   mtu: 1500, adminStateUp: true, subnets: [])

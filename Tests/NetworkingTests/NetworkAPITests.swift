@@ -248,6 +248,11 @@ import Testing
             let (net, _) = try await c.networkWithSubnet(member)
             let port = try await c.create("ports", "port", member, ["network_id": .string(net), "security_groups": [webID]])
             #expect(try await c.call(.delete, "/network/v2.0/security-groups/\(webID.stringValue!)", token: member).faultType == "SecurityGroupInUse")
+            // Stateful and stateless groups do not mix on a port.
+            let loose = try #require(try await c.create("security-groups", "security_group", member, ["name": "loose", "stateful": false])["id"])
+            let mixed = try await c.call(.put, "/network/v2.0/ports/\(port["id"]!.stringValue!)", token: member,
+                                         json: ["port": ["security_groups": [webID, loose]]])
+            #expect(mixed.status == .conflict && mixed.faultType == "SecurityGroupConflict")
             let plain = try await c.create("ports", "port", member, ["network_id": .string(net)])
             #expect(plain["security_groups"] == [.string(defaultID)])
             #expect(try await c.call(.put, "/network/v2.0/ports/\(port["id"]!.stringValue!)", token: member, json: ["port": ["port_security_enabled": false]]).status == .conflict)

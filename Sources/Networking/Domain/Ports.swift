@@ -275,12 +275,19 @@ struct Ports: ResourceKind {
             throw NetFault.badRequest("Port security must be enabled and port must have an IP address in order to use security groups.", type: "PortSecurityAndIPRequiredForSecurityGroups")
         }
         var ids: [String] = []
+        var statefulness: Set<Bool> = []
         for id in named where !ids.contains(id) {
             guard Body.isUUID(id), let group = try await change.get(ResourceTable.securityGroups, id),
                   change.caller.isAdmin || group["project_id"]?.stringValue == project || group["shared"] == true else {
                 throw NetFault.notFound(ResourceTable.securityGroups, id)
             }
             ids.append(id)
+            statefulness.insert(group["stateful"] != false)
+        }
+        // The data plane filters a port with or without conntrack's help, not both.
+        if statefulness.count > 1 {
+            throw NetFault.conflict("Error Cannot apply both stateful and stateless security groups on the same port at the same time "
+                                    + "while attempting port create/update while attempting the operation.", type: "SecurityGroupConflict")
         }
         return ids
     }
