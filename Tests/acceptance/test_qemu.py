@@ -218,18 +218,18 @@ def test_guests_on_two_networks_reach_each_other_through_a_router(cloud, guest, 
     router's advertisements, and they ping each other over IPv6 through the router."""
     (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
     other = cloud.osc.json("network", "create", "guests-b")["id"]
-    cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "10.78.0.0/24", "guests-b-v4")
-    slaac = ["--ip-version", "6", "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac"]
-    cloud.osc.ok("subnet", "create", "--network", "guests", "--subnet-range", "2001:db8:77::/64", *slaac, "guests-v6")
-    cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "2001:db8:78::/64", *slaac, "guests-b-v6")
-    # The running guest's port took its SLAAC address with the subnet. (Its server's `addresses`
-    # are what the port had at boot: Martlet has no network-changed event to refresh them.)
-    port = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")[0]["ID"]
-    (address6,) = [ip["ip_address"] for ip in cloud.osc.json("port", "show", port)["fixed_ips"] if ":" in ip["ip_address"]]
-    router = cloud.osc.json("router", "create", "between")["id"]
     subnets = ("guests-v4", "guests-b-v4", "guests-v6", "guests-b-v6")
-    neighbour = None
+    router = neighbour = None
     try:
+        cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "10.78.0.0/24", "guests-b-v4")
+        slaac = ["--ip-version", "6", "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac"]
+        cloud.osc.ok("subnet", "create", "--network", "guests", "--subnet-range", "2001:db8:77::/64", *slaac, "guests-v6")
+        cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "2001:db8:78::/64", *slaac, "guests-b-v6")
+        # The running guest's port took its SLAAC address with the subnet. (Its server's `addresses`
+        # are what the port had at boot: Martlet has no network-changed event to refresh them.)
+        port = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")[0]["ID"]
+        (address6,) = [ip["ip_address"] for ip in cloud.osc.json("port", "show", port)["fixed_ips"] if ":" in ip["ip_address"]]
+        router = cloud.osc.json("router", "create", "between")["id"]
         for subnet in subnets:
             cloud.osc.ok("router", "add", "subnet", router, subnet)
         user_data = tmp_path / "ping-across.sh"
@@ -254,11 +254,12 @@ def test_guests_on_two_networks_reach_each_other_through_a_router(cloud, guest, 
     finally:
         if neighbour:
             cloud.osc.ok("server", "delete", "--wait", neighbour)
-        for subnet in subnets:
-            cloud.osc.run("router", "remove", "subnet", router, subnet)
-        cloud.osc.ok("router", "delete", router)
-        # The guest's SLAAC address leaves with its subnet.
-        cloud.osc.ok("subnet", "delete", "guests-v6")
+        if router:
+            for subnet in subnets:
+                cloud.osc.run("router", "remove", "subnet", router, subnet)
+            cloud.osc.ok("router", "delete", router)
+        # The guest's SLAAC address leaves with its subnet (made or not).
+        cloud.osc.run("subnet", "delete", "guests-v6")
         cloud.osc.ok("network", "delete", other)
     deadline = time.monotonic() + 30
     while Path(f"/run/netns/qrouter-{router}").exists() or Path(f"/run/netns/qdhcp-{other}").exists():
