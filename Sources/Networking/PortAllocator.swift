@@ -148,13 +148,19 @@ extension NetworkService: PortAllocator {
         }
     }
 
-    public func floatingIPs(ofPorts portIDs: [String]) async throws -> [FloatingAddress] {
-        guard !portIDs.isEmpty else { return [] }
-        var found: [FloatingAddress] = []
+    public func addresses(ofPorts portIDs: [String]) async throws -> PortAddresses {
+        var found = PortAddresses()
         // In slices, so a page of a thousand servers stays within every engine's bound on binds.
         for slice in stride(from: 0, to: portIDs.count, by: 500).map({ Array(portIDs[$0..<min($0 + 500, portIDs.count)]) }) {
-            let docs = try await read { db in try await store.rows(.floatingIPs, where: "port_id IN (\(binds: slice))", in: db) }
-            found += docs.compactMap { doc in
+            let (ports, floating) = try await read { db in
+                (try await store.rows(.ports, where: "id IN (\(binds: slice))", in: db),
+                 try await store.rows(.floatingIPs, where: "port_id IN (\(binds: slice))", in: db))
+            }
+            for port in ports {
+                guard let id = port["id"]?.stringValue else { continue }
+                found.fixed[id] = (port["fixed_ips"]?.array ?? []).compactMap { $0["ip_address"]?.stringValue }
+            }
+            found.floating += floating.compactMap { doc in
                 guard let port = doc["port_id"]?.stringValue, let address = doc["floating_ip_address"]?.stringValue else { return nil }
                 return FloatingAddress(portID: port, fixedIP: doc["fixed_ip_address"]?.stringValue, floatingIP: address)
             }

@@ -25,12 +25,25 @@ public protocol PortAllocator: Sendable {
     func check(_ requests: [PortRequest], projectID: String) async throws
     /// The security groups (by name or id) the project may put its ports in; the first unknown one is thrown.
     func checkSecurityGroups(_ names: [String], projectID: String) async throws
-    /// The floating IPs associated now with any of these ports (a server's `addresses` show them).
-    func floatingIPs(ofPorts portIDs: [String]) async throws -> [FloatingAddress]
+    /// These ports' fixed addresses now and the floating IPs associated with them: a server's
+    /// `addresses` show them as they are, as Nova's cache shows them once Neutron's events have
+    /// refreshed it.
+    func addresses(ofPorts portIDs: [String]) async throws -> PortAddresses
     /// Waits until the data plane has wired each of these ports (`ACTIVE`), as Nova waits for
     /// Neutron's `network-vif-plugged`; false when `timeout` passes first. Ports that are down by
     /// their admin state, or deleted meanwhile, are not waited for.
     func waitUntilWired(_ portIDs: [String], timeout: Duration) async throws -> Bool
+}
+
+/// What `addresses(ofPorts:)` found: each existing port's fixed addresses, and the floating IPs.
+public struct PortAddresses: Sendable, Equatable {
+    public var fixed: [String: [String]]
+    public var floating: [FloatingAddress]
+
+    public init(fixed: [String: [String]] = [:], floating: [FloatingAddress] = []) {
+        self.fixed = fixed
+        self.floating = floating
+    }
 }
 
 /// A floating IP and the fixed address of the port it leads to.

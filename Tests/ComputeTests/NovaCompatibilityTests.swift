@@ -79,6 +79,20 @@ import Testing
 
             #expect(try await c.call(.put, "/network/v2.0/floatingips/\(fipID)", token: admin, json: ["floatingip": ["port_id": .null]]).status == .ok)
             #expect(try await floating("/compute/v2.1/servers/\(id)").isEmpty)
+
+            // A SLAAC subnet added to the network gives the port an address, which the server shows
+            // (Nova's cache, refreshed by Neutron's network-changed event), and takes it with it.
+            let slaac = try await c.call(.post, "/network/v2.0/subnets", token: admin, json: ["subnet": [
+                "network_id": .string(network), "cidr": "2001:db8:5::/64", "ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"]])
+            let subnet = try #require(slaac["subnet"]?["id"]?.stringValue)
+            func addresses() async throws -> [JSON] {
+                try await c.call(.get, "/compute/v2.1/servers/\(id)", token: admin)["server"]?["addresses"]?.objectValue?.values.flatMap { $0.array } ?? []
+            }
+            let dual = try await addresses()
+            #expect(dual.map { $0["version"] } == [4, 6] && dual[1]["addr"]?.stringValue?.hasPrefix("2001:db8:5:0:") == true, "\(dual)")
+            #expect(dual.map { $0["OS-EXT-IPS-MAC:mac_addr"] } == [dual[0]["OS-EXT-IPS-MAC:mac_addr"], dual[0]["OS-EXT-IPS-MAC:mac_addr"]])
+            #expect(try await c.call(.delete, "/network/v2.0/subnets/\(subnet)", token: admin).status == .noContent)
+            #expect(try await addresses().map { $0["version"] } == [4])
         }
     }
 

@@ -225,10 +225,8 @@ def test_guests_on_two_networks_reach_each_other_through_a_router(cloud, guest, 
         slaac = ["--ip-version", "6", "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac"]
         cloud.osc.ok("subnet", "create", "--network", "guests", "--subnet-range", "2001:db8:77::/64", *slaac, "guests-v6")
         cloud.osc.ok("subnet", "create", "--network", other, "--subnet-range", "2001:db8:78::/64", *slaac, "guests-b-v6")
-        # The running guest's port took its SLAAC address with the subnet. (Its server's `addresses`
-        # are what the port had at boot: Martlet has no network-changed event to refresh them.)
-        port = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")[0]["ID"]
-        (address6,) = [ip["ip_address"] for ip in cloud.osc.json("port", "show", port)["fixed_ips"] if ":" in ip["ip_address"]]
+        # The running guest's port took its SLAAC address with the subnet, and its server shows it.
+        (address6,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips if ":" in ip]
         router = cloud.osc.json("router", "create", "between")["id"]
         for subnet in subnets:
             cloud.osc.ok("router", "add", "subnet", router, subnet)

@@ -1,27 +1,35 @@
 import ServiceContracts
 
-
-/// A server's `addresses` as Nova shows them: the fixed addresses recorded with the server, each
-/// followed by the floating IPs that Networking associates with it now (Nova's network info cache,
-/// refreshed by Neutron's events; here read when the server is shown).
+/// A server's `addresses` as Nova shows them once Neutron's events have refreshed its network
+/// info cache: each port's fixed addresses as Networking has them now (a SLAAC subnet added to
+/// the network brings one), under the network and MAC recorded with the server, each followed by
+/// the floating IPs associated with it. A port Networking no longer has shows what was recorded.
 extension ComputeService {
-    func withFloatingIPs(_ servers: [Server]) async throws -> [Server] {
+    func withLiveAddresses(_ servers: [Server]) async throws -> [Server] {
         let ports = Array(Set(servers.flatMap { $0.addresses.map(\.portID) }))
-        let floating = Dictionary(grouping: try await self.ports.floatingIPs(ofPorts: ports), by: \.portID)
-        guard !floating.isEmpty else { return servers }
+        guard !ports.isEmpty else { return servers }
+        let live = try await self.ports.addresses(ofPorts: ports)
+        let floating = Dictionary(grouping: live.floating, by: \.portID)
         return servers.map { server in
             var s = server
-            s.addresses = server.addresses.flatMap { fixed -> [ServerAddress] in
-                guard fixed.type == "fixed", let leading = floating[fixed.portID] else { return [fixed] }
-                let matching = leading.filter { $0.fixedIP == nil || $0.fixedIP == fixed.address }
-                return [fixed] + matching.map {
-                    ServerAddress(network: fixed.network, address: $0.floatingIP, version: $0.floatingIP.contains(":") ? 6 : 4,
-                                  mac: fixed.mac, type: "floating", portID: fixed.portID)
+            var shown: Set<String> = []
+            s.addresses = server.addresses.flatMap { recorded -> [ServerAddress] in
+                // Each port once, where its first address was recorded.
+                guard recorded.type == "fixed", shown.insert(recorded.portID).inserted else { return [] }
+                let fixed = live.fixed[recorded.portID].map { ips in
+                    ips.map { ServerAddress(network: recorded.network, address: $0, version: $0.contains(":") ? 6 : 4, mac: recorded.mac,
+                                            type: "fixed", portID: recorded.portID) }
+                } ?? server.addresses.filter { $0.portID == recorded.portID && $0.type == "fixed" }
+                return fixed.flatMap { address in
+                    [address] + (floating[address.portID] ?? []).filter { $0.fixedIP == nil || $0.fixedIP == address.address }.map {
+                        ServerAddress(network: address.network, address: $0.floatingIP, version: $0.floatingIP.contains(":") ? 6 : 4,
+                                      mac: address.mac, type: "floating", portID: address.portID)
+                    }
                 }
             }
             return s
         }
     }
 
-    func withFloatingIPs(_ server: Server) async throws -> Server { try await withFloatingIPs([server])[0] }
+    func withLiveAddresses(_ server: Server) async throws -> Server { try await withLiveAddresses([server])[0] }
 }

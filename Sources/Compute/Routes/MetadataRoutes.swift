@@ -99,7 +99,7 @@ struct MetadataRoutes {
     }
 
     private func ec2(_ s: Server, path: [String]) async throws -> Response {
-        let publicIPv4 = try await service.withFloatingIPs(s).addresses.first { $0.type == "floating" && $0.version == 4 }?.address ?? ""
+        let publicIPv4 = try await service.withLiveAddresses(s).addresses.first { $0.type == "floating" && $0.version == 4 }?.address ?? ""
         let tree = InstanceData(server: s, publicIPv4: publicIPv4).ec2Tree()
         let key = path.joined(separator: "/")
         if let value = tree[key] ?? (key == "public-keys" ? tree["public-keys/"] : nil) { return text(value) }

@@ -43,11 +43,11 @@ struct ServerDetailRoutes {
             return .json(found ? .ok : .notFound, ["events": .array(results)])
         }
         r.get("/v2.1/servers/:server_id/ips", rule: "os_compute_api:ips", loadsTarget: true) { call in
-            let server = try await service.withFloatingIPs(try await service.visibleServer(call))
+            let server = try await service.withLiveAddresses(try await service.visibleServer(call))
             return .json(.ok, ["addresses": .object(Self.plainAddresses(server))])
         }
         r.get("/v2.1/servers/:server_id/ips/:network", rule: "os_compute_api:ips", loadsTarget: true) { call in
-            let server = try await service.withFloatingIPs(try await service.visibleServer(call))
+            let server = try await service.withLiveAddresses(try await service.visibleServer(call))
             let network = try call.param("network")
             guard let list = Self.plainAddresses(server)[network] else { throw APIError.notFound("Instance is not a member of specified network") }
             return .json(.ok, .object([network: list]))

@@ -41,7 +41,7 @@ struct ServerRoutes {
            let image = try await service.images.bootImage(id: server.imageRef, projectID: nil, isAdmin: true) {
             view.imageProperties[server.imageRef] = image.properties
         }
-        return view.detail(try await service.withFloatingIPs(server), groups: groups)
+        return view.detail(try await service.withLiveAddresses(server), groups: groups)
     }
 
     // MARK: List
@@ -93,7 +93,7 @@ struct ServerRoutes {
         var rows = try await service.db.read { try await service.servers.list(condition, limit: sqlLimit, in: $0) }
         if sorting { rows = try ListFilters.sorted(rows, key: q["sort_key"] ?? "created_at", descending: q["sort_dir"] != "asc") }
         var page = Array(Pagination.page(rows.filter { filters.matches($0) }, limit: pageLimit).items)
-        if detail { page = try await service.withFloatingIPs(page) }
+        if detail { page = try await service.withLiveAddresses(page) }
         let view = view(call)
         var body: [String: JSON] = ["servers": .array(page.map { detail ? view.detail($0) : view.summary($0) })]
         // Nova links the next page whenever this one is full, whether or not more follow.
