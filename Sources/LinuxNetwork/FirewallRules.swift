@@ -105,7 +105,9 @@ struct FirewallRules {
         let family = v6 ? "ip6" : "ip", end = rule.direction == "egress" ? "daddr" : "saddr"
         if let prefix = rule.remoteIPPrefix, !["0.0.0.0/0", "::/0"].contains(prefix) { parts.append("\(family) \(end) \(prefix)") }
         if let remote = rule.remoteGroupID { parts.append("\(family) \(end) @\(set(remote, v6: v6))") }
-        if let proto = protocolNumber(rule.proto) {
+        // Neutron reads `icmp` in an IPv6 rule as ICMPv6 (tempest writes its IPv6 ping rules so).
+        if var proto = protocolNumber(rule.proto) {
+            if v6, rule.proto == "icmp" { proto = 58 }
             parts.append("meta l4proto \(proto)")
             if proto == 1 || proto == 58 {
                 let icmp = proto == 58 ? "icmpv6" : "icmp"

@@ -120,7 +120,8 @@ struct IPv6RouterTests {
         let group = SecurityGroupPlan(id: UUID().uuidString.lowercased(), stateful: true, rules: [
             .init(id: UUID().uuidString.lowercased(), direction: "egress", ethertype: "IPv6", proto: nil, portRangeMin: nil, portRangeMax: nil,
                   remoteIPPrefix: nil, remoteGroupID: nil),
-            .init(id: UUID().uuidString.lowercased(), direction: "ingress", ethertype: "IPv6", proto: "ipv6-icmp", portRangeMin: nil, portRangeMax: nil,
+            // `icmp` with IPv6, as tempest writes its ping rules: ICMPv6.
+            .init(id: UUID().uuidString.lowercased(), direction: "ingress", ethertype: "IPv6", proto: "icmp", portRangeMin: nil, portRangeMax: nil,
                   remoteIPPrefix: nil, remoteGroupID: nil),
         ])
         try await backend.apply(securityGroup: group)

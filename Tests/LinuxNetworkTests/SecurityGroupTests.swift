@@ -164,6 +164,10 @@ struct SecurityGroupTests {
                                         remoteIPPrefix: nil, remoteGroupID: "g")
         #expect(FirewallRules.match(v6) == "meta nfproto ipv6 ip6 daddr @sg_g_v6 meta l4proto 17 th dport 1000-2000")
         #expect(FirewallRules.match(Self.rule("ingress", "112")) == "meta nfproto ipv4 meta l4proto 112")
+        // `icmp` in an IPv6 rule is ICMPv6, as Neutron reads it.
+        let ping6 = SecurityGroupPlan.Rule(id: "r", direction: "ingress", ethertype: "IPv6", proto: "icmp", portRangeMin: 128, portRangeMax: nil,
+                                           remoteIPPrefix: "::/0", remoteGroupID: nil)
+        #expect(FirewallRules.match(ping6) == "meta nfproto ipv6 meta l4proto 58 icmpv6 type 128")
         #expect(FirewallRules.linkLocal("fa:16:3e:00:91:0b") == "fe80::f816:3eff:fe00:910b")
     }
 }
