@@ -4,7 +4,7 @@ import Foundation
 /// The host's network devices through `ip`: each call makes one device look as asked and does
 /// nothing when it already does, so a backend can replay its whole desired state at any time.
 enum Links {
-    static func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") }
+    static func exists(_ name: String) -> Bool { TapDevice.exists(name) }
 
     static func mtu(_ name: String) -> Int? {
         (try? String(contentsOfFile: "/sys/class/net/\(name)/mtu", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
