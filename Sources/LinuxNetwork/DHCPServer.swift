@@ -45,7 +45,7 @@ struct DHCPServer {
     /// The DHCP-enabled IPv4 subnets and the IPv6 ones whose addresses or settings come from
     /// DHCPv6, which dnsmasq answers on. (On a SLAAC subnet a router's advertisements are all.)
     static func served(_ plan: NetworkPlan) -> [SubnetPlan] {
-        plan.subnets.filter { $0.enableDHCP && (!$0.cidr.contains(":") || ["dhcpv6-stateful", "dhcpv6-stateless"].contains($0.ipv6AddressMode ?? "")) }
+        plan.subnets.filter { $0.enableDHCP && (!$0.cidr.contains(":") || SubnetPlan.dhcpv6AddressModes.contains($0.ipv6AddressMode ?? "")) }
     }
 
     /// A server port's addresses as dnsmasq host entries (an IPv6 one in brackets, which DHCPv6

@@ -189,7 +189,7 @@ struct LinuxNetworkTests {
             guests.append(try await Guest.make(onVLAN))
             try await provider.apply(port: onFlat)
             #expect(Self.master("mtphys0") == DeviceNames.bridge(network: flat.id))
-            #expect(await guests[0].pings("10.94.0.1"), "the flat network does not reach its physical network")
+            #expect(await eventually { await guests[0].pings("10.94.0.1") }, "the flat network does not reach its physical network")
             if vlans {
                 for command in [["link", "set", "eth0.42", "up"], ["address", "add", "10.94.42.1/24", "dev", "eth0.42"]] {
                     try await HostCommand.run(["ip", "-n", switchNamespace] + command)
@@ -197,7 +197,7 @@ struct LinuxNetworkTests {
                 try await provider.apply(network: vlan)
                 try await provider.apply(port: onVLAN)
                 #expect(Self.master("mtphys0.42") == DeviceNames.bridge(network: vlan.id))
-                #expect(await guests[1].pings("10.94.42.1"), "the vlan network does not reach VLAN 42")
+                #expect(await eventually { await guests[1].pings("10.94.42.1") }, "the vlan network does not reach VLAN 42")
                 #expect(await !guests[1].pings("10.94.42.2"), "the vlan network's frames leave untagged")
             } else {
                 await #expect(throws: Uplinks.noVLANs) { try await provider.apply(network: vlan) }

@@ -61,6 +61,9 @@ public struct NetworkPlan: Sendable, Equatable, Codable {
 }
 
 public struct SubnetPlan: Sendable, Equatable, Codable {
+    /// The `ipv6_address_mode`s whose addresses or settings come from DHCPv6 (SLAAC needs no server).
+    public static let dhcpv6AddressModes: Set<String> = ["dhcpv6-stateful", "dhcpv6-stateless"]
+
     public var id: String
     public var cidr: String
     public var gatewayIP: String?

@@ -1,3 +1,4 @@
+import DriverKit
 import MartletCore
 import SQLKit
 
@@ -35,7 +36,7 @@ enum DHCPPorts {
 
     /// An IPv6 subnet whose addresses or settings come from DHCPv6 (SLAAC ones need no server).
     static func isDHCPv6(_ subnet: Doc) -> Bool {
-        ["dhcpv6-stateful", "dhcpv6-stateless"].contains(subnet["ipv6_address_mode"]?.stringValue ?? "")
+        SubnetPlan.dhcpv6AddressModes.contains(subnet["ipv6_address_mode"]?.stringValue ?? "")
     }
 
     /// Every network's, after a start (the backend may have changed since the last run).
