@@ -30,7 +30,7 @@ let package = Package(
             name: "Martlet",
             dependencies: [
                 "MartletCore", "MartletStore", "DriverKit", "ServiceContracts", "Identity", "Image", "Networking", "ObjectStorage", "Compute",
-                "BlockStorage", "FileVolumeDriver", "QemuDriver", "LinuxNetwork", "ConsoleProxy",
+                "BlockStorage", "FileVolumeDriver", "QemuDriver", "LinuxNetwork", "ConsoleProxy", "Dashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,6 +94,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The web dashboard: pages over the public APIs, which it calls in process through their router.
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "MartletCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The in-process protocols between services, so no service imports another.

@@ -43,6 +43,8 @@ APT_PACKAGES=(
     dnsmasq-base        # DHCP of the linux data plane (the binary, without Debian's system service)
     nftables            # security groups and anti-spoofing of the linux data plane
     radvd               # IPv6 router advertisements of the linux data plane's routers (SLAAC, DHCPv6 flags)
+    chromium            # the dashboard's browser tests drive a real, headless Chromium
+    chromium-driver     # chromedriver, which Selenium drives it through (no browser is downloaded)
     iputils-ping        # the data-plane tests ping between namespaces
     busybox             # udhcpc: the data-plane tests ask dnsmasq for a lease as a guest would
     isc-dhcp-client     # dhclient -6: the data-plane tests ask dnsmasq for a DHCPv6 lease as a guest would
@@ -89,7 +91,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 VENV="${MARTLET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/martlet/venv}"
 PY_PACKAGES=(python-openstackclient openstacksdk requests PyYAML pytest pytest-timeout
              python-swiftclient python-keystoneclient boto3 awscli
-             websocket-client)
+             websocket-client selenium)
 
 if [[ -n "${MARTLET_PYTHON:-}" ]]; then
     PYTHON="$MARTLET_PYTHON"

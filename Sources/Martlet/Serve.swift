@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConsoleProxy
+import Dashboard
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -41,6 +42,9 @@ struct Serve: AsyncParsableCommand {
                                     fallbackFaults: context.identity.faultFormat, metrics: metrics,
                                     canWrite: { await database.canWrite(within: .seconds(2)) })
         let config = context.config
+        // The dashboard calls the API routes as they are now, before its own pages join the router.
+        Dashboard(api: APIGateway(router.buildResponder(), logger: Logger(label: "martlet.dashboard")), publicURL: config.resolvedPublicURL)
+            .addRoutes(to: router)
         // A client that stalls while sending a request is cut off; each listener holds a bounded number of connections.
         let http = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
                                                                 idleTimeout: .seconds(Int64(config.requestReadTimeout))))

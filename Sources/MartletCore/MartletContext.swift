@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HTTPTypes
+import Logging
 import NIOCore
 
 /// The per-request context every Martlet route sees.
@@ -21,6 +22,13 @@ public struct MartletContext: RequestContext, RemoteAddressRequestContext {
         self.requestID = "req-" + Identifier.uuid()
     }
 
+    /// A request that never crossed a socket: the dashboard's calls to the APIs, made in this process.
+    public init(inProcess logger: Logger) {
+        self.coreContext = .init(source: InProcessSource(logger: logger))
+        self.remoteAddress = nil
+        self.requestID = "req-" + Identifier.uuid()
+    }
+
     /// JSON APIs take bodies up to 1 MiB; larger ones get 413.
     public var maxUploadSize: Int { 1 << 20 }
 
@@ -32,6 +40,10 @@ public struct MartletContext: RequestContext, RemoteAddressRequestContext {
         case nil: throw APIError.unauthorized()
         }
     }
+}
+
+private struct InProcessSource: RequestContextSource {
+    let logger: Logger
 }
 
 extension Request {

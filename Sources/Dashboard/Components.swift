@@ -1,0 +1,115 @@
+import Foundation
+import MartletCore
+
+/// The pieces pages are made of: tables, forms, buttons that post, status badges.
+enum Components {
+    struct Column {
+        let title: String
+        let cell: (JSON) -> HTML
+        init(_ title: String, _ cell: @escaping (JSON) -> HTML) { self.title = title; self.cell = cell }
+        /// A column showing one attribute as text.
+        init(_ title: String, key: String) { self.init(title) { HTML(stringLiteral: HTML.escape(Components.text($0[key]))) } }
+    }
+
+    static func table(_ rows: [JSON], _ columns: [Column], empty: String, id: String? = nil) -> HTML {
+        guard !rows.isEmpty else { return "<p class=\"empty\">\(empty)</p>" }
+        let head = HTML.join(columns.map { "<th scope=\"col\">\($0.title)</th>" })
+        let body = HTML.join(rows.map { row in "<tr>\(HTML.join(columns.map { "<td>\($0.cell(row))</td>" }))</tr>" })
+        let idAttribute: HTML = id.map { " id=\"\($0)\"" } ?? ""
+        return "<div class=\"scroll\"><table\(idAttribute)><thead><tr>\(head)</tr></thead><tbody>\(body)</tbody></table></div>"
+    }
+
+    /// Any JSON value as short text.
+    static func text(_ value: JSON?) -> String {
+        switch value {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return b ? "Yes" : "No"
+        case .array(let items): return items.map { text($0) }.joined(separator: ", ")
+        case .null, nil: return "-"
+        case .object: return "…"
+        }
+    }
+
+    enum FieldKind {
+        case text, number, password, textarea, checkbox, file
+        /// Sent with the form, not shown (which row a row's form acts on).
+        case hidden
+        case select([(value: String, label: String)])
+        case multiple([(value: String, label: String)])
+    }
+
+    struct Field {
+        let name: String
+        let label: String
+        let kind: FieldKind
+        var required = false
+        var value = ""
+        var hint = ""
+    }
+
+    /// A form that posts to `action` with the session's CSRF token.
+    static func form(_ visit: Visit, action: String, _ fields: [Field], submit: String, id: String? = nil) -> HTML {
+        let controls = HTML.join(fields.map { field in
+            let fieldID = "f-" + (id ?? "form") + "-" + field.name
+            let required: HTML = field.required ? " required" : ""
+            let control: HTML
+            switch field.kind {
+            case .text: control = "<input id=\"\(fieldID)\" name=\"\(field.name)\" value=\"\(field.value)\"\(required)>"
+            case .number: control = "<input id=\"\(fieldID)\" name=\"\(field.name)\" type=\"number\" min=\"0\" value=\"\(field.value)\"\(required)>"
+            case .password: control = "<input id=\"\(fieldID)\" name=\"\(field.name)\" type=\"password\"\(required)>"
+            case .textarea: control = "<textarea id=\"\(fieldID)\" name=\"\(field.name)\" rows=\"4\"\(required)>\(field.value)</textarea>"
+            case .checkbox: control = "<input id=\"\(fieldID)\" name=\"\(field.name)\" type=\"checkbox\" value=\"1\"\(HTML(raw: field.value.isEmpty ? "" : " checked"))>"
+            case .hidden: control = ""
+            case .file: control = "<input id=\"\(fieldID)\" name=\"\(field.name)\" type=\"file\"\(required)>"
+            case .select(let options), .multiple(let options):
+                let multiple: HTML = { if case .multiple = field.kind { return " multiple" } else { return "" } }()
+                let items = HTML.join(options.map { "<option value=\"\($0.value)\"\(HTML(raw: $0.value == field.value ? " selected" : ""))>\($0.label)</option>" })
+                control = "<select id=\"\(fieldID)\" name=\"\(field.name)\"\(multiple)\(required)>\(items)</select>"
+            }
+            if case .hidden = field.kind { return "<input type=\"hidden\" name=\"\(field.name)\" value=\"\(field.value)\">" }
+            let hint: HTML = field.hint.isEmpty ? "" : "<small>\(field.hint)</small>"
+            return "<div class=\"field\"><label for=\"\(fieldID)\">\(field.label)</label>\(control)\(hint)</div>"
+        })
+        let idAttribute: HTML = id.map { " id=\"\($0)\"" } ?? ""
+        return "<form class=\"panel\" method=\"post\" action=\"\(action)\"\(idAttribute)>\(visit.csrfInput)\(controls)<button type=\"submit\">\(submit)</button></form>"
+    }
+
+    /// A one-button form for an action on a row (delete, reboot, …); `confirm` asks first.
+    static func button(_ visit: Visit, action: String, _ label: String, confirm: String? = nil, fields: [(String, String)] = []) -> HTML {
+        let hidden = HTML.join(fields.map { "<input type=\"hidden\" name=\"\($0.0)\" value=\"\($0.1)\">" })
+        let ask: HTML = confirm.map { " data-confirm=\"\($0)\"" } ?? ""
+        return "<form class=\"inline\" method=\"post\" action=\"\(action)\"\(ask)>\(visit.csrfInput)\(hidden)<button type=\"submit\">\(label)</button></form>"
+    }
+
+    /// A status word with its colour class; transitional ones are polled by the page's script.
+    static func status(_ value: String?, id: String? = nil) -> HTML {
+        let word = value ?? "-"
+        let live: HTML = id.map { " data-status-for=\"\($0)\"" } ?? ""
+        return "<span class=\"status \(HTML(raw: kind(of: word)))\"\(live)>\(word)</span>"
+    }
+
+    /// The colour class of a status: good, bad, idle, or busy (on its way somewhere).
+    static func kind(of status: String) -> String {
+        let upper = status.uppercased()
+        if ["ACTIVE", "AVAILABLE", "IN-USE", "UP"].contains(upper) { return "good" }
+        if upper.hasPrefix("ERROR") || upper == "DOWN" { return "bad" }
+        if ["SHUTOFF", "PAUSED", "SUSPENDED", "SHELVED_OFFLOADED", "SHELVED", "STOPPED", "-"].contains(upper) { return "idle" }
+        return "busy"
+    }
+
+    static func options(_ items: [JSON], label: (JSON) -> String = { $0["name"]?.stringValue ?? $0["id"]?.stringValue ?? "" },
+                        none: String? = nil) -> [(value: String, label: String)] {
+        var result: [(value: String, label: String)] = none.map { [("", $0)] } ?? []
+        result += items.compactMap { item in item["id"]?.stringValue.map { ($0, label(item)) } }
+        return result
+    }
+
+    static func link(_ href: String, _ text: String) -> HTML { "<a href=\"\(href)\">\(text)</a>" }
+
+    /// A path segment, percent-encoded.
+    static func segment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-_.~"))) ?? text
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Markup whose interpolated text is escaped unless it is itself `HTML`: `"<td>\(name)</td>"`
+/// renders a server named `<script>` as text, so escaping cannot be forgotten.
+public struct HTML: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
+    public private(set) var text: String
+
+    public init(raw: String) { text = raw }
+    public init(stringLiteral value: String) { text = value }
+    public init(stringInterpolation: Interpolation) { text = stringInterpolation.text }
+
+    public var description: String { text }
+
+    public struct Interpolation: StringInterpolationProtocol {
+        var text = ""
+        public init(literalCapacity: Int, interpolationCount: Int) { text.reserveCapacity(literalCapacity * 2) }
+        public mutating func appendLiteral(_ literal: String) { text += literal }
+        public mutating func appendInterpolation(_ html: HTML) { text += html.text }
+        public mutating func appendInterpolation(_ value: String) { text += HTML.escape(value) }
+        public mutating func appendInterpolation(_ value: String?) { text += HTML.escape(value ?? "") }
+        public mutating func appendInterpolation<N: BinaryInteger>(_ value: N) { text += String(value) }
+        public mutating func appendInterpolation(_ value: Double) { text += String(format: "%.1f", value) }
+        public mutating func appendInterpolation(_ parts: [HTML]) { for part in parts { text += part.text } }
+    }
+
+    /// Escapes text for element content and quoted attribute values alike.
+    public static func escape(_ value: String) -> String {
+        guard value.contains(where: { "<>&\"'".contains($0) }) else { return value }
+        var out = ""
+        out.reserveCapacity(value.utf8.count + 16)
+        for character in value {
+            switch character {
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    public static func + (lhs: HTML, rhs: HTML) -> HTML { HTML(raw: lhs.text + rhs.text) }
+
+    public static func join(_ parts: [HTML], separator: HTML = "") -> HTML {
+        HTML(raw: parts.map(\.text).joined(separator: separator.text))
+    }
+}

@@ -1,0 +1,354 @@
+"""The web dashboard in a real, headless Chromium (Debian's chromium and
+chromium-driver, driven by Selenium; nothing downloads a browser).
+
+A member of two projects signs in, launches an instance and watches its status
+change without a reload, builds a network, subnet and router and sees them in
+the topology, creates and attaches a volume, uploads and downloads an object,
+switches project, is refused an admin page, and sees a hostile name as text.
+Screenshots of the main pages go to <repo>/artifacts/dashboard (or
+$MARTLET_ARTIFACTS/dashboard).
+
+The browser may reach only loopback: every other address goes to a proxy on
+127.0.0.1 port 9, where nothing listens, and its background services are off.
+The scenarios run once, on SQLite: the dashboard keeps nothing in the database
+and the API scenarios cover both stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import REPO, uniq
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("MARTLET_ACCEPTANCE_DATABASE")),
+                                reason="the dashboard keeps no state of its own: its scenarios run on SQLite only")
+
+selenium = pytest.importorskip("selenium")
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ARTIFACTS = Path(os.environ.get("MARTLET_ARTIFACTS") or REPO / "artifacts") / "dashboard"
+WAIT = 30
+
+
+def api(martlet, token: str, method: str, path: str, **kw) -> requests.Response:
+    headers = kw.pop("headers", {})
+    headers["X-Auth-Token"] = token
+    return requests.request(method, martlet.base_url + path, headers=headers, timeout=30, **kw)
+
+
+@pytest.fixture(scope="module")
+def world(martlet, identity):
+    """A flavor and a public image from the admin; a user who is a member of two projects."""
+    admin = identity.admin_token()
+    flavor = api(martlet, admin, "POST", "/compute/v2.1/flavors",
+                 json={"flavor": {"name": uniq("dash-flavor"), "vcpus": 1, "ram": 64, "disk": 1}})
+    assert flavor.status_code == 200, flavor.text
+    image = api(martlet, admin, "POST", "/image/v2/images",
+                json={"name": uniq("dash-image"), "disk_format": "raw", "container_format": "bare", "visibility": "public"})
+    assert image.status_code == 201, image.text
+    upload = api(martlet, admin, "PUT", f"/image/v2/images/{image.json()['id']}/file",
+                 data=b"\0" * 4096, headers={"Content-Type": "application/octet-stream"})
+    assert upload.status_code == 204, upload.text
+    first, user, password = identity.project_member("member")
+    second = identity.create_project()
+    identity.grant(second["id"], user["id"], "member")
+    yield {"flavor": flavor.json()["flavor"], "image": image.json(), "user": user, "password": password,
+           "first": first, "second": second}
+    api(martlet, admin, "DELETE", f"/image/v2/images/{image.json()['id']}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("chromium and chromium-driver are not installed (scripts/prereqs.sh installs them)")
+    os.environ["SE_OFFLINE"] = "true"  # Selenium must not look for a browser on the internet
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
+                 "--proxy-server=http://127.0.0.1:9", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-default-apps", "--no-first-run", "--disable-domain-reliability",
+                 "--disable-client-side-phishing-detection", "--disable-features=OptimizationHints,MediaRouter,Translate"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver, name: str) -> None:
+    """Saves the page for a person to look at, once its script has run without an error (a refused
+    inline script or style, a failed fetch and a JavaScript exception all show as SEVERE)."""
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
+              and not ("/admin/" in entry["message"] and " 403 " in entry["message"])]
+    assert not errors, f"the browser reported errors on {name}: {errors}"
+
+
+def sign_in(driver, martlet, username: str, password: str) -> None:
+    driver.get_log("browser")  # what came before (a refused password's 401) is not this page's error
+    driver.delete_all_cookies()
+    driver.get(martlet.base_url + "/dashboard/")
+    driver.find_element(By.ID, "id_username").send_keys(username)
+    driver.find_element(By.ID, "id_password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.TAG_NAME, "h1") and d.find_element(By.TAG_NAME, "h1").text == "Overview")
+
+
+def cookie_session(driver) -> requests.Session:
+    """A `requests` session holding the browser's cookies, for checks a browser cannot make (status codes, bytes)."""
+    session = requests.Session()
+    for cookie in driver.get_cookies():
+        session.cookies.set(cookie["name"], cookie["value"])
+    return session
+
+
+def open_page(driver, martlet, path: str) -> None:
+    driver.get(martlet.base_url + path)
+
+
+def fill(driver, form_id: str, **values) -> None:
+    for name, value in values.items():
+        element = driver.find_element(By.CSS_SELECTOR, f"#{form_id} [name={name}]")
+        if element.tag_name == "select":
+            select = Select(element)
+            if select.is_multiple:
+                select.deselect_all()
+            select.select_by_visible_text(value) if not value.startswith("value:") else select.select_by_value(value[6:])
+        else:
+            element.clear()
+            element.send_keys(value)
+    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#{form_id} button[type=submit]"))
+
+
+def submit(driver, button) -> None:
+    """Clicks a button or link that leads to another page, and waits until that page has replaced this one."""
+    driver.execute_script("window.leaving = true")
+    button.click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return window.leaving") is None
+                                      and d.execute_script("return document.readyState") == "complete")
+
+
+def current_project(driver) -> str:
+    return Select(driver.find_element(By.ID, "project-switch")).first_selected_option.text
+
+
+def flash(driver) -> str:
+    """The message the last action left on the page it led to (waits for that page)."""
+    try:
+        found = WebDriverWait(driver, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.flash"))
+    except Exception:
+        return ""
+    return found[0].text
+
+
+def test_sign_in_is_required_and_a_wrong_password_is_refused(browser, martlet, world):
+    open_page(browser, martlet, "/dashboard/project/instances/")
+    assert "/dashboard/auth/login/" in browser.current_url
+    browser.find_element(By.ID, "id_username").send_keys(world["user"]["name"])
+    browser.find_element(By.ID, "id_password").send_keys("not-the-password")
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    refusal = WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.flash.error"))
+    assert "Invalid user name, password or domain" in refusal[0].text
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    charts = browser.find_elements(By.CSS_SELECTOR, "figure.quota svg")
+    assert len(charts) >= 8
+    assert any("Instances" in c.get_attribute("aria-label") for c in charts)
+    cookie = next(c for c in browser.get_cookies() if c["name"] == "martlet_session")
+    assert cookie["httpOnly"] and cookie.get("sameSite") == "Lax"
+    assert world["password"] not in browser.page_source
+    screenshot(browser, "overview")
+
+
+def test_network_subnet_and_router_show_in_the_topology(browser, martlet, world):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    network, router = uniq("dash-net"), uniq("dash-router")
+    open_page(browser, martlet, "/dashboard/project/networks/")
+    fill(browser, "network", name=network, subnet_name=network + "-v4", cidr="10.77.0.0/24")
+    assert f"Created network {network} with subnet 10.77.0.0/24." in flash(browser)
+    assert "10.77.0.0/24" in browser.find_element(By.ID, "networks").text
+    open_page(browser, martlet, "/dashboard/project/routers/")
+    fill(browser, "router", name=router)
+    assert f"Created router {router}." in flash(browser)
+    router_row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#routers tbody tr") if router in r.text)
+    form = router_row.find_element(By.CSS_SELECTOR, "form[id^=if-]")
+    Select(form.find_element(By.NAME, "subnet")).select_by_visible_text(f"{network}-v4 10.77.0.0/24")
+    submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "Added the interface." in flash(browser), flash(browser)
+    open_page(browser, martlet, "/dashboard/project/network_topology/")
+    titles = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "#topology a > title")]
+    assert f"network {network}" in titles and f"router {router}" in titles
+    # The router is drawn joined to the network: a dot on the network's line under the router's box.
+    assert browser.find_elements(By.CSS_SELECTOR, "#topology circle")
+    screenshot(browser, "topology")
+
+
+def test_a_launched_instance_goes_active_and_changes_state_without_a_reload(browser, martlet, world, identity):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    name = uniq("dash-vm")
+    network = uniq("dash-vm-net")
+    open_page(browser, martlet, "/dashboard/project/networks/")
+    fill(browser, "network", name=network, cidr="10.78.0.0/24")
+    open_page(browser, martlet, "/dashboard/project/instances/launch/")
+    fill(browser, "launch", name=name, source="Image: " + world["image"]["name"],
+         flavor="value:" + world["flavor"]["id"], network=network, count="1")
+    assert "/dashboard/project/instances/" in browser.current_url
+    assert f"Launched instance {name}." in flash(browser), flash(browser)
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#instances tbody tr") if name in r.text)
+    badge = row.find_element(By.CSS_SELECTOR, "[data-status-for]")
+    server_id = badge.get_attribute("data-status-for")
+    # From here on the page must not reload: a mark on the window would vanish if it did.
+    browser.execute_script("window.stillHere = true")
+    WebDriverWait(browser, WAIT).until(lambda d: badge.text == "ACTIVE")
+    token = identity.token(world["user"]["name"], world["password"], current_project(browser))
+    stop = api(martlet, token, "POST", f"/compute/v2.1/servers/{server_id}/action", json={"os-stop": None})
+    assert stop.status_code == 202, stop.text
+    WebDriverWait(browser, WAIT).until(lambda d: badge.text == "SHUTOFF")
+    assert browser.execute_script("return window.stillHere") is True
+    screenshot(browser, "instances")
+    # The instance's own page: its facts, actions and console log.
+    open_page(browser, martlet, f"/dashboard/project/instances/{server_id}/")
+    assert name in browser.find_element(By.TAG_NAME, "h1").text
+    submit(browser, browser.find_element(By.XPATH, "//button[text()='Start']"))
+    assert "Start: requested." in flash(browser)
+    screenshot(browser, "instance")
+    # It shows in the topology, joined to its network.
+    open_page(browser, martlet, "/dashboard/project/network_topology/")
+    titles = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "#topology a > title")]
+    assert f"server {name}" in titles and f"network {network}" in titles
+    world["server"] = {"id": server_id, "name": name}
+
+
+def test_a_volume_is_created_and_attached(browser, martlet, world):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    server = world.get("server")
+    assert server, "the instance scenario runs first"
+    name = uniq("dash-vol")
+    open_page(browser, martlet, "/dashboard/project/volumes/")
+    fill(browser, "volume", name=name, size="1")
+    assert f"Creating volume {name}." in flash(browser)
+
+    def row():
+        return next(r for r in browser.find_elements(By.CSS_SELECTOR, "#volumes tbody tr") if name in r.text)
+
+    deadline = time.time() + WAIT
+    while "available" not in row().text and time.time() < deadline:
+        time.sleep(0.5)
+        browser.refresh()
+    assert "available" in row().text
+    form = row().find_element(By.CSS_SELECTOR, "form[id^=attach-]")
+    Select(form.find_element(By.NAME, "server")).select_by_visible_text(server["name"])
+    submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "Attaching the volume." in flash(browser), flash(browser)
+    deadline = time.time() + WAIT
+    while "in-use" not in row().text and time.time() < deadline:
+        time.sleep(0.5)
+        browser.refresh()
+    assert "in-use" in row().text and server["name"] in row().text
+    screenshot(browser, "volumes")
+
+
+def test_an_object_is_uploaded_and_downloaded(browser, martlet, world, tmp_path):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    container = uniq("dash-box")
+    open_page(browser, martlet, "/dashboard/project/containers/")
+    fill(browser, "container", container=container)
+    assert f"Created container {container}." in flash(browser)
+    submit(browser, browser.find_element(By.LINK_TEXT, container))
+    payload = os.urandom(300_000)
+    source = tmp_path / "report.bin"
+    source.write_bytes(payload)
+    browser.find_element(By.ID, "object-file").send_keys(str(source))
+    browser.find_element(By.ID, "object-name").send_keys("docs/report.bin")
+    browser.find_element(By.CSS_SELECTOR, "#object-upload button[type=submit]").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.LINK_TEXT, "📁 docs/"))
+    submit(browser, browser.find_element(By.LINK_TEXT, "📁 docs/"))
+    link = browser.find_element(By.LINK_TEXT, "report.bin")
+    screenshot(browser, "objects")
+    download = cookie_session(browser).get(link.get_attribute("href"), timeout=30)
+    assert download.status_code == 200
+    assert hashlib.sha256(download.content).hexdigest() == hashlib.sha256(payload).hexdigest()
+    assert "attachment" in download.headers["Content-Disposition"]
+
+
+def test_a_hostile_name_is_shown_as_text(browser, martlet, world):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    hostile = "<script>alert(1)</script>"
+    open_page(browser, martlet, "/dashboard/project/networks/")
+    fill(browser, "network", name=hostile)
+    assert hostile in browser.find_element(By.ID, "networks").text
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in cookie_session(browser).get(martlet.base_url + "/dashboard/project/networks/").text
+    open_page(browser, martlet, "/dashboard/project/network_topology/")
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+
+
+def test_a_member_is_refused_admin_pages_and_sees_only_the_current_project(browser, martlet, world, identity):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    assert not browser.find_elements(By.LINK_TEXT, "Hypervisors")
+    open_page(browser, martlet, "/dashboard/admin/hypervisors/")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not allowed"
+    assert cookie_session(browser).get(martlet.base_url + "/dashboard/admin/hypervisors/").status_code == 403
+    assert cookie_session(browser).get(martlet.base_url + "/dashboard/identity/users/").status_code == 403
+    screenshot(browser, "forbidden")
+    # The other project has an instance of its own, made with the API.
+    elsewhere = next(p["name"] for p in (world["first"], world["second"]) if p["name"] != current_project(browser))
+    token = identity.token(world["user"]["name"], world["password"], elsewhere)
+    other = uniq("dash-other-vm")
+    created = api(martlet, token, "POST", "/compute/v2.1/servers",
+                  json={"server": {"name": other, "imageRef": world["image"]["id"], "flavorRef": world["flavor"]["id"], "networks": "none"}},
+                  headers={"OpenStack-API-Version": "compute 2.37"})
+    assert created.status_code == 202, created.text
+    open_page(browser, martlet, "/dashboard/project/instances/")
+    assert other not in browser.page_source
+    Select(browser.find_element(By.ID, "project-switch")).select_by_visible_text(elsewhere)
+    WebDriverWait(browser, WAIT).until(lambda d: "Now working in project" in flash(d))
+    open_page(browser, martlet, "/dashboard/project/instances/")
+    assert other in browser.page_source
+    assert world.get("server", {}).get("name", "-") not in browser.page_source
+
+
+def test_forms_without_the_csrf_token_change_nothing_and_sign_out_ends_the_session(browser, martlet, world, identity):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    session = cookie_session(browser)
+    name = uniq("dash-forged")
+    forged = session.post(martlet.base_url + "/dashboard/project/networks/create/", data={"name": name}, allow_redirects=False)
+    assert forged.status_code == 403
+    token = identity.token(world["user"]["name"], world["password"], current_project(browser))
+    networks = api(martlet, token, "GET", "/network/v2.0/networks").json()["networks"]
+    assert name not in [n["name"] for n in networks]
+    submit(browser, browser.find_element(By.XPATH, "//button[text()='Sign out']"))
+    assert "/dashboard/auth/login/" in browser.current_url
+    after = session.get(martlet.base_url + "/dashboard/project/", allow_redirects=False)
+    assert after.status_code == 303 and "/dashboard/auth/login/" in after.headers["Location"]
+    screenshot(browser, "login")
+
+
+def test_the_page_headers_forbid_framing_and_inline_script(martlet):
+    page = requests.get(martlet.base_url + "/dashboard/auth/login/", timeout=30)
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    # Horizon's field names, which tempest's dashboard scenario signs in with.
+    for field in ("id_username", 'name="password"', 'name="csrfmiddlewaretoken"', 'name="region"', 'name="domain"'):
+        assert field in page.text
+    assert re.search(r"<script>", page.text) is None
+    assert requests.get(martlet.base_url + "/", allow_redirects=False, timeout=30).headers["Location"].endswith("/dashboard/")
