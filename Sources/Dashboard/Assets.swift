@@ -35,13 +35,12 @@ enum Assets {
         table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
         th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         th { background: #eef1f5; font-weight: 600; }
-        form.inline { display: inline; }
         form.panel { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 1rem; margin: 1rem 0; max-width: 40rem; }
         .field { display: grid; gap: .2rem; margin-bottom: .6rem; }
         .field small { color: var(--muted); }
         input, select, textarea, button { font: inherit; padding: .3rem .5rem; border: 1px solid #aab4c0; border-radius: 4px; }
         button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
-        form.inline button { background: #fff; color: var(--accent); padding: .1rem .45rem; margin: 0 .1rem .2rem 0; }
+        button.row-action { background: #fff; color: var(--accent); padding: .1rem .45rem; margin: 0 .1rem .2rem 0; }
         button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #f2b300; outline-offset: 1px; }
         .flash { padding: .5rem .8rem; border-radius: 4px; background: #e6f4ea; border: 1px solid #a8d5b5; }
         .flash.error, p.error { background: #fdecea; border: 1px solid #f5b5ae; padding: .5rem .8rem; border-radius: 4px; }
@@ -69,9 +68,10 @@ enum Assets {
           for (const select of document.querySelectorAll("select[data-autosubmit]")) {
             select.addEventListener("change", () => select.form.submit());
           }
-          for (const form of document.querySelectorAll("form[data-confirm]")) {
-            form.addEventListener("submit", (event) => { if (!confirm(form.dataset.confirm)) event.preventDefault(); });
-          }
+          document.addEventListener("click", (event) => {
+            const button = event.target.closest("button[data-confirm]");
+            if (button && !confirm(button.dataset.confirm)) event.preventDefault();
+          });
           // Live status: rows whose status is on its way somewhere are refreshed without a reload.
           const poll = document.querySelector("[data-poll]");
           if (poll) {
@@ -81,14 +81,14 @@ enum Assets {
                 if (answer.status === 401) { location.reload(); return; }
                 if (!answer.ok) return;
                 const statuses = await answer.json();
-                for (const badge of document.querySelectorAll("[data-status-for]")) {
-                  const now = statuses[badge.dataset.statusFor];
+                for (const row of poll.querySelectorAll("tr[data-id]")) {
+                  const now = statuses[row.dataset.id];
+                  const badge = row.querySelector("[data-cell=status]");
                   if (now === undefined) { badge.textContent = "DELETED"; badge.className = "status idle"; continue; }
                   if (badge.textContent !== now.status) { badge.textContent = now.status; badge.className = "status " + now.kind; }
-                  const id = CSS.escape(badge.dataset.statusFor);
-                  for (const [field, value] of [["task", now.task], ["addresses", now.addresses]]) {
-                    const cell = document.querySelector('[data-' + field + '-for="' + id + '"]');
-                    if (cell && value !== undefined && cell.textContent !== value) cell.textContent = value;
+                  for (const field of ["task", "addresses"]) {
+                    const cell = row.querySelector("[data-cell=" + field + "]");
+                    if (cell && now[field] !== undefined && cell.textContent !== now[field]) cell.textContent = now[field];
                   }
                 }
               } catch (error) { /* the next round tries again */ }

@@ -11,10 +11,14 @@ enum Components {
         init(_ title: String, key: String) { self.init(title) { HTML(stringLiteral: HTML.escape(Components.text($0[key]))) } }
     }
 
-    static func table(_ rows: [JSON], _ columns: [Column], empty: String, id: String? = nil) -> HTML {
+    /// `live`: each row carries its resource's ID, for the page's script to refresh its `data-cell`s.
+    static func table(_ rows: [JSON], _ columns: [Column], empty: String, id: String? = nil, live: Bool = false) -> HTML {
         guard !rows.isEmpty else { return "<p class=\"empty\">\(empty)</p>" }
         let head = HTML.join(columns.map { "<th scope=\"col\">\($0.title)</th>" })
-        let body = HTML.join(rows.map { row in "<tr>\(HTML.join(columns.map { "<td>\($0.cell(row))</td>" }))</tr>" })
+        let body = HTML.join(rows.map { row in
+            let rowID: HTML = live ? " data-id=\"\(row["id"]?.stringValue)\"" : ""
+            return "<tr\(rowID)>\(HTML.join(columns.map { "<td>\($0.cell(row))</td>" }))</tr>"
+        })
         let idAttribute: HTML = id.map { " id=\"\($0)\"" } ?? ""
         return "<div class=\"scroll\"><table\(idAttribute)><thead><tr>\(head)</tr></thead><tbody>\(body)</tbody></table></div>"
     }
@@ -76,18 +80,21 @@ enum Components {
         return "<form class=\"panel\" method=\"post\" action=\"\(action)\"\(idAttribute)>\(visit.csrfInput)\(controls)<button type=\"submit\">\(submit)</button></form>"
     }
 
-    /// A one-button form for an action on a row (delete, reboot, …); `confirm` asks first.
+    /// A button for an action on a row (delete, reboot, …); `confirm` asks first. It submits the
+    /// page's one `actions` form, which holds the CSRF token, with its fields in the query string,
+    /// so a table of a thousand rows does not carry a thousand forms.
     static func button(_ visit: Visit, action: String, _ label: String, confirm: String? = nil, fields: [(String, String)] = []) -> HTML {
-        let hidden = HTML.join(fields.map { "<input type=\"hidden\" name=\"\($0.0)\" value=\"\($0.1)\">" })
+        var query = URLComponents()
+        query.queryItems = fields.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let target = fields.isEmpty ? action : action + "?" + (query.percentEncodedQuery ?? "")
         let ask: HTML = confirm.map { " data-confirm=\"\($0)\"" } ?? ""
-        return "<form class=\"inline\" method=\"post\" action=\"\(action)\"\(ask)>\(visit.csrfInput)\(hidden)<button type=\"submit\">\(label)</button></form>"
+        return "<button type=\"submit\" class=\"row-action\" form=\"actions\" formaction=\"\(target)\"\(ask)>\(label)</button>"
     }
 
     /// A status word with its colour class; transitional ones are polled by the page's script.
-    static func status(_ value: String?, id: String? = nil) -> HTML {
+    static func status(_ value: String?) -> HTML {
         let word = value ?? "-"
-        let live: HTML = id.map { " data-status-for=\"\($0)\"" } ?? ""
-        return "<span class=\"status \(HTML(raw: kind(of: word)))\"\(live)>\(word)</span>"
+        return "<span class=\"status \(HTML(raw: kind(of: word)))\" data-cell=\"status\">\(word)</span>"
     }
 
     /// The colour class of a status: good, bad, idle, or busy (on its way somewhere).

@@ -69,6 +69,7 @@ enum Layout {
             <form method="post" action="/dashboard/auth/logout/">\(visit.csrfInput)<button type="submit">Sign out</button></form></header>
             <div class="frame"><nav aria-label="Sections"><h2>Project</h2><ul>\(links(projectSections))</ul>\(admin)</nav>
             <main><h1>\(title)</h1>\(message)\(body)</main></div>
+            <form id="actions" method="post" hidden>\(visit.csrfInput)</form>
             """)
     }
 }

@@ -44,7 +44,8 @@ struct Visit: Sendable {
     /// The posted form, once its CSRF token matches the session's.
     func form() async throws -> FormQuery {
         let bytes = try await request.body.collect(upTo: 1 << 20)
-        let form = FormQuery(String(buffer: bytes))
+        // A row's button sends its fields in the query string (see `Components.button`).
+        let form = FormQuery([String(buffer: bytes), request.uri.query ?? ""].filter { !$0.isEmpty }.joined(separator: "&"))
         guard SessionStore.same(form.get("csrfmiddlewaretoken") ?? "", session.csrf) else { throw DashboardError.badForm("CSRF") }
         return form
     }

@@ -99,11 +99,10 @@ extension JSON: Codable {
 extension JSON {
     /// Parses a request body; anything that is not JSON text (including invalid UTF-8) is a 400.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSON {
-        do {
-            return try JSONDecoder().decode(JSON.self, from: Data(bytes))
-        } catch {
-            throw APIError.badRequest("The request body is not valid JSON.")
-        }
+        let parsed = bytes.withContiguousStorageIfAvailable { try? JSONParser.parse($0) }
+            ?? Array(bytes).withUnsafeBufferPointer { try? JSONParser.parse($0) }
+        guard let parsed else { throw APIError.badRequest("The request body is not valid JSON.") }
+        return parsed
     }
 
     /// Compact JSON text. Hand-written because it sits on every response's hot path.

@@ -145,6 +145,47 @@ import Testing
         }
     }
 
+    /// From 2.40 usage pages by server: novaclient (and so Horizon's overview) asks with the last
+    /// server as marker until a page comes back empty, so a marker that is ignored never ends.
+    @Test func usagePagesByServerFrom240() async throws {
+        let cloud = try await computeCloud()
+        defer { Task { await cloud.close() } }
+        let base = cloud.compute.links.base
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            for n in 1...3 { #expect(try await c.boot(admin, name: "vm\(n)", image: image, network: network).status == .accepted) }
+            await cloud.compute.settle()
+            let project = try #require(try await c.call(.get, "/identity/v3/auth/tokens", token: admin, headers: ["X-Subject-Token": admin])["token"]?["project"]?["id"]?.stringValue)
+            let show = "/compute/v2.1/os-simple-tenant-usage/\(project)"
+            let ids: (JSON) -> [String] = { $0["server_usages"]?.array.compactMap { $0["instance_id"]?.stringValue } ?? [] }
+            let all = ids(try await c.call(.get, show, token: admin, headers: Self.version("2.39"))["tenant_usage"] ?? [:])
+            #expect(all.count == 3)
+            // Before 2.40 a marker is not a parameter: every server, every time.
+            #expect(ids(try await c.call(.get, "\(show)?marker=\(all[0])", token: admin, headers: Self.version("2.39"))["tenant_usage"] ?? [:]) == all)
+            var seen: [String] = []
+            var path = "\(show)?limit=2"
+            for _ in 0..<5 {
+                let page = try await c.call(.get, path, token: admin, headers: Self.version("2.40"))
+                #expect(page.status == .ok)
+                let got = ids(page["tenant_usage"] ?? [:])
+                seen += got
+                guard let next = page["tenant_usage_links"]?.array.first?["href"]?.stringValue else {
+                    // novaclient asks once more after the last page and stops at the empty one.
+                    let last = try #require(seen.last)
+                    #expect(ids(try await c.call(.get, "\(show)?marker=\(last)", token: admin, headers: Self.version("2.40"))["tenant_usage"] ?? [:]).isEmpty)
+                    break
+                }
+                #expect(next.hasPrefix("\(base)/v2.1/os-simple-tenant-usage/\(project)?limit=2&marker="))
+                path = String(next[try #require(next.range(of: "/compute/v2.1")).lowerBound...])
+            }
+            #expect(seen == all)
+            let list = try await c.call(.get, "/compute/v2.1/os-simple-tenant-usage?detailed=1&limit=1", token: admin, headers: Self.version("2.40"))
+            #expect(list["tenant_usages"]?.array.count == 1 && list["tenant_usages_links"]?.array.first?["rel"] == "next")
+            try await Self.expectUnknownMarker(c, admin, show, version: "2.40", message: "Marker nope could not be found.")
+        }
+    }
+
     /// The other listings refuse a bad limit too, and answer an unknown marker as Nova does.
     @Test func everyOtherListingRefusesABadLimit() async throws {
         let cloud = try await computeCloud()

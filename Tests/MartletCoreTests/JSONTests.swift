@@ -9,6 +9,24 @@ import Testing
         #expect(try JSON.parse(Array(text.utf8)) == value)
     }
 
+    /// The parser answers as Foundation's decoder, which it replaced, did for the same text.
+    @Test func parsesAsFoundationsDecoderDid() throws {
+        let cases: [(String, JSON)] = [
+            ("1.0", .int(1)), ("1e2", .int(100)), ("1.5e3", .int(1500)), ("-0", .int(0)), ("-0.0", .int(0)), ("0.5", .double(0.5)),
+            ("1e-2", .double(0.01)), ("12345678901234567890", .double(12345678901234567890)), ("9223372036854775807", .int(.max)),
+            ("9223372036854775808", .double(9223372036854775808)), ("-9223372036854775808", .int(.min)), (" 1 ", .int(1)),
+            (#"{"a":1,"a":2}"#, ["a": 1]), (#""\ud83d\ude00""#, "😀"), (#""a\u0000b""#, "a\u{0}b"), (#""\/\b\f\n\r\t""#, "/\u{8}\u{C}\n\r\t"),
+            (#"{"a":[],"b":{},"c":[true,false,null]}"#, ["a": [], "b": [:], "c": [true, false, nil]]), (#""é日""#, "é日"),
+        ]
+        for (text, expected) in cases { #expect(try JSON.parse(Array(text.utf8)) == expected, "\(text)") }
+        let refused = ["1E400", #""\ud83d""#, #""\ude00""#, "01", "1.", ".5", "tru", "nan", "[1,]", #"{"a":1,}"#, "", " ", "[", #"{"a"}"#, "1 2",
+                       "\"a\u{1}b\"", #""\x""#, #""\u12G4""#, "+1", "-", "1e", "[1 2]", #"{"a" 1}"#, #"{1:2}"#]
+        for text in refused { #expect(throws: APIError.self, "\(text)") { try JSON.parse(Array(text.utf8)) } }
+        #expect(throws: APIError.self) { try JSON.parse([0x22, 0xFF, 0x22]) }
+        #expect(throws: APIError.self) { try JSON.parse(Array((String(repeating: "[", count: 600) + String(repeating: "]", count: 600)).utf8)) }
+        #expect(try JSON.parse(Array((String(repeating: "[", count: 400) + String(repeating: "]", count: 400)).utf8)) != .null)
+    }
+
     @Test func writesEveryIntegerAndStringExactly() throws {
         let integers: [Int64] = [0, 7, -7, 10, -10, 1_000_000, .max, .min]
         #expect(JSON.array(integers.map { JSON.int($0) }).text == "[" + integers.map(String.init).joined(separator: ",") + "]")

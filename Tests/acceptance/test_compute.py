@@ -346,6 +346,7 @@ def test_server_create_list_show_and_port(osc, servers, net, image):
     assert [f["ip_address"] for f in port["fixed_ips"]] == [ip], port["fixed_ips"]
 
 
+@pytest.mark.one_database
 def test_server_power_actions(osc, servers, compute, net, image):
     sid = boot(osc, servers, net, image)["id"]
     server = compute.wait_status(sid, "ACTIVE")

@@ -1,6 +1,8 @@
 """Create / list / show / set / delete of projects, users, groups and roles
 with the real `openstack` CLI, each change checked by reading it back."""
 
+import pytest
+
 from conftest import uniq
 
 
@@ -8,6 +10,7 @@ def names(rows):
     return {row["Name"] for row in rows}
 
 
+@pytest.mark.one_database
 def test_project_crud(osc, identity):
     name = uniq("proj")
     created = osc.json("project", "create", "--domain", "Default", "--description", "first",
@@ -105,6 +108,7 @@ def test_duplicate_user_name_conflicts(osc):
     osc.ok("user", "delete", name)
 
 
+@pytest.mark.one_database
 def test_group_crud_and_membership(osc, identity):
     user = identity.create_user()
     name = uniq("group")

@@ -211,8 +211,8 @@ def test_a_launched_instance_goes_active_and_changes_state_without_a_reload(brow
     assert "/dashboard/project/instances/" in browser.current_url
     assert f"Launched instance {name}." in flash(browser), flash(browser)
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#instances tbody tr") if name in r.text)
-    badge = row.find_element(By.CSS_SELECTOR, "[data-status-for]")
-    server_id = badge.get_attribute("data-status-for")
+    badge = row.find_element(By.CSS_SELECTOR, "[data-cell=status]")
+    server_id = row.get_attribute("data-id")
     # From here on the page must not reload: a mark on the window would vanish if it did.
     browser.execute_script("window.stillHere = true")
     WebDriverWait(browser, WAIT).until(lambda d: badge.text == "ACTIVE")

@@ -245,6 +245,7 @@ def test_image_set_and_unset_properties_and_tags(osc):
     assert "no-such-key" in r.stderr, r.stderr
 
 
+@pytest.mark.one_database
 def test_image_sharing_with_another_project(osc, clouds, tmp_path, images, member):
     data = tmp_path / "shared.raw"
     data.write_bytes(os.urandom(4096))

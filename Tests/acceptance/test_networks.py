@@ -130,6 +130,7 @@ def test_network_create_show_list_set_delete(osc, cleanup):
     assert created["id"] not in {n["ID"] for n in osc.json("network", "list")}
 
 
+@pytest.mark.one_database
 def test_subnet_options_and_fixed_ip_ports(osc, cleanup):
     net = make_network(osc, cleanup)
     cidr = rand_cidr()
@@ -210,6 +211,7 @@ def test_subnet_options_and_fixed_ip_ports(osc, cleanup):
 
 # --- 2. routers -------------------------------------------------------------------
 
+@pytest.mark.one_database
 def test_router_gateway_interfaces_and_delete_refused(osc, cleanup):
     ext, ext_sub, ext_cidr = make_external(osc, cleanup)
     net = make_network(osc, cleanup)
@@ -288,6 +290,7 @@ def test_router_gateway_interfaces_and_delete_refused(osc, cleanup):
 
 # --- 3. floating IPs --------------------------------------------------------------
 
+@pytest.mark.one_database
 def test_floating_ip_associate_disassociate_delete(osc, cleanup, member):
     # The admin makes the external network; a project member uses it.
     ext, ext_sub, ext_cidr = make_external(osc, cleanup)

@@ -414,6 +414,7 @@ def test_swift_content_type_guessed_from_the_name(swift, tmp_path):
 
 # --- openstack container / object -----------------------------------------------------
 
+@pytest.mark.one_database
 def test_openstack_container_and_object_commands(osc, swift_http, tmp_path):
     container = uniq("osc")
     created = osc.json("container", "create", container)

@@ -5,10 +5,10 @@ import urllib.request
 
 
 class Cloud:
-    def __init__(self, url, password):
+    def __init__(self, url, password, project="admin"):
         self.url = url
         auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": password}}},
-                         "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+                         "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
         self.token = None
         headers, body = self.call("POST", "/identity/v3/auth/tokens", auth)
         self.token = headers["X-Subject-Token"]

@@ -73,13 +73,18 @@ struct InfrastructureRoutes {
         r.get("/v2.1/os-simple-tenant-usage", rule: "os_compute_api:os-simple-tenant-usage:list") { call in
             // `os-simple-tenant-usage/` names an empty project, not the list.
             if call.request.uri.path.hasSuffix("/") { throw APIError.notFound("The resource could not be found.") }
-            let usages = try await usage(call, project: nil)
-            return .json(.ok, ["tenant_usages": .array(usages)])
+            let (usages, links) = try await usage(call, project: nil)
+            var body: [String: JSON] = ["tenant_usages": .array(usages)]
+            if let links { body["tenant_usages_links"] = links }
+            return .json(.ok, .object(body))
         }
         r.get("/v2.1/os-simple-tenant-usage/:project_id", rule: "os_compute_api:os-simple-tenant-usage:show") { call in
             let project = try call.param("project_id")
             try call.enforce("os_compute_api:os-simple-tenant-usage:show", ["project_id": project])
-            return .json(.ok, ["tenant_usage": try await usage(call, project: project).first ?? [:]])
+            let (usages, links) = try await usage(call, project: project)
+            var body: [String: JSON] = ["tenant_usage": usages.first ?? [:]]
+            if let links { body["tenant_usage_links"] = links }
+            return .json(.ok, .object(body))
         }
     }
 
@@ -455,17 +460,28 @@ struct InfrastructureRoutes {
 
     // MARK: Usage
 
-    private func usage(_ call: APICall, project: String?) async throws -> [JSON] {
+    /// The usage of each project's servers; from 2.40 a page of servers (`limit`, `marker`) with a
+    /// next link while more remain, as novaclient walks it until a page comes back empty.
+    private func usage(_ call: APICall, project: String?) async throws -> (usages: [JSON], links: JSON?) {
         let now = Date().timeIntervalSince1970
         let start = try call.query("start").map { guard let d = Timestamp.parse($0) else { throw APIError.badRequest("Invalid start time.") }; return d.timeIntervalSince1970 } ?? now - 86400
         let end = try call.query("end").map { guard let d = Timestamp.parse($0) else { throw APIError.badRequest("Invalid end time.") }; return d.timeIntervalSince1970 } ?? now
         guard start <= end else { throw APIError.badRequest("Invalid start time. The start time cannot occur after the end time.") }
         let detailed = project != nil || ["1", "true", "True"].contains(call.query("detailed") ?? "")
         let condition: SQLQueryString = project.map { "project_id = \(bind: $0)" } ?? "1 = 1"
-        let servers = try await service.db.read { try await service.servers.list(condition, limit: nil, in: $0) }
+        var servers = try await service.db.read { try await service.servers.list(condition, limit: nil, in: $0) }
+        var links: JSON?
+        if service.version(call) >= Microversion(2, 40) {
+            let after = try Pagination.after(call.query("marker"), in: servers, id: \.id, notFound: ComputeFault.markerCouldNotBeFound)
+            let page = Pagination.page(after, limit: try Pagination.limit(call.query("limit"), max: .max, invalid: ComputeFault.invalidLimit) ?? 1000)
+            servers = Array(page.items)
+            if page.hasMore, let last = page.items.last {
+                links = service.links.next(path: "os-simple-tenant-usage" + (project.map { "/" + $0 } ?? ""), marker: last.id, query: call.queryItems)
+            }
+        }
         var byProject: [String: [Server]] = [:]
         for s in servers { byProject[s.projectID, default: []].append(s) }
-        return byProject.keys.sorted().map { projectID in
+        let usages: [JSON] = byProject.keys.sorted().map { projectID in
             var totals = (hours: 0.0, vcpu: 0.0, ram: 0.0, disk: 0.0)
             var usages: [JSON] = []
             for s in byProject[projectID] ?? [] {
@@ -488,5 +504,6 @@ struct InfrastructureRoutes {
             if detailed { body["server_usages"] = .array(usages) }
             return .object(body)
         }
+        return (usages, links)
     }
 }

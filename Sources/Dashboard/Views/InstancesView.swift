@@ -64,11 +64,11 @@ enum InstancesView {
                 return admin ? "\(server["name"]?.stringValue)" : Components.link("/dashboard/project/instances/\(Components.segment(id))/", server["name"]?.stringValue ?? id)
             },
             .init("Image") { server in "\(server["image"]?["id"]?.stringValue.map { imageNames[$0] ?? $0 } ?? "(volume)")" },
-            .init("IP Address") { "<span data-addresses-for=\"\($0["id"]?.stringValue)\">\(addresses($0))</span>" },
+            .init("IP Address") { "<span data-cell=\"addresses\">\(addresses($0))</span>" },
             .init("Flavor") { "\($0["flavor"]?["original_name"]?.stringValue ?? $0["flavor"]?["id"]?.stringValue)" },
             .init("Key Pair", key: "key_name"),
-            .init("Status") { Components.status($0["status"]?.stringValue, id: $0["id"]?.stringValue) },
-            .init("Task") { "<span data-task-for=\"\($0["id"]?.stringValue)\">\(Components.text($0["OS-EXT-STS:task_state"]))</span>" },
+            .init("Status") { Components.status($0["status"]?.stringValue) },
+            .init("Task") { "<span data-cell=\"task\">\(Components.text($0["OS-EXT-STS:task_state"]))</span>" },
         ]
         if !admin {
             columns.append(.init("Actions") { server in
@@ -78,7 +78,7 @@ enum InstancesView {
                     + Components.button(visit, action: action, "Reboot", fields: [("do", "reboot")])
             })
         }
-        return Components.table(servers, columns, empty: "No instances yet.", id: "instances")
+        return Components.table(servers, columns, empty: "No instances yet.", id: "instances", live: true)
     }
 
     static func launchPage(_ visit: Visit) async throws -> Response {
