@@ -5,12 +5,12 @@
 #     fills it: BENCH_SERVERS (1,000) servers in the admin project on one network, and a second
 #     project `topology` with BENCH_TOPO_NETWORKS (50) networks and BENCH_TOPO_SERVERS (500)
 #     servers spread over them;
-#   - Martlet's dashboard: the instance list (admin project), the overview and the network
+#   - Martlet's dashboard: the instance list (admin project; its first page of 100), the overview and the network
 #     topology (project `topology`), each fetched once untimed and BENCH_RUNS (20) times timed
 #     through a signed-in session: p50/p90/max milliseconds from request to last byte, and bytes;
 #     then the first contentful paint of each in headless Chromium (5 loads, p50);
 #   - the anchor, Horizon (bench/lib/horizon-anchor.sh: the pinned PyPI release under gunicorn
-#     with 2 workers, sessions in a private memcached, pages of 1,000 rows), signed in as the same
+#     with 2 workers, sessions in a private memcached, pages of 100 rows as Martlet's), signed in as the same
 #     admin against the same Martlet, the same three pages the same way. Horizon calls the APIs
 #     over HTTP; Martlet's dashboard calls them in process.
 # Prints a table with the targets (every page under 50 ms, first paint under 300 ms) and the

@@ -72,28 +72,31 @@ enum Assets {
             const button = event.target.closest("button[data-confirm]");
             if (button && !confirm(button.dataset.confirm)) event.preventDefault();
           });
-          // Live status: rows whose status is on its way somewhere are refreshed without a reload.
+          // Live status: the rows are refreshed without a reload, every 2 s while one is on its way
+          // somewhere (BUILD, REBOOT, …), every 5 s otherwise.
           const poll = document.querySelector("[data-poll]");
           if (poll) {
             const refresh = async () => {
               try {
                 const answer = await fetch(poll.dataset.poll, { headers: { "Accept": "application/json" } });
                 if (answer.status === 401) { location.reload(); return; }
-                if (!answer.ok) return;
-                const statuses = await answer.json();
-                for (const row of poll.querySelectorAll("tr[data-id]")) {
-                  const now = statuses[row.dataset.id];
-                  const badge = row.querySelector("[data-cell=status]");
-                  if (now === undefined) { badge.textContent = "DELETED"; badge.className = "status idle"; continue; }
-                  if (badge.textContent !== now.status) { badge.textContent = now.status; badge.className = "status " + now.kind; }
-                  for (const field of ["task", "addresses"]) {
-                    const cell = row.querySelector("[data-cell=" + field + "]");
-                    if (cell && now[field] !== undefined && cell.textContent !== now[field]) cell.textContent = now[field];
+                if (answer.ok) {
+                  const statuses = await answer.json();
+                  for (const row of poll.querySelectorAll("tr[data-id]")) {
+                    const now = statuses[row.dataset.id];
+                    const badge = row.querySelector("[data-cell=status]");
+                    if (now === undefined) { badge.textContent = "DELETED"; badge.className = "status idle"; continue; }
+                    if (badge.textContent !== now.status) { badge.textContent = now.status; badge.className = "status " + now.kind; }
+                    for (const field of ["task", "addresses"]) {
+                      const cell = row.querySelector("[data-cell=" + field + "]");
+                      if (cell && now[field] !== undefined && cell.textContent !== now[field]) cell.textContent = now[field];
+                    }
                   }
                 }
               } catch (error) { /* the next round tries again */ }
+              setTimeout(refresh, poll.querySelector(".status.busy") ? 2000 : 5000);
             };
-            setInterval(refresh, 2000);
+            setTimeout(refresh, 2000);
           }
           // Uploads stream the file itself to the dashboard, which passes it to the service.
           for (const form of document.querySelectorAll("form[data-upload]")) {

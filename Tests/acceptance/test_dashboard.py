@@ -233,6 +233,21 @@ def test_a_launched_instance_goes_active_and_changes_state_without_a_reload(brow
     titles = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "#topology a > title")]
     assert f"server {name}" in titles and f"network {network}" in titles
     world["server"] = {"id": server_id, "name": name}
+    # A second server: with one row to a page, the first page links to the next, which shows the other.
+    other = uniq("dash-vm-two")
+    created = api(martlet, token, "POST", "/compute/v2.1/servers",
+                  json={"server": {"name": other, "imageRef": world["image"]["id"], "flavorRef": world["flavor"]["id"], "networks": "none"}},
+                  headers={"OpenStack-API-Version": "compute 2.37"})
+    assert created.status_code == 202, created.text
+    session = cookie_session(browser)
+    first = session.get(martlet.base_url + "/dashboard/project/instances/?limit=1", timeout=30).text
+    shown = [n for n in (name, other) if n in first]
+    assert len(shown) == 1
+    next_page = re.search(r'<a href="([^"]+)">Next page</a>', first)
+    assert next_page, "the first of two pages links to the next"
+    second = session.get(martlet.base_url + next_page.group(1).replace("&amp;", "&"), timeout=30).text
+    assert ({name, other} - set(shown)).pop() in second and shown[0] not in second
+    assert "First page" in second
 
 
 def test_a_volume_is_created_and_attached(browser, martlet, world):

@@ -2,7 +2,7 @@
 # bench/lib/horizon-anchor.sh PORT KEYSTONE_URL MEMCACHED_PORT - the anchor of bench/dashboard.sh:
 # OpenStack's own Horizon (the `horizon` release on PyPI, pinned) under gunicorn with 2 workers,
 # sessions in a private memcached as Horizon's defaults keep them, pointed at the Martlet being
-# measured, with pages of up to 1,000 rows so a page holds what Martlet's holds. Its stylesheets
+# measured, with pages of 100 rows (HORIZON_PAGE_SIZE) as Martlet's dashboard has them. Its stylesheets
 # are not compiled (no page here needs them to render on the server). Installs into
 # ~/.cache/martlet-anchors/horizon-venv the first time; runs in the foreground.
 set -euo pipefail
@@ -25,7 +25,7 @@ COMPRESS_ENABLED = False
 COMPRESS_OFFLINE = False
 COMPRESS_PRECOMPILERS = ()
 API_RESULT_LIMIT = 1000
-API_RESULT_PAGE_SIZE = 1000
+API_RESULT_PAGE_SIZE = ${HORIZON_PAGE_SIZE:-100}
 PY
 cd "$SITE"
 exec "$VENV/bin/gunicorn" --workers 2 --bind "127.0.0.1:$PORT" --pythonpath "$SITE" --timeout 120 --log-level warning openstack_dashboard.wsgi:application

@@ -17,8 +17,10 @@ enum AdminView {
             ], empty: "No hypervisors.", id: "hypervisors"))
         }
         routes.page("admin/instances") { visit in
-            let servers = try await visit.get("/compute/v2.1/servers/detail?all_tenants=1", headers: InstancesView.microversion)["servers"]?.array ?? []
-            return visit.page("All Instances", InstancesView.table(visit, servers, imageNames: [:], admin: true))
+            let page = InstancesView.Page(visit.request)
+            let answer = try await visit.get("/compute/v2.1/servers/detail" + page.query + "&all_tenants=1", headers: InstancesView.microversion)
+            return visit.page("All Instances", InstancesView.table(visit, answer["servers"]?.array ?? [], imageNames: [:], admin: true)
+                + page.links(answer["servers_links"], path: "/dashboard/admin/instances/"))
         }
         routes.page("admin/volumes") { visit in
             let volumes = try await visit.get("/volume/v3/volumes/detail?all_tenants=1")["volumes"]?.array ?? []

@@ -10,17 +10,20 @@ enum InstancesView {
 
     static func addRoutes(_ routes: Routes) {
         routes.page("project/instances") { visit in
-            async let servers = visit.get("/compute/v2.1/servers/detail", headers: microversion)
+            let page = Page(visit.request)
+            async let servers = visit.get("/compute/v2.1/servers/detail" + page.query, headers: microversion)
             async let images = visit.get("/image/v2/images?limit=1000")
             let imageNames = names(try await images["images"]?.array ?? [])
-            let list = try await servers["servers"]?.array ?? []
+            let answer = try await servers
+            let list = answer["servers"]?.array ?? []
             return visit.page("Instances", """
                 <div class="actions"><a href="/dashboard/project/instances/launch/">Launch Instance</a></div>
-                <div data-poll="/dashboard/project/instances/status/">\(table(visit, list, imageNames: imageNames, admin: false))</div>
+                <div data-poll="/dashboard/project/instances/status/\(page.query)">\(table(visit, list, imageNames: imageNames, admin: false))</div>
+                \(page.links(answer["servers_links"], path: "/dashboard/project/instances/"))
                 """)
         }
-        routes.script(.get, "project/instances/status") { visit, _ in
-            let servers = try await visit.get("/compute/v2.1/servers/detail")
+        routes.script(.get, "project/instances/status") { visit, request in
+            let servers = try await visit.get("/compute/v2.1/servers/detail" + Page(request).query)
             return .json(.ok, statuses(servers["servers"]?.array ?? []))
         }
         routes.page("project/instances/launch") { visit in try await launchPage(visit) }
@@ -32,6 +35,32 @@ enum InstancesView {
             visit.context.parameters.get("id").map { "/dashboard/project/instances/\(Components.segment($0))/" } ?? "/dashboard/project/instances/"
         }) { visit, form in
             try await act(visit, id: visit.context.parameters.get("id") ?? "", form: form)
+        }
+    }
+
+    /// A page of the list: `size` rows (100, as many as a person reads) after `marker`.
+    struct Page {
+        let marker: String?
+        let size: Int
+
+        init(_ request: Request) {
+            marker = request.formQuery.get("marker").flatMap { $0.isEmpty ? nil : $0 }
+            size = Int(request.formQuery.get("limit") ?? "").map { min(max($0, 1), 1000) } ?? 100
+        }
+
+        var query: String {
+            "?limit=\(size)" + (marker.map { "&marker=" + Components.segment($0) } ?? "")
+        }
+
+        /// "First page" when this is not the first, "Next page" when the API links to one.
+        func links(_ apiLinks: JSON?, path: String) -> HTML {
+            var parts: [HTML] = []
+            if marker != nil { parts.append(Components.link(path + "?limit=\(size)", "First page")) }
+            if let next = apiLinks?.array.first(where: { $0["rel"] == "next" })?["href"]?.stringValue,
+               let marker = URLComponents(string: next)?.queryItems?.first(where: { $0.name == "marker" })?.value {
+                parts.append(Components.link(path + "?limit=\(size)&marker=" + Components.segment(marker), "Next page"))
+            }
+            return parts.isEmpty ? "" : "<nav class=\"pages\" aria-label=\"Pages\">\(HTML.join(parts, separator: " · "))</nav>"
         }
     }
 

@@ -33,32 +33,33 @@ enum OverviewView {
         }
     }
 
-    /// vCPU-hours per day over the last seven days, from the usage API (one in-process call a day).
+    /// vCPU-hours per day over the last seven days, from one usage call over the week: each
+    /// server's running time is cut into the days it overlaps.
     static func lastWeek(_ visit: Visit) async throws -> HTML {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let today = calendar.startOfDay(for: Date())
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = calendar.timeZone
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        let now = Date()
+        let days = (0..<7).reversed().map { calendar.date(byAdding: .day, value: -$0, to: calendar.startOfDay(for: now))! }
+        let stamp = DateFormatter()
+        stamp.locale = Locale(identifier: "en_US_POSIX")
+        stamp.timeZone = calendar.timeZone
+        stamp.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        let usage = try await visit.get("/compute/v2.1/os-simple-tenant-usage/\(visit.projectID)?start=\(stamp.string(from: days[0]))&end=\(stamp.string(from: now))")
+        var hours = [Double](repeating: 0, count: days.count)
+        for server in usage["tenant_usage"]?["server_usages"]?.array ?? [] {
+            // Nova writes these without a zone, in UTC, with microseconds: the seconds are enough.
+            guard let startedText = server["started_at"]?.stringValue, let started = stamp.date(from: String(startedText.prefix(19))) else { continue }
+            let ended = server["ended_at"]?.stringValue.flatMap { stamp.date(from: String($0.prefix(19))) } ?? now
+            let vcpus = Double(Components.text(server["vcpus"])) ?? 0
+            for (index, day) in days.enumerated() {
+                let overlap = min(ended, day.addingTimeInterval(86400), now).timeIntervalSince(max(started, day))
+                if overlap > 0 { hours[index] += overlap / 3600 * vcpus }
+            }
+        }
         let label = DateFormatter()
         label.dateFormat = "EEE"
         label.timeZone = calendar.timeZone
-        label.locale = formatter.locale
-        var points: [(label: String, value: Double)] = []
-        for offset in (0..<7).reversed() {
-            let start = calendar.date(byAdding: .day, value: -offset, to: today)!
-            let end = calendar.date(byAdding: .day, value: 1, to: start)!
-            let usage = try await visit.get("/compute/v2.1/os-simple-tenant-usage/\(visit.projectID)?start=\(formatter.string(from: start))&end=\(formatter.string(from: min(end, Date())))")
-            let hours: Double
-            switch usage["tenant_usage"]?["total_vcpus_usage"] {
-            case .double(let d): hours = d
-            case .int(let i): hours = Double(i)
-            default: hours = 0
-            }
-            points.append((label.string(from: start), hours))
-        }
-        return Charts.bars("vCPU hours per day", points, unit: "vCPU·h")
+        label.locale = stamp.locale
+        return Charts.bars("vCPU hours per day", zip(days, hours).map { (label.string(from: $0), $1) }, unit: "vCPU·h")
     }
 }
