@@ -113,6 +113,11 @@ enum Components {
         return result
     }
 
+    /// ID → name of a listing (servers, networks, services), for showing what a row refers to.
+    static func names(_ items: [JSON]) -> [String: String] {
+        Dictionary(items.compactMap { item in item["id"]?.stringValue.map { ($0, item["name"]?.stringValue ?? $0) } }, uniquingKeysWith: { a, _ in a })
+    }
+
     static func link(_ href: String, _ text: String) -> HTML { "<a href=\"\(href)\">\(text)</a>" }
 
     /// A path segment, percent-encoded.

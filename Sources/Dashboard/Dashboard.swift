@@ -96,7 +96,7 @@ struct Routes {
             guard let visit = dashboard.visit(request, context) else {
                 return Response.json(.unauthorized, ["error": "signed out"])
             }
-            if method != .get, !SessionStore.same(request.header("X-CSRF-Token") ?? "", visit.session.csrf) {
+            if method != .get, !(request.header("X-CSRF-Token") ?? "").constantTimeEquals(visit.session.csrf) {
                 return Response.json(.forbidden, ["error": "missing or wrong CSRF token"])
             }
             do {
@@ -121,29 +121,14 @@ struct Routes {
 extension Dashboard {
     /// The signed-in visit this request belongs to, if its cookie names a live session.
     func visit(_ request: Request, _ context: MartletContext) -> Visit? {
-        guard let id = Cookies.value(Routes.cookie, in: request), let session = sessions.get(id) else { return nil }
+        guard let id = request.cookies[Routes.cookie]?.value, let session = sessions.get(id) else { return nil }
         return Visit(request: request, context: context, session: session, dashboard: self)
     }
 }
 
-/// Reading cookies from a request.
-enum Cookies {
-    static func value(_ name: String, in request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
-                    return parts[1].trimmingCharacters(in: .whitespaces)
-                }
-            }
-        }
-        return nil
-    }
-
-    static func set(_ name: String, _ value: String, secure: Bool, maxAge: Int? = nil) -> String {
-        var cookie = "\(name)=\(value); Path=/dashboard; HttpOnly; SameSite=Lax"
-        if let maxAge { cookie += "; Max-Age=\(maxAge)" }
-        if secure { cookie += "; Secure" }
-        return cookie
+extension Dashboard {
+    /// A `Set-Cookie` value for the dashboard's paths: HttpOnly, SameSite=Lax, Secure over HTTPS.
+    func cookie(_ name: String, _ value: String, maxAge: Int? = nil) -> String {
+        Cookie(name: name, value: value, maxAge: maxAge, path: "/dashboard", secure: secureCookies, httpOnly: true, sameSite: .lax).description
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MartletCore
 import Synchronization
 
 /// A signed-in browser: the tokens stay here, the browser holds only the session's random reference.
@@ -66,16 +67,8 @@ final class SessionStore: Sendable {
         }
     }
 
+    /// 256 random bits as hex: session IDs and CSRF tokens.
     static func randomToken() -> String {
-        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Compares secrets in time that does not depend on where they differ.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for i in x.indices { difference |= x[i] ^ y[i] }
-        return difference == 0
+        SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }.hex
     }
 }

@@ -46,7 +46,7 @@ struct Visit: Sendable {
         let bytes = try await request.body.collect(upTo: 1 << 20)
         // A row's button sends its fields in the query string (see `Components.button`).
         let form = FormQuery([String(buffer: bytes), request.uri.query ?? ""].filter { !$0.isEmpty }.joined(separator: "&"))
-        guard SessionStore.same(form.get("csrfmiddlewaretoken") ?? "", session.csrf) else { throw DashboardError.badForm("CSRF") }
+        guard (form.get("csrfmiddlewaretoken") ?? "").constantTimeEquals(session.csrf) else { throw DashboardError.badForm("CSRF") }
         return form
     }
 

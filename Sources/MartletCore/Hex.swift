@@ -1,3 +1,12 @@
+extension String {
+    /// Compares secrets (signatures, CSRF tokens) in time that does not depend on where they differ.
+    public func constantTimeEquals(_ other: String) -> Bool {
+        let x = Array(utf8), y = Array(other.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
 extension Sequence where Element == UInt8 {
     /// Lowercase hexadecimal, two digits a byte: digests, fingerprints, keys.
     public var hex: String { hex(separator: "") }

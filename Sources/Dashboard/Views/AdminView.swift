@@ -76,7 +76,7 @@ enum AdminView {
         routes.page("admin/info") { visit in
             async let services = visit.get("/identity/v3/services")
             async let endpoints = visit.get("/identity/v3/endpoints")
-            let names = InstancesView.names(try await services["services"]?.array ?? [])
+            let names = Components.names(try await services["services"]?.array ?? [])
             return visit.page("System Information", Components.table(try await endpoints["endpoints"]?.array ?? [], [
                 .init("Service") { "\(names[$0["service_id"]?.stringValue ?? ""])" }, .init("Interface", key: "interface"),
                 .init("Region", key: "region_id"), .init("URL", key: "url"),

@@ -37,7 +37,7 @@ enum Authentication {
                 }
             }
             var response = Response.redirect(to: "/dashboard/auth/login/", type: .normal)
-            response.headers[.setCookie] = Cookies.set(Routes.cookie, "", secure: dashboard.secureCookies, maxAge: 0)
+            response.headers[.setCookie] = dashboard.cookie(Routes.cookie, "", maxAge: 0)
             return response
         }
     }
@@ -57,7 +57,7 @@ enum Authentication {
             <label for="id_password">Password</label><input id="id_password" name="password" type="password" autocomplete="current-password" required>
             <button type="submit">Sign in</button></form></main>
             """)
-        return Layout.response(html, status: status, headers: [.setCookie: Cookies.set(loginCSRFCookie, csrf, secure: dashboard.secureCookies)])
+        return Layout.response(html, status: status, headers: [.setCookie: dashboard.cookie(loginCSRFCookie, csrf)])
     }
 
     static func signIn(_ dashboard: Dashboard, _ request: Request) async -> Response {
@@ -65,8 +65,8 @@ enum Authentication {
             return loginPage(dashboard, request, error: "The form was too large.", status: .contentTooLarge)
         }
         let form = FormQuery(String(buffer: bytes))
-        guard let expected = Cookies.value(loginCSRFCookie, in: request),
-              SessionStore.same(form.get("csrfmiddlewaretoken") ?? "", expected) else {
+        guard let expected = request.cookies[loginCSRFCookie]?.value,
+              (form.get("csrfmiddlewaretoken") ?? "").constantTimeEquals(expected) else {
             return loginPage(dashboard, request, error: "The sign-in form expired; please try again.", status: .forbidden)
         }
         let user = form.get("username") ?? "", password = form.get("password") ?? ""
@@ -98,8 +98,8 @@ enum Authentication {
             // Only a path of this dashboard: never a redirect elsewhere.
             let target = next.hasPrefix("/dashboard/") && !next.contains("//") && !next.contains("\\") ? next : "/dashboard/project/"
             var response = Response.redirect(to: target, type: .normal)
-            response.headers.append(HTTPField(name: .setCookie, value: Cookies.set(Routes.cookie, session.id, secure: dashboard.secureCookies)))
-            response.headers.append(HTTPField(name: .setCookie, value: Cookies.set(loginCSRFCookie, "", secure: dashboard.secureCookies, maxAge: 0)))
+            response.headers.append(HTTPField(name: .setCookie, value: dashboard.cookie(Routes.cookie, session.id)))
+            response.headers.append(HTTPField(name: .setCookie, value: dashboard.cookie(loginCSRFCookie, "", maxAge: 0)))
             return response
         } catch DashboardError.api(let status, _) where status == 401 {
             return loginPage(dashboard, request, error: "Invalid user name, password or domain.", status: .unauthorized)
@@ -120,14 +120,8 @@ enum Authentication {
         let body: JSON = ["auth": ["identity": ["methods": ["token"], "token": ["id": .string(unscoped)]], "scope": ["project": ["id": .string(projectID)]]]]
         let reply = try await dashboard.api.json(.post, "/identity/v3/auth/tokens", token: nil, body: body)
         guard let token = reply.headers[.subjectToken] else { throw DashboardError.api(status: 502, message: "The identity service gave no token.") }
-        let expires = reply.json["token"]?["expires_at"]?.stringValue.flatMap(parseISODate) ?? Date().addingTimeInterval(3600)
+        let expires = reply.json["token"]?["expires_at"]?.stringValue.flatMap(Timestamp.parse) ?? Date().addingTimeInterval(3600)
         let roles = reply.json["token"]?["roles"]?.array.compactMap { $0["name"]?.stringValue } ?? []
         return Scoped(token: token, expires: expires, roles: roles)
-    }
-
-    static func parseISODate(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
     }
 }

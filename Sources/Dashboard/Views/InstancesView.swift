@@ -13,7 +13,7 @@ enum InstancesView {
             let page = Page(visit.request)
             async let servers = visit.get("/compute/v2.1/servers/detail" + page.query, headers: microversion)
             async let images = visit.get("/image/v2/images?limit=1000")
-            let imageNames = names(try await images["images"]?.array ?? [])
+            let imageNames = Components.names(try await images["images"]?.array ?? [])
             let answer = try await servers
             let list = answer["servers"]?.array ?? []
             return visit.page("Instances", """
@@ -62,10 +62,6 @@ enum InstancesView {
             }
             return parts.isEmpty ? "" : "<nav class=\"pages\" aria-label=\"Pages\">\(HTML.join(parts, separator: " · "))</nav>"
         }
-    }
-
-    static func names(_ items: [JSON]) -> [String: String] {
-        Dictionary(items.compactMap { item in item["id"]?.stringValue.map { ($0, item["name"]?.stringValue ?? $0) } }, uniquingKeysWith: { a, _ in a })
     }
 
     static func statuses(_ servers: [JSON]) -> JSON {

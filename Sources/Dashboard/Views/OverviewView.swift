@@ -47,9 +47,8 @@ enum OverviewView {
         let usage = try await visit.get("/compute/v2.1/os-simple-tenant-usage/\(visit.projectID)?start=\(stamp.string(from: days[0]))&end=\(stamp.string(from: now))")
         var hours = [Double](repeating: 0, count: days.count)
         for server in usage["tenant_usage"]?["server_usages"]?.array ?? [] {
-            // Nova writes these without a zone, in UTC, with microseconds: the seconds are enough.
-            guard let startedText = server["started_at"]?.stringValue, let started = stamp.date(from: String(startedText.prefix(19))) else { continue }
-            let ended = server["ended_at"]?.stringValue.flatMap { stamp.date(from: String($0.prefix(19))) } ?? now
+            guard let started = server["started_at"]?.stringValue.flatMap(Timestamp.parse) else { continue }
+            let ended = server["ended_at"]?.stringValue.flatMap(Timestamp.parse) ?? now
             let vcpus = Double(Components.text(server["vcpus"])) ?? 0
             for (index, day) in days.enumerated() {
                 let overlap = min(ended, day.addingTimeInterval(86400), now).timeIntervalSince(max(started, day))

@@ -10,7 +10,7 @@ enum RoutersView {
             async let networks = visit.get("/network/v2.0/networks")
             async let subnets = visit.get("/network/v2.0/subnets")
             let allNetworks = try await networks["networks"]?.array ?? []
-            let names = InstancesView.names(allNetworks)
+            let names = Components.names(allNetworks)
             let external = Components.options(allNetworks.filter { $0["router:external"] == .bool(true) }, none: "(no gateway)")
             let ownSubnets = Components.options((try await subnets["subnets"]?.array ?? []).filter { $0["tenant_id"]?.stringValue == visit.projectID }) {
                 "\($0["name"]?.stringValue ?? "") \($0["cidr"]?.stringValue ?? "")"

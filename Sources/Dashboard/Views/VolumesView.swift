@@ -13,7 +13,7 @@ enum VolumesView {
             async let servers = visit.get("/compute/v2.1/servers")
             async let images = visit.get("/image/v2/images?limit=1000&status=active")
             let serverList = try await servers["servers"]?.array ?? []
-            let serverNames = InstancesView.names(serverList)
+            let serverNames = Components.names(serverList)
             let serverOptions = Components.options(serverList)
             let table = Components.table(try await volumes["volumes"]?.array ?? [], [
                 .init("Name") { "\($0["name"]?.stringValue ?? $0["id"]?.stringValue)" }, .init("Size (GB)", key: "size"),

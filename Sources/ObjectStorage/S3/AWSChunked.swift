@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MartletCore
 import NIOCore
 
 /// Verifies the signature chain of `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunks.
@@ -40,7 +41,7 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
             let chunk = buffer.readSlice(length: size)!
             if let signer {
                 let expected = signer.signature(previous: previous, chunk: chunk)
-                guard let signature, S3Auth.constantTimeEqual(expected, signature) else {
+                guard let signature, expected.constantTimeEquals(signature) else {
                     throw S3Error(.forbidden, "SignatureDoesNotMatch", "The chunk signature does not match.")
                 }
                 previous = expected

@@ -89,7 +89,7 @@ struct S3Auth: Sendable {
         let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(credentialScope)\n\(SHA256.hash(data: Data(canonical.utf8)).hex)"
         let key = Self.signingKey(secret: credential.secret, date: scope[1], region: scope[2])
         let expected = Self.hmac(key, stringToSign).hex
-        guard Self.constantTimeEqual(expected, signature.lowercased()) else {
+        guard expected.constantTimeEquals(signature.lowercased()) else {
             throw S3Error(.forbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
         }
         var caller = try Self.caller(credential)
@@ -109,12 +109,6 @@ struct S3Auth: Sendable {
 
     static func hmac(_ key: SymmetricKey, _ text: String) -> Data {
         Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key))
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// The path as the client encoded it: every byte but `A-Za-z0-9-._~/` percent-encoded.
@@ -219,7 +213,7 @@ struct S3Auth: Sendable {
         let matches = resources.contains { path in
             let stringToSign = "\(request.method.rawValue)\n\(request.header("Content-MD5") ?? "")\n\(request.header("Content-Type") ?? "")\n\(date)\n\(amzText)\(path)\(query)"
             let expected = Data(HMAC<Insecure.SHA1>.authenticationCode(for: Data(stringToSign.utf8), using: key)).base64EncodedString()
-            return Self.constantTimeEqual(expected, signature)
+            return expected.constantTimeEquals(signature)
         }
         guard matches else {
             throw S3Error(.forbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
