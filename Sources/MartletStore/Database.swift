@@ -220,6 +220,21 @@ public final class Database: Sendable {
         return state == "40P01" || state == "40001"
     }
 
+    /// Whether `error` says nothing about the request, only about the database at that moment (a
+    /// transaction that met another one or ran past its deadline, no free connection in time, a lost
+    /// connection, a busy SQLite file): work that failed this way may be tried again.
+    public static func isTransient(_ error: any Error) -> Bool {
+        if case StoreError.transactionTimedOut = error { return true }
+        if case StoreError.concurrentChange = error { return true }
+        if error is ConnectionPoolTimeoutError { return true }
+        if isConcurrencyFailure(error) { return true }
+        if let pg = error as? PSQLError {
+            return [.serverClosedConnection, .connectionError, .uncleanShutdown].contains(pg.code)
+        }
+        let text = String(describing: error)
+        return text.contains("database is locked") || text.contains("SQLITE_BUSY")
+    }
+
     /// Whether `error` is a unique-constraint violation (a duplicate), on either engine.
     public static func isUniqueViolation(_ error: any Error) -> Bool {
         if let pg = error as? PSQLError { return pg.serverInfo?[.sqlState] == "23505" }
@@ -231,16 +246,22 @@ public enum StoreError: Error, CustomStringConvertible, APIErrorConvertible {
     case configuration(String)
     case migration(String)
     case transactionTimedOut(Duration)
+    /// A write that met a concurrent one (a duplicate key, a serialization failure): a 409 to a
+    /// client, which may retry; background work retries it itself.
+    case concurrentChange
 
     public var description: String {
         switch self {
         case .configuration(let m), .migration(let m): return m
         case .transactionTimedOut(let limit): return "a database transaction ran longer than \(limit) and was rolled back"
+        case .concurrentChange: return "a write met a concurrent one"
         }
     }
 
     public var apiError: APIError {
         switch self {
+        case .concurrentChange:
+            return APIError(.conflict, "The request conflicts with a concurrent change; retry it.", type: "Conflict")
         case .transactionTimedOut:
             return APIError(.serviceUnavailable, "The request took too long to store and was undone; nothing changed. Try again, or ask for less at once.")
         default: return .internalError()

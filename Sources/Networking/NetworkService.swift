@@ -81,7 +81,7 @@ public final class NetworkService: APIService {
             let result = try await body(change)
             return (result, change.touched)
         } catch where Database.isUniqueViolation(error) || Database.isConcurrencyFailure(error) {
-            throw NetFault.conflict("The request conflicts with a concurrent change; retry it.", type: "Conflict")
+            throw StoreError.concurrentChange
         }
     }
 

@@ -34,7 +34,15 @@ import Testing
             try await Task.sleep(for: .milliseconds(10))
         }
         cloud.stopLoops()
-        #expect(try await number("SELECT COUNT(*) AS n FROM cmp_servers WHERE vm_state = 'building'") == count)
+        let states = try await db.read {
+            try await $0.raw("SELECT vm_state, COUNT(*) AS n FROM cmp_servers GROUP BY vm_state").all()
+                .map { "\(try $0.decode(column: "vm_state", as: String.self)): \(try $0.decode(column: "n", as: Int.self))" }
+        }
+        let faults = try await db.read {
+            try await $0.raw("SELECT doc FROM cmp_servers WHERE vm_state <> 'building' LIMIT 2").all()
+                .map { try $0.decode(column: "doc", as: String.self) }
+        }
+        #expect(states == ["building: \(count)"], "\(faults)")
 
         let restarted = cloud.restartedCompute { $0.fakeSpawnDelayMS = 0 }
         let loops = BackgroundLoops(restarted.backgroundServices)

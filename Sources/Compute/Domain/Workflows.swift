@@ -19,7 +19,8 @@ struct Workflows: Sendable {
     struct VirtualInterfaceCreateFailed: Error {}
 
     /// Throws what the reconcile queue should retry: a stopping process (the step is repeated after
-    /// the restart) and a driver's transient failure. Any other failure ends the task in ERROR.
+    /// the restart), a driver's transient failure and a database's (a transaction past its deadline
+    /// on a loaded host). Any other failure ends the task in ERROR.
     func converge(_ id: String) async throws {
         guard let server = try await servers.get(id) else { return }
         do {
@@ -52,7 +53,8 @@ struct Workflows: Sendable {
             case .create, .shelveOffload, .restore, .lock, .unlock, .resetState, .changePassword, .triggerCrashDump, .attachInterface,
                  .attachVolume, .detachVolume: return
             }
-        } catch where Task.isCancelled || error is CancellationError || (error as? DriverError)?.isTransient == true {
+        } catch where Task.isCancelled || error is CancellationError || (error as? DriverError)?.isTransient == true
+                    || Database.isTransient(error) {
             throw error
         } catch {
             await fail(id, error)
