@@ -1,3 +1,4 @@
+import Crypto
 import DriverKit
 import Foundation
 import Hummingbird
@@ -17,11 +18,24 @@ public final class BlockStorageService: APIService {
     public let faultFormat: any FaultFormat = WSGIFaults()
     public static let migrations = BlockStorageSchema.migrations
     /// The microversions served; `docs/block-storage-microversions.md` says what each one changes.
-    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 27))
+    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 50))
     /// The one availability zone volumes live in, as Cinder's default.
     static let zone = "nova"
     /// The host name the volume driver is reported under (`os-vol-host-attr:host`, services, pools).
     let backendHost: String
+    /// Compute, told when an attached volume grows; set by whoever wires the services together.
+    public let serverEvents = ServerVolumeEventsReference()
+    /// The volume service's ID (3.48's `service_uuid`), the same for the same host and driver.
+    let volumeServiceUUID: String
+
+    static func serviceUUID(host: String) -> String {
+        var d = Array(SHA256.hash(data: Array("cinder-volume \(host)".utf8)).prefix(16))
+        (d[6], d[8]) = ((d[6] & 0x0F) | 0x50, (d[8] & 0x3F) | 0x80)  // a name-based UUID's version and variant
+        let hex = d.hex
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { r in
+            String(hex.dropFirst(r.lowerBound).prefix(r.count))
+        }.joined(separator: "-")
+    }
     /// This machine, as Cinder's scheduler service is named, and its volume service (`node@driver`).
     var nodeName: String { ProcessInfo.processInfo.hostName }
     var volumeServiceHost: String { "\(nodeName)@\(backendName)" }
@@ -56,7 +70,9 @@ public final class BlockStorageService: APIService {
         backendName = config.volumeDriver
         capabilities = BackendCapabilities(backendName: config.volumeDriver)
         backendHost = "\(ProcessInfo.processInfo.hostName)@\(config.volumeDriver)#\(config.volumeDriver)"
-        work = VolumeWork(store: store, driver: driver, images: images, backups: BackupEngine(driver: driver, objects: objects), logger: logger)
+        volumeServiceUUID = Self.serviceUUID(host: backendHost)
+        work = VolumeWork(store: store, driver: driver, images: images, backups: BackupEngine(driver: driver, objects: objects),
+                          servers: serverEvents, logger: logger)
     }
 
     public func addRoutes(to group: RouterGroup<MartletContext>) {

@@ -122,6 +122,17 @@ public final class FileVolumeDriver: VolumeDriver {
         try? FileManager.default.removeItem(atPath: try path(snapshot: snapshotID))
     }
 
+    /// The snapshot's file copied beside the volume's, then renamed over it: a crash leaves the
+    /// old bytes or the new, and the revert can simply run again.
+    public func revert(_ volumeID: String, to snapshotID: String) async throws {
+        let target = try path(volume: volumeID)
+        guard exists(target) else { throw DriverError.notFound("volume \(volumeID)") }
+        let partial = "\(target).revert"
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        try await copy(try path(snapshot: snapshotID), to: partial, what: "snapshot \(snapshotID)")
+        try await DurableFile.rename(partial, to: target)
+    }
+
     /// This driver's files are on this host: the connection is the file's path.
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
         let file = try path(volume: id)

@@ -36,7 +36,7 @@ struct Wiring {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return AdjustableLogHandler(label: label, base: handler)
         }
         let logger = Logger(label: "martlet")
         try FileManager.default.createDirectory(at: config.dataURL, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -51,11 +51,11 @@ struct Wiring {
         let network = try NetworkService(database: database, config: config, backend: backend)
         let objectStorage = try ObjectStorageService(database: database, config: config, credentials: identity)
         let blockStorage = BlockStorageService(database: database, config: config, driver: volumeDriver, images: image, objects: objectStorage)
+        let compute = ComputeService(database: database, config: config, ports: network, images: image, hypervisor: hypervisor, volumes: blockStorage)
+        blockStorage.serverEvents.set(compute)
         return Wiring(config: config, logger: logger, database: database,
                       identity: identity, image: image, network: network, objectStorage: objectStorage,
-                      compute: ComputeService(database: database, config: config, ports: network, images: image, hypervisor: hypervisor,
-                                              volumes: blockStorage),
-                      blockStorage: blockStorage)
+                      compute: compute, blockStorage: blockStorage)
     }
 
     /// Opens the database, brings its schema up to date and bootstraps the cloud.

@@ -458,6 +458,24 @@ public final class QemuHypervisor: Hypervisor {
         }
     }
 
+    /// QMP `block_resize` grows the volume's image through qemu's own hold on the file. A disk
+    /// added at boot is a `-drive` (its name is the block device's); one hot-added is a node.
+    public func extendVolume(_ id: String, host: String, volumeID: String, bytes: Int64) async throws {
+        try await edit(id, host: host) { instance, folder in
+            guard let volume = instance.volumes.first(where: { $0.volumeID == volumeID }) else {
+                throw DriverError.notFound("volume \(volumeID) on server \(id)")
+            }
+            guard folder.runningPID != nil, VolumeDisk.path(volume) != nil else { return false }
+            let name = VolumeDisk.nodeName(volume)
+            do {
+                _ = try await qmp(folder, "block_resize", ["node-name": name, "size": bytes])
+            } catch DriverError.failed(let why) where why.contains("find") || why.contains("not found") {
+                _ = try await qmp(folder, "block_resize", ["device": name, "size": bytes])
+            }
+            return false
+        }
+    }
+
     /// Changes a server's saved description under its lock: `change` edits it (and the running
     /// machine) and says whether anything changed, so a repeated call saves nothing.
     private func edit(_ id: String, host: String,

@@ -21,6 +21,7 @@ func volumeCloud(_ backend: TestBackend = .sqlite, driver: (MartletConfig, Image
         let volumes = BlockStorageService(database: db, config: config, driver: try driver(config, image), images: image, objects: objects)
         let compute = ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config),
                                      volumes: volumes)
+        volumes.serverEvents.set(compute)
         return [compute, image, network, objects, volumes]
     }
     try await cloud.blockStorage.start()

@@ -4,7 +4,7 @@ import MartletCore
 import MartletTestSupport
 import Testing
 
-/// What 3.1 to 3.27 add, and that a request at 3.0 does not see it (the attachments of 3.27: AttachmentTests).
+/// What 3.1 to 3.27 add (3.28 to 3.41: LaterMicroversionTests; 3.42 to 3.50: AttachedAndRestoredVolumeTests), and that a request at 3.0 does not see it (the attachments of 3.27: AttachmentTests).
 @Suite struct VolumeMicroversionTests {
     static func at(_ version: String) -> [String: String] { ["OpenStack-API-Version": "volume \(version)"] }
 
@@ -14,8 +14,8 @@ import Testing
         try await cloud.serve { c in
             let admin = try await c.token()
             let root = try await c.call(.get, "/volume/v3/", token: admin)
-            #expect(root["versions"]?.array.first?["version"] == "3.27", "\(root.body?.text ?? "")")
-            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.28")).status == .notAcceptable)
+            #expect(root["versions"]?.array.first?["version"] == "3.50", "\(root.body?.text ?? "")")
+            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.51")).status == .notAcceptable)
 
             // Cinder's capabilities filter: extra specs the backend does not offer find no backend.
             let bogus = try await c.call(.post, "/volume/v3/types", token: admin,

@@ -66,6 +66,21 @@ public enum VolumeDriverConformance {
             try await expectDriverError("write to a missing volume", isNotFound) { try await driver.write(id("missing"), raw: BufferChunks(bytes: [1])) }
             for id in [clone.id, volume.id] { try await driver.delete(id) }
         },
+        .init("a revert gives the volume its snapshot's bytes back") { driver in
+            let volume = VolumeSpec(id: id("revert"), sizeGB: 1), snapshot = id("revert-snap")
+            let before = (0..<(64 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }, after = [UInt8](repeating: 0xAB, count: 64 << 10)
+            try await driver.create(volume)
+            try await driver.write(volume.id, raw: BufferChunks(bytes: before))
+            try await driver.createSnapshot(snapshot, of: volume.id)
+            try await driver.write(volume.id, raw: BufferChunks(bytes: after))
+            try expect(try await prefix(driver.read(volume.id, format: "raw"), after.count) == after, "the second write did not read back")
+            try await driver.revert(volume.id, to: snapshot)
+            try await driver.revert(volume.id, to: snapshot)
+            try expect(try await prefix(driver.read(volume.id, format: "raw"), before.count) == before, "the revert did not bring the snapshot's bytes back")
+            try await expectDriverError("revert to a missing snapshot", isNotFound) { try await driver.revert(volume.id, to: id("missing")) }
+            try await driver.deleteSnapshot(snapshot)
+            try await driver.delete(volume.id)
+        },
         .init("capacity is consistent") { driver in
             let capacity = try await driver.capacity()
             try expect(capacity.totalGB > 0 && capacity.freeGB >= 0 && capacity.freeGB <= capacity.totalGB, "capacity \(capacity)")

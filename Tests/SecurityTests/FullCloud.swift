@@ -24,8 +24,9 @@ func fullCloud(_ backend: TestBackend = .sqlite) async throws -> TestCloud {
         let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
         let objects = try ObjectStorageService(database: db, config: config, credentials: identity)
         let volumes = BlockStorageService(database: db, config: config, driver: FakeVolumeDriver(), images: image, objects: objects)
-        return [ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config), volumes: volumes),
-                image, network, objects, volumes]
+        let compute = ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config), volumes: volumes)
+        volumes.serverEvents.set(compute)
+        return [compute, image, network, objects, volumes]
     })
     try await cloud.blockStorage.start()
     try await cloud.compute.start()

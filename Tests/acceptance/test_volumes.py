@@ -551,7 +551,7 @@ def test_volume_attachment_commands_reserve_connect_and_release(osc, volume_api,
     aid = made["ID"]
     assert (made["Volume ID"], made["Instance ID"], made["Status"]) == (vid, sid, "reserved"), made
     assert volume_api.show(vid)["status"] == "reserved"
-    # Without the flag the client settles on the highest version both sides know: 3.27 too.
+    # Without the flag the client settles on the highest version both sides know, which serves attachments too.
     assert [a["ID"] for a in osc.json("volume", "attachment", "list")] == [aid]
 
     connected = osc.json(*at, "volume", "attachment", "set", aid, "--host", "node-1", "--mountpoint", "/dev/vdc")

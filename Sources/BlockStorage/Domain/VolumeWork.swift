@@ -13,15 +13,18 @@ final class VolumeWork: Sendable {
     let driver: any VolumeDriver
     let images: any ImageCatalog
     let backups: BackupEngine
+    let servers: ServerVolumeEventsReference
     let logger: Logger
     private let running = Mutex<[Int: Task<Void, Never>]>([:])
     private let nextTicket = Atomic<Int>(0)
 
-    init(store: BlockStorageStore, driver: any VolumeDriver, images: any ImageCatalog, backups: BackupEngine, logger: Logger) {
+    init(store: BlockStorageStore, driver: any VolumeDriver, images: any ImageCatalog, backups: BackupEngine,
+         servers: ServerVolumeEventsReference, logger: Logger) {
         self.store = store
         self.driver = driver
         self.images = images
         self.backups = backups
+        self.servers = servers
         self.logger = logger
     }
 
@@ -87,9 +90,15 @@ final class VolumeWork: Sendable {
         }
     }
 
-    func extend(_ volumeID: String, to size: Int, settleTo status: String) {
+    /// Grows the volume; an attached one (3.42) grows in its server first, whose hypervisor may
+    /// hold the volume's file and grow it itself, then the driver grows what no server did.
+    func extend(_ volumeID: String, to size: Int, settleTo status: String, inServers serverIDs: [String] = [], requestedBy requester: Requester? = nil) {
         start("extending volume \(volumeID)") { [self] in
             do {
+                for serverID in serverIDs {
+                    guard let events = servers.value, let requester else { throw DriverError.failed("Compute is not there to grow the disk") }
+                    try await events.volumeExtended(volumeID: volumeID, serverID: serverID, sizeGB: size, requestedBy: requester)
+                }
                 try await driver.extend(volumeID, sizeGB: size)
             } catch {
                 logger.error("volume extend failed", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
@@ -105,6 +114,23 @@ final class VolumeWork: Sendable {
                 v.status = status
                 v.extendingTo = nil
             }
+        }
+    }
+
+    /// Gives the volume its latest snapshot's bytes: both `available` after, the volume `error`
+    /// when the driver fails.
+    func revert(_ volumeID: String, to snapshotID: String) {
+        start("reverting volume \(volumeID)") { [self] in
+            let status: String
+            do {
+                try await driver.revert(volumeID, to: snapshotID)
+                status = "available"
+            } catch {
+                logger.error("volume revert failed", metadata: ["volume": "\(volumeID)", "snapshot": "\(snapshotID)", "error": "\(error)"])
+                status = "error"
+            }
+            try await store.editVolume(volumeID) { $0.status = status }
+            try await store.editSnapshot(snapshotID) { s in if s.status == "restoring" { s.status = "available" } }
         }
     }
 
@@ -238,8 +264,12 @@ final class VolumeWork: Sendable {
     /// completed is released, an upload cut off gives the volume back (its image stays queued).
     func recover() async throws {
         for volume in try await store.volumes(status: ["creating", "deleting", "extending", "attaching", "detaching", "uploading", "backing-up",
-                                                       "restoring-backup"]) {
+                                                       "restoring-backup", "reverting"]) {
             switch volume.status {
+            case "reverting":
+                // The driver's revert replaces the bytes at once: running it again finishes it.
+                let restoring = try await store.db.read { try await store.snapshots(volumeID: volume.id, in: $0) }.first { $0.status == "restoring" }
+                if let restoring { revert(volume.id, to: restoring.id) } else { try await store.editVolume(volume.id) { $0.status = "error" } }
             case "creating":
                 try? await driver.delete(volume.id)
                 try await store.editVolume(volume.id) { $0.status = "error" }

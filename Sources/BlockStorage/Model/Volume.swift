@@ -35,7 +35,7 @@ struct Volume: Codable, Sendable, Equatable {
     static let statuses: Set<String> = [
         "creating", "available", "reserved", "attaching", "detaching", "in-use", "maintenance", "deleting", "awaiting-transfer",
         "error", "error_deleting", "backing-up", "restoring-backup", "error_backing-up", "error_restoring", "error_extending",
-        "downloading", "uploading", "retyping", "extending",
+        "downloading", "uploading", "retyping", "extending", "reverting",
     ]
 
     /// While an extend runs, the size it grows to (quotas count it from the moment it is accepted).

@@ -20,10 +20,30 @@ struct AttachmentRoutes {
         }
         r.put("/v3/attachments/:attachment_id", rule: "volume:attachment_update", loadsTarget: true) { try await update($0) }
         r.delete("/v3/attachments/:attachment_id", rule: "volume:attachment_delete", loadsTarget: true) { try await delete($0) }
+        r.post("/v3/attachments/:attachment_id/action", rule: "volume:attachment_complete", loadsTarget: true) { try await complete($0) }
+    }
+
+    /// 3.44 `os-complete`: the host has the volume in use; the attachment is `attached` and the
+    /// volume `in-use`, from whatever state they were in, as Cinder does.
+    private func complete(_ call: APICall) async throws -> Response {
+        try call.require(3, 44)
+        let (volume, attachment) = try await visibleAttachment(call)
+        try call.allow("volume:attachment_complete", projectID: volume.projectID)
+        let (name, _) = try await VolumeInput.action(call)
+        guard name == "os-complete" else { throw BlockStorageFault.invalidInput("There is no such attachment action: \(name)") }
+        let now = BlockStorageStore.now()
+        _ = try await edit(volume.id) { v in
+            guard let index = v.attachments.firstIndex(where: { $0.id == attachment.id }) else { throw Self.notFound(attachment.id) }
+            v.attachments[index].status = "attached"
+            v.attachments[index].attachedAt = v.attachments[index].attachedAt ?? now
+            v.status = "in-use"
+        }
+        return .empty(.noContent)
     }
 
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
         try call.require(3, 27)
+        try ResourceFilters.check(call, "attachment")
         let everyone = call.isAdmin && ["1", "true", "True", "yes"].contains(call.query("all_tenants") ?? "")
         let volumes = try await store.db.read { try await store.volumes(projectID: everyone ? nil : call.auth.projectID, in: $0) }
         var found = volumes.flatMap { v in v.attachments.map { Held(volume: v, attachment: $0) } }

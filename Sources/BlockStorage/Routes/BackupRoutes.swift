@@ -29,14 +29,18 @@ struct BackupRoutes {
             try call.require(3, 9)
             let backup = try await visibleBackup(call)
             let body = try VolumeInput.body(try await call.body(), "backup")
-            if let extra = body.keys.first(where: { !["name", "description"].contains($0) }) {
+            // 3.43: metadata, which replaces what the backup had.
+            let known: Set<String> = call.requestedVersion >= Microversion(3, 43) ? ["name", "description", "metadata"] : ["name", "description"]
+            if let extra = body.keys.first(where: { !known.contains($0) }) {
                 throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
             }
             let name = try VolumeInput.text(body["name"], field: "name")
             let description = try VolumeInput.text(body["description"], field: "description")
+            let metadata = try VolumeInput.metadata(body["metadata"])
             let updated = try await store.editBackup(backup.id) { b in
                 if body["name"] != nil { b.name = name }
                 if body["description"] != nil { b.description = description }
+                if let metadata { b.metadata = metadata }
             }
             return .json(.ok, ["backup": views.backup(updated ?? backup)])
         }
@@ -56,11 +60,12 @@ struct BackupRoutes {
     }
 
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
+        try ResourceFilters.check(call, "backup")
         let q = call.queryItems
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(q["all_tenants"] ?? "")
         var backups = try await store.db.read { try await store.backups(projectID: allProjects ? q["project_id"] : call.auth.projectID, in: $0) }
         let parents = Set(backups.compactMap(\.parentID))
-        if let name = q["name"] { backups.removeAll { $0.name != name } }
+        backups.removeAll { !ResourceFilters.matches($0.name, "name", call) || !ResourceFilters.matches($0.description, "description", call) }
         if let status = q["status"] { backups.removeAll { $0.status != status } }
         if let volume = q["volume_id"] { backups.removeAll { $0.volumeID != volume } }
         SortOrder.sort(&backups, by: try SortOrder.parse(call, allowed: Self.sortKeys), id: \.id) { b, key in
@@ -79,12 +84,14 @@ struct BackupRoutes {
             "backups": .array(page.items.map { detailed ? views.backup($0, detailed: true, hasDependents: parents.contains($0.id), version: call.requestedVersion) : views.backup($0) }),
         ]
         if let next = page.next { body["backups_links"] = [["rel": "next", "href": .string(next)]] }
+        if try ResourceFilters.wantsCount(call) { body["count"] = JSON(backups.count) }
         return .json(.ok, .object(body))
     }
 
     private func create(_ call: APICall) async throws -> Response {
         let body = try VolumeInput.body(try await call.body(), "backup")
-        let known: Set<String> = ["volume_id", "container", "description", "incremental", "force", "name", "snapshot_id"]
+        var known: Set<String> = ["volume_id", "container", "description", "incremental", "force", "name", "snapshot_id"]
+        if call.requestedVersion >= Microversion(3, 43) { known.insert("metadata") }
         if let extra = body.keys.first(where: { !known.contains($0) }) {
             throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
         }
@@ -95,6 +102,7 @@ struct BackupRoutes {
         let incremental = try VolumeInput.bool(body["incremental"], field: "incremental") ?? false
         let force = try VolumeInput.bool(body["force"], field: "force") ?? false
         let snapshotID = try VolumeInput.text(body["snapshot_id"], field: "snapshot_id")
+        let metadata = try VolumeInput.metadata(body["metadata"]) ?? [:]
         let volume = try await service.visibleVolume(call, volumeID)
         let now = BlockStorageStore.now()
         let (backup, parent) = try await store.db.transaction { db -> (Backup, Backup?) in
@@ -130,7 +138,7 @@ struct BackupRoutes {
             let id = Identifier.uuid()
             let backup = Backup(id: id, projectID: volume.projectID, userID: call.auth.userID, volumeID: v.id, snapshotID: snapshotID, name: name,
                                 description: description, container: container ?? Self.defaultContainer, status: "creating", size: v.size,
-                                availabilityZone: BlockStorageService.zone, parentID: parent?.id, createdAt: now, dataTimestamp: dataTimestamp,
+                                availabilityZone: BlockStorageService.zone, parentID: parent?.id, metadata: metadata, createdAt: now, dataTimestamp: dataTimestamp,
                                 objectProjectID: v.projectID, objectPrefix: Self.objectPrefix(volumeID: v.id, backupID: id, at: now),
                                 volumeState: SavedVolumeState(metadata: v.metadata, bootable: v.bootable, imageMetadata: v.imageMetadata))
             try await store.insert(backup, in: db)

@@ -21,9 +21,11 @@ struct GroupRoutes {
 
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
         try call.require(3, 13)
+        try ResourceFilters.check(call, "group")
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(call.query("all_tenants") ?? "")
         let projectID = allProjects ? nil : call.auth.projectID
         let groups: [VolumeGroup] = try await store.db.read { try await store.groupDocs(.groups, projectID: projectID, in: $0) }
+            .filter { ResourceFilters.matches($0.name, "name", call) }
         let members = detailed ? try await memberIDs(call, projectID: projectID) : nil
         return .json(.ok, ["groups": .array(groups.reversed().map {
             detailed ? view($0, call, members: members) : ["id": .string($0.id), "name": .string($0.name ?? "")]
@@ -175,6 +177,9 @@ struct GroupRoutes {
             }
             return .empty(.accepted)
         }
+        if Self.replicationActions.contains(name), call.requestedVersion >= Microversion(3, 38) {
+            return try await replicate(group, name, call)
+        }
         guard name == "delete" else { throw BlockStorageFault.invalidInput("There is no such group action: \(name)") }
         try call.allow("group:delete", projectID: group.projectID)
         let deleteVolumes = try VolumeInput.bool(value["delete-volumes"], field: "delete-volumes") ?? false
@@ -199,6 +204,28 @@ struct GroupRoutes {
         return .empty(.accepted)
     }
 
+    static let replicationActions: Set<String> = ["enable_replication", "disable_replication", "failover_replication", "list_replication_targets"]
+
+    /// 3.38: replication of a group's volumes to another backend. Only a group whose type asks for
+    /// replication, with volume types that do too, may; this backend has no replication target,
+    /// so there is none to list, enable or fail over to.
+    private func replicate(_ group: VolumeGroup, _ action: String, _ call: APICall) async throws -> Response {
+        try call.allow("group:\(action)", projectID: group.projectID)
+        let (type, volumeTypes) = try await store.db.read { db in
+            (try await store.groupDoc(.types, group.groupTypeID, in: db) as GroupType?,
+             try await group.volumeTypeIDs.asyncMap { try await store.type($0, in: db) })
+        }
+        let enabled = { (specs: [String: String], key: String) in specs[key].map { BackendCapabilities.matches("True", $0) } == true }
+        guard let type, enabled(type.groupSpecs, "consistent_group_replication_enabled") else {
+            throw BlockStorageFault.invalidInput("Invalid group type: Group \(group.id) is not a replication group type.")
+        }
+        for case let volumeType? in volumeTypes where !enabled(volumeType.extraSpecs, "replication_enabled") {
+            throw BlockStorageFault.invalidInput("Invalid volume type: replication is not enabled for volume type \(volumeType.id).")
+        }
+        if action == "list_replication_targets" { return .json(.ok, ["replication_targets": []]) }
+        throw BlockStorageFault.invalidInput("Invalid group: Group \(group.id) has no replication target to \(action.replacingOccurrences(of: "_", with: " ")).")
+    }
+
     func view(_ g: VolumeGroup, _ call: APICall, members: [String: [String]]? = nil) -> JSON {
         var b: [String: JSON] = [
             "id": .string(g.id), "name": .string(g.name ?? ""), "description": JSON(g.description), "status": .string(g.status),
@@ -209,6 +236,8 @@ struct GroupRoutes {
             b["group_snapshot_id"] = JSON(g.groupSnapshotID)
             b["source_group_id"] = JSON(g.sourceGroupID)
         }
+        // 3.38: no group is replicated here.
+        if call.requestedVersion >= Microversion(3, 38) { b["replication_status"] = "disabled" }
         if let members { b["volumes"] = .array((members[g.id] ?? []).map { .string($0) }) }
         return .object(b)
     }

@@ -76,10 +76,32 @@ struct GroupSnapshotRoutes {
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
         try call.require(3, 14)
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(call.query("all_tenants") ?? "")
-        let snapshots: [GroupSnapshot] = try await store.db.read { try await store.groupDocs(.snapshots, projectID: allProjects ? nil : call.auth.projectID, in: $0) }
-        var rendered: [JSON] = []
-        for snapshot in snapshots.reversed() { rendered.append(view(snapshot, status: detailed ? try await status(of: snapshot) : "", detailed: detailed)) }
-        return .json(.ok, ["group_snapshots": .array(rendered)])
+        let stored: [GroupSnapshot] = try await store.db.read { try await store.groupDocs(.snapshots, projectID: allProjects ? nil : call.auth.projectID, in: $0) }
+        var snapshots: [(snapshot: GroupSnapshot, status: String)] = []
+        for snapshot in stored.reversed() { snapshots.append((snapshot, try await status(of: snapshot))) }
+        var links: JSON?
+        // 3.29: filters, sorting and pages; before, the query is ignored.
+        if call.requestedVersion >= Microversion(3, 29) {
+            try ResourceFilters.check(call, "group_snapshot")
+            snapshots.removeAll { s in
+                !ResourceFilters.matches(s.snapshot.name, "name", call) || !ResourceFilters.matches(s.status, "status", call)
+                    || !ResourceFilters.matches(s.snapshot.groupID, "group_id", call)
+            }
+            SortOrder.sort(&snapshots, by: try SortOrder.parse(call, allowed: ["created_at", "id", "name", "status"]), id: \.snapshot.id) { s, key in
+                switch key {
+                case "id": .text(s.snapshot.id)
+                case "name": .text(s.snapshot.name ?? "")
+                case "status": .text(s.status)
+                default: .number(s.snapshot.createdAt)
+                }
+            }
+            let page = try Paging.page(snapshots, call, id: \.snapshot.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
+            snapshots = Array(page.items)
+            if let next = page.next { links = [["rel": "next", "href": .string(next)]] }
+        }
+        var body: [String: JSON] = ["group_snapshots": .array(snapshots.map { view($0.snapshot, status: $0.status, detailed: detailed) })]
+        if let links { body["group_snapshot_links"] = links }
+        return .json(.ok, .object(body))
     }
 
     /// Snapshots each volume of the group (attached ones too), with the project's snapshot quota checked for all of them at once.

@@ -52,16 +52,25 @@ struct InfoRoutes {
             return .json(.ok, ["host": .array(rows)])
         }
         r.get("/v3/scheduler-stats/get_pools", rule: "scheduler_extension:scheduler_stats:get_pools") { call in
+            try ResourceFilters.check(call, "pool")
             let capacity = try await service.driver.capacity()
+            let c = service.capabilities.values
+            let capabilities: [String: JSON] = [
+                "total_capacity_gb": JSON(capacity.totalGB), "free_capacity_gb": JSON(capacity.freeGB),
+                "volume_backend_name": JSON(c["volume_backend_name"]), "storage_protocol": JSON(c["storage_protocol"]),
+                "driver_version": JSON(c["driver_version"]), "vendor_name": JSON(c["vendor_name"]), "reserved_percentage": 0,
+                "thin_provisioning_support": true, "multiattach": true, "pool_name": JSON(c["pool_name"])]
+            guard try await poolPasses(call, capabilities) else { return .json(.ok, ["pools": []]) }
             var pool: [String: JSON] = ["name": .string(service.backendHost)]
-            if ["1", "true", "True"].contains(call.query("detail") ?? "") {
-                let c = service.capabilities.values
-                pool["capabilities"] = ["total_capacity_gb": JSON(capacity.totalGB), "free_capacity_gb": JSON(capacity.freeGB),
-                                        "volume_backend_name": JSON(c["volume_backend_name"]), "storage_protocol": JSON(c["storage_protocol"]),
-                                        "driver_version": JSON(c["driver_version"]), "vendor_name": JSON(c["vendor_name"]), "reserved_percentage": 0,
-                                        "thin_provisioning_support": true, "multiattach": true, "pool_name": JSON(c["pool_name"])]
-            }
+            if ["1", "true", "True"].contains(call.query("detail") ?? "") { pool["capabilities"] = .object(capabilities) }
             return .json(.ok, ["pools": [.object(pool)]])
+        }
+        // 3.33: which filters each list takes.
+        r.get("/v3/resource_filters", rule: "volume:resource_filters") { call in
+            try call.require(3, 33)
+            let wanted = call.query("resource")
+            let shown = ResourceFilters.configured.filter { wanted == nil || $0.resource == wanted }
+            return .json(.ok, ["resource_filters": .array(shown.map { ["resource": .string($0.resource), "filters": JSON($0.filters)] })])
         }
         r.get("/v3/capabilities/:hostname", rule: "volume_extension:capabilities") { _ in
             let c = service.capabilities.values
@@ -99,5 +108,38 @@ struct InfoRoutes {
                 }
             }
         }
+    }
+
+    /// The filters of `get_pools`: from 3.28 the pool's name and capabilities (each equal to the
+    /// value asked for), from 3.35 a volume type whose extra specs the pool satisfies.
+    private func poolPasses(_ call: APICall, _ capabilities: [String: JSON]) async throws -> Bool {
+        guard call.requestedVersion >= Microversion(3, 28) else { return true }
+        for (key, wanted) in call.queryItems where !["detail", "volume_type"].contains(key) {
+            if key == "name" {
+                if wanted != service.backendHost { return false }
+                continue
+            }
+            guard let value = capabilities[key] else { return false }
+            let text: String
+            switch value {
+            case .string(let s): text = s
+            case .bool(let b): text = b ? "True" : "False"
+            case .int(let i): text = String(i)
+            case .double(let d): text = String(d)
+            default: return false
+            }
+            if case .bool(let b) = value, let asked = try? VolumeInput.bool(.string(wanted), field: key) {
+                if asked != b { return false }
+            } else if text != wanted {
+                return false
+            }
+        }
+        if call.requestedVersion >= Microversion(3, 35), let ref = call.query("volume_type") {
+            guard let type = try await service.store.db.read({ try await service.store.type(idOrName: ref, in: $0) }) else {
+                throw BlockStorageFault.typeNotFound(ref)
+            }
+            return service.capabilities.satisfies(type.extraSpecs)
+        }
+        return true
     }
 }

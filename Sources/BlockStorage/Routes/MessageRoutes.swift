@@ -11,6 +11,7 @@ struct MessageRoutes {
     func register(_ r: PolicyRouter) {
         r.get("/v3/messages", rule: "message:get_all") { call in
             try call.require(3, 3)
+            try ResourceFilters.check(call, "message")
             var messages = try await store.db.read { try await store.messages(projectID: call.isAdmin ? nil : call.auth.projectID, in: $0) }
             let q = call.queryItems
             for (field, value) in q {

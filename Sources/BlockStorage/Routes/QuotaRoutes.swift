@@ -67,7 +67,9 @@ struct QuotaRoutes {
             return .json(.ok, ["quota_class_set": .object(limits.mapValues { JSON($0) })])
         }
         r.get("/v3/limits", rule: "limits_extension:used_limits") { call in
-            guard let project = call.auth.projectID else { throw APIError.badRequest("Limits are a project's: use a project-scoped token.") }
+            // 3.39: an admin may ask for another project's (`project_id`, or the older `tenant_id`).
+            let asked = call.isAdmin && call.requestedVersion >= Microversion(3, 39) ? call.query("project_id") ?? call.query("tenant_id") : nil
+            guard let project = asked ?? call.auth.projectID else { throw APIError.badRequest("Limits are a project's: use a project-scoped token.") }
             let (limits, use) = try await store.db.read { db in
                 (try await quotas.limits(projectID: project, store: store, in: db), try await quotas.usage(projectID: project, store: store, in: db))
             }

@@ -49,12 +49,15 @@ struct SnapshotRoutes {
     }
 
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
+        try ResourceFilters.check(call, "snapshot")
         let q = call.queryItems
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(q["all_tenants"] ?? "")
         var snapshots = try await store.db.read { try await store.snapshots(projectID: allProjects ? q["project_id"] : call.auth.projectID, in: $0) }
-        if let name = q["name"] ?? q["display_name"] { snapshots.removeAll { $0.name != name } }
+        if let name = q["display_name"] { snapshots.removeAll { $0.name != name } }
+        snapshots.removeAll { !ResourceFilters.matches($0.name, "name", call) || !ResourceFilters.matches($0.description, "description", call) }
         if let status = q["status"] { snapshots.removeAll { $0.status != status } }
         if let volume = q["volume_id"] { snapshots.removeAll { $0.volumeID != volume } }
+        if let zone = q["availability_zone"], zone != BlockStorageService.zone { snapshots.removeAll() }
         if call.requestedVersion >= Microversion(3, 22), let raw = q["metadata"] {
             let wanted = try VolumeRoutes.dictionaryFilter(raw, "metadata")
             snapshots.removeAll { s in wanted.contains { s.metadata[$0.key] != $0.value } }
@@ -72,6 +75,7 @@ struct SnapshotRoutes {
         let page = try Paging.page(snapshots, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
         var body: [String: JSON] = ["snapshots": .array(page.items.map { views.snapshot($0, detailed: detailed, version: call.requestedVersion) })]
         if let next = page.next { body["snapshots_links"] = [["rel": "next", "href": .string(next)]] }
+        if try ResourceFilters.wantsCount(call) { body["count"] = JSON(snapshots.count) }
         return .json(.ok, .object(body))
     }
 

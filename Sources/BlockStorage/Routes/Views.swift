@@ -38,6 +38,11 @@ struct Views {
         guard detailed else { return .object(b) }
         b["os-vol-tenant-attr:tenant_id"] = .string(v.projectID)
         if let image = v.imageMetadata { b["volume_image_metadata"] = Self.strings(image) }
+        if version >= Microversion(3, 48) {
+            // The file driver's targets are files on this host, shared with no one.
+            b["shared_targets"] = false
+            b["service_uuid"] = .string(service.volumeServiceUUID)
+        }
         if admin {
             b["os-vol-host-attr:host"] = .string(service.backendHost)
             b["os-vol-mig-status-attr:migstat"] = JSON(v.migrationStatus)
@@ -57,6 +62,7 @@ struct Views {
         ]
         if version >= Microversion(3, 14) { b["group_snapshot_id"] = JSON(s.groupSnapshotID) }
         if detailed {
+            if version >= Microversion(3, 41) { b["user_id"] = .string(s.userID) }
             b["os-extended-snapshot-attributes:progress"] = .string(s.progress ?? (s.status == "available" ? "100%" : "0%"))
             b["os-extended-snapshot-attributes:project_id"] = .string(s.projectID)
         }
@@ -75,6 +81,7 @@ struct Views {
             "created_at": Self.time(b.createdAt), "updated_at": Self.time(b.updatedAt), "data_timestamp": Self.time(b.dataTimestamp),
         ]
         if version >= Microversion(3, 18) { body["os-backup-project-attr:project_id"] = .string(b.projectID) }
+        if version >= Microversion(3, 43) { body["metadata"] = Self.strings(b.metadata) }
         return .object(body)
     }
 

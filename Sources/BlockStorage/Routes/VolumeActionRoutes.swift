@@ -30,13 +30,20 @@ struct VolumeActionRoutes {
         }
         switch name {
         case "os-extend":
-            try allow("volume:extend")
+            // 3.42: an attached volume grows too, and its server is told.
+            let attached = volume.status == "in-use" && call.requestedVersion >= Microversion(3, 42)
+            try allow(attached ? "volume:extend_attached_volume" : "volume:extend")
             let newSize = try VolumeInput.size(args["new_size"], field: "new_size")
             guard let newSize else { throw BlockStorageFault.invalidInput("'new_size' is required.") }
+            let expected = attached ? "in-use" : "available"
             try await store.db.transaction { db in
                 guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
-                guard v.status == "available" else {
-                    throw BlockStorageFault.invalidVolume("Volume status must be 'available' to extend, currently \(v.status).")
+                guard v.status == expected else {
+                    throw BlockStorageFault.invalidVolume("Volume status must be '\(expected)' to extend, currently \(v.status).")
+                }
+                // Two guests each holding the image could not both grow it.
+                guard !attached || Set(v.attachments.compactMap(\.serverID)).count <= 1 else {
+                    throw BlockStorageFault.invalidVolume("Volume \(v.id) is attached to more than one server; it can only be extended while attached to one.")
                 }
                 guard newSize > v.size else {
                     throw BlockStorageFault.invalidInput("New size for extend must be greater than current size. (current: \(v.size), extended: \(newSize)).")
@@ -48,7 +55,38 @@ struct VolumeActionRoutes {
                 v.extendingTo = newSize
                 try await store.update(v, in: db)
             }
-            service.work.extend(volume.id, to: newSize, settleTo: "available")
+            let servers = attached ? Array(Set(volume.attachments.filter { $0.status == "attached" }.compactMap(\.serverID))).sorted() : []
+            service.work.extend(volume.id, to: newSize, settleTo: expected, inServers: servers,
+                                requestedBy: Requester(userID: call.auth.userID, projectID: volume.projectID, requestID: call.context.requestID))
+            return .empty(.accepted)
+
+        case "revert" where call.requestedVersion >= Microversion(3, 40):
+            let snapshotID = try VolumeInput.text(args["snapshot_id"], field: "snapshot_id")
+            let snapshots = try await store.db.read { try await store.snapshots(volumeID: volume.id, in: $0) }
+            guard let latest = snapshots.max(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }) else {
+                throw APIError.badRequest("Volume \(volume.id) doesn't have any snapshots.")
+            }
+            guard snapshotID == latest.id else {
+                throw APIError.badRequest("Specified snapshot \(snapshotID ?? "None") is None or not the latest one of volume \(volume.id).")
+            }
+            let refusal = "Can't revert volume \(volume.id) to its latest snapshot \(latest.id)."
+            guard volume.size == latest.size else {
+                throw APIError.badRequest("\(refusal) The volume size must be equal to the snapshot size.")
+            }
+            try allow("volume:revert_to_snapshot")
+            try await store.db.transaction { db in
+                guard var v = try await store.volume(volume.id, in: db), v.status == "available" else {
+                    throw APIError.conflict("Invalid volume: \(refusal) Volume's status must be 'available'.")
+                }
+                guard var s = try await store.snapshot(latest.id, in: db), s.status == "available" else {
+                    throw APIError.conflict("Invalid snapshot: \(refusal) Snapshot's status must be 'available'.")
+                }
+                v.status = "reverting"
+                s.status = "restoring"
+                try await store.update(v, in: db)
+                try await store.update(s, in: db)
+            }
+            service.work.revert(volume.id, to: latest.id)
             return .empty(.accepted)
 
         case "os-reset_status":
@@ -113,6 +151,12 @@ struct VolumeActionRoutes {
                     throw BlockStorageFault.invalidVolume("Volume status must be available or in-use to retype, currently \(v.status).")
                 }
                 guard v.typeID != type.id else { throw BlockStorageFault.invalidInput("Retype requires a different volume type.") }
+                // Whether the volume may be attached to several servers follows its type's extra spec.
+                let multiattach = type.extraSpecs["multiattach"]?.lowercased() == "<is> true"
+                guard multiattach == v.multiattach || v.status == "available" else {
+                    throw BlockStorageFault.invalidInput("Invalid volume_type passed, retypes affecting multiattach are only allowed on available volumes, the specified volume however currently has a status of: \(v.status).")
+                }
+                v.multiattach = multiattach
                 try await store.lockProject(v.projectID, in: db)
                 try await service.quotas.check(projectID: v.projectID, volumes: 1, gigabytes: v.size, typeName: type.name, perVolume: false,
                                                typedOnly: true, store: store, in: db)

@@ -19,7 +19,14 @@ struct VolumeRoutes {
             try call.require(3, 12)
             let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(call.query("all_tenants") ?? "")
             let volumes = try await store.db.read { try await store.volumes(projectID: allProjects ? nil : call.auth.projectID, in: $0) }
-            return .json(.ok, ["volume-summary": ["total_size": JSON(volumes.reduce(0) { $0 + $1.size }), "total_count": JSON(volumes.count)]])
+            var summary: [String: JSON] = ["total_size": JSON(volumes.reduce(0) { $0 + $1.size }), "total_count": JSON(volumes.count)]
+            // 3.36: every metadata key with the distinct values it has.
+            if call.requestedVersion >= Microversion(3, 36) {
+                var values: [String: Set<String>] = [:]
+                for v in volumes { for (key, value) in v.metadata { values[key, default: []].insert(value) } }
+                summary["metadata"] = .object(values.mapValues { JSON($0.sorted()) })
+            }
+            return .json(.ok, ["volume-summary": .object(summary)])
         }
         r.post("/v3/volumes", rule: "volume:create") { try await create($0) }
         r.get("/v3/volumes/:volume_id", rule: "volume:get", loadsTarget: true) { call in
@@ -52,12 +59,16 @@ struct VolumeRoutes {
     func list(_ call: APICall, detail: Bool) async throws -> Response {
         // `GET /volumes/` names a volume with an empty ID, as Cinder routes it.
         if call.request.uri.path.hasSuffix("/") { throw BlockStorageFault.volumeNotFound("") }
+        try ResourceFilters.check(call, "volume")
         let q = call.queryItems
         let allProjects = call.isAdmin && ["1", "true", "True", "yes"].contains(q["all_tenants"] ?? "")
         let project = allProjects ? q["project_id"] : call.auth.projectID
         var volumes = try await store.db.read { try await store.volumes(projectID: project, in: $0) }
-        if let name = q["name"] ?? q["display_name"] { volumes.removeAll { $0.name != name } }
+        if let name = q["display_name"] { volumes.removeAll { $0.name != name } }
+        volumes.removeAll { !ResourceFilters.matches($0.name, "name", call) || !ResourceFilters.matches($0.description, "description", call) }
         if let status = q["status"] { volumes.removeAll { $0.status != status } }
+        if let size = q["size"] { volumes.removeAll { String($0.size) != size } }
+        if let migration = q["migration_status"] { volumes.removeAll { $0.migrationStatus != migration } }
         if let zone = q["availability_zone"] { volumes.removeAll { $0.availabilityZone != zone } }
         if let bootable = q["bootable"] {
             let wanted = try VolumeInput.bool(.string(bootable), field: "bootable")
@@ -80,6 +91,7 @@ struct VolumeRoutes {
         let page = try paginate(volumes, call, id: \.id)
         let rendered: [JSON] = page.items.map { detail ? views.volume($0, typeName: types[$0.typeID], admin: call.isAdmin, version: call.requestedVersion) : views.summary($0) }
         var body: [String: JSON] = ["volumes": .array(rendered)]
+        if try ResourceFilters.wantsCount(call) { body["count"] = JSON(volumes.count) }
         if let next = page.next { body["volumes_links"] = [["rel": "next", "href": .string(next)]] }
         return .json(.ok, .object(body))
     }
@@ -108,8 +120,7 @@ struct VolumeRoutes {
     func create(_ call: APICall) async throws -> Response {
         let body = try VolumeInput.body(try await call.body(), "volume")
         let projectID = try call.auth.projectID ?? { throw APIError.badRequest("A project-scoped token is needed to create a volume.") }()
-        if body["backup_id"].map({ $0 != .null }) == true { throw APIError.badRequest("Restoring a backup into a new volume needs microversion 3.47.") }
-        let request = VolumeRequest(
+        var request = VolumeRequest(
             projectID: projectID, userID: call.auth.userID, isAdmin: call.isAdmin,
             size: try VolumeInput.size(body["size"]),
             name: try VolumeInput.text(body["name"] ?? body["display_name"], field: "name"),
@@ -122,8 +133,56 @@ struct VolumeRoutes {
             imageID: try VolumeInput.text(body["imageRef"] ?? body["image_id"], field: "imageRef"),
             typeRef: try VolumeInput.text(body["volume_type"], field: "volume_type"),
             groupID: call.requestedVersion >= Microversion(3, 13) ? try VolumeInput.text(body["group_id"], field: "group_id") : nil)
-        let volume = try await service.create(request)
-        return .json(.accepted, ["volume": try await render(volume, call, detailed: false)])
+        if let imageID = request.imageID, let snapshotID = try await bootSnapshot(of: imageID, request) {
+            // 3.46: the image of a volume-backed server stands for its root volume's snapshot.
+            if call.requestedVersion >= Microversion(3, 46) { (request.snapshotID, request.imageID) = (snapshotID, nil) }
+        }
+        guard let backupID = try VolumeInput.text(body["backup_id"], field: "backup_id") else {
+            return .json(.accepted, ["volume": try await render(try await service.create(request), call, detailed: false)])
+        }
+        return .json(.accepted, ["volume": try await render(try await createFromBackup(backupID, request, call), call, detailed: false)])
+    }
+
+    /// The volume snapshot that a Compute image of a volume-backed server boots from (its
+    /// `block_device_mapping` entry with `boot_index` 0); a 404 when it names one that is gone, as
+    /// Cinder answers at every version.
+    private func bootSnapshot(of imageID: String, _ request: VolumeRequest) async throws -> String? {
+        guard let image = try await service.images.bootImage(id: imageID, projectID: request.projectID, isAdmin: request.isAdmin),
+              let text = image.properties["block_device_mapping"], let mapping = try? JSON.parse(Array(text.utf8)) else { return nil }
+        let root = mapping.array.first { entry in
+            entry["source_type"] == "snapshot" && (entry["boot_index"] == 0 || entry["boot_index"] == "0")
+        }
+        guard let snapshotID = root?["snapshot_id"]?.stringValue else { return nil }
+        guard let snapshot = try await store.snapshot(snapshotID), request.canSee(snapshot.projectID) else {
+            throw APIError.notFound("Nova specific image is found, but boot volume snapshot id:\(snapshotID) not found.")
+        }
+        return snapshot.id
+    }
+
+    /// 3.47: a new volume holding a backup's bytes (Cinder reads `backup_id` at every version now).
+    /// The backup is `restoring` until they are in, so two restores of it cannot both start.
+    private func createFromBackup(_ backupID: String, _ request: VolumeRequest, _ call: APICall) async throws -> Volume {
+        guard [request.snapshotID, request.sourceVolumeID, request.imageID].allSatisfy({ $0 == nil }) else {
+            throw BlockStorageFault.invalidInput("May specify only one of backup, imageRef, snapshot, source volume")
+        }
+        guard let found = try await store.backup(backupID), call.canSee(projectID: found.projectID),
+              call.can("backup:get", ["project_id": found.projectID]) else { throw BlockStorageFault.backupNotFound(backupID) }
+        let size = request.size ?? found.size
+        guard size >= found.size else {
+            throw BlockStorageFault.invalidInput("Volume size \(size)GB cannot be smaller than the backup size \(found.size)GB. It must be >= backup size.")
+        }
+        guard let backup = try await store.editBackup(backupID, { b in
+            guard b.status == "available" else { throw BlockStorageFault.invalidBackup("Originating backup status must be one of 'available' values") }
+            b.status = "restoring"
+        }) else { throw BlockStorageFault.backupNotFound(backupID) }
+        var restoring = request
+        (restoring.size, restoring.restoring) = (size, backup)
+        do {
+            return try await service.create(restoring)
+        } catch {
+            try await store.editBackup(backupID) { $0.status = "available" }
+            throw error
+        }
     }
 
     // MARK: Update and delete

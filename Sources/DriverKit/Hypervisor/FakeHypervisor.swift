@@ -16,6 +16,7 @@ public final class FakeHypervisor: Hypervisor {
         var bootCount: Int
         var ports: [String]
         var volumes: [String: InstanceVolume]
+        var volumeSizes: [String: Int64] = [:]
     }
 
     public init(hostCount: Int, vcpus: Int, memoryMB: Int, diskGB: Int, spawnDelay: Duration = .zero) {
@@ -115,6 +116,18 @@ public final class FakeHypervisor: Hypervisor {
 
     public func detachVolume(_ id: String, host: String, volumeID: String) async throws {
         machines.withLock { all in _ = all[id]?.volumes.removeValue(forKey: volumeID) }
+    }
+
+    public func extendVolume(_ id: String, host: String, volumeID: String, bytes: Int64) async throws {
+        try edit(id, host) { machine in
+            guard machine.volumes[volumeID] != nil else { throw DriverError.notFound("volume \(volumeID) on server \(id)") }
+            machine.volumeSizes[volumeID] = bytes
+        }
+    }
+
+    /// The size a server was last told its volume has (tests check the extend reached it).
+    public func volumeSize(_ id: String, volumeID: String) -> Int64? {
+        machines.withLock { $0[id]?.volumeSizes[volumeID] }
     }
 
     /// The ports and volumes a server has now (tests check what the conductor asked for).

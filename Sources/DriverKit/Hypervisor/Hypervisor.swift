@@ -29,6 +29,9 @@ public protocol Hypervisor: Sendable {
     /// Connects a volume the volume driver has connected to this host as a disk of the server.
     func attachVolume(_ id: String, host: String, volume: InstanceVolume) async throws
     func detachVolume(_ id: String, host: String, volumeID: String) async throws
+    /// Tells a running server that its volume grew to `bytes` (the volume driver's file may grow
+    /// through the server's own hold on it); a server that is not running has nothing to tell.
+    func extendVolume(_ id: String, host: String, volumeID: String, bytes: Int64) async throws
 }
 
 /// A console a proxy can reach: a stream socket on the host that speaks the console's protocol

@@ -79,6 +79,15 @@ public final class FakeVolumeDriver: VolumeDriver {
         _ = state.withLock { $0.snapshots.removeValue(forKey: snapshotID) }
     }
 
+    public func revert(_ volumeID: String, to snapshotID: String) async throws {
+        try state.withLock { s in
+            guard var volume = s.volumes[volumeID] else { throw DriverError.notFound("volume \(volumeID)") }
+            guard let snapshot = s.snapshots[snapshotID] else { throw DriverError.notFound("snapshot \(snapshotID)") }
+            (volume.origin, volume.written) = ("snapshot \(snapshotID)", snapshot.written)
+            s.volumes[volumeID] = volume
+        }
+    }
+
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
         try state.withLock { s in
             guard var volume = s.volumes[id] else { throw DriverError.notFound("volume \(id)") }

@@ -11,6 +11,8 @@ public protocol VolumeDriver: Sendable {
     func extend(_ id: String, sizeGB: Int) async throws
     func createSnapshot(_ snapshotID: String, of volumeID: String) async throws
     func deleteSnapshot(_ snapshotID: String) async throws
+    /// Gives the volume back the bytes of its snapshot (of the same size); the snapshot stays.
+    func revert(_ volumeID: String, to snapshotID: String) async throws
     /// Makes the volume reachable from `host` and says how a hypervisor there opens it.
     func connect(_ id: String, host: String) async throws -> VolumeConnection
     func disconnect(_ id: String, host: String) async throws
