@@ -467,7 +467,7 @@ def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
     """Block Storage with the file driver and real guests: a blank volume is hot-plugged into a
     running guest (virtio-blk over QMP, its serial the volume ID's first 20 characters), the guest
     makes a file system and writes a file, the volume is detached (the guest lets the disk go),
-    attached to a second guest, which reads the file back."""
+    attached to a second guest, which reads the file back, and grows while attached there."""
     volume = cloud.osc.json("volume", "create", "--size", "1", "data")["id"]
     serial = volume[:20]
     marker = "written-" + uuid.uuid4().hex[:8]
@@ -475,7 +475,10 @@ def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
     writer_data.write_text(volume_script(serial, "mkfs.ext4 -q $dev && mkdir -p /mnt/v && mount $dev /mnt/v && "
                                                  f"echo {marker} > /mnt/v/hello.txt && umount /mnt/v && sync && echo volume-wrote-$dev\n"))
     reader_data = tmp_path / "reader.sh"
-    reader_data.write_text(volume_script(serial, "mkdir -p /mnt/v && mount $dev /mnt/v && echo volume-read-$(cat /mnt/v/hello.txt) && umount /mnt/v\n"))
+    reader_data.write_text(volume_script(serial, "mkdir -p /mnt/v && mount $dev /mnt/v && echo volume-read-$(cat /mnt/v/hello.txt) && umount /mnt/v\n"
+                                                 # Then waits for the disk to grow to 2 GiB (4194304 sectors).
+                                                 "size=/sys/block/${dev##*/}/size\n"
+                                                 "for i in $(seq 600); do [ $(cat $size) -ge 4194304 ] && echo volume-grew-$(cat $size) && break; sleep 1; done\n"))
     writer = cloud.create("vol-writer", "--user-data", str(writer_data))
     reader = cloud.create("vol-reader", "--user-data", str(reader_data))
     try:
@@ -497,6 +500,19 @@ def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
 
         cloud.osc.ok("server", "add", "volume", reader, volume)
         cloud.wait_console(reader, f"volume-read-{marker}")
+
+        # Extended while attached (3.42): qemu grows the image it holds, and the guest sees the new size.
+        cloud.osc.ok("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", volume)
+        deadline = time.monotonic() + 60
+        while (shown := cloud.osc.json("volume", "show", volume))["status"] != "in-use" or shown["size"] != 2:
+            assert time.monotonic() < deadline and shown["status"] in ("extending", "in-use"), shown
+            time.sleep(0.5)
+        cloud.wait_console(reader, "volume-grew-4194304")
+        info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(files[0])], check=True,
+                                         capture_output=True, text=True).stdout)
+        assert info["virtual-size"] == 2 << 30, info
+        events = [e["Action"] for e in cloud.osc.json("server", "event", "list", reader)]
+        assert "extend_volume" in events, events
         cloud.osc.ok("server", "remove", "volume", reader, volume)
     finally:
         for server in (writer, reader):
