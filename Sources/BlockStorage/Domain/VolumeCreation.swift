@@ -109,6 +109,11 @@ extension BlockStorageService {
                 type = found
             }
             if type.extraSpecs["multiattach"]?.lowercased() == "<is> true" { multiattach = true }
+            // A type may name the zones it serves (reserved from 3.52); this backend is in one.
+            if let zones = type.extraSpecs["RESKEY:availability_zones"]?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
+               !zones.contains(BlockStorageService.zone) {
+                throw APIError.badRequest("Volume type is only supported in these availability zones: [\(zones.map { "'\($0)'" }.joined(separator: ", "))]")
+            }
             if let groupID = request.groupID {
                 guard let group: VolumeGroup = try await store.groupDoc(.groups, groupID, in: db), request.canSee(group.projectID) else {
                     throw APIError.notFound("Group \(groupID) could not be found.")

@@ -133,6 +133,8 @@ struct VolumeTransfer: Codable, Sendable, Equatable {
     var salt: String
     var keyHash: String
     var createdAt: Double
+    /// 3.55: the volume goes without its snapshots, which stay with the project that had them.
+    var noSnapshots: Bool? = nil
 }
 
 /// An admin's view of a service: enabled or not, and why.

@@ -92,6 +92,7 @@ struct BackupRoutes {
         let body = try VolumeInput.body(try await call.body(), "backup")
         var known: Set<String> = ["volume_id", "container", "description", "incremental", "force", "name", "snapshot_id"]
         if call.requestedVersion >= Microversion(3, 43) { known.insert("metadata") }
+        if call.requestedVersion >= Microversion(3, 51) { known.insert("availability_zone") }
         if let extra = body.keys.first(where: { !known.contains($0) }) {
             throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
         }
@@ -103,6 +104,10 @@ struct BackupRoutes {
         let force = try VolumeInput.bool(body["force"], field: "force") ?? false
         let snapshotID = try VolumeInput.text(body["snapshot_id"], field: "snapshot_id")
         let metadata = try VolumeInput.metadata(body["metadata"]) ?? [:]
+        // 3.51: the zone of the backup service to use; this one is in the only zone.
+        if let zone = try VolumeInput.text(body["availability_zone"], field: "availability_zone"), zone != BlockStorageService.zone {
+            throw APIError.notFound("Service cinder-backup could not be found.")
+        }
         let volume = try await service.visibleVolume(call, volumeID)
         let now = BlockStorageStore.now()
         let (backup, parent) = try await store.db.transaction { db -> (Backup, Backup?) in

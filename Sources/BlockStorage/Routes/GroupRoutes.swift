@@ -238,6 +238,7 @@ struct GroupRoutes {
         }
         // 3.38: no group is replicated here.
         if call.requestedVersion >= Microversion(3, 38) { b["replication_status"] = "disabled" }
+        if call.requestedVersion >= Microversion(3, 58) { b["project_id"] = .string(g.projectID) }
         if let members { b["volumes"] = .array((members[g.id] ?? []).map { .string($0) }) }
         return .object(b)
     }

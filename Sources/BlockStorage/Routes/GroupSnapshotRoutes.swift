@@ -14,7 +14,7 @@ struct GroupSnapshotRoutes {
         r.post("/v3/group_snapshots", rule: "group:create_group_snapshot") { try await create($0) }
         r.get("/v3/group_snapshots/:group_snapshot_id", rule: "group:get_group_snapshot", loadsTarget: true) { call in
             let snapshot = try await visible(call)
-            return .json(.ok, ["group_snapshot": view(snapshot, status: try await status(of: snapshot), detailed: true)])
+            return .json(.ok, ["group_snapshot": view(snapshot, status: try await status(of: snapshot), detailed: true, version: call.requestedVersion)])
         }
         r.post("/v3/group_snapshots/:group_snapshot_id/action", rule: "group:get_group_snapshot", loadsTarget: true) { call in
             let snapshot = try await visible(call)
@@ -99,7 +99,7 @@ struct GroupSnapshotRoutes {
             snapshots = Array(page.items)
             if let next = page.next { links = [["rel": "next", "href": .string(next)]] }
         }
-        var body: [String: JSON] = ["group_snapshots": .array(snapshots.map { view($0.snapshot, status: $0.status, detailed: detailed) })]
+        var body: [String: JSON] = ["group_snapshots": .array(snapshots.map { view($0.snapshot, status: $0.status, detailed: detailed, version: call.requestedVersion) })]
         if let links { body["group_snapshot_links"] = links }
         return .json(.ok, .object(body))
     }
@@ -139,9 +139,12 @@ struct GroupSnapshotRoutes {
         return .json(.accepted, ["group_snapshot": ["id": .string(snapshot.id), "name": .string(snapshot.name ?? ""), "group_type_id": .string(snapshot.groupTypeID)]])
     }
 
-    private func view(_ s: GroupSnapshot, status: String, detailed: Bool) -> JSON {
+    /// A detailed view shows the owning project from 3.58.
+    private func view(_ s: GroupSnapshot, status: String, detailed: Bool, version: Microversion) -> JSON {
         guard detailed else { return ["id": .string(s.id), "name": .string(s.name ?? "")] }
-        return ["id": .string(s.id), "name": .string(s.name ?? ""), "description": JSON(s.description), "status": .string(status),
-                "group_id": .string(s.groupID), "group_type_id": .string(s.groupTypeID), "created_at": Views.time(s.createdAt)]
+        var b: [String: JSON] = ["id": .string(s.id), "name": .string(s.name ?? ""), "description": JSON(s.description), "status": .string(status),
+                                 "group_id": .string(s.groupID), "group_type_id": .string(s.groupTypeID), "created_at": Views.time(s.createdAt)]
+        if version >= Microversion(3, 58) { b["project_id"] = .string(s.projectID) }
+        return .object(b)
     }
 }

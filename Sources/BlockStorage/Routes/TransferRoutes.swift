@@ -3,37 +3,57 @@ import Foundation
 import Hummingbird
 import MartletCore
 
-/// `/os-volume-transfer`: a project offers an available volume; another project takes it with the
-/// key, which is shown once and kept only as a salted hash.
+/// `/os-volume-transfer` (and `/volume-transfers` from 3.55): a project offers an available volume
+/// (with its snapshots unless `no_snapshots`); another project takes it with the key, which is
+/// shown once and kept only as a salted hash.
 struct TransferRoutes {
     let service: BlockStorageService
     var store: BlockStorageStore { service.store }
 
     func register(_ r: PolicyRouter) {
-        r.post("/v3/os-volume-transfer", rule: "volume:create_transfer") { try await create($0) }
-        r.get("/v3/os-volume-transfer", rule: "volume:get_all_transfers") { try await list($0, detailed: false) }
-        r.get("/v3/os-volume-transfer/detail", rule: "volume:get_all_transfers") { try await list($0, detailed: true) }
-        r.get("/v3/os-volume-transfer/:transfer_id", rule: "volume:get_transfer", loadsTarget: true) { call in
-            .json(.ok, ["transfer": view(try await visible(call), detailed: true)])
-        }
-        r.delete("/v3/os-volume-transfer/:transfer_id", rule: "volume:delete_transfer", loadsTarget: true) { call in
-            let transfer = try await visible(call)
-            try await store.db.transaction { db in
-                try await store.deleteTransfer(transfer.id, in: db)
-                if var volume = try await store.volume(transfer.volumeID, in: db), volume.status == "awaiting-transfer" {
-                    volume.status = "available"
-                    try await store.update(volume, in: db)
-                }
+        // The legacy path, and `/volume-transfers` of 3.55 (404 before it).
+        for (base, since) in [("/v3/os-volume-transfer", nil), ("/v3/volume-transfers", Microversion(3, 55))] as [(String, Microversion?)] {
+            @Sendable func gated(_ call: APICall) throws { if let since { try call.require(since.major, since.minor) } }
+            r.post(base, rule: "volume:create_transfer") { call in try gated(call); return try await create(call) }
+            r.get(base, rule: "volume:get_all_transfers") { call in try gated(call); return try await list(call, detailed: false) }
+            r.get("\(base)/detail", rule: "volume:get_all_transfers") { call in try gated(call); return try await list(call, detailed: true) }
+            r.get("\(base)/:transfer_id", rule: "volume:get_transfer", loadsTarget: true) { call in
+                try gated(call)
+                return .json(.ok, ["transfer": view(try await visible(call), detailed: true, call)])
             }
-            return .empty(.accepted)
+            r.delete("\(base)/:transfer_id", rule: "volume:delete_transfer", loadsTarget: true) { call in
+                try gated(call)
+                return try await delete(call)
+            }
+            r.post("\(base)/:transfer_id/accept", rule: "volume:accept_transfer") { call in try gated(call); return try await accept(call) }
         }
-        r.post("/v3/os-volume-transfer/:transfer_id/accept", rule: "volume:accept_transfer") { try await accept($0) }
     }
 
-    private func view(_ t: VolumeTransfer, detailed: Bool) -> JSON {
+    private func delete(_ call: APICall) async throws -> Response {
+        let transfer = try await visible(call)
+        try await store.db.transaction { db in
+            try await store.deleteTransfer(transfer.id, in: db)
+            if var volume = try await store.volume(transfer.volumeID, in: db), volume.status == "awaiting-transfer" {
+                volume.status = "available"
+                try await store.update(volume, in: db)
+            }
+        }
+        return .empty(.accepted)
+    }
+
+    /// From 3.57 a detailed view says which projects the volume goes from and to, and whether it
+    /// went: an accepted transfer is gone, so a shown one is still waiting.
+    private func view(_ t: VolumeTransfer, detailed: Bool, _ call: APICall) -> JSON {
         var b: [String: JSON] = ["id": .string(t.id), "name": JSON(t.name), "volume_id": .string(t.volumeID),
                                  "links": service.link("os-volume-transfer", t.id)]
-        if detailed { b["created_at"] = Views.time(t.createdAt) }
+        if detailed {
+            b["created_at"] = Views.time(t.createdAt)
+            if call.requestedVersion >= Microversion(3, 57) {
+                b["source_project_id"] = .string(t.projectID)
+                b["destination_project_id"] = .null
+                b["accepted"] = false
+            }
+        }
         return .object(b)
     }
 
@@ -48,8 +68,23 @@ struct TransferRoutes {
 
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
         let all = call.isAdmin && ["1", "true", "True"].contains(call.query("all_tenants") ?? "")
-        let transfers = try await store.db.read { try await store.transfers(projectID: all ? nil : call.auth.projectID, in: $0) }
-        return .json(.ok, ["transfers": .array(transfers.map { view($0, detailed: detailed) })])
+        var transfers = try await store.db.read { try await store.transfers(projectID: all ? nil : call.auth.projectID, in: $0) }
+        // 3.59: sorted and paged.
+        guard call.requestedVersion >= Microversion(3, 59) else {
+            return .json(.ok, ["transfers": .array(transfers.map { view($0, detailed: detailed, call) })])
+        }
+        SortOrder.sort(&transfers, by: try SortOrder.parse(call, allowed: ["created_at", "id", "name", "volume_id"]), id: \.id) { t, key in
+            switch key {
+            case "id": .text(t.id)
+            case "name": .text(t.name ?? "")
+            case "volume_id": .text(t.volumeID)
+            default: .number(t.createdAt)
+            }
+        }
+        let page = try Paging.page(transfers, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
+        var body: [String: JSON] = ["transfers": .array(page.items.map { view($0, detailed: detailed, call) })]
+        if let next = page.next { body["transfers_links"] = [["rel": "next", "href": .string(next)]] }
+        return .json(.ok, .object(body))
     }
 
     static func hash(_ key: String, salt: String) -> String {
@@ -60,11 +95,12 @@ struct TransferRoutes {
         let body = try VolumeInput.body(try await call.body(), "transfer")
         guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else { throw BlockStorageFault.invalidInput("'volume_id' is required.") }
         let name = try VolumeInput.text(body["name"], field: "name")
+        let noSnapshots = call.requestedVersion >= Microversion(3, 55) ? try VolumeInput.bool(body["no_snapshots"], field: "no_snapshots") ?? false : false
         let volume = try await service.visibleVolume(call, volumeID)
         let key = Identifier.hex().prefix(16).lowercased()
         let salt = Identifier.hex()
         let stored = VolumeTransfer(id: Identifier.uuid(), projectID: volume.projectID, volumeID: volume.id, name: name, salt: salt,
-                                    keyHash: Self.hash(key, salt: salt), createdAt: BlockStorageStore.now())
+                                    keyHash: Self.hash(key, salt: salt), createdAt: BlockStorageStore.now(), noSnapshots: noSnapshots ? true : nil)
         try await store.db.transaction { db in
             guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
             guard v.status == "available" else { throw BlockStorageFault.invalidVolume("status must be available, but it is \(v.status).") }
@@ -72,7 +108,7 @@ struct TransferRoutes {
             try await store.update(v, in: db)
             try await store.insert(stored, in: db)
         }
-        var answer = view(stored, detailed: true).objectValue ?? [:]
+        var answer = view(stored, detailed: true, call).objectValue ?? [:]
         answer["auth_key"] = .string(key)
         return .json(.accepted, ["transfer": .object(answer)])
     }
@@ -89,7 +125,7 @@ struct TransferRoutes {
                 throw BlockStorageFault.invalidInput("Invalid auth key: Attempt to transfer \(id) with invalid auth key.")
             }
             guard var volume = try await store.volume(transfer.volumeID, in: db) else { throw BlockStorageFault.volumeNotFound(transfer.volumeID) }
-            let snapshots = try await store.snapshots(volumeID: volume.id, in: db)
+            let snapshots = transfer.noSnapshots == true ? [] : try await store.snapshots(volumeID: volume.id, in: db)
             try await store.lockProject(project, in: db)
             let typeName = try await store.type(volume.typeID, in: db)?.name
             try await service.quotas.check(projectID: project, volumes: 1, snapshots: snapshots.count,
@@ -107,6 +143,6 @@ struct TransferRoutes {
             try await store.deleteTransfer(transfer.id, in: db)
             return transfer
         }
-        return .json(.accepted, ["transfer": view(transfer, detailed: false)])
+        return .json(.accepted, ["transfer": view(transfer, detailed: false, call)])
     }
 }

@@ -12,6 +12,14 @@ struct TypeRoutes {
         r.get("/v3/types", rule: "volume_extension:type_get_all") { call in
             let wantPublic = call.query("is_public").flatMap { ["true", "1", "True"].contains($0) ? true : (["false", "0", "False"].contains($0) ? false : nil) }
             var types = try await store.db.read { try await store.types(in: $0) }.filter { usable($0, call) }
+            // 3.52: filters checked as the lists' are, and types by their extra specs.
+            if call.requestedVersion >= Microversion(3, 52) {
+                try ResourceFilters.check(call, "volume_type")
+                if let raw = call.query("extra_specs") {
+                    let wanted = try VolumeRoutes.dictionaryFilter(raw, "extra_specs")
+                    types.removeAll { t in wanted.contains { t.extraSpecs[$0.key] != $0.value } }
+                }
+            }
             if call.isAdmin {
                 // Admins see public types by default, private ones when asking for them, both with `is_public=None`.
                 if call.query("is_public")?.lowercased() != "none" { types.removeAll { $0.isPublic != (wantPublic ?? true) } }

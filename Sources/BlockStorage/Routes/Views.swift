@@ -82,6 +82,7 @@ struct Views {
         ]
         if version >= Microversion(3, 18) { body["os-backup-project-attr:project_id"] = .string(b.projectID) }
         if version >= Microversion(3, 43) { body["metadata"] = Self.strings(b.metadata) }
+        if version >= Microversion(3, 56) { body["user_id"] = .string(b.userID) }
         return .object(body)
     }
 

@@ -117,8 +117,20 @@ struct VolumeRoutes {
 
     // MARK: Create
 
+    static let createKeys: Set<String> = ["name", "description", "display_name", "display_description", "volume_type", "metadata", "snapshot_id",
+                                          "source_volid", "consistencygroup_id", "size", "availability_zone", "multiattach", "image_id", "imageRef",
+                                          "group_id", "backup_id"]
+    static let updateKeys: Set<String> = ["name", "description", "display_name", "display_description", "metadata"]
+
+    /// From 3.53 a body with a key the schema does not name is a 400 (before, such keys were ignored).
+    static func refuseUnknown(_ body: [String: JSON], _ known: Set<String>, _ call: APICall) throws {
+        guard call.requestedVersion >= Microversion(3, 53), let extra = body.keys.sorted().first(where: { !known.contains($0) }) else { return }
+        throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
+    }
+
     func create(_ call: APICall) async throws -> Response {
         let body = try VolumeInput.body(try await call.body(), "volume")
+        try Self.refuseUnknown(body, Self.createKeys, call)
         let projectID = try call.auth.projectID ?? { throw APIError.badRequest("A project-scoped token is needed to create a volume.") }()
         var request = VolumeRequest(
             projectID: projectID, userID: call.auth.userID, isAdmin: call.isAdmin,
@@ -190,6 +202,10 @@ struct VolumeRoutes {
     func update(_ call: APICall) async throws -> Response {
         let volume = try await service.visibleVolume(call)
         let body = try VolumeInput.body(try await call.body(), "volume")
+        try Self.refuseUnknown(body, Self.updateKeys, call)
+        if call.requestedVersion >= Microversion(3, 53), body.isEmpty {
+            throw BlockStorageFault.invalidInput("At least one of name, description, display_name, display_description or metadata is required.")
+        }
         let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
         let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
         let metadata = try VolumeInput.metadata(body["metadata"])
