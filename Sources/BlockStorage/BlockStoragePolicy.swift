@@ -17,6 +17,7 @@ enum BlockStoragePolicy {
         "volume:extend": member,
         "volume:extend_attached_volume": member,
         "volume:revert_to_snapshot": member,
+        "volume:multiattach": member,
         // Cinder checks no rule on `/resource_filters`; any token will do.
         "volume:resource_filters": .anyone,
         "volume:retype": member,

@@ -194,7 +194,7 @@ public final class FileVolumeDriver: VolumeDriver {
 
     /// Removes what a crash left under temporary names.
     func sweep() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".part") || name.hasSuffix(".download") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where [".part", ".download", ".revert"].contains(where: { name.hasSuffix($0) }) {
             try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
         }
     }

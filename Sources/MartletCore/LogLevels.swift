@@ -11,6 +11,8 @@ public final class LogLevels: Sendable {
         var labels: Set<String> = []
     }
     private let state = Mutex(State())
+    /// Every log call asks for its level: until a level is set, the answer needs no lock.
+    private let anySet = Atomic<Bool>(false)
 
     public init() {}
 
@@ -20,10 +22,12 @@ public final class LogLevels: Sendable {
             s.set = s.set.filter { !$0.key.hasPrefix(prefix) }
             s.set[prefix] = level
         }
+        anySet.store(true, ordering: .releasing)
     }
 
     public func level(for label: String) -> Logger.Level? {
-        state.withLock { s in s.set.filter { label.hasPrefix($0.key) }.max { $0.key.count < $1.key.count }?.value }
+        guard anySet.load(ordering: .acquiring) else { return nil }
+        return state.withLock { s in s.set.filter { label.hasPrefix($0.key) }.max { $0.key.count < $1.key.count }?.value }
     }
 
     /// The labels of the loggers made so far.

@@ -80,8 +80,11 @@ public final class NetworkService: APIService {
         do {
             let result = try await body(change)
             return (result, change.touched)
-        } catch where Database.isUniqueViolation(error) || Database.isConcurrencyFailure(error) {
+        } catch where Database.isConcurrencyFailure(error) {
             throw StoreError.concurrentChange
+        } catch where Database.isUniqueViolation(error) {
+            // A duplicate is a clash too, but not one a retry is sure to get past.
+            throw NetFault.conflict("The request conflicts with a concurrent change; retry it.", type: "Conflict")
         }
     }
 

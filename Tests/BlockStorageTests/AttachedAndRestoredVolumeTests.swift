@@ -44,6 +44,20 @@ import Testing
             let event = detail["instanceAction"]?["events"]?.array.first
             #expect(event?["event"] == "compute_extend_volume" && event?["result"] == "Success" && event?["finish_time"] != .null, "\(detail.body?.text ?? "")")
 
+            // An attachment made through the attachments API names no server of Compute's: nothing is told.
+            let other = try await c.makeVolume(admin)
+            let reserved = try await c.call(.post, "/volume/v3/attachments", token: admin, json: ["attachment": [
+                "volume_uuid": .string(other), "instance_uuid": .string(server), "connector": ["host": "node-1"]]], headers: Self.at("3.27"))
+            let reservedID = try #require(reserved["attachment"]?["id"]?.stringValue, "\(reserved.body?.text ?? "")")
+            #expect(try await c.call(.post, "/volume/v3/attachments/\(reservedID)/action", token: admin, json: ["os-complete": .null],
+                                     headers: Self.at("3.44")).status == .noContent)
+            #expect(try await c.call(.post, "/volume/v3/volumes/\(other)/action", token: admin, json: ["os-extend": ["new_size": 3]],
+                                     headers: Self.at("3.42")).status == .accepted)
+            let grown = try await c.waitForVolume(other, "in-use", token: admin)["volume"]
+            #expect(grown?["size"] == 3)
+            let after = try await c.call(.get, "/compute/v2.1/servers/\(server)/os-instance-actions", token: admin)["instanceActions"]?.array ?? []
+            #expect(after.filter { $0["action"] == "extend_volume" }.count == 1, "only the extend of the volume Compute attached is the server's")
+
             // A member of another project cannot; nor may it shrink or stay the same.
             #expect(try await extend(2, "3.42").status == .badRequest)
             let stranger = try await c.makeMember(admin: admin, name: "grower")

@@ -80,9 +80,24 @@ import Testing
             #expect(try await c.call(.post, "/volume/v3/volume-transfers/\(transfer)/accept", token: takerToken, json: ["accept": ["auth_key": .string(key)]],
                                      headers: Self.at("3.55")).status == .accepted)
             #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: takerToken)["volume"]?["status"] == "available")
-            // The snapshot stayed with the project that had it.
+            // The snapshot stayed with the project that had it: the new owner can neither revert to it nor delete it with the volume.
             #expect(try await c.call(.get, "/volume/v3/snapshots/\(snapshot)", token: giverToken).status == .ok)
             #expect(try await c.call(.get, "/volume/v3/snapshots/\(snapshot)", token: takerToken).status == .notFound)
+            let revert = try await c.call(.post, "/volume/v3/volumes/\(volume)/action", token: takerToken, json: ["revert": ["snapshot_id": .string(snapshot)]],
+                                          headers: Self.at("3.40"))
+            #expect(revert.status == .badRequest && revert["badRequest"]?["message"]?.stringValue?.contains("doesn't have any snapshots") == true)
+            let cascade = try await c.call(.delete, "/volume/v3/volumes/\(volume)?cascade=true", token: takerToken)
+            #expect(cascade.status == .badRequest && cascade["badRequest"]?["message"]?.stringValue?.contains("disassociated from snapshots") == true)
+            #expect(try await c.call(.get, "/volume/v3/snapshots/\(snapshot)", token: giverToken)["snapshot"]?["status"] == "available")
+            // The legacy path always moves snapshots, and only available ones.
+            let second = try await c.makeVolume(giverToken)
+            let busy = try #require(try await c.call(.post, "/volume/v3/snapshots", token: giverToken,
+                                                     json: ["snapshot": ["volume_id": .string(second)]])["snapshot"]?["id"]?.stringValue)
+            try await c.waitFor("snapshots", busy, "available", token: giverToken, seconds: 20)
+            _ = try await cloud.blockStorage.store.editSnapshot(busy) { $0.status = "error" }
+            let refused = try await c.call(.post, "/volume/v3/os-volume-transfer", token: giverToken, json: ["transfer": ["volume_id": .string(second)]])
+            #expect(refused.status == .badRequest && refused["badRequest"]?["message"]?.stringValue?.contains("must be available") == true)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(second)", token: giverToken)["volume"]?["status"] == "available")
 
             // 3.59: sorted and paged.
             for name in ["b", "a", "c"] {

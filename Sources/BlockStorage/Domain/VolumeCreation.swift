@@ -108,7 +108,7 @@ extension BlockStorageService {
                 guard let found = try await store.type(named: VolumeType.defaultName, in: db) else { throw BlockStorageFault.typeNameNotFound(VolumeType.defaultName) }
                 type = found
             }
-            if type.extraSpecs["multiattach"]?.lowercased() == "<is> true" { multiattach = true }
+            if VolumeType.isMultiattach(type.extraSpecs) { multiattach = true }
             // A type may name the zones it serves (reserved from 3.52); this backend is in one.
             if let zones = type.extraSpecs["RESKEY:availability_zones"]?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
                !zones.contains(BlockStorageService.zone) {

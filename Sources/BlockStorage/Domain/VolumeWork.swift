@@ -92,7 +92,7 @@ final class VolumeWork: Sendable {
 
     /// Grows the volume; an attached one (3.42) grows in its server first, whose hypervisor may
     /// hold the volume's file and grow it itself, then the driver grows what no server did.
-    func extend(_ volumeID: String, to size: Int, settleTo status: String, inServers serverIDs: [String] = [], requestedBy requester: Requester? = nil) {
+    func extend(_ volumeID: String, to size: Int, inServers serverIDs: [String] = [], requestedBy requester: Requester? = nil) {
         start("extending volume \(volumeID)") { [self] in
             do {
                 for serverID in serverIDs {
@@ -109,9 +109,10 @@ final class VolumeWork: Sendable {
                 if let failed { await report(.extendFailed, projectID: failed.projectID, resourceID: volumeID) }
                 return
             }
+            // `in-use` only while something is still attached: a detach may have ended during the extend.
             try await store.editVolume(volumeID) { v in
                 v.size = size
-                v.status = status
+                v.status = v.restingStatus
                 v.extendingTo = nil
             }
         }
@@ -129,8 +130,16 @@ final class VolumeWork: Sendable {
                 logger.error("volume revert failed", metadata: ["volume": "\(volumeID)", "snapshot": "\(snapshotID)", "error": "\(error)"])
                 status = "error"
             }
-            try await store.editVolume(volumeID) { $0.status = status }
-            try await store.editSnapshot(snapshotID) { s in if s.status == "restoring" { s.status = "available" } }
+            try await store.db.transaction { db in
+                if var v = try await store.volume(volumeID, in: db) {
+                    v.status = status
+                    try await store.update(v, in: db)
+                }
+                if var s = try await store.snapshot(snapshotID, in: db), s.status == "restoring" {
+                    s.status = "available"
+                    try await store.update(s, in: db)
+                }
+            }
         }
     }
 
@@ -289,9 +298,14 @@ final class VolumeWork: Sendable {
                 }
             }
         }
-        for snapshot in try await store.snapshots(status: ["creating", "deleting"]) {
+        for snapshot in try await store.snapshots(status: ["creating", "deleting", "restoring"]) {
             if snapshot.status == "deleting" {
                 deleteSnapshot(snapshot.id)
+            } else if snapshot.status == "restoring" {
+                // A revert that is not running again (its volume is no longer `reverting`) is over.
+                if try await store.volume(snapshot.volumeID)?.status != "reverting" {
+                    try await store.editSnapshot(snapshot.id) { s in if s.status == "restoring" { s.status = "available" } }
+                }
             } else {
                 try? await driver.deleteSnapshot(snapshot.id)
                 try await store.editSnapshot(snapshot.id) { $0.status = "error" }

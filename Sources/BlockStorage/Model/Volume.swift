@@ -110,6 +110,9 @@ struct VolumeType: Codable, Sendable, Equatable {
 
     /// The type Cinder creates at install and gives volumes that name none.
     static let defaultName = "__DEFAULT__"
+
+    /// Whether the type's volumes may be attached to several servers (`multiattach="<is> True"`).
+    static func isMultiattach(_ extraSpecs: [String: String]) -> Bool { extraSpecs["multiattach"]?.lowercased() == "<is> true" }
 }
 
 /// A named set of QoS limits, associated with volume types.

@@ -177,7 +177,8 @@ struct GroupRoutes {
             }
             return .empty(.accepted)
         }
-        if Self.replicationActions.contains(name), call.requestedVersion >= Microversion(3, 38) {
+        if Self.replicationActions.contains(name) {
+            try call.require(3, 38)
             return try await replicate(group, name, call)
         }
         guard name == "delete" else { throw BlockStorageFault.invalidInput("There is no such group action: \(name)") }

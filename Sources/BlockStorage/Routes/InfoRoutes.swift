@@ -114,7 +114,7 @@ struct InfoRoutes {
     /// value asked for), from 3.35 a volume type whose extra specs the pool satisfies.
     private func poolPasses(_ call: APICall, _ capabilities: [String: JSON]) async throws -> Bool {
         guard call.requestedVersion >= Microversion(3, 28) else { return true }
-        for (key, wanted) in call.queryItems where !["detail", "volume_type"].contains(key) {
+        for (key, wanted) in call.queryItems where !["detail", "volume_type", "all_tenants"].contains(key) {
             if key == "name" {
                 if wanted != service.backendHost { return false }
                 continue

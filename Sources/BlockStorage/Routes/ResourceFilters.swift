@@ -36,11 +36,12 @@ enum ResourceFilters {
         guard invalid.isEmpty else { throw BlockStorageFault.invalidInput("Invalid filters \(invalid.joined(separator: ",")) are found in query options.") }
     }
 
-    /// Whether `text` passes the exact filter `key` and the substring filter `key~` (3.34) of the query.
+    /// Whether `text` passes the exact filter `key` and the substring filter `key~` of the query
+    /// (from 3.31, where an admin's filters are not checked; a non-admin's from 3.34, if configured).
     static func matches(_ text: String?, _ key: String, _ call: APICall) -> Bool {
         let q = call.queryItems
         if let exact = q[key], text != exact { return false }
-        if call.requestedVersion >= Microversion(3, 34), let part = q[key + "~"], !(text ?? "").contains(part) { return false }
+        if call.requestedVersion >= Microversion(3, 31), let part = q[key + "~"], !(text ?? "").contains(part) { return false }
         return true
     }
 

@@ -95,7 +95,9 @@ struct TransferRoutes {
         let body = try VolumeInput.body(try await call.body(), "transfer")
         guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else { throw BlockStorageFault.invalidInput("'volume_id' is required.") }
         let name = try VolumeInput.text(body["name"], field: "name")
-        let noSnapshots = call.requestedVersion >= Microversion(3, 55) ? try VolumeInput.bool(body["no_snapshots"], field: "no_snapshots") ?? false : false
+        // Only the new path of 3.55 takes `no_snapshots`; the legacy one always moves them.
+        let newPath = call.request.uri.path.contains("/volume-transfers")
+        let noSnapshots = newPath ? try VolumeInput.bool(body["no_snapshots"], field: "no_snapshots") ?? false : false
         let volume = try await service.visibleVolume(call, volumeID)
         let key = Identifier.hex().prefix(16).lowercased()
         let salt = Identifier.hex()
@@ -104,6 +106,9 @@ struct TransferRoutes {
         try await store.db.transaction { db in
             guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
             guard v.status == "available" else { throw BlockStorageFault.invalidVolume("status must be available, but it is \(v.status).") }
+            if !noSnapshots, let busy = try await store.snapshots(volumeID: v.id, in: db).first(where: { $0.status != "available" }) {
+                throw BlockStorageFault.invalidSnapshot("snapshot: \(busy.id) status must be available")
+            }
             v.status = "awaiting-transfer"
             try await store.update(v, in: db)
             try await store.insert(stored, in: db)

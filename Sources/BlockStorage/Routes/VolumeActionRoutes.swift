@@ -55,14 +55,17 @@ struct VolumeActionRoutes {
                 v.extendingTo = newSize
                 try await store.update(v, in: db)
             }
-            let servers = attached ? Array(Set(volume.attachments.filter { $0.status == "attached" }.compactMap(\.serverID))).sorted() : []
-            service.work.extend(volume.id, to: newSize, settleTo: expected, inServers: servers,
+            // Only Compute's own attachments name servers it runs; the attachments API may name any UUID.
+            let servers = attached ? Array(Set(volume.attachments.filter { $0.status == "attached" && $0.byCompute == true }.compactMap(\.serverID))).sorted() : []
+            service.work.extend(volume.id, to: newSize, inServers: servers,
                                 requestedBy: Requester(userID: call.auth.userID, projectID: volume.projectID, requestID: call.context.requestID))
             return .empty(.accepted)
 
-        case "revert" where call.requestedVersion >= Microversion(3, 40):
+        case "revert":
+            try call.require(3, 40)
             let snapshotID = try VolumeInput.text(args["snapshot_id"], field: "snapshot_id")
-            let snapshots = try await store.db.read { try await store.snapshots(volumeID: volume.id, in: $0) }
+            // The volume's own project's snapshots: one a transfer left with the old owner is not its to revert to.
+            let snapshots = try await store.db.read { try await store.snapshots(volumeID: volume.id, in: $0) }.filter { $0.projectID == volume.projectID }
             guard let latest = snapshots.max(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }) else {
                 throw APIError.badRequest("Volume \(volume.id) doesn't have any snapshots.")
             }
@@ -81,6 +84,8 @@ struct VolumeActionRoutes {
                 guard var s = try await store.snapshot(latest.id, in: db), s.status == "available" else {
                     throw APIError.conflict("Invalid snapshot: \(refusal) Snapshot's status must be 'available'.")
                 }
+                // Checked again here: an extend may have ended since the first look.
+                guard v.size == s.size else { throw APIError.badRequest("\(refusal) The volume size must be equal to the snapshot size.") }
                 v.status = "reverting"
                 s.status = "restoring"
                 try await store.update(v, in: db)
@@ -152,7 +157,8 @@ struct VolumeActionRoutes {
                 }
                 guard v.typeID != type.id else { throw BlockStorageFault.invalidInput("Retype requires a different volume type.") }
                 // Whether the volume may be attached to several servers follows its type's extra spec.
-                let multiattach = type.extraSpecs["multiattach"]?.lowercased() == "<is> true"
+                let multiattach = VolumeType.isMultiattach(type.extraSpecs)
+                if multiattach { try allow("volume:multiattach") }
                 guard multiattach == v.multiattach || v.status == "available" else {
                     throw BlockStorageFault.invalidInput("Invalid volume_type passed, retypes affecting multiattach are only allowed on available volumes, the specified volume however currently has a status of: \(v.status).")
                 }

@@ -145,14 +145,26 @@ struct VolumeRoutes {
             imageID: try VolumeInput.text(body["imageRef"] ?? body["image_id"], field: "imageRef"),
             typeRef: try VolumeInput.text(body["volume_type"], field: "volume_type"),
             groupID: call.requestedVersion >= Microversion(3, 13) ? try VolumeInput.text(body["group_id"], field: "group_id") : nil)
+        // A volume several servers may attach needs its own rule (the type's extra spec, or the old flag).
+        if try await makesMultiattach(request) { try call.allow("volume:multiattach", projectID: projectID) }
         if let imageID = request.imageID, let snapshotID = try await bootSnapshot(of: imageID, request) {
             // 3.46: the image of a volume-backed server stands for its root volume's snapshot.
             if call.requestedVersion >= Microversion(3, 46) { (request.snapshotID, request.imageID) = (snapshotID, nil) }
         }
-        guard let backupID = try VolumeInput.text(body["backup_id"], field: "backup_id") else {
+        let backupID = try VolumeInput.text(body["backup_id"], field: "backup_id")
+        if let backupID, UUID(uuidString: backupID) == nil {
+            throw BlockStorageFault.invalidInput("Invalid input for field/attribute backup_id. Value: \(backupID). '\(backupID)' is not valid under any of the given schemas")
+        }
+        guard let backupID else {
             return .json(.accepted, ["volume": try await render(try await service.create(request), call, detailed: false)])
         }
         return .json(.accepted, ["volume": try await render(try await createFromBackup(backupID, request, call), call, detailed: false)])
+    }
+
+    private func makesMultiattach(_ request: VolumeRequest) async throws -> Bool {
+        if request.multiattach { return true }
+        guard let ref = request.typeRef, let type = try await store.db.read({ try await store.type(idOrName: ref, in: $0) }) else { return false }
+        return VolumeType.isMultiattach(type.extraSpecs)
     }
 
     /// The volume snapshot that a Compute image of a volume-backed server boots from (its
@@ -227,6 +239,10 @@ struct VolumeRoutes {
             guard var v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
             let snapshots = try await store.snapshots(volumeID: v.id, in: db)
             if let refusal = v.deleteRefusal(snapshots: snapshots.count, cascade: cascade, force: force) { throw refusal }
+            // A transfer without snapshots left them with the old owner: not the new owner's to delete.
+            if !call.isAdmin, snapshots.contains(where: { $0.projectID != v.projectID }) {
+                throw BlockStorageFault.invalidVolume("Volume \(v.id) must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.")
+            }
             if !snapshots.isEmpty {
                 guard snapshots.allSatisfy({ ["available", "error"].contains($0.status) }) else {
                     throw BlockStorageFault.invalidVolume("Snapshots of volume \(v.id) must be available or error to delete them with it.")

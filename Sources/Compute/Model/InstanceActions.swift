@@ -14,21 +14,25 @@ struct InstanceActions: Sendable {
         var details: String? = nil
     }
 
-    func start(_ action: String, server: String, requestID: String, userID: String, projectID: String, in db: any SQLDatabase) async throws {
+    /// Records an action with its open event; returns the action's ID.
+    @discardableResult
+    func start(_ action: String, server: String, requestID: String, userID: String, projectID: String, in db: any SQLDatabase) async throws -> String {
         let now = Date().timeIntervalSince1970
+        let id = Identifier.uuid()
         let events = [Event(event: "compute_" + action, startTime: now, finishTime: nil, result: nil, host: nil)]
         try await db.raw("""
             INSERT INTO cmp_instance_actions (id, server_id, request_id, action, project_id, user_id, start_time, updated_at, message, events)
-            VALUES (\(bind: Identifier.uuid()), \(bind: server), \(bind: requestID), \(bind: action), \(bind: projectID), \(bind: userID),
+            VALUES (\(bind: id), \(bind: server), \(bind: requestID), \(bind: action), \(bind: projectID), \(bind: userID),
                     \(bind: now), \(bind: now), NULL, \(bind: try Self.encode(events)))
             """).run()
+        return id
     }
 
-    /// Closes the newest open event of the server's latest action.
-    func finish(server: String, host: String?, error: String?, in db: any SQLDatabase) async throws {
-        guard let row = try await db.raw("""
-            SELECT id, events FROM cmp_instance_actions WHERE server_id = \(bind: server) ORDER BY start_time DESC LIMIT 1
-            """).first() else { return }
+    /// Closes the newest open event of the action `id`, or else of the server's latest action.
+    func finish(server: String, action id: String? = nil, host: String?, error: String?, in db: any SQLDatabase) async throws {
+        let query: SQLQueryString = id.map { "SELECT id, events FROM cmp_instance_actions WHERE id = \(bind: $0)" }
+            ?? "SELECT id, events FROM cmp_instance_actions WHERE server_id = \(bind: server) ORDER BY start_time DESC LIMIT 1"
+        guard let row = try await db.raw(query).first() else { return }
         var events = try JSONDecoder().decode([Event].self, from: Data(try row.decode(column: "events", as: String.self).utf8))
         guard let open = events.lastIndex(where: { $0.finishTime == nil }) else { return }
         let now = Date().timeIntervalSince1970

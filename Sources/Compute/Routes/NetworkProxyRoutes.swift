@@ -154,7 +154,8 @@ struct NetworkProxyRoutes {
     /// Runs a Networking call and words its refusals as Nova's proxy did: a conflict is a bad request.
     @discardableResult
     func proxied<T>(missing: HTTPResponse.Status = .notFound, _ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let error as APIError {
+        do { return try await body() } catch {
+            guard let error = (error as? APIError) ?? (error as? any APIErrorConvertible)?.apiError else { throw error }
             switch error.status {
             case .notFound: throw APIError(missing, error.message)
             case .conflict: throw APIError.badRequest(error.message)

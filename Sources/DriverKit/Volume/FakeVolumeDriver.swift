@@ -136,4 +136,7 @@ public final class FakeVolumeDriver: VolumeDriver {
     }
 
     public func snapshotExists(_ id: String) -> Bool { state.withLock { $0.snapshots[id] != nil } }
+
+    /// Where the volume's bytes last came from (`snapshot <id>` after a revert).
+    public func origin(_ id: String) -> String? { state.withLock { $0.volumes[id]?.origin } }
 }
