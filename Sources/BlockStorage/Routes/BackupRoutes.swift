@@ -31,9 +31,7 @@ struct BackupRoutes {
             let body = try VolumeInput.body(try await call.body(), "backup")
             // 3.43: metadata, which replaces what the backup had.
             let known: Set<String> = call.requestedVersion >= Microversion(3, 43) ? ["name", "description", "metadata"] : ["name", "description"]
-            if let extra = body.keys.first(where: { !known.contains($0) }) {
-                throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
-            }
+            try VolumeInput.refuseUnknown(body, known)
             let name = try VolumeInput.text(body["name"], field: "name")
             let description = try VolumeInput.text(body["description"], field: "description")
             let metadata = try VolumeInput.metadata(body["metadata"])
@@ -93,9 +91,7 @@ struct BackupRoutes {
         var known: Set<String> = ["volume_id", "container", "description", "incremental", "force", "name", "snapshot_id"]
         if call.requestedVersion >= Microversion(3, 43) { known.insert("metadata") }
         if call.requestedVersion >= Microversion(3, 51) { known.insert("availability_zone") }
-        if let extra = body.keys.first(where: { !known.contains($0) }) {
-            throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
-        }
+        try VolumeInput.refuseUnknown(body, known)
         guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else { throw BlockStorageFault.invalidInput("'volume_id' is a required property") }
         let container = try Self.container(body["container"])
         let name = try VolumeInput.text(body["name"], field: "name")

@@ -119,20 +119,15 @@ struct InfoRoutes {
                 if wanted != service.backendHost { return false }
                 continue
             }
-            guard let value = capabilities[key] else { return false }
-            let text: String
-            switch value {
-            case .string(let s): text = s
-            case .bool(let b): text = b ? "True" : "False"
-            case .int(let i): text = String(i)
-            case .double(let d): text = String(d)
-            default: return false
+            let equal: Bool
+            switch capabilities[key] {
+            case .bool(let b)?: equal = (try? VolumeInput.bool(.string(wanted), field: key)) == b
+            case .string(let s)?: equal = s == wanted
+            case .int(let i)?: equal = String(i) == wanted
+            case .double(let d)?: equal = String(d) == wanted
+            default: equal = false
             }
-            if case .bool(let b) = value, let asked = try? VolumeInput.bool(.string(wanted), field: key) {
-                if asked != b { return false }
-            } else if text != wanted {
-                return false
-            }
+            if !equal { return false }
         }
         if call.requestedVersion >= Microversion(3, 35), let ref = call.query("volume_type") {
             guard let type = try await service.store.db.read({ try await service.store.type(idOrName: ref, in: $0) }) else {

@@ -113,9 +113,7 @@ struct ServiceRoutes {
     /// with `prefix` (`martlet.block-storage`, say).
     private func logLevels(_ setting: Bool, _ body: [String: JSON]) throws -> Response {
         let known: Set<String> = setting ? ["binary", "server", "prefix", "level"] : ["binary", "server", "prefix"]
-        if let extra = body.keys.sorted().first(where: { !known.contains($0) }) {
-            throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
-        }
+        try VolumeInput.refuseUnknown(body, known)
         let binary = try VolumeInput.text(body["binary"], field: "binary") ?? ""
         guard binary.isEmpty || binary == "*" || Self.binaries.contains(binary) else {
             throw BlockStorageFault.invalidInput("Invalid input for field/attribute binary. Value: \(binary). '\(binary)' is not one of \(Self.binaries + ["", "*"])")

@@ -61,6 +61,12 @@ enum VolumeInput {
         return items
     }
 
+    /// Refuses a body naming a key its schema does not (Cinder's `additionalProperties: false`).
+    static func refuseUnknown(_ body: [String: JSON], _ known: Set<String>) throws {
+        guard let extra = body.keys.sorted().first(where: { !known.contains($0) }) else { return }
+        throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
+    }
+
     /// The request body's `{"<wrapper>": {...}}` object.
     static func body(_ json: JSON, _ wrapper: String) throws -> [String: JSON] {
         guard case .object(let root) = json, case .object(let inner)? = root[wrapper] else {

@@ -124,8 +124,7 @@ struct VolumeRoutes {
 
     /// From 3.53 a body with a key the schema does not name is a 400 (before, such keys were ignored).
     static func refuseUnknown(_ body: [String: JSON], _ known: Set<String>, _ call: APICall) throws {
-        guard call.requestedVersion >= Microversion(3, 53), let extra = body.keys.sorted().first(where: { !known.contains($0) }) else { return }
-        throw BlockStorageFault.invalidInput("Additional properties are not allowed ('\(extra)' was unexpected)")
+        if call.requestedVersion >= Microversion(3, 53) { try VolumeInput.refuseUnknown(body, known) }
     }
 
     func create(_ call: APICall) async throws -> Response {
