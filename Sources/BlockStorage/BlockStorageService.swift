@@ -18,7 +18,7 @@ public final class BlockStorageService: APIService {
     public let faultFormat: any FaultFormat = WSGIFaults()
     public static let migrations = BlockStorageSchema.migrations
     /// The microversions served; `docs/block-storage-microversions.md` says what each one changes.
-    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 59))
+    public static let versions = MicroversionRange(service: "volume", minimum: Microversion(3, 0), maximum: Microversion(3, 71))
     /// The one availability zone volumes live in, as Cinder's default.
     static let zone = "nova"
     /// The host name the volume driver is reported under (`os-vol-host-attr:host`, services, pools).
@@ -50,6 +50,8 @@ public final class BlockStorageService: APIService {
     let images: any ImageCatalog
     /// Where backups are kept: projects' accounts in the object store.
     let objects: any ProjectObjects
+    /// Identity, asked whether a project exists before it is given a default type.
+    let projects: any ProjectDirectory
     let quotas = VolumeQuotas()
     let work: VolumeWork
     let logger: Logger
@@ -59,12 +61,13 @@ public final class BlockStorageService: APIService {
     public var routes: [RouteSpec] { recorder.all }
 
     public init(database: Database, config: MartletConfig, driver: any VolumeDriver, images: any ImageCatalog,
-                objects: any ProjectObjects, logger: Logger = Logger(label: "martlet.block-storage")) {
+                objects: any ProjectObjects, projects: any ProjectDirectory, logger: Logger = Logger(label: "martlet.block-storage")) {
         db = database
         store = BlockStorageStore(db: database)
         self.driver = driver
         self.images = images
         self.objects = objects
+        self.projects = projects
         self.logger = logger
         publicURL = config.resolvedPublicURL
         backendName = config.volumeDriver
@@ -84,6 +87,7 @@ public final class BlockStorageService: APIService {
         AttachmentRoutes(service: self).register(router)
         SnapshotRoutes(service: self).register(router)
         TypeRoutes(service: self).register(router)
+        DefaultTypeRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)
         InfoRoutes(service: self).register(router)
         ServiceRoutes(service: self).register(router)

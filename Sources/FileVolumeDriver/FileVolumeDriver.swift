@@ -43,11 +43,17 @@ public final class FileVolumeDriver: VolumeDriver {
             }
             return
         }
-        let partial = "\(target).part"
+        try await fill(target, from: volume.source, sizeGB: volume.sizeGB, partial: "\(target).part")
+    }
+
+    /// The source's bytes written to `partial` as qcow2, grown to the size, then renamed over
+    /// `target`: a crash or a refused source leaves `target` as it was.
+    private func fill(_ target: String, from source: VolumeSpec.Source, sizeGB: Int, partial: String) async throws {
+        try? FileManager.default.removeItem(atPath: partial)
         defer { try? FileManager.default.removeItem(atPath: partial) }
-        switch volume.source {
+        switch source {
         case .blank:
-            try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", partial, "\(volume.sizeGB)G"])
+            try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", partial, "\(sizeGB)G"])
         case .volume(let id):
             try await copy(try path(volume: id), to: partial, what: "volume \(id)")
         case .snapshot(let id):
@@ -56,10 +62,10 @@ public final class FileVolumeDriver: VolumeDriver {
             try await fetch(image: id, into: partial)
         }
         let size = try await DiskImage.info(partial).virtualSize
-        guard size <= Int64(volume.sizeGB) << 30 else {
-            throw DriverError.invalidInput("the source is \(size) bytes, more than the volume's \(volume.sizeGB) GiB")
+        guard size <= Int64(sizeGB) << 30 else {
+            throw DriverError.invalidInput("the source is \(size) bytes, more than the volume's \(sizeGB) GiB")
         }
-        if size < Int64(volume.sizeGB) << 30 { try await HostCommand.run(["qemu-img", "resize", "-q", partial, "\(volume.sizeGB)G"]) }
+        if size < Int64(sizeGB) << 30 { try await HostCommand.run(["qemu-img", "resize", "-q", partial, "\(sizeGB)G"]) }
         try await DurableFile.rename(partial, to: target)
     }
 
@@ -133,6 +139,14 @@ public final class FileVolumeDriver: VolumeDriver {
         try await DurableFile.rename(partial, to: target)
     }
 
+    /// The source is written beside the volume's file, then renamed over it.
+    public func reimage(_ id: String, from source: VolumeSpec.Source) async throws {
+        let target = try path(volume: id)
+        guard exists(target) else { throw DriverError.notFound("volume \(id)") }
+        let size = try await DiskImage.info(target).virtualSize
+        try await fill(target, from: source, sizeGB: Int(size >> 30), partial: "\(target).reimage")
+    }
+
     /// This driver's files are on this host: the connection is the file's path.
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
         let file = try path(volume: id)
@@ -194,7 +208,7 @@ public final class FileVolumeDriver: VolumeDriver {
 
     /// Removes what a crash left under temporary names.
     func sweep() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where [".part", ".download", ".revert"].contains(where: { name.hasSuffix($0) }) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where [".part", ".download", ".revert", ".reimage"].contains(where: { name.hasSuffix($0) }) {
             try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
         }
     }

@@ -50,7 +50,7 @@ struct Wiring {
         let volumeDriver = try await DriverRegistry.make("volume_driver", config.volumeDriver, from: DriverRegistry.volumeDrivers, drivers)
         let network = try NetworkService(database: database, config: config, backend: backend)
         let objectStorage = try ObjectStorageService(database: database, config: config, credentials: identity)
-        let blockStorage = BlockStorageService(database: database, config: config, driver: volumeDriver, images: image, objects: objectStorage)
+        let blockStorage = BlockStorageService(database: database, config: config, driver: volumeDriver, images: image, objects: objectStorage, projects: identity)
         let compute = ComputeService(database: database, config: config, ports: network, images: image, hypervisor: hypervisor, volumes: blockStorage)
         blockStorage.serverEvents.set(compute)
         return Wiring(config: config, logger: logger, database: database,

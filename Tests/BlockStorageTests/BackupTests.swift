@@ -193,7 +193,8 @@ import Testing
             try await store.editBackup(restoring) { $0.status = "restoring" }
             try await store.editVolume(volume) { $0.status = "backing-up" }
             let restarted = BlockStorageService(database: cloud.database.database, config: cloud.config, driver: cloud.blockStorage.driver,
-                                                images: cloud.services.first { $0 is ImageService } as! ImageService, objects: cloud.objectStorage)
+                                                images: cloud.services.first { $0 is ImageService } as! ImageService, objects: cloud.objectStorage,
+                                                projects: cloud.identity)
             try await restarted.start()
             await restarted.settle()
             let cut = try await store.backup(made)

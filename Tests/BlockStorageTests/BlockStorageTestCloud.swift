@@ -18,7 +18,7 @@ func volumeCloud(_ backend: TestBackend = .sqlite, driver: (MartletConfig, Image
         let image = try ImageService(database: db, config: config)
         let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
         let objects = try ObjectStorageService(database: db, config: config, credentials: identity)
-        let volumes = BlockStorageService(database: db, config: config, driver: try driver(config, image), images: image, objects: objects)
+        let volumes = BlockStorageService(database: db, config: config, driver: try driver(config, image), images: image, objects: objects, projects: identity)
         let compute = ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config),
                                      volumes: volumes)
         volumes.serverEvents.set(compute)

@@ -70,6 +70,18 @@ import Testing
         for hostile in ["backed", "data-file", "vmdk-descriptor"] {
             await #expect(throws: DriverError.self) { try await driver.create(VolumeSpec(id: "bad-\(hostile)", sizeGB: 1, source: .image(hostile))) }
         }
+        // A re-image takes another image's bytes and keeps the volume's size; a larger image or a
+        // hostile one is refused and the volume keeps its bytes.
+        try Data(("second-marker" + String(repeating: "\0", count: 4096)).utf8).write(to: URL(fileURLWithPath: "\(images)/second"))
+        try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", "\(images)/large", "2G"])
+        try await driver.reimage("from-image", from: .image("second"))
+        #expect(try await DiskImage.info("\(root)/volumes/volume-from-image.qcow2").virtualSize == 1 << 30)
+        for refused in ["large", "backed"] {
+            await #expect(throws: DriverError.self) { try await driver.reimage("from-image", from: .image(refused)) }
+        }
+        var reimaged: [UInt8] = []
+        for try await chunk in try await driver.read("from-image", format: "raw") where reimaged.isEmpty { reimaged = Array(chunk.readableBytesView.prefix(13)) }
+        #expect(reimaged == Array("second-marker".utf8))
         try await driver.delete("from-image")
         let left = try FileManager.default.contentsOfDirectory(atPath: "\(root)/volumes")
         #expect(left.isEmpty, "left behind: \(left)")

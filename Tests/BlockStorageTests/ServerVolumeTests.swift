@@ -106,7 +106,8 @@ import Testing
                                          json: ["os-reset_status": ["status": .string(status)]]).status == .accepted)
             }
             let restarted = BlockStorageService(database: cloud.database.database, config: cloud.config, driver: cloud.blockStorage.driver,
-                                                images: cloud.services.first { $0 is ImageService } as! ImageService, objects: cloud.objectStorage)
+                                                images: cloud.services.first { $0 is ImageService } as! ImageService, objects: cloud.objectStorage,
+                                                projects: cloud.identity)
             try await restarted.start()
             await restarted.settle()
             #expect(try await restarted.store.volume(halfMade)?.status == "error")

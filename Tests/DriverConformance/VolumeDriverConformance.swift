@@ -81,6 +81,21 @@ public enum VolumeDriverConformance {
             try await driver.deleteSnapshot(snapshot)
             try await driver.delete(volume.id)
         },
+        .init("a re-image writes a source over the volume, which keeps its size") { driver in
+            let volume = VolumeSpec(id: id("reimage"), sizeGB: 2), snapshot = id("reimage-snap")
+            try await driver.create(volume)
+            let first = (0..<(64 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
+            try await driver.write(volume.id, raw: BufferChunks(bytes: first))
+            try await driver.createSnapshot(snapshot, of: volume.id)
+            try await driver.write(volume.id, raw: BufferChunks(bytes: Array(repeating: 9, count: 4096)))
+            try await driver.reimage(volume.id, from: .snapshot(snapshot))
+            try expect(try await prefix(driver.read(volume.id, format: "raw"), first.count) == first, "the re-image did not write the snapshot's bytes")
+            try await expectDriverError("re-image from a missing snapshot", isNotFound) { try await driver.reimage(volume.id, from: .snapshot(id("missing"))) }
+            try expect(try await prefix(driver.read(volume.id, format: "raw"), first.count) == first, "a failed re-image changed the volume")
+            try await expectDriverError("re-image of a missing volume", isNotFound) { try await driver.reimage(id("missing"), from: .blank) }
+            try await driver.deleteSnapshot(snapshot)
+            try await driver.delete(volume.id)
+        },
         .init("capacity is consistent") { driver in
             let capacity = try await driver.capacity()
             try expect(capacity.totalGB > 0 && capacity.freeGB >= 0 && capacity.freeGB <= capacity.totalGB, "capacity \(capacity)")

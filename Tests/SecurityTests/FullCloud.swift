@@ -23,7 +23,7 @@ func fullCloud(_ backend: TestBackend = .sqlite) async throws -> TestCloud {
         let image = try ImageService(database: db, config: config)
         let network = try NetworkService(database: db, config: config, backend: FakeNetworkBackend(config: config))
         let objects = try ObjectStorageService(database: db, config: config, credentials: identity)
-        let volumes = BlockStorageService(database: db, config: config, driver: FakeVolumeDriver(), images: image, objects: objects)
+        let volumes = BlockStorageService(database: db, config: config, driver: FakeVolumeDriver(), images: image, objects: objects, projects: identity)
         let compute = ComputeService(database: db, config: config, ports: network, images: image, hypervisor: FakeHypervisor(config: config), volumes: volumes)
         volumes.serverEvents.set(compute)
         return [compute, image, network, objects, volumes]

@@ -8,7 +8,7 @@ extension BlockStorageService {
         let snapshot = try await store.db.transaction { db -> Snapshot in
             guard let v = try await store.volume(volumeID, in: db) else { throw BlockStorageFault.volumeNotFound(volumeID) }
             guard v.status == "available" || (force && v.status == "in-use") else {
-                throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be available, but current status is: \(v.status).")
+                throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be \(force ? "available, in-use" : "available"), but current status is: \(v.status).")
             }
             try await store.lockProject(v.projectID, in: db)
             let typeName = try await store.type(v.typeID, in: db)?.name

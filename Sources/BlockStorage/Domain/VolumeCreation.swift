@@ -1,6 +1,7 @@
 import DriverKit
 import Foundation
 import MartletCore
+import ServiceContracts
 
 /// A volume to make, from the API or from Compute (a server booting from a volume).
 struct VolumeRequest: Sendable {
@@ -27,6 +28,18 @@ struct VolumeRequest: Sendable {
 }
 
 extension BlockStorageService {
+    /// Cinder's checks of an image a volume of `sizeGB` is to hold (a create, a re-image).
+    static func checkFits(_ image: BootImage, sizeGB: Int) throws {
+        guard image.status == "active" else { throw BlockStorageFault.invalidInput("Image \(image.id) is not active.") }
+        let imageGB = Int(((image.size ?? 0) + (1 << 30) - 1) >> 30)
+        guard sizeGB >= imageGB else {
+            throw BlockStorageFault.invalidInput("Size of specified image \(imageGB)GB is larger than volume size \(sizeGB)GB.")
+        }
+        guard sizeGB >= image.minDisk else {
+            throw BlockStorageFault.invalidInput("Volume size \(sizeGB)GB cannot be smaller than the image minDisk size \(image.minDisk)GB.")
+        }
+    }
+
     /// Checks the request's source, type and quota, records the volume `creating` and leaves the
     /// bytes to the driver; the volume as recorded.
     func create(_ request: VolumeRequest) async throws -> Volume {
@@ -79,15 +92,8 @@ extension BlockStorageService {
             guard let image = try await images.bootImage(id: imageID, projectID: projectID, isAdmin: request.isAdmin) else {
                 throw BlockStorageFault.imageNotFound(imageID)
             }
-            guard image.status == "active" else { throw BlockStorageFault.invalidInput("Image \(imageID) is not active.") }
             guard let wanted = size else { throw BlockStorageFault.invalidInput("A volume made from an image needs a size.") }
-            let imageGB = Int(((image.size ?? 0) + (1 << 30) - 1) >> 30)
-            guard wanted >= imageGB else {
-                throw BlockStorageFault.invalidInput("Size of specified image \(imageGB)GB is larger than volume size \(wanted)GB.")
-            }
-            guard wanted >= image.minDisk else {
-                throw BlockStorageFault.invalidInput("Volume size \(wanted)GB cannot be smaller than the image minDisk size \(image.minDisk)GB.")
-            }
+            try Self.checkFits(image, sizeGB: wanted)
             bootable = true
             imageMetadata = VolumeImage.metadata(image)
             source = .image(imageID)
@@ -105,7 +111,7 @@ extension BlockStorageService {
             } else if let inheritedType, let found = try await store.type(inheritedType, in: db) {
                 type = found
             } else {
-                guard let found = try await store.type(named: VolumeType.defaultName, in: db) else { throw BlockStorageFault.typeNameNotFound(VolumeType.defaultName) }
+                guard let found = try await store.defaultType(projectID: projectID, in: db) else { throw BlockStorageFault.typeNameNotFound(VolumeType.defaultName) }
                 type = found
             }
             if VolumeType.isMultiattach(type.extraSpecs) { multiattach = true }

@@ -118,6 +118,28 @@ final class VolumeWork: Sendable {
         }
     }
 
+    /// Writes an image (or the snapshot a Compute image stands for) over the volume, which keeps its
+    /// size; the volume then has the image's metadata and the status it had before, or is `error`.
+    func reimage(_ volumeID: String, _ job: Volume.Reimaging) {
+        start("re-imaging volume \(volumeID)") { [self] in
+            do {
+                try await driver.reimage(volumeID, from: job.source)
+            } catch {
+                logger.error("volume re-image failed", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
+                try await store.editVolume(volumeID) { v in
+                    v.status = "error"
+                    v.reimaging = nil
+                }
+                return
+            }
+            try await store.editVolume(volumeID) { v in
+                v.status = job.previousStatus
+                (v.imageMetadata, v.bootable) = (job.imageMetadata, true)
+                v.reimaging = nil
+            }
+        }
+    }
+
     /// Gives the volume its latest snapshot's bytes: both `available` after, the volume `error`
     /// when the driver fails.
     func revert(_ volumeID: String, to snapshotID: String) {
@@ -269,12 +291,15 @@ final class VolumeWork: Sendable {
     // MARK: After a restart
 
     /// Ends the steps a crash cut off: a half-made volume or snapshot becomes `error` (its partial
-    /// bytes removed), a delete runs again, an extend is `error_extending`, an attach that never
+    /// bytes removed), a delete, revert or re-image runs again, an extend is `error_extending`, an attach that never
     /// completed is released, an upload cut off gives the volume back (its image stays queued).
     func recover() async throws {
         for volume in try await store.volumes(status: ["creating", "deleting", "extending", "attaching", "detaching", "uploading", "backing-up",
-                                                       "restoring-backup", "reverting"]) {
+                                                       "restoring-backup", "reverting", "downloading"]) {
             switch volume.status {
+            case "downloading":
+                // The driver's re-image renames its result over the volume at the end: running it again finishes it.
+                if let job = volume.reimaging { reimage(volume.id, job) } else { try await store.editVolume(volume.id) { $0.status = "error" } }
             case "reverting":
                 // The driver's revert replaces the bytes at once: running it again finishes it.
                 let restoring = try await store.db.read { try await store.snapshots(volumeID: volume.id, in: $0) }.first { $0.status == "restoring" }

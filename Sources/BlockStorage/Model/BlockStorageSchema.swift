@@ -51,5 +51,10 @@ enum BlockStorageSchema {
             "CREATE TABLE blk_group_snapshots (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL)",
             "CREATE INDEX blk_group_snapshots_project ON blk_group_snapshots (project_id, created_at)",
         ]),
+        // Each project's own default volume type (3.62).
+        Migration("block-storage-0004", [
+            "CREATE TABLE blk_default_types (project_id TEXT PRIMARY KEY, volume_type_id TEXT NOT NULL)",
+            "CREATE INDEX blk_default_types_type ON blk_default_types (volume_type_id)",
+        ]),
     ]
 }

@@ -160,6 +160,39 @@ struct BlockStorageStore: Sendable {
         try await db.raw("DELETE FROM blk_types WHERE id = \(bind: id)").run()
     }
 
+    // MARK: Projects' default types
+
+    /// Projects' own default types (3.62): project ID → type ID, of one project or of all (nil).
+    func defaultTypes(projectID: String? = nil, in db: any SQLDatabase) async throws -> [(projectID: String, typeID: String)] {
+        let query: SQLQueryString = projectID.map { "SELECT project_id, volume_type_id FROM blk_default_types WHERE project_id = \(bind: $0)" }
+            ?? "SELECT project_id, volume_type_id FROM blk_default_types ORDER BY project_id"
+        return try await db.raw(query).all().map {
+            (try $0.decode(column: "project_id", as: String.self), try $0.decode(column: "volume_type_id", as: String.self))
+        }
+    }
+
+    func setDefaultType(projectID: String, typeID: String, in db: any SQLDatabase) async throws {
+        try await unsetDefaultType(projectID: projectID, in: db)
+        try await db.raw("INSERT INTO blk_default_types (project_id, volume_type_id) VALUES (\(bind: projectID), \(bind: typeID))").run()
+    }
+
+    func unsetDefaultType(projectID: String, in db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM blk_default_types WHERE project_id = \(bind: projectID)").run()
+    }
+
+    func isSomeProjectsDefault(typeID: String, in db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("SELECT project_id FROM blk_default_types WHERE volume_type_id = \(bind: typeID)").first() != nil
+    }
+
+    /// The type a project's new volume takes when it names none: the project's own default (3.62),
+    /// else `__DEFAULT__`.
+    func defaultType(projectID: String?, in db: any SQLDatabase) async throws -> VolumeType? {
+        if let projectID, let own = try await defaultTypes(projectID: projectID, in: db).first, let type = try await type(own.typeID, in: db) {
+            return type
+        }
+        return try await type(named: VolumeType.defaultName, in: db)
+    }
+
     func typeInUse(_ id: String, in db: any SQLDatabase) async throws -> Bool {
         // The type's ID is in the document only: a scan, fine for the rare type delete.
         try await volumes(projectID: nil, in: db).contains { $0.typeID == id }

@@ -40,6 +40,16 @@ struct Volume: Codable, Sendable, Equatable {
 
     /// While an extend runs, the size it grows to (quotas count it from the moment it is accepted).
     var extendingTo: Int?
+    /// While a re-image runs (3.68, `downloading`): what it writes and the status it ends in.
+    var reimaging: Reimaging?
+
+    struct Reimaging: Codable, Sendable, Equatable {
+        var source: VolumeSpec.Source
+        /// The new image's attributes, the volume's `volume_image_metadata` once it is written.
+        var imageMetadata: [String: String]
+        /// Cinder's `previous_status`: the volume goes back to it, even to `error`.
+        var previousStatus: String
+    }
 
     var attachStatus: String { attachments.isEmpty ? "detached" : "attached" }
 

@@ -45,6 +45,17 @@ enum ResourceFilters {
         return true
     }
 
+    /// `consumes_quota=<bool>` (3.65; read from 3.31, as Cinder reads its configured filters), or nil.
+    /// Every volume and snapshot with a record counts against quota, so `false` matches none.
+    static func consumesQuota(_ call: APICall) throws -> Bool? {
+        guard call.requestedVersion >= Microversion(3, 31), let raw = call.query("consumes_quota") else { return nil }
+        // Cinder names the attribute the filter is turned into.
+        guard let value = try? VolumeInput.bool(.string(raw), field: "use_quota") else {
+            throw APIError.badRequest("Value '\(raw)' for 'use_quota' is not a boolean.")
+        }
+        return value
+    }
+
     /// `with_count=true` (3.45): the list's answer says how many match, across all pages.
     static func wantsCount(_ call: APICall) throws -> Bool {
         guard call.requestedVersion >= Microversion(3, 45), let raw = call.query("with_count") else { return false }

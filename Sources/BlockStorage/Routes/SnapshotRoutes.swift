@@ -58,6 +58,7 @@ struct SnapshotRoutes {
         if let status = q["status"] { snapshots.removeAll { $0.status != status } }
         if let volume = q["volume_id"] { snapshots.removeAll { $0.volumeID != volume } }
         if let zone = q["availability_zone"], zone != BlockStorageService.zone { snapshots.removeAll() }
+        if try ResourceFilters.consumesQuota(call) == false { snapshots.removeAll() }
         if call.requestedVersion >= Microversion(3, 22), let raw = q["metadata"] {
             let wanted = try VolumeRoutes.dictionaryFilter(raw, "metadata")
             snapshots.removeAll { s in wanted.contains { s.metadata[$0.key] != $0.value } }
@@ -73,7 +74,7 @@ struct SnapshotRoutes {
             }
         }
         let page = try Paging.page(snapshots, call, id: \.id, path: "\(service.publicURL)/volume\(call.request.uri.path.dropFirst("/volume".count))")
-        var body: [String: JSON] = ["snapshots": .array(page.items.map { views.snapshot($0, detailed: detailed, version: call.requestedVersion) })]
+        var body: [String: JSON] = ["snapshots": .array(page.items.map { views.snapshot($0, detailed: detailed, listed: true, version: call.requestedVersion) })]
         if let next = page.next { body["snapshots_links"] = [["rel": "next", "href": .string(next)]] }
         if try ResourceFilters.wantsCount(call) { body["count"] = JSON(snapshots.count) }
         return .json(.ok, .object(body))
@@ -83,7 +84,13 @@ struct SnapshotRoutes {
         let body = try VolumeInput.body(try await call.body(), "snapshot")
         // No volume named is a volume not found, as Cinder (and tempest) have it.
         guard let volumeID = try VolumeInput.text(body["volume_id"], field: "volume_id") else { throw BlockStorageFault.volumeNotFound("None") }
-        let force = try VolumeInput.bool(body["force"], field: "force") ?? false
+        let forceFlag = try VolumeInput.bool(body["force"], field: "force")
+        // 3.66: an in-use volume needs no `force`; a `force` of false is refused so no one relies on it.
+        let takesInUse = call.requestedVersion >= Microversion(3, 66)
+        if takesInUse, forceFlag == false {
+            throw APIError.badRequest("Since microversion 3.66 the 'force' flag is invalid for this request.  For backward compatability, however, when the 'force' flag is passed with a value evaluating to True, it is silently ignored.")
+        }
+        let force = forceFlag ?? false || takesInUse
         let name = try VolumeInput.text(body["name"] ?? body["display_name"], field: "name")
         let description = try VolumeInput.text(body["description"] ?? body["display_description"], field: "description")
         let metadata = try VolumeInput.metadata(body["metadata"]) ?? [:]

@@ -27,7 +27,7 @@ struct TypeRoutes {
             return .json(.ok, ["volume_types": .array(types.map { views.type($0) })])
         }
         r.get("/v3/types/default", rule: "volume_extension:type_get") { call in
-            guard let type = try await store.db.read({ try await store.type(named: VolumeType.defaultName, in: $0) }) else {
+            guard let type = try await store.db.read({ try await store.defaultType(projectID: call.auth.projectID, in: $0) }) else {
                 throw APIError.notFound("Default volume type can not be found.")
             }
             return .json(.ok, ["volume_type": views.type(type)])
@@ -42,6 +42,9 @@ struct TypeRoutes {
             guard type.name != VolumeType.defaultName else { throw APIError.badRequest("Default volume type can not be deleted.") }
             try await store.db.transaction { db in
                 guard try await !store.typeInUse(type.id, in: db) else { throw APIError.badRequest("Target volume type is still in use.") }
+                guard try await !store.isSomeProjectsDefault(typeID: type.id, in: db) else {
+                    throw APIError.badRequest("The volume type \(type.id) is a default volume type and cannot be deleted.")
+                }
                 try await store.deleteType(type.id, in: db)
             }
             return .empty(.accepted)

@@ -35,6 +35,10 @@ struct Views {
             }),
         ]
         if version >= Microversion(3, 13) { b["group_id"] = JSON(v.groupID) }
+        if version >= Microversion(3, 63) { b["volume_type_id"] = .string(v.typeID) }
+        // Every volume with a record counts against its project's quota: the driver's scratch volumes have none.
+        if version >= Microversion(3, 65) { b["consumes_quota"] = true }
+        // 3.64's `encryption_key_id` is left out, as Cinder leaves it out for a volume that is not encrypted.
         guard detailed else { return .object(b) }
         b["os-vol-tenant-attr:tenant_id"] = .string(v.projectID)
         if let image = v.imageMetadata { b["volume_image_metadata"] = Self.strings(image) }
@@ -49,18 +53,22 @@ struct Views {
             b["os-vol-mig-status-attr:name_id"] = .null
             // The backend's own name for the volume: a file driver's is its ID, so it has none.
             if version >= Microversion(3, 21) { b["provider_id"] = .null }
+            // One volume service, in no cluster (Cinder's active-active clusters).
+            if version >= Microversion(3, 61) { b["cluster_name"] = .null }
         }
         return .object(b)
     }
 
-    /// A snapshot; `detailed` (show, detail list) adds its progress and project.
-    func snapshot(_ s: Snapshot, detailed: Bool, version: Microversion = Microversion(3, 0)) -> JSON {
+    /// A snapshot; `detailed` (show, detail list) adds its progress and project; `listed` is the
+    /// summary list's entry, which lacks what 3.65 adds to every other answer.
+    func snapshot(_ s: Snapshot, detailed: Bool, listed: Bool = false, version: Microversion = Microversion(3, 0)) -> JSON {
         var b: [String: JSON] = [
             "id": .string(s.id), "name": JSON(s.name), "description": JSON(s.description), "volume_id": .string(s.volumeID),
             "status": .string(s.status), "size": JSON(s.size), "created_at": Self.time(s.createdAt), "updated_at": Self.time(s.updatedAt),
             "metadata": Self.strings(s.metadata),
         ]
         if version >= Microversion(3, 14) { b["group_snapshot_id"] = JSON(s.groupSnapshotID) }
+        if version >= Microversion(3, 65), detailed || !listed { b["consumes_quota"] = true }
         if detailed {
             if version >= Microversion(3, 41) { b["user_id"] = .string(s.userID) }
             b["os-extended-snapshot-attributes:progress"] = .string(s.progress ?? (s.status == "available" ? "100%" : "0%"))

@@ -94,6 +94,23 @@ struct VolumeActionRoutes {
             service.work.revert(volume.id, to: latest.id)
             return .empty(.accepted)
 
+        case "os-reimage":
+            try call.require(3, 68)
+            return try await reimage(volume, args, call)
+
+        case "os-extend_volume_completion":
+            // Served at every version, as Cinder serves it; 3.71 tells Compute it may send it.
+            try allow("volume_extension:volume_admin_actions:extend_volume_completion")
+            try VolumeInput.refuseUnknown(args, ["error"])
+            switch args["error"] {
+            case nil, .null?, .bool?, .string?: break
+            default: throw BlockStorageFault.invalidInput("Invalid input for field/attribute error. Value: \(args["error"]!). It is not of type 'string', 'null', 'boolean'")
+            }
+            // Cinder awaits this only for an extend its driver left to Compute (none of stock Cinder's
+            // does). Here Compute grows the disk in process, during the extend: no volume awaits it.
+            guard volume.status == "extending" else { throw BlockStorageFault.invalidVolume("Volume is not being extended.") }
+            throw BlockStorageFault.invalidVolume("Required volume admin metadata is malformed or missing.")
+
         case "os-reset_status":
             try allow("volume_extension:volume_admin_actions:reset_status")
             let status = try VolumeInput.text(args["status"], field: "status")
@@ -348,5 +365,47 @@ struct VolumeActionRoutes {
         guard attachment.byCompute != true else {
             throw APIError.conflict("Volume attachment \(attachment.id) was made by Compute for server \(attachment.serverID ?? ""): detach it through Compute.")
         }
+    }
+}
+
+extension VolumeActionRoutes {
+    /// `os-reimage` (3.68): the volume gets an image's bytes (or, for a Compute image of a
+    /// volume-backed server, its root volume's snapshot's) and keeps its ID, size and attachment,
+    /// as Nova's rebuild of a volume-backed server asks.
+    fileprivate func reimage(_ volume: Volume, _ args: [String: JSON], _ call: APICall) async throws -> Response {
+        try VolumeInput.refuseUnknown(args, ["image_id", "reimage_reserved"])
+        guard let imageID = try VolumeInput.text(args["image_id"], field: "image_id") else {
+            throw BlockStorageFault.invalidInput("'image_id' is a required property")
+        }
+        guard UUID(uuidString: imageID) != nil else {
+            throw BlockStorageFault.invalidInput("Invalid input for field/attribute image_id. Value: \(imageID). '\(imageID)' is not a 'uuid'")
+        }
+        let reserved = try VolumeInput.bool(args["reimage_reserved"], field: "reimage_reserved") ?? false
+        let caller = VolumeRequest(projectID: call.auth.projectID ?? volume.projectID, userID: call.auth.userID, isAdmin: call.isAdmin)
+        guard let image = try await service.images.bootImage(id: imageID, projectID: caller.projectID, isAdmin: call.isAdmin) else {
+            throw APIError.notFound("Image \(imageID) could not be found.")
+        }
+        var source = VolumeSpec.Source.image(imageID)
+        if let snapshotID = try await VolumeRoutes(service: service).bootSnapshot(of: imageID, caller) {
+            if let imageSize = image.properties["volume_size"].flatMap({ Int($0) }), imageSize > volume.size {
+                throw APIError.badRequest("Volume size must be greater than the image size. (Image: \(imageSize), Volume: \(volume.size)).")
+            }
+            source = .snapshot(snapshotID)
+        }
+        try call.allow(volume.status == "reserved" ? "volume:reimage_reserved" : "volume:reimage", projectID: volume.projectID)
+        try BlockStorageService.checkFits(image, sizeGB: volume.size)
+        let statuses = reserved ? ["available", "error", "reserved"] : ["available", "error"]
+        let job = Volume.Reimaging(source: source, imageMetadata: VolumeImage.metadata(image), previousStatus: "")
+        guard let started = try await store.editVolume(volume.id, { v in
+            guard v.attachments.count <= 1 else { throw APIError.conflict("Cannot re-image a volume which is attached to more than one server.") }
+            guard statuses.contains(v.status) else {
+                throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be \(statuses.joined(separator: " or ")), but current status is \(v.status).")
+            }
+            v.reimaging = job
+            v.reimaging?.previousStatus = v.status
+            v.status = "downloading"
+        }), let running = started.reimaging else { throw BlockStorageFault.volumeNotFound(volume.id) }
+        service.work.reimage(volume.id, running)
+        return .empty(.accepted)
     }
 }

@@ -83,8 +83,12 @@ struct VolumeRoutes {
             let wanted = try Self.dictionaryFilter(raw, "glance_metadata")
             volumes.removeAll { v in wanted.contains { v.imageMetadata?[$0.key] != $0.value } }
         }
-        // 3.10: by generic group; no volume is in one (groups are not served).
-        if call.requestedVersion >= Microversion(3, 10), q["group_id"] != nil { volumes.removeAll() }
+        // 3.60: by when each was made and last changed.
+        if let created = try TimeFilter("created_at", call) { volumes.removeAll { !created.matches($0.createdAt) } }
+        if let updated = try TimeFilter("updated_at", call) { volumes.removeAll { !updated.matches($0.updatedAt) } }
+        if try ResourceFilters.consumesQuota(call) == false { volumes.removeAll() }
+        // 3.10: by generic group.
+        if call.requestedVersion >= Microversion(3, 10), let group = q["group_id"] { volumes.removeAll { $0.groupID != group } }
         var types: [String: String] = [:]
         for type in try await store.db.read({ try await store.types(in: $0) }) { types[type.id] = type.name }
         try sort(&volumes, call)
@@ -169,7 +173,7 @@ struct VolumeRoutes {
     /// The volume snapshot that a Compute image of a volume-backed server boots from (its
     /// `block_device_mapping` entry with `boot_index` 0); a 404 when it names one that is gone, as
     /// Cinder answers at every version.
-    private func bootSnapshot(of imageID: String, _ request: VolumeRequest) async throws -> String? {
+    func bootSnapshot(of imageID: String, _ request: VolumeRequest) async throws -> String? {
         guard let image = try await service.images.bootImage(id: imageID, projectID: request.projectID, isAdmin: request.isAdmin),
               let text = image.properties["block_device_mapping"], let mapping = try? JSON.parse(Array(text.utf8)) else { return nil }
         let root = mapping.array.first { entry in

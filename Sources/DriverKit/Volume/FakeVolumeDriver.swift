@@ -88,6 +88,31 @@ public final class FakeVolumeDriver: VolumeDriver {
         }
     }
 
+    public func reimage(_ id: String, from source: VolumeSpec.Source) async throws {
+        try state.withLock { s in
+            guard var volume = s.volumes[id] else { throw DriverError.notFound("volume \(id)") }
+            let from: Volume?
+            switch source {
+            case .blank, .image: from = nil
+            case .volume(let other):
+                guard let found = s.volumes[other] else { throw DriverError.notFound("volume \(other)") }
+                from = found
+            case .snapshot(let snapshot):
+                guard let found = s.snapshots[snapshot] else { throw DriverError.notFound("snapshot \(snapshot)") }
+                from = found
+            }
+            guard (from?.sizeGB ?? 0) <= volume.sizeGB else { throw DriverError.invalidInput("the source is larger than volume \(id)") }
+            volume.origin = switch source {
+            case .blank: "blank"
+            case .image(let image): "image \(image)"
+            case .volume(let other): "volume \(other)"
+            case .snapshot(let snapshot): "snapshot \(snapshot)"
+            }
+            volume.written = from?.written
+            s.volumes[id] = volume
+        }
+    }
+
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
         try state.withLock { s in
             guard var volume = s.volumes[id] else { throw DriverError.notFound("volume \(id)") }

@@ -13,6 +13,9 @@ public protocol VolumeDriver: Sendable {
     func deleteSnapshot(_ snapshotID: String) async throws
     /// Gives the volume back the bytes of its snapshot (of the same size); the snapshot stays.
     func revert(_ volumeID: String, to snapshotID: String) async throws
+    /// Replaces the volume's bytes with a source's, an image's or a snapshot's (Cinder's re-image):
+    /// the volume keeps its size, a larger source is refused, and a failure leaves the old bytes.
+    func reimage(_ id: String, from source: VolumeSpec.Source) async throws
     /// Makes the volume reachable from `host` and says how a hypervisor there opens it.
     func connect(_ id: String, host: String) async throws -> VolumeConnection
     func disconnect(_ id: String, host: String) async throws
