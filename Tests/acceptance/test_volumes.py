@@ -659,6 +659,46 @@ def test_sdk_volume_create_attach_detach_delete(conn, volumes, servers, net, ima
     assert conn.block_storage.find_volume(vol.id) is None
 
 
+def test_sdk_project_default_type_time_filters_and_reimage(conn, osc, volume_api, volumes, cleanup, member, image):
+    """openstacksdk at the microversions it negotiates (volumes up to 3.71): a project's own
+    default type (3.62), time filters (3.60), the newer fields, and a re-image (3.68)."""
+    vtype = conn.block_storage.create_type(name=uniq("type-default"))
+    cleanup.add("volume", "type", "delete", vtype.id)
+    project = member["project"]["id"]
+    made = conn.block_storage.set_default_type(project, vtype)
+    try:
+        assert made.volume_type_id == vtype.id, made
+        assert conn.block_storage.show_default_type(project).volume_type_id == vtype.id
+        assert (project, vtype.id) in {(d.project_id, d.volume_type_id) for d in conn.block_storage.default_types()}
+        # The member's volume made without a type takes the project's; the admin's does not.
+        theirs = make_volume(osc, volume_api, volumes, cloud="member", config=member["config"])
+        assert theirs["volume_type"] == vtype.name, theirs
+        assert make_volume(osc, volume_api, volumes)["volume_type"] == DEFAULT_TYPE
+        r = osc.fails("volume", "type", "delete", vtype.id)
+        assert "default volume type" in r.stderr, r.stderr
+    finally:
+        conn.block_storage.unset_default_type(project)
+    with pytest.raises(openstack.exceptions.NotFoundException):
+        conn.block_storage.show_default_type(project)
+
+    first = conn.block_storage.get_volume(make_volume(osc, volume_api, volumes)["id"])
+    assert (first.volume_type_id, first.consumes_quota) == (conn.block_storage.find_type(DEFAULT_TYPE).id, True), first
+    later = {v.id for v in conn.block_storage.volumes(created_at=f"gte:{first.created_at}")}
+    assert first.id in later, later
+    assert first.id not in {v.id for v in conn.block_storage.volumes(created_at=f"lt:{first.created_at}")}
+
+    # 3.68: the volume takes an image's bytes and attributes, and keeps its ID and size.
+    r = volume_api.request("POST", f"/v3/volumes/{first.id}/action", json={"os-reimage": {"image_id": image["id"]}},
+                           headers={"OpenStack-API-Version": "volume 3.68"})
+    assert r.status_code == 202, r.text
+    reimaged = volume_api.wait_status(first.id, "available")
+    assert reimaged["volume_image_metadata"]["image_id"] == image["id"], reimaged
+    assert (reimaged["bootable"], reimaged["size"]) == ("true", 1), reimaged
+    r = volume_api.request("POST", f"/v3/volumes/{first.id}/action", json={"os-reimage": {"image_id": image["id"]}},
+                           headers={"OpenStack-API-Version": "volume 3.67"})
+    assert r.status_code == 404, r.text
+
+
 # --- 8. hostile input ---------------------------------------------------------------------------
 
 def test_volume_create_hostile_input(identity, volume_api, volumes, member):

@@ -41,10 +41,10 @@ struct TypeRoutes {
             let type = try await visibleType(call)
             guard type.name != VolumeType.defaultName else { throw APIError.badRequest("Default volume type can not be deleted.") }
             try await store.db.transaction { db in
-                guard try await !store.typeInUse(type.id, in: db) else { throw APIError.badRequest("Target volume type is still in use.") }
                 guard try await !store.isSomeProjectsDefault(typeID: type.id, in: db) else {
                     throw APIError.badRequest("The volume type \(type.id) is a default volume type and cannot be deleted.")
                 }
+                guard try await !store.typeInUse(type.id, in: db) else { throw APIError.badRequest("Target volume type is still in use.") }
                 try await store.deleteType(type.id, in: db)
             }
             return .empty(.accepted)
