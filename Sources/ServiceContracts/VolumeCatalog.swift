@@ -22,6 +22,9 @@ public protocol VolumeCatalog: Sendable {
     func snapshotVolume(id: String, projectID: String, userID: String, name: String) async throws -> String
     /// Deletes a detached volume (a server's, `delete_on_termination`).
     func deleteVolume(id: String) async throws
+    /// Writes an image over a volume attached to the server, whose guest is gone meanwhile (Nova's
+    /// rebuild of a volume-backed server, through Cinder's re-image); returns once it is written.
+    func reimageVolume(id: String, imageID: String, for server: ServerRef) async throws
 }
 
 /// A volume as Compute checks it before an attach and shows it in its `os-volumes` proxy.
@@ -37,6 +40,8 @@ public struct VolumeSummary: Sendable, Equatable, Codable {
     public var createdAt: Double = 0
     public var typeName: String?
     public var snapshotID: String?
+    /// The image its bytes came from (`volume_image_metadata`'s `image_id`).
+    public var imageID: String?
     public var metadata: [String: String] = [:]
     /// The servers it is attached to, and as which device.
     public var attachments: [Attachment] = []

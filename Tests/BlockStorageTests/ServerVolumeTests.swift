@@ -161,7 +161,7 @@ import Testing
         }
     }
 
-    @Test func aVolumeBackedServerShelvesWithItsVolumeAndRefusesBackupsAndRebuilds() async throws {
+    @Test func aVolumeBackedServerShelvesWithItsVolumeAndRefusesBackupsAndRebuildsBefore293() async throws {
         let cloud = try await volumeCloud()
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
@@ -173,10 +173,26 @@ import Testing
             await cloud.compute.settle()
             let backup = try await c.action(admin, id, ["createBackup": ["name": "b", "backup_type": "daily", "rotation": 1]])
             #expect(backup.status == .badRequest && backup["badRequest"]?["message"]?.stringValue?.contains("volume-backed") == true)
-            // The boot volume stays: detaching it, or rebuilding over it, is refused.
+            // The boot volume stays: detaching it, or rebuilding over it before 2.93, is refused.
             #expect(try await c.call(.delete, "/compute/v2.1/servers/\(id)/os-volume_attachments/\(boot)", token: admin).status == .badRequest)
             let (_, image) = try await c.bootPrerequisites(admin, cidr: "10.21.0.0/24")
-            #expect(try await c.action(admin, id, ["rebuild": ["imageRef": .string(image)]]).status == .badRequest)
+            let refused = try await c.action(admin, id, ["rebuild": ["imageRef": .string(image)]])
+            #expect(refused["badRequest"]?["message"] == "Unable to rebuild with a different image for a volume-backed server.")
+
+            // From 2.93 the new image goes over the boot volume (Block Storage's re-image), which
+            // keeps its ID and attachment; the server still names no image.
+            let rebuilt = try await c.call(.post, "/compute/v2.1/servers/\(id)/action", token: admin,
+                                           json: ["rebuild": ["imageRef": .string(image), "name": "rebuilt"]], headers: ["OpenStack-API-Version": "compute 2.93"])
+            #expect(rebuilt.status == .accepted && rebuilt["server"]?["image"] == "", "\(rebuilt.body?.text ?? "")")
+            await cloud.compute.settle()
+            #expect(try await c.server(admin, id)?["status"] == "ACTIVE")
+            let volume = try await c.call(.get, "/volume/v3/volumes/\(boot)", token: admin)["volume"]
+            #expect(volume?["status"] == "in-use" && volume?["volume_image_metadata"]?["image_id"]?.stringValue == image)
+            #expect((cloud.blockStorage.driver as? FakeVolumeDriver)?.origin(boot) == "image \(image)")
+            // The same image again re-spawns the guest on its volume, at any version.
+            #expect(try await c.action(admin, id, ["rebuild": ["imageRef": .string(image)]]).status == .accepted)
+            await cloud.compute.settle()
+            #expect(try await c.server(admin, id)?["status"] == "ACTIVE")
             #expect(try await c.action(admin, id, ["shelve": .null]).status == .accepted)
             await cloud.compute.settle()
             #expect(try await c.server(admin, id)?["status"] == "SHELVED_OFFLOADED")

@@ -540,6 +540,23 @@ def test_boots_from_a_volume(cloud):
         assert volume["status"] == "in-use" and volume["bootable"] in (True, "true"), volume
         assert volume["attachments"][0]["device"] == "/dev/vda", volume
         assert not (cloud.instances / server / "disk.qcow2").exists(), "a server booting from a volume has no root disk of the host's"
+
+        # 2.93: a rebuild with another image has Block Storage write it over the boot volume
+        # (Cinder's re-image) while no guest holds it; the guest boots again from the same volume.
+        alt = cloud.osc.json("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+                             "--file", os.environ["MARTLET_GUEST_IMAGE"], "martlet-guest-alt")["id"]
+        try:
+            volume_file = cloud.server.data_dir / "volumes" / f"volume-{attached['id']}.qcow2"
+            before = volume_file.stat().st_ino
+            cloud.osc.ok("--os-compute-api-version", "2.93", "server", "rebuild", "--image", alt, "--reimage-boot-volume",
+                         "--wait", server)
+            cloud.wait_console(server, "martlet-guest: ready")  # the console log starts again with the new guest
+            volume = cloud.osc.json("volume", "show", attached["id"])
+            assert volume["status"] == "in-use" and volume["volume_image_metadata"]["image_id"] == alt, volume
+            assert [v["id"] for v in cloud.show(server)["volumes_attached"]] == [attached["id"]]
+            assert volume_file.stat().st_ino != before, "the boot volume's file was not written anew"
+        finally:
+            cloud.osc.ok("image", "delete", alt)
     finally:
         cloud.osc.ok("server", "delete", "--wait", server)
     cloud.assert_gone(server, [])

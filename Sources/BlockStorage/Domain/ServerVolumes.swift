@@ -1,6 +1,7 @@
 import DriverKit
 import MartletCore
 import ServiceContracts
+import Synchronization
 
 /// Compute's side door: volumes reserved, connected and released for servers, in process, with
 /// the same states Cinder's attachments API moves a volume through.
@@ -23,7 +24,7 @@ extension BlockStorageService: VolumeCatalog {
     private static func summary(_ v: Volume, typeName: String?) -> VolumeSummary {
         var s = VolumeSummary(id: v.id, status: v.status, sizeGB: v.size, bootable: v.bootable, multiattach: v.multiattach)
         (s.name, s.description, s.availabilityZone, s.createdAt) = (v.name, v.description, v.availabilityZone, v.createdAt)
-        (s.typeName, s.snapshotID, s.metadata) = (typeName, v.snapshotID, v.metadata)
+        (s.typeName, s.snapshotID, s.metadata, s.imageID) = (typeName, v.snapshotID, v.metadata, v.imageMetadata?["image_id"])
         s.attachments = v.attachments.filter { $0.status == "attached" }.compactMap { a in
             a.serverID.map { VolumeSummary.Attachment(serverID: $0, device: a.device) }
         }
@@ -107,6 +108,39 @@ extension BlockStorageService: VolumeCatalog {
             return true
         }
         if found { work.delete(id) }
+    }
+
+    public func reimageVolume(id: String, imageID: String, for server: ServerRef) async throws {
+        guard let volume = try await store.volume(id) else { throw BlockStorageFault.volumeNotFound(id) }
+        guard let image = try await images.bootImage(id: imageID, projectID: volume.projectID, isAdmin: false) else {
+            throw APIError.notFound("Image \(imageID) could not be found.")
+        }
+        try Self.checkFits(image, sizeGB: volume.size)
+        let job = Volume.Reimaging(source: .image(imageID), imageMetadata: VolumeImage.metadata(image), previousStatus: "")
+        let resumed = Mutex(false)
+        guard let started = try await store.editVolume(id, { v in
+            guard v.attachments.contains(where: { $0.serverID == server.deviceID }), v.attachments.count == 1 else {
+                throw APIError.conflict("Volume \(id) is not attached to server \(server.deviceID) alone.")
+            }
+            // A rebuild run again after a restart: the recovery of Block Storage is finishing this re-image.
+            if v.status == "downloading", v.reimaging?.source == job.source { return resumed.withLock { $0 = true } }
+            v.reimaging = job
+            v.reimaging?.previousStatus = v.status
+            v.status = "downloading"
+        }), let running = started.reimaging else { throw BlockStorageFault.volumeNotFound(id) }
+        let written = resumed.withLock { $0 } ? try await reimageEnded(id, into: running.previousStatus) : try await work.runReimage(id, running)
+        guard written else { throw APIError(.internalServerError, "Volume \(id) could not be re-imaged.") }
+    }
+
+    /// Waits for a re-image that is already running; whether it ended in the status it was to end in.
+    private func reimageEnded(_ id: String, into status: String) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(600)
+        while ContinuousClock.now < deadline {
+            guard let v = try await store.volume(id) else { return false }
+            if v.status != "downloading" { return v.status == status }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return false
     }
 
     private func editForServer(_ id: String, _ change: @escaping @Sendable (inout Volume) throws -> Void) async throws {

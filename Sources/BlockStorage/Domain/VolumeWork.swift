@@ -121,23 +121,27 @@ final class VolumeWork: Sendable {
     /// Writes an image (or the snapshot a Compute image stands for) over the volume, which keeps its
     /// size; the volume then has the image's metadata and the status it had before, or is `error`.
     func reimage(_ volumeID: String, _ job: Volume.Reimaging) {
-        start("re-imaging volume \(volumeID)") { [self] in
-            do {
-                try await driver.reimage(volumeID, from: job.source)
-            } catch {
-                logger.error("volume re-image failed", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
-                try await store.editVolume(volumeID) { v in
-                    v.status = "error"
-                    v.reimaging = nil
-                }
-                return
-            }
+        start("re-imaging volume \(volumeID)") { [self] in _ = try await runReimage(volumeID, job) }
+    }
+
+    /// The re-image itself, awaited (Compute's rebuild waits for it); whether it succeeded.
+    func runReimage(_ volumeID: String, _ job: Volume.Reimaging) async throws -> Bool {
+        do {
+            try await driver.reimage(volumeID, from: job.source)
+        } catch {
+            logger.error("volume re-image failed", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
             try await store.editVolume(volumeID) { v in
-                v.status = job.previousStatus
-                (v.imageMetadata, v.bootable) = (job.imageMetadata, true)
+                v.status = "error"
                 v.reimaging = nil
             }
+            return false
         }
+        try await store.editVolume(volumeID) { v in
+            v.status = job.previousStatus
+            (v.imageMetadata, v.bootable) = (job.imageMetadata, true)
+            v.reimaging = nil
+        }
+        return true
     }
 
     /// Gives the volume its latest snapshot's bytes: both `available` after, the volume `error`

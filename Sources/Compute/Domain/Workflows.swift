@@ -280,12 +280,18 @@ struct Workflows: Sendable {
         let host = try await present(s)
         let wasStopped = s.vmState == .stopped
         try await hypervisor.destroy(s.id, host: host)
+        // A volume-backed server's new image goes over its boot volume while no guest holds it (2.93).
+        if let image = s.bootVolumeImage, let root = s.volumes?.first(where: { $0.device == "/dev/vda" }) {
+            guard let volumes = service.volumes else { throw APIError.badRequest("Rebuilding a volume-backed server needs Block Storage.") }
+            try await volumes.reimageVolume(id: root.volumeID, imageID: image, for: s.portRef)
+        }
         try await hypervisor.spawn(try await spec(s, host: host, powerOn: !wasStopped))
         // The guest's taps are new: the data plane plugs them again, as after a move.
         try await service.ports.rebind(s.portRef, host: host)
         try await settle(s.id) { s in
             ServerLifecycle.settle(&s, after: .rebuild, wasRunning: !wasStopped)
             s.launchedAt = Date().timeIntervalSince1970
+            s.bootVolumeImage = nil
         }
     }
 

@@ -23,6 +23,8 @@ struct Server: Codable, Sendable, Equatable {
     /// The flavor before a resize, kept until it is confirmed or reverted.
     var oldFlavor: FlavorSnapshot?
     var imageRef: String
+    /// The image a rebuild writes over the boot volume of a volume-backed server (2.93), until it ends.
+    var bootVolumeImage: String?
     var keyName: String?
     var keyData: String?
     var userData: String?

@@ -243,8 +243,7 @@ struct ServerActionRoutes {
             throw APIError.badRequest("Cannot find requested image \(imageRef).")
         }
         guard image.status == "active" else { throw APIError.badRequest("Image \(imageRef) is not active.") }
-        // Reimaging a boot volume (2.93) is not built: a volume-backed server keeps its disk, as Nova before 2.93.
-        if server.isVolumeBacked { throw APIError.badRequest("Unable to rebuild with a different image for a volume-backed server.") }
+        let bootVolumeImage = try await bootVolumeImage(server, image, v)
         if image.minRam > server.flavor.ram { throw APIError.badRequest("Flavor's memory is too small for requested image.") }
         let name = try f.string("name", minLength: 1, maxLength: 255).map { try ServerInput.validName($0) }
         let metadata = f.has("metadata") ? try ServerInput.metadata(f, "metadata") : nil
@@ -268,7 +267,8 @@ struct ServerActionRoutes {
         let password = try f.string("adminPass")
         let diskConfig = try ServerInput.diskConfig(f)
         try await admission.begin(.rebuild, server.id, by: requester(call)) { s in
-            s.imageRef = imageRef
+            // A volume-backed server's image is its volume's: the server names none.
+            if s.isVolumeBacked { s.bootVolumeImage = bootVolumeImage } else { s.imageRef = imageRef }
             if let name { s.name = name }
             if let metadata { s.metadata = metadata }
             if let v4 { s.accessIPv4 = v4 }
@@ -288,6 +288,25 @@ struct ServerActionRoutes {
         if v >= Microversion(2, 57) { body = body.merging(["user_data": JSON(updated.userData)]) }
         if service.enableInstancePassword { body = body.merging(["adminPass": .string(password ?? AdminPassword.generate())]) }
         return .json(.accepted, ["server": body])
+    }
+
+    /// What a rebuild of a volume-backed server writes over its boot volume: nothing for the image
+    /// the volume was made from (the guest is spawned again on it); another image from 2.93, which
+    /// Block Storage writes over the volume (Cinder's re-image), and a 400 before, as Nova answers.
+    private func bootVolumeImage(_ server: Server, _ image: BootImage, _ v: Microversion) async throws -> String? {
+        guard server.isVolumeBacked, let root = server.volumes?.first(where: { $0.device == "/dev/vda" }) else { return nil }
+        guard let volumes = service.volumes,
+              let volume = try await volumes.volume(id: root.volumeID, projectID: server.projectID) else {
+            throw APIError.badRequest("The boot volume \(root.volumeID) of server \(server.id) could not be found.")
+        }
+        guard volume.imageID != image.id else { return nil }
+        guard v >= Microversion(2, 93) else { throw APIError.badRequest("Unable to rebuild with a different image for a volume-backed server.") }
+        let needed = max(image.minDisk, Int(((image.size ?? 0) + (1 << 30) - 1) >> 30))
+        guard needed <= volume.sizeGB else {
+            throw APIError.badRequest("Volume is smaller than the minimum size specified in image metadata. "
+                + "Volume size is \(volume.sizeGB << 30) bytes, minimum size is \(needed << 30) bytes.")
+        }
+        return image.id
     }
 
     /// Registers the image a snapshot fills and starts the task; the image goes again if the task cannot start.
