@@ -14,8 +14,8 @@ import Testing
         try await cloud.serve { c in
             let admin = try await c.token()
             let root = try await c.call(.get, "/volume/v3/", token: admin)
-            #expect(root["versions"]?.array.first?["version"] == "3.59", "\(root.body?.text ?? "")")
-            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.60")).status == .notAcceptable)
+            #expect(root["versions"]?.array.first?["version"] == "3.71", "\(root.body?.text ?? "")")
+            #expect(try await c.call(.get, "/volume/v3/messages", token: admin, headers: Self.at("3.72")).status == .notAcceptable)
 
             // Cinder's capabilities filter: extra specs the backend does not offer find no backend.
             let bogus = try await c.call(.post, "/volume/v3/types", token: admin,
