@@ -88,6 +88,7 @@ public final class BlockStorageService: APIService {
         SnapshotRoutes(service: self).register(router)
         TypeRoutes(service: self).register(router)
         DefaultTypeRoutes(service: self).register(router)
+        TypeEncryptionRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)
         InfoRoutes(service: self).register(router)
         ServiceRoutes(service: self).register(router)

@@ -114,6 +114,7 @@ extension BlockStorageService {
                 guard let found = try await store.defaultType(projectID: projectID, in: db) else { throw BlockStorageFault.typeNameNotFound(VolumeType.defaultName) }
                 type = found
             }
+            try type.refuseEncryption()
             if VolumeType.isMultiattach(type.extraSpecs) { multiattach = true }
             // A type may name the zones it serves (reserved from 3.52); this backend is in one.
             if let zones = type.extraSpecs["RESKEY:availability_zones"]?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),

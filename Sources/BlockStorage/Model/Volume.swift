@@ -116,13 +116,34 @@ struct VolumeType: Codable, Sendable, Equatable {
     var projects: [String] = []
     /// The QoS specs associated with the type.
     var qosSpecsID: String?
+    /// Its encryption specs, if an admin gave it some.
+    var encryption: TypeEncryption?
     var createdAt: Double
 
     /// The type Cinder creates at install and gives volumes that name none.
     static let defaultName = "__DEFAULT__"
 
+    /// No volume of an encrypted type is made: there is no key manager to keep its key.
+    func refuseEncryption() throws {
+        guard encryption == nil else {
+            throw APIError.badRequest("Volume type \(name) is encrypted, and this cloud has no key manager to keep an encrypted volume's key.")
+        }
+    }
+
     /// Whether the type's volumes may be attached to several servers (`multiattach="<is> True"`).
     static func isMultiattach(_ extraSpecs: [String: String]) -> Bool { extraSpecs["multiattach"]?.lowercased() == "<is> true" }
+}
+
+/// A volume type's encryption specs (Cinder's volume type encryption). They are kept and shown;
+/// no volume of an encrypted type is made, as this cloud has no key manager to hold its key.
+struct TypeEncryption: Codable, Sendable, Equatable {
+    var id: String
+    var provider: String
+    var controlLocation: String
+    var cipher: String?
+    var keySize: Int?
+    var createdAt: Double
+    var updatedAt: Double?
 }
 
 /// A named set of QoS limits, associated with volume types.

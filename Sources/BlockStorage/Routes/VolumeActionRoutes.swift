@@ -173,6 +173,7 @@ struct VolumeActionRoutes {
                     throw BlockStorageFault.invalidVolume("Volume status must be available or in-use to retype, currently \(v.status).")
                 }
                 guard v.typeID != type.id else { throw BlockStorageFault.invalidInput("Retype requires a different volume type.") }
+                try type.refuseEncryption()
                 // Whether the volume may be attached to several servers follows its type's extra spec.
                 let multiattach = VolumeType.isMultiattach(type.extraSpecs)
                 if multiattach { try allow("volume:multiattach") }
