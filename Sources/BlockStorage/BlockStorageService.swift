@@ -89,6 +89,7 @@ public final class BlockStorageService: APIService {
         TypeRoutes(service: self).register(router)
         DefaultTypeRoutes(service: self).register(router)
         TypeEncryptionRoutes(service: self).register(router)
+        ManageRoutes(service: self).register(router)
         QuotaRoutes(service: self).register(router)
         InfoRoutes(service: self).register(router)
         ServiceRoutes(service: self).register(router)

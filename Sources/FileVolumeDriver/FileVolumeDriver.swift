@@ -147,6 +147,29 @@ public final class FileVolumeDriver: VolumeDriver {
         try await fill(target, from: source, sizeGB: Int(size >> 30), partial: "\(target).reimage")
     }
 
+    /// The `volume-<id>.qcow2` files of the folder, named as their file is, less `.qcow2`.
+    public func backendVolumes() async throws -> [BackendVolume] {
+        var found: [BackendVolume] = []
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasPrefix("volume-") && file.hasSuffix(".qcow2") {
+            let name = String(file.dropLast(".qcow2".count))
+            guard let id = try? Self.checked(String(name.dropFirst("volume-".count))),
+                  let size = try? await DiskImage.info("\(folder)/\(file)").virtualSize else { continue }
+            found.append(BackendVolume(name: name, id: id, sizeGB: Int((size + (1 << 30) - 1) >> 30)))
+        }
+        return found.sorted { $0.name < $1.name }
+    }
+
+    /// The file is renamed to the new volume's name: its bytes stay where they are.
+    public func manage(_ name: String, as id: String) async throws {
+        let target = try path(volume: id)
+        guard name.hasPrefix("volume-") else { throw DriverError.notFound("backend volume \(name)") }
+        let source = try path(volume: String(name.dropFirst("volume-".count)))
+        if source == target || (!exists(source) && exists(target)) { return }
+        guard exists(source) else { throw DriverError.notFound("backend volume \(name)") }
+        guard !exists(target) else { throw DriverError.invalidState("volume \(id) exists") }
+        try await DurableFile.rename(source, to: target)
+    }
+
     /// This driver's files are on this host: the connection is the file's path.
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
         let file = try path(volume: id)

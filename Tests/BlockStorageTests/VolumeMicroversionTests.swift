@@ -89,7 +89,7 @@ import Testing
             #expect(try await c.call(.get, "/volume/v3/clusters", token: admin, headers: Self.at("3.7"))["clusters"]?.array.isEmpty == true)
             #expect(try await c.call(.get, "/volume/v3/clusters", token: admin).status == .notFound)
             #expect(try await c.call(.get, "/volume/v3/clusters", token: ownerToken, headers: Self.at("3.7")).status == .forbidden)
-            #expect(try await c.call(.get, "/volume/v3/manageable_volumes/detail", token: admin, headers: Self.at("3.8"))["manageable_volumes"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/volume/v3/manageable_snapshots/detail", token: admin, headers: Self.at("3.8"))["manageable-snapshots"]?.array.isEmpty == true)
 
             // 3.9: a backup's name and description change.
             let backup = try await c.makeBackup(admin, volume: volume)

@@ -96,6 +96,21 @@ public enum VolumeDriverConformance {
             try await driver.deleteSnapshot(snapshot)
             try await driver.delete(volume.id)
         },
+        .init("a volume the backend holds is listed and taken over under another ID") { driver in
+            let volume = VolumeSpec(id: id("held"), sizeGB: 1), taken = id("taken")
+            try await driver.create(volume)
+            let pattern = Array("held bytes".utf8)
+            try await driver.write(volume.id, raw: BufferChunks(bytes: pattern))
+            let held = try await driver.backendVolumes().first { $0.id == volume.id }
+            try expect(held?.sizeGB == 1 && held?.name.isEmpty == false, "the backend does not list volume \(volume.id): \(String(describing: held))")
+            try await driver.manage(held!.name, as: taken)
+            try await driver.manage(held!.name, as: taken)
+            try expect(try await prefix(driver.read(taken, format: "raw"), pattern.count) == pattern, "the volume taken over lost its bytes")
+            let ids = try await driver.backendVolumes().map(\.id)
+            try expect(ids.contains(taken) && !ids.contains(volume.id), "after a manage the backend lists \(ids)")
+            try await expectDriverError("manage of a name the backend does not hold", isNotFound) { try await driver.manage("volume-\(id("missing"))", as: id("other")) }
+            try await driver.delete(taken)
+        },
         .init("capacity is consistent") { driver in
             let capacity = try await driver.capacity()
             try expect(capacity.totalGB > 0 && capacity.freeGB >= 0 && capacity.freeGB <= capacity.totalGB, "capacity \(capacity)")

@@ -22,6 +22,10 @@ struct VolumeRequest: Sendable {
     var groupID: String?
     /// A backup restored into the new volume (`restoring-backup` until its bytes are in).
     var restoring: Backup?
+    /// The backend's volume of this name taken over (`managing` until it is).
+    var managing: String?
+    /// Only for a volume taken over: whether it boots.
+    var bootable = false
 
     /// Admins use any project's sources; others their own project's.
     func canSee(_ owner: String) -> Bool { isAdmin || owner == projectID }
@@ -56,7 +60,7 @@ extension BlockStorageService {
         var source: VolumeSpec.Source = .blank
         var inheritedType: String?
         var imageMetadata: [String: String]?
-        var bootable = false
+        var bootable = request.bootable
         if let snapshotID {
             guard let snapshot = try await store.snapshot(snapshotID), request.canSee(snapshot.projectID) else {
                 throw BlockStorageFault.snapshotNotFound(snapshotID)
@@ -136,11 +140,13 @@ extension BlockStorageService {
             let schedulable = try await store.services(in: db).contains { $0.binary == "cinder-volume" && !$0.disabled }
                 && capabilities.satisfies(type.extraSpecs)
             let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: request.userID, name: name, description: description,
-                                size: size, status: !schedulable ? "error" : request.restoring == nil ? "creating" : "restoring-backup", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
+                                size: size, status: !schedulable ? "error" : request.restoring != nil ? "restoring-backup" : request.managing != nil ? "managing" : "creating", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
                                 multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,
                                 metadata: metadata, groupID: request.groupID, createdAt: now)
-            try await store.insert(volume, in: db)
-            return volume
+            var recorded = volume
+            recorded.managing = request.managing
+            try await store.insert(recorded, in: db)
+            return recorded
         }
         if volume.status == "error" { await work.report(.noValidBackend, projectID: projectID, resourceID: volume.id) }
         if let backup = request.restoring {
@@ -149,6 +155,8 @@ extension BlockStorageService {
             } else {
                 try await store.editBackup(backup.id) { $0.status = "available" }
             }
+        } else if let name = request.managing, volume.status == "managing" {
+            work.manage(volume.id, from: name)
         } else if volume.status == "creating" {
             work.create(volume, source: source)
         }

@@ -72,6 +72,24 @@ final class VolumeWork: Sendable {
         }
     }
 
+    /// Takes the backend's volume over under the new volume's ID; `error_managing` when the driver refuses.
+    func manage(_ volumeID: String, from name: String) {
+        start("managing volume \(volumeID)") { [self] in
+            let status: String
+            do {
+                try await driver.manage(name, as: volumeID)
+                status = "available"
+            } catch {
+                logger.error("volume manage failed", metadata: ["volume": "\(volumeID)", "source": "\(name)", "error": "\(error)"])
+                status = "error_managing"
+            }
+            try await store.editVolume(volumeID) { v in
+                v.status = status
+                v.managing = nil
+            }
+        }
+    }
+
     /// Deletes the volume's snapshots (cascade), its bytes, then its record; `error_deleting` when the driver refuses.
     func delete(_ volumeID: String) {
         start("deleting volume \(volumeID)") { [self] in
@@ -299,8 +317,11 @@ final class VolumeWork: Sendable {
     /// completed is released, an upload cut off gives the volume back (its image stays queued).
     func recover() async throws {
         for volume in try await store.volumes(status: ["creating", "deleting", "extending", "attaching", "detaching", "uploading", "backing-up",
-                                                       "restoring-backup", "reverting", "downloading"]) {
+                                                       "restoring-backup", "reverting", "downloading", "managing"]) {
             switch volume.status {
+            case "managing":
+                // The driver's manage is one rename: running it again finishes it.
+                if let name = volume.managing { manage(volume.id, from: name) } else { try await store.editVolume(volume.id) { $0.status = "error_managing" } }
             case "downloading":
                 // The driver's re-image renames its result over the volume at the end: running it again finishes it.
                 if let job = volume.reimaging { reimage(volume.id, job) } else { try await store.editVolume(volume.id) { $0.status = "error" } }

@@ -35,11 +35,13 @@ struct Volume: Codable, Sendable, Equatable {
     static let statuses: Set<String> = [
         "creating", "available", "reserved", "attaching", "detaching", "in-use", "maintenance", "deleting", "awaiting-transfer",
         "error", "error_deleting", "backing-up", "restoring-backup", "error_backing-up", "error_restoring", "error_extending",
-        "downloading", "uploading", "retyping", "extending", "reverting",
+        "downloading", "uploading", "retyping", "extending", "reverting", "managing", "error_managing",
     ]
 
     /// While an extend runs, the size it grows to (quotas count it from the moment it is accepted).
     var extendingTo: Int?
+    /// While the backend's volume of this name is being taken over (`managing`).
+    var managing: String?
     /// While a re-image runs (3.68, `downloading`): what it writes and the status it ends in.
     var reimaging: Reimaging?
 

@@ -98,14 +98,12 @@ struct InfoRoutes {
             let name = try VolumeInput.text(try await call.body()["name"], field: "name") ?? ""
             throw APIError.notFound("Cluster \(name) could not be found.")
         }
-        // 3.8: what the backend holds that Block Storage does not manage. Every volume and snapshot
-        // the drivers keep is managed (there is no manage or unmanage), so the lists are empty.
-        for kind in ["manageable_volumes", "manageable_snapshots"] {
-            for path in ["/v3/\(kind)", "/v3/\(kind)/detail"] {
-                r.get(path, rule: "volume_extension:list_manageable") { call in
-                    try call.require(3, 8)
-                    return .json(.ok, [kind: []])
-                }
+        // 3.8: snapshots the backend holds that Block Storage does not manage. Snapshots are not
+        // unmanaged here, so every one the driver keeps is managed and the list is empty.
+        for path in ["/v3/manageable_snapshots", "/v3/manageable_snapshots/detail"] {
+            r.get(path, rule: "volume_extension:list_manageable") { call in
+                try call.require(3, 8)
+                return .json(.ok, ["manageable-snapshots": []])
             }
         }
     }

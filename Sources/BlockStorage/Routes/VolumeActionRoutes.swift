@@ -130,6 +130,16 @@ struct VolumeActionRoutes {
             }
             return .empty(.accepted)
 
+        case "os-unmanage":
+            // Block Storage forgets the volume; the backend keeps its bytes, to be managed again.
+            try allow("volume_extension:volume_unmanage")
+            try await store.db.transaction { db in
+                guard let v = try await store.volume(volume.id, in: db) else { throw BlockStorageFault.volumeNotFound(volume.id) }
+                if let refusal = v.deleteRefusal(snapshots: try await store.snapshots(volumeID: v.id, in: db).count, cascade: false) { throw refusal }
+                try await store.deleteVolume(v.id, in: db)
+            }
+            return .empty(.accepted)
+
         case "os-force_delete":
             try allow("volume_extension:volume_admin_actions:force_delete")
             _ = try await edit { v in

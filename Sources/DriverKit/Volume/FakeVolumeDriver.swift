@@ -113,6 +113,22 @@ public final class FakeVolumeDriver: VolumeDriver {
         }
     }
 
+    public func backendVolumes() async throws -> [BackendVolume] {
+        state.withLock { s in s.volumes.map { BackendVolume(name: "volume-\($0.key)", id: $0.key, sizeGB: $0.value.sizeGB) } }
+    }
+
+    public func manage(_ name: String, as id: String) async throws {
+        try state.withLock { s in
+            let source = name.hasPrefix("volume-") ? String(name.dropFirst("volume-".count)) : nil
+            // Taken already (a manage run again).
+            if source == id || (source.map { s.volumes[$0] == nil } ?? true) && s.volumes[id] != nil { return }
+            guard let source, let volume = s.volumes[source] else { throw DriverError.notFound("backend volume \(name)") }
+            guard s.volumes[id] == nil else { throw DriverError.invalidState("volume \(id) exists") }
+            s.volumes[source] = nil
+            s.volumes[id] = volume
+        }
+    }
+
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
         try state.withLock { s in
             guard var volume = s.volumes[id] else { throw DriverError.notFound("volume \(id)") }

@@ -16,6 +16,12 @@ public protocol VolumeDriver: Sendable {
     /// Replaces the volume's bytes with a source's, an image's or a snapshot's (Cinder's re-image):
     /// the volume keeps its size, a larger source is refused, and a failure leaves the old bytes.
     func reimage(_ id: String, from source: VolumeSpec.Source) async throws
+    /// Every volume the backend holds, under the name Cinder's `manage` refers to it by
+    /// (`source-name`), whether Block Storage knows it or not (one it unmanaged, say).
+    func backendVolumes() async throws -> [BackendVolume]
+    /// Takes the backend's volume called `name` as volume `id` (Cinder's manage existing); a
+    /// volume already taken as `id` is left as it is.
+    func manage(_ name: String, as id: String) async throws
     /// Makes the volume reachable from `host` and says how a hypervisor there opens it.
     func connect(_ id: String, host: String) async throws -> VolumeConnection
     func disconnect(_ id: String, host: String) async throws
@@ -70,5 +76,18 @@ public struct VolumeCapacity: Sendable, Codable, Equatable {
     public init(totalGB: Int, freeGB: Int) {
         self.totalGB = totalGB
         self.freeGB = freeGB
+    }
+}
+
+/// A volume as the backend holds it, for Cinder's manageable-volumes list.
+public struct BackendVolume: Sendable, Equatable {
+    /// The name `manage` takes (`source-name`).
+    public var name: String
+    /// The volume ID it is kept under.
+    public var id: String
+    public var sizeGB: Int
+
+    public init(name: String, id: String, sizeGB: Int) {
+        (self.name, self.id, self.sizeGB) = (name, id, sizeGB)
     }
 }
