@@ -31,6 +31,7 @@ import Testing
             #expect(try await c.call(.get, listPath, token: admin, headers: Self.at("3.7")).status == .notFound)
             #expect(try await c.call(.get, listPath, token: token, headers: Self.at("3.8")).status == .forbidden)
             #expect(try await c.call(.get, "/volume/v3/manageable_volumes", token: admin, headers: Self.at("3.8")).status == .badRequest)
+            #expect(try await c.call(.get, "/volume/v3/manageable_volumes?host=elsewhere@lvm", token: admin, headers: Self.at("3.8")).status == .notFound)
             let listed = try await c.call(.get, listPath, token: admin, headers: Self.at("3.8"))["manageable-volumes"]?.array ?? []
             let entry = listed.first { $0["reference"]?["source-name"]?.stringValue == "volume-\(original)" }
             #expect(entry?["safe_to_manage"] == true && entry?["size"] == 2 && entry?["cinder_id"] == .null)
@@ -40,7 +41,8 @@ import Testing
             }
             let ref: JSON = ["source-name": .string("volume-\(original)")]
             #expect(try await manage(["host": .string(host), "ref": ref], token: token).status == .forbidden)
-            #expect(try await manage(["host": "elsewhere@lvm", "ref": ref], token: admin).status == .serviceUnavailable)
+            #expect(try await manage(["host": "elsewhere@lvm", "ref": ref], token: admin).status == .badRequest)
+            #expect(try await manage(["host": .string(host), "cluster": "c", "ref": ref], token: admin).status == .badRequest)
             #expect(try await manage(["host": .string(host)], token: admin).status == .badRequest)
             #expect(try await manage(["host": .string(host), "ref": ["source-id": "x"]], token: admin).status == .badRequest)
             #expect(try await manage(["host": .string(host), "ref": ["source-name": "volume-nothing"]], token: admin).status == .badRequest)

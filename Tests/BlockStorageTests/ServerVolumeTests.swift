@@ -255,6 +255,15 @@ import Testing
             let refused = try await c.boot(admin, image: bad, network: network)
             #expect(refused.status == .badRequest && refused["badRequest"]?["message"]?.stringValue?.contains("Block Device Mapping") == true,
                     "\(refused.body?.text ?? "")")
+
+            // A rebuild on the image (2.93) writes the snapshot over the boot volume, not the image's no bytes.
+            let rebuilt = try await c.call(.post, "/compute/v2.1/servers/\(first)/action", token: admin,
+                                           json: ["rebuild": ["imageRef": .string(imageID)]], headers: ["OpenStack-API-Version": "compute 2.93"])
+            #expect(rebuilt.status == .accepted, "\(rebuilt.body?.text ?? "")")
+            await cloud.compute.settle()
+            #expect(try await c.server(admin, first)?["status"] == "ACTIVE")
+            let root = try #require(try await c.server(admin, first, version: "2.79")?["os-extended-volumes:volumes_attached"]?.array.first?["id"]?.stringValue)
+            #expect((cloud.blockStorage.driver as? FakeVolumeDriver)?.origin(root) == "snapshot \(snapshot)")
         }
     }
 

@@ -1,7 +1,6 @@
 import DriverKit
 import MartletCore
 import ServiceContracts
-import Synchronization
 
 /// Compute's side door: volumes reserved, connected and released for servers, in process, with
 /// the same states Cinder's attachments API moves a volume through.
@@ -110,37 +109,26 @@ extension BlockStorageService: VolumeCatalog {
         if found { work.delete(id) }
     }
 
+    /// Compute checked the image with the rights of whoever asked for the rebuild: it is looked up
+    /// here with an admin's view.
     public func reimageVolume(id: String, imageID: String, for server: ServerRef) async throws {
         guard let volume = try await store.volume(id) else { throw BlockStorageFault.volumeNotFound(id) }
-        guard let image = try await images.bootImage(id: imageID, projectID: volume.projectID, isAdmin: false) else {
+        guard let image = try await images.bootImage(id: imageID, projectID: volume.projectID, isAdmin: true) else {
             throw APIError.notFound("Image \(imageID) could not be found.")
         }
-        try Self.checkFits(image, sizeGB: volume.size)
-        let job = Volume.Reimaging(source: .image(imageID), imageMetadata: VolumeImage.metadata(image), previousStatus: "")
-        let resumed = Mutex(false)
+        let source = try await reimageSource(image, for: volume, caller: VolumeRequest(projectID: volume.projectID, userID: "", isAdmin: true))
+        let job = Volume.Reimaging(source: source, imageMetadata: VolumeImage.metadata(image), previousStatus: "in-use")
         guard let started = try await store.editVolume(id, { v in
-            guard v.attachments.contains(where: { $0.serverID == server.deviceID }), v.attachments.count == 1 else {
+            guard v.attachments.count == 1, v.attachments.contains(where: { $0.serverID == server.deviceID }) else {
                 throw APIError.conflict("Volume \(id) is not attached to server \(server.deviceID) alone.")
             }
-            // A rebuild run again after a restart: the recovery of Block Storage is finishing this re-image.
-            if v.status == "downloading", v.reimaging?.source == job.source { return resumed.withLock { $0 = true } }
+            // A rebuild run again (after a restart) finds its re-image begun, and finishes it.
+            if v.status == "downloading", v.reimaging?.source == source { return }
+            guard v.status == "in-use" else { throw APIError.conflict("Volume \(id) is \(v.status), not in-use: it cannot be re-imaged now.") }
             v.reimaging = job
-            v.reimaging?.previousStatus = v.status
             v.status = "downloading"
         }), let running = started.reimaging else { throw BlockStorageFault.volumeNotFound(id) }
-        let written = resumed.withLock { $0 } ? try await reimageEnded(id, into: running.previousStatus) : try await work.runReimage(id, running)
-        guard written else { throw APIError(.internalServerError, "Volume \(id) could not be re-imaged.") }
-    }
-
-    /// Waits for a re-image that is already running; whether it ended in the status it was to end in.
-    private func reimageEnded(_ id: String, into status: String) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(600)
-        while ContinuousClock.now < deadline {
-            guard let v = try await store.volume(id) else { return false }
-            if v.status != "downloading" { return v.status == status }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return false
+        guard try await work.runReimage(id, running) else { throw APIError(.internalServerError, "Volume \(id) could not be re-imaged.") }
     }
 
     private func editForServer(_ id: String, _ change: @escaping @Sendable (inout Volume) throws -> Void) async throws {

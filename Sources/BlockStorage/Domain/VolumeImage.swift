@@ -1,3 +1,5 @@
+import DriverKit
+import MartletCore
 import ServiceContracts
 
 /// What a volume made from an image keeps of it (`volume_image_metadata`), as Cinder copies it.
@@ -22,5 +24,23 @@ enum VolumeImage {
         if let format = image.containerFormat { out["container_format"] = format }
         if let checksum = image.checksum { out["checksum"] = checksum }
         return out
+    }
+}
+
+extension BlockStorageService {
+    /// What a re-image of `volume` with `image` writes, as Cinder decides it: for a Compute image of
+    /// a volume-backed server, its root volume's snapshot (no larger than the volume); for another
+    /// image its bytes, which must fit. `caller` is whose view of snapshots applies.
+    func reimageSource(_ image: BootImage, for volume: Volume, caller: VolumeRequest) async throws -> VolumeSpec.Source {
+        if let boot = try await VolumeRoutes(service: self).bootSnapshot(of: image.id, caller) {
+            if let size = boot.sizeGB, size > volume.size {
+                throw APIError.badRequest("Volume size must be greater than the image size. (Image: \(size), Volume: \(volume.size)).")
+            }
+            return .snapshot(boot.id)
+        }
+        try Self.checkFits(image, sizeGB: volume.size)
+        // An image with no bytes (and no snapshot behind it) would leave the volume blank.
+        guard (image.size ?? 0) > 0 else { throw BlockStorageFault.invalidInput("Image \(image.id) has no data.") }
+        return .image(image.id)
     }
 }

@@ -16,6 +16,7 @@ final class VolumeWork: Sendable {
     let servers: ServerVolumeEventsReference
     let logger: Logger
     private let running = Mutex<[Int: Task<Void, Never>]>([:])
+    private let reimages = Mutex<[String: Task<Bool, any Error>]>([:])
     private let nextTicket = Atomic<Int>(0)
 
     init(store: BlockStorageStore, driver: any VolumeDriver, images: any ImageCatalog, backups: BackupEngine,
@@ -83,10 +84,12 @@ final class VolumeWork: Sendable {
                 logger.error("volume manage failed", metadata: ["volume": "\(volumeID)", "source": "\(name)", "error": "\(error)"])
                 status = "error_managing"
             }
-            try await store.editVolume(volumeID) { v in
+            let kept = try await store.editVolume(volumeID) { v in
                 v.status = status
                 v.managing = nil
             }
+            // Deleted (force) meanwhile: what was taken over goes too.
+            if kept == nil, status == "available" { try await driver.delete(volumeID) }
         }
     }
 
@@ -142,24 +145,42 @@ final class VolumeWork: Sendable {
         start("re-imaging volume \(volumeID)") { [self] in _ = try await runReimage(volumeID, job) }
     }
 
-    /// The re-image itself, awaited (Compute's rebuild waits for it); whether it succeeded.
+    /// The re-image itself, awaited (Compute's rebuild waits for it); whether it succeeded. One runs
+    /// per volume at a time: a second call (a rebuild run again while a restart's recovery
+    /// finishes it) waits for the one running.
     func runReimage(_ volumeID: String, _ job: Volume.Reimaging) async throws -> Bool {
+        let task = reimages.withLock { running in
+            if let task = running[volumeID] { return task }
+            let task = Task { try await self.reimageOnce(volumeID, job) }
+            running[volumeID] = task
+            return task
+        }
+        defer { reimages.withLock { running in if running[volumeID] == task { running[volumeID] = nil } } }
+        return try await task.value
+    }
+
+    private func reimageOnce(_ volumeID: String, _ job: Volume.Reimaging) async throws -> Bool {
         do {
             try await driver.reimage(volumeID, from: job.source)
         } catch {
             logger.error("volume re-image failed", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
             try await store.editVolume(volumeID) { v in
+                guard v.status == "downloading" else { return }
                 v.status = "error"
                 v.reimaging = nil
             }
             return false
         }
-        try await store.editVolume(volumeID) { v in
-            v.status = job.previousStatus
+        let kept = try await store.editVolume(volumeID) { v in
+            guard v.status == "downloading" else { return }
+            // Back to the status it had; `in-use` or `available` as what is attached now says.
+            v.status = ["in-use", "available"].contains(job.previousStatus) ? v.restingStatus : job.previousStatus
             (v.imageMetadata, v.bootable) = (job.imageMetadata, true)
             v.reimaging = nil
         }
-        return true
+        // Deleted (force) meanwhile: the bytes just written go too.
+        if kept == nil { try await driver.delete(volumeID) }
+        return kept != nil
     }
 
     /// Gives the volume its latest snapshot's bytes: both `available` after, the volume `error`

@@ -83,7 +83,8 @@ struct AttachmentRoutes {
         let id = Identifier.uuid()
         _ = try await edit(volume.id) { v in
             let again = serverID != nil && v.attachments.contains { $0.serverID == serverID }
-            guard again || ["available", "downloading"].contains(v.status) || (v.status == "in-use" && v.multiattach) else {
+            // `downloading` as Cinder allows it, though not while a re-image writes the volume.
+            guard again || v.status == "available" || (v.status == "downloading" && v.reimaging == nil) || (v.status == "in-use" && v.multiattach) else {
                 throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be available or downloading to reserve, but the current status is \(v.status).")
             }
             v.attachments.append(VolumeAttachment(id: id, serverID: serverID, status: "reserved", mode: mode ?? "null",

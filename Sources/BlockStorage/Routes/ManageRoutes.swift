@@ -1,3 +1,4 @@
+import DriverKit
 import Foundation
 import Hummingbird
 import MartletCore
@@ -16,18 +17,30 @@ struct ManageRoutes {
         r.get("/v3/manageable_volumes/detail", rule: "volume_extension:list_manageable") { try await list($0, detailed: true) }
     }
 
-    /// Whether `host` names this backend: `node@backend`, with or without its `#pool`.
+    /// Whether `host` names this backend: `node@backend`, whatever `#pool` follows.
     private func isThisBackend(_ host: String) -> Bool {
-        host == service.backendHost || host == service.volumeServiceHost
+        host.split(separator: "#", maxSplits: 1).first.map(String.init) == service.volumeServiceHost
+    }
+
+    /// Exactly one of `host` and `cluster`, as Cinder asks (there are no clusters here).
+    private static func host(_ host: String?, _ cluster: String?) throws -> String? {
+        guard (host == nil) != (cluster == nil) else { throw APIError.badRequest("One and only one of cluster and host must be set.") }
+        return host
+    }
+
+    /// What the driver holds under a volume ID's name: the driver's scratch copies (a backup's) are not to be taken.
+    private func held() async throws -> [BackendVolume] {
+        try await service.driver.backendVolumes().filter { UUID(uuidString: $0.id) != nil }
     }
 
     private func list(_ call: APICall, detailed: Bool) async throws -> Response {
         try call.require(3, 8)
-        let host = call.query("host"), cluster = call.query("cluster")
-        guard (host == nil) != (cluster == nil) else { throw BlockStorageFault.invalidInput("Either 'host' or 'cluster' must be specified.") }
-        guard let host, isThisBackend(host) else { throw APIError(.serviceUnavailable, "\(host == nil ? "Cluster" : "Host") '\(host ?? cluster!)' not found") }
+        let cluster = call.query("cluster")
+        guard let host = try Self.host(call.query("host"), cluster), isThisBackend(host) else {
+            throw APIError.notFound(cluster.map { "Cluster \($0) could not be found." } ?? "Service \(call.query("host")!) could not be found.")
+        }
         let known = Set(try await store.db.read { try await store.volumes(projectID: nil, in: $0) }.map(\.id))
-        let held = try await service.driver.backendVolumes()
+        let held = try await held()
         let page = try Paging.page(held, call, id: \.name, path: "\(service.publicURL)/volume/v3/manageable_volumes\(detailed ? "/detail" : "")")
         let entries: [JSON] = page.items.map { v in
             let managed = known.contains(v.id)
@@ -45,9 +58,12 @@ struct ManageRoutes {
     private func manage(_ call: APICall) async throws -> Response {
         let body = try VolumeInput.body(try await call.body(), "volume")
         try VolumeInput.refuseUnknown(body, Self.manageKeys)
-        let host = try VolumeInput.text(body["host"], field: "host"), cluster = try VolumeInput.text(body["cluster"], field: "cluster")
-        guard host != nil || cluster != nil else { throw BlockStorageFault.invalidInput("'host' is a required property") }
-        guard let host, isThisBackend(host) else { throw APIError(.serviceUnavailable, "\(host == nil ? "Cluster" : "Host") '\(host ?? cluster!)' not found") }
+        let cluster = try VolumeInput.text(body["cluster"], field: "cluster")
+        let asked = try VolumeInput.text(body["host"], field: "host")
+        // Cinder's "not found" here is a 400: the request names a backend that is not there.
+        guard let host = try Self.host(asked, cluster), isThisBackend(host) else {
+            throw APIError.badRequest("\(asked == nil ? "Cluster" : "Host") '\(asked ?? cluster!)' not found")
+        }
         guard case .object(let ref)? = body["ref"] else { throw BlockStorageFault.invalidInput("'ref' is a required property") }
         let refText = JSON.object(ref).text
         guard let name = ref["source-name"]?.stringValue else {
@@ -59,7 +75,7 @@ struct ManageRoutes {
             throw APIError.badRequest("Invalid volume type: Cannot find requested '\(typeRef)' volume type")
         }
         // What the backend holds under that name, and not already a volume.
-        guard let held = try await service.driver.backendVolumes().first(where: { $0.name == name }) else {
+        guard let held = try await held().first(where: { $0.name == name }) else {
             throw APIError.badRequest("Manage existing volume failed due to invalid backend reference \(refText): no volume of that name is on the backend.")
         }
         guard try await store.volume(held.id) == nil else {
@@ -74,6 +90,7 @@ struct ManageRoutes {
         request.bootable = try VolumeInput.bool(body["bootable"], field: "bootable") ?? false
         let volume = try await service.create(request)
         let type = try await store.db.read { try await store.type(volume.typeID, in: $0) }
-        return .json(.accepted, ["volume": Views(service: service).volume(volume, typeName: type?.name, admin: call.isAdmin, version: call.requestedVersion)])
+        // Cinder answers with its legacy view: none of the microversions' fields.
+        return .json(.accepted, ["volume": Views(service: service).volume(volume, typeName: type?.name, admin: call.isAdmin)])
     }
 }

@@ -396,15 +396,8 @@ extension VolumeActionRoutes {
         guard let image = try await service.images.bootImage(id: imageID, projectID: caller.projectID, isAdmin: call.isAdmin) else {
             throw APIError.notFound("Image \(imageID) could not be found.")
         }
-        var source = VolumeSpec.Source.image(imageID)
-        if let snapshotID = try await VolumeRoutes(service: service).bootSnapshot(of: imageID, caller) {
-            if let imageSize = image.properties["volume_size"].flatMap({ Int($0) }), imageSize > volume.size {
-                throw APIError.badRequest("Volume size must be greater than the image size. (Image: \(imageSize), Volume: \(volume.size)).")
-            }
-            source = .snapshot(snapshotID)
-        }
+        let source = try await service.reimageSource(image, for: volume, caller: caller)
         try call.allow(volume.status == "reserved" ? "volume:reimage_reserved" : "volume:reimage", projectID: volume.projectID)
-        try BlockStorageService.checkFits(image, sizeGB: volume.size)
         let statuses = reserved ? ["available", "error", "reserved"] : ["available", "error"]
         let job = Volume.Reimaging(source: source, imageMetadata: VolumeImage.metadata(image), previousStatus: "")
         guard let started = try await store.editVolume(volume.id, { v in

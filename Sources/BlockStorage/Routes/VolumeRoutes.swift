@@ -150,9 +150,9 @@ struct VolumeRoutes {
             groupID: call.requestedVersion >= Microversion(3, 13) ? try VolumeInput.text(body["group_id"], field: "group_id") : nil)
         // A volume several servers may attach needs its own rule (the type's extra spec, or the old flag).
         if try await makesMultiattach(request) { try call.allow("volume:multiattach", projectID: projectID) }
-        if let imageID = request.imageID, let snapshotID = try await bootSnapshot(of: imageID, request) {
+        if let imageID = request.imageID, let boot = try await bootSnapshot(of: imageID, request) {
             // 3.46: the image of a volume-backed server stands for its root volume's snapshot.
-            if call.requestedVersion >= Microversion(3, 46) { (request.snapshotID, request.imageID) = (snapshotID, nil) }
+            if call.requestedVersion >= Microversion(3, 46) { (request.snapshotID, request.imageID) = (boot.id, nil) }
         }
         let backupID = try VolumeInput.text(body["backup_id"], field: "backup_id")
         if let backupID, UUID(uuidString: backupID) == nil {
@@ -171,9 +171,9 @@ struct VolumeRoutes {
     }
 
     /// The volume snapshot that a Compute image of a volume-backed server boots from (its
-    /// `block_device_mapping` entry with `boot_index` 0); a 404 when it names one that is gone, as
-    /// Cinder answers at every version.
-    func bootSnapshot(of imageID: String, _ request: VolumeRequest) async throws -> String? {
+    /// `block_device_mapping` entry with `boot_index` 0), with the size that entry gives; a 404
+    /// when it names one that is gone, as Cinder answers at every version.
+    func bootSnapshot(of imageID: String, _ request: VolumeRequest) async throws -> (id: String, sizeGB: Int?)? {
         guard let image = try await service.images.bootImage(id: imageID, projectID: request.projectID, isAdmin: request.isAdmin),
               let text = image.properties["block_device_mapping"], let mapping = try? JSON.parse(Array(text.utf8)) else { return nil }
         let root = mapping.array.first { entry in
@@ -183,7 +183,8 @@ struct VolumeRoutes {
         guard let snapshot = try await store.snapshot(snapshotID), request.canSee(snapshot.projectID) else {
             throw APIError.notFound("Nova specific image is found, but boot volume snapshot id:\(snapshotID) not found.")
         }
-        return snapshot.id
+        let size = root?["volume_size"].flatMap { try? VolumeInput.size($0, field: "volume_size") } ?? nil
+        return (snapshot.id, size)
     }
 
     /// 3.47: a new volume holding a backup's bytes (Cinder reads `backup_id` at every version now).

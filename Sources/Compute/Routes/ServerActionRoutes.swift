@@ -290,17 +290,20 @@ struct ServerActionRoutes {
         return .json(.accepted, ["server": body])
     }
 
-    /// What a rebuild of a volume-backed server writes over its boot volume: nothing for the image
-    /// the volume was made from (the guest is spawned again on it); another image from 2.93, which
-    /// Block Storage writes over the volume (Cinder's re-image), and a 400 before, as Nova answers.
+    /// What a rebuild of a volume-backed server writes over its boot volume. From 2.93 the image,
+    /// always (Nova's `reimage_boot_volume`), which Block Storage writes over the volume (Cinder's
+    /// re-image); before, nothing: the volume's own image spawns the guest again on it, and another
+    /// image is a 400, as Nova answers.
     private func bootVolumeImage(_ server: Server, _ image: BootImage, _ v: Microversion) async throws -> String? {
         guard server.isVolumeBacked, let root = server.volumes?.first(where: { $0.device == "/dev/vda" }) else { return nil }
         guard let volumes = service.volumes,
               let volume = try await volumes.volume(id: root.volumeID, projectID: server.projectID) else {
             throw APIError.badRequest("The boot volume \(root.volumeID) of server \(server.id) could not be found.")
         }
-        guard volume.imageID != image.id else { return nil }
-        guard v >= Microversion(2, 93) else { throw APIError.badRequest("Unable to rebuild with a different image for a volume-backed server.") }
+        guard v >= Microversion(2, 93) else {
+            guard volume.imageID == image.id else { throw APIError.badRequest("Unable to rebuild with a different image for a volume-backed server.") }
+            return nil
+        }
         let needed = max(image.minDisk, Int(((image.size ?? 0) + (1 << 30) - 1) >> 30))
         guard needed <= volume.sizeGB else {
             throw APIError.badRequest("Volume is smaller than the minimum size specified in image metadata. "
