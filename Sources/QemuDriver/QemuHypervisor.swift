@@ -438,7 +438,9 @@ public final class QemuHypervisor: Hypervisor {
                 try? await qmp(folder, "device_del", ["id": VolumeDisk.deviceID(volume)])
                 // The guest lets the disk go when it answers the unplug (ACPI); until then qemu keeps
                 // the node in use. A guest that never answers keeps its volume: the detach fails.
+                // A guest that answers takes tens of milliseconds: look again soon, then less often.
                 let deadline = ContinuousClock.now + .seconds(60)
+                var pause = Duration.milliseconds(10)
                 while true {
                     do {
                         try await qmp(folder, "blockdev-del", ["node-name": VolumeDisk.nodeName(volume)])
@@ -449,7 +451,8 @@ public final class QemuHypervisor: Hypervisor {
                         guard ContinuousClock.now < deadline else {
                             throw DriverError.failed("server \(id) did not release volume \(volumeID) within 60 s")
                         }
-                        try await Task.sleep(for: .milliseconds(250))
+                        try await Task.sleep(for: pause)
+                        pause = min(pause * 2, .milliseconds(50))
                     }
                 }
             }

@@ -113,20 +113,15 @@ extension BlockStorageService: VolumeCatalog {
     /// here with an admin's view.
     public func reimageVolume(id: String, imageID: String, for server: ServerRef) async throws {
         guard let volume = try await store.volume(id) else { throw BlockStorageFault.volumeNotFound(id) }
-        guard let image = try await images.bootImage(id: imageID, projectID: volume.projectID, isAdmin: true) else {
-            throw APIError.notFound("Image \(imageID) could not be found.")
-        }
-        let source = try await reimageSource(image, for: volume, caller: VolumeRequest(projectID: volume.projectID, userID: "", isAdmin: true))
-        let job = Volume.Reimaging(source: source, imageMetadata: VolumeImage.metadata(image), previousStatus: "in-use")
+        let job = try await reimageJob(imageID: imageID, for: volume, caller: VolumeRequest(projectID: volume.projectID, userID: "", isAdmin: true))
         guard let started = try await store.editVolume(id, { v in
             guard v.attachments.count == 1, v.attachments.contains(where: { $0.serverID == server.deviceID }) else {
                 throw APIError.conflict("Volume \(id) is not attached to server \(server.deviceID) alone.")
             }
             // A rebuild run again (after a restart) finds its re-image begun, and finishes it.
-            if v.status == "downloading", v.reimaging?.source == source { return }
+            if v.status == "downloading", v.reimaging?.source == job.source { return }
             guard v.status == "in-use" else { throw APIError.conflict("Volume \(id) is \(v.status), not in-use: it cannot be re-imaged now.") }
-            v.reimaging = job
-            v.status = "downloading"
+            v.beginReimage(job)
         }), let running = started.reimaging else { throw BlockStorageFault.volumeNotFound(id) }
         guard try await work.runReimage(id, running) else { throw APIError(.internalServerError, "Volume \(id) could not be re-imaged.") }
     }

@@ -28,10 +28,19 @@ enum VolumeImage {
 }
 
 extension BlockStorageService {
-    /// What a re-image of `volume` with `image` writes, as Cinder decides it: for a Compute image of
-    /// a volume-backed server, its root volume's snapshot (no larger than the volume); for another
-    /// image its bytes, which must fit. `caller` is whose view of snapshots applies.
-    func reimageSource(_ image: BootImage, for volume: Volume, caller: VolumeRequest) async throws -> VolumeSpec.Source {
+    /// A re-image of `volume` with the image `imageID`, as Cinder decides what it writes: for a
+    /// Compute image of a volume-backed server, its root volume's snapshot (no larger than the
+    /// volume); for another image its bytes, which must fit. `caller` is whose view of images and
+    /// snapshots applies.
+    func reimageJob(imageID: String, for volume: Volume, caller: VolumeRequest) async throws -> Volume.Reimaging {
+        guard let image = try await images.bootImage(id: imageID, projectID: caller.projectID, isAdmin: caller.isAdmin) else {
+            throw APIError.notFound("Image \(imageID) could not be found.")
+        }
+        let source = try await reimageSource(image, for: volume, caller: caller)
+        return Volume.Reimaging(source: source, imageMetadata: VolumeImage.metadata(image), previousStatus: volume.status)
+    }
+
+    private func reimageSource(_ image: BootImage, for volume: Volume, caller: VolumeRequest) async throws -> VolumeSpec.Source {
         if let boot = try await VolumeRoutes(service: self).bootSnapshot(of: image.id, caller) {
             if let size = boot.sizeGB, size > volume.size {
                 throw APIError.badRequest("Volume size must be greater than the image size. (Image: \(size), Volume: \(volume.size)).")

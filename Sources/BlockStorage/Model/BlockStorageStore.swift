@@ -34,6 +34,14 @@ struct BlockStorageStore: Sendable {
         return try decode(Volume.self, rows)
     }
 
+    /// Which of `ids` are volumes.
+    func volumeIDs(among ids: [String]) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try await db.read { db in
+            Set(try await db.raw("SELECT id FROM blk_volumes WHERE id IN \(SQLQueryString.list(ids))").all().map { try $0.decode(column: "id", as: String.self) })
+        }
+    }
+
     func volumes(status: [String]) async throws -> [Volume] {
         try await db.read { db in
             try decode(Volume.self, try await db.raw("SELECT doc FROM blk_volumes WHERE status IN \(SQLQueryString.list(status))").all())

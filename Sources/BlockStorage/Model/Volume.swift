@@ -53,6 +53,13 @@ struct Volume: Codable, Sendable, Equatable {
         var previousStatus: String
     }
 
+    /// Starts a re-image: `downloading` until `job` is written, then back to the status it had.
+    mutating func beginReimage(_ job: Reimaging) {
+        reimaging = job
+        reimaging?.previousStatus = status
+        status = "downloading"
+    }
+
     var attachStatus: String { attachments.isEmpty ? "detached" : "attached" }
 
     /// Where a volume rests once a step on it ends: `in-use` while something is attached, else `available`.

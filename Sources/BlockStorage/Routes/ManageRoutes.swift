@@ -39,9 +39,8 @@ struct ManageRoutes {
         guard let host = try Self.host(call.query("host"), cluster), isThisBackend(host) else {
             throw APIError.notFound(cluster.map { "Cluster \($0) could not be found." } ?? "Service \(call.query("host")!) could not be found.")
         }
-        let known = Set(try await store.db.read { try await store.volumes(projectID: nil, in: $0) }.map(\.id))
-        let held = try await held()
-        let page = try Paging.page(held, call, id: \.name, path: "\(service.publicURL)/volume/v3/manageable_volumes\(detailed ? "/detail" : "")")
+        let page = try Paging.page(try await held(), call, id: \.name, path: "\(service.publicURL)/volume/v3/manageable_volumes\(detailed ? "/detail" : "")")
+        let known = try await store.volumeIDs(among: page.items.map(\.id))
         let entries: [JSON] = page.items.map { v in
             let managed = known.contains(v.id)
             var entry: [String: JSON] = ["reference": ["source-name": .string(v.name)], "size": JSON(v.sizeGB), "safe_to_manage": .bool(!managed)]
@@ -70,8 +69,8 @@ struct ManageRoutes {
             throw APIError.badRequest("Manage existing volume failed due to invalid backend reference \(refText): the reference needs a 'source-name'.")
         }
         let projectID = try call.auth.projectID ?? { throw APIError.badRequest("A project-scoped token is needed to manage a volume.") }()
-        if let typeRef = try VolumeInput.text(body["volume_type"], field: "volume_type"),
-           try await store.db.read({ try await store.type(idOrName: typeRef, in: $0) }) == nil {
+        let typeRef = try VolumeInput.text(body["volume_type"], field: "volume_type")
+        if let typeRef, try await store.db.read({ try await store.type(idOrName: typeRef, in: $0) }) == nil {
             throw APIError.badRequest("Invalid volume type: Cannot find requested '\(typeRef)' volume type")
         }
         // What the backend holds under that name, and not already a volume.
@@ -85,7 +84,7 @@ struct ManageRoutes {
             projectID: projectID, userID: call.auth.userID, isAdmin: call.isAdmin, size: held.sizeGB,
             name: try VolumeInput.text(body["name"], field: "name"), description: try VolumeInput.text(body["description"], field: "description"),
             metadata: try VolumeInput.metadata(body["metadata"]) ?? [:], zone: try VolumeInput.text(body["availability_zone"], field: "availability_zone"),
-            typeRef: try VolumeInput.text(body["volume_type"], field: "volume_type"))
+            typeRef: typeRef)
         request.managing = name
         request.bootable = try VolumeInput.bool(body["bootable"], field: "bootable") ?? false
         let volume = try await service.create(request)

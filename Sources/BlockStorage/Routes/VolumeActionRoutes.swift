@@ -393,21 +393,15 @@ extension VolumeActionRoutes {
         }
         let reserved = try VolumeInput.bool(args["reimage_reserved"], field: "reimage_reserved") ?? false
         let caller = VolumeRequest(projectID: call.auth.projectID ?? volume.projectID, userID: call.auth.userID, isAdmin: call.isAdmin)
-        guard let image = try await service.images.bootImage(id: imageID, projectID: caller.projectID, isAdmin: call.isAdmin) else {
-            throw APIError.notFound("Image \(imageID) could not be found.")
-        }
-        let source = try await service.reimageSource(image, for: volume, caller: caller)
+        let job = try await service.reimageJob(imageID: imageID, for: volume, caller: caller)
         try call.allow(volume.status == "reserved" ? "volume:reimage_reserved" : "volume:reimage", projectID: volume.projectID)
         let statuses = reserved ? ["available", "error", "reserved"] : ["available", "error"]
-        let job = Volume.Reimaging(source: source, imageMetadata: VolumeImage.metadata(image), previousStatus: "")
         guard let started = try await store.editVolume(volume.id, { v in
             guard v.attachments.count <= 1 else { throw APIError.conflict("Cannot re-image a volume which is attached to more than one server.") }
             guard statuses.contains(v.status) else {
                 throw BlockStorageFault.invalidVolume("Volume \(v.id) status must be \(statuses.joined(separator: " or ")), but current status is \(v.status).")
             }
-            v.reimaging = job
-            v.reimaging?.previousStatus = v.status
-            v.status = "downloading"
+            v.beginReimage(job)
         }), let running = started.reimaging else { throw BlockStorageFault.volumeNotFound(volume.id) }
         service.work.reimage(volume.id, running)
         return .empty(.accepted)
