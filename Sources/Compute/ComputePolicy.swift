@@ -66,6 +66,7 @@ enum ComputePolicy {
             "os_compute_api:os-volumes-attachments:show": readerOrAdmin,
             "os_compute_api:os-volumes-attachments:create": memberOrAdmin,
             "os_compute_api:os-volumes-attachments:delete": memberOrAdmin,
+            "os_compute_api:os-volumes-attachments:update": memberOrAdmin,
             "os_compute_api:os-instance-actions:list": readerOrAdmin,
             "os_compute_api:os-server-diagnostics": admin,
             "os_compute_api:os-server-migrations": admin,
@@ -92,6 +93,8 @@ enum ComputePolicy {
         rules["os_compute_api:extensions"] = anyone
         rules["os_compute_api:os-server-password"] = memberOrAdmin
         rules["os_compute_api:os-server-external-events:create"] = admin || .role("service")
+        // Swapping is Block Storage's callback during a volume migration: its service user's alone, as in Nova.
+        rules["os_compute_api:os-volumes-attachments:swap"] = .role("service")
         // Checked inside handlers rather than on routes: who sees and may do more than the owner.
         // Nova's `is_admin`: sees other projects' servers, private flavors and images, overrides locks.
         rules[contextIsAdmin] = admin

@@ -92,6 +92,60 @@ import Testing
         }
     }
 
+    @Test(arguments: TestBackend.available)
+    func anAttachmentUpdatesItsDeleteFlagAndASwapIsRefused(_ backend: TestBackend) async throws {
+        let cloud = try await volumeCloud(backend)
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let (network, image) = try await c.bootPrerequisites(admin)
+            let server = try #require(try await c.boot(admin, image: image, network: network)["server"]?["id"]?.stringValue)
+            await cloud.compute.settle()
+            let volume = try await c.makeVolume(admin), spare = try await c.makeVolume(admin)
+            #expect(try await c.call(.post, "/compute/v2.1/servers/\(server)/os-volume_attachments", token: admin,
+                                     json: ["volumeAttachment": ["volumeId": .string(volume)]]).status == .ok)
+            let path = "/compute/v2.1/servers/\(server)/os-volume_attachments/\(volume)"
+            func put(_ token: String, _ fields: JSON, version: String = "2.85") async throws -> Reply {
+                try await c.call(.put, path, token: token, json: ["volumeAttachment": fields], headers: ["OpenStack-API-Version": "compute \(version)"])
+            }
+
+            // 2.85: the delete flag changes; the rest must be what it is.
+            #expect(try await put(admin, ["volumeId": .string(volume), "delete_on_termination": true, "device": "/dev/vdb"]).status == .accepted)
+            let shown = try await c.call(.get, path, token: admin, headers: ["OpenStack-API-Version": "compute 2.85"])["volumeAttachment"]
+            #expect(shown?["delete_on_termination"] == true)
+            for (fields, why) in [(["volumeId": .string(volume), "device": "/dev/vdc"], "device"), (["volumeId": .string(volume), "serverId": .string(Identifier.uuid())], "serverId"),
+                                  (["volumeId": .string(volume), "tag": "t"], "tag"), (["volumeId": .string(volume), "bus": "virtio"], "unknown key"),
+                                  (["volumeId": .string(volume), "delete_on_termination": "yes"], "not a boolean"), (["volumeId": "nope"], "not a UUID")] as [(JSON, String)] {
+                let refused = try await put(admin, fields)
+                #expect(refused.status == .badRequest && refused["badRequest"] != nil, "\(why): \(refused.status)")
+            }
+            #expect(try await put(admin, ["volumeId": .string(spare)], version: "2.84").status == .forbidden)
+            let unattached = try await c.call(.put, "/compute/v2.1/servers/\(server)/os-volume_attachments/\(spare)", token: admin,
+                                              json: ["volumeAttachment": ["volumeId": .string(spare)]], headers: ["OpenStack-API-Version": "compute 2.85"])
+            #expect(unattached.status == .notFound)
+
+            // A swap is Block Storage's, for a volume it migrates: even its service user gets a 409 here, and nothing moves.
+            let roles = try await c.call(.get, "/identity/v3/roles?name=service", token: admin)["roles"]?.array.first?["id"]?.stringValue
+            let adminUser = try #require(try await c.call(.get, "/identity/v3/users?name=admin", token: admin)["users"]?.array.first?["id"]?.stringValue)
+            let adminProject = try #require(try await c.call(.get, "/identity/v3/projects?name=admin", token: admin)["projects"]?.array.first?["id"]?.stringValue)
+            #expect(try await c.call(.put, "/identity/v3/projects/\(adminProject)/users/\(adminUser)/roles/\(try #require(roles))", token: admin).status == .noContent)
+            let service = try await c.token()
+            for version in ["2.84", "2.85"] {
+                let swap = try await put(service, ["volumeId": .string(spare)], version: version)
+                #expect(swap.status == .conflict && swap["conflictingRequest"] != nil, "\(version): \(swap.status)")
+            }
+            #expect(try await put(service, ["volumeId": .string(volume)], version: "2.84").status == .conflict)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]?["status"] == "in-use")
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(spare)", token: admin)["volume"]?["status"] == "available")
+            #expect((cloud.compute.hypervisor as? FakeHypervisor)?.devices(server)?.volumes == [volume])
+
+            // Another project's member sees no such server.
+            let other = try await c.makeMember(admin: admin, name: "other")
+            let otherToken = try await c.token("other", "pw", project: other.projectName)
+            #expect(try await put(otherToken, ["volumeId": .string(volume), "delete_on_termination": false]).status == .notFound)
+        }
+    }
+
     @Test func aRestartEndsWhatACrashCutOff() async throws {
         let cloud = try await volumeCloud()
         defer { Task { await cloud.close() } }

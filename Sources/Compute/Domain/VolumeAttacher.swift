@@ -18,9 +18,13 @@ struct VolumeAttacher {
 
     static let pending = VolumeConnection(driverVolumeType: "pending", data: [:])
 
+    func volumeExists(_ id: String, projectID: String) async throws -> Bool {
+        try await catalog.volume(id: id, projectID: projectID) != nil
+    }
+
     func attach(_ server: Server, volumeID: String, device requested: String?, tag: String?, deleteOnTermination: Bool) async throws -> AttachedVolume {
         let catalog = try catalog
-        guard try await catalog.volume(id: volumeID, projectID: server.projectID) != nil else {
+        guard try await volumeExists(volumeID, projectID: server.projectID) else {
             throw APIError.notFound("Volume \(volumeID) could not be found.")
         }
         guard !(server.volumes ?? []).contains(where: { $0.volumeID == volumeID }) else {

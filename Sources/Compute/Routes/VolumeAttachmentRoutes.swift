@@ -41,12 +41,61 @@ struct VolumeAttachmentRoutes {
                                                  deleteOnTermination: deleteOnTermination)
             return .json(.ok, ["volumeAttachment": view(disk, server.id, call)])
         }
+        r.put("/v2.1/servers/:server_id/os-volume_attachments/:volume_id", rule: "os_compute_api:os-volumes-attachments:update", loadsTarget: true) { call in
+            try await update(call)
+        }
         r.delete("/v2.1/servers/:server_id/os-volume_attachments/:volume_id", rule: "os_compute_api:os-volumes-attachments:delete", loadsTarget: true) { call in
             let server = try await service.visibleServer(call)
             try ServerAdmission.checkLock(server, overriddenBy: call.isComputeAdmin)
             try ServerLifecycle.check(.detachVolume, server)
             try await attacher.detach(server, volumeID: try call.param("volume_id"))
             return .empty(.accepted)
+        }
+    }
+
+    /// Nova's PUT: from 2.85 it updates `delete_on_termination` (the other fields must stay as they
+    /// are); a different `volumeId` asks for a swap, which only Block Storage may ask for, and only
+    /// for a volume it is migrating: this cloud migrates none, so a swap is always a 409.
+    private func update(_ call: APICall) async throws -> Response {
+        let server = try await service.visibleServer(call)
+        let pathVolumeID = try call.param("volume_id")
+        let f = try JSONFields.body(try await call.body(), wrapper: "volumeAttachment")
+        let onlySwap = service.version(call) < Microversion(2, 85)
+        let known: Set<String> = onlySwap ? ["volumeId"] : ["volumeId", "device", "id", "serverId", "tag", "delete_on_termination"]
+        if let extra = f.members.keys.first(where: { !known.contains($0) }) {
+            throw APIError.badRequest("Invalid input for field/attribute volumeAttachment. Additional properties are not allowed ('\(extra)' was unexpected)")
+        }
+        let volumeID = try f.requiredString("volumeId", maxLength: 36)
+        for key in ["id", "serverId", "volumeId"] {
+            if let id = try f.string(key), UUID(uuidString: id) == nil {
+                throw APIError.badRequest("Invalid input for field/attribute \(key). Value: \(id). '\(id)' is not a 'uuid'")
+            }
+        }
+        let swap = onlySwap || volumeID != pathVolumeID
+        if swap, !call.can("os_compute_api:os-volumes-attachments:swap") {
+            throw APIError.forbidden("Policy doesn't allow os_compute_api:os-volumes-attachments:swap to be performed.")
+        }
+        if !onlySwap { try await updateAttachment(server, volumeID: pathVolumeID, f) }
+        if swap {
+            guard try await attacher.volumeExists(pathVolumeID, projectID: server.projectID) else {
+                throw APIError.notFound("Volume \(pathVolumeID) could not be found.")
+            }
+            throw APIError.conflict("volume \(pathVolumeID) is not migrating; this API should only be called by Cinder")
+        }
+        return .empty(.accepted)
+    }
+
+    private func updateAttachment(_ server: Server, volumeID: String, _ f: JSONFields) async throws {
+        guard let disk = server.volumes?.first(where: { $0.volumeID == volumeID }) else {
+            throw APIError.notFound("No volume Block Device Mapping with id \(volumeID).")
+        }
+        if let id = try f.string("id"), id != volumeID { throw APIError.badRequest("The id property is not mutable") }
+        if let id = try f.string("serverId"), id != server.id { throw APIError.badRequest("The serverId property is not mutable") }
+        if f.has("device"), try f.string("device", nullable: true) != disk.device { throw APIError.badRequest("The device property is not mutable") }
+        if f.has("tag"), try f.string("tag", nullable: true) != disk.tag { throw APIError.badRequest("The tag property is not mutable") }
+        guard let deleteOnTermination = try f.bool("delete_on_termination") else { return }
+        _ = try await Workflows(service: service).settle(server.id) { s in
+            if let index = s.volumes?.firstIndex(where: { $0.volumeID == volumeID }) { s.volumes?[index].deleteOnTermination = deleteOnTermination }
         }
     }
 
