@@ -71,7 +71,7 @@ public final class BlockStorageService: APIService {
         self.logger = logger
         publicURL = config.resolvedPublicURL
         backendName = config.volumeDriver
-        capabilities = BackendCapabilities(backendName: config.volumeDriver)
+        capabilities = BackendCapabilities(backendName: config.volumeDriver, multiattach: driver.supportsMultiattach)
         backendHost = "\(ProcessInfo.processInfo.hostName)@\(config.volumeDriver)#\(config.volumeDriver)"
         volumeServiceUUID = Self.serviceUUID(host: backendHost)
         work = VolumeWork(store: store, driver: driver, images: images, backups: BackupEngine(driver: driver, objects: objects),

@@ -12,6 +12,8 @@ public final class FileVolumeDriver: VolumeDriver {
     public let folder: String
     let images: any ImageSource
     let logger: Logger
+    /// Two qemu processes writing one qcow2 file would each cache its tables and corrupt it.
+    public var supportsMultiattach: Bool { false }
 
     public init(folder: String, images: any ImageSource, logger: Logger = Logger(label: "martlet.volume.file")) throws {
         self.folder = folder

@@ -1,6 +1,7 @@
 @testable import BlockStorage
 @testable import Compute
 import DriverKit
+import FileVolumeDriver
 import Foundation
 import MartletCore
 import MartletTestSupport
@@ -181,6 +182,29 @@ import Testing
             #expect(try await c.call(.get, "/volume/v3/volumes/\(spare)", token: admin)["volume"]?["multiattach"] == true)
             let busy = try await c.call(.post, "/volume/v3/volumes/\(volume)/action", token: admin, json: ["os-retype": ["new_type": "shared"]])
             #expect(busy.status == .badRequest && busy["badRequest"]?["message"]?.stringValue?.contains("multiattach") == true)
+        }
+    }
+
+    /// qcow2 files cannot be shared between writers: the file driver says so, and no volume of its asks for it.
+    @Test func theFileDriverMakesNoMultiattachVolume() async throws {
+        let cloud = try await volumeCloud(driver: { config, _ in
+            try FileVolumeDriver(folder: config.dataURL.appendingPathComponent("volumes").path,
+                                 images: FileVolumeDriverTests.FolderImages(folder: config.dataURL.path, inPlace: true))
+        })
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let pools = try await c.call(.get, "/volume/v3/scheduler-stats/get_pools?detail=true", token: admin)["pools"]?.array ?? []
+            #expect(pools.first?["capabilities"]?["multiattach"] == false)
+            _ = try await c.call(.post, "/volume/v3/types", token: admin, json: ["volume_type": ["name": "shared", "extra_specs": ["multiattach": "<is> True"]]])
+            for extra: [String: JSON] in [["multiattach": true], ["volume_type": "shared"]] {
+                let id = try #require(try await c.call(.post, "/volume/v3/volumes", token: admin, json: ["volume": .object(["size": 1].merging(extra) { $1 })])["volume"]?["id"]?.stringValue)
+                try await c.waitForVolume(id, "error", token: admin)
+            }
+            let plain = try await c.makeVolume(admin)
+            let retype = try await c.call(.post, "/volume/v3/volumes/\(plain)/action", token: admin, json: ["os-retype": ["new_type": "shared"]])
+            #expect(retype.status == .badRequest && retype["badRequest"] != nil)
+            #expect(try await c.call(.get, "/volume/v3/volumes/\(plain)", token: admin)["volume"]?["multiattach"] == false)
         }
     }
 }

@@ -6,11 +6,16 @@ import Foundation
 struct BackendCapabilities: Sendable {
     let values: [String: String]
 
-    init(backendName: String) {
+    init(backendName: String, multiattach: Bool) {
         values = [
             "volume_backend_name": backendName, "vendor_name": "Martlet", "storage_protocol": "file", "driver_version": "1.0",
-            "thin_provisioning_support": "True", "multiattach": "True", "pool_name": backendName, "reserved_percentage": "0",
+            "thin_provisioning_support": "True", "multiattach": multiattach ? "True" : "False", "pool_name": backendName, "reserved_percentage": "0",
         ]
+    }
+
+    /// Whether the backend takes a volume of a type with these extra specs, several servers' or not.
+    func takes(_ extraSpecs: [String: String], multiattach: Bool) -> Bool {
+        satisfies(extraSpecs) && (!multiattach || values["multiattach"] == "True")
     }
 
     /// Whether the backend satisfies every extra spec the scheduler looks at.

@@ -138,7 +138,7 @@ extension BlockStorageService {
             // With its volume service disabled no backend takes the volume: it ends in error, as Cinder's scheduler leaves it.
             // So does a type whose extra specs ask for what the backend does not offer.
             let schedulable = try await store.services(in: db).contains { $0.binary == "cinder-volume" && !$0.disabled }
-                && capabilities.satisfies(type.extraSpecs)
+                && capabilities.takes(type.extraSpecs, multiattach: multiattach)
             let volume = Volume(id: Identifier.uuid(), projectID: projectID, userID: request.userID, name: name, description: description,
                                 size: size, status: !schedulable ? "error" : request.restoring != nil ? "restoring-backup" : request.managing != nil ? "managing" : "creating", availabilityZone: BlockStorageService.zone, typeID: type.id, bootable: bootable,
                                 multiattach: multiattach, sourceVolumeID: sourceID, snapshotID: snapshotID, imageMetadata: imageMetadata,

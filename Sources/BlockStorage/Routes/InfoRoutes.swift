@@ -59,7 +59,7 @@ struct InfoRoutes {
                 "total_capacity_gb": JSON(capacity.totalGB), "free_capacity_gb": JSON(capacity.freeGB),
                 "volume_backend_name": JSON(c["volume_backend_name"]), "storage_protocol": JSON(c["storage_protocol"]),
                 "driver_version": JSON(c["driver_version"]), "vendor_name": JSON(c["vendor_name"]), "reserved_percentage": 0,
-                "thin_provisioning_support": true, "multiattach": true, "pool_name": JSON(c["pool_name"])]
+                "thin_provisioning_support": true, "multiattach": .bool(c["multiattach"] == "True"), "pool_name": JSON(c["pool_name"])]
             guard try await poolPasses(call, capabilities) else { return .json(.ok, ["pools": []]) }
             var pool: [String: JSON] = ["name": .string(service.backendHost)]
             if ["1", "true", "True"].contains(call.query("detail") ?? "") { pool["capabilities"] = .object(capabilities) }

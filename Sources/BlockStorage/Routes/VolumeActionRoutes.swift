@@ -190,6 +190,9 @@ struct VolumeActionRoutes {
                 guard multiattach == v.multiattach || v.status == "available" else {
                     throw BlockStorageFault.invalidInput("Invalid volume_type passed, retypes affecting multiattach are only allowed on available volumes, the specified volume however currently has a status of: \(v.status).")
                 }
+                guard service.capabilities.takes(type.extraSpecs, multiattach: multiattach) else {
+                    throw BlockStorageFault.invalidInput("No valid backend was found: the backend does not offer what volume type \(type.name) asks for.")
+                }
                 v.multiattach = multiattach
                 try await store.lockProject(v.projectID, in: db)
                 try await service.quotas.check(projectID: v.projectID, volumes: 1, gigabytes: v.size, typeName: type.name, perVolume: false,

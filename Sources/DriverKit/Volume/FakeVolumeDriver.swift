@@ -18,6 +18,7 @@ public final class FakeVolumeDriver: VolumeDriver {
     }
     private let state = Mutex(State())
     public let totalGB: Int
+    public var supportsMultiattach: Bool { true }
 
     public init(totalGB: Int = 10_000) { self.totalGB = totalGB }
 

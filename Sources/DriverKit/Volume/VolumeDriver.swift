@@ -4,6 +4,8 @@ import MartletCore
 /// Every call is idempotent: creating a volume that exists with the same size, deleting one that
 /// is gone, connecting one that is connected, succeed; so Block Storage can repeat any step.
 public protocol VolumeDriver: Sendable {
+    /// Whether guests on several servers may write one volume at once (Cinder's `multiattach`).
+    var supportsMultiattach: Bool { get }
     /// Makes the volume from its source; the bytes of an image source are streamed in.
     func create(_ volume: VolumeSpec) async throws
     func delete(_ id: String) async throws
