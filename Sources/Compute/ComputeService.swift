@@ -115,6 +115,7 @@ public final class ComputeService: APIService {
         ConsoleRoutes(service: self).register(router)
         VolumeAttachmentRoutes(service: self).register(router)
         VolumeProxyRoutes(service: self).register(router)
+        SnapshotProxyRoutes(service: self).register(router)
     }
 
     public func addRootRoutes(to router: Router<MartletContext>) {

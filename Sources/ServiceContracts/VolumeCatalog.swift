@@ -17,14 +17,36 @@ public protocol VolumeCatalog: Sendable {
     /// with the project's quota checked; it is `creating` until the driver is done. Its ID.
     func createVolume(projectID: String, userID: String, sizeGB: Int?, source: VolumeSpec.Source, name: String, description: String?,
                       metadata: [String: String]) async throws -> String
-    /// Snapshots one of the project's volumes, attached or not (an image of a volume-backed server),
-    /// with the project's snapshot quota checked; it is `creating` until the driver is done. Its ID.
-    func snapshotVolume(id: String, projectID: String, userID: String, name: String) async throws -> String
+    /// Snapshots one of the project's volumes (an in-use one only with `force`: an image of a
+    /// volume-backed server), with the project's snapshot quota checked; it is `creating` until
+    /// the driver is done. Its ID.
+    func snapshotVolume(id: String, projectID: String, userID: String, name: String?, description: String?, force: Bool) async throws -> String
+    /// The project's snapshots, oldest first, and one of them (Compute's `os-snapshots` proxy).
+    func snapshots(projectID: String) async throws -> [SnapshotSummary]
+    func snapshot(id: String, projectID: String) async throws -> SnapshotSummary?
+    /// Deletes one of the project's snapshots, if it is `available` or in `error`.
+    func deleteSnapshot(id: String, projectID: String) async throws
     /// Deletes a detached volume (a server's, `delete_on_termination`).
     func deleteVolume(id: String) async throws
     /// Writes an image over a volume attached to the server, whose guest is gone meanwhile (Nova's
     /// rebuild of a volume-backed server, through Cinder's re-image); returns once it is written.
     func reimageVolume(id: String, imageID: String, for server: ServerRef) async throws
+}
+
+/// A volume snapshot as Compute's `os-snapshots` proxy shows it.
+public struct SnapshotSummary: Sendable, Equatable, Codable {
+    public var id: String
+    public var volumeID: String
+    public var status: String
+    public var sizeGB: Int
+    public var createdAt: Double
+    public var name: String?
+    public var description: String?
+
+    public init(id: String, volumeID: String, status: String, sizeGB: Int, createdAt: Double, name: String?, description: String?) {
+        (self.id, self.volumeID, self.status, self.sizeGB, self.createdAt, self.name, self.description) =
+            (id, volumeID, status, sizeGB, createdAt, name, description)
+    }
 }
 
 /// A volume as Compute checks it before an attach and shows it in its `os-volumes` proxy.

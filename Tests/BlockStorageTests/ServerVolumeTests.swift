@@ -366,4 +366,41 @@ import Testing
             #expect(try await c.call(.get, "/compute/v2.1/os-volumes/\(id)", token: admin).status == .notFound)
         }
     }
+
+    @Test(arguments: TestBackend.available)
+    func novasOsSnapshotsShowBlockStorageSnapshotsUntil2_36(_ backend: TestBackend) async throws {
+        let cloud = try await volumeCloud(backend)
+        defer { Task { await cloud.close() } }
+        try await cloud.serve { c in
+            let admin = try await c.token()
+            let volume = try await c.makeVolume(admin)
+            let made = try await c.call(.post, "/compute/v2.1/os-snapshots", token: admin,
+                                        json: ["snapshot": ["volume_id": .string(volume), "display_name": "snap", "display_description": "d", "force": "false"]])
+            #expect(made.status == .ok && made["snapshot"]?["volumeId"]?.stringValue == volume && made["snapshot"]?["displayName"] == "snap", "\(made.body?.text ?? "")")
+            let id = try #require(made["snapshot"]?["id"]?.stringValue)
+            await cloud.blockStorage.settle()
+            let shown = try await c.call(.get, "/compute/v2.1/os-snapshots/\(id)", token: admin)["snapshot"]
+            #expect(shown?["status"] == "available" && shown?["size"] == 1 && shown?["displayDescription"] == "d")
+            #expect(try await c.call(.get, "/volume/v3/snapshots/\(id)", token: admin)["snapshot"]?["name"] == "snap")
+            for path in ["/compute/v2.1/os-snapshots", "/compute/v2.1/os-snapshots/detail"] {
+                #expect(try await c.call(.get, path, token: admin)["snapshots"]?.array.map { $0["id"]?.stringValue ?? "" } == [id])
+            }
+            #expect(try await c.call(.get, "/compute/v2.1/os-snapshots?limit=0", token: admin)["snapshots"]?.array.isEmpty == true)
+            for body: JSON in [["snapshot": [:]], ["snapshot": ["volume_id": .string(volume), "force": "maybe"]], ["snapshot": ["volume_id": .string(volume), "size": 1]]] {
+                let refused = try await c.call(.post, "/compute/v2.1/os-snapshots", token: admin, json: body)
+                #expect(refused.status == .badRequest && refused["badRequest"] != nil, "\(body)")
+            }
+            #expect(try await c.call(.post, "/compute/v2.1/os-snapshots", token: admin, json: ["snapshot": ["volume_id": .string(Identifier.uuid())]]).status == .notFound)
+            // Another project sees none of them and deletes nothing.
+            let member = try await c.makeMember(admin: admin, name: "other")
+            let other = try await c.token("other", "pw", project: member.projectName)
+            #expect(try await c.call(.get, "/compute/v2.1/os-snapshots", token: other)["snapshots"]?.array.isEmpty == true)
+            #expect(try await c.call(.get, "/compute/v2.1/os-snapshots/\(id)", token: other).status == .notFound)
+            #expect(try await c.call(.delete, "/compute/v2.1/os-snapshots/\(id)", token: other).status == .notFound)
+            #expect(try await c.call(.get, "/compute/v2.1/os-snapshots", token: admin, headers: ["OpenStack-API-Version": "compute 2.36"]).status == .notFound)
+            #expect(try await c.call(.delete, "/compute/v2.1/os-snapshots/\(id)", token: admin).status == .accepted)
+            await cloud.blockStorage.settle()
+            #expect(try await c.call(.get, "/compute/v2.1/os-snapshots/\(id)", token: admin).status == .notFound)
+        }
+    }
 }

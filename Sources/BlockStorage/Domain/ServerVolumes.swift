@@ -92,9 +92,27 @@ extension BlockStorageService: VolumeCatalog {
         return try await create(request).id
     }
 
-    public func snapshotVolume(id: String, projectID: String, userID: String, name: String) async throws -> String {
+    public func snapshotVolume(id: String, projectID: String, userID: String, name: String?, description: String?, force: Bool) async throws -> String {
         guard let volume = try await store.volume(id), volume.projectID == projectID else { throw BlockStorageFault.volumeNotFound(id) }
-        return try await createSnapshot(volumeID: volume.id, userID: userID, name: name, description: nil, metadata: [:], force: true).id
+        return try await createSnapshot(volumeID: volume.id, userID: userID, name: name, description: description, metadata: [:], force: force).id
+    }
+
+    public func snapshots(projectID: String) async throws -> [SnapshotSummary] {
+        try await store.db.read { try await store.snapshots(projectID: projectID, in: $0) }.map(Self.summary)
+    }
+
+    public func snapshot(id: String, projectID: String) async throws -> SnapshotSummary? {
+        guard let s = try await store.snapshot(id), s.projectID == projectID else { return nil }
+        return Self.summary(s)
+    }
+
+    public func deleteSnapshot(id: String, projectID: String) async throws {
+        guard let s = try await store.snapshot(id), s.projectID == projectID else { throw BlockStorageFault.snapshotNotFound(id) }
+        try await deleteSnapshot(s.id)
+    }
+
+    private static func summary(_ s: Snapshot) -> SnapshotSummary {
+        SnapshotSummary(id: s.id, volumeID: s.volumeID, status: s.status, sizeGB: s.size, createdAt: s.createdAt, name: s.name, description: s.description)
     }
 
     /// The API's delete checks apply: a volume with snapshots, attached elsewhere or busy stays.

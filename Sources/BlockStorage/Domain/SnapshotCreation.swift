@@ -21,4 +21,15 @@ extension BlockStorageService {
         work.createSnapshot(snapshot)
         return snapshot
     }
+
+    /// Marks an `available` or `error` snapshot `deleting` and leaves the rest to the driver.
+    func deleteSnapshot(_ id: String) async throws {
+        guard try await store.editSnapshot(id, { s in
+            guard ["available", "error"].contains(s.status) else {
+                throw BlockStorageFault.invalidSnapshot("Volume Snapshot status must be available or error, currently \(s.status).")
+            }
+            s.status = "deleting"
+        }) != nil else { throw BlockStorageFault.snapshotNotFound(id) }
+        work.deleteSnapshot(id)
+    }
 }

@@ -29,14 +29,7 @@ struct SnapshotRoutes {
             return .json(.ok, ["snapshot": views.snapshot(updated, detailed: false, version: call.requestedVersion)])
         }
         r.delete("/v3/snapshots/:snapshot_id", rule: "volume:delete_snapshot", loadsTarget: true) { call in
-            let snapshot = try await service.visibleSnapshot(call)
-            _ = try await edit(snapshot.id) { s in
-                guard ["available", "error"].contains(s.status) else {
-                    throw BlockStorageFault.invalidSnapshot("Volume Snapshot status must be available or error, currently \(s.status).")
-                }
-                s.status = "deleting"
-            }
-            service.work.deleteSnapshot(snapshot.id)
+            try await service.deleteSnapshot(try await service.visibleSnapshot(call).id)
             return .empty(.accepted)
         }
         r.post("/v3/snapshots/:snapshot_id/action", rule: "volume:get_snapshot", loadsTarget: true) { try await act($0) }

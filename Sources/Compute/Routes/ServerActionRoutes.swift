@@ -394,7 +394,7 @@ struct ServerActionRoutes {
         for attached in (server.volumes ?? []).sorted(by: { ($0.device != "/dev/vda" ? 1 : 0, $0.device) < ($1.device != "/dev/vda" ? 1 : 0, $1.device) }) {
             guard let volume = try await volumes.volume(id: attached.volumeID, projectID: server.projectID) else { continue }
             let snapshot = try await volumes.snapshotVolume(id: volume.id, projectID: server.projectID, userID: call.auth.userID,
-                                                            name: "snapshot for \(name)")
+                                                            name: "snapshot for \(name)", description: nil, force: true)
             mapping.append([
                 "source_type": "snapshot", "destination_type": "volume", "snapshot_id": .string(snapshot), "volume_id": .null, "image_id": .null,
                 "volume_size": JSON(volume.sizeGB), "boot_index": attached.device == "/dev/vda" ? 0 : .null, "device_name": .string(attached.device),

@@ -43,8 +43,10 @@ struct VolumeProxyRoutes {
         }
     }
 
-    /// The catalog and the caller's project, for a version that still has the proxy.
-    private func proxy(_ call: APICall) throws -> (any VolumeCatalog, String) {
+    private func proxy(_ call: APICall) throws -> (any VolumeCatalog, String) { try Self.proxy(call, service) }
+
+    /// The catalog and the caller's project, for a version that still has the proxies (`os-snapshots` too).
+    static func proxy(_ call: APICall, _ service: ComputeService) throws -> (any VolumeCatalog, String) {
         guard service.version(call) < Microversion(2, 36), let catalog = service.volumes, let project = call.auth.projectID else {
             throw APIError.notFound("The resource could not be found.")
         }
