@@ -28,6 +28,15 @@ actor ImageCache {
         self.folder = folder
         self.source = source
         self.logger = logger
+        Self.sweep(folder)
+    }
+
+    /// Removes what a fetch cut off by a crash left under its temporary names: no fetch runs yet,
+    /// and a stale `.part` would make every later fetch of that image fail.
+    static func sweep(_ folder: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where [".download", ".part", ".staged"].contains(where: { name.hasSuffix($0) }) {
+            try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
+        }
     }
 
     /// The image's base, fetching it first when the host has no copy.

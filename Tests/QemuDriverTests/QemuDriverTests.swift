@@ -81,6 +81,21 @@ struct QemuDriverTests {
         #expect(!FileManager.default.fileExists(atPath: base), "an old image no server uses was kept")
     }
 
+    @Test func aFetchCutOffByACrashDoesNotStopTheNextOne() async throws {
+        var settings = Self.driver.settings
+        settings.dataDir = Self.images.folder + "/data-crashed-fetch"
+        let spec = Self.spec()
+        try FileManager.default.createDirectory(atPath: settings.imagesFolder, withIntermediateDirectories: true)
+        // What a kill -9 in the middle of a fetch leaves.
+        for suffix in [".download.part", ".download", ".staged"] {
+            try Data("partial".utf8).write(to: URL(fileURLWithPath: "\(settings.imagesFolder)/\(spec.image.id)\(suffix)"))
+        }
+        let restarted = QemuHypervisor(settings, accelerator: "tcg", images: Self.images, logger: .init(label: "test"))
+        try await restarted.spawn(spec)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: settings.imagesFolder) == ["\(spec.image.id).qcow2"])
+        try await restarted.destroy(spec.id, host: Self.host)
+    }
+
     @Test func aQemuThatDiesIsSeenAsCrashed() async throws {
         let spec = Self.spec()
         try await Self.driver.spawn(spec)

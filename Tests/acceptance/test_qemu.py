@@ -5,9 +5,11 @@ namespace of the test stage's own (scripts/test.sh): nothing a guest sends leave
 Runs only with MARTLET_QEMU_ACCEPTANCE=1 and MARTLET_GUEST_IMAGE (the image
 scripts/build-guest-image.sh made); one guest is shared by the life-cycle checks, in order."""
 
+import base64
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -116,6 +118,8 @@ def cloud(tmp_path_factory):
     binary = Path(os.environ.get("MARTLET_BIN") or Path(__file__).resolve().parents[2] / ".build" / "debug" / "martlet")
     root = tmp_path_factory.mktemp("qemu-cloud")
     (root / "data").mkdir()
+    # Ten one-vCPU guests at once on a two-core machine (the kill -9 test): Nova's old default.
+    (root / "data" / "martlet.toml").write_text("cpu_allocation_ratio = 16.0\n")
     server = MartletServer(binary, root / "data", root / "server.log", os.environ.get("MARTLET_ACCEPTANCE_DATABASE") or None,
                            admin_password="admin-" + uuid.uuid4().hex,
                            extra_args=("--compute-driver", "qemu", "--network-backend", "linux", "--volume-driver", "file"))
@@ -706,6 +710,119 @@ def test_kill_9_of_martlet_converges(cloud):
         cloud.osc.ok("server", "delete", "--wait", server_id)
     for server_id in ids:
         cloud.assert_gone(server_id, ports[server_id])
+
+
+def data_plane_state(cloud: QemuCloud) -> dict:
+    """What the linux data plane has made on this host: namespaces, dnsmasq processes, taps, veths,
+    and the ports that have filter chains in nftables."""
+    chains = re.findall(r"chain (?:out|in|spoof|mark)_([0-9a-f-]{36}) ", run(["nft", "list", "ruleset"]))
+    runtime = Path("/run/martlet-network") / hashlib.sha256(str(cloud.server.data_dir.resolve()).encode()).hexdigest()[:12]
+    return {
+        "namespaces": {n.split()[0] for n in run(["ip", "netns", "list"]).splitlines() if n.startswith(("qdhcp-", "qrouter-"))},
+        # The networks that have a dnsmasq of this cloud's, each as often as it has one.
+        "dnsmasq": sorted(re.findall(rf"{runtime}/dhcp/([0-9a-f-]{{36}})/leases", run(["pgrep", "-a", "-f", "^dnsmasq .*martlet"]))),
+        "taps": {n for n in os.listdir("/sys/class/net") if n.startswith("tap")},
+        "veths": {line.split(":")[1].strip().split("@")[0] for line in run(["ip", "-o", "link", "show", "type", "veth"]).splitlines()},
+        "filtered ports": set(chains),
+    }
+
+
+@pytest.mark.timeout(900)  # ten guests booting at once under TCG, twice checked
+def test_kill_9_while_ten_servers_boot_and_floating_ips_are_associated(cloud, tmp_path):
+    """Ten servers are booting and their floating IPs being associated when Martlet is killed: after
+    the restart every server is ACTIVE with its port ACTIVE, every floating IP reaches its guest
+    from the external network, each guest still pings its neighbour and reads its own UUID from the
+    metadata service, and the data plane holds exactly what the database describes: the router's
+    namespace, no second dnsmasq, one tap and one filter per port; deleting it all leaves what was
+    there before."""
+    before = data_plane_state(cloud)
+    external = cloud.osc.json("network", "create", "--external", "k9-public")["id"]
+    cloud.osc.ok("subnet", "create", "--network", external, "--subnet-range", "172.24.6.0/24", "--gateway", "172.24.6.1",
+                 "--no-dhcp", "k9-public-v4")
+    router = cloud.osc.json("router", "create", "k9-edge")["id"]
+    cloud.osc.ok("router", "set", "--external-gateway", external, router)
+    cloud.osc.ok("router", "add", "subnet", router, "guests-v4")
+    rule = cloud.osc.json("security", "group", "rule", "create", "--protocol", "icmp", "--remote-ip", "0.0.0.0/0", "default")["id"]
+    upstream = f"mt-k9-{uuid.uuid4().hex[:6]}"
+    addresses = [f"10.77.0.{201 + i}" for i in range(10)]
+    ports = [cloud.osc.json("port", "create", "--network", cloud.network, "--fixed-ip", f"subnet=guests-v4,ip-address={a}", f"k9-{i}")["id"]
+             for i, a in enumerate(addresses)]
+    token = cloud.osc.json("token", "issue")["id"]
+    api = cloud.server.base_url
+    headers = {"X-Auth-Token": token}
+    servers: list[str] = []
+    try:
+        # Straight to the APIs, so that the boots and the associations are under way at the kill.
+        for i, port in enumerate(ports):
+            # Every 3 s: a ping of the next guest and the metadata service's UUID, one line a round.
+            script = ("#!/bin/sh\n(n=0; while true; do n=$((n+1)); p=fail\n"
+                      f"  ping -c 1 -W 1 {addresses[(i + 1) % 10]} >/dev/null && p=ok\n"
+                      "  m=$(curl -s -m 3 http://169.254.169.254/openstack/latest/meta_data.json | jq -r .uuid)\n"
+                      "  echo k9-round $n peer=$p meta=$m; sleep 3; done) &\n")
+            body = {"server": {"name": f"k9-{i}", "imageRef": cloud.image, "flavorRef": "42", "networks": [{"port": port}],
+                               "user_data": base64.b64encode(script.encode()).decode()}}
+            reply = requests.post(f"{api}/compute/v2.1/servers", json=body, headers=headers, timeout=30)
+            assert reply.status_code == 202, reply.text
+            servers.append(reply.json()["server"]["id"])
+        for port in ports[:5]:
+            reply = requests.post(f"{api}/network/v2.0/floatingips", json={"floatingip": {"floating_network_id": external, "port_id": port}},
+                                  headers=headers, timeout=30)
+            assert reply.status_code == 201, reply.text
+        cloud.server.proc.send_signal(signal.SIGKILL)
+        cloud.server.proc.wait()
+        cloud.server.proc = None
+        cloud.server.start()
+
+        for server_id in servers:
+            cloud.wait_status(server_id, "ACTIVE")
+        wait_for(lambda: all(cloud.osc.json("port", "show", p)["status"] == "ACTIVE" for p in ports), "a server's port is not ACTIVE", timeout=120)
+        # The associations cut off are made again; then every floating IP works.
+        floating = {f["Port"]: f for f in cloud.osc.json("floating", "ip", "list", "--network", external)}
+        for port in ports:
+            if port not in floating:
+                floating[port] = {"ID": cloud.osc.json("floating", "ip", "create", "--port", port, external)["id"]}
+        assert len(floating) == 10 and None not in floating, floating
+        subprocess.run(["ip", "netns", "add", upstream], check=True)
+        subprocess.run(["ip", "link", "add", "mt-k9up", "type", "veth", "peer", "name", "eth0", "netns", upstream], check=True)
+        subprocess.run(["ip", "link", "set", "mt-k9up", "master", f"brq{external[:11]}", "up"], check=True)
+        for command in (["link", "set", "eth0", "up"], ["addr", "add", "172.24.6.1/24", "dev", "eth0"]):
+            subprocess.run(["ip", "-n", upstream] + command, check=True)
+        for port, f in floating.items():
+            shown = cloud.osc.json("floating", "ip", "show", f["ID"])
+            wait_for(lambda: ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", shown["floating_ip_address"]]),
+                     f"floating IP {shown['floating_ip_address']} does not reach port {port}", timeout=120)
+            wait_for(lambda: cloud.osc.json("floating", "ip", "show", f["ID"])["status"] == "ACTIVE", "a working floating IP is not ACTIVE")
+
+        # Each guest, in a round begun after all that, reached its neighbour and read its own UUID.
+        def rounds(server_id: str) -> list[str]:
+            reply = requests.post(f"{api}/compute/v2.1/servers/{server_id}/action", json={"os-getConsoleOutput": {"length": 400}},
+                                  headers=headers, timeout=30)
+            return re.findall(r"k9-round (\d+) (\S+) (\S+)", reply.json()["output"])
+        seen = {server_id: max((int(n) for n, _, _ in rounds(server_id)), default=0) for server_id in servers}
+        for server_id in servers:
+            wait_for(lambda: any(int(n) > seen[server_id] and (p, m) == ("peer=ok", f"meta={server_id}") for n, p, m in rounds(server_id)),
+                     f"guest {server_id} no longer reaches its neighbour or the metadata service: {rounds(server_id)[-5:]}", timeout=120)
+
+        # Exactly what the database describes.
+        now = data_plane_state(cloud)
+        assert now["namespaces"] == before["namespaces"] | {f"qrouter-{router}"}, now["namespaces"]
+        assert now["dnsmasq"] == before["dnsmasq"] == [cloud.network], f"one dnsmasq for the guests' network, and no other: {now['dnsmasq']}"
+        assert now["taps"] == before["taps"] | {f"tap{p[:11]}" for p in ports}, now["taps"] ^ before["taps"]
+        assert now["filtered ports"] == before["filtered ports"] | set(ports), now["filtered ports"] ^ before["filtered ports"]
+    finally:
+        for server_id in servers:
+            cloud.osc.run("server", "delete", "--wait", server_id)
+        for f in cloud.osc.json("floating", "ip", "list", "--network", external):
+            cloud.osc.run("floating", "ip", "delete", f["ID"])
+        for port in ports:
+            cloud.osc.run("port", "delete", port)
+        subprocess.run(["ip", "netns", "delete", upstream], capture_output=True)
+        subprocess.run(["ip", "link", "delete", "mt-k9up"], capture_output=True)
+        cloud.osc.run("security", "group", "rule", "delete", rule)
+        cloud.osc.run("router", "remove", "subnet", router, "guests-v4")
+        cloud.osc.run("router", "delete", router)
+        cloud.osc.run("network", "delete", external)
+    wait_for(lambda: data_plane_state(cloud) == before, "deleting it all left something behind, or took something away")
 
 
 def test_kill_9_mid_snapshot_resize_and_delete_converges(cloud):
