@@ -736,6 +736,9 @@ def test_kill_9_while_ten_servers_boot_and_floating_ips_are_associated(cloud, tm
     namespace, no second dnsmasq, one tap and one filter per port; deleting it all leaves what was
     there before."""
     before = data_plane_state(cloud)
+    # Room for ten more servers beside the shared guest (the project's quota is ten instances).
+    (instances,) = [q["Limit"] for q in cloud.osc.json("quota", "show", "admin") if q["Resource"] == "instances"]
+    cloud.osc.ok("quota", "set", "--instances", str(instances + 10), "admin")
     external = cloud.osc.json("network", "create", "--external", "k9-public")["id"]
     cloud.osc.ok("subnet", "create", "--network", external, "--subnet-range", "172.24.6.0/24", "--gateway", "172.24.6.1",
                  "--no-dhcp", "k9-public-v4")
@@ -822,6 +825,7 @@ def test_kill_9_while_ten_servers_boot_and_floating_ips_are_associated(cloud, tm
         cloud.osc.run("router", "remove", "subnet", router, "guests-v4")
         cloud.osc.run("router", "delete", router)
         cloud.osc.run("network", "delete", external)
+        cloud.osc.ok("quota", "set", "--instances", str(instances), "admin")
     wait_for(lambda: data_plane_state(cloud) == before, "deleting it all left something behind, or took something away")
 
 
