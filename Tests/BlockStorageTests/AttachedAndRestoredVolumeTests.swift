@@ -1,7 +1,6 @@
 @testable import BlockStorage
 @testable import Compute
 import DriverKit
-import FileVolumeDriver
 import Foundation
 import MartletCore
 import MartletTestSupport
@@ -187,10 +186,7 @@ import Testing
 
     /// qcow2 files cannot be shared between writers: the file driver says so, and no volume of its asks for it.
     @Test func theFileDriverMakesNoMultiattachVolume() async throws {
-        let cloud = try await volumeCloud(driver: { config, _ in
-            try FileVolumeDriver(folder: config.dataURL.appendingPathComponent("volumes").path,
-                                 images: FileVolumeDriverTests.FolderImages(folder: config.dataURL.path, inPlace: true))
-        })
+        let cloud = try await volumeCloud(driver: fileVolumeDriver)
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()

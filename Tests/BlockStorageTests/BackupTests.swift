@@ -1,6 +1,5 @@
 @testable import BlockStorage
 import DriverKit
-import FileVolumeDriver
 import Foundation
 import HTTPTypes
 import Image
@@ -208,10 +207,7 @@ import Testing
 
     /// The file driver and real qemu-img: a volume's bytes through a full and an incremental backup, byte for byte.
     @Test func fileVolumesRoundTripByteForByte() async throws {
-        let cloud = try await volumeCloud(driver: { config, _ in
-            try FileVolumeDriver(folder: config.dataURL.appendingPathComponent("volumes").path,
-                                 images: FileVolumeDriverTests.FolderImages(folder: config.dataURL.path, inPlace: true))
-        })
+        let cloud = try await volumeCloud(driver: fileVolumeDriver)
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()

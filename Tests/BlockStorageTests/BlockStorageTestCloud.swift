@@ -1,6 +1,7 @@
 @testable import BlockStorage
 @testable import Compute
 import DriverKit
+import FileVolumeDriver
 import Foundation
 import Image
 import MartletCore
@@ -27,6 +28,12 @@ func volumeCloud(_ backend: TestBackend = .sqlite, driver: (MartletConfig, Image
     try await cloud.blockStorage.start()
     try await cloud.compute.start()
     return cloud
+}
+
+/// The file driver over real qemu-img, its images read from the data folder.
+func fileVolumeDriver(_ config: MartletConfig, _ image: ImageService) throws -> any VolumeDriver {
+    try FileVolumeDriver(folder: config.dataURL.appendingPathComponent("volumes").path,
+                         images: FileVolumeDriverTests.FolderImages(folder: config.dataURL.path, inPlace: true))
 }
 
 extension TestCloud {

@@ -6,6 +6,7 @@ Runs only with MARTLET_QEMU_ACCEPTANCE=1 and MARTLET_GUEST_IMAGE (the image
 scripts/build-guest-image.sh made); one guest is shared by the life-cycle checks, in order."""
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -270,56 +271,60 @@ def test_guests_on_two_networks_reach_each_other_through_a_router(cloud, guest, 
     assert [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips] == [address]
 
 
-def test_a_router_and_a_floating_ip_reach_the_guest(cloud, guest):
-    """A router between the guests' subnet and an external network that leads nowhere (its only
-    other member is a namespace this test makes, standing in for the upstream gateway): the
-    router's namespace reaches the guest, and the upstream reaches it at its floating IP, once
-    the guest's group admits ICMP."""
-    external = cloud.osc.json("network", "create", "--external", "public")["id"]
-    cloud.osc.ok("subnet", "create", "--network", external, "--subnet-range", "172.24.4.0/24", "--gateway", "172.24.4.1",
-                 "--no-dhcp", "public-v4")
-    router = cloud.osc.json("router", "create", "edge")["id"]
+@contextlib.contextmanager
+def edge(cloud: QemuCloud, name: str, prefix: str):
+    """An external network `<prefix>.0/24` that leads nowhere: its only other member is a namespace
+    made here at the gateway address `<prefix>.1`, standing in for the upstream. A router joins it
+    to the guests' subnet, and the default group admits ICMP. Yields (external network, router,
+    upstream namespace); removes it all after, and waits for the router's namespace to go."""
+    external = cloud.osc.json("network", "create", "--external", name)["id"]
+    cloud.osc.ok("subnet", "create", "--network", external, "--subnet-range", f"{prefix}.0/24", "--gateway", f"{prefix}.1",
+                 "--no-dhcp", f"{name}-v4")
+    router = cloud.osc.json("router", "create", f"{name}-edge")["id"]
     cloud.osc.ok("router", "set", "--external-gateway", external, router)
     cloud.osc.ok("router", "add", "subnet", router, "guests-v4")
     rule = cloud.osc.json("security", "group", "rule", "create", "--protocol", "icmp", "--remote-ip", "0.0.0.0/0", "default")["id"]
-    upstream = f"mt-up-{uuid.uuid4().hex[:6]}"
-    (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
-    fip = None
+    tag = uuid.uuid4().hex[:8]
+    upstream, veth = f"mt-up-{tag}", f"mt-{tag}"
     try:
-        namespace = f"qrouter-{router}"
-        deadline = time.monotonic() + 60
-        while not ok(["ip", "netns", "exec", namespace, "ping", "-c", "1", "-W", "1", address]):
-            assert time.monotonic() < deadline, f"the router's namespace does not reach the guest: {run(['ip', '-n', namespace, 'addr'])}"
-        # The upstream: a namespace on the external network's bridge, with the subnet's gateway address.
         subprocess.run(["ip", "netns", "add", upstream], check=True)
-        subprocess.run(["ip", "link", "add", "mt-up0", "type", "veth", "peer", "name", "eth0", "netns", upstream], check=True)
-        subprocess.run(["ip", "link", "set", "mt-up0", "master", f"brq{external[:11]}", "up"], check=True)
-        for command in (["link", "set", "eth0", "up"], ["addr", "add", "172.24.4.1/24", "dev", "eth0"]):
+        subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", upstream], check=True)
+        subprocess.run(["ip", "link", "set", veth, "master", f"brq{external[:11]}", "up"], check=True)
+        for command in (["link", "set", "eth0", "up"], ["addr", "add", f"{prefix}.1/24", "dev", "eth0"]):
             subprocess.run(["ip", "-n", upstream] + command, check=True)
+        yield external, router, upstream
+    finally:
+        subprocess.run(["ip", "netns", "delete", upstream], capture_output=True)
+        subprocess.run(["ip", "link", "delete", veth], capture_output=True)
+        cloud.osc.run("security", "group", "rule", "delete", rule)
+        cloud.osc.run("router", "remove", "subnet", router, "guests-v4")
+        cloud.osc.run("router", "delete", router)
+        cloud.osc.run("network", "delete", external)
+    wait_for(lambda: not Path(f"/run/netns/qrouter-{router}").exists(), "the deleted router left its namespace", timeout=30)
+
+
+def test_a_router_and_a_floating_ip_reach_the_guest(cloud, guest):
+    """A router between the guests' subnet and an external network that leads nowhere: the
+    router's namespace reaches the guest, and the upstream reaches it at its floating IP, once
+    the guest's group admits ICMP."""
+    (address,) = [ip for ips in cloud.show(guest)["addresses"].values() for ip in ips]
+    with edge(cloud, "public", "172.24.4") as (external, router, upstream):
+        namespace = f"qrouter-{router}"
+        wait_for(lambda: ok(["ip", "netns", "exec", namespace, "ping", "-c", "1", "-W", "1", address]),
+                 f"the router's namespace does not reach the guest: {run(['ip', '-n', namespace, 'addr'])}")
         port = cloud.osc.json("port", "list", "--server", guest, "-c", "ID")[0]["ID"]
         fip = cloud.osc.json("floating", "ip", "create", "--port", port, external)
-        deadline = time.monotonic() + 60
-        while not ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", fip["floating_ip_address"]]):
-            assert time.monotonic() < deadline, f"the floating IP does not reach the guest: {run(['ip', '-n', namespace, 'addr'])}"
-        # ACTIVE once the router's NAT is in place; unset, it is DOWN and unreachable.
-        wait_for(lambda: cloud.osc.json("floating", "ip", "show", fip["id"])["status"] == "ACTIVE", "the working floating IP is not ACTIVE")
-        cloud.osc.ok("floating", "ip", "unset", "--port", fip["id"])
-        assert cloud.osc.json("floating", "ip", "show", fip["id"])["status"] == "DOWN"
-        wait_for(lambda: not ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", fip["floating_ip_address"]]),
-                 "a disassociated floating IP still reaches the guest")
-    finally:
-        if fip:
+        try:
+            wait_for(lambda: ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", fip["floating_ip_address"]]),
+                     f"the floating IP does not reach the guest: {run(['ip', '-n', namespace, 'addr'])}")
+            # ACTIVE once the router's NAT is in place; unset, it is DOWN and unreachable.
+            wait_for(lambda: cloud.osc.json("floating", "ip", "show", fip["id"])["status"] == "ACTIVE", "the working floating IP is not ACTIVE")
+            cloud.osc.ok("floating", "ip", "unset", "--port", fip["id"])
+            assert cloud.osc.json("floating", "ip", "show", fip["id"])["status"] == "DOWN"
+            wait_for(lambda: not ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", fip["floating_ip_address"]]),
+                     "a disassociated floating IP still reaches the guest")
+        finally:
             cloud.osc.ok("floating", "ip", "delete", fip["id"])
-        subprocess.run(["ip", "netns", "delete", upstream], capture_output=True)
-        subprocess.run(["ip", "link", "delete", "mt-up0"], capture_output=True)
-        cloud.osc.ok("security", "group", "rule", "delete", rule)
-        cloud.osc.ok("router", "remove", "subnet", router, "guests-v4")
-        cloud.osc.ok("router", "delete", router)
-        cloud.osc.ok("network", "delete", external)
-    deadline = time.monotonic() + 30
-    while Path(f"/run/netns/qrouter-{router}").exists():
-        assert time.monotonic() < deadline, "the deleted router left its namespace"
-        time.sleep(0.2)
 
 
 def wait_for(condition, message: str, timeout: float = 60) -> None:
@@ -739,94 +744,87 @@ def test_kill_9_while_ten_servers_boot_and_floating_ips_are_associated(cloud, tm
     # Room for ten more servers beside the shared guest (the project's quota is ten instances).
     (instances,) = [q["Limit"] for q in cloud.osc.json("quota", "show", "admin") if q["Resource"] == "instances"]
     cloud.osc.ok("quota", "set", "--instances", str(instances + 10), "admin")
-    external = cloud.osc.json("network", "create", "--external", "k9-public")["id"]
-    cloud.osc.ok("subnet", "create", "--network", external, "--subnet-range", "172.24.6.0/24", "--gateway", "172.24.6.1",
-                 "--no-dhcp", "k9-public-v4")
-    router = cloud.osc.json("router", "create", "k9-edge")["id"]
-    cloud.osc.ok("router", "set", "--external-gateway", external, router)
-    cloud.osc.ok("router", "add", "subnet", router, "guests-v4")
-    rule = cloud.osc.json("security", "group", "rule", "create", "--protocol", "icmp", "--remote-ip", "0.0.0.0/0", "default")["id"]
-    upstream = f"mt-k9-{uuid.uuid4().hex[:6]}"
     addresses = [f"10.77.0.{201 + i}" for i in range(10)]
-    ports = [cloud.osc.json("port", "create", "--network", cloud.network, "--fixed-ip", f"subnet=guests-v4,ip-address={a}", f"k9-{i}")["id"]
-             for i, a in enumerate(addresses)]
-    token = cloud.osc.json("token", "issue")["id"]
-    api = cloud.server.base_url
-    headers = {"X-Auth-Token": token}
-    servers: list[str] = []
+    ports: list[str] = []
     try:
-        # Straight to the APIs, so that the boots and the associations are under way at the kill.
-        for i, port in enumerate(ports):
-            # Every 3 s: a ping of the next guest and the metadata service's UUID, one line a round.
-            script = ("#!/bin/sh\n(n=0; while true; do n=$((n+1)); p=fail\n"
-                      f"  ping -c 1 -W 1 {addresses[(i + 1) % 10]} >/dev/null && p=ok\n"
-                      "  m=$(curl -s -m 3 http://169.254.169.254/openstack/latest/meta_data.json | jq -r .uuid)\n"
-                      "  echo k9-round $n peer=$p meta=$m; sleep 3; done) &\n")
-            body = {"server": {"name": f"k9-{i}", "imageRef": cloud.image, "flavorRef": "42", "networks": [{"port": port}],
-                               "user_data": base64.b64encode(script.encode()).decode()}}
-            reply = requests.post(f"{api}/compute/v2.1/servers", json=body, headers=headers, timeout=30)
-            assert reply.status_code == 202, reply.text
-            servers.append(reply.json()["server"]["id"])
-        for port in ports[:5]:
-            reply = requests.post(f"{api}/network/v2.0/floatingips", json={"floatingip": {"floating_network_id": external, "port_id": port}},
-                                  headers=headers, timeout=30)
-            assert reply.status_code == 201, reply.text
-        cloud.server.proc.send_signal(signal.SIGKILL)
-        cloud.server.proc.wait()
-        cloud.server.proc = None
-        cloud.server.start()
-
-        for server_id in servers:
-            cloud.wait_status(server_id, "ACTIVE")
-        wait_for(lambda: all(cloud.osc.json("port", "show", p)["status"] == "ACTIVE" for p in ports), "a server's port is not ACTIVE", timeout=120)
-        # The associations cut off are made again; then every floating IP works.
-        floating = {f["Port"]: f for f in cloud.osc.json("floating", "ip", "list", "--network", external)}
-        for port in ports:
-            if port not in floating:
-                floating[port] = {"ID": cloud.osc.json("floating", "ip", "create", "--port", port, external)["id"]}
-        assert len(floating) == 10 and None not in floating, floating
-        subprocess.run(["ip", "netns", "add", upstream], check=True)
-        subprocess.run(["ip", "link", "add", "mt-k9up", "type", "veth", "peer", "name", "eth0", "netns", upstream], check=True)
-        subprocess.run(["ip", "link", "set", "mt-k9up", "master", f"brq{external[:11]}", "up"], check=True)
-        for command in (["link", "set", "eth0", "up"], ["addr", "add", "172.24.6.1/24", "dev", "eth0"]):
-            subprocess.run(["ip", "-n", upstream] + command, check=True)
-        for port, f in floating.items():
-            shown = cloud.osc.json("floating", "ip", "show", f["ID"])
-            wait_for(lambda: ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", shown["floating_ip_address"]]),
-                     f"floating IP {shown['floating_ip_address']} does not reach port {port}", timeout=120)
-            wait_for(lambda: cloud.osc.json("floating", "ip", "show", f["ID"])["status"] == "ACTIVE", "a working floating IP is not ACTIVE")
-
-        # Each guest, in a round begun after all that, reached its neighbour and read its own UUID.
-        def rounds(server_id: str) -> list[str]:
-            reply = requests.post(f"{api}/compute/v2.1/servers/{server_id}/action", json={"os-getConsoleOutput": {"length": 400}},
-                                  headers=headers, timeout=30)
-            return re.findall(r"k9-round (\d+) (\S+) (\S+)", reply.json()["output"])
-        seen = {server_id: max((int(n) for n, _, _ in rounds(server_id)), default=0) for server_id in servers}
-        for server_id in servers:
-            wait_for(lambda: any(int(n) > seen[server_id] and (p, m) == ("peer=ok", f"meta={server_id}") for n, p, m in rounds(server_id)),
-                     f"guest {server_id} no longer reaches its neighbour or the metadata service: {rounds(server_id)[-5:]}", timeout=120)
-
-        # Exactly what the database describes.
-        now = data_plane_state(cloud)
-        assert now["namespaces"] == before["namespaces"] | {f"qrouter-{router}"}, now["namespaces"]
-        assert now["dnsmasq"] == before["dnsmasq"] == [cloud.network], f"one dnsmasq for the guests' network, and no other: {now['dnsmasq']}"
-        assert now["taps"] == before["taps"] | {f"tap{p[:11]}" for p in ports}, now["taps"] ^ before["taps"]
-        assert now["filtered ports"] == before["filtered ports"] | set(ports), now["filtered ports"] ^ before["filtered ports"]
+        for i, address in enumerate(addresses):
+            ports.append(cloud.osc.json("port", "create", "--network", cloud.network, "--fixed-ip", f"subnet=guests-v4,ip-address={address}",
+                                        f"k9-{i}")["id"])
+        with edge(cloud, "k9-public", "172.24.6") as (external, router, upstream):
+            servers: list[str] = []
+            try:
+                kill_while_booting_and_associating(cloud, ports, addresses, external, servers)
+                converged_after_the_kill(cloud, ports, servers, external, upstream)
+                # Exactly what the database describes.
+                now = data_plane_state(cloud)
+                assert now["namespaces"] == before["namespaces"] | {f"qrouter-{router}"}, now["namespaces"]
+                assert now["dnsmasq"] == before["dnsmasq"] == [cloud.network], f"one dnsmasq for the guests' network, and no other: {now['dnsmasq']}"
+                assert now["taps"] == before["taps"] | {f"tap{p[:11]}" for p in ports}, now["taps"] ^ before["taps"]
+                assert now["filtered ports"] == before["filtered ports"] | set(ports), now["filtered ports"] ^ before["filtered ports"]
+            finally:
+                for server_id in servers:
+                    cloud.osc.run("server", "delete", "--wait", server_id)
+                for f in cloud.osc.json("floating", "ip", "list", "--network", external):
+                    cloud.osc.run("floating", "ip", "delete", f["ID"])
     finally:
-        for server_id in servers:
-            cloud.osc.run("server", "delete", "--wait", server_id)
-        for f in cloud.osc.json("floating", "ip", "list", "--network", external):
-            cloud.osc.run("floating", "ip", "delete", f["ID"])
         for port in ports:
             cloud.osc.run("port", "delete", port)
-        subprocess.run(["ip", "netns", "delete", upstream], capture_output=True)
-        subprocess.run(["ip", "link", "delete", "mt-k9up"], capture_output=True)
-        cloud.osc.run("security", "group", "rule", "delete", rule)
-        cloud.osc.run("router", "remove", "subnet", router, "guests-v4")
-        cloud.osc.run("router", "delete", router)
-        cloud.osc.run("network", "delete", external)
         cloud.osc.ok("quota", "set", "--instances", str(instances), "admin")
     wait_for(lambda: data_plane_state(cloud) == before, "deleting it all left something behind, or took something away")
+
+
+def kill_while_booting_and_associating(cloud: QemuCloud, ports: list[str], addresses: list[str], external: str, servers: list[str]) -> None:
+    """Ten servers on these ports (adding their IDs to `servers`) and floating IPs for the first
+    five, straight to the APIs so that all of it is under way, then a kill -9 and a restart."""
+    headers = {"X-Auth-Token": cloud.osc.json("token", "issue")["id"]}
+    api = cloud.server.base_url
+    for i, port in enumerate(ports):
+        # Every 3 s: a ping of the next guest and the metadata service's UUID, one line a round.
+        script = ("#!/bin/sh\n(n=0; while true; do n=$((n+1)); p=fail\n"
+                  f"  ping -c 1 -W 1 {addresses[(i + 1) % len(addresses)]} >/dev/null && p=ok\n"
+                  "  m=$(curl -s -m 3 http://169.254.169.254/openstack/latest/meta_data.json | jq -r .uuid)\n"
+                  "  echo k9-round $n peer=$p meta=$m; sleep 3; done) &\n")
+        body = {"server": {"name": f"k9-{i}", "imageRef": cloud.image, "flavorRef": "42", "networks": [{"port": port}],
+                           "user_data": base64.b64encode(script.encode()).decode()}}
+        reply = requests.post(f"{api}/compute/v2.1/servers", json=body, headers=headers, timeout=30)
+        assert reply.status_code == 202, reply.text
+        servers.append(reply.json()["server"]["id"])
+    for port in ports[:5]:
+        reply = requests.post(f"{api}/network/v2.0/floatingips", json={"floatingip": {"floating_network_id": external, "port_id": port}},
+                              headers=headers, timeout=30)
+        assert reply.status_code == 201, reply.text
+    cloud.server.proc.send_signal(signal.SIGKILL)
+    cloud.server.proc.wait()
+    cloud.server.proc = None
+    cloud.server.start()
+
+
+def converged_after_the_kill(cloud: QemuCloud, ports: list[str], servers: list[str], external: str, upstream: str) -> None:
+    """Every server and port ACTIVE; the cut-off associations made again, then every floating IP
+    reaching its guest from the upstream and ACTIVE; each guest, in a round begun after all that,
+    reaching its neighbour and reading its own UUID from the metadata service."""
+    for server_id in servers:
+        cloud.wait_status(server_id, "ACTIVE")
+    wait_for(lambda: all(cloud.osc.json("port", "show", p)["status"] == "ACTIVE" for p in ports), "a server's port is not ACTIVE", timeout=120)
+    floating = {f["Port"]: f["ID"] for f in cloud.osc.json("floating", "ip", "list", "--network", external)}
+    for port in set(ports) - set(floating):
+        floating[port] = cloud.osc.json("floating", "ip", "create", "--port", port, external)["id"]
+    assert set(floating) == set(ports), floating
+    for port, fip in floating.items():
+        address = cloud.osc.json("floating", "ip", "show", fip)["floating_ip_address"]
+        wait_for(lambda: ok(["ip", "netns", "exec", upstream, "ping", "-c", "1", "-W", "1", address]),
+                 f"floating IP {address} does not reach port {port}", timeout=120)
+        wait_for(lambda: cloud.osc.json("floating", "ip", "show", fip)["status"] == "ACTIVE", "a working floating IP is not ACTIVE")
+    headers = {"X-Auth-Token": cloud.osc.json("token", "issue")["id"]}
+
+    def rounds(server_id: str) -> list[tuple[str, str, str]]:
+        reply = requests.post(f"{cloud.server.base_url}/compute/v2.1/servers/{server_id}/action",
+                              json={"os-getConsoleOutput": {"length": 400}}, headers=headers, timeout=30)
+        return re.findall(r"k9-round (\d+) (\S+) (\S+)", reply.json()["output"])
+    seen = {server_id: max((int(n) for n, _, _ in rounds(server_id)), default=0) for server_id in servers}
+    for server_id in servers:
+        wait_for(lambda: any(int(n) > seen[server_id] and (p, m) == ("peer=ok", f"meta={server_id}") for n, p, m in rounds(server_id)),
+                 f"guest {server_id} no longer reaches its neighbour or the metadata service", timeout=120)
 
 
 def test_kill_9_mid_snapshot_resize_and_delete_converges(cloud):
