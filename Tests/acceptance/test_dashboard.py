@@ -107,7 +107,8 @@ def sign_in(driver, martlet, username: str, password: str) -> None:
     driver.get(martlet.base_url + "/dashboard/")
     driver.find_element(By.ID, "id_username").send_keys(username)
     driver.find_element(By.ID, "id_password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    # Waiting for the next page first: the sign-in page's own h1 goes stale under a slow machine's check.
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.TAG_NAME, "h1") and d.find_element(By.TAG_NAME, "h1").text == "Overview")
 
 
