@@ -62,7 +62,7 @@ MPID=$!
 for _ in $(seq 1 600); do in_ns curl -fs "http://127.0.0.1:$PORT/identity/v3" >/dev/null 2>&1 && break; sleep 0.1; done
 in_ns curl -fs "http://127.0.0.1:$PORT/identity/v3" >/dev/null || { tail -20 "$WORK/martlet.log"; die "martlet did not start"; }
 
-RESULT=$(in_ns python3 "$REPO/bench/lib/volumes.py" "http://127.0.0.1:$PORT" "$PASSWORD" "$WORK/source.raw" "$WORK/convert.qcow2" "$VOLUMES") \
+RESULT=$(in_ns python3 "$REPO/bench/lib/volumes.py" "http://127.0.0.1:$PORT" "$PASSWORD" "$WORK/source.raw" "$WORK/convert.raw" "$VOLUMES") \
   || { tail -20 "$WORK/martlet.log"; die "the volume phases failed"; }
 log "attach: a guest sees a hot-plugged volume, $ATTACH_REPS times, then the same by hand on a raw qemu"
 ATTACH=$(in_ns python3 "$REPO/bench/lib/volume-attach.py" "http://127.0.0.1:$PORT" "$PASSWORD" "$GUEST" "$WORK/data" "$WORK" "$ATTACH_REPS") \

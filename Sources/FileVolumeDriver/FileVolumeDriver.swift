@@ -3,17 +3,20 @@ import Foundation
 import Logging
 import MartletCore
 
-/// Volumes as qcow2 files in one folder of this host, made and changed with `qemu-img`. Clones and
-/// snapshots are `cp --reflink=auto` copies: copy-on-write where the file system shares extents
-/// (btrfs, XFS), a sparse copy elsewhere, and never a backing chain that would tie a volume's life
-/// to another's. Every file is made under a temporary name and renamed when whole, so a crash
-/// leaves no half volume under a volume's name; `sweep` removes the temporary leftovers.
+/// Volumes as raw sparse files in one folder of this host (as Cinder's NFS driver keeps them by
+/// default), made and changed with `qemu-img`. Raw, because two guests can write one raw file at
+/// once (multiattach) and qemu reads it without a format layer; volumes that Martlet made as qcow2
+/// before are kept and served in their format, but not shared. Clones and snapshots are
+/// `cp --reflink=auto` copies: copy-on-write where the file system shares extents (btrfs, XFS), a
+/// sparse copy elsewhere, and never a backing chain that would tie a volume's life to another's.
+/// Every file is made under a temporary name and renamed when whole, so a crash leaves no half
+/// volume under a volume's name; `sweep` removes the temporary leftovers.
 public final class FileVolumeDriver: VolumeDriver {
     public let folder: String
     let images: any ImageSource
     let logger: Logger
-    /// Two qemu processes writing one qcow2 file would each cache its tables and corrupt it.
-    public var supportsMultiattach: Bool { false }
+    /// Raw files take several writers: each guest sees the others' writes through the host's cache.
+    public var supportsMultiattach: Bool { true }
 
     public init(folder: String, images: any ImageSource, logger: Logger = Logger(label: "martlet.volume.file")) throws {
         self.folder = folder
@@ -23,8 +26,24 @@ public final class FileVolumeDriver: VolumeDriver {
         sweep()
     }
 
-    func path(volume id: String) throws -> String { "\(folder)/volume-\(try Self.checked(id)).qcow2" }
-    func path(snapshot id: String) throws -> String { "\(folder)/snapshot-\(try Self.checked(id)).qcow2" }
+    /// A volume's or snapshot's file and its format, which its name ends with.
+    struct DiskFile {
+        var path: String
+        var format: String
+    }
+
+    /// The formats files are kept in: new ones raw, older ones as they were made.
+    static let formats = ["raw", "qcow2"]
+
+    /// The file of volume `id`, if it has one.
+    func volumeFile(_ id: String) throws -> DiskFile? { try existing("volume-\(Self.checked(id))") }
+    func snapshotFile(_ id: String) throws -> DiskFile? { try existing("snapshot-\(Self.checked(id))") }
+    /// Where a new volume's file goes.
+    func newVolumePath(_ id: String) throws -> String { "\(folder)/volume-\(try Self.checked(id)).raw" }
+
+    private func existing(_ name: String) -> DiskFile? {
+        Self.formats.lazy.map { DiskFile(path: "\(self.folder)/\(name).\($0)", format: $0) }.first { self.exists($0.path) }
+    }
 
     /// IDs become file names: letters, digits, `-` and `_` only.
     static func checked(_ id: String) throws -> String {
@@ -36,54 +55,72 @@ public final class FileVolumeDriver: VolumeDriver {
 
     private var exists: (String) -> Bool { { FileManager.default.fileExists(atPath: $0) } }
 
+    /// The size the guest sees. A raw file's is its length: asking qemu-img would let a guest that
+    /// wrote a qcow2 header into its volume pass the file off as another image.
+    static func virtualSize(_ file: DiskFile) async throws -> Int64 {
+        guard file.format == "raw" else { return try await DiskImage.info(file.path).virtualSize }
+        return ((try FileManager.default.attributesOfItem(atPath: file.path)[.size]) as? NSNumber)?.int64Value ?? 0
+    }
+
     public func create(_ volume: VolumeSpec) async throws {
         guard volume.sizeGB > 0 else { throw DriverError.invalidInput("a volume needs a size of at least 1 GiB") }
-        let target = try path(volume: volume.id)
-        if exists(target) {
-            guard try await DiskImage.info(target).virtualSize == Int64(volume.sizeGB) << 30 else {
+        if let file = try volumeFile(volume.id) {
+            guard try await Self.virtualSize(file) == Int64(volume.sizeGB) << 30 else {
                 throw DriverError.invalidState("volume \(volume.id) exists with another size")
             }
             return
         }
-        try await fill(target, from: volume.source, sizeGB: volume.sizeGB, partial: "\(target).part")
+        let target = DiskFile(path: try newVolumePath(volume.id), format: "raw")
+        try await fill(target, from: volume.source, sizeGB: volume.sizeGB, partial: "\(target.path).part")
     }
 
-    /// The source's bytes written to `partial` as qcow2, grown to the size, then renamed over
-    /// `target`: a crash or a refused source leaves `target` as it was.
-    private func fill(_ target: String, from source: VolumeSpec.Source, sizeGB: Int, partial: String) async throws {
+    /// The source's bytes written to `partial` in the target's format, grown to the size, then
+    /// renamed over the target: a crash or a refused source leaves the target as it was.
+    private func fill(_ target: DiskFile, from source: VolumeSpec.Source, sizeGB: Int, partial: String) async throws {
         try? FileManager.default.removeItem(atPath: partial)
         defer { try? FileManager.default.removeItem(atPath: partial) }
         switch source {
         case .blank:
-            try await HostCommand.run(["qemu-img", "create", "-q", "-f", "qcow2", partial, "\(sizeGB)G"])
+            try await HostCommand.run(["qemu-img", "create", "-q", "-f", target.format, partial, "\(sizeGB)G"])
         case .volume(let id):
-            try await copy(try path(volume: id), to: partial, what: "volume \(id)")
+            guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+            try await copy(file, to: partial, format: target.format)
         case .snapshot(let id):
-            try await copy(try path(snapshot: id), to: partial, what: "snapshot \(id)")
+            guard let file = try snapshotFile(id) else { throw DriverError.notFound("snapshot \(id)") }
+            try await copy(file, to: partial, format: target.format)
         case .image(let id):
-            try await fetch(image: id, into: partial)
+            try await fetch(image: id, into: partial, format: target.format)
         }
-        let size = try await DiskImage.info(partial).virtualSize
+        let made = DiskFile(path: partial, format: target.format)
+        let size = try await Self.virtualSize(made)
         guard size <= Int64(sizeGB) << 30 else {
             throw DriverError.invalidInput("the source is \(size) bytes, more than the volume's \(sizeGB) GiB")
         }
-        if size < Int64(sizeGB) << 30 { try await HostCommand.run(["qemu-img", "resize", "-q", partial, "\(sizeGB)G"]) }
-        try await DurableFile.rename(partial, to: target)
+        if size < Int64(sizeGB) << 30 { try await resize(made, toBytes: Int64(sizeGB) << 30) }
+        try await DurableFile.rename(partial, to: target.path)
     }
 
-    /// A copy that shares the source's extents where the file system can.
-    private func copy(_ source: String, to copy: String, what: String) async throws {
-        guard exists(source) else { throw DriverError.notFound(what) }
-        try await HostCommand.run(["cp", "--reflink=auto", "--sparse=always", source, copy])
+    /// A copy in `format`: one that shares the source's extents where the file system can, or a
+    /// conversion when the formats differ (an older qcow2 volume cloned to a raw one).
+    private func copy(_ source: DiskFile, to copy: String, format: String) async throws {
+        if source.format == format {
+            try await HostCommand.run(["cp", "--reflink=auto", "--sparse=always", source.path, copy])
+        } else {
+            try await HostCommand.run(["qemu-img", "convert", "-q", "-U", "-f", source.format, "-O", format, source.path, copy])
+        }
+    }
+
+    private func resize(_ file: DiskFile, toBytes bytes: Int64) async throws {
+        try await HostCommand.run(["qemu-img", "resize", "-q", "-f", file.format, file.path, "\(bytes)"])
     }
 
     /// The image's bytes, streamed to disk, checked (no backing file: it could read any file of
-    /// this host) and converted to qcow2.
+    /// this host) and converted to `format`.
     /// An image the Image service keeps as a local file is converted in place; another is
     /// streamed to a temporary file first.
-    private func fetch(image id: String, into target: String) async throws {
+    private func fetch(image id: String, into target: String, format: String) async throws {
         if let file = try await images.imageFile(id: id) {
-            try await convert(file, into: target, image: id)
+            try await convert(file, into: target, format: format, image: id)
             return
         }
         guard let chunks = try await images.imageData(id: id) else { throw DriverError.invalidInput("Image \(id) has no data.") }
@@ -94,68 +131,69 @@ public final class FileVolumeDriver: VolumeDriver {
         } catch let error as DurableFileError {
             throw DriverError.failed("Image \(id) could not be stored: \(error.reason).")
         }
-        try await convert(download, into: target, image: id)
+        try await convert(download, into: target, format: format, image: id)
     }
 
-    private func convert(_ source: String, into target: String, image id: String) async throws {
+    private func convert(_ source: String, into target: String, format: String, image id: String) async throws {
         let info = try await DiskImage.info(source)
         guard DiskImage.uploadableFormats.contains(info.format) else { throw DriverError.invalidInput("Image \(id) is \(info.format), not a disk image a volume is made from.") }
         guard !info.namesHostFile else { throw DriverError.invalidInput("Image \(id) names other files of the host (a backing or data file, VMDK extents), which a volume source may not.") }
         if info.format == "qcow2" { try await DiskImage.check(source) }
-        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", info.format, "-O", "qcow2", source, target])
+        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", info.format, "-O", format, source, target])
     }
 
     public func delete(_ id: String) async throws {
-        try? FileManager.default.removeItem(atPath: try path(volume: id))
+        while let file = try volumeFile(id) { try FileManager.default.removeItem(atPath: file.path) }
     }
 
     public func extend(_ id: String, sizeGB: Int) async throws {
-        let file = try path(volume: id)
-        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
-        let size = try await DiskImage.info(file).virtualSize
+        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let size = try await Self.virtualSize(file)
         guard Int64(sizeGB) << 30 >= size else { throw DriverError.invalidInput("volume \(id) cannot shrink from \(size >> 30) GiB") }
-        if Int64(sizeGB) << 30 > size { try await HostCommand.run(["qemu-img", "resize", "-q", file, "\(sizeGB)G"]) }
+        if Int64(sizeGB) << 30 > size { try await resize(file, toBytes: Int64(sizeGB) << 30) }
     }
 
+    /// A copy of the volume's file, in its format.
     public func createSnapshot(_ snapshotID: String, of volumeID: String) async throws {
-        let target = try path(snapshot: snapshotID)
-        guard !exists(target) else { return }
+        guard try snapshotFile(snapshotID) == nil else { return }
+        guard let volume = try volumeFile(volumeID) else { throw DriverError.notFound("volume \(volumeID)") }
+        let target = "\(folder)/snapshot-\(try Self.checked(snapshotID)).\(volume.format)"
         let partial = "\(target).part"
         defer { try? FileManager.default.removeItem(atPath: partial) }
-        try await copy(try path(volume: volumeID), to: partial, what: "volume \(volumeID)")
+        try await copy(volume, to: partial, format: volume.format)
         try await DurableFile.rename(partial, to: target)
     }
 
     public func deleteSnapshot(_ snapshotID: String) async throws {
-        try? FileManager.default.removeItem(atPath: try path(snapshot: snapshotID))
+        while let file = try snapshotFile(snapshotID) { try FileManager.default.removeItem(atPath: file.path) }
     }
 
     /// The snapshot's file copied beside the volume's, then renamed over it: a crash leaves the
     /// old bytes or the new, and the revert can simply run again.
     public func revert(_ volumeID: String, to snapshotID: String) async throws {
-        let target = try path(volume: volumeID)
-        guard exists(target) else { throw DriverError.notFound("volume \(volumeID)") }
-        let partial = "\(target).revert"
+        guard let volume = try volumeFile(volumeID) else { throw DriverError.notFound("volume \(volumeID)") }
+        guard let snapshot = try snapshotFile(snapshotID) else { throw DriverError.notFound("snapshot \(snapshotID)") }
+        let partial = "\(volume.path).revert"
         defer { try? FileManager.default.removeItem(atPath: partial) }
-        try await copy(try path(snapshot: snapshotID), to: partial, what: "snapshot \(snapshotID)")
-        try await DurableFile.rename(partial, to: target)
+        try await copy(snapshot, to: partial, format: volume.format)
+        try await DurableFile.rename(partial, to: volume.path)
     }
 
     /// The source is written beside the volume's file, then renamed over it.
     public func reimage(_ id: String, from source: VolumeSpec.Source) async throws {
-        let target = try path(volume: id)
-        guard exists(target) else { throw DriverError.notFound("volume \(id)") }
-        let size = try await DiskImage.info(target).virtualSize
-        try await fill(target, from: source, sizeGB: Int(size >> 30), partial: "\(target).reimage")
+        guard let volume = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let size = try await Self.virtualSize(volume)
+        try await fill(volume, from: source, sizeGB: Int(size >> 30), partial: "\(volume.path).reimage")
     }
 
-    /// The `volume-<id>.qcow2` files of the folder, named as their file is, less `.qcow2`.
+    /// The `volume-<id>` files of the folder, named as their file is, less its format.
     public func backendVolumes() async throws -> [BackendVolume] {
         var found: [BackendVolume] = []
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasPrefix("volume-") && file.hasSuffix(".qcow2") {
-            let name = String(file.dropLast(".qcow2".count))
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasPrefix("volume-") {
+            guard let format = Self.formats.first(where: { file.hasSuffix(".\($0)") }) else { continue }
+            let name = String(file.dropLast(format.count + 1))
             guard let id = try? Self.checked(String(name.dropFirst("volume-".count))),
-                  let size = try? await DiskImage.info("\(folder)/\(file)").virtualSize else { continue }
+                  let size = try? await Self.virtualSize(DiskFile(path: "\(folder)/\(file)", format: format)) else { continue }
             found.append(BackendVolume(name: name, id: id, sizeGB: Int((size + (1 << 30) - 1) >> 30)))
         }
         return found.sorted { $0.name < $1.name }
@@ -163,20 +201,20 @@ public final class FileVolumeDriver: VolumeDriver {
 
     /// The file is renamed to the new volume's name: its bytes stay where they are.
     public func manage(_ name: String, as id: String) async throws {
-        let target = try path(volume: id)
-        guard name.hasPrefix("volume-") else { throw DriverError.notFound("backend volume \(name)") }
-        let source = try path(volume: String(name.dropFirst("volume-".count)))
-        if source == target || (!exists(source) && exists(target)) { return }
-        guard exists(source) else { throw DriverError.notFound("backend volume \(name)") }
-        guard !exists(target) else { throw DriverError.invalidState("volume \(id) exists") }
-        try await DurableFile.rename(source, to: target)
+        let taken = try volumeFile(id)
+        guard name.hasPrefix("volume-"), let source = try volumeFile(String(name.dropFirst("volume-".count))) else {
+            if taken != nil { return }
+            throw DriverError.notFound("backend volume \(name)")
+        }
+        if source.path == taken?.path { return }
+        guard taken == nil else { throw DriverError.invalidState("volume \(id) exists") }
+        try await DurableFile.rename(source.path, to: "\(folder)/volume-\(try Self.checked(id)).\(source.format)")
     }
 
-    /// This driver's files are on this host: the connection is the file's path.
+    /// This driver's files are on this host: the connection is the file's path and format.
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
-        let file = try path(volume: id)
-        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
-        return VolumeConnection(driverVolumeType: "file", data: ["path": file, "format": "qcow2"])
+        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        return VolumeConnection(driverVolumeType: "file", data: ["path": file.path, "format": file.format])
     }
 
     public func disconnect(_ id: String, host: String) async throws {}
@@ -184,13 +222,12 @@ public final class FileVolumeDriver: VolumeDriver {
     /// A copy in the asked format (a volume attached with `force` is read without its lock),
     /// streamed and removed as it is read.
     public func read(_ id: String, format: String) async throws -> ByteChunks {
-        let file = try path(volume: id)
-        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
+        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
         let qemuFormat = DiskImage.qemuFormat(format)
         guard Self.readableFormats.contains(qemuFormat) else { throw DriverError.invalidInput("a volume cannot be read as \(format)") }
         let copy = "\(folder)/read-\(Identifier.hex()).part"
         do {
-            try await HostCommand.run(["qemu-img", "convert", "-q", "-U", "-f", "qcow2", "-O", qemuFormat, file, copy])
+            try await HostCommand.run(["qemu-img", "convert", "-q", "-U", "-f", file.format, "-O", qemuFormat, file.path, copy])
         } catch {
             try? FileManager.default.removeItem(atPath: copy)
             throw error
@@ -198,13 +235,12 @@ public final class FileVolumeDriver: VolumeDriver {
         return FileChunks(path: copy, removesFile: true)
     }
 
-    /// Streams the raw bytes to a temporary file, converts it to qcow2 of the volume's size and
+    /// Streams the raw bytes to a temporary file, converts it to the volume's format and size and
     /// renames that over the volume, so a failure leaves the volume as it was.
     public func write(_ id: String, raw: ByteChunks) async throws {
-        let file = try path(volume: id)
-        guard exists(file) else { throw DriverError.notFound("volume \(id)") }
-        let size = try await DiskImage.info(file).virtualSize
-        let incoming = "\(folder)/write-\(Identifier.hex()).part", converted = "\(file).part"
+        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let size = try await Self.virtualSize(file)
+        let incoming = "\(folder)/write-\(Identifier.hex()).part", converted = "\(file.path).part"
         defer {
             try? FileManager.default.removeItem(atPath: incoming)
             try? FileManager.default.removeItem(atPath: converted)
@@ -216,9 +252,10 @@ public final class FileVolumeDriver: VolumeDriver {
         } catch let error as DurableFileError {
             throw DriverError.failed("volume \(id) could not be written: \(error.reason).")
         }
-        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", incoming, converted])
-        if try await DiskImage.info(converted).virtualSize < size { try await HostCommand.run(["qemu-img", "resize", "-q", converted, "\(size)"]) }
-        try await DurableFile.rename(converted, to: file)
+        try await HostCommand.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", file.format, incoming, converted])
+        let made = DiskFile(path: converted, format: file.format)
+        if try await Self.virtualSize(made) < size { try await resize(made, toBytes: size) }
+        try await DurableFile.rename(converted, to: file.path)
     }
 
     /// What `read` converts to: the qemu names of the Image service's disk formats.

@@ -196,7 +196,7 @@ public final class QemuHypervisor: Hypervisor {
         let command = MachineCommand(binary: settings.binary, accelerator: accelerator, folder: folder, spec: instance,
                                      rescue: folder.rescued, resumeFrom: resumeFrom,
                                      configDrive: FileManager.default.fileExists(atPath: folder.configDrive))
-        try await HostCommand.run(command.arguments) { .failed("qemu could not start the server: \($0)") }
+        try await HostCommand.run(try command.arguments) { .failed("qemu could not start the server: \($0)") }
     }
 
     /// The ACPI power button, then a hard stop if the guest is still up after the grace period.
@@ -423,8 +423,15 @@ public final class QemuHypervisor: Hypervisor {
         try await edit(id, host: host) { instance, folder in
             guard !instance.volumes.contains(where: { $0.volumeID == volume.volumeID }) else { return false }
             if folder.runningPID != nil, let path = VolumeDisk.path(volume) {
+                let device = try VolumeDisk.device(volume)
                 try await qmp(folder, "blockdev-add", VolumeDisk.blockdev(volume, path: path))
-                try await qmp(folder, "device_add", VolumeDisk.device(volume))
+                do {
+                    try await qmp(folder, "device_add", device)
+                } catch {
+                    // A disk qemu could not plug (another process holds its lock) leaves no node behind.
+                    try? await qmp(folder, "blockdev-del", ["node-name": VolumeDisk.nodeName(volume)])
+                    throw error
+                }
             }
             instance.volumes.append(volume)
             return true

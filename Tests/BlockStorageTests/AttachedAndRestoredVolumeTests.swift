@@ -184,23 +184,44 @@ import Testing
         }
     }
 
-    /// qcow2 files cannot be shared between writers: the file driver says so, and no volume of its asks for it.
-    @Test func theFileDriverMakesNoMultiattachVolume() async throws {
+    /// The file driver keeps volumes as raw files, which several guests can write: a multiattach
+    /// volume is made, attached to two servers, and each is told to open it shareable.
+    @Test func theFileDriverSharesItsRawVolumes() async throws {
         let cloud = try await volumeCloud(driver: fileVolumeDriver)
         defer { Task { await cloud.close() } }
         try await cloud.serve { c in
             let admin = try await c.token()
             let pools = try await c.call(.get, "/volume/v3/scheduler-stats/get_pools?detail=true", token: admin)["pools"]?.array ?? []
-            #expect(pools.first?["capabilities"]?["multiattach"] == false)
+            #expect(pools.first?["capabilities"]?["multiattach"] == true)
             _ = try await c.call(.post, "/volume/v3/types", token: admin, json: ["volume_type": ["name": "shared", "extra_specs": ["multiattach": "<is> True"]]])
-            for extra: [String: JSON] in [["multiattach": true], ["volume_type": "shared"]] {
-                let id = try #require(try await c.call(.post, "/volume/v3/volumes", token: admin, json: ["volume": .object(["size": 1].merging(extra) { $1 })])["volume"]?["id"]?.stringValue)
-                try await c.waitForVolume(id, "error", token: admin)
+            let volume = try await c.makeVolume(admin, extra: ["volume_type": "shared"])
+            let folder = cloud.config.dataURL.appendingPathComponent("volumes").path
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["volume-\(volume).raw"])
+
+            let (network, image) = try await c.bootPrerequisites(admin)
+            var servers: [String] = []
+            for name in ["one", "two"] {
+                servers.append(try #require(try await c.boot(admin, name: name, image: image, network: network)["server"]?["id"]?.stringValue))
             }
-            let plain = try await c.makeVolume(admin)
-            let retype = try await c.call(.post, "/volume/v3/volumes/\(plain)/action", token: admin, json: ["os-retype": ["new_type": "shared"]])
-            #expect(retype.status == .badRequest && retype["badRequest"] != nil)
-            #expect(try await c.call(.get, "/volume/v3/volumes/\(plain)", token: admin)["volume"]?["multiattach"] == false)
+            await cloud.compute.settle()
+            for server in servers {
+                let attached = try await c.call(.post, "/compute/v2.1/servers/\(server)/os-volume_attachments", token: admin,
+                                                json: ["volumeAttachment": ["volumeId": .string(volume)]], headers: ["OpenStack-API-Version": "compute 2.60"])
+                #expect(attached.status == .ok, "\(attached.body?.text ?? "")")
+            }
+            let shown = try await c.call(.get, "/volume/v3/volumes/\(volume)", token: admin)["volume"]
+            #expect(shown?["status"] == "in-use" && shown?["multiattach"] == true && shown?["attachments"]?.array.count == 2)
+            let hypervisor = try #require(cloud.compute.hypervisor as? FakeHypervisor)
+            for server in servers {
+                let connection = hypervisor.volumeConnection(server, volumeID: volume)
+                #expect(connection?.data["multiattach"] == "true" && connection?.data["format"] == "raw"
+                        && connection?.data["path"] == "\(folder)/volume-\(volume).raw")
+            }
+            // A volume that is not multiattach is opened by one guest only.
+            let single = try await c.makeVolume(admin)
+            _ = try await c.call(.post, "/compute/v2.1/servers/\(servers[0])/os-volume_attachments", token: admin,
+                                 json: ["volumeAttachment": ["volumeId": .string(single)]])
+            #expect(hypervisor.volumeConnection(servers[0], volumeID: single)?.data["multiattach"] == nil)
         }
     }
 }

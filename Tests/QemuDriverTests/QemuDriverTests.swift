@@ -107,6 +107,44 @@ struct QemuDriverTests {
         try await Self.driver.destroy(spec.id, host: Self.host)
     }
 
+    /// A multiattach volume is plugged into two running guests, each qemu letting the other write
+    /// (`share-rw`); a volume that is not shared stays locked to its first guest, and a qcow2 one
+    /// marked shared is refused before qemu is asked. (The boot-sector guest has no ACPI to answer
+    /// an unplug: the real guests of the acceptance tests detach.)
+    @Test func aSharedRawVolumeIsWrittenByTwoGuestsAndOthersAreNot() async throws {
+        let (first, second) = (Self.spec(), Self.spec())
+        for spec in [first, second] { try await Self.driver.spawn(spec) }
+        let folder = Self.images.folder
+        for (name, format) in [("shared", "raw"), ("single", "raw"), ("older", "qcow2")] {
+            try await HostCommand.run(["qemu-img", "create", "-q", "-f", format, "\(folder)/\(name).\(format)", "16M"])
+        }
+        func volume(_ name: String, _ format: String, shared: Bool) -> InstanceVolume {
+            var data = ["path": "\(folder)/\(name).\(format)", "format": format]
+            if shared { data["multiattach"] = "true" }
+            return InstanceVolume(volumeID: "\(name)-volume", device: "/dev/vdb", connection: VolumeConnection(driverVolumeType: "file", data: data))
+        }
+        /// Whether the server's qemu has the file open.
+        func holds(_ spec: InstanceSpec, _ path: String) throws -> Bool {
+            let pid = try #require(Self.driver.folder(spec.id).runningPID)
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == path }
+        }
+
+        let shared = volume("shared", "raw", shared: true)
+        for spec in [first, second] { try await Self.driver.attachVolume(spec.id, host: Self.host, volume: shared) }
+        #expect(try holds(first, "\(folder)/shared.raw") && holds(second, "\(folder)/shared.raw"))
+
+        let single = volume("single", "raw", shared: false)
+        try await Self.driver.attachVolume(first.id, host: Self.host, volume: single)
+        await #expect(throws: DriverError.self) { try await Self.driver.attachVolume(second.id, host: Self.host, volume: single) }
+        #expect(try !holds(second, "\(folder)/single.raw"), "a disk qemu refused stayed open")
+        #expect(try Self.driver.folder(second.id).load().volumes.map(\.volumeID) == [shared.volumeID])
+
+        await #expect(throws: DriverError.self) { try await Self.driver.attachVolume(first.id, host: Self.host, volume: volume("older", "qcow2", shared: true)) }
+        for spec in [first, second] { try await Self.driver.destroy(spec.id, host: Self.host) }
+        #expect(Self.leftovers().isEmpty, "left behind: \(Self.leftovers())")
+    }
+
     @Test func aResizeOnTheSameHostGrowsTheDiskAndKeepsIt() async throws {
         var spec = Self.spec()
         try await Self.driver.spawn(spec)

@@ -464,30 +464,50 @@ def test_interface_hot_plug_and_unplug(cloud, guest):
     cloud.osc.ok("port", "delete", port)
 
 
-def volume_script(serial: str, body: str) -> str:
-    """User data that waits (in the background) for the disk whose serial is `serial`, then runs
-    `body` with $dev set to it: the guest finds a hot-plugged volume as Nova's guests do."""
-    return ("#!/bin/sh\n(for i in $(seq 600); do\n"
-            "  for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = \"" + serial + "\" ] && dev=/dev/${d##*/} && break 2; done\n"
-            "  sleep 1\ndone\n" + body + ") &\n")
+def volume_script(*waits: tuple[str, str]) -> str:
+    """User data that waits (in the background) for each disk whose serial is `serial`, then runs
+    its `body` with $dev set to it: the guest finds a hot-plugged volume as Nova's guests do."""
+    return "#!/bin/sh\n" + "".join(
+        "(for i in $(seq 600); do\n"
+        "  for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = \"" + serial + "\" ] && dev=/dev/${d##*/} && break 2; done\n"
+        "  sleep 1\ndone\n" + body + ") &\n" for serial, body in waits)
 
 
-def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
+def poll_block(block: int, text: str, then: str) -> str:
+    """Guest shell that reads block `block` of $dev from the disk itself (the guest's cache
+    dropped) until it holds `text`, then runs `then`."""
+    return (f"for i in $(seq 600); do echo 3 > /proc/sys/vm/drop_caches; "
+            f"dd if=$dev bs=512 skip={block} count=1 2>/dev/null | tr -d '\\000' | grep -q {text} && {{ {then}; break; }}; sleep 1; done\n")
+
+
+def write_block(block: int, text: str) -> str:
+    return f"printf {text} | dd of=$dev bs=512 seek={block} conv=fsync 2>/dev/null\n"
+
+
+def test_a_volume_moves_between_guests_with_its_data_and_a_shared_one_is_written_by_both(cloud, tmp_path):
     """Block Storage with the file driver and real guests: a blank volume is hot-plugged into a
     running guest (virtio-blk over QMP, its serial the volume ID's first 20 characters), the guest
     makes a file system and writes a file, the volume is detached (the guest lets the disk go),
-    attached to a second guest, which reads the file back, and grows while attached there."""
+    attached to a second guest, which reads the file back, and grows while attached there. Then a
+    multiattach volume is attached to both guests at once: each reads what the other wrote."""
     volume = cloud.osc.json("volume", "create", "--size", "1", "data")["id"]
+    kind = "multiattach-" + uuid.uuid4().hex[:8]
+    cloud.osc.ok("volume", "type", "create", "--property", "multiattach=<is> True", kind)
+    shared = cloud.osc.json("volume", "create", "--size", "1", "--type", kind, "shared")["id"]
     serial = volume[:20]
-    marker = "written-" + uuid.uuid4().hex[:8]
+    marker, reply = "written-" + uuid.uuid4().hex[:8], "reply-" + uuid.uuid4().hex[:8]
     writer_data = tmp_path / "writer.sh"
-    writer_data.write_text(volume_script(serial, "mkfs.ext4 -q $dev && mkdir -p /mnt/v && mount $dev /mnt/v && "
-                                                 f"echo {marker} > /mnt/v/hello.txt && umount /mnt/v && sync && echo volume-wrote-$dev\n"))
+    writer_data.write_text(volume_script(
+        (serial, "mkfs.ext4 -q $dev && mkdir -p /mnt/v && mount $dev /mnt/v && "
+                 f"echo {marker} > /mnt/v/hello.txt && umount /mnt/v && sync && echo volume-wrote-$dev\n"),
+        (shared[:20], write_block(0, marker) + poll_block(8, reply, "echo shared-got-reply"))))
     reader_data = tmp_path / "reader.sh"
-    reader_data.write_text(volume_script(serial, "mkdir -p /mnt/v && mount $dev /mnt/v && echo volume-read-$(cat /mnt/v/hello.txt) && umount /mnt/v\n"
-                                                 # Then waits for the disk to grow to 2 GiB (4194304 sectors).
-                                                 "size=/sys/block/${dev##*/}/size\n"
-                                                 "for i in $(seq 600); do [ $(cat $size) -ge 4194304 ] && echo volume-grew-$(cat $size) && break; sleep 1; done\n"))
+    reader_data.write_text(volume_script(
+        (serial, "mkdir -p /mnt/v && mount $dev /mnt/v && echo volume-read-$(cat /mnt/v/hello.txt) && umount /mnt/v\n"
+                 # Then waits for the disk to grow to 2 GiB (4194304 sectors).
+                 "size=/sys/block/${dev##*/}/size\n"
+                 "for i in $(seq 600); do [ $(cat $size) -ge 4194304 ] && echo volume-grew-$(cat $size) && break; sleep 1; done\n"),
+        (shared[:20], poll_block(0, marker, write_block(8, reply).strip() + " && echo shared-replied"))))
     writer = cloud.create("vol-writer", "--user-data", str(writer_data))
     reader = cloud.create("vol-reader", "--user-data", str(reader_data))
     try:
@@ -499,8 +519,8 @@ def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
         assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == writer, shown
         log = cloud.wait_console(writer, "volume-wrote-/dev/vd")
         assert "volume-wrote-/dev/vdb" in log, log[-2000:]
-        files = list(cloud.server.data_dir.glob(f"volumes/volume-{volume}.qcow2"))
-        assert len(files) == 1, "the file driver keeps the volume as one qcow2 file"
+        files = list(cloud.server.data_dir.glob(f"volumes/volume-{volume}.raw"))
+        assert len(files) == 1, "the file driver keeps the volume as one raw file"
 
         cloud.osc.ok("server", "remove", "volume", writer, volume)
         assert cloud.osc.json("volume", "show", volume)["status"] == "available"
@@ -517,19 +537,30 @@ def test_a_volume_moves_between_guests_with_its_data(cloud, tmp_path):
             assert time.monotonic() < deadline and shown["status"] in ("extending", "in-use"), shown
             time.sleep(0.5)
         cloud.wait_console(reader, "volume-grew-4194304")
-        info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(files[0])], check=True,
-                                         capture_output=True, text=True).stdout)
-        assert info["virtual-size"] == 2 << 30, info
+        assert files[0].stat().st_size == 2 << 30
         events = [e["Action"] for e in cloud.osc.json("server", "event", "list", reader)]
         assert "extend_volume" in events, events
         cloud.osc.ok("server", "remove", "volume", reader, volume)
+
+        # Multiattach (Compute 2.60): both qemus open the raw file letting the other write.
+        for server in (writer, reader):
+            cloud.osc.ok("--os-compute-api-version", "2.60", "server", "add", "volume", server, shared)
+        shown = cloud.osc.json("volume", "show", shared)
+        assert shown["multiattach"] and sorted(a["server_id"] for a in shown["attachments"]) == sorted((writer, reader)), shown
+        cloud.wait_console(reader, "shared-replied")
+        cloud.wait_console(writer, "shared-got-reply")
+        for server in (writer, reader):
+            cloud.osc.ok("server", "remove", "volume", server, shared)
+        assert cloud.osc.json("volume", "show", shared)["status"] == "available"
     finally:
         for server in (writer, reader):
             cloud.osc.run("server", "delete", "--wait", server)
-        cloud.osc.ok("volume", "delete", volume)
+        for made in (volume, shared):
+            cloud.osc.ok("volume", "delete", made)
+        cloud.osc.run("volume", "type", "delete", kind)
     deadline = time.monotonic() + 30
-    while list(cloud.server.data_dir.glob(f"volumes/*{volume}*")):
-        assert time.monotonic() < deadline, "the deleted volume's file stayed"
+    while list(cloud.server.data_dir.glob(f"volumes/*{volume}*")) + list(cloud.server.data_dir.glob(f"volumes/*{shared}*")):
+        assert time.monotonic() < deadline, "a deleted volume's file stayed"
         time.sleep(0.5)
 
 
@@ -555,7 +586,7 @@ def test_boots_from_a_volume(cloud):
         alt = cloud.osc.json("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
                              "--file", os.environ["MARTLET_GUEST_IMAGE"], "martlet-guest-alt")["id"]
         try:
-            volume_file = cloud.server.data_dir / "volumes" / f"volume-{attached['id']}.qcow2"
+            volume_file = cloud.server.data_dir / "volumes" / f"volume-{attached['id']}.raw"
             before = volume_file.stat().st_ino
             cloud.osc.ok("--os-compute-api-version", "2.93", "server", "rebuild", "--image", alt, "--reimage-boot-volume",
                          "--wait", server)

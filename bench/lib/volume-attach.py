@@ -176,7 +176,7 @@ with open(f"{raw}/drive/openstack/latest/user_data", "w") as f:
 subprocess.run(["genisoimage", "-o", f"{raw}/config.iso", "-ldots", "-allow-lowercase", "-allow-multidot", "-l",
                 "-V", "config-2", "-r", "-J", "-quiet", f"{raw}/drive"], check=True)
 subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image_path, f"{raw}/disk.qcow2", "1G"], check=True)
-subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", f"{raw}/volume.qcow2", "1G"], check=True)
+subprocess.run(["qemu-img", "create", "-q", "-f", "raw", f"{raw}/volume.raw", "1G"], check=True)
 subprocess.run(["qemu-system-x86_64", "-name", "guest=raw", "-machine", f"pc,accel={accelerator}", "-m", "192", "-smp", "1",
                 "-nodefaults", "-no-user-config", "-display", "none", "-daemonize", "-pidfile", f"{raw}/qemu.pid",
                 "-qmp", f"unix:{raw}/qmp.sock,server=on,wait=off", "-serial", f"file:{raw}/console.log",
@@ -194,7 +194,7 @@ try:
     result.update({"raw_attach_s": [], "raw_detach_s": [], "raw_released_s": []})
     for n in range(1, reps + 1):
         started = time.monotonic()
-        qmp.run("blockdev-add", **{"node-name": "vol", "driver": "qcow2", "file": {"driver": "file", "filename": f"{raw}/volume.qcow2"}})
+        qmp.run("blockdev-add", **{"node-name": "vol", "driver": "raw", "file": {"driver": "file", "filename": f"{raw}/volume.raw"}})
         qmp.run("device_add", driver="virtio-blk-pci", drive="vol", id="vdisk", serial=raw_serial)
         result["raw_attach_s"].append(console.wait(f"bench-disk-seen {n}", STEP_TIMEOUT, started))
         started = time.monotonic()

@@ -52,6 +52,8 @@ extension BlockStorageService: VolumeCatalog {
         }
         var connection = try await driver.connect(volumeID, host: host)
         if volume.readonly == true { connection.data["access_mode"] = "ro" }
+        // Nova marks the connection so the hypervisor opens the disk shareable.
+        if volume.multiattach { connection.data["multiattach"] = "true" }
         if let attachment = volume.attachments.first(where: { $0.serverID == server.deviceID }) { connection.data["attachment_id"] = attachment.id }
         try await editForServer(volumeID) { v in
             guard let index = v.attachments.firstIndex(where: { $0.serverID == server.deviceID }) else {

@@ -135,6 +135,11 @@ public final class FakeHypervisor: Hypervisor {
         machines.withLock { all in all[id].map { ($0.ports, $0.volumes.keys.sorted()) } }
     }
 
+    /// How a server was told to open its volume (tests check what Block Storage handed over).
+    public func volumeConnection(_ id: String, volumeID: String) -> VolumeConnection? {
+        machines.withLock { $0[id]?.volumes[volumeID]?.connection }
+    }
+
     private func edit(_ id: String, _ host: String, _ change: (inout Machine) throws -> Void) throws {
         try checkHost(host)
         try machines.withLock { all in
