@@ -33,6 +33,8 @@ public struct Dashboard: Sendable {
         TopologyView.addRoutes(routes)
         ObjectStoreView.addRoutes(routes)
         AdminView.addRoutes(routes)
+        QuotasView.addRoutes(routes)
+        IdentityAdminView.addRoutes(routes)
     }
 }
 

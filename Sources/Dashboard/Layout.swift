@@ -39,10 +39,16 @@ enum Layout {
     ]
 
     static let adminSections: [(path: String, title: String)] = [
-        ("/dashboard/admin/hypervisors/", "Hypervisors"), ("/dashboard/admin/instances/", "All Instances"),
-        ("/dashboard/admin/volumes/", "All Volumes"), ("/dashboard/admin/flavors/", "Flavors"),
+        ("/dashboard/admin/hypervisors/", "Hypervisors"), ("/dashboard/admin/aggregates/", "Host Aggregates"),
+        ("/dashboard/admin/instances/", "All Instances"), ("/dashboard/admin/volumes/", "All Volumes"),
+        ("/dashboard/admin/flavors/", "Flavors"), ("/dashboard/admin/quotas/", "Quotas"),
+        ("/dashboard/admin/services/", "System Services"), ("/dashboard/admin/info/", "System Information"),
+    ]
+
+    static let identitySections: [(path: String, title: String)] = [
         ("/dashboard/identity/projects/", "Projects"), ("/dashboard/identity/users/", "Users"),
-        ("/dashboard/admin/info/", "System Information"),
+        ("/dashboard/identity/groups/", "Groups"), ("/dashboard/identity/roles/", "Roles"),
+        ("/dashboard/identity/role_assignments/", "Role Assignments"),
     ]
 
     static func signedIn(visit: Visit, title: String, body: HTML, flash: Flash?) -> HTML {
@@ -57,7 +63,7 @@ enum Layout {
         let options = HTML.join(session.projects.map { project in
             "<option value=\"\(project.id)\"\(HTML(raw: project.id == session.projectID ? " selected" : ""))>\(project.name)</option>"
         })
-        let admin: HTML = session.isAdmin ? "<h2>Admin</h2><ul>\(links(adminSections))</ul>" : ""
+        let admin: HTML = session.isAdmin ? "<h2>Admin</h2><ul>\(links(adminSections))</ul><h2>Identity</h2><ul>\(links(identitySections))</ul>" : ""
         let message: HTML = flash.map { "<p class=\"flash\(HTML(raw: $0.isError ? " error" : ""))\" role=\"\(HTML(raw: $0.isError ? "alert" : "status"))\">\($0.text)</p>" } ?? ""
         return document(title: title, body: """
             <header><a class="brand" href="/dashboard/project/">Martlet</a>

@@ -37,6 +37,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -126,7 +127,7 @@ def open_page(driver, martlet, path: str) -> None:
 
 def fill(driver, form_id: str, **values) -> None:
     for name, value in values.items():
-        element = driver.find_element(By.CSS_SELECTOR, f"#{form_id} [name={name}]")
+        element = driver.find_element(By.CSS_SELECTOR, f"#{form_id} [name=\"{name}\"]")
         if element.tag_name == "select":
             select = Select(element)
             if select.is_multiple:
@@ -144,6 +145,21 @@ def submit(driver, button) -> None:
     button.click()
     WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return window.leaving") is None
                                       and d.execute_script("return document.readyState") == "complete")
+
+
+def submit_confirmed(driver, button) -> None:
+    """Clicks a row's button that asks first, says yes, and waits for the page it leads to."""
+    driver.execute_script("window.leaving = true")
+    button.click()
+    WebDriverWait(driver, WAIT).until(expected_conditions.alert_is_present()).accept()
+    WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return window.leaving") is None
+                                      and d.execute_script("return document.readyState") == "complete")
+
+
+def row_button(driver, table_id: str, text: str, label: str):
+    """The button `label` of the row of table `table_id` that mentions `text`."""
+    row = next(r for r in driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr") if text in r.text)
+    return next(b for b in row.find_elements(By.CSS_SELECTOR, "button") if b.text == label)
 
 
 def current_project(driver) -> str:
@@ -323,7 +339,8 @@ def test_a_member_is_refused_admin_pages_and_sees_only_the_current_project(brows
     open_page(browser, martlet, "/dashboard/admin/hypervisors/")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not allowed"
     assert cookie_session(browser).get(martlet.base_url + "/dashboard/admin/hypervisors/").status_code == 403
-    assert cookie_session(browser).get(martlet.base_url + "/dashboard/identity/users/").status_code == 403
+    for page in ("identity/users", "identity/role_assignments", "admin/quotas", "admin/aggregates", "admin/services"):
+        assert cookie_session(browser).get(f"{martlet.base_url}/dashboard/{page}/").status_code == 403, page
     screenshot(browser, "forbidden")
     # The other project has an instance of its own, made with the API.
     elsewhere = next(p["name"] for p in (world["first"], world["second"]) if p["name"] != current_project(browser))
@@ -340,6 +357,81 @@ def test_a_member_is_refused_admin_pages_and_sees_only_the_current_project(brows
     open_page(browser, martlet, "/dashboard/project/instances/")
     assert other in browser.page_source
     assert world.get("server", {}).get("name", "-") not in browser.page_source
+
+
+def test_an_admin_manages_identity_quotas_and_aggregates_and_sees_the_services(browser, martlet, world, identity):
+    """The admin pages a person uses to run the cloud, each change checked through the APIs: a
+    group with the world's user in it, a role granted on a project and revoked, a project's quotas
+    in Compute, Block Storage and Networking, a host aggregate with the compute host in it, and the
+    services of all three."""
+    admin = identity.admin_token()
+    user, project = world["user"], world["second"]
+    sign_in(browser, martlet, "admin", martlet.admin_password)
+    assert browser.find_elements(By.LINK_TEXT, "Role Assignments")
+
+    group, role = uniq("dash-group"), uniq("dash-role")
+    open_page(browser, martlet, "/dashboard/identity/groups/")
+    fill(browser, "group", name=group)
+    assert f"Created group {group}." in flash(browser)
+    fill(browser, "membership", group=group, user=user["name"])
+    assert "Added the user to the group." in flash(browser), flash(browser)
+    (made,) = api(martlet, admin, "GET", f"/identity/v3/groups?name={group}").json()["groups"]
+    members = api(martlet, admin, "GET", f"/identity/v3/groups/{made['id']}/users").json()["users"]
+    assert [m["id"] for m in members] == [user["id"]]
+    screenshot(browser, "admin-groups")
+
+    open_page(browser, martlet, "/dashboard/identity/roles/")
+    fill(browser, "role", name=role)
+    assert f"Created role {role}." in flash(browser)
+    (role_id,) = [r["id"] for r in api(martlet, admin, "GET", f"/identity/v3/roles?name={role}").json()["roles"]]
+    open_page(browser, martlet, "/dashboard/identity/role_assignments/")
+    fill(browser, "grant", role=role, actor=f"User: {user['name']}", project=project["name"])
+    assert "Granted the role." in flash(browser), flash(browser)
+    query = f"/identity/v3/role_assignments?user.id={user['id']}&scope.project.id={project['id']}&role.id={role_id}"
+    assert len(api(martlet, admin, "GET", query).json()["role_assignments"]) == 1
+    assert role in browser.find_element(By.ID, "assignments").text
+    screenshot(browser, "admin-role-assignments")
+    submit_confirmed(browser, row_button(browser, "assignments", role, "Revoke"))
+    assert "Revoked the role." in flash(browser), flash(browser)
+    assert api(martlet, admin, "GET", query).json()["role_assignments"] == []
+    open_page(browser, martlet, "/dashboard/identity/roles/")
+    submit_confirmed(browser, row_button(browser, "roles", role, "Delete"))
+    assert "Deleted the role." in flash(browser)
+    open_page(browser, martlet, "/dashboard/identity/groups/")
+    submit_confirmed(browser, row_button(browser, "groups", group, "Delete"))
+    assert api(martlet, admin, "GET", f"/identity/v3/groups?name={group}").json()["groups"] == []
+
+    open_page(browser, martlet, f"/dashboard/admin/quotas/?project={project['id']}")
+    fill(browser, "quotas", **{"compute.instances": "7", "volume.volumes": "3", "network.network": "-1"})
+    assert "Saved the quotas." in flash(browser), flash(browser)
+    assert api(martlet, admin, "GET", f"/compute/v2.1/os-quota-sets/{project['id']}").json()["quota_set"]["instances"] == 7
+    assert api(martlet, admin, "GET", f"/volume/v3/os-quota-sets/{project['id']}").json()["quota_set"]["volumes"] == 3
+    assert api(martlet, admin, "GET", f"/network/v2.0/quotas/{project['id']}").json()["quota"]["network"] == -1
+    # A value that is not a number changes nothing in any service.
+    fill(browser, "quotas", **{"compute.instances": "9", "network.network": "many"})
+    assert "is a whole number" in flash(browser)
+    assert api(martlet, admin, "GET", f"/compute/v2.1/os-quota-sets/{project['id']}").json()["quota_set"]["instances"] == 7
+    screenshot(browser, "admin-quotas")
+
+    aggregate = uniq("dash-agg")
+    host = sorted({s["host"] for s in api(martlet, admin, "GET", "/compute/v2.1/os-services?binary=nova-compute").json()["services"]})[0]
+    open_page(browser, martlet, "/dashboard/admin/aggregates/")
+    fill(browser, "aggregate", name=aggregate, availability_zone=aggregate + "-zone")
+    assert f"Created host aggregate {aggregate}." in flash(browser)
+    fill(browser, "aggregate-host", id=aggregate, host=host)
+    assert f"Added host {host}." in flash(browser), flash(browser)
+    (shown,) = [a for a in api(martlet, admin, "GET", "/compute/v2.1/os-aggregates").json()["aggregates"] if a["name"] == aggregate]
+    assert shown["hosts"] == [host] and shown["availability_zone"] == aggregate + "-zone"
+    screenshot(browser, "admin-aggregates")
+    submit_confirmed(browser, row_button(browser, "aggregates", aggregate, "Remove"))
+    submit_confirmed(browser, row_button(browser, "aggregates", aggregate, "Delete"))
+    assert "Deleted the host aggregate." in flash(browser), flash(browser)
+    assert aggregate not in [a["name"] for a in api(martlet, admin, "GET", "/compute/v2.1/os-aggregates").json()["aggregates"]]
+
+    open_page(browser, martlet, "/dashboard/admin/services/")
+    assert "nova-compute" in browser.find_element(By.ID, "compute-services").text
+    assert "cinder-volume" in browser.find_element(By.ID, "volume-services").text
+    screenshot(browser, "admin-services")
 
 
 def test_forms_without_the_csrf_token_change_nothing_and_sign_out_ends_the_session(browser, martlet, world, identity):

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import MartletCore
 
-/// Admin and identity pages. Nothing here checks roles itself: the APIs' policy decides, and a
+/// Admin pages. Nothing here checks roles itself: the APIs' policy decides, and a
 /// member who opens one sees the service's refusal.
 enum AdminView {
     static func addRoutes(_ routes: Routes) {
@@ -53,25 +53,28 @@ enum AdminView {
             try await visit.send(.delete, "/compute/v2.1/flavors/\(Components.segment(form.get("id") ?? ""))")
             return "Deleted the flavor."
         }
-        routes.page("identity/projects") { visit in
-            let projects = try await visit.get("/identity/v3/projects")["projects"]?.array ?? []
-            return visit.page("Projects", Components.table(projects, [
-                .init("Name", key: "name"), .init("ID", key: "id"), .init("Domain", key: "domain_id"), .init("Enabled", key: "enabled"),
-                .init("Description", key: "description"),
-            ], empty: "No projects.", id: "projects") + "<h2>Create Project</h2>" + Components.form(visit, action: "/dashboard/identity/projects/create/", [
-                .init(name: "name", label: "Name", kind: .text, required: true), .init(name: "description", label: "Description", kind: .text),
-            ], submit: "Create Project", id: "project"))
-        }
-        routes.action("identity/projects/create", back: { _ in "/dashboard/identity/projects/" }) { visit, form in
-            try await visit.send(.post, "/identity/v3/projects", ["project": ["name": .string(form.get("name") ?? ""), "description": .string(form.get("description") ?? "")]])
-            return "Created project \(form.get("name") ?? "")."
-        }
-        routes.page("identity/users") { visit in
-            let users = try await visit.get("/identity/v3/users")["users"]?.array ?? []
-            return visit.page("Users", Components.table(users, [
-                .init("Name", key: "name"), .init("ID", key: "id"), .init("Domain", key: "domain_id"), .init("Enabled", key: "enabled"),
-                .init("Default Project", key: "default_project_id"),
-            ], empty: "No users.", id: "users"))
+        addAggregates(routes)
+        routes.page("admin/services") { visit in
+            async let compute = visit.get("/compute/v2.1/os-services")
+            async let volume = visit.get("/volume/v3/os-services")
+            async let agents = visit.get("/network/v2.0/agents")
+            async let zones = visit.get("/compute/v2.1/os-availability-zone/detail")
+            let serviceColumns: [Components.Column] = [
+                .init("Name", key: "binary"), .init("Host", key: "host"), .init("Zone", key: "zone"), .init("Status", key: "status"),
+                .init("State") { Components.status($0["state"]?.stringValue) }, .init("Last Updated", key: "updated_at"),
+            ]
+            return visit.page("System Services",
+                "<h2>Compute Services</h2>" + Components.table(try await compute["services"]?.array ?? [], serviceColumns, empty: "No compute services.", id: "compute-services")
+                + "<h2>Block Storage Services</h2>" + Components.table(try await volume["services"]?.array ?? [], serviceColumns, empty: "No block storage services.", id: "volume-services")
+                + "<h2>Network Agents</h2>" + Components.table(try await agents["agents"]?.array ?? [], [
+                    .init("Type", key: "agent_type"), .init("Name", key: "binary"), .init("Host", key: "host"), .init("Zone", key: "availability_zone"),
+                    .init("Status") { $0["admin_state_up"] == false ? "Disabled" : "Enabled" },
+                    .init("State") { Components.status($0["alive"] == true ? "UP" : "DOWN") },
+                ], empty: "No network agents.", id: "agents")
+                + "<h2>Availability Zones</h2>" + Components.table(try await zones["availabilityZoneInfo"]?.array ?? [], [
+                    .init("Name", key: "zoneName"), .init("Hosts") { "\(($0["hosts"]?.objectValue ?? [:]).keys.sorted().joined(separator: ", "))" },
+                    .init("Available") { Components.status($0["zoneState"]?["available"] == true ? "UP" : "DOWN") },
+                ], empty: "No availability zones.", id: "zones"))
         }
         routes.page("admin/info") { visit in
             async let services = visit.get("/identity/v3/services")
@@ -81,6 +84,50 @@ enum AdminView {
                 .init("Service") { "\(names[$0["service_id"]?.stringValue ?? ""])" }, .init("Interface", key: "interface"),
                 .init("Region", key: "region_id"), .init("URL", key: "url"),
             ], empty: "No endpoints.", id: "endpoints"))
+        }
+    }
+
+    /// Host aggregates: create, delete, and hosts added and removed (Nova's `add_host`/`remove_host`).
+    static func addAggregates(_ routes: Routes) {
+        let back: @Sendable (Visit) -> String = { _ in "/dashboard/admin/aggregates/" }
+        routes.page("admin/aggregates") { visit in
+            async let aggregates = visit.get("/compute/v2.1/os-aggregates")
+            async let services = visit.get("/compute/v2.1/os-services?binary=nova-compute")
+            let list = try await aggregates["aggregates"]?.array ?? []
+            let hosts = Set((try await services["services"]?.array ?? []).compactMap { $0["host"]?.stringValue }).sorted()
+            return visit.page("Host Aggregates", Components.table(list, [
+                .init("Name", key: "name"), .init("Availability Zone", key: "availability_zone"),
+                .init("Hosts") { aggregate in
+                    HTML.join((aggregate["hosts"]?.array ?? []).compactMap(\.stringValue).map { host in
+                        let remove = Components.button(visit, action: "/dashboard/admin/aggregates/remove_host/", "Remove", confirm: "Remove \(host) from this aggregate?",
+                                                       fields: [("id", Components.text(aggregate["id"])), ("host", host)])
+                        return "<span class=\"member\">\(host) \(remove)</span>"
+                    })
+                },
+                .init("Metadata") { "\(($0["metadata"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Components.text($0.value))" }.joined(separator: ", "))" },
+                .init("Actions") { Components.button(visit, action: "/dashboard/admin/aggregates/delete/", "Delete", confirm: "Delete this aggregate?", fields: [("id", Components.text($0["id"]))]) },
+            ], empty: "No host aggregates.", id: "aggregates") + "<h2>Create Host Aggregate</h2>" + Components.form(visit, action: "/dashboard/admin/aggregates/create/", [
+                .init(name: "name", label: "Name", kind: .text, required: true), .init(name: "availability_zone", label: "Availability Zone", kind: .text),
+            ], submit: "Create Host Aggregate", id: "aggregate") + "<h2>Add Host</h2>" + Components.form(visit, action: "/dashboard/admin/aggregates/add_host/", [
+                .init(name: "id", label: "Aggregate", kind: .select(list.map { (value: Components.text($0["id"]), label: Components.text($0["name"])) }), required: true),
+                .init(name: "host", label: "Host", kind: .select(hosts.map { (value: $0, label: $0) }), required: true),
+            ], submit: "Add Host", id: "aggregate-host"))
+        }
+        routes.action("admin/aggregates/create", back: back) { visit, form in
+            var aggregate: [String: JSON] = ["name": .string(form.get("name") ?? "")]
+            if let zone = form.get("availability_zone"), !zone.isEmpty { aggregate["availability_zone"] = .string(zone) }
+            try await visit.send(.post, "/compute/v2.1/os-aggregates", ["aggregate": .object(aggregate)])
+            return "Created host aggregate \(form.get("name") ?? "")."
+        }
+        routes.action("admin/aggregates/delete", back: back) { visit, form in
+            try await visit.send(.delete, "/compute/v2.1/os-aggregates/\(Components.segment(form.get("id") ?? ""))")
+            return "Deleted the host aggregate."
+        }
+        for (path, action) in [("add_host", "add_host"), ("remove_host", "remove_host")] {
+            routes.action("admin/aggregates/\(path)", back: back) { visit, form in
+                try await visit.send(.post, "/compute/v2.1/os-aggregates/\(Components.segment(form.get("id") ?? ""))/action", [action: ["host": .string(form.get("host") ?? "")]])
+                return action == "add_host" ? "Added host \(form.get("host") ?? "")." : "Removed host \(form.get("host") ?? "")."
+            }
         }
     }
 }
