@@ -116,7 +116,7 @@ final class Firewall: @unchecked Sendable {
         let number = try previous?.number ?? locked { try Self.lowestFree(Set(ports.values.map(\.number))) }
         var lines = rules.port(plan, tap: tap, number: number) + rules.statefulness(number: number, stateless: isStateless(plan))
         if let previous { lines = leaving(previous.plan, for: plan) + lines }
-        try await run(lines)
+        try await run(lines + prefixSets(previous?.plan, plan))
         let record = Record(number: number, plan: plan)
         try locked {
             try RuntimeFiles.write(try JSONEncoder().encode(record), to: "\(root)/ports/\(plan.id)")
@@ -126,7 +126,7 @@ final class Firewall: @unchecked Sendable {
 
     func remove(port id: String, tap: String) async {
         guard let record = locked({ ports[id] }) else { return }
-        await runEach(leaving(record.plan, for: nil) + rules.removePort(id, tap: tap, number: record.number)
+        await runEach(leaving(record.plan, for: nil) + prefixSets(record.plan, nil) + rules.removePort(id, tap: tap, number: record.number)
                       + rules.statefulness(number: record.number, stateless: false))
         locked {
             ports[id] = nil
@@ -144,6 +144,19 @@ final class Firewall: @unchecked Sendable {
                 let gone = addresses.filter { !(kept[group]?.contains($0) ?? false) && !others.contains($0) }
                 return gone.isEmpty ? [] : rules.deleteElements(group: group, gone)
             }
+        }
+    }
+
+    /// The prefix sets of the groups a port's address-pair prefixes were or will be in, rewritten
+    /// with every member's: nothing when neither `old` nor `new` has any.
+    private func prefixSets(_ old: PortPlan?, _ new: PortPlan?) -> [String] {
+        let plans = [old, new].compactMap { $0 }
+        guard plans.contains(where: { !FirewallRules.prefixes($0).isEmpty }) else { return [] }
+        let id = plans[0].id
+        let groups = Set(plans.flatMap(\.securityGroupIDs)).sorted()
+        let others = locked { ports.values.map(\.plan).filter { $0.id != id } } + (new.map { [$0] } ?? [])
+        return groups.flatMap { group in
+            rules.replacePrefixes(group: group, others.filter { $0.securityGroupIDs.contains(group) }.flatMap(FirewallRules.prefixes))
         }
     }
 

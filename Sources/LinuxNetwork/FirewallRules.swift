@@ -66,6 +66,8 @@ struct FirewallRules {
 
     static func chain(_ group: String, _ direction: String) -> String { "sg_\(direction == "egress" ? "out" : "in")_\(group)" }
     static func set(_ group: String, v6: Bool) -> String { "sg_\(group)_\(v6 ? "v6" : "v4")" }
+    /// The prefixes of the group's members' allowed address pairs (`10.0.0.0/24`): an interval set.
+    static func prefixSet(_ group: String, v6: Bool) -> String { "sg_\(group)_\(v6 ? "v6" : "v4")_nets" }
 
     /// What a group's chains and address sets need to exist (empty), for a port or rule naming it.
     func groupExists(_ group: String) -> [String] {
@@ -74,6 +76,8 @@ struct FirewallRules {
             "add chain inet \(table) \(Self.chain(group, "egress"))",
             "add set inet \(table) \(Self.set(group, v6: false)) { type ipv4_addr; }",
             "add set inet \(table) \(Self.set(group, v6: true)) { type ipv6_addr; }",
+            "add set inet \(table) \(Self.prefixSet(group, v6: false)) { type ipv4_addr; flags interval; }",
+            "add set inet \(table) \(Self.prefixSet(group, v6: true)) { type ipv6_addr; flags interval; }",
         ]
     }
 
@@ -85,26 +89,35 @@ struct FirewallRules {
             let chain = Self.chain(plan.id, direction)
             lines.append("flush chain inet \(table) \(chain)")
             for rule in plan.rules where rule.direction == direction {
-                lines.append("add rule inet \(table) \(chain) \(Self.match(rule)) accept comment \(Self.quoted(rule.id))")
+                lines += Self.matches(rule).map { "add rule inet \(table) \(chain) \($0) accept comment \(Self.quoted(rule.id))" }
             }
         }
         return lines
     }
 
     func removeGroup(_ group: String) -> (flush: [String], delete: [String]) {
-        let chains = ["ingress", "egress"].map { Self.chain(group, $0) }, sets = [false, true].map { Self.set(group, v6: $0) }
+        let chains = ["ingress", "egress"].map { Self.chain(group, $0) }
+        let sets = [false, true].flatMap { [Self.set(group, v6: $0), Self.prefixSet(group, v6: $0)] }
         return (chains.map { "flush chain inet \(table) \($0)" } + sets.map { "flush set inet \(table) \($0)" },
                 chains.map { "delete chain inet \(table) \($0)" } + sets.map { "delete set inet \(table) \($0)" })
     }
 
-    /// A rule's match, as Neutron's firewall drivers read it: the protocol by name or number, a
-    /// port range (or an ICMP type and code), and the remote end as a prefix or a group's set.
-    static func match(_ rule: SecurityGroupPlan.Rule) -> String {
+    /// A rule's matches, as Neutron's firewall drivers read it: the protocol by name or number, a
+    /// port range (or an ICMP type and code), and the remote end as a prefix or a group: one match
+    /// for its members' addresses and one for their address pairs' prefixes.
+    static func matches(_ rule: SecurityGroupPlan.Rule) -> [String] {
+        let v6 = rule.ethertype == "IPv6"
+        let family = v6 ? "ip6" : "ip", end = rule.direction == "egress" ? "daddr" : "saddr"
+        guard let remote = rule.remoteGroupID else { return [match(rule, remote: nil)] }
+        return [set(remote, v6: v6), prefixSet(remote, v6: v6)].map { match(rule, remote: "\(family) \(end) @\($0)") }
+    }
+
+    private static func match(_ rule: SecurityGroupPlan.Rule, remote: String?) -> String {
         let v6 = rule.ethertype == "IPv6"
         var parts = ["meta nfproto \(v6 ? "ipv6" : "ipv4")"]
         let family = v6 ? "ip6" : "ip", end = rule.direction == "egress" ? "daddr" : "saddr"
         if let prefix = rule.remoteIPPrefix, !["0.0.0.0/0", "::/0"].contains(prefix) { parts.append("\(family) \(end) \(prefix)") }
-        if let remote = rule.remoteGroupID { parts.append("\(family) \(end) @\(set(remote, v6: v6))") }
+        if let remote { parts.append(remote) }
         // Neutron reads `icmp` in an IPv6 rule as ICMPv6 (tempest writes its IPv6 ping rules so).
         if var proto = protocolNumber(rule.proto) {
             if v6, rule.proto == "icmp" { proto = 58 }
@@ -209,6 +222,23 @@ struct FirewallRules {
             return String(parts[0])
         }
         return plan.securityGroupIDs.map { ($0, Array(Set(addresses)).sorted()) }
+    }
+
+    /// The port's allowed address pairs that are prefixes of more than one address.
+    static func prefixes(_ plan: PortPlan) -> [IPPrefix] {
+        plan.allowedAddressPairs.compactMap { pair in
+            IPPrefix(pair.ipAddress).flatMap { $0.length < $0.bytes.count * 8 ? $0 : nil }
+        }
+    }
+
+    /// The group's prefix sets made to hold `prefixes` (its members' all), rewritten: prefixes of
+    /// address pairs are few, and an interval set takes no overlapping element to count.
+    func replacePrefixes(group: String, _ prefixes: [IPPrefix]) -> [String] {
+        [false, true].flatMap { v6 -> [String] in
+            let name = Self.prefixSet(group, v6: v6)
+            let some = IPPrefix.outermost(prefixes.filter { $0.isIPv6 == v6 }).map(\.network)
+            return ["flush set inet \(table) \(name)"] + (some.isEmpty ? [] : ["add element inet \(table) \(name) { \(some.joined(separator: ", ")) }"])
+        }
     }
 
     func addElements(group: String, _ addresses: [String]) -> [String] { elements("add", group: group, addresses) }

@@ -15,6 +15,30 @@ struct IPPrefix {
 
     var isIPv6: Bool { bytes.count == 16 }
 
+    /// The prefix as `network/length`, its host bits cleared (`10.0.0.5/24` is `10.0.0.0/24`).
+    var network: String {
+        let cleared = bytes.enumerated().map { index, byte -> UInt8 in
+            let kept = min(max(length - index * 8, 0), 8)
+            return kept == 8 ? byte : byte & ~(0xff >> UInt8(kept))
+        }
+        return "\(Self.text(cleared))/\(length)"
+    }
+
+    /// Whether every address of `other` is in this prefix.
+    func covers(_ other: IPPrefix) -> Bool {
+        other.bytes.count == bytes.count && other.length >= length && contains(Self.text(other.bytes))
+    }
+
+    /// The prefixes less those inside another (and repeats): two prefixes are either apart or
+    /// one holds the other, so what is left never overlaps, as an nftables interval set needs.
+    static func outermost(_ prefixes: [IPPrefix]) -> [IPPrefix] {
+        var kept: [IPPrefix] = []
+        for prefix in prefixes.sorted(by: { $0.length < $1.length }) where !kept.contains(where: { $0.covers(prefix) }) {
+            kept.append(prefix)
+        }
+        return kept.sorted { $0.network < $1.network }
+    }
+
     func contains(_ ip: String) -> Bool {
         guard let other = Self.bytes(ip), other.count == bytes.count else { return false }
         for bit in 0..<length {

@@ -113,6 +113,29 @@ struct SecurityGroupTests {
             try await backend.apply(port: p3)
             #expect(await !g3.pings(g1), "a port that left web still reaches its members by ping")
 
+            // An address pair that is a prefix joins the group's prefix set: from an address inside
+            // it a member is admitted by `remote_group_id` rules, and a non-member (the same pair,
+            // the same address, past anti-spoofing) is not. Overlapping prefixes of two members
+            // are kept as the outer one, and the inner one stays when the outer goes.
+            _ = try await HostCommand.run(["ip", "-n", g3.namespace, "addr", "add", "10.91.0.200/24", "dev", "eth0"])
+            p3.allowedAddressPairs = [.init(ipAddress: "10.91.0.128/25", macAddress: "")]
+            try await backend.apply(port: p3)
+            #expect(await !g3.pings(g1, from: "10.91.0.200"), "a pair's prefix is admitted by a group it is not in")
+            p3.securityGroupIDs = [plainID, webID]
+            try await backend.apply(port: p3)
+            #expect(await eventually { await g3.pings(g1, from: "10.91.0.200") }, "a member's pair prefix is not admitted by its group")
+            var wide = p2
+            wide.allowedAddressPairs = [.init(ipAddress: "10.91.0.5/24", macAddress: "")]
+            try await backend.apply(port: wide)
+            let nets = try await HostCommand.run(["nft", "list", "set", "inet", backend.firewall.rules.table, FirewallRules.prefixSet(webID, v6: false)])
+            #expect(nets.contains("10.91.0.0/24") && !nets.contains("10.91.0.128/25"), "\(nets)")
+            try await backend.apply(port: p2)
+            #expect(await eventually { await g3.pings(g1, from: "10.91.0.200") }, "a member's prefix went with another's")
+            p3.securityGroupIDs = [plainID]
+            p3.allowedAddressPairs = []
+            try await backend.apply(port: p3)
+            #expect(await !g3.pings(g1, from: "10.91.0.200"), "a former member's pair prefix is still admitted")
+
             // A port in no group admits nothing, from members of its former group neither.
             var alone = p1
             alone.securityGroupIDs = []
@@ -155,19 +178,24 @@ struct SecurityGroupTests {
     }
 
     @Test func rulesReadAsNeutronWritesThem() {
-        #expect(FirewallRules.match(Self.rule("ingress", "tcp", port: 22, prefix: "10.0.0.0/8"))
-            == "meta nfproto ipv4 ip saddr 10.0.0.0/8 meta l4proto 6 th dport 22")
+        #expect(FirewallRules.matches(Self.rule("ingress", "tcp", port: 22, prefix: "10.0.0.0/8"))
+            == ["meta nfproto ipv4 ip saddr 10.0.0.0/8 meta l4proto 6 th dport 22"])
         var icmp = Self.rule("egress", "icmp", port: 8, prefix: "0.0.0.0/0")
         icmp.portRangeMax = 0
-        #expect(FirewallRules.match(icmp) == "meta nfproto ipv4 meta l4proto 1 icmp type 8 icmp code 0")
+        #expect(FirewallRules.matches(icmp) == ["meta nfproto ipv4 meta l4proto 1 icmp type 8 icmp code 0"])
         let v6 = SecurityGroupPlan.Rule(id: "r", direction: "egress", ethertype: "IPv6", proto: "udp", portRangeMin: 1000, portRangeMax: 2000,
                                         remoteIPPrefix: nil, remoteGroupID: "g")
-        #expect(FirewallRules.match(v6) == "meta nfproto ipv6 ip6 daddr @sg_g_v6 meta l4proto 17 th dport 1000-2000")
-        #expect(FirewallRules.match(Self.rule("ingress", "112")) == "meta nfproto ipv4 meta l4proto 112")
+        // A group's members are matched by their addresses, and by their address pairs' prefixes.
+        #expect(FirewallRules.matches(v6) == ["meta nfproto ipv6 ip6 daddr @sg_g_v6 meta l4proto 17 th dport 1000-2000",
+                                              "meta nfproto ipv6 ip6 daddr @sg_g_v6_nets meta l4proto 17 th dport 1000-2000"])
+        #expect(FirewallRules.matches(Self.rule("ingress", "112")) == ["meta nfproto ipv4 meta l4proto 112"])
         // `icmp` in an IPv6 rule is ICMPv6, as Neutron reads it.
         let ping6 = SecurityGroupPlan.Rule(id: "r", direction: "ingress", ethertype: "IPv6", proto: "icmp", portRangeMin: 128, portRangeMax: nil,
                                            remoteIPPrefix: "::/0", remoteGroupID: nil)
-        #expect(FirewallRules.match(ping6) == "meta nfproto ipv6 meta l4proto 58 icmpv6 type 128")
+        #expect(FirewallRules.matches(ping6) == ["meta nfproto ipv6 meta l4proto 58 icmpv6 type 128"])
+        // Prefixes as an interval set takes them: host bits cleared, none inside another.
+        let prefixes = ["10.0.0.5/24", "10.0.0.128/25", "10.1.0.0/16", "10.0.0.0/24", "2001:db8::1/64", "2001:db8::/48"].compactMap(IPPrefix.init)
+        #expect(IPPrefix.outermost(prefixes).map(\.network) == ["10.0.0.0/24", "10.1.0.0/16", "2001:db8::/48"])
         #expect(FirewallRules.linkLocal("fa:16:3e:00:91:0b") == "fe80::f816:3eff:fe00:910b")
     }
 }
