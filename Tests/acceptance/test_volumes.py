@@ -779,7 +779,8 @@ def test_file_driver_keeps_volumes_as_raw_files(martlet, osc, tmp_path):
         paths = files_of(data, vid)
         assert len(paths) == 1, f"expected one file for volume {vid} under {data}: {paths}"
         assert paths[0].name == f"volume-{vid}.raw" and paths[0].stat().st_size == GiB, paths
-        assert paths[0].stat().st_blocks == 0, "a blank volume's file is sparse"
+        # Sparse: qemu-img writes only the first block (for qemu's alignment probe).
+        assert paths[0].stat().st_blocks * 512 <= 64 << 10, f"a blank volume's file is not sparse: {paths[0].stat()}"
 
         osc.ok("volume", "set", "--size", "2", vid, **cli)
         api.wait_status(vid, "available", size=2)
