@@ -659,6 +659,32 @@ def test_sdk_volume_create_attach_detach_delete(conn, volumes, servers, net, ima
     assert conn.block_storage.find_volume(vol.id) is None
 
 
+def test_sdk_cloud_layer_waits_for_each_step(conn, volumes, servers, net, image):
+    """openstacksdk's cloud layer, as Ansible's and Terraform-like tools call it:
+    `create_volume(wait=True)`, `attach_volume(wait=True)` (it waits for `in-use`),
+    `detach_volume(wait=True)` and `delete_volume(wait=True)` each return once the step is done."""
+    name = uniq("sdk-cloud-vol")
+    vol = conn.create_volume(size=1, name=name, wait=True, timeout=WAIT)
+    volumes.volume(vol.id)
+    assert (vol.status, vol.name, vol.size) == ("available", name, 1), vol
+    flavor = conn.compute.find_flavor("m1.nano", ignore_missing=False)
+    server = conn.compute.create_server(name=uniq("sdk-cloud-vm"), flavor_id=flavor.id, image_id=image["id"],
+                                        networks=[{"uuid": net["network"]["id"]}])
+    servers.track(server.id)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", interval=1, wait=120)
+
+    attachment = conn.attach_volume(server, vol, wait=True, timeout=WAIT)
+    assert (attachment.volume_id, attachment.device) == (vol.id, "/dev/vdb"), attachment
+    shown = conn.get_volume(vol.id)
+    assert shown.status == "in-use" and [a["server_id"] for a in shown.attachments] == [server.id], shown
+    assert [v.id for v in conn.get_volumes(server)] == [vol.id]
+
+    conn.detach_volume(server, shown, wait=True, timeout=WAIT)
+    assert conn.get_volume(vol.id).status == "available"
+    assert conn.delete_volume(vol.id, wait=True, timeout=WAIT) is True
+    assert conn.get_volume(vol.id) is None
+
+
 def test_sdk_project_default_type_time_filters_and_reimage(conn, osc, volume_api, volumes, cleanup, member, image):
     """openstacksdk at the microversions it negotiates (volumes up to 3.71): a project's own
     default type (3.62), time filters (3.60), the newer fields, and a re-image (3.68)."""
