@@ -38,6 +38,15 @@ public final class FileVolumeDriver: VolumeDriver {
     /// The file of volume `id`, if it has one.
     func volumeFile(_ id: String) throws -> DiskFile? { try existing("volume-\(Self.checked(id))") }
     func snapshotFile(_ id: String) throws -> DiskFile? { try existing("snapshot-\(Self.checked(id))") }
+    /// The file of volume `id`, which must have one.
+    func requiredVolumeFile(_ id: String) throws -> DiskFile {
+        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        return file
+    }
+    func requiredSnapshotFile(_ id: String) throws -> DiskFile {
+        guard let file = try snapshotFile(id) else { throw DriverError.notFound("snapshot \(id)") }
+        return file
+    }
     /// Where a new volume's file goes.
     func newVolumePath(_ id: String) throws -> String { "\(folder)/volume-\(try Self.checked(id)).raw" }
 
@@ -83,11 +92,9 @@ public final class FileVolumeDriver: VolumeDriver {
         case .blank:
             try await HostCommand.run(["qemu-img", "create", "-q", "-f", target.format, partial, "\(sizeGB)G"])
         case .volume(let id):
-            guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
-            try await copy(file, to: partial, format: target.format)
+            try await copy(try requiredVolumeFile(id), to: partial, format: target.format)
         case .snapshot(let id):
-            guard let file = try snapshotFile(id) else { throw DriverError.notFound("snapshot \(id)") }
-            try await copy(file, to: partial, format: target.format)
+            try await copy(try requiredSnapshotFile(id), to: partial, format: target.format)
         case .image(let id):
             try await fetch(image: id, into: partial, format: target.format)
         }
@@ -147,7 +154,7 @@ public final class FileVolumeDriver: VolumeDriver {
     }
 
     public func extend(_ id: String, sizeGB: Int) async throws {
-        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let file = try requiredVolumeFile(id)
         let size = try await Self.virtualSize(file)
         guard Int64(sizeGB) << 30 >= size else { throw DriverError.invalidInput("volume \(id) cannot shrink from \(size >> 30) GiB") }
         if Int64(sizeGB) << 30 > size { try await resize(file, toBytes: Int64(sizeGB) << 30) }
@@ -156,7 +163,7 @@ public final class FileVolumeDriver: VolumeDriver {
     /// A copy of the volume's file, in its format.
     public func createSnapshot(_ snapshotID: String, of volumeID: String) async throws {
         guard try snapshotFile(snapshotID) == nil else { return }
-        guard let volume = try volumeFile(volumeID) else { throw DriverError.notFound("volume \(volumeID)") }
+        let volume = try requiredVolumeFile(volumeID)
         let target = "\(folder)/snapshot-\(try Self.checked(snapshotID)).\(volume.format)"
         let partial = "\(target).part"
         defer { try? FileManager.default.removeItem(atPath: partial) }
@@ -171,8 +178,8 @@ public final class FileVolumeDriver: VolumeDriver {
     /// The snapshot's file copied beside the volume's, then renamed over it: a crash leaves the
     /// old bytes or the new, and the revert can simply run again.
     public func revert(_ volumeID: String, to snapshotID: String) async throws {
-        guard let volume = try volumeFile(volumeID) else { throw DriverError.notFound("volume \(volumeID)") }
-        guard let snapshot = try snapshotFile(snapshotID) else { throw DriverError.notFound("snapshot \(snapshotID)") }
+        let volume = try requiredVolumeFile(volumeID)
+        let snapshot = try requiredSnapshotFile(snapshotID)
         let partial = "\(volume.path).revert"
         defer { try? FileManager.default.removeItem(atPath: partial) }
         try await copy(snapshot, to: partial, format: volume.format)
@@ -181,7 +188,7 @@ public final class FileVolumeDriver: VolumeDriver {
 
     /// The source is written beside the volume's file, then renamed over it.
     public func reimage(_ id: String, from source: VolumeSpec.Source) async throws {
-        guard let volume = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let volume = try requiredVolumeFile(id)
         let size = try await Self.virtualSize(volume)
         try await fill(volume, from: source, sizeGB: Int(size >> 30), partial: "\(volume.path).reimage")
     }
@@ -213,7 +220,7 @@ public final class FileVolumeDriver: VolumeDriver {
 
     /// This driver's files are on this host: the connection is the file's path and format.
     public func connect(_ id: String, host: String) async throws -> VolumeConnection {
-        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let file = try requiredVolumeFile(id)
         return VolumeConnection(driverVolumeType: "file", data: ["path": file.path, "format": file.format])
     }
 
@@ -222,7 +229,7 @@ public final class FileVolumeDriver: VolumeDriver {
     /// A copy in the asked format (a volume attached with `force` is read without its lock),
     /// streamed and removed as it is read.
     public func read(_ id: String, format: String) async throws -> ByteChunks {
-        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let file = try requiredVolumeFile(id)
         let qemuFormat = DiskImage.qemuFormat(format)
         guard Self.readableFormats.contains(qemuFormat) else { throw DriverError.invalidInput("a volume cannot be read as \(format)") }
         let copy = "\(folder)/read-\(Identifier.hex()).part"
@@ -238,7 +245,7 @@ public final class FileVolumeDriver: VolumeDriver {
     /// Streams the raw bytes to a temporary file, converts it to the volume's format and size and
     /// renames that over the volume, so a failure leaves the volume as it was.
     public func write(_ id: String, raw: ByteChunks) async throws {
-        guard let file = try volumeFile(id) else { throw DriverError.notFound("volume \(id)") }
+        let file = try requiredVolumeFile(id)
         let size = try await Self.virtualSize(file)
         let incoming = "\(folder)/write-\(Identifier.hex()).part", converted = "\(file.path).part"
         defer {

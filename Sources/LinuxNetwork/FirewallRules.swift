@@ -107,17 +107,16 @@ struct FirewallRules {
     /// for its members' addresses and one for their address pairs' prefixes.
     static func matches(_ rule: SecurityGroupPlan.Rule) -> [String] {
         let v6 = rule.ethertype == "IPv6"
-        let family = v6 ? "ip6" : "ip", end = rule.direction == "egress" ? "daddr" : "saddr"
-        guard let remote = rule.remoteGroupID else { return [match(rule, remote: nil)] }
-        return [set(remote, v6: v6), prefixSet(remote, v6: v6)].map { match(rule, remote: "\(family) \(end) @\($0)") }
+        guard let remote = rule.remoteGroupID else { return [match(rule, remoteSet: nil)] }
+        return [set(remote, v6: v6), prefixSet(remote, v6: v6)].map { match(rule, remoteSet: $0) }
     }
 
-    private static func match(_ rule: SecurityGroupPlan.Rule, remote: String?) -> String {
+    private static func match(_ rule: SecurityGroupPlan.Rule, remoteSet: String?) -> String {
         let v6 = rule.ethertype == "IPv6"
         var parts = ["meta nfproto \(v6 ? "ipv6" : "ipv4")"]
         let family = v6 ? "ip6" : "ip", end = rule.direction == "egress" ? "daddr" : "saddr"
         if let prefix = rule.remoteIPPrefix, !["0.0.0.0/0", "::/0"].contains(prefix) { parts.append("\(family) \(end) \(prefix)") }
-        if let remote { parts.append(remote) }
+        if let remoteSet { parts.append("\(family) \(end) @\(remoteSet)") }
         // Neutron reads `icmp` in an IPv6 rule as ICMPv6 (tempest writes its IPv6 ping rules so).
         if var proto = protocolNumber(rule.proto) {
             if v6, rule.proto == "icmp" { proto = 58 }

@@ -196,7 +196,7 @@ public final class QemuHypervisor: Hypervisor {
         let command = MachineCommand(binary: settings.binary, accelerator: accelerator, folder: folder, spec: instance,
                                      rescue: folder.rescued, resumeFrom: resumeFrom,
                                      configDrive: FileManager.default.fileExists(atPath: folder.configDrive))
-        try await HostCommand.run(try command.arguments) { .failed("qemu could not start the server: \($0)") }
+        try await HostCommand.run(try command.arguments()) { .failed("qemu could not start the server: \($0)") }
     }
 
     /// The ACPI power button, then a hard stop if the guest is still up after the grace period.

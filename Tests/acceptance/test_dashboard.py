@@ -139,19 +139,13 @@ def fill(driver, form_id: str, **values) -> None:
     submit(driver, driver.find_element(By.CSS_SELECTOR, f"#{form_id} button[type=submit]"))
 
 
-def submit(driver, button) -> None:
-    """Clicks a button or link that leads to another page, and waits until that page has replaced this one."""
+def submit(driver, button, confirm: bool = False) -> None:
+    """Clicks a button or link that leads to another page (saying yes when it asks first, with
+    `confirm`), and waits until that page has replaced this one."""
     driver.execute_script("window.leaving = true")
     button.click()
-    WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return window.leaving") is None
-                                      and d.execute_script("return document.readyState") == "complete")
-
-
-def submit_confirmed(driver, button) -> None:
-    """Clicks a row's button that asks first, says yes, and waits for the page it leads to."""
-    driver.execute_script("window.leaving = true")
-    button.click()
-    WebDriverWait(driver, WAIT).until(expected_conditions.alert_is_present()).accept()
+    if confirm:
+        WebDriverWait(driver, WAIT).until(expected_conditions.alert_is_present()).accept()
     WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return window.leaving") is None
                                       and d.execute_script("return document.readyState") == "complete")
 
@@ -391,14 +385,14 @@ def test_an_admin_manages_identity_quotas_and_aggregates_and_sees_the_services(b
     assert len(api(martlet, admin, "GET", query).json()["role_assignments"]) == 1
     assert role in browser.find_element(By.ID, "assignments").text
     screenshot(browser, "admin-role-assignments")
-    submit_confirmed(browser, row_button(browser, "assignments", role, "Revoke"))
+    submit(browser, row_button(browser, "assignments", role, "Revoke"), confirm=True)
     assert "Revoked the role." in flash(browser), flash(browser)
     assert api(martlet, admin, "GET", query).json()["role_assignments"] == []
     open_page(browser, martlet, "/dashboard/identity/roles/")
-    submit_confirmed(browser, row_button(browser, "roles", role, "Delete"))
+    submit(browser, row_button(browser, "roles", role, "Delete"), confirm=True)
     assert "Deleted the role." in flash(browser)
     open_page(browser, martlet, "/dashboard/identity/groups/")
-    submit_confirmed(browser, row_button(browser, "groups", group, "Delete"))
+    submit(browser, row_button(browser, "groups", group, "Delete"), confirm=True)
     assert api(martlet, admin, "GET", f"/identity/v3/groups?name={group}").json()["groups"] == []
 
     open_page(browser, martlet, f"/dashboard/admin/quotas/?project={project['id']}")
@@ -423,8 +417,8 @@ def test_an_admin_manages_identity_quotas_and_aggregates_and_sees_the_services(b
     (shown,) = [a for a in api(martlet, admin, "GET", "/compute/v2.1/os-aggregates").json()["aggregates"] if a["name"] == aggregate]
     assert shown["hosts"] == [host] and shown["availability_zone"] == aggregate + "-zone"
     screenshot(browser, "admin-aggregates")
-    submit_confirmed(browser, row_button(browser, "aggregates", aggregate, "Remove"))
-    submit_confirmed(browser, row_button(browser, "aggregates", aggregate, "Delete"))
+    submit(browser, row_button(browser, "aggregates", aggregate, "Remove"), confirm=True)
+    submit(browser, row_button(browser, "aggregates", aggregate, "Delete"), confirm=True)
     assert "Deleted the host aggregate." in flash(browser), flash(browser)
     assert aggregate not in [a["name"] for a in api(martlet, admin, "GET", "/compute/v2.1/os-aggregates").json()["aggregates"]]
 

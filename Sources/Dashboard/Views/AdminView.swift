@@ -123,8 +123,8 @@ enum AdminView {
             try await visit.send(.delete, "/compute/v2.1/os-aggregates/\(Components.segment(form.get("id") ?? ""))")
             return "Deleted the host aggregate."
         }
-        for (path, action) in [("add_host", "add_host"), ("remove_host", "remove_host")] {
-            routes.action("admin/aggregates/\(path)", back: back) { visit, form in
+        for action in ["add_host", "remove_host"] {
+            routes.action("admin/aggregates/\(action)", back: back) { visit, form in
                 try await visit.send(.post, "/compute/v2.1/os-aggregates/\(Components.segment(form.get("id") ?? ""))/action", [action: ["host": .string(form.get("host") ?? "")]])
                 return action == "add_host" ? "Added host \(form.get("host") ?? "")." : "Removed host \(form.get("host") ?? "")."
             }
