@@ -87,12 +87,37 @@ public enum Timestamp {
             fraction = Double("0" + s[dot...]) ?? 0
             s = String(s[..<dot])
         }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = s.count > 16 ? "yyyy-MM-dd'T'HH:mm:ss" : "yyyy-MM-dd'T'HH:mm"
-        guard let date = formatter.date(from: s) else { return nil }
-        return date.addingTimeInterval(fraction)
+        guard let seconds = seconds(civil: Array(s.utf8)) else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+
+    /// `yyyy-MM-ddTHH:mm[:ss]` to seconds since 1970, or nil unless it names a real time; computed,
+    /// as `civil` is (listings and usage parse thousands), with Hinnant's `days_from_civil`.
+    static func seconds(civil text: [UInt8]) -> Int64? {
+        guard text.count == 16 || text.count == 19 else { return nil }
+        func number(_ at: Int, _ width: Int) -> Int64? {
+            var value: Int64 = 0
+            for byte in text[at..<(at + width)] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        let separators: [(Int, Unicode.Scalar)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":")] + (text.count == 19 ? [(16, ":")] : [])
+        guard separators.allSatisfy({ text[$0.0] == UInt8(ascii: $0.1) }),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = text.count == 19 ? number(17, 2) : 0,
+              (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...monthDays[Int(month - 1)]).contains(day) else { return nil }
+        let y = month <= 2 ? year - 1 : year
+        let era = y.floorDivided(by: 400)
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return days * 86_400 + hour * 3600 + minute * 60 + second
     }
 }
 
