@@ -14,9 +14,11 @@ enum TopologyView {
 
     static func addRoutes(_ routes: Routes) {
         routes.page("project/network_topology") { visit in
+            // The project's own, as Horizon draws it: an admin sees every project's routers and ports.
+            let project = Components.segment(visit.projectID)
             async let networks = visit.get("/network/v2.0/networks")
-            async let routers = visit.get("/network/v2.0/routers")
-            async let ports = visit.get("/network/v2.0/ports?fields=network_id&fields=device_id&fields=device_owner")
+            async let routers = visit.get("/network/v2.0/routers?project_id=\(project)")
+            async let ports = visit.get("/network/v2.0/ports?project_id=\(project)&fields=network_id&fields=device_id")
             async let servers = visit.get("/compute/v2.1/servers")
             let byDevice = Dictionary(grouping: try await ports["ports"]?.array ?? [], by: { $0["device_id"]?.stringValue ?? "" })
             func attached(_ id: String) -> Set<String> { Set((byDevice[id] ?? []).compactMap { $0["network_id"]?.stringValue }) }
@@ -31,7 +33,10 @@ enum TopologyView {
                 return Device(id: id, name: server["name"]?.stringValue ?? id, kind: "server", networks: attached(id),
                               href: "/dashboard/project/instances/\(Components.segment(id))/")
             }
-            let picture = draw(networks: try await networks["networks"]?.array ?? [], devices: devices)
+            let visible = (try await networks["networks"]?.array ?? []).filter {
+                $0["project_id"]?.stringValue == visit.projectID || $0["shared"] == .bool(true) || $0["router:external"] == .bool(true)
+            }
+            let picture = draw(networks: visible, devices: devices)
             return visit.page("Network Topology", """
                 <p><a href="/dashboard/project/networks/">Create a network</a> · <a href="/dashboard/project/routers/">Create a router</a> ·
                 <a href="/dashboard/project/instances/launch/">Launch an instance</a></p>
