@@ -25,7 +25,7 @@ public struct APIGateway: Sendable {
         var body = RequestBody(buffer: ByteBuffer())
         if let json {
             let bytes = json.serialized()
-            fields[.contentType] = "application/json"
+            fields[.contentType] = fields[.contentType] ?? "application/json"
             fields[.contentLength] = String(bytes.count)
             body = RequestBody(buffer: ByteBuffer(bytes: bytes))
         } else if let stream {

@@ -56,6 +56,7 @@ enum Assets {
         dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
         pre.log { background: #111; color: #ddd; padding: .8rem; overflow: auto; max-height: 30rem; }
         .actions { display: flex; flex-wrap: wrap; gap: .3rem; margin: .6rem 0; }
+        .forms { display: flex; flex-wrap: wrap; gap: 0 1rem; align-items: flex-start; } .forms form.panel { margin: .5rem 0; }
         progress { width: 16rem; }
         .empty { color: var(--muted); }
         @media (max-width: 720px) { .frame { flex-direction: column; } nav { width: auto; border-right: 0; border-bottom: 1px solid var(--line); }

@@ -261,6 +261,125 @@ def test_a_launched_instance_goes_active_and_changes_state_without_a_reload(brow
     assert "First page" in second
 
 
+def wait_for_status(martlet, token: str, server_id: str, status: str) -> dict:
+    deadline = time.monotonic() + WAIT
+    while True:
+        server = api(martlet, token, "GET", f"/compute/v2.1/servers/{server_id}").json()["server"]
+        if server["status"] == status or time.monotonic() > deadline:
+            assert server["status"] == status, f"{server_id} is {server['status']}, not {status}"
+            return server
+        time.sleep(0.3)
+
+
+def test_an_instance_is_renamed_resized_rebuilt_and_rescued_from_its_page(browser, martlet, world, identity):
+    """The instance page's forms and buttons, each change checked through the compute API."""
+    admin = identity.admin_token()
+    bigger = api(martlet, admin, "POST", "/compute/v2.1/flavors",
+                 json={"flavor": {"name": uniq("dash-flavor-big"), "vcpus": 2, "ram": 128, "disk": 1}}).json()["flavor"]
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    token = identity.token(world["user"]["name"], world["password"], current_project(browser))
+    created = api(martlet, token, "POST", "/compute/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.37"},
+                  json={"server": {"name": uniq("dash-life"), "imageRef": world["image"]["id"],
+                                   "flavorRef": world["flavor"]["id"], "networks": "none"}})
+    assert created.status_code == 202, created.text
+    server_id = created.json()["server"]["id"]
+    wait_for_status(martlet, token, server_id, "ACTIVE")
+    page = f"/dashboard/project/instances/{server_id}/"
+
+    renamed = uniq("dash-renamed")
+    open_page(browser, martlet, page)
+    fill(browser, "rename", name=renamed)
+    assert f"Renamed the instance to {renamed}." in flash(browser), flash(browser)
+    assert renamed in browser.find_element(By.TAG_NAME, "h1").text
+
+    fill(browser, "resize", flavor="value:" + bigger["id"])
+    assert "Resizing the instance" in flash(browser), flash(browser)
+    wait_for_status(martlet, token, server_id, "VERIFY_RESIZE")
+    open_page(browser, martlet, page)
+    submit(browser, browser.find_element(By.XPATH, "//button[text()='Confirm Resize']"))
+    assert "Confirm Resize: requested." in flash(browser), flash(browser)
+    server = wait_for_status(martlet, token, server_id, "ACTIVE")
+    assert server["flavor"]["id"] == bigger["id"]
+
+    fill(browser, "rebuild", image="value:" + world["image"]["id"])
+    assert "Rebuilding the instance." in flash(browser), flash(browser)
+    wait_for_status(martlet, token, server_id, "ACTIVE")
+    actions = [a["action"] for a in api(martlet, token, "GET", f"/compute/v2.1/servers/{server_id}/os-instance-actions").json()["instanceActions"]]
+    assert {"rebuild", "resize", "confirmResize"} <= set(actions), actions
+
+    open_page(browser, martlet, page)
+    submit(browser, browser.find_element(By.XPATH, "//button[text()='Rescue']"))
+    wait_for_status(martlet, token, server_id, "RESCUE")
+    open_page(browser, martlet, page)
+    screenshot(browser, "instance-rescued")
+    submit(browser, browser.find_element(By.XPATH, "//button[text()='Unrescue']"))
+    wait_for_status(martlet, token, server_id, "ACTIVE")
+    # A resize that the service refuses (to the flavor it has) says why on the page.
+    open_page(browser, martlet, page)
+    fill(browser, "resize", flavor="value:" + bigger["id"])
+    assert "flavor" in flash(browser).lower(), flash(browser)
+    api(martlet, token, "DELETE", f"/compute/v2.1/servers/{server_id}")
+    api(martlet, admin, "DELETE", f"/compute/v2.1/flavors/{bigger['id']}")
+
+
+def test_an_image_is_edited_by_its_owner(browser, martlet, world, identity):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    token = identity.token(world["user"]["name"], world["password"], current_project(browser))
+    image = api(martlet, token, "POST", "/image/v2/images",
+                json={"name": uniq("dash-own-image"), "disk_format": "raw", "container_format": "bare"}).json()
+    open_page(browser, martlet, "/dashboard/project/images/")
+    submit(browser, browser.find_element(By.LINK_TEXT, image["name"]))
+    renamed = uniq("dash-edited-image")
+    browser.find_element(By.CSS_SELECTOR, "#edit [name=protected]").click()
+    fill(browser, "edit", name=renamed, min_disk="3", min_ram="256", visibility="Shared")
+    assert "Saved the image." in flash(browser), flash(browser)
+    shown = api(martlet, token, "GET", f"/image/v2/images/{image['id']}").json()
+    assert (shown["name"], shown["min_disk"], shown["min_ram"], shown["visibility"], shown["protected"]) == (renamed, 3, 256, "shared", True)
+    # A value that is no number changes nothing.
+    open_page(browser, martlet, f"/dashboard/project/images/{image['id']}/")
+    fill(browser, "edit", min_disk="lots")
+    assert "whole numbers" in flash(browser), flash(browser)
+    assert api(martlet, token, "GET", f"/image/v2/images/{image['id']}").json()["min_disk"] == 3
+    # The public image is not the member's: it is not offered for editing.
+    open_page(browser, martlet, "/dashboard/project/images/")
+    assert not browser.find_elements(By.LINK_TEXT, world["image"]["name"])
+    # Shared with the user's other project, it is that project's to accept.
+    fill(browser, f"share-{image['id']}", project=world["second"]["id"])
+    assert "Shared the image." in flash(browser), flash(browser)
+    members = api(martlet, token, "GET", f"/image/v2/images/{image['id']}/members").json()["members"]
+    assert [(m["member_id"], m["status"]) for m in members] == [(world["second"]["id"], "pending")]
+    api(martlet, token, "PATCH", f"/image/v2/images/{image['id']}", json=[{"op": "replace", "path": "/protected", "value": False}],
+        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+    assert api(martlet, token, "DELETE", f"/image/v2/images/{image['id']}").status_code == 204
+
+
+def test_an_admin_edits_a_project_and_a_user_whose_new_password_signs_in(browser, martlet, identity):
+    admin = identity.admin_token()
+    project, user, password = identity.project_member("member")
+    sign_in(browser, martlet, "admin", martlet.admin_password)
+    open_page(browser, martlet, "/dashboard/identity/projects/")
+    submit(browser, browser.find_element(By.LINK_TEXT, project["name"]))
+    fill(browser, "edit", description="edited from the dashboard")
+    assert f"Saved project {project['name']}." in flash(browser), flash(browser)
+    shown = api(martlet, admin, "GET", f"/identity/v3/projects/{project['id']}").json()["project"]
+    assert (shown["description"], shown["enabled"]) == ("edited from the dashboard", True)
+
+    new_password = "pw-" + uuid.uuid4().hex
+    open_page(browser, martlet, f"/dashboard/identity/users/{user['id']}/")
+    fill(browser, "edit", email="someone@example.test", password=new_password)
+    assert f"Saved user {user['name']}." in flash(browser), flash(browser)
+    assert api(martlet, admin, "GET", f"/identity/v3/users/{user['id']}").json()["user"]["email"] == "someone@example.test"
+    assert identity.password_auth(user["name"], new_password, project["name"]).status_code == 201
+    assert identity.password_auth(user["name"], password, project["name"]).status_code == 401
+    # Unticking Enabled disables the user: the password no longer signs in.
+    open_page(browser, martlet, f"/dashboard/identity/users/{user['id']}/")
+    browser.find_element(By.CSS_SELECTOR, "#edit [name=enabled]").click()
+    fill(browser, "edit")
+    assert api(martlet, admin, "GET", f"/identity/v3/users/{user['id']}").json()["user"]["enabled"] is False
+    assert identity.password_auth(user["name"], new_password, project["name"]).status_code == 401
+    screenshot(browser, "admin-edit-user")
+
+
 def test_a_volume_is_created_and_attached(browser, martlet, world):
     sign_in(browser, martlet, world["user"]["name"], world["password"])
     server = world.get("server")

@@ -34,11 +34,40 @@ enum IdentityAdminView {
         }
     }
 
+    /// The name column: a link to the row's edit page.
+    static func editLink(_ path: String, _ row: JSON) -> HTML {
+        let id = row["id"]?.stringValue ?? ""
+        return Components.link("/dashboard/identity/\(path)/\(Components.segment(id))/", row["name"]?.stringValue ?? id)
+    }
+
+    /// Each `/identity/v3/<path>/<id>` gets an edit page: its `texts` and `enabled` in a form, and,
+    /// with `password`, a new password (left empty, the old one stays). Saving is one PATCH.
+    static func addEdit(_ routes: Routes, _ path: String, member: String, texts: [(name: String, label: String)], password: Bool = false) {
+        routes.page("identity/\(path)/:id") { visit in
+            let id = visit.context.parameters.get("id") ?? ""
+            let item = try await visit.get("/identity/v3/\(path)/\(Components.segment(id))")[member] ?? [:]
+            var fields: [Components.Field] = texts.map { .init(name: $0.name, label: $0.label, kind: .text, required: $0.name == "name", value: item[$0.name]?.stringValue ?? "") }
+            fields.append(.init(name: "enabled", label: "Enabled", kind: .checkbox, value: item["enabled"] == .bool(false) ? "" : "1"))
+            if password { fields.append(.init(name: "password", label: "New Password", kind: .password, hint: "Left empty, the password stays as it is.")) }
+            let action = "/dashboard/identity/\(path)/\(Components.segment(id))/update/"
+            return visit.page("Edit \(member.capitalized) \(item["name"]?.stringValue ?? id)",
+                              "<p>ID: \(id)</p>" + Components.form(visit, action: action, fields, submit: "Save", id: "edit"))
+        }
+        routes.action("identity/\(path)/:id/update", back: { _ in "/dashboard/identity/\(path)/" }) { visit, form in
+            var attributes = Dictionary(uniqueKeysWithValues: texts.map { ($0.name, JSON.string(form.get($0.name) ?? "")) })
+            attributes["enabled"] = .bool(form.get("enabled") == "1")
+            if password, let secret = form.get("password"), !secret.isEmpty { attributes["password"] = .string(secret) }
+            let id = Components.segment(visit.context.parameters.get("id") ?? "")
+            try await visit.send(.patch, "/identity/v3/\(path)/\(id)", [member: .object(attributes)])
+            return "Saved \(member) \(form.get("name") ?? "")."
+        }
+    }
+
     static func addProjects(_ routes: Routes) {
         routes.page("identity/projects") { visit in
             let projects = try await visit.get("/identity/v3/projects")["projects"]?.array ?? []
             return visit.page("Projects", Components.table(projects, [
-                .init("Name", key: "name"), .init("ID", key: "id"), .init("Domain", key: "domain_id"), .init("Enabled", key: "enabled"),
+                .init("Name") { editLink("projects", $0) }, .init("ID", key: "id"), .init("Domain", key: "domain_id"), .init("Enabled", key: "enabled"),
                 .init("Description", key: "description"), .init("Actions") { deleteButton(visit, "projects", "project", id: $0["id"]) },
             ], empty: "No projects.", id: "projects") + "<h2>Create Project</h2>" + Components.form(visit, action: "/dashboard/identity/projects/create/", [
                 .init(name: "name", label: "Name", kind: .text, required: true), .init(name: "description", label: "Description", kind: .text),
@@ -46,6 +75,7 @@ enum IdentityAdminView {
         }
         addCreate(routes, "projects", member: "project", fields: ["name", "description"])
         addDelete(routes, "projects", member: "project")
+        addEdit(routes, "projects", member: "project", texts: [("name", "Name"), ("description", "Description")])
     }
 
     /// Horizon's user form: a user with a password, and optionally a role on a primary project.
@@ -55,7 +85,7 @@ enum IdentityAdminView {
             async let projects = visit.get("/identity/v3/projects")
             async let roles = visit.get("/identity/v3/roles")
             return visit.page("Users", Components.table(try await users["users"]?.array ?? [], [
-                .init("Name", key: "name"), .init("ID", key: "id"), .init("Email", key: "email"), .init("Domain", key: "domain_id"),
+                .init("Name") { editLink("users", $0) }, .init("ID", key: "id"), .init("Email", key: "email"), .init("Domain", key: "domain_id"),
                 .init("Enabled", key: "enabled"), .init("Default Project", key: "default_project_id"),
                 .init("Actions") { deleteButton(visit, "users", "user", id: $0["id"]) },
             ], empty: "No users.", id: "users") + "<h2>Create User</h2>" + Components.form(visit, action: "/dashboard/identity/users/create/", [
@@ -80,6 +110,7 @@ enum IdentityAdminView {
             return "Created user \(name)."
         }
         addDelete(routes, "users", member: "user")
+        addEdit(routes, "users", member: "user", texts: [("name", "User Name"), ("email", "Email")], password: true)
     }
 
     static func addGroups(_ routes: Routes) {

@@ -10,7 +10,12 @@ enum ImagesView {
         routes.page("project/images") { visit in
             let images = try await visit.get("/image/v2/images?limit=1000")["images"]?.array ?? []
             let table = Components.table(images, [
-                .init("Name", key: "name"), .init("Status") { Components.status($0["status"]?.stringValue) },
+                .init("Name") { image in
+                    let id = image["id"]?.stringValue ?? ""
+                    return image["owner"]?.stringValue == visit.projectID
+                        ? Components.link("/dashboard/project/images/\(Components.segment(id))/", image["name"]?.stringValue ?? id) : "\(image["name"]?.stringValue ?? id)"
+                },
+                .init("Status") { Components.status($0["status"]?.stringValue) },
                 .init("Visibility", key: "visibility"), .init("Disk Format", key: "disk_format"),
                 .init("Size") { "\(Components.text($0["size"])) bytes" },
                 .init("Actions") { image in
@@ -55,6 +60,34 @@ enum ImagesView {
                                  headers: [.contentType: "application/openstack-images-v2.1-json-patch"])
             try await visit.send(.post, "/image/v2/images/\(id)/members", ["member": .string(form.get("project") ?? "")])
             return "Shared the image."
+        }
+        routes.page("project/images/:id") { visit in
+            let id = visit.context.parameters.get("id") ?? ""
+            let image = try await visit.get("/image/v2/images/\(Components.segment(id))")
+            let visibilities = ["private", "shared", "community", "public"].map { (value: $0, label: $0.capitalized) }
+            return visit.page("Edit Image \(image["name"]?.stringValue ?? id)", "<p>ID: \(id)</p>" + Components.form(visit, action: "/dashboard/project/images/update/", [
+                .init(name: "id", label: "", kind: .hidden, value: id),
+                .init(name: "name", label: "Image Name", kind: .text, required: true, value: image["name"]?.stringValue ?? ""),
+                .init(name: "visibility", label: "Visibility", kind: .select(visibilities), value: image["visibility"]?.stringValue ?? "private"),
+                .init(name: "protected", label: "Protected", kind: .checkbox, value: image["protected"] == .bool(true) ? "1" : ""),
+                .init(name: "min_disk", label: "Minimum Disk (GB)", kind: .number, value: Components.text(image["min_disk"] ?? 0)),
+                .init(name: "min_ram", label: "Minimum RAM (MB)", kind: .number, value: Components.text(image["min_ram"] ?? 0)),
+            ], submit: "Save", id: "edit"))
+        }
+        routes.action("project/images/update", back: back) { visit, form in
+            guard let minDisk = Int64(form.get("min_disk") ?? "0"), let minRAM = Int64(form.get("min_ram") ?? "0") else {
+                throw DashboardError.badForm("The minimum disk and RAM are whole numbers.")
+            }
+            let changes: [JSON] = [
+                ["op": "replace", "path": "/name", "value": .string(form.get("name") ?? "")],
+                ["op": "replace", "path": "/visibility", "value": .string(form.get("visibility") ?? "private")],
+                ["op": "replace", "path": "/protected", "value": .bool(form.get("protected") == "1")],
+                ["op": "replace", "path": "/min_disk", "value": .int(minDisk)],
+                ["op": "replace", "path": "/min_ram", "value": .int(minRAM)],
+            ]
+            try await visit.send(.patch, "/image/v2/images/\(Components.segment(form.get("id") ?? ""))", .array(changes),
+                                 headers: [.contentType: "application/openstack-images-v2.1-json-patch"])
+            return "Saved the image."
         }
         routes.action("project/images/delete", back: back) { visit, form in
             try await visit.send(.delete, "/image/v2/images/\(Components.segment(form.get("id") ?? ""))")

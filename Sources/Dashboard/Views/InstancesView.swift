@@ -176,6 +176,8 @@ enum InstancesView {
         ("suspend", "Suspend", ["suspend": nil]), ("resume", "Resume", ["resume": nil]),
         ("shelve", "Shelve", ["shelve": nil]), ("unshelve", "Unshelve", ["unshelve": nil]),
         ("lock", "Lock", ["lock": nil]), ("unlock", "Unlock", ["unlock": nil]),
+        ("rescue", "Rescue", ["rescue": [:]]), ("unrescue", "Unrescue", ["unrescue": nil]),
+        ("confirm_resize", "Confirm Resize", ["confirmResize": nil]), ("revert_resize", "Revert Resize", ["revertResize": nil]),
         ("delete", "Delete", nil),
     ]
 
@@ -189,6 +191,17 @@ enum InstancesView {
             let name = form.get("name").flatMap { $0.isEmpty ? nil : $0 } ?? "snapshot"
             try await visit.send(.post, path + "/action", ["createImage": ["name": .string(name)]])
             return "Creating image \(name) from the instance."
+        case "rename":
+            let name = form.get("name") ?? ""
+            guard !name.isEmpty else { throw DashboardError.badForm("Give the instance a name.") }
+            try await visit.send(.put, path, ["server": ["name": .string(name)]])
+            return "Renamed the instance to \(name)."
+        case "resize":
+            try await visit.send(.post, path + "/action", ["resize": ["flavorRef": .string(form.get("flavor") ?? "")]])
+            return "Resizing the instance: confirm or revert once it is VERIFY_RESIZE."
+        case "rebuild":
+            try await visit.send(.post, path + "/action", ["rebuild": ["imageRef": .string(form.get("image") ?? "")]])
+            return "Rebuilding the instance."
         case "attach_interface":
             try await visit.send(.post, path + "/os-interface", ["interfaceAttachment": ["net_id": .string(form.get("network") ?? "")]])
             return "Attaching an interface."
@@ -211,6 +224,8 @@ enum InstancesView {
         async let log = visit.send(.post, path + "/action", ["os-getConsoleOutput": ["length": 60]])
         async let history = visit.get(path + "/os-instance-actions")
         async let networks = visit.get("/network/v2.0/networks")
+        async let flavors = visit.get("/compute/v2.1/flavors")
+        async let images = visit.get("/image/v2/images?limit=1000&status=active")
         let console = try? await visit.send(.post, path + "/remote-consoles", ["remote_console": ["protocol": "vnc", "type": "novnc"]],
                                             headers: [HTTPField.Name("OpenStack-API-Version")!: "compute 2.6"])
         let actionPath = "/dashboard/project/instances/\(Components.segment(id))/action/"
@@ -231,13 +246,22 @@ enum InstancesView {
             .init("Action", key: "action"), .init("Request ID", key: "request_id"), .init("Started", key: "start_time"), .init("Message", key: "message"),
         ], empty: "No actions recorded.")
         let networkOptions = Components.options((try? await networks)?["networks"]?.array ?? [])
+        func actionForm(_ action: String, _ fields: [Components.Field], submit: String) -> HTML {
+            Components.form(visit, action: actionPath, [.init(name: "do", label: "", kind: .hidden, value: action)] + fields, submit: submit, id: action)
+        }
+        let forms = [
+            actionForm("rename", [.init(name: "name", label: "New Name", kind: .text, required: true, value: server["name"]?.stringValue ?? "")], submit: "Rename"),
+            actionForm("snapshot", [.init(name: "name", label: "Snapshot Name", kind: .text)], submit: "Create Snapshot"),
+            actionForm("attach_interface", [.init(name: "network", label: "Network", kind: .select(networkOptions))], submit: "Attach Interface"),
+            actionForm("resize", [.init(name: "flavor", label: "New Flavor", kind: .select(Components.options((try? await flavors)?["flavors"]?.array ?? [])))],
+                       submit: "Resize"),
+            actionForm("rebuild", [.init(name: "image", label: "Image", kind: .select(Components.options((try? await images)?["images"]?.array ?? [])))],
+                       submit: "Rebuild"),
+        ]
         return visit.page("Instance \(server["name"]?.stringValue ?? id)", """
             <dl class="facts">\(HTML.join(facts.map { "<dt>\($0.0)</dt><dd>\($0.1)</dd>" }))</dl>
             <h2>Actions</h2><div class="actions">\(buttons)</div>
-            \(Components.form(visit, action: actionPath, [.init(name: "do", label: "", kind: .hidden, value: "snapshot"),
-                                                        .init(name: "name", label: "Snapshot Name", kind: .text)], submit: "Create Snapshot", id: "snapshot"))
-            \(Components.form(visit, action: actionPath, [.init(name: "do", label: "", kind: .hidden, value: "attach_interface"),
-                                                        .init(name: "network", label: "Network", kind: .select(networkOptions))], submit: "Attach Interface", id: "interface"))
+            <div class="forms">\(HTML.join(forms))</div>
             <h2>Console</h2>\(consoleLink)
             <h2>Log</h2><pre class="log">\((try? await log)?["output"]?.stringValue ?? "(no console output)")</pre>
             <h2>Action Log</h2>\(events)
