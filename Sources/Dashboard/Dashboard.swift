@@ -35,6 +35,7 @@ public struct Dashboard: Sendable {
         AdminView.addRoutes(routes)
         QuotasView.addRoutes(routes)
         IdentityAdminView.addRoutes(routes)
+        ApplicationCredentialsView.addRoutes(routes)
     }
 }
 

@@ -46,9 +46,14 @@ enum Layout {
     ]
 
     static let identitySections: [(path: String, title: String)] = [
-        ("/dashboard/identity/projects/", "Projects"), ("/dashboard/identity/users/", "Users"),
+        ("/dashboard/identity/domains/", "Domains"), ("/dashboard/identity/projects/", "Projects"), ("/dashboard/identity/users/", "Users"),
         ("/dashboard/identity/groups/", "Groups"), ("/dashboard/identity/roles/", "Roles"),
         ("/dashboard/identity/role_assignments/", "Role Assignments"),
+    ]
+
+    /// Every user's own: what they sign in with.
+    static let userSections: [(path: String, title: String)] = [
+        ("/dashboard/identity/application_credentials/", "Application Credentials"),
     ]
 
     static func signedIn(visit: Visit, title: String, body: HTML, flash: Flash?) -> HTML {
@@ -64,6 +69,7 @@ enum Layout {
             "<option value=\"\(project.id)\"\(HTML(raw: project.id == session.projectID ? " selected" : ""))>\(project.name)</option>"
         })
         let admin: HTML = session.isAdmin ? "<h2>Admin</h2><ul>\(links(adminSections))</ul><h2>Identity</h2><ul>\(links(identitySections))</ul>" : ""
+        let user: HTML = "<h2>User</h2><ul>\(links(userSections))</ul>"
         let message: HTML = flash.map { "<p class=\"flash\(HTML(raw: $0.isError ? " error" : ""))\" role=\"\(HTML(raw: $0.isError ? "alert" : "status"))\">\($0.text)</p>" } ?? ""
         return document(title: title, body: """
             <header><a class="brand" href="/dashboard/project/">Martlet</a>
@@ -73,7 +79,7 @@ enum Layout {
             <button type="submit">Switch</button></form>
             <span class="user">\(session.userName)</span>
             <form method="post" action="/dashboard/auth/logout/">\(visit.csrfInput)<button type="submit">Sign out</button></form></header>
-            <div class="frame"><nav aria-label="Sections"><h2>Project</h2><ul>\(links(projectSections))</ul>\(admin)</nav>
+            <div class="frame"><nav aria-label="Sections"><h2>Project</h2><ul>\(links(projectSections))</ul>\(admin)\(user)</nav>
             <main><h1>\(title)</h1>\(message)\(body)</main></div>
             <form id="actions" method="post" hidden>\(visit.csrfInput)</form>
             """)

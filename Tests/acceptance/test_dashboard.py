@@ -243,7 +243,6 @@ def test_a_launched_instance_goes_active_and_changes_state_without_a_reload(brow
     open_page(browser, martlet, "/dashboard/project/network_topology/")
     titles = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "#topology a > title")]
     assert f"server {name}" in titles and f"network {network}" in titles
-    world["server"] = {"id": server_id, "name": name}
     # A second server: with one row to a page, the first page links to the next, which shows the other.
     other = uniq("dash-vm-two")
     created = api(martlet, token, "POST", "/compute/v2.1/servers",
@@ -271,6 +270,15 @@ def wait_for_status(martlet, token: str, server_id: str, status: str) -> dict:
         time.sleep(0.3)
 
 
+def boot(martlet, token: str, world, prefix: str) -> dict:
+    """A server of the world's image and flavor, through the API, once it is ACTIVE."""
+    created = api(martlet, token, "POST", "/compute/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.37"},
+                  json={"server": {"name": uniq(prefix), "imageRef": world["image"]["id"],
+                                   "flavorRef": world["flavor"]["id"], "networks": "none"}})
+    assert created.status_code == 202, created.text
+    return wait_for_status(martlet, token, created.json()["server"]["id"], "ACTIVE")
+
+
 def test_an_instance_is_renamed_resized_rebuilt_and_rescued_from_its_page(browser, martlet, world, identity):
     """The instance page's forms and buttons, each change checked through the compute API."""
     admin = identity.admin_token()
@@ -278,12 +286,7 @@ def test_an_instance_is_renamed_resized_rebuilt_and_rescued_from_its_page(browse
                  json={"flavor": {"name": uniq("dash-flavor-big"), "vcpus": 2, "ram": 128, "disk": 1}}).json()["flavor"]
     sign_in(browser, martlet, world["user"]["name"], world["password"])
     token = identity.token(world["user"]["name"], world["password"], current_project(browser))
-    created = api(martlet, token, "POST", "/compute/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.37"},
-                  json={"server": {"name": uniq("dash-life"), "imageRef": world["image"]["id"],
-                                   "flavorRef": world["flavor"]["id"], "networks": "none"}})
-    assert created.status_code == 202, created.text
-    server_id = created.json()["server"]["id"]
-    wait_for_status(martlet, token, server_id, "ACTIVE")
+    server_id = boot(martlet, token, world, "dash-life")["id"]
     page = f"/dashboard/project/instances/{server_id}/"
 
     renamed = uniq("dash-renamed")
@@ -380,10 +383,9 @@ def test_an_admin_edits_a_project_and_a_user_whose_new_password_signs_in(browser
     screenshot(browser, "admin-edit-user")
 
 
-def test_a_volume_is_created_and_attached(browser, martlet, world):
+def test_a_volume_is_created_and_attached(browser, martlet, world, identity):
     sign_in(browser, martlet, world["user"]["name"], world["password"])
-    server = world.get("server")
-    assert server, "the instance scenario runs first"
+    server = boot(martlet, identity.token(world["user"]["name"], world["password"], current_project(browser)), world, "dash-vol-vm")
     name = uniq("dash-vol")
     open_page(browser, martlet, "/dashboard/project/volumes/")
     fill(browser, "volume", name=name, size="1")
@@ -463,13 +465,14 @@ def test_a_member_is_refused_admin_pages_and_sees_only_the_current_project(brows
                   json={"server": {"name": other, "imageRef": world["image"]["id"], "flavorRef": world["flavor"]["id"], "networks": "none"}},
                   headers={"OpenStack-API-Version": "compute 2.37"})
     assert created.status_code == 202, created.text
+    mine = boot(martlet, identity.token(world["user"]["name"], world["password"], current_project(browser)), world, "dash-mine-vm")
     open_page(browser, martlet, "/dashboard/project/instances/")
-    assert other not in browser.page_source
+    assert other not in browser.page_source and mine["name"] in browser.page_source
     Select(browser.find_element(By.ID, "project-switch")).select_by_visible_text(elsewhere)
     WebDriverWait(browser, WAIT).until(lambda d: "Now working in project" in flash(d))
     open_page(browser, martlet, "/dashboard/project/instances/")
     assert other in browser.page_source
-    assert world.get("server", {}).get("name", "-") not in browser.page_source
+    assert mine["name"] not in browser.page_source
 
 
 def test_an_admin_manages_identity_quotas_and_aggregates_and_sees_the_services(browser, martlet, world, identity):
@@ -545,6 +548,79 @@ def test_an_admin_manages_identity_quotas_and_aggregates_and_sees_the_services(b
     assert "nova-compute" in browser.find_element(By.ID, "compute-services").text
     assert "cinder-volume" in browser.find_element(By.ID, "volume-services").text
     screenshot(browser, "admin-services")
+
+
+def test_an_admin_manages_domains_aggregate_metadata_and_compute_services(browser, martlet, identity):
+    admin = identity.admin_token()
+    sign_in(browser, martlet, "admin", martlet.admin_password)
+    domain = uniq("dash-domain")
+    open_page(browser, martlet, "/dashboard/identity/domains/")
+    fill(browser, "domain", name=domain, description="made in the dashboard")
+    assert f"Created domain {domain}." in flash(browser), flash(browser)
+    (made,) = api(martlet, admin, "GET", f"/identity/v3/domains?name={domain}").json()["domains"]
+    # Identity refuses to delete an enabled domain, and the page says why; disabled, it goes.
+    submit(browser, row_button(browser, "domains", domain, "Delete"), confirm=True)
+    assert "disable" in flash(browser).lower(), flash(browser)
+    submit(browser, browser.find_element(By.LINK_TEXT, domain))
+    browser.find_element(By.CSS_SELECTOR, "#edit [name=enabled]").click()
+    fill(browser, "edit")
+    assert api(martlet, admin, "GET", f"/identity/v3/domains/{made['id']}").json()["domain"]["enabled"] is False
+    submit(browser, row_button(browser, "domains", domain, "Delete"), confirm=True)
+    assert "Deleted the domain." in flash(browser), flash(browser)
+    assert api(martlet, admin, "GET", f"/identity/v3/domains/{made['id']}").status_code == 404
+
+    aggregate = api(martlet, admin, "POST", "/compute/v2.1/os-aggregates", json={"aggregate": {"name": uniq("dash-meta")}}).json()["aggregate"]
+    open_page(browser, martlet, "/dashboard/admin/aggregates/")
+    fill(browser, "aggregate-metadata", id=aggregate["name"], key="ssd", value="true")
+    assert "Set ssd=true." in flash(browser), flash(browser)
+    assert api(martlet, admin, "GET", f"/compute/v2.1/os-aggregates/{aggregate['id']}").json()["aggregate"]["metadata"] == {"ssd": "true"}
+    fill(browser, "aggregate-metadata", id=aggregate["name"], key="ssd", value="")
+    assert api(martlet, admin, "GET", f"/compute/v2.1/os-aggregates/{aggregate['id']}").json()["aggregate"]["metadata"] == {}
+    api(martlet, admin, "DELETE", f"/compute/v2.1/os-aggregates/{aggregate['id']}")
+
+    microversion = {"OpenStack-API-Version": "compute 2.53"}
+    service = api(martlet, admin, "GET", "/compute/v2.1/os-services?binary=nova-compute", headers=microversion).json()["services"][0]
+    try:
+        open_page(browser, martlet, "/dashboard/admin/services/")
+        submit(browser, row_button(browser, "compute-services", service["host"], "Disable"), confirm=True)
+        assert "Disabled the compute service." in flash(browser), flash(browser)
+        shown = api(martlet, admin, "GET", f"/compute/v2.1/os-services?host={service['host']}&binary=nova-compute", headers=microversion).json()["services"][0]
+        assert shown["status"] == "disabled" and "dashboard" in shown["disabled_reason"]
+        submit(browser, row_button(browser, "compute-services", service["host"], "Enable"))
+        assert "Enabled the compute service." in flash(browser), flash(browser)
+    finally:
+        api(martlet, admin, "PUT", f"/compute/v2.1/os-services/{service['id']}", json={"status": "enabled"}, headers=microversion)
+    shown = api(martlet, admin, "GET", f"/compute/v2.1/os-services?host={service['host']}&binary=nova-compute", headers=microversion).json()["services"][0]
+    assert shown["status"] == "enabled"
+
+
+def test_a_member_makes_an_application_credential_that_signs_in_until_deleted(browser, martlet, world, identity):
+    sign_in(browser, martlet, world["user"]["name"], world["password"])
+    name = uniq("dash-appcred")
+    open_page(browser, martlet, "/dashboard/identity/application_credentials/")
+    fill(browser, "application-credential", name=name, expires_at="2099-01-31T12:00", roles="member")
+    message = flash(browser)
+    found = re.search(r"with ID (\S+)\. Its secret, shown this once: (\S+)", message)
+    assert found, message
+    credential_id, secret = found.groups()
+
+    def auth() -> int:
+        body = {"auth": {"identity": {"methods": ["application_credential"],
+                                      "application_credential": {"id": credential_id, "secret": secret}}}}
+        return requests.post(martlet.base_url + "/identity/v3/auth/tokens", json=body, timeout=30).status_code
+
+    assert auth() == 201
+    row = browser.find_element(By.ID, "application-credentials").text
+    assert name in row and "2099-01-31T12:00:00" in row
+    # Shown once: the next page has no secret.
+    open_page(browser, martlet, "/dashboard/identity/application_credentials/")
+    assert secret not in browser.page_source
+    screenshot(browser, "application-credentials")
+    fill(browser, "application-credential", name=uniq("dash-appcred-bad"), expires_at="next week")
+    assert "The expiration is a time" in flash(browser), flash(browser)
+    submit(browser, row_button(browser, "application-credentials", name, "Delete"), confirm=True)
+    assert "Deleted the application credential." in flash(browser), flash(browser)
+    assert auth() == 401
 
 
 def test_forms_without_the_csrf_token_change_nothing_and_sign_out_ends_the_session(browser, martlet, world, identity):

@@ -55,7 +55,7 @@ enum AdminView {
         }
         addAggregates(routes)
         routes.page("admin/services") { visit in
-            async let compute = visit.get("/compute/v2.1/os-services")
+            async let compute = visit.get("/compute/v2.1/os-services", headers: servicesMicroversion)
             async let volume = visit.get("/volume/v3/os-services")
             async let agents = visit.get("/network/v2.0/agents")
             async let zones = visit.get("/compute/v2.1/os-availability-zone/detail")
@@ -63,8 +63,14 @@ enum AdminView {
                 .init("Name", key: "binary"), .init("Host", key: "host"), .init("Zone", key: "zone"), .init("Status", key: "status"),
                 .init("State") { Components.status($0["state"]?.stringValue) }, .init("Last Updated", key: "updated_at"),
             ]
+            let computeColumns = serviceColumns + [.init("Actions") { service in
+                let disabled = service["status"]?.stringValue == "disabled"
+                return Components.button(visit, action: "/dashboard/admin/services/\(disabled ? "enable" : "disable")/", disabled ? "Enable" : "Disable",
+                                         confirm: disabled ? nil : "Disable this compute service? No new instances will be scheduled to its host.",
+                                         fields: [("id", Components.text(service["id"]))])
+            }]
             return visit.page("System Services",
-                "<h2>Compute Services</h2>" + Components.table(try await compute["services"]?.array ?? [], serviceColumns, empty: "No compute services.", id: "compute-services")
+                "<h2>Compute Services</h2>" + Components.table(try await compute["services"]?.array ?? [], computeColumns, empty: "No compute services.", id: "compute-services")
                 + "<h2>Block Storage Services</h2>" + Components.table(try await volume["services"]?.array ?? [], serviceColumns, empty: "No block storage services.", id: "volume-services")
                 + "<h2>Network Agents</h2>" + Components.table(try await agents["agents"]?.array ?? [], [
                     .init("Type", key: "agent_type"), .init("Name", key: "binary"), .init("Host", key: "host"), .init("Zone", key: "availability_zone"),
@@ -75,6 +81,14 @@ enum AdminView {
                     .init("Name", key: "zoneName"), .init("Hosts") { "\(($0["hosts"]?.objectValue ?? [:]).keys.sorted().joined(separator: ", "))" },
                     .init("Available") { Components.status($0["zoneState"]?["available"] == true ? "UP" : "DOWN") },
                 ], empty: "No availability zones.", id: "zones"))
+        }
+        for action in ["enable", "disable"] {
+            routes.action("admin/services/\(action)", back: { _ in "/dashboard/admin/services/" }) { visit, form in
+                var change: [String: JSON] = ["status": .string(action + "d")]
+                if action == "disable" { change["disabled_reason"] = .string("Disabled from the dashboard by \(visit.session.userName)") }
+                try await visit.send(.put, "/compute/v2.1/os-services/\(Components.segment(form.get("id") ?? ""))", .object(change), headers: servicesMicroversion)
+                return action == "enable" ? "Enabled the compute service." : "Disabled the compute service."
+            }
         }
         routes.page("admin/info") { visit in
             async let services = visit.get("/identity/v3/services")
@@ -87,7 +101,10 @@ enum AdminView {
         }
     }
 
-    /// Host aggregates: create, delete, and hosts added and removed (Nova's `add_host`/`remove_host`).
+    /// Services by UUID, updated with `PUT /os-services/{id}` (2.53).
+    static let servicesMicroversion: HTTPFields = [HTTPField.Name("OpenStack-API-Version")!: "compute 2.53"]
+
+    /// Host aggregates: create, delete, hosts added and removed (Nova's `add_host`/`remove_host`), metadata set and unset.
     static func addAggregates(_ routes: Routes) {
         let back: @Sendable (Visit) -> String = { _ in "/dashboard/admin/aggregates/" }
         routes.page("admin/aggregates") { visit in
@@ -111,7 +128,17 @@ enum AdminView {
             ], submit: "Create Host Aggregate", id: "aggregate") + "<h2>Add Host</h2>" + Components.form(visit, action: "/dashboard/admin/aggregates/add_host/", [
                 .init(name: "id", label: "Aggregate", kind: .select(list.map { (value: Components.text($0["id"]), label: Components.text($0["name"])) }), required: true),
                 .init(name: "host", label: "Host", kind: .select(hosts.map { (value: $0, label: $0) }), required: true),
-            ], submit: "Add Host", id: "aggregate-host"))
+            ], submit: "Add Host", id: "aggregate-host") + "<h2>Set Metadata</h2>" + Components.form(visit, action: "/dashboard/admin/aggregates/set_metadata/", [
+                .init(name: "id", label: "Aggregate", kind: .select(list.map { (value: Components.text($0["id"]), label: Components.text($0["name"])) }), required: true),
+                .init(name: "key", label: "Key", kind: .text, required: true),
+                .init(name: "value", label: "Value", kind: .text, hint: "Left empty, the key is removed."),
+            ], submit: "Set Metadata", id: "aggregate-metadata"))
+        }
+        routes.action("admin/aggregates/set_metadata", back: back) { visit, form in
+            let key = form.get("key") ?? "", value = form.get("value") ?? ""
+            try await visit.send(.post, "/compute/v2.1/os-aggregates/\(Components.segment(form.get("id") ?? ""))/action",
+                                 ["set_metadata": ["metadata": .object([key: value.isEmpty ? .null : .string(value)])]])
+            return value.isEmpty ? "Removed \(key)." : "Set \(key)=\(value)."
         }
         routes.action("admin/aggregates/create", back: back) { visit, form in
             var aggregate: [String: JSON] = ["name": .string(form.get("name") ?? "")]

@@ -6,6 +6,7 @@ import MartletCore
 /// the admin pages, Identity's policy decides what a user may see and do here.
 enum IdentityAdminView {
     static func addRoutes(_ routes: Routes) {
+        addDomains(routes)
         addProjects(routes)
         addUsers(routes)
         addGroups(routes)
@@ -61,6 +62,22 @@ enum IdentityAdminView {
             try await visit.send(.patch, "/identity/v3/\(path)/\(id)", [member: .object(attributes)])
             return "Saved \(member) \(form.get("name") ?? "")."
         }
+    }
+
+    /// Domains; Identity refuses to delete an enabled one, and the page says so.
+    static func addDomains(_ routes: Routes) {
+        routes.page("identity/domains") { visit in
+            let domains = try await visit.get("/identity/v3/domains")["domains"]?.array ?? []
+            return visit.page("Domains", Components.table(domains, [
+                .init("Name") { editLink("domains", $0) }, .init("ID", key: "id"), .init("Description", key: "description"),
+                .init("Enabled", key: "enabled"), .init("Actions") { deleteButton(visit, "domains", "domain", id: $0["id"]) },
+            ], empty: "No domains.", id: "domains") + "<h2>Create Domain</h2>" + Components.form(visit, action: "/dashboard/identity/domains/create/", [
+                .init(name: "name", label: "Name", kind: .text, required: true), .init(name: "description", label: "Description", kind: .text),
+            ], submit: "Create Domain", id: "domain"))
+        }
+        addCreate(routes, "domains", member: "domain", fields: ["name", "description"])
+        addDelete(routes, "domains", member: "domain")
+        addEdit(routes, "domains", member: "domain", texts: [("name", "Name"), ("description", "Description")])
     }
 
     static func addProjects(_ routes: Routes) {
