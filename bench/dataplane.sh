@@ -115,6 +115,7 @@ number "$VETH_RTT" && number "$VETH_GBITS" || die "the bare veth pair did not an
 printf '\n%-58s %s\n' "metric" "value"
 printf '%-58s %s\n' "port create+bind -> ACTIVE, p50 / p90 / max (ms)" "$(jq -r '.port_to_active | "\(.p50_ms) / \(.p90_ms) / \(.max_ms)"' <<< "$RESULT")"
 printf '%-58s %s\n' "  p50 of the first tenth / of the last tenth (ms)" "$(jq -r '"\(.port_to_active_first_tenth_p50_ms) / \(.port_to_active_last_tenth_p50_ms)"' <<< "$RESULT")"
+printf '%-58s %s\n' "  of which the POST's answer, first / last tenth (ms)" "$(jq -r '"\(.port_post_first_tenth_p50_ms) / \(.port_post_last_tenth_p50_ms)"' <<< "$RESULT")"
 printf '%-58s %s\n' "rule change on a group of $PORTS members, p50 / max (ms)" "$(jq -r '.rule_change | "\(.p50_ms) / \(.max_ms)"' <<< "$RESULT")"
 printf '%-58s %s\n' "dnsmasq processes for the run's one network" "$([ -n "$DPID" ] && echo 1 || echo 0)"
 printf '%-58s %s\n' "dnsmasq RSS (MiB)" "$(mib "$DRSS")"

@@ -40,12 +40,13 @@ def main():
     cloud.post("/network/v2.0/security-group-rules", {"security_group_rule": {
         "security_group_id": group, "direction": "ingress", "ethertype": "IPv4", "remote_group_id": group}})
 
-    wired = []
+    wired, answered = [], []
     for i in range(PORTS):
         started = time.monotonic()
         port = cloud.post("/network/v2.0/ports", {"port": {
             "network_id": network, "device_id": f"bench-dp-{i}", "device_owner": "compute:nova", "binding:host_id": HOST,
             "security_groups": [group]}})["port"]["id"]
+        answered.append(time.monotonic() - started)
         while cloud.get(f"/network/v2.0/ports/{port}?fields=status")["port"]["status"] != "ACTIVE":
             time.sleep(0.001)
             if time.monotonic() - started > 60:
@@ -74,6 +75,8 @@ def main():
         "port_to_active": summary(wired),
         "port_to_active_first_tenth_p50_ms": ms(statistics.median(wired[:tenth])),
         "port_to_active_last_tenth_p50_ms": ms(statistics.median(wired[-tenth:])),
+        "port_post_first_tenth_p50_ms": ms(statistics.median(answered[:tenth])),
+        "port_post_last_tenth_p50_ms": ms(statistics.median(answered[-tenth:])),
         "rule_change_with_members": PORTS,
         "rule_change": summary(changes),
     }))
