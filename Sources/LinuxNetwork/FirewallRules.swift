@@ -36,7 +36,7 @@ struct FirewallRules {
             "add chain inet \(table) zone { type filter hook prerouting priority raw; policy accept; }",
             "flush chain inet \(table) zone",
             "add rule inet \(table) zone ct zone set iifname map @zones",
-        ] + ["egress": (0, "0x0000ffff"), "ingress": (10, "0xffff0000")].sorted { $0.key < $1.key }.flatMap { name, hook in
+        ] + allowances + ["egress": (0, "0x0000ffff"), "ingress": (10, "0xffff0000")].sorted { $0.key < $1.key }.flatMap { name, hook in
             [
                 "add set inet \(table) stateless_\(name) { type mark; }",
                 "add chain inet \(table) \(name)_check { type filter hook forward priority \(hook.0); policy accept; }",
@@ -49,6 +49,15 @@ struct FirewallRules {
                 "add rule inet \(table) \(name)_check ct state invalid icmpv6 type != \(Self.neighbourDiscovery) drop",
                 "add rule inet \(table) \(name)_check meta mark and \(hook.1) vmap @\(name)",
             ]
+        }
+    }
+
+    /// The rules every port's chains jump to first: written once, not once a port (an anonymous
+    /// set a port costs the kernel and `nft` a walk over every set of the table).
+    private var allowances: [String] {
+        [("egress", Self.egressAllowances), ("ingress", Self.ingressAllowances)].flatMap { (direction: String, rules: [String]) -> [String] in
+            let chain = Self.allowancesChain(direction)
+            return ["add chain inet \(table) \(chain)", "flush chain inet \(table) \(chain)"] + rules.map { "add rule inet \(table) \(chain) \($0)" }
         }
     }
 
@@ -155,6 +164,7 @@ struct FirewallRules {
 
     static func egressChain(_ port: String) -> String { "out_\(port)" }
     static func ingressChain(_ port: String) -> String { "in_\(port)" }
+    static func allowancesChain(_ direction: String) -> String { "port_\(direction)" }
     static func antispoofingChain(_ port: String) -> String { "spoof_\(port)" }
     static func receiverChain(_ port: String) -> String { "mark_\(port)" }
 
@@ -171,10 +181,10 @@ struct FirewallRules {
         lines += ["add chain bridge \(table) \(receiver)", "flush chain bridge \(table) \(receiver)",
                   "add rule bridge \(table) \(receiver) meta mark set meta mark or \(Self.hex(number << 16))"]
         lines += ["add chain inet \(table) \(egress)", "flush chain inet \(table) \(egress)"]
-        lines += (Self.egressAllowances + plan.securityGroupIDs.map { "jump \(Self.chain($0, "egress"))" } + ["drop"])
+        lines += (["jump \(Self.allowancesChain("egress"))"] + plan.securityGroupIDs.map { "jump \(Self.chain($0, "egress"))" } + ["drop"])
             .map { "add rule inet \(table) \(egress) \($0)" }
         lines += ["add chain inet \(table) \(ingress)", "flush chain inet \(table) \(ingress)"]
-        lines += (Self.ingressAllowances + plan.securityGroupIDs.map { "jump \(Self.chain($0, "ingress"))" } + ["drop"])
+        lines += (["jump \(Self.allowancesChain("ingress"))"] + plan.securityGroupIDs.map { "jump \(Self.chain($0, "ingress"))" } + ["drop"])
             .map { "add rule inet \(table) \(ingress) \($0)" }
         lines += [
             "add element bridge \(table) port_numbers { \(t) : \(Self.hex(number)) }",
@@ -280,14 +290,17 @@ struct FirewallRules {
             .map { $0.lowercased() }.sorted()
         let all = plan.fixedIPs + plan.allowedAddressPairs.map(\.ipAddress)
         let v4 = all.filter { !$0.contains(":") }, v6 = all.filter { $0.contains(":") } + macs.compactMap(linkLocal)
-        let macSet = "{ \(macs.joined(separator: ", ")) }"
-        var rules = ["ether saddr != \(macSet) drop",
-                     "meta protocol arp arp saddr ether != \(macSet) drop",
-                     "meta protocol arp arp saddr ip != { \((["0.0.0.0"] + v4).joined(separator: ", ")) } drop",
-                     "meta protocol ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 return"]
-        rules.append(v4.isEmpty ? "meta protocol ip drop" : "meta protocol ip ip saddr != { \(v4.joined(separator: ", ")) } drop")
-        rules.append("meta protocol ip6 ip6 saddr != { \((["::"] + v6).joined(separator: ", ")) } drop")
-        return rules
+        // One element is a comparison, several an anonymous set: most ports have one MAC.
+        let mac = macs.count == 1 ? macs[0] : "{ \(macs.joined(separator: ", ")) }"
+        // Each address a port may send from returns, the rest of its kind is dropped: a rule a
+        // address rather than a set a port, which the kernel would name by walking every set.
+        func only(_ proto: String, _ field: String, _ addresses: [String]) -> [String] {
+            addresses.map { "meta protocol \(proto) \(field) \($0) return" } + ["meta protocol \(proto) drop"]
+        }
+        return ["ether saddr != \(mac) drop", "meta protocol arp arp saddr ether != \(mac) drop"]
+            + only("arp", "arp saddr ip", ["0.0.0.0"] + v4)
+            + ["meta protocol ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 return"] + only("ip", "ip saddr", v4)
+            + only("ip6", "ip6 saddr", ["::"] + v6)
     }
 
     /// The EUI-64 link-local address of a MAC (`fe80::` with the universal bit flipped).
