@@ -2,12 +2,13 @@ import Foundation
 import HTTPTypes
 import MartletCore
 
-/// Identity administration: projects, users, groups, roles and who has which role where. As with
+/// Identity administration: domains, projects, users, groups, roles and who has which role where. As with
 /// the admin pages, Identity's policy decides what a user may see and do here.
 enum IdentityAdminView {
     static func addRoutes(_ routes: Routes) {
-        addDomains(routes)
-        addProjects(routes)
+        // Identity refuses to delete an enabled domain, and the page says so.
+        addNamedAndDescribed(routes, "domains", member: "domain", title: "Domains", columns: [])
+        addNamedAndDescribed(routes, "projects", member: "project", title: "Projects", columns: [("Domain", "domain_id")])
         addUsers(routes)
         addGroups(routes)
         addRoles(routes)
@@ -64,35 +65,21 @@ enum IdentityAdminView {
         }
     }
 
-    /// Domains; Identity refuses to delete an enabled one, and the page says so.
-    static func addDomains(_ routes: Routes) {
-        routes.page("identity/domains") { visit in
-            let domains = try await visit.get("/identity/v3/domains")["domains"]?.array ?? []
-            return visit.page("Domains", Components.table(domains, [
-                .init("Name") { editLink("domains", $0) }, .init("ID", key: "id"), .init("Description", key: "description"),
-                .init("Enabled", key: "enabled"), .init("Actions") { deleteButton(visit, "domains", "domain", id: $0["id"]) },
-            ], empty: "No domains.", id: "domains") + "<h2>Create Domain</h2>" + Components.form(visit, action: "/dashboard/identity/domains/create/", [
+    /// A kind with a name, a description and `enabled` (domains, projects): its list with `columns`
+    /// (title, attribute) among the common ones, and its create, edit and delete.
+    static func addNamedAndDescribed(_ routes: Routes, _ path: String, member: String, title: String, columns: [(title: String, key: String)]) {
+        routes.page("identity/\(path)") { visit in
+            let items = try await visit.get("/identity/v3/\(path)")[path]?.array ?? []
+            return visit.page(title, Components.table(items, [.init("Name") { editLink(path, $0) }, .init("ID", key: "id")] + columns.map { .init($0.title, key: $0.key) } + [
+                .init("Enabled", key: "enabled"), .init("Description", key: "description"),
+                .init("Actions") { deleteButton(visit, path, member, id: $0["id"]) },
+            ], empty: "No \(path).", id: path) + "<h2>Create \(member.capitalized)</h2>" + Components.form(visit, action: "/dashboard/identity/\(path)/create/", [
                 .init(name: "name", label: "Name", kind: .text, required: true), .init(name: "description", label: "Description", kind: .text),
-            ], submit: "Create Domain", id: "domain"))
+            ], submit: "Create \(member.capitalized)", id: member))
         }
-        addCreate(routes, "domains", member: "domain", fields: ["name", "description"])
-        addDelete(routes, "domains", member: "domain")
-        addEdit(routes, "domains", member: "domain", texts: [("name", "Name"), ("description", "Description")])
-    }
-
-    static func addProjects(_ routes: Routes) {
-        routes.page("identity/projects") { visit in
-            let projects = try await visit.get("/identity/v3/projects")["projects"]?.array ?? []
-            return visit.page("Projects", Components.table(projects, [
-                .init("Name") { editLink("projects", $0) }, .init("ID", key: "id"), .init("Domain", key: "domain_id"), .init("Enabled", key: "enabled"),
-                .init("Description", key: "description"), .init("Actions") { deleteButton(visit, "projects", "project", id: $0["id"]) },
-            ], empty: "No projects.", id: "projects") + "<h2>Create Project</h2>" + Components.form(visit, action: "/dashboard/identity/projects/create/", [
-                .init(name: "name", label: "Name", kind: .text, required: true), .init(name: "description", label: "Description", kind: .text),
-            ], submit: "Create Project", id: "project"))
-        }
-        addCreate(routes, "projects", member: "project", fields: ["name", "description"])
-        addDelete(routes, "projects", member: "project")
-        addEdit(routes, "projects", member: "project", texts: [("name", "Name"), ("description", "Description")])
+        addCreate(routes, path, member: member, fields: ["name", "description"])
+        addDelete(routes, path, member: member)
+        addEdit(routes, path, member: member, texts: [("name", "Name"), ("description", "Description")])
     }
 
     /// Horizon's user form: a user with a password, and optionally a role on a primary project.
