@@ -26,11 +26,7 @@ public enum HostCommand {
 
     public static func output(_ arguments: [String]) async throws -> Result {
         let program = try resolve(arguments[0])
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try spawnAndWait(program, arguments) })
-            }
-        }
+        return try await Blocking.run { try spawnAndWait(program, arguments) }
     }
 
     /// posix_spawn with output into unlinked temporary files (no pipe a daemonizing child could hold

@@ -54,20 +54,13 @@ final class NftLibrary: Sendable {
 
     /// One transaction, off the cooperative pool (the kernel's answer is waited for).
     func run(_ script: String) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            DispatchQueue.global().async {
-                let failure: String? = self.context.withLock { context in
-                    let status = script.withCString { self.run(context, $0) }
-                    // Reading a buffer empties it for the next change.
-                    _ = self.output(context)
-                    let said = self.errors(context).map { String(cString: $0) } ?? ""
-                    return status == 0 ? nil : said.trimmingCharacters(in: .whitespacesAndNewlines)
-                }
-                if let failure {
-                    continuation.resume(throwing: DriverError.transient("nft failed: \(failure.isEmpty ? "the transaction was refused" : failure)"))
-                } else {
-                    continuation.resume()
-                }
+        try await Blocking.run {
+            try self.context.withLock { context in
+                let status = script.withCString { self.run(context, $0) }
+                // Reading a buffer empties it for the next change.
+                _ = self.output(context)
+                let said = (self.errors(context).map { String(cString: $0) } ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                guard status == 0 else { throw DriverError.transient("nft failed: \(said.isEmpty ? "the transaction was refused" : said)") }
             }
         }
     }

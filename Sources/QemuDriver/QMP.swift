@@ -13,14 +13,10 @@ final class QMP: @unchecked Sendable {
 
     /// Runs `body` with a connection to the socket at `path`, off the cooperative pool.
     static func session<T: Sendable>(_ path: String, timeout: Int = 10, _ body: @escaping @Sendable (QMP) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let qmp = try QMP(path: path, timeout: timeout)
-                    defer { close(qmp.fd) }
-                    return try body(qmp)
-                })
-            }
+        try await Blocking.run {
+            let qmp = try QMP(path: path, timeout: timeout)
+            defer { close(qmp.fd) }
+            return try body(qmp)
         }
     }
 
